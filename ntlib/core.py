@@ -19,14 +19,21 @@ import string
 from collections import OrderedDict
 from typing import Iterable, Mapping, Sequence, Union
 
-import funsor
-import funsor.ops as ops
-import torch
-from funsor.domains import Bint, Real
-from funsor.tensor import Tensor
-from funsor.terms import Binary, Funsor, Number, eager
+import warnings
 
-funsor.set_backend("torch")
+import torch
+
+with warnings.catch_warnings():
+    # funsor's torch backend imports pyro, which imports tqdm.auto; in a
+    # notebook without ipywidgets that warns on stderr.  ntlib shows no widgets.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import funsor
+    import funsor.ops as ops
+    from funsor.domains import Bint
+    from funsor.tensor import Tensor
+    from funsor.terms import Binary, Funsor, Number, eager
+
+    funsor.set_backend("torch")
 
 Axes = Union[str, Iterable[str]]
 
