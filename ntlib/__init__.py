@@ -12,3 +12,13 @@ from .display import Source, show, source
 
 __all__ = list(_core_all) + ["show", "source", "Source"]
 __version__ = "0.1.0"
+
+from .nn import *  # noqa: F401,F403,E402
+from .nn import __all__ as _nn_all  # noqa: E402
+
+__all__ += list(_nn_all)
+
+from .models import *  # noqa: F401,F403,E402
+from .models import __all__ as _models_all  # noqa: E402
+
+__all__ += list(_models_all)
