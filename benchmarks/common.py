@@ -1,0 +1,177 @@
+"""Shared helpers for the benchmark scripts: timing, peak memory, machine, results.
+
+Timing
+    :func:`timed_pair` runs an ntlib function and its positional reference
+    *alternately* (so that load from other processes hits both alike) and
+    returns the median time of each; CUDA is synchronised after every run.
+
+Peak memory (measured honestly, in a fresh process per measurement)
+    :func:`peak_in_subprocess` starts ``python SCRIPT --peak ARGS...`` in a new
+    process.  That process builds its inputs, calls :func:`measure_peak_mb`
+    on the function and prints one JSON line ``{"peak_mb": ...}``.
+    :func:`measure_peak_mb` runs the function once as a warm-up (library
+    initialisation, lazily created kernels), then records the baseline
+    resident set size (``VmRSS``), resets the kernel's high-water mark
+    (writing ``5`` to ``/proc/self/clear_refs``), runs the function once more
+    and reports ``VmHWM − baseline``: the peak growth of resident memory
+    while the function ran, its outputs and autograd buffers included,
+    inputs excluded.  The child runs with ``MALLOC_MMAP_THRESHOLD_=65536`` so
+    that glibc returns freed large blocks to the system (otherwise memory
+    freed by the warm-up would be reused invisibly).  On CUDA it reports
+    ``torch.cuda.max_memory_allocated`` growth instead.  Both numbers are
+    rounded by page granularity and include allocator slack; ratios below
+    about 1 MB of peak are not meaningful.
+
+Results
+    :func:`row` makes one result row; :func:`write_results` writes
+    ``{"machine": machine(), "rows": [...]}`` as JSON.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import ntlib as nt  # noqa: E402
+
+
+def is_cuda() -> bool:
+    return nt.device().type == "cuda"
+
+
+def sync() -> None:
+    if is_cuda():
+        torch.cuda.synchronize()
+
+
+def timed(fn, repeat: int = 7, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs (after ``warmup`` runs)."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def timed_pair(fn, ref, repeat: int = 7, warmup: int = 2):
+    """Median times of ``fn`` and ``ref``, run alternately, as (fn_s, ref_s)."""
+    for _ in range(warmup):
+        fn()
+        ref()
+    sync()
+    tf, tr = [], []
+    for _ in range(repeat):
+        for f, out in ((fn, tf), (ref, tr)):
+            t0 = time.perf_counter()
+            f()
+            sync()
+            out.append(time.perf_counter() - t0)
+    return statistics.median(tf), statistics.median(tr)
+
+
+# --------------------------------------------------------------------------
+# memory
+
+def _status(field: str) -> int:
+    """A field of /proc/self/status, in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def measure_peak_mb(fn) -> float:
+    """Peak memory growth (MiB) while ``fn()`` runs, above the memory in use before it."""
+    fn()
+    gc.collect()
+    if is_cuda():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    base = _status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    fn()
+    return max(_status("VmHWM") - base, 0) / 2**20
+
+
+def peak_in_subprocess(script, args, timeout: float = 300) -> float:
+    """Run ``python script --peak *args`` in a fresh process; return its printed peak_mb."""
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    proc = subprocess.run([sys.executable, str(script), "--peak", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=timeout,
+                          cwd=str(ROOT))
+    if proc.returncode != 0:
+        raise RuntimeError(f"peak measurement failed: {proc.stderr[-2000:]}")
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)["peak_mb"]
+    raise RuntimeError(f"no peak_mb in output: {proc.stdout[-500:]}")
+
+
+def print_peak(fn) -> None:
+    """In a ``--peak`` child: measure ``fn`` and print the JSON line the parent reads."""
+    print(json.dumps({"peak_mb": measure_peak_mb(fn)}), flush=True)
+
+
+# --------------------------------------------------------------------------
+# machine and results
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "device": str(nt.device()),
+            "python": platform.python_version(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    if is_cuda():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def row(suite, case, pass_, path, ntlib_s, reference_s, ntlib_peak_mb=None,
+        reference_peak_mb=None) -> dict:
+    r = {"suite": suite, "case": case, "pass": pass_, "path": path,
+         "ntlib_s": ntlib_s, "reference_s": reference_s, "ratio": ntlib_s / reference_s}
+    if ntlib_peak_mb is not None and reference_peak_mb is not None:
+        r["ntlib_peak_mb"] = ntlib_peak_mb
+        r["reference_peak_mb"] = reference_peak_mb
+        r["mem_ratio"] = ntlib_peak_mb / reference_peak_mb if reference_peak_mb > 0 else None
+    return r
+
+
+def write_results(path, rows) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"machine": machine(), "rows": rows}, f, indent=1)
+        f.write("\n")
