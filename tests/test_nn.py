@@ -1,0 +1,487 @@
+"""ntlib.nn against positional torch: values (float64) and gradients, on both paths.
+
+Every check runs twice: with the fused kernels (the default) and inside
+``with nt.plain():`` (the formula-shaped definitions).  Shapes include
+untuned sizes (5, 7, 13) and operands whose storage order is permuted, so
+that nothing depends on axis order.
+"""
+
+import contextlib
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ntlib as nt
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+@pytest.fixture(params=["fused", "plain"])
+def path(request):
+    return request.param
+
+
+def run(path, fn, *args, **kw):
+    ctx = nt.plain() if path == "plain" else contextlib.nullcontext()
+    with ctx:
+        return fn(*args, **kw)
+
+
+def named(data, names, perm=None):
+    """A named tensor from positional ``data``; ``perm`` stores it in another order."""
+    if perm is None:
+        return nt.tensor(data, names)
+    return nt.tensor(data.permute(perm).contiguous(), [names[p] for p in perm])
+
+
+def pos(x, order):
+    return nt.positional(x, order)
+
+
+def g(*shape, seed=0, grad=False):
+    t = torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return t.requires_grad_(grad)
+
+
+def close(a, b, **kw):
+    torch.testing.assert_close(a, b, **(kw or TOL))
+
+
+# --------------------------------------------------------------------------
+# full_conn and feedforward
+
+@pytest.mark.parametrize("n,i,o,perm", [(5, 7, 13, None), (3, 13, 1, (1, 0))])
+def test_full_conn(path, n, i, o, perm):
+    xd, Wd, bd = g(n, i, seed=1), g(o, i, seed=2), g(o, seed=3)
+    x = named(xd, ("batch", "layer"), perm)
+    W = named(Wd, ("out", "layer"), perm)
+    y = run(path, nt.full_conn, x, nt.tensor(Wd, ("out", "layer")) if perm is None else W,
+            nt.tensor(bd, "out"))
+    close(pos(y, ("batch", "layer")), torch.sigmoid(F.linear(xd, Wd, bd)))
+
+
+def test_feedforward(path):
+    sizes = [7, 5, 13, 3]
+    xd = g(4, 7, seed=0)
+    params, ref = [], xd
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        Wd, bd = g(b, a, seed=10 + k), g(b, seed=20 + k)
+        params.append((nt.tensor(Wd, ("out", "layer")), nt.tensor(bd, "out")))
+        ref = torch.sigmoid(F.linear(ref, Wd, bd))
+    y = run(path, nt.feedforward, nt.tensor(xd, ("batch", "layer")), params)
+    close(pos(y, ("batch", "layer")), ref)
+
+
+def test_full_conn_custom_names_and_lifted_weights(path):
+    # W with an extra "heads" axis: lifted (the fused path declines, the formula runs)
+    xd, Wd, bd = g(2, 5, seed=1), g(3, 4, 5, seed=2), g(4, seed=3)
+    x = nt.tensor(xd, ("b", "d"))
+    y = run(path, nt.full_conn, x, nt.tensor(Wd, ("heads", "o", "d")), nt.tensor(bd, "o"),
+            layer="d", out="o")
+    ref = torch.sigmoid(torch.einsum("hod,bd->hbo", Wd, xd) + bd)
+    close(pos(y, ("heads", "b", "d")), ref)
+
+
+def test_full_conn_grad():
+    xd, Wd, bd = g(5, 7, seed=1, grad=True), g(3, 7, seed=2, grad=True), g(3, seed=3, grad=True)
+    torch.sigmoid(F.linear(xd, Wd, bd)).pow(2).sum().backward()
+    want = [t.grad.clone() for t in (xd, Wd, bd)]
+    for p in ("fused", "plain"):
+        for t in (xd, Wd, bd):
+            t.grad = None
+        y = run(p, nt.full_conn, nt.tensor(xd, ("batch", "layer")),
+                nt.tensor(Wd, ("out", "layer")), nt.tensor(bd, "out"))
+        nt.sum(y ** 2, ("batch", "layer")).data.backward()
+        for t, w in zip((xd, Wd, bd), want):
+            close(t.grad, w)
+
+
+# --------------------------------------------------------------------------
+# rnn
+
+def rnn_ref(xd, hd, Whd, Wid, bd):
+    """x: (time, batch, input), h: (batch, hidden); a positional loop."""
+    hs, h = [], hd
+    for t in range(xd.shape[0]):
+        h = torch.sigmoid(h @ Whd + xd[t] @ Wid + bd)
+        hs.append(h)
+    return torch.stack(hs)
+
+
+@pytest.mark.parametrize("T,B,I,H", [(7, 5, 3, 13), (1, 2, 5, 4)])
+def test_rnn(path, T, B, I, H):
+    xd, hd, Whd, Wid, bd = g(T, B, I, seed=1), g(B, H, seed=2), g(H, H, seed=3), g(I, H, seed=4), g(H, seed=5)
+    x = named(xd, ("time", "batch", "input"), (2, 0, 1))
+    y = run(path, nt.rnn, x, nt.tensor(hd, ("batch", "hidden")),
+            nt.tensor(Whd, ("hidden", "hidden_out")), nt.tensor(Wid, ("input", "hidden_out")),
+            nt.tensor(bd, "hidden_out"))
+    close(pos(y, ("time", "batch", "hidden")), rnn_ref(xd, hd, Whd, Wid, bd))
+
+
+def test_rnn_unbatched_h0(path):
+    # h0 without the batch axis is broadcast over it
+    xd, hd, Whd, Wid, bd = g(4, 3, 5, seed=1), g(6, seed=2), g(6, 6, seed=3), g(5, 6, seed=4), g(6, seed=5)
+    y = run(path, nt.rnn, nt.tensor(xd, ("time", "batch", "input")), nt.tensor(hd, "hidden"),
+            nt.tensor(Whd, ("hidden", "hidden_out")), nt.tensor(Wid, ("input", "hidden_out")),
+            nt.tensor(bd, "hidden_out"))
+    close(pos(y, ("time", "batch", "hidden")), rnn_ref(xd, hd.expand(3, 6), Whd, Wid, bd))
+
+
+def test_rnn_grad():
+    ts = [g(5, 3, 4, seed=1, grad=True), g(3, 6, seed=2, grad=True), g(6, 6, seed=3, grad=True),
+          g(4, 6, seed=4, grad=True), g(6, seed=5, grad=True)]
+    rnn_ref(*ts).pow(2).sum().backward()
+    want = [t.grad.clone() for t in ts]
+    for p in ("fused", "plain"):
+        for t in ts:
+            t.grad = None
+        y = run(p, nt.rnn, nt.tensor(ts[0], ("time", "batch", "input")),
+                nt.tensor(ts[1], ("batch", "hidden")), nt.tensor(ts[2], ("hidden", "hidden_out")),
+                nt.tensor(ts[3], ("input", "hidden_out")), nt.tensor(ts[4], "hidden_out"))
+        nt.sum(y ** 2, ("time", "batch", "hidden")).data.backward()
+        for t, w in zip(ts, want):
+            close(t.grad, w)
+
+
+# --------------------------------------------------------------------------
+# attention
+
+def test_attention_single_query(path):
+    qd, kd, vd = g(4, seed=1), g(7, 4, seed=2), g(7, 5, seed=3)
+    y = run(path, nt.attention, nt.tensor(qd, "key"), nt.tensor(kd, ("seq", "key")),
+            nt.tensor(vd, ("seq", "val")))
+    ref = F.scaled_dot_product_attention(qd[None, None], kd[None], vd[None])[0, 0]
+    close(pos(y, ("val",)), ref)
+
+
+@pytest.mark.parametrize("mask", ["none", "float", "causal"])
+@pytest.mark.parametrize("B,H,L,S,E,V", [(2, 3, 5, 7, 13, 4), (1, 2, 13, 13, 5, 7)])
+def test_attention_batch_heads(path, mask, B, H, L, S, E, V):
+    if mask == "causal" and L != S:
+        pytest.skip("causal mask is square")
+    qd, kd, vd = g(B, H, L, E, seed=1), g(B, H, S, E, seed=2), g(B, H, S, V, seed=3)
+    Q = named(qd, ("batch", "heads", "query", "key"), (3, 2, 0, 1))
+    K = named(kd, ("batch", "heads", "seq", "key"), (1, 3, 2, 0))
+    Vn = named(vd, ("batch", "heads", "seq", "val"), (3, 0, 2, 1))
+    if mask == "none":
+        M, md = None, None
+    elif mask == "float":
+        md = g(L, S, seed=4)
+        M = nt.tensor(md.T.contiguous(), ("seq", "query"))
+    else:
+        M = nt.causal_mask(S)
+        md = torch.zeros(L, S, dtype=torch.float64).masked_fill(
+            torch.ones(L, S, dtype=torch.bool).triu(1), -math.inf)
+    y = run(path, nt.attention, Q, K, Vn, M)
+    ref = F.scaled_dot_product_attention(qd, kd, vd, attn_mask=md)
+    close(pos(y, ("batch", "heads", "query", "val")), ref)
+
+
+def test_causal_mask():
+    M = nt.causal_mask(4, seq="s", query="q")
+    m = pos(M, ("s", "q"))
+    for i in range(4):
+        for j in range(4):
+            assert m[i, j] == (0 if i <= j else -math.inf)
+
+
+def test_attention_batched_mask(path):
+    # a padding mask with a batch axis (no query axis)
+    qd, kd, vd = g(3, 5, 4, seed=1), g(3, 7, 4, seed=2), g(3, 7, 2, seed=3)
+    md = torch.zeros(3, 7, dtype=torch.float64)
+    md[0, 5:] = -math.inf
+    md[2, 3:] = -math.inf
+    y = run(path, nt.attention, nt.tensor(qd, ("batch", "query", "key")),
+            nt.tensor(kd, ("batch", "seq", "key")), nt.tensor(vd, ("batch", "seq", "val")),
+            nt.tensor(md, ("batch", "seq")))
+    ref = F.scaled_dot_product_attention(qd, kd, vd, attn_mask=md[:, None, :])
+    close(pos(y, ("batch", "query", "val")), ref)
+
+
+def test_attention_grad():
+    ts = [g(2, 3, 5, 4, seed=1, grad=True), g(2, 3, 5, 4, seed=2, grad=True),
+          g(2, 3, 5, 6, seed=3, grad=True)]
+    md = g(5, 5, seed=4)
+    F.scaled_dot_product_attention(*ts, attn_mask=md).pow(2).sum().backward()
+    want = [t.grad.clone() for t in ts]
+    for p in ("fused", "plain"):
+        for t in ts:
+            t.grad = None
+        y = run(p, nt.attention, nt.tensor(ts[0], ("batch", "heads", "query", "key")),
+                nt.tensor(ts[1], ("batch", "heads", "seq", "key")),
+                nt.tensor(ts[2], ("batch", "heads", "seq", "val")),
+                nt.tensor(md, ("query", "seq")))
+        nt.sum(y ** 2, ("batch", "heads", "query", "val")).data.backward()
+        for t, w in zip(ts, want):
+            close(t.grad, w)
+
+
+# --------------------------------------------------------------------------
+# unroll, convolution
+
+def test_unroll_is_a_view():
+    xd = torch.arange(7.0, dtype=torch.float64).reshape(1, 7).expand(2, 7).contiguous()
+    X = nt.tensor(xd, ("batch", "seq"))
+    U = nt.unroll(X, 3)
+    assert nt.shape(U) == {"batch": 2, "seq": 5, "kernel": 3}
+    u = pos(U, ("batch", "seq", "kernel"))
+    for i in range(5):
+        for j in range(3):
+            assert u[0, i, j] == xd[0, i + j]
+    assert U.data.data_ptr() == xd.data_ptr() or U.data._base is not None
+
+
+@pytest.mark.parametrize("B,C,O,n,k", [(2, 3, 5, 13, 3), (1, 1, 7, 5, 5)])
+def test_conv1d(path, B, C, O, n, k):
+    xd, wd, bd = g(B, C, n, seed=1), g(O, C, k, seed=2), g(O, seed=3)
+    X = named(xd, ("batch", "chans", "seq"), (2, 0, 1))
+    W = named(wd, ("chans2", "chans", "kernel"), (1, 2, 0))
+    y = run(path, nt.conv1d, X, W, nt.tensor(bd, "chans2"))
+    close(pos(y, ("batch", "chans2", "seq")), F.conv1d(xd, wd, bd))
+
+
+@pytest.mark.parametrize("B,C,O,H,Wd,kh,kw", [(2, 3, 4, 7, 13, 3, 2), (1, 5, 1, 5, 5, 1, 5)])
+def test_conv2d(path, B, C, O, H, Wd, kh, kw):
+    xd, wd, bd = g(B, C, H, Wd, seed=1), g(O, C, kh, kw, seed=2), g(O, seed=3)
+    X = named(xd, ("batch", "chans", "height", "width"), (3, 1, 0, 2))
+    W = named(wd, ("out", "chans", "kh", "kw"), (2, 0, 3, 1))
+    y = run(path, nt.conv2d, X, W, nt.tensor(bd, "out"))
+    close(pos(y, ("batch", "out", "height", "width")), F.conv2d(xd, wd, bd))
+
+
+def test_conv2d_grad():
+    ts = [g(2, 3, 7, 5, seed=1, grad=True), g(4, 3, 3, 2, seed=2, grad=True), g(4, seed=3, grad=True)]
+    F.conv2d(*ts).pow(2).sum().backward()
+    want = [t.grad.clone() for t in ts]
+    for p in ("fused", "plain"):
+        for t in ts:
+            t.grad = None
+        y = run(p, nt.conv2d, nt.tensor(ts[0], ("batch", "chans", "height", "width")),
+                nt.tensor(ts[1], ("out", "chans", "kh", "kw")), nt.tensor(ts[2], "out"))
+        nt.sum(y ** 2, ("batch", "out", "height", "width")).data.backward()
+        for t, w in zip(ts, want):
+            close(t.grad, w)
+
+
+def test_conv1d_grad():
+    ts = [g(2, 3, 13, seed=1, grad=True), g(5, 3, 3, seed=2, grad=True), g(5, seed=3, grad=True)]
+    F.conv1d(*ts).pow(2).sum().backward()
+    want = [t.grad.clone() for t in ts]
+    for p in ("fused", "plain"):
+        for t in ts:
+            t.grad = None
+        y = run(p, nt.conv1d, nt.tensor(ts[0], ("batch", "chans", "seq")),
+                nt.tensor(ts[1], ("out", "chans", "kernel")), nt.tensor(ts[2], "out"))
+        nt.sum(y ** 2, ("batch", "out", "seq")).data.backward()
+        for t, w in zip(ts, want):
+            close(t.grad, w)
+
+
+# --------------------------------------------------------------------------
+# pooling
+
+def test_pool_layout():
+    X = nt.tensor(torch.arange(12.0, dtype=torch.float64), "seq")
+    P = nt.pool(X, 3)
+    p = pos(P, ("seq", "kernel"))
+    for i in range(4):
+        for j in range(3):
+            assert p[i, j] == 3 * i + j
+
+
+@pytest.mark.parametrize("B,C,n,k", [(2, 3, 14, 7), (1, 5, 13, 13), (3, 1, 10, 5)])
+def test_max_pool1d(path, B, C, n, k):
+    xd = g(B, C, n, seed=1)
+    y = run(path, nt.max_pool1d, named(xd, ("batch", "chans", "seq"), (2, 1, 0)), k)
+    close(pos(y, ("batch", "chans", "seq")), F.max_pool1d(xd, k))
+
+
+@pytest.mark.parametrize("B,C,H,W,kh,kw", [(2, 3, 10, 14, 5, 7), (1, 2, 13, 4, 13, 2)])
+def test_max_pool2d(path, B, C, H, W, kh, kw):
+    xd = g(B, C, H, W, seed=1)
+    y = run(path, nt.max_pool2d, named(xd, ("batch", "chans", "height", "width"), (3, 0, 2, 1)),
+            kh, kw)
+    close(pos(y, ("batch", "chans", "height", "width")), F.max_pool2d(xd, (kh, kw)))
+
+
+def test_max_pool2d_grad():
+    xd = g(2, 3, 10, 14, seed=1, grad=True)
+    F.max_pool2d(xd, (5, 7)).pow(2).sum().backward()
+    want = xd.grad.clone()
+    for p in ("fused", "plain"):
+        xd.grad = None
+        y = run(p, nt.max_pool2d, nt.tensor(xd, ("batch", "chans", "height", "width")), 5, 7)
+        nt.sum(y ** 2, ("batch", "chans", "height", "width")).data.backward()
+        close(xd.grad, want)
+
+
+# --------------------------------------------------------------------------
+# normalization
+
+EPS = 1e-3
+NORM_SHAPES = [(5, 6, 7), (13, 4, 3)]
+
+
+def norm_inputs(B, C, L):
+    xd = g(B, C, L, seed=1) * 3 + 1
+    X = named(xd, ("batch", "chans", "layer"), (2, 0, 1))
+    return xd, X
+
+
+@pytest.mark.parametrize("B,C,L", NORM_SHAPES)
+def test_batch_norm(path, B, C, L):
+    xd, X = norm_inputs(B, C, L)
+    gd, bd = g(C, seed=2), g(C, seed=3)
+    y = run(path, nt.batch_norm, X, nt.tensor(gd, "chans"), nt.tensor(bd, "chans"), eps=EPS)
+    ref = F.batch_norm(xd, None, None, gd, bd, training=True, eps=EPS)
+    close(pos(y, ("batch", "chans", "layer")), ref)
+
+
+@pytest.mark.parametrize("B,C,L", NORM_SHAPES)
+def test_instance_norm(path, B, C, L):
+    xd, X = norm_inputs(B, C, L)
+    gd, bd = g(C, seed=2), g(C, seed=3)
+    y = run(path, nt.instance_norm, X, nt.tensor(gd, "chans"), nt.tensor(bd, "chans"), eps=EPS)
+    ref = F.instance_norm(xd, weight=gd, bias=bd, eps=EPS)
+    close(pos(y, ("batch", "chans", "layer")), ref)
+
+
+@pytest.mark.parametrize("B,C,L", NORM_SHAPES)
+def test_layer_norm(path, B, C, L):
+    xd, X = norm_inputs(B, C, L)
+    gd, bd = g(C, L, seed=2), g(C, L, seed=3)
+    y = run(path, nt.layer_norm, X, named(gd, ("chans", "layer"), (1, 0)),
+            nt.tensor(bd, ("chans", "layer")), eps=EPS)
+    ref = F.layer_norm(xd, (C, L), gd, bd, eps=EPS)
+    close(pos(y, ("batch", "chans", "layer")), ref)
+
+
+def test_layer_norm_layer_only(path):
+    xd = g(3, 5, 13, seed=1)
+    gd, bd = g(13, seed=2), g(13, seed=3)
+    y = run(path, nt.layer_norm, nt.tensor(xd, ("batch", "seq", "layer")),
+            nt.tensor(gd, "layer"), nt.tensor(bd, "layer"), chans=None, eps=EPS)
+    close(pos(y, ("batch", "seq", "layer")), F.layer_norm(xd, (13,), gd, bd, eps=EPS))
+
+
+@pytest.mark.parametrize("B,C,L,k", [(5, 6, 7, 2), (3, 12, 5, 3), (2, 13, 3, 13)])
+def test_group_norm(path, B, C, L, k):
+    xd, X = norm_inputs(B, C, L)
+    gd, bd = g(C, seed=2), g(C, seed=3)
+    y = run(path, nt.group_norm, X, nt.tensor(gd, "chans"), nt.tensor(bd, "chans"), k, eps=EPS)
+    ref = F.group_norm(xd, C // k, gd, bd, eps=EPS)
+    close(pos(y, ("batch", "chans", "layer")), ref)
+
+
+def test_standardize():
+    xd = g(5, 7, seed=1)
+    y = nt.standardize(nt.tensor(xd, ("a", "b")), "b", eps=0.0)
+    ref = (xd - xd.mean(1, keepdim=True)) / xd.var(1, unbiased=False, keepdim=True).sqrt()
+    close(pos(y, ("a", "b")), ref)
+
+
+NORMS = {
+    "batch": (lambda x, gd, bd: F.batch_norm(x, None, None, gd, bd, training=True, eps=EPS),
+              lambda X, G, B: nt.batch_norm(X, G, B, eps=EPS), "chans"),
+    "instance": (lambda x, gd, bd: F.instance_norm(x, weight=gd, bias=bd, eps=EPS),
+                 lambda X, G, B: nt.instance_norm(X, G, B, eps=EPS), "chans"),
+    "layer": (lambda x, gd, bd: F.layer_norm(x, x.shape[1:], gd, bd, eps=EPS),
+              lambda X, G, B: nt.layer_norm(X, G, B, eps=EPS), ("chans", "layer")),
+    "group": (lambda x, gd, bd: F.group_norm(x, 2, gd, bd, eps=EPS),
+              lambda X, G, B: nt.group_norm(X, G, B, 3, eps=EPS), "chans"),
+}
+
+
+@pytest.mark.parametrize("kind", list(NORMS))
+def test_norm_grad(kind):
+    ref, fn, paxes = NORMS[kind]
+    pshape = (6,) if paxes == "chans" else (6, 5)
+    ts = [g(4, 6, 5, seed=1, grad=True), g(*pshape, seed=2, grad=True), g(*pshape, seed=3, grad=True)]
+    w = g(4, 6, 5, seed=4)
+    (ref(*ts) * w).pow(2).sum().backward()
+    want = [t.grad.clone() for t in ts]
+    for p in ("fused", "plain"):
+        for t in ts:
+            t.grad = None
+        y = run(p, fn, nt.tensor(ts[0], ("batch", "chans", "layer")),
+                nt.tensor(ts[1], paxes), nt.tensor(ts[2], paxes))
+        W = nt.tensor(w, ("batch", "chans", "layer"))
+        nt.sum((y * W) ** 2, ("batch", "chans", "layer")).data.backward()
+        for t, wt in zip(ts, want):
+            close(t.grad, wt, rtol=1e-8, atol=1e-8)
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+def test_dispatch_pairing():
+    assert nt.attention.plain is not nt.attention.fused
+    assert "softmax" in nt.source(nt.attention).text
+    assert nt.fused_enabled()
+    with nt.plain():
+        assert not nt.fused_enabled()
+
+
+@pytest.mark.parametrize("case,axis", [
+    ("full_conn_wrong_axis", "layer"),
+    ("full_conn_size", "layer"),
+    ("attention_missing_key", "key"),
+    ("attention_size", "key"),
+    ("attention_seq_in_Q", "seq"),
+    ("conv2d_size", "chans"),
+    ("conv1d_long_kernel", "kernel"),
+    ("pool_divisible", "seq"),
+    ("max_pool2d_divisible", "width"),
+    ("group_norm_divisible", "chans"),
+    ("rnn_hidden_size", "hidden_out"),
+    ("layer_norm_missing", "chans"),
+])
+def test_errors(path, case, axis):
+    r = lambda **s: nt.randn(seed=0, **s)  # noqa: E731
+    cases = {
+        "full_conn_wrong_axis": lambda: nt.full_conn(r(batch=2, inp=3), r(out=2, layer=3), r(out=2)),
+        "full_conn_size": lambda: nt.full_conn(r(batch=2, layer=3), r(out=2, layer=4), r(out=2)),
+        "attention_missing_key": lambda: nt.attention(r(query=2, dk=3), r(seq=4, key=3), r(seq=4, val=2)),
+        "attention_size": lambda: nt.attention(r(query=2, key=3), r(seq=4, key=5), r(seq=4, val=2)),
+        "attention_seq_in_Q": lambda: nt.attention(r(seq=2, key=3), r(seq=2, key=3), r(seq=2, val=2)),
+        "conv2d_size": lambda: nt.conv2d(r(chans=3, height=5, width=5),
+                                         r(out=2, chans=4, kh=2, kw=2), r(out=2)),
+        "conv1d_long_kernel": lambda: nt.conv1d(r(chans=3, seq=4), r(out=2, chans=3, kernel=5), r(out=2)),
+        "pool_divisible": lambda: nt.max_pool1d(r(batch=2, seq=7), 2),
+        "max_pool2d_divisible": lambda: nt.max_pool2d(r(height=4, width=5), 2, 2),
+        "group_norm_divisible": lambda: nt.group_norm(r(batch=2, chans=5, layer=3), r(chans=5), r(chans=5), 2),
+        "rnn_hidden_size": lambda: nt.rnn(r(time=2, input=3), r(hidden=4), r(hidden=4, hidden_out=5),
+                                          r(input=3, hidden_out=5), r(hidden_out=5)),
+        "layer_norm_missing": lambda: nt.layer_norm(r(batch=2, layer=3), r(layer=3), r(layer=3)),
+    }
+    with pytest.raises(nt.AxisError, match=repr(axis)):
+        run(path, cases[case])
+
+
+@pytest.mark.parametrize("block,kernel", [("full_conn", "linear"),
+                                          ("attention", "scaled_dot_product_attention"),
+                                          ("conv2d", "conv2d"), ("max_pool2d", "max_pool2d"),
+                                          ("layer_norm", "layer_norm"), ("group_norm", "group_norm")])
+def test_fused_kernel_is_called(monkeypatch, block, kernel):
+    """By default the block calls torch's fused kernel; inside nt.plain() it does not."""
+    calls = []
+    real = getattr(F, kernel)
+    monkeypatch.setattr(F, kernel, lambda *a, **k: calls.append(1) or real(*a, **k))
+    r = lambda **s: nt.randn(seed=0, **s)  # noqa: E731
+    args = {
+        "full_conn": lambda: nt.full_conn(r(batch=2, layer=3), r(out=2, layer=3), r(out=2)),
+        "attention": lambda: nt.attention(r(query=2, key=3), r(seq=4, key=3), r(seq=4, val=2)),
+        "conv2d": lambda: nt.conv2d(r(chans=3, height=5, width=5), r(out=2, chans=3, kh=2, kw=2),
+                                    r(out=2)),
+        "max_pool2d": lambda: nt.max_pool2d(r(height=4, width=6), 2, 3),
+        "layer_norm": lambda: nt.layer_norm(r(batch=2, chans=2, layer=3), r(chans=2, layer=3),
+                                            r(layer=3)),
+        "group_norm": lambda: nt.group_norm(r(batch=2, chans=4, layer=3), r(chans=4), r(chans=4), 2),
+    }[block]
+    args()
+    assert calls == [1]
+    with nt.plain():
+        args()
+    assert calls == [1]
