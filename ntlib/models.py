@@ -1,0 +1,312 @@
+"""The paper's Appendix A models: a Transformer and LeNet, as named-tensor formulas.
+
+Everything here follows the latest version of the paper (TMLR 2023):
+
+- Transformer: post-norm residuals ``T = LayerNorm(SelfAtt(X) + X)``,
+  ``X' = LayerNorm(FFN(T) + T)``; an FFN without a final relu; ``b^{l,2}``
+  over ``layer`` (the paper prints ``hidden``: an erratum); a causal mask;
+  sinusoidal positional encodings; one embedding matrix ``E`` for input and
+  output.  ``version="v1"`` runs the arXiv v1 layer instead (norm, then add;
+  FFN ending in a relu) so the two can be compared.
+- LeNet: two convolution + relu + max-pool stages, then two fully connected
+  layers; ``MaxPool2d_{ph,pw}`` (the paper prints ``ph,ph``).
+
+Parameters are plain dicts of named tensors whose data are leaf torch tensors
+(``requires_grad=True``) on :func:`ntlib.device`; :func:`parameters` lists
+those leaves for a torch optimizer.  The paper counts layers from 1 and so do
+the parameter keys: ``"1.WQ"`` is ``W^{1,Q}``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+
+from . import core as _core
+from .core import AxisError, contract, index, max as _max, relu, rename, shape, softmax
+from . import nn as _nn
+
+__all__ = [
+    "one_hot", "embed", "positional_encoding", "init_transformer", "self_attention",
+    "ffn", "transformer_layer", "transformer_logits", "transformer",
+    "init_lenet", "lenet_logits", "lenet", "parameters", "cross_entropy",
+]
+
+
+# --------------------------------------------------------------------------
+# parameters
+
+def _param(sizes: "OrderedDict[str, int]", *, seed: int, scale: float, dtype) -> "_core.Tensor":
+    """A trainable named tensor: N(0, scale^2) entries drawn from ``seed``."""
+    t = _core.randn(seed=seed, dtype=dtype, **sizes)
+    data = (t.data * scale).detach().requires_grad_(True)
+    return _core.tensor(data, tuple(sizes))
+
+
+def _const(sizes, value, *, dtype):
+    shape_ = tuple(sizes.values())
+    data = torch.full(shape_, float(value), dtype=dtype, device=_core.device()).requires_grad_(True)
+    return _core.tensor(data, tuple(sizes))
+
+
+def parameters(params: dict) -> list:
+    """The leaf torch tensors behind a parameter dict, for a torch optimizer."""
+    return [p.data for p in params.values()]
+
+
+# --------------------------------------------------------------------------
+# the Transformer (Appendix A.1)
+
+def one_hot(tokens, *, vocab: str = "vocab", size: int) -> "_core.Tensor":
+    """I ∈ {0,1}^{... × vocab}: the one-hot form of an integer named tensor."""
+    data = torch.nn.functional.one_hot(tokens.data, size).to(torch.float64)
+    return _core.tensor(data, _core.names(tokens) + (vocab,))
+
+
+def embed(I, E, *, vocab: str = "vocab", layer: str = "layer"):
+    """W = (E ⊙_vocab I) √|layer|.
+
+    ``I`` is one-hot over ``vocab`` as in the paper, or an integer named tensor
+    of token ids; for ids the contraction with a one-hot vector is the same as
+    indexing, E ⊙_vocab I = E_{vocab(I)}, and cheaper.
+    """
+    scale = math.sqrt(shape(E)[layer])
+    if I.data.is_floating_point():
+        return contract(E, I, over=vocab) * scale
+    return index(E, vocab, I) * scale
+
+
+def positional_encoding(n: int, d: int, *, seq: str = "seq", layer: str = "layer",
+                        dtype=torch.float64) -> "_core.Tensor":
+    """P ∈ R^{seq[n] × layer[d]}, with the paper's 1-based p and i:
+
+    P_{seq(p), layer(i)} = sin((p−1) / 10000^{(i−1)/|layer|})  for odd i,
+                           cos((p−1) / 10000^{(i−2)/|layer|})  for even i.
+    """
+    p = torch.arange(1, n + 1, dtype=dtype).unsqueeze(1)
+    i = torch.arange(1, d + 1, dtype=dtype).unsqueeze(0)
+    P = torch.where(i % 2 == 1,
+                    torch.sin((p - 1) / 10000 ** ((i - 1) / d)),
+                    torch.cos((p - 1) / 10000 ** ((i - 2) / d)))
+    return _core.tensor(P, (seq, layer))
+
+
+def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int = 64,
+                     hidden: int | None = None, seed: int = 0, dtype=torch.float32,
+                     names: dict | None = None) -> dict:
+    """Parameters of an L-layer Transformer, seeded, on :func:`ntlib.device`.
+
+    ``|key| = |val| = |layer| / |heads|``; ``hidden`` defaults to 4 |layer|.
+    Keys: ``E`` (vocab × layer) and, for l = 1..L, ``l.WQ``, ``l.WK``
+    (heads × layer × key), ``l.WV`` (heads × layer × val), ``l.WO``
+    (heads × val × layer), ``l.gamma``, ``l.beta`` (layer; after attention),
+    ``l.W1`` (hidden × layer), ``l.b1`` (hidden), ``l.W2`` (hidden × layer),
+    ``l.b2`` (layer), ``l.gamma'``, ``l.beta'`` (layer; after the FFN).
+    ``names`` renames axes (e.g. ``{"layer": "emb"}``).
+    """
+    if layer % heads:
+        raise AxisError(f"|layer| = {layer} is not divisible by |heads| = {heads}")
+    hidden = 4 * layer if hidden is None else hidden
+    dk = layer // heads
+    n = {"vocab": "vocab", "layer": "layer", "heads": "heads", "key": "key",
+         "val": "val", "hidden": "hidden"}
+    n.update(names or {})
+
+    def S(**sizes):
+        return OrderedDict((n[a], s) for a, s in sizes.items())
+
+    params = {"E": _param(S(vocab=vocab, layer=layer), seed=seed, scale=layer ** -0.5, dtype=dtype)}
+    for l in range(1, layers + 1):
+        s = seed + 100 * l
+        params[f"{l}.WQ"] = _param(S(heads=heads, layer=layer, key=dk), seed=s + 1, scale=layer ** -0.5, dtype=dtype)
+        params[f"{l}.WK"] = _param(S(heads=heads, layer=layer, key=dk), seed=s + 2, scale=layer ** -0.5, dtype=dtype)
+        params[f"{l}.WV"] = _param(S(heads=heads, layer=layer, val=dk), seed=s + 3, scale=layer ** -0.5, dtype=dtype)
+        params[f"{l}.WO"] = _param(S(heads=heads, val=dk, layer=layer), seed=s + 4, scale=layer ** -0.5, dtype=dtype)
+        params[f"{l}.gamma"] = _const(S(layer=layer), 1.0, dtype=dtype)
+        params[f"{l}.beta"] = _const(S(layer=layer), 0.0, dtype=dtype)
+        params[f"{l}.W1"] = _param(S(hidden=hidden, layer=layer), seed=s + 5, scale=layer ** -0.5, dtype=dtype)
+        params[f"{l}.b1"] = _const(S(hidden=hidden), 0.0, dtype=dtype)
+        params[f"{l}.W2"] = _param(S(hidden=hidden, layer=layer), seed=s + 6, scale=hidden ** -0.5, dtype=dtype)
+        params[f"{l}.b2"] = _const(S(layer=layer), 0.0, dtype=dtype)
+        params[f"{l}.gamma'"] = _const(S(layer=layer), 1.0, dtype=dtype)
+        params[f"{l}.beta'"] = _const(S(layer=layer), 0.0, dtype=dtype)
+    return params
+
+
+def _layers(params) -> int:
+    return len([k for k in params if k.endswith(".WQ")])
+
+
+def self_attention(X, WQ, WK, WV, WO, M=None, *, seq: str = "seq", query: str = "seq'",
+                   layer: str = "layer", heads: str = "heads", key: str = "key",
+                   val: str = "val"):
+    """SelfAtt(X) = W^O ⊙_{heads,val} Attention(Q, K, V, M)_{seq'→seq}, with
+
+    Q = W^Q ⊙_layer X_{seq→seq'},  K = W^K ⊙_layer X,  V = W^V ⊙_layer X.
+
+    ``query`` is the paper's seq' (the axis of the queries).  Every head is
+    computed at once: ``heads`` is just one more axis that the formulas lift over.
+    """
+    Q = contract(WQ, rename(X, {seq: query}), over=layer)
+    K = contract(WK, X, over=layer)
+    V = contract(WV, X, over=layer)
+    A = _nn.attention(Q, K, V, M, key=key, seq=seq)
+    return contract(WO, rename(A, {query: seq}), over=(heads, val))
+
+
+def ffn(X, W1, b1, W2, b2, *, layer: str = "layer", hidden: str = "hidden",
+        final_relu: bool = False):
+    """FFN(X) = W^2 ⊙_hidden relu(W^1 ⊙_layer X + b^1) + b^2  (b^2 over layer).
+
+    ``final_relu=True`` is the arXiv v1 version, which ends with a second relu.
+    """
+    X1 = relu(contract(W1, X, over=layer) + b1)
+    X2 = contract(W2, X1, over=hidden) + b2
+    return relu(X2) if final_relu else X2
+
+
+def _layer_norm(X, gamma, beta, *, layer, eps):
+    """LayerNorm(X) = standardize_layer(X) ⊙ γ + β, γ, β ∈ R^{layer}."""
+    return _nn.layer_norm(X, gamma, beta, layer=layer, chans=None, eps=eps)
+
+
+def transformer_layer(X, params, l: int, M=None, *, version: str = "latest",
+                      seq="seq", query="seq'", layer="layer", heads="heads", key="key",
+                      val="val", hidden="hidden", eps: float = 1e-5):
+    """Layer l of the Transformer.
+
+    latest (post-norm):  T = LayerNorm^l(SelfAtt^l(X) + X),  X' = LayerNorm^l'(FFN^l(T) + T).
+    v1:                  T = LayerNorm^l(SelfAtt^l(X)) + X,  X' = LayerNorm^l'(FFN^l(T)) + T,
+                         with v1's FFN ending in a relu (v1 writes XNorm, which it
+                         never defines; we read it as the same LayerNorm).
+    """
+    p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(f"{l}.")}
+    ax = dict(seq=seq, query=query, layer=layer, heads=heads, key=key, val=val)
+    att = self_attention(X, p["WQ"], p["WK"], p["WV"], p["WO"], M, **ax)
+    if version == "latest":
+        T = _layer_norm(att + X, p["gamma"], p["beta"], layer=layer, eps=eps)
+        F = ffn(T, p["W1"], p["b1"], p["W2"], p["b2"], layer=layer, hidden=hidden)
+        return _layer_norm(F + T, p["gamma'"], p["beta'"], layer=layer, eps=eps)
+    if version == "v1":
+        T = _layer_norm(att, p["gamma"], p["beta"], layer=layer, eps=eps) + X
+        F = ffn(T, p["W1"], p["b1"], p["W2"], p["b2"], layer=layer, hidden=hidden,
+                final_relu=True)
+        return _layer_norm(F, p["gamma'"], p["beta'"], layer=layer, eps=eps) + T
+    raise ValueError(f"version must be 'latest' or 'v1', got {version!r}")
+
+
+def transformer_logits(I, params, *, version: str = "latest", causal: bool = True,
+                       seq="seq", query="seq'", vocab="vocab", layer="layer",
+                       heads="heads", key="key", val="val", hidden="hidden",
+                       eps: float = 1e-5):
+    """E ⊙_layer X^L: the Transformer's scores over ``vocab`` before the softmax.
+
+    X^0 = W + P with W = (E ⊙_vocab I) √|layer| and P the positional encoding;
+    then L layers (:func:`transformer_layer`) with the causal mask
+    M_{seq(i), seq'(j)} = 0 if i ≤ j else −∞.
+    """
+    E = params["E"]
+    W = embed(I, E, vocab=vocab, layer=layer)
+    n, d = shape(W)[seq], shape(E)[layer]
+    X = W + positional_encoding(n, d, seq=seq, layer=layer, dtype=E.data.dtype)
+    M = _nn.causal_mask(n, seq=seq, query=query) if causal else None
+    ax = dict(seq=seq, query=query, layer=layer, heads=heads, key=key, val=val, hidden=hidden)
+    for l in range(1, _layers(params) + 1):
+        X = transformer_layer(X, params, l, M, version=version, eps=eps, **ax)
+    return contract(E, X, over=layer)
+
+
+def transformer(I, params, **kw):
+    """O = softmax_vocab(E ⊙_layer X^L): next-token distributions at every position.
+
+    Keyword arguments (axis names with the paper's defaults, ``version``,
+    ``causal``, ``eps``) are those of :func:`transformer_logits`.
+    """
+    return softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
+
+
+def cross_entropy(logits, target, *, vocab: str = "vocab"):
+    """Mean over all positions of −log softmax_vocab(logits) at the target ids."""
+    z = logits - _max(logits, vocab)
+    lse = _core.log(_core.sum(_core.exp(z), vocab))
+    nll = lse - index(z, vocab, target)
+    return _core.mean(nll, _core.names(nll))
+
+
+# --------------------------------------------------------------------------
+# LeNet (Appendix A.2)
+
+def init_lenet(*, chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2)),
+               height: int = 28, width: int = 28, hidden: int = 120, classes: int = 10,
+               seed: int = 0, dtype=torch.float32) -> dict:
+    """Parameters of LeNet, seeded, on :func:`ntlib.device`.
+
+    ``W1``, ``W2`` ∈ R^{chans'[c_l] × chans[c_{l−1}] × kh × kw}, ``b1``, ``b2`` ∈ R^{chans'};
+    ``W3`` ∈ R^{hidden × layer}, where layer is the flattened (height, width, chans)
+    after the second pooling; ``W4`` ∈ R^{classes × hidden}.  The sizes of
+    ``layer`` are found by running the shape arithmetic (valid convolutions,
+    pools that divide evenly).
+    """
+    h, w = height, width
+    params = {}
+    for l, ((kh, kw), (ph, pw)) in enumerate(zip(kernels, pools), start=1):
+        fan_in = chans[l - 1] * kh * kw
+        params[f"W{l}"] = _param(OrderedDict([("chans'", chans[l]), ("chans", chans[l - 1]),
+                                              ("kh", kh), ("kw", kw)]),
+                                 seed=seed + l, scale=fan_in ** -0.5 * math.sqrt(2), dtype=dtype)
+        params[f"b{l}"] = _const(OrderedDict([("chans'", chans[l])]), 0.0, dtype=dtype)
+        h, w = h - kh + 1, w - kw + 1
+        if h % ph or w % pw:
+            raise AxisError(f"pool {ph}x{pw} does not divide the {h}x{w} feature map of stage {l}")
+        h, w = h // ph, w // pw
+    n_layer = h * w * chans[-1]
+    params["W3"] = _param(OrderedDict([("hidden", hidden), ("layer", n_layer)]), seed=seed + 3,
+                          scale=n_layer ** -0.5 * math.sqrt(2), dtype=dtype)
+    params["b3"] = _const(OrderedDict([("hidden", hidden)]), 0.0, dtype=dtype)
+    params["W4"] = _param(OrderedDict([("classes", classes), ("hidden", hidden)]), seed=seed + 4,
+                          scale=hidden ** -0.5, dtype=dtype)
+    params["b4"] = _const(OrderedDict([("classes", classes)]), 0.0, dtype=dtype)
+    return params
+
+
+def _conv(X, W, b, *, chans, height, width):
+    """Conv^l(X) = Conv2d(X; W^l, b^l)_{chans'→chans}."""
+    Y = _nn.conv2d(X, W, b, chans=chans, height=height, width=width, kh="kh", kw="kw")
+    return rename(Y, {"chans'": chans})
+
+
+def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
+                 chans="chans", height="height", width="width", layer="layer",
+                 hidden="hidden", classes="classes"):
+    """W^4 ⊙_hidden X^3 + b^4: LeNet's class scores before the softmax.
+
+    T^1 = relu(Conv^1(X^0)),  X^1 = MaxPool2d_{ph^1,pw^1}(T^1),
+    T^2 = relu(Conv^2(X^1)),  X^2 = MaxPool2d_{ph^2,pw^2}(T^2)_{(height,width,chans)→layer},
+    X^3 = relu(W^3 ⊙_layer X^2 + b^3).
+
+    ``flatten=False`` skips the flattening and contracts over the three axes
+    instead: X^3 = relu(W^3 ⊙_{height,width,chans} X^2 + b^3), with W^3's
+    ``layer`` axis unflattened in the same (height, width, chans) order.
+    """
+    ax = dict(chans=chans, height=height, width=width)
+    (ph1, pw1), (ph2, pw2) = pools
+    T1 = relu(_conv(X, params["W1"], params["b1"], **ax))
+    X1 = _nn.max_pool2d(T1, ph1, pw1, height=height, width=width)
+    T2 = relu(_conv(X1, params["W2"], params["b2"], **ax))
+    X2 = _nn.max_pool2d(T2, ph2, pw2, height=height, width=width)
+    W3 = params["W3"]
+    if flatten:
+        X2 = _core.flatten(X2, (height, width, chans), layer)
+        X3 = relu(contract(W3, X2, over=layer) + params["b3"])
+    else:
+        s = shape(X2)
+        W3 = _core.unflatten(W3, layer, {height: s[height], width: s[width], chans: s[chans]})
+        X3 = relu(contract(W3, X2, over=(height, width, chans)) + params["b3"])
+    return contract(params["W4"], X3, over=hidden) + params["b4"]
+
+
+def lenet(X, params, **kw):
+    """O = softmax_classes(W^4 ⊙_hidden X^3 + b^4); keywords as :func:`lenet_logits`."""
+    return softmax(lenet_logits(X, params, **kw), kw.get("classes", "classes"))

@@ -1,0 +1,303 @@
+"""Appendix A models against independent positional torch implementations.
+
+The references below are written with ordinary positional torch (einsum over
+explicit dimension orders, F.layer_norm, F.conv2d, F.max_pool2d, F.linear) from
+the equations, and read the same weights through ``nt.positional`` with an
+explicit axis order.  ``benchmarks/bench_models.py`` times the same references.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ntlib as nt
+
+TOL = dict(rtol=1e-10, atol=1e-10)
+
+
+# --------------------------------------------------------------------------
+# positional references
+
+def ref_positional_encoding(n, d, dtype=torch.float64):
+    """Vaswani et al.'s 0-based form: PE[p, 2k] = sin(p / 10000^(2k/d)), PE[p, 2k+1] = cos(same)."""
+    pe = torch.zeros(n, d, dtype=dtype)
+    p = torch.arange(n, dtype=dtype).unsqueeze(1)
+    div = 10000 ** (torch.arange(0, d, 2, dtype=dtype) / d)
+    pe[:, 0::2] = torch.sin(p / div)
+    pe[:, 1::2] = torch.cos(p / div[: d // 2])
+    return pe
+
+
+def transformer_weights(params):
+    """The parameter dict as positional tensors in fixed orders."""
+    L = len([k for k in params if k.endswith(".WQ")])
+    w = {"E": nt.positional(params["E"], ("vocab", "layer")), "layers": []}
+    for l in range(1, L + 1):
+        g = lambda k, order: nt.positional(params[f"{l}.{k}"], order)  # noqa: E731
+        w["layers"].append(dict(
+            WQ=g("WQ", ("heads", "layer", "key")), WK=g("WK", ("heads", "layer", "key")),
+            WV=g("WV", ("heads", "layer", "val")), WO=g("WO", ("heads", "val", "layer")),
+            g1=g("gamma", ("layer",)), b1n=g("beta", ("layer",)),
+            W1=g("W1", ("hidden", "layer")), b1=g("b1", ("hidden",)),
+            W2=g("W2", ("hidden", "layer")), b2=g("b2", ("layer",)),
+            g2=g("gamma'", ("layer",)), b2n=g("beta'", ("layer",))))
+    return w
+
+
+def ref_attention_block(x, p, mask):
+    """x: (batch, n, d) -> multi-head self-attention output (batch, n, d)."""
+    q = torch.einsum("bnd,hdk->bhnk", x, p["WQ"])
+    k = torch.einsum("bnd,hdk->bhnk", x, p["WK"])
+    v = torch.einsum("bnd,hdk->bhnk", x, p["WV"])
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s + mask
+    a = torch.softmax(s, dim=-1) @ v
+    return torch.einsum("bhnv,hvd->bnd", a, p["WO"])
+
+
+def ref_transformer_logits(tokens, w, version="latest", causal=True, eps=1e-5):
+    """tokens: (batch, n) int64 -> logits (batch, n, vocab)."""
+    E = w["E"]
+    n, d = tokens.shape[1], E.shape[1]
+    x = E[tokens] * math.sqrt(d) + ref_positional_encoding(n, d, E.dtype).to(E.device)
+    mask = None
+    if causal:  # rows: queries j, columns: keys i; i > j is masked
+        mask = torch.full((n, n), -math.inf, dtype=E.dtype, device=E.device).triu(1)
+    for p in w["layers"]:
+        att = ref_attention_block(x, p, mask)
+        ln1 = lambda z: F.layer_norm(z, (d,), p["g1"], p["b1n"], eps)  # noqa: E731
+        ln2 = lambda z: F.layer_norm(z, (d,), p["g2"], p["b2n"], eps)  # noqa: E731
+        ff = lambda z: torch.relu(z @ p["W1"].T + p["b1"]) @ p["W2"] + p["b2"]  # noqa: E731
+        if version == "latest":
+            t = ln1(att + x)
+            x = ln2(ff(t) + t)
+        else:
+            t = ln1(att) + x
+            x = ln2(torch.relu(ff(t))) + t
+    return x @ E.T
+
+
+def lenet_weights(params):
+    g = lambda k, order: nt.positional(params[k], order)  # noqa: E731
+    conv = ("chans'", "chans", "kh", "kw")
+    return dict(W1=g("W1", conv), b1=g("b1", ("chans'",)), W2=g("W2", conv), b2=g("b2", ("chans'",)),
+                W3=g("W3", ("hidden", "layer")), b3=g("b3", ("hidden",)),
+                W4=g("W4", ("classes", "hidden")), b4=g("b4", ("classes",)))
+
+
+def ref_lenet_logits(x, w, pools=((2, 2), (2, 2))):
+    """x: (batch, chans, height, width) -> logits (batch, classes)."""
+    x = F.max_pool2d(torch.relu(F.conv2d(x, w["W1"], w["b1"])), pools[0])
+    x = F.max_pool2d(torch.relu(F.conv2d(x, w["W2"], w["b2"])), pools[1])
+    x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # flatten in (height, width, chans) order
+    x = torch.relu(F.linear(x, w["W3"], w["b3"]))
+    return F.linear(x, w["W4"], w["b4"])
+
+
+# --------------------------------------------------------------------------
+# Transformer
+
+def _tf(vocab=11, layers=2, heads=4, layer=16, seed=0):
+    return nt.init_transformer(vocab=vocab, layers=layers, heads=heads, layer=layer,
+                               hidden=24, seed=seed, dtype=torch.float64)
+
+
+def test_positional_encoding_matches_vaswani():
+    P = nt.positional_encoding(9, 12)
+    torch.testing.assert_close(nt.positional(P, ("seq", "layer")).cpu(),
+                               ref_positional_encoding(9, 12), **TOL)
+
+
+def test_positional_encoding_one_based_entries():
+    d = 6
+    P = nt.positional_encoding(4, d)
+    for p in range(1, 5):          # the paper's 1-based p and i
+        for i in range(1, d + 1):
+            want = (math.sin((p - 1) / 10000 ** ((i - 1) / d)) if i % 2 == 1
+                    else math.cos((p - 1) / 10000 ** ((i - 2) / d)))
+            assert abs(float(P.data[p - 1, i - 1]) - want) < 1e-12
+
+
+def test_embedding_one_hot_equals_index():
+    params = _tf()
+    I = nt.randint(0, 11, seed=1, batch=3, seq=5)
+    a = nt.embed(I, params["E"])
+    b = nt.embed(nt.one_hot(I, size=11), params["E"])
+    torch.testing.assert_close(nt.positional(a, ("batch", "seq", "layer")),
+                               nt.positional(b, ("batch", "seq", "layer")), **TOL)
+
+
+@pytest.mark.parametrize("version", ["latest", "v1"])
+@pytest.mark.parametrize("layers,heads", [(1, 1), (2, 4), (3, 2)])
+@pytest.mark.parametrize("fused", [True, False])
+def test_transformer_matches_positional_reference(version, layers, heads, fused):
+    params = _tf(layers=layers, heads=heads, seed=layers * 10 + heads)
+    tokens = nt.randint(0, 11, seed=2, batch=3, seq=7)
+    if fused:
+        O = nt.transformer(tokens, params, version=version)
+    else:
+        with nt.plain():
+            O = nt.transformer(tokens, params, version=version)
+    ref = torch.softmax(ref_transformer_logits(nt.positional(tokens, ("batch", "seq")),
+                                               transformer_weights(params), version), -1)
+    torch.testing.assert_close(nt.positional(O, ("batch", "seq", "vocab")), ref, **TOL)
+
+
+def test_transformer_without_mask_and_without_batch():
+    params = _tf()
+    tokens = nt.randint(0, 11, seed=3, seq=6)
+    O = nt.transformer(tokens, params, causal=False)
+    ref = torch.softmax(ref_transformer_logits(nt.positional(tokens, "seq").unsqueeze(0),
+                                               transformer_weights(params), causal=False), -1)[0]
+    torch.testing.assert_close(nt.positional(O, ("seq", "vocab")), ref, **TOL)
+
+
+def test_transformer_gradients_match_reference():
+    params = _tf(layers=2, heads=2)
+    tokens = nt.randint(0, 11, seed=4, batch=2, seq=5)
+    loss = nt.cross_entropy(nt.transformer_logits(tokens, params), tokens)
+    loss.data.backward()
+    w = transformer_weights(params)
+    ref_w = {"E": w["E"].detach().clone().requires_grad_(),
+             "layers": [{k: v.detach().clone().requires_grad_() for k, v in p.items()}
+                        for p in w["layers"]]}
+    logits = ref_transformer_logits(nt.positional(tokens, ("batch", "seq")), ref_w)
+    ref_loss = F.cross_entropy(logits.reshape(-1, 11), nt.positional(tokens, ("batch", "seq")).reshape(-1))
+    ref_loss.backward()
+    torch.testing.assert_close(loss.data, ref_loss, **TOL)
+    torch.testing.assert_close(params["E"].data.grad, ref_w["E"].grad, **TOL)
+    got = nt.tensor(params["1.WQ"].data.grad, nt.names(params["1.WQ"]))
+    torch.testing.assert_close(nt.positional(got, ("heads", "layer", "key")),
+                               ref_w["layers"][0]["WQ"].grad, **TOL)
+
+
+def test_self_attention_matches_torch_multihead_attention():
+    d, h, n = 16, 4, 6
+    params = _tf(layer=d, heads=h, layers=1)
+    X = nt.randn(seed=5, batch=3, seq=n, layer=d)
+    M = nt.causal_mask(n, seq="seq", query="seq'")
+    p = {k: params[f"1.{k}"] for k in ("WQ", "WK", "WV", "WO")}
+    Y = nt.self_attention(X, p["WQ"], p["WK"], p["WV"], p["WO"], M)
+    mha = torch.nn.MultiheadAttention(d, h, bias=False, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():  # in_proj rows are (head, key) flattened; columns are layer
+        proj = [nt.positional(p[k], ("heads", ax, "layer")).reshape(d, d)
+                for k, ax in (("WQ", "key"), ("WK", "key"), ("WV", "val"))]
+        mha.in_proj_weight.copy_(torch.cat(proj).cpu())
+        mha.out_proj.weight.copy_(nt.positional(p["WO"], ("layer", "heads", "val")).reshape(d, d).cpu())
+    x = nt.positional(X, ("batch", "seq", "layer")).cpu()
+    mask = nt.positional(M, ("seq'", "seq")).cpu()   # (query, key), as torch wants
+    ref, _ = mha(x, x, x, attn_mask=mask, need_weights=False)
+    torch.testing.assert_close(nt.positional(Y, ("batch", "seq", "layer")).cpu(), ref, **TOL)
+    with nt.plain():
+        Y2 = nt.self_attention(X, p["WQ"], p["WK"], p["WV"], p["WO"], M)
+    torch.testing.assert_close(nt.positional(Y2, ("batch", "seq", "layer")).cpu(), ref, **TOL)
+
+
+def test_ffn_b2_is_over_layer_and_v1_ends_in_relu():
+    params = _tf(layers=1)
+    X = nt.randn(seed=6, seq=4, layer=16)
+    args = [params[f"1.{k}"] for k in ("W1", "b1", "W2", "b2")]
+    assert nt.shape(params["1.b2"]) == {"layer": 16}
+    Y = nt.ffn(X, *args)
+    Yv1 = nt.ffn(X, *args, final_relu=True)
+    assert nt.shape(Y) == {"seq": 4, "layer": 16}
+    y = nt.positional(Y, ("seq", "layer"))
+    assert (y < 0).any()
+    torch.testing.assert_close(nt.positional(Yv1, ("seq", "layer")), torch.relu(y), **TOL)
+
+
+def test_versions_differ():
+    params = _tf()
+    tokens = nt.randint(0, 11, seed=7, batch=2, seq=5)
+    a = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
+    b = nt.positional(nt.transformer(tokens, params, version="v1"), ("batch", "seq", "vocab"))
+    assert (a - b).abs().max() > 1e-2
+    with pytest.raises(ValueError):
+        nt.transformer(tokens, params, version="v2")
+
+
+def test_transformer_custom_axis_names():
+    params = _tf()
+    renamed = {k: nt.rename(v, {a: a.upper() for a in nt.names(v)}) for k, v in params.items()}
+    tokens = nt.randint(0, 11, seed=8, batch=2, seq=5)
+    O = nt.transformer(tokens, params)
+    O2 = nt.transformer(nt.rename(tokens, {"seq": "SEQ"}), renamed, seq="SEQ", query="Q",
+                        vocab="VOCAB", layer="LAYER", heads="HEADS", key="KEY", val="VAL",
+                        hidden="HIDDEN")
+    torch.testing.assert_close(nt.positional(O2, ("batch", "SEQ", "VOCAB")),
+                               nt.positional(O, ("batch", "seq", "vocab")), **TOL)
+
+
+def test_causal_prefix_property():
+    """With the causal mask, outputs at positions < k do not depend on tokens at positions ≥ k."""
+    params = _tf()
+    a = torch.tensor([[1, 2, 3, 4, 5, 6]])
+    b = a.clone()
+    b[0, 4:] = torch.tensor([9, 0])
+    Oa = nt.positional(nt.transformer(nt.tensor(a, ("batch", "seq")), params), ("batch", "seq", "vocab"))
+    Ob = nt.positional(nt.transformer(nt.tensor(b, ("batch", "seq")), params), ("batch", "seq", "vocab"))
+    torch.testing.assert_close(Oa[:, :4], Ob[:, :4], **TOL)
+    assert (Oa[:, 4:] - Ob[:, 4:]).abs().max() > 1e-3
+
+
+def test_heads_must_divide_layer():
+    with pytest.raises(nt.AxisError, match="divisible"):
+        nt.init_transformer(vocab=5, layer=10, heads=4)
+
+
+def test_parameters_are_seeded_leaves():
+    a, b = _tf(seed=3), _tf(seed=3)
+    assert all(torch.equal(a[k].data, b[k].data) for k in a)
+    leaves = nt.parameters(a)
+    assert all(t.is_leaf and t.requires_grad and t.device == nt.device() for t in leaves)
+    assert not torch.equal(a["1.WQ"].data, a["1.WK"].data)
+
+
+# --------------------------------------------------------------------------
+# LeNet
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("cfg", [
+    dict(height=28, width=28, kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2))),
+    dict(height=16, width=12, kernels=((3, 5), (2, 3)), pools=((2, 1), (1, 2))),
+])
+def test_lenet_matches_positional_reference(fused, cfg):
+    params = nt.init_lenet(chans=(2, 4, 5), height=cfg["height"], width=cfg["width"],
+                           kernels=cfg["kernels"], pools=cfg["pools"], hidden=7,
+                           dtype=torch.float64)
+    X = nt.randn(seed=9, batch=3, chans=2, height=cfg["height"], width=cfg["width"])
+    if fused:
+        O = nt.lenet(X, params, pools=cfg["pools"])
+    else:
+        with nt.plain():
+            O = nt.lenet(X, params, pools=cfg["pools"])
+    x = nt.positional(X, ("batch", "chans", "height", "width"))
+    ref = torch.softmax(ref_lenet_logits(x, lenet_weights(params), cfg["pools"]), -1)
+    torch.testing.assert_close(nt.positional(O, ("batch", "classes")), ref, **TOL)
+
+
+def test_lenet_contraction_form_equals_flattening_form():
+    params = nt.init_lenet(height=16, width=16, kernels=((5, 5), (3, 3)), dtype=torch.float64)
+    X = nt.randn(seed=10, batch=5, chans=1, height=16, width=16)
+    a = nt.lenet(X, params)
+    b = nt.lenet(X, params, flatten=False)
+    torch.testing.assert_close(nt.positional(a, ("batch", "classes")),
+                               nt.positional(b, ("batch", "classes")), **TOL)
+
+
+def test_lenet_pool_uses_ph_and_pw():
+    """The erratum: MaxPool2d_{ph,pw}, not _{ph,ph}; a 2x1 pool halves height only."""
+    params = nt.init_lenet(chans=(1, 2, 2), height=14, width=6, kernels=((3, 3), (3, 1)),
+                           pools=((2, 1), (2, 1)), hidden=3, dtype=torch.float64)
+    # height 14 -> 12 -> 6 -> 4 -> 2; width 6 -> 4 -> 4 -> 4 -> 4; layer = 2 * 4 * 2 chans
+    assert nt.shape(params["W3"])["layer"] == 16
+    X = nt.randn(seed=11, batch=2, chans=1, height=14, width=6)
+    T = nt.lenet(X, params, pools=((2, 1), (2, 1)))
+    assert nt.shape(T) == {"batch": 2, "classes": 10}
+    with pytest.raises(nt.AxisError):
+        nt.lenet(X, params, pools=((2, 2), (2, 2)))
