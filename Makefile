@@ -25,6 +25,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -r requirements.txt -e .
+	@# matplotlib builds its font cache on first import and says so on stderr;
+	@# do it here, so that no notebook's first run prints it.
+	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot"
 	touch $@
 
 # Debian's chromium for the browser test of the built book.  Installed when we
