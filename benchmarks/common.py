@@ -48,6 +48,11 @@ if str(ROOT) not in sys.path:
 
 import ntlib as nt  # noqa: E402
 
+# BENCH_THREADS=N pins torch's intra-op threads (parent and --peak children alike);
+# useful on a small machine shared with other work, where threads oversubscribe.
+if os.environ.get("BENCH_THREADS"):
+    torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+
 
 def is_cuda() -> bool:
     return nt.device().type == "cuda"
