@@ -41,7 +41,7 @@ __all__ = [
     "AxisError", "device", "tensor", "randn", "rand", "randint", "positional",
     "names", "shape", "records", "compatible", "orthogonal", "restrict",
     "contract", "sum", "mean", "var", "max", "min", "norm", "softmax",
-    "argmax", "argmin", "argmax_index", "argmin_index", "sigmoid", "relu",
+    "argmax", "argmin", "argmax_index", "argmin_index", "sigmoid", "relu", "abs",
     "exp", "log", "tanh", "rename", "flatten", "unflatten", "index", "lift",
     "plain", "fused_enabled",
 ]
@@ -98,9 +98,14 @@ def tensor(data, names: Axes, *, dtype=None) -> Tensor:
     """Make a named tensor whose axes are ``names``, one per dimension of ``data``.
 
     ``data`` may be nested lists, a numpy array or a torch tensor; it is moved
-    to :func:`device`.  Integer data stays integer (useful as indices).
+    to :func:`device`.  Integer data stays integer (useful as indices).  Real
+    numbers given as Python lists become float64 (torch would make float32);
+    a tensor or array keeps its own dtype unless ``dtype`` says otherwise.
     """
     t = torch.as_tensor(data, dtype=dtype)
+    if dtype is None and not isinstance(data, torch.Tensor) and t.is_floating_point() \
+            and not hasattr(data, "dtype"):
+        t = t.to(torch.float64)
     return _wrap(t.to(device()), _axes(names))
 
 
@@ -329,8 +334,8 @@ def var(x, axes: Axes) -> Tensor:
 def norm(x, axes: Axes, p: float = 2) -> Tensor:
     """The p-norm over ``axes``: (Σ_ax |X|^p)^(1/p); p = inf gives max |X|."""
     if p == math.inf:
-        return max(_map(torch.abs, x), axes)
-    return sum(_map(torch.abs, x) ** p, axes) ** (1.0 / p)
+        return max(abs(x), axes)
+    return sum(abs(x) ** p, axes) ** (1.0 / p)
 
 
 # --------------------------------------------------------------------------
@@ -344,6 +349,11 @@ def _map(fn, x) -> Tensor:
 def sigmoid(x) -> Tensor:
     """σ(X) = 1 / (1 + exp(-X)), elementwise."""
     return _map(torch.sigmoid, x)
+
+
+def abs(x) -> Tensor:
+    """|X|, elementwise."""
+    return _map(torch.abs, x)
 
 
 def relu(x) -> Tensor:

@@ -113,6 +113,7 @@ def test_elementwise_and_broadcast(k, shp, order):
     torch.testing.assert_close(back(nt.relu(x)), torch.relu(d))
     torch.testing.assert_close(back(nt.exp(x)), torch.exp(d))
     torch.testing.assert_close(back(nt.tanh(x)), torch.tanh(d))
+    torch.testing.assert_close(back(nt.abs(x)), torch.abs(d))
 
 
 CONTRACTIONS = [
@@ -265,6 +266,14 @@ def test_device_selection(monkeypatch):
     monkeypatch.delenv("NTLIB_DEVICE")
     expect = "cuda" if torch.cuda.is_available() else "cpu"
     assert nt.device().type == expect
+
+
+def test_tensor_dtypes():
+    assert nt.positional(nt.tensor([1.5, 2], "x"), "x").dtype == torch.float64
+    assert nt.positional(nt.tensor([1, 2], "x"), "x").dtype == torch.int64
+    assert nt.positional(nt.tensor(torch.ones(2), "x"), "x").dtype == torch.float32
+    assert nt.positional(nt.tensor(np.ones(2, np.float32), "x"), "x").dtype == torch.float32
+    assert nt.positional(nt.tensor([1, 2], "x", dtype=torch.float32), "x").dtype == torch.float32
 
 
 def test_tensor_from_lists_numpy_torch():
