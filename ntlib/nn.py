@@ -48,13 +48,11 @@ def fused_by(fast, check=None):
     implementations stay reachable as ``block.plain`` and ``block.fused``.
     """
     def pair(plain_def):
-        sig = inspect.signature(plain_def)
+        bind = _binder(plain_def)
 
         @functools.wraps(plain_def)
         def block(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            bound.apply_defaults()
-            kw = bound.arguments
+            kw = bind(args, kwargs)
             if check is not None:
                 check(**kw)
             if fused_enabled():
@@ -67,6 +65,33 @@ def fused_by(fast, check=None):
         block.fused = fast
         return block
     return pair
+
+
+def _binder(fn):
+    """A fast equivalent of inspect.signature(fn).bind + apply_defaults, as a dict."""
+    params = list(inspect.signature(fn).parameters.values())
+    positional = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    allowed = {p.name for p in params}
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    required = [p.name for p in params if p.default is p.empty]
+
+    def bind(args, kwargs):
+        if len(args) > len(positional):
+            raise TypeError(f"{fn.__name__}() takes {len(positional)} positional "
+                            f"arguments but {len(args)} were given")
+        kw = dict(defaults)
+        kw.update(zip(positional, args))
+        for k in kwargs:
+            if k not in allowed:
+                raise TypeError(f"{fn.__name__}() got an unexpected keyword argument {k!r}")
+            if k in positional[:len(args)]:
+                raise TypeError(f"{fn.__name__}() got multiple values for argument {k!r}")
+        kw.update(kwargs)
+        missing = [k for k in required if k not in kw]
+        if missing:
+            raise TypeError(f"{fn.__name__}() missing required arguments: {missing}")
+        return kw
+    return bind
 
 
 def _pos(t, order, sizes):

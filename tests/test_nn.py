@@ -485,3 +485,17 @@ def test_fused_kernel_is_called(monkeypatch, block, kernel):
     with nt.plain():
         args()
     assert calls == [1]
+
+
+def test_block_signatures():
+    x, W, b = nt.randn(seed=0, batch=2, layer=3), nt.randn(seed=1, out=2, layer=3), nt.randn(seed=2, out=2)
+    with pytest.raises(TypeError):
+        nt.full_conn(x, W)                      # missing b
+    with pytest.raises(TypeError):
+        nt.full_conn(x, W, b, "layer")          # axis names are keyword-only
+    with pytest.raises(TypeError):
+        nt.full_conn(x, W, b, lyr="layer")      # unknown keyword
+    with pytest.raises(TypeError):
+        nt.full_conn(x, W, b, x=x)              # given twice
+    same = nt.full_conn(W=W, b=b, x=x)
+    torch.testing.assert_close(pos(same, ("batch", "layer")), pos(nt.full_conn(x, W, b), ("batch", "layer")))
