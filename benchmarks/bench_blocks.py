@@ -139,13 +139,17 @@ def check(case):
                  "conv2d": ("batch", "out", "height", "width"),
                  "max_pool2d": ("batch", "chans", "height", "width"),
                  "layer_norm": ("batch", "seq", "layer"), "rnn": ("time", "batch", "hidden")}[case]
-        torch.testing.assert_close(nt.positional(got, order), want, rtol=2e-4, atol=2e-4)
+        # float32; on a GPU cuDNN may use TF32 for convolutions, hence the looser bound
+        tol = 1e-2 if common.is_cuda() else 2e-4
+        torch.testing.assert_close(nt.positional(got, order), want, rtol=tol, atol=tol)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--plain-repeat", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=1.0,
+                    help="run short cases for about this many seconds (more samples)")
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--out", default=None)
@@ -167,7 +171,7 @@ def main():
                 fn, desc = make(case, pass_, path)
                 ref, _ = make(case, pass_, "reference")
                 rep = args.repeat if path == "fused" else args.plain_repeat
-                t_nt, t_ref = common.timed_pair(fn, ref, repeat=rep)
+                t_nt, t_ref = common.timed_pair(fn, ref, repeat=rep, min_time=args.min_time)
                 peak = None
                 if not args.no_memory:
                     peak = common.peak_in_subprocess(SCRIPT, [case, pass_, path])

@@ -77,12 +77,22 @@ def timed(fn, repeat: int = 7, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
-def timed_pair(fn, ref, repeat: int = 7, warmup: int = 2):
-    """Median times of ``fn`` and ``ref``, run alternately, as (fn_s, ref_s)."""
+def timed_pair(fn, ref, repeat: int = 7, warmup: int = 2, min_time: float = 0.0,
+               max_repeat: int = 200):
+    """Median times of ``fn`` and ``ref``, run alternately, as (fn_s, ref_s).
+
+    At least ``repeat`` pairs; more (up to ``max_repeat``) when one pair takes less
+    than ``min_time / repeat`` seconds, so that short cases get enough samples for
+    the median to be stable on a busy machine.
+    """
+    t0 = time.perf_counter()
     for _ in range(warmup):
         fn()
         ref()
     sync()
+    per_pair = (time.perf_counter() - t0) / max(warmup, 1)
+    if min_time > 0 and per_pair > 0:
+        repeat = min(max(repeat, int(min_time / per_pair)), max(max_repeat, repeat))
     tf, tr = [], []
     for _ in range(repeat):
         for f, out in ((fn, tf), (ref, tr)):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .core import (AxisError, _as_funsor, _fmt, _merged_sizes, _require, _wrap,
-                   contract, flatten, fused_enabled, index, max, mean, names,
+                   contract, device, flatten, fused_enabled, index, max, mean, names,
                    rename, shape, sigmoid, softmax, unflatten, var)
 
 __all__ = [
@@ -262,12 +262,7 @@ def causal_mask(n, *, seq="seq", query="query", dtype=torch.float64):
     i = torch.arange(n).reshape(n, 1)
     j = torch.arange(n).reshape(1, n)
     data = torch.zeros(n, n, dtype=dtype).masked_fill(i > j, -math.inf)
-    return _wrap(data.to(_device()), (seq, query))
-
-
-def _device():
-    from .core import device
-    return device()
+    return _wrap(data.to(device()), (seq, query))
 
 
 # --------------------------------------------------------------------------
