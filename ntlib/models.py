@@ -25,7 +25,8 @@ from collections import OrderedDict
 import torch
 
 from . import core as _core
-from .core import AxisError, contract, index, max as _max, relu, rename, shape, softmax
+from .core import (AxisError, _wrap, contract, index, max as _max, relu, rename, shape,
+                   softmax)
 from . import nn as _nn
 
 __all__ = [
@@ -211,7 +212,7 @@ def transformer_logits(I, params, *, version: str = "latest", causal: bool = Tru
     W = embed(I, E, vocab=vocab, layer=layer)
     n, d = shape(W)[seq], shape(E)[layer]
     X = W + positional_encoding(n, d, seq=seq, layer=layer, dtype=E.data.dtype)
-    M = _nn.causal_mask(n, seq=seq, query=query) if causal else None
+    M = _nn.causal_mask(n, seq=seq, query=query, dtype=E.data.dtype) if causal else None
     ax = dict(seq=seq, query=query, layer=layer, heads=heads, key=key, val=val, hidden=hidden)
     for l in range(1, _layers(params) + 1):
         X = transformer_layer(X, params, l, M, version=version, eps=eps, **ax)
@@ -224,14 +225,38 @@ def transformer(I, params, **kw):
     Keyword arguments (axis names with the paper's defaults, ``version``,
     ``causal``, ``eps``) are those of :func:`transformer_logits`.
     """
-    return softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
+    return _softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
 
 
+def _softmax_fused(X, ax):
+    return _wrap(torch.softmax(X.data, list(X.inputs).index(ax)), tuple(X.inputs))
+
+
+@_nn.fused_by(_softmax_fused)
+def _softmax(X, ax):
+    """softmax_ax X (torch.softmax on the fused path)."""
+    return softmax(X, ax)
+
+
+def _cross_entropy_fused(logits, target, vocab):
+    rest = tuple(a for a in logits.inputs if a != vocab)
+    if set(_core.names(target)) != set(rest):
+        return NotImplemented
+    z = logits.align(rest + (vocab,)).data
+    t = target.align(rest).data if rest else target.data
+    loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1))
+    return _wrap(loss, ())
+
+
+@_nn.fused_by(_cross_entropy_fused)
 def cross_entropy(logits, target, *, vocab: str = "vocab"):
-    """Mean over all positions of −log softmax_vocab(logits) at the target ids."""
+    """Mean over all positions of −log softmax_vocab(logits) at the target ids.
+
+    −log softmax_vocab(Z)_{vocab(t)} = log Σ_vocab exp Z − Z_{vocab(t)}; the
+    maximum over vocab is subtracted first, for floating-point safety.
+    """
     z = logits - _max(logits, vocab)
-    lse = _core.log(_core.sum(_core.exp(z), vocab))
-    nll = lse - index(z, vocab, target)
+    nll = _core.log(_core.sum(_core.exp(z), vocab)) - index(z, vocab, target)
     return _core.mean(nll, _core.names(nll))
 
 
@@ -309,4 +334,4 @@ def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
 
 def lenet(X, params, **kw):
     """O = softmax_classes(W^4 ⊙_hidden X^3 + b^4); keywords as :func:`lenet_logits`."""
-    return softmax(lenet_logits(X, params, **kw), kw.get("classes", "classes"))
+    return _softmax(lenet_logits(X, params, **kw), kw.get("classes", "classes"))
