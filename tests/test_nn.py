@@ -499,3 +499,15 @@ def test_block_signatures():
         nt.full_conn(x, W, b, x=x)              # given twice
     same = nt.full_conn(W=W, b=b, x=x)
     torch.testing.assert_close(pos(same, ("batch", "layer")), pos(nt.full_conn(x, W, b), ("batch", "layer")))
+
+
+def test_attention_shared_keys_and_extra_axes(path):
+    """K, V shared across the batch (no batch axis); a mask with a heads axis only."""
+    qd, kd, vd = g(3, 2, 5, 4, seed=1), g(2, 7, 4, seed=2), g(7, 6, seed=3)
+    md = g(2, 7, seed=4)
+    y = run(path, nt.attention, nt.tensor(qd, ("batch", "heads", "query", "key")),
+            nt.tensor(kd, ("heads", "seq", "key")), nt.tensor(vd, ("seq", "val")),
+            nt.tensor(md, ("heads", "seq")))
+    ref = F.scaled_dot_product_attention(qd, kd.expand(3, 2, 7, 4), vd.expand(3, 2, 7, 6),
+                                         attn_mask=md[None, :, None, :])
+    close(pos(y, ("batch", "heads", "query", "val")), ref)
