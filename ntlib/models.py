@@ -150,11 +150,13 @@ def self_attention(X, WQ, WK, WV, WO, M=None, *, seq: str = "seq", query: str = 
     ``query`` is the paper's seq' (the axis of the queries).  Every head is
     computed at once: ``heads`` is just one more axis that the formulas lift over.
     """
-    Q = contract(WQ, rename(X, {seq: query}), over=layer)
-    K = contract(WK, X, over=layer)
-    V = contract(WV, X, over=layer)
+    # ⊙ is commutative; putting the activations first keeps their axis order
+    # (batch, seq, ...) in the result, which is the fast layout for what follows.
+    Q = contract(rename(X, {seq: query}), WQ, over=layer)
+    K = contract(X, WK, over=layer)
+    V = contract(X, WV, over=layer)
     A = _nn.attention(Q, K, V, M, key=key, seq=seq)
-    return contract(WO, rename(A, {query: seq}), over=(heads, val))
+    return contract(rename(A, {query: seq}), WO, over=(heads, val))
 
 
 def ffn(X, W1, b1, W2, b2, *, layer: str = "layer", hidden: str = "hidden",
@@ -163,8 +165,8 @@ def ffn(X, W1, b1, W2, b2, *, layer: str = "layer", hidden: str = "hidden",
 
     ``final_relu=True`` is the arXiv v1 version, which ends with a second relu.
     """
-    X1 = relu(contract(W1, X, over=layer) + b1)
-    X2 = contract(W2, X1, over=hidden) + b2
+    X1 = relu(contract(X, W1, over=layer) + b1)     # = W^1 ⊙_layer X + b^1
+    X2 = contract(X1, W2, over=hidden) + b2
     return relu(X2) if final_relu else X2
 
 
@@ -216,7 +218,7 @@ def transformer_logits(I, params, *, version: str = "latest", causal: bool = Tru
     ax = dict(seq=seq, query=query, layer=layer, heads=heads, key=key, val=val, hidden=hidden)
     for l in range(1, _layers(params) + 1):
         X = transformer_layer(X, params, l, M, version=version, eps=eps, **ax)
-    return contract(E, X, over=layer)
+    return contract(X, E, over=layer)               # = E ⊙_layer X^L
 
 
 def transformer(I, params, **kw):
@@ -324,12 +326,12 @@ def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
     W3 = params["W3"]
     if flatten:
         X2 = _core.flatten(X2, (height, width, chans), layer)
-        X3 = relu(contract(W3, X2, over=layer) + params["b3"])
+        X3 = relu(contract(X2, W3, over=layer) + params["b3"])
     else:
         s = shape(X2)
         W3 = _core.unflatten(W3, layer, {height: s[height], width: s[width], chans: s[chans]})
-        X3 = relu(contract(W3, X2, over=(height, width, chans)) + params["b3"])
-    return contract(params["W4"], X3, over=hidden) + params["b4"]
+        X3 = relu(contract(X2, W3, over=(height, width, chans)) + params["b3"])
+    return contract(X3, params["W4"], over=hidden) + params["b4"]
 
 
 def lenet(X, params, **kw):

@@ -301,3 +301,19 @@ def test_lenet_pool_uses_ph_and_pw():
     assert nt.shape(T) == {"batch": 2, "classes": 10}
     with pytest.raises(nt.AxisError):
         nt.lenet(X, params, pools=((2, 2), (2, 2)))
+
+
+def test_cross_entropy_and_softmax_fused_equal_plain():
+    z = nt.randn(seed=12, batch=4, seq=3, vocab=6)
+    t = nt.randint(0, 6, seed=13, batch=4, seq=3)
+    ref = F.cross_entropy(nt.positional(z, ("batch", "seq", "vocab")).reshape(-1, 6),
+                          nt.positional(t, ("batch", "seq")).reshape(-1))
+    torch.testing.assert_close(nt.cross_entropy(z, t).data, ref, **TOL)
+    with nt.plain():
+        torch.testing.assert_close(nt.cross_entropy(z, t).data, ref, **TOL)
+    params = _tf()
+    tokens = nt.randint(0, 11, seed=14, batch=2, seq=4)
+    a = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
+    with nt.plain():
+        b = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
+    torch.testing.assert_close(a, b, **TOL)
