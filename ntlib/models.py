@@ -75,7 +75,8 @@ def embed(I, E, *, vocab: str = "vocab", layer: str = "layer"):
     """
     scale = math.sqrt(shape(E)[layer])
     if I.data.is_floating_point():
-        return contract(E, I, over=vocab) * scale
+        I = _core.tensor(I.data.to(E.data.dtype), _core.names(I))  # one-hot in E's precision
+        return contract(I, E, over=vocab) * scale
     return index(E, vocab, I) * scale
 
 

@@ -317,3 +317,12 @@ def test_cross_entropy_and_softmax_fused_equal_plain():
     with nt.plain():
         b = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
     torch.testing.assert_close(a, b, **TOL)
+
+
+def test_one_hot_input_in_float32_model():
+    params = nt.init_transformer(vocab=11, layers=1, heads=2, layer=8, seed=1, dtype=torch.float32)
+    tokens = nt.randint(0, 11, seed=15, batch=2, seq=4)
+    a = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
+    b = nt.positional(nt.transformer(nt.one_hot(tokens, size=11), params), ("batch", "seq", "vocab"))
+    assert a.dtype == b.dtype == torch.float32
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
