@@ -30,6 +30,7 @@ with warnings.catch_warnings():
     import funsor
     import funsor.ops as ops
     from funsor.domains import Bint
+    from funsor.interpretations import reflect
     from funsor.tensor import Tensor
     from funsor.terms import Binary, Funsor, Number, eager
 
@@ -80,6 +81,17 @@ def _axes(axes: Axes) -> tuple:
     return axes
 
 
+_BINT: dict = {}
+
+
+def _bint(size: int):
+    """funsor's Bint[size], cached (the domain lookup is slow next to a small op)."""
+    dom = _BINT.get(size)
+    if dom is None:
+        dom = _BINT[size] = Bint[size]
+    return dom
+
+
 def _wrap(data: torch.Tensor, axis_names: Sequence[str], dtype="real") -> Tensor:
     """A funsor Tensor whose inputs are ``axis_names`` (one per dim of data)."""
     axis_names = tuple(axis_names)
@@ -90,8 +102,11 @@ def _wrap(data: torch.Tensor, axis_names: Sequence[str], dtype="real") -> Tensor
     if len(set(axis_names)) != len(axis_names):
         dup = sorted({a for a in axis_names if axis_names.count(a) > 1})
         raise AxisError(f"axis names must be distinct; repeated: {dup}")
-    inputs = OrderedDict((a, Bint[int(s)]) for a, s in zip(axis_names, data.shape))
-    return Tensor(data, inputs, dtype)
+    inputs = tuple((a, _bint(s)) for a, s in zip(axis_names, data.shape))
+    # funsor's reflect interpretation builds (and cons-hashes) the Tensor
+    # directly; Tensor(...) would first look for an eager rule, which a
+    # plain tensor never has.  The result is the same object either way.
+    return reflect.interpret(Tensor, data, inputs, dtype)
 
 
 def tensor(data, names: Axes, *, dtype=None) -> Tensor:
