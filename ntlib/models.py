@@ -25,7 +25,7 @@ from collections import OrderedDict
 import torch
 
 from . import core as _core
-from .core import (AxisError, _wrap, contract, index, max as _max, relu, rename, shape,
+from .core import (AxisError, _data, _wrap, contract, index, max as _max, relu, rename, shape,
                    softmax)
 from . import nn as _nn
 
@@ -245,8 +245,8 @@ def _cross_entropy_fused(logits, target, vocab):
     rest = tuple(a for a in logits.inputs if a != vocab)
     if set(_core.names(target)) != set(rest):
         return NotImplemented
-    z = logits.align(rest + (vocab,)).data
-    t = target.align(rest).data if rest else target.data
+    z = _data(logits, rest + (vocab,))
+    t = _data(target, rest) if rest else target.data
     loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1))
     return _wrap(loss, ())
 

@@ -23,7 +23,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import (AxisError, _as_funsor, _fmt, _merged_sizes, _require, _wrap,
+from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes, _require, _wrap,
                    contract, device, flatten, fused_enabled, index, max, mean, names,
                    rename, shape, sigmoid, softmax, unflatten, var)
 
@@ -101,7 +101,9 @@ def _pos(t, order, sizes):
     extra = [a for a in t.inputs if a not in order]
     if extra:
         raise AxisError(f"internal: axes {extra} not in {order}")
-    data = t.align(have).data if have else t.data
+    data = _data(t, have) if have else t.data
+    if len(have) == len(order):
+        return data
     data = data.reshape([sizes[a] if a in t.inputs else 1 for a in order])
     return data.expand([sizes[a] for a in order])
 
@@ -119,7 +121,7 @@ def _not_axis(t, ax, what, role):
 def _stack(ts, ax):
     """Stack named tensors with equal axes along a new axis ``ax`` (first)."""
     order = names(ts[0])
-    return _wrap(torch.stack([t.align(order).data for t in ts]), (ax,) + order)
+    return _wrap(torch.stack([_data(t, order) for t in ts]), (ax,) + order)
 
 
 # --------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def _full_conn_fused(x, W, b, layer, out):
     if _axes_of(W) != {out, layer} or _axes_of(b) != {out}:
         return NotImplemented
     rest = tuple(a for a in x.inputs if a != layer)
-    y = F.linear(x.align(rest + (layer,)).data, W.align((out, layer)).data, b.data)
+    y = F.linear(_data(x, rest + (layer,)), _data(W, (out, layer)), b.data)
     return _wrap(torch.sigmoid(y), rest + (layer,))
 
 
@@ -180,8 +182,8 @@ def _rnn_fused(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
     batch = [a for a in sizes if a not in (time, input, hidden, hidden_out)]
     xs = _pos(x, [time] + batch + [input], sizes)
     h = _pos(h0, batch + [hidden], sizes)
-    proj = torch.matmul(xs, Wi.align((input, hidden_out)).data) + b.data
-    wh = Wh.align((hidden, hidden_out)).data
+    proj = torch.matmul(xs, _data(Wi, (input, hidden_out))) + b.data
+    wh = _data(Wh, (hidden, hidden_out))
     hs = []
     for t in range(sizes[time]):
         h = torch.sigmoid(torch.addmm(proj[t], h, wh) if h.dim() == 2
@@ -380,7 +382,7 @@ def _max_pool1d_check(X, k, seq, kernel):
 def _max_pool1d_fused(X, k, seq, kernel):
     sizes = shape(X)
     rest = tuple(a for a in X.inputs if a != seq)
-    x = X.align(rest + (seq,)).data.reshape(-1, 1, sizes[seq])
+    x = _data(X, rest + (seq,)).reshape(-1, 1, sizes[seq])
     y = F.max_pool1d(x, k)
     return _wrap(y.reshape([sizes[a] for a in rest] + [sizes[seq] // k]), rest + (seq,))
 
@@ -399,7 +401,7 @@ def _max_pool2d_check(X, kh, kw, height, width):
 def _max_pool2d_fused(X, kh, kw, height, width):
     sizes = shape(X)
     rest = tuple(a for a in X.inputs if a not in (height, width))
-    x = X.align(rest + (height, width)).data.reshape(-1, 1, sizes[height], sizes[width])
+    x = _data(X, rest + (height, width)).reshape(-1, 1, sizes[height], sizes[width])
     y = F.max_pool2d(x, (kh, kw))
     y = y.reshape([sizes[a] for a in rest] + [sizes[height] // kh, sizes[width] // kw])
     return _wrap(y, rest + (height, width))
@@ -440,7 +442,7 @@ def _batch_norm_fused(X, gamma, beta, batch, chans, layer, eps):
     if not _params(gamma, beta, extra + [chans]) or sizes[batch] * sizes[layer] == 1:
         return NotImplemented
     order = [batch] + extra + [chans, layer]
-    x = X.align(tuple(order)).data.reshape(sizes[batch], -1, sizes[layer])
+    x = _data(X, tuple(order)).reshape(sizes[batch], -1, sizes[layer])
     w = _pos(gamma, extra + [chans], sizes).reshape(-1)
     bb = _pos(beta, extra + [chans], sizes).reshape(-1)
     y = F.batch_norm(x, None, None, w, bb, training=True, eps=eps)
@@ -463,7 +465,7 @@ def _instance_norm_fused(X, gamma, beta, chans, layer, eps):
         return NotImplemented
     rest = [a for a in X.inputs if a not in (chans, layer)]
     order = rest + [chans, layer]
-    x = X.align(tuple(order)).data.reshape(-1, sizes[chans], sizes[layer])
+    x = _data(X, tuple(order)).reshape(-1, sizes[chans], sizes[layer])
     w, bb = _pos(gamma, [chans], sizes), _pos(beta, [chans], sizes)
     y = F.instance_norm(x, weight=w, bias=bb, eps=eps)
     return _wrap(y.reshape([sizes[a] for a in order]), order)
@@ -489,7 +491,7 @@ def _layer_norm_fused(X, gamma, beta, layer, chans, eps):
         return NotImplemented
     sizes = shape(X)
     rest = [a for a in X.inputs if a not in over]
-    x = X.align(tuple(rest + over)).data
+    x = _data(X, tuple(rest + over))
     w = _pos(gamma, over, sizes).contiguous()
     bb = _pos(beta, over, sizes).contiguous()
     y = F.layer_norm(x, [sizes[a] for a in over], w, bb, eps)
@@ -516,7 +518,7 @@ def _group_norm_fused(X, gamma, beta, k, chans, layer, kernel, eps):
     sizes = shape(X)
     rest = [a for a in X.inputs if a not in (chans, layer)]
     order = rest + [chans, layer]
-    x = X.align(tuple(order)).data.reshape(-1, sizes[chans], sizes[layer])
+    x = _data(X, tuple(order)).reshape(-1, sizes[chans], sizes[layer])
     w, bb = _pos(gamma, [chans], sizes), _pos(beta, [chans], sizes)
     y = F.group_norm(x, sizes[chans] // k, w, bb, eps)
     return _wrap(y.reshape([sizes[a] for a in order]), order)

@@ -317,3 +317,22 @@ def test_gradients_flow_through_named_ops():
     ref.backward()
     torch.testing.assert_close(d.grad, d2.grad)
     torch.testing.assert_close(w.grad, w2.grad)
+
+
+def test_fast_tensor_construction_is_funsors_own():
+    from collections import OrderedDict
+
+    from funsor.tensor import Tensor
+
+    from ntlib import core
+
+    d = torch.randn(3, 4, dtype=torch.float64)
+    ours = core._wrap(d, ("a", "b"))
+    theirs = Tensor(d, OrderedDict(a=core._bint(3), b=core._bint(4)))
+    assert ours is theirs                      # the same cons-hashed term
+    fresh = core._wrap(d.clone(), ("a", "b"))
+    assert type(fresh) is type(theirs) and fresh is not theirs
+    assert fresh._ast_values[1] == theirs._ast_values[1]
+    torch.testing.assert_close(nt.positional(fresh + theirs, ("a", "b")), 2 * d)
+    i = core._wrap(torch.tensor([0, 2]), ("k",), dtype=3)
+    assert i.dtype == 3 and i is Tensor(i.data, OrderedDict(k=core._bint(2)), 3)
