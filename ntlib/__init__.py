@@ -1,24 +1,18 @@
 """ntlib: the named-tensor functions of the book *Named Tensor Notation, executable*.
 
-Modules follow the paper:
+Modules follow the paper, so a reader of chapter N knows which one to open:
 
 - :mod:`ntlib.core` — named tensors and their operations (sections 2 and 3)
+- :mod:`ntlib.nn` — neural-network building blocks (section 4)
+- :mod:`ntlib.models` — the Transformer and LeNet (Appendix A)
 - :mod:`ntlib.display` — showing sources and tensors in the book
 """
 
+from . import core, models, nn
 from .core import *  # noqa: F401,F403
-from .core import __all__ as _core_all
 from .display import Source, show, source
+from .models import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
 
-__all__ = list(_core_all) + ["show", "source", "Source"]
+__all__ = list(core.__all__) + list(nn.__all__) + list(models.__all__) + ["show", "source", "Source"]
 __version__ = "0.1.0"
-
-from .nn import *  # noqa: F401,F403,E402
-from .nn import __all__ as _nn_all  # noqa: E402
-
-__all__ += list(_nn_all)
-
-from .models import *  # noqa: F401,F403,E402
-from .models import __all__ as _models_all  # noqa: E402
-
-__all__ += list(_models_all)
