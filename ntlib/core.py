@@ -29,10 +29,10 @@ with warnings.catch_warnings():
     import funsor
     import funsor.ops as ops
     from funsor.domains import Bint
-    from funsor.interpretations import reflect
+    from funsor.interpretations import eager_base, reflect
     from funsor.tensor import Tensor
     from funsor.terms import Binary, Funsor, FunsorMeta, Number, eager
-    from funsor.typing import deep_type, get_origin
+    from funsor.typing import deep_type, get_args, get_origin
 
     funsor.set_backend("torch")
 
@@ -299,8 +299,18 @@ def _merged_sizes(operands, what) -> "OrderedDict[str, int]":
 # Every binary operation on two named tensors (+, -, *, /, **, comparisons)
 # goes through funsor's eager rule for Binary(op, Tensor, Tensor).  We put a
 # shape check in front of it, so that a size clash is reported by axis name
-# instead of as torch's positional broadcasting error.
-_funsor_binary = funsor.tensor.eager_binary_tensor_tensor
+# instead of as torch's positional broadcasting error.  (funsor.tensor names
+# its rules for BinaryOp and MatmulOp alike, so the rule is looked up in the
+# registry, before we register ours over it, not by its module attribute.)
+
+def _funsor_rule(op_class):
+    for sig, fn in eager_base.registry[Binary].funcs.items():
+        if len(sig) == 3 and sig[1:] == (Tensor, Tensor) and get_args(sig[0]) == (op_class,):
+            return fn
+    raise ImportError(f"funsor has no eager rule for Binary({op_class.__name__}, Tensor, Tensor)")
+
+
+_funsor_binary = _funsor_rule(ops.BinaryOp)
 
 
 @eager.register(Binary, ops.BinaryOp, Tensor, Tensor)

@@ -336,3 +336,20 @@ def test_fast_tensor_construction_is_funsors_own():
     torch.testing.assert_close(nt.positional(fresh + theirs, ("a", "b")), 2 * d)
     i = core._wrap(torch.tensor([0, 2]), ("k",), dtype=3)
     assert i.dtype == 3 and i is Tensor(i.data, OrderedDict(k=core._bint(2)), 3)
+
+
+def test_checked_binary_keeps_funsors_elementwise_rule():
+    # ntlib puts a size check in front of funsor's eager rule for binary ops;
+    # the rule behind it must still be the elementwise one, also for funsor
+    # tensors whose values are vectors (funsor's matmul rule would not be).
+    from collections import OrderedDict
+
+    from funsor.domains import Bint
+    from funsor.tensor import Tensor
+
+    a = torch.randn(3, 2, dtype=torch.float64)
+    b = torch.randn(3, 2, dtype=torch.float64)
+    x = Tensor(a, OrderedDict(i=Bint[3]))
+    y = Tensor(b, OrderedDict(i=Bint[3]))
+    torch.testing.assert_close((x + y).data, a + b)
+    torch.testing.assert_close((x * y).data, a * b)
