@@ -347,9 +347,10 @@ def contract(*tensors, over: Axes = ()) -> Tensor:
     letter = dict(zip(sizes, _LETTERS))
     keep = [a for a in sizes if a not in over]
     datas, subs = [], []
+    dtype = next((t.data.dtype for t in ts if not isinstance(t, Number)), None)
     for t in ts:
-        if isinstance(t, Number):
-            datas.append(torch.tensor(t.data, device=device()))
+        if isinstance(t, Number):  # a plain scalar factor, in the operands' precision
+            datas.append(torch.tensor(t.data, dtype=dtype, device=device()))
         else:
             datas.append(t.data)
         subs.append("".join(letter[a] for a in t.inputs))

@@ -156,6 +156,13 @@ def test_contract_three_operands_matches_loop():
     torch.testing.assert_close(got, expect)
 
 
+def test_contract_with_a_python_scalar():
+    x = nt.randn(seed=0, i=3, j=2)
+    y = nt.randn(seed=1, j=2)
+    got = nt.contract(x, 2.5, y, over="j")
+    torch.testing.assert_close(back(got, ("i",)), 2.5 * back(x, ("i", "j")) @ back(y, ("j",)))
+
+
 def test_contract_lowers_to_one_einsum(monkeypatch):
     calls = []
     real = torch.einsum
