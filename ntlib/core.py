@@ -12,6 +12,8 @@ Indices are 0-based (Python's convention); the paper counts from 1.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import math
 import os
@@ -44,7 +46,7 @@ __all__ = [
     "contract", "sum", "mean", "var", "max", "min", "norm", "softmax",
     "argmax", "argmin", "argmax_index", "argmin_index", "sigmoid", "relu", "abs",
     "exp", "log", "tanh", "rename", "flatten", "unflatten", "index", "lift",
-    "plain", "fused_enabled",
+    "plain", "fused_enabled", "fused_by",
 ]
 
 
@@ -446,13 +448,114 @@ def tanh(x) -> Tensor:
 
 
 # --------------------------------------------------------------------------
+# plain definitions vs fused kernels
+
+_PLAIN = [False]
+
+
+class plain:
+    """Context manager: run the formula-shaped definitions, not fused kernels.
+
+    Blocks such as attention or convolution are written in ntlib exactly as
+    the book's formulas read.  Where torch has a fused kernel for the same
+    computation, ntlib dispatches to it by default (tests check that both
+    paths agree).  Inside ``with ntlib.plain():`` every block runs its plain
+    definition instead.
+    """
+
+    def __enter__(self):
+        _PLAIN.append(True)
+        return self
+
+    def __exit__(self, *exc):
+        _PLAIN.pop()
+        return False
+
+
+def fused_enabled() -> bool:
+    """True unless inside ``with ntlib.plain():``."""
+    return not _PLAIN[-1]
+
+
+# --------------------------------------------------------------------------
+# pairing a formula with a fused kernel (used here for softmax, and by ntlib.nn and ntlib.models)
+
+def fused_by(fast, check=None):
+    """Decorator: pair a plain (formula-shaped) definition with ``fast``.
+
+    The decorated block first runs ``check`` (which raises :class:`AxisError`
+    for unfit axes, on both paths alike).  Then, unless inside
+    ``with ntlib.plain():``, it calls ``fast`` with every argument by keyword
+    (defaults filled in); ``fast`` returns a named tensor, or ``NotImplemented``
+    to decline, in which case the plain definition runs.  The two
+    implementations stay reachable as ``block.plain`` and ``block.fused``.
+    """
+    def pair(plain_def):
+        bind = _binder(plain_def)
+
+        @functools.wraps(plain_def)
+        def block(*args, **kwargs):
+            kw = bind(args, kwargs)
+            if check is not None:
+                check(**kw)
+            if fused_enabled():
+                out = fast(**kw)
+                if out is not NotImplemented:
+                    return out
+            return plain_def(**kw)
+
+        block.plain = plain_def
+        block.fused = fast
+        return block
+    return pair
+
+
+def _binder(fn):
+    """A fast equivalent of inspect.signature(fn).bind + apply_defaults, as a dict."""
+    params = list(inspect.signature(fn).parameters.values())
+    positional = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    allowed = {p.name for p in params}
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    required = [p.name for p in params if p.default is p.empty]
+
+    def bind(args, kwargs):
+        if len(args) > len(positional):
+            raise TypeError(f"{fn.__name__}() takes {len(positional)} positional "
+                            f"arguments but {len(args)} were given")
+        kw = dict(defaults)
+        kw.update(zip(positional, args))
+        for k in kwargs:
+            if k not in allowed:
+                raise TypeError(f"{fn.__name__}() got an unexpected keyword argument {k!r}")
+            if k in positional[:len(args)]:
+                raise TypeError(f"{fn.__name__}() got multiple values for argument {k!r}")
+        kw.update(kwargs)
+        missing = [k for k in required if k not in kw]
+        if missing:
+            raise TypeError(f"{fn.__name__}() missing required arguments: {missing}")
+        return kw
+    return bind
+
+
+# --------------------------------------------------------------------------
 # functions from vectors to vectors
 
+def _softmax_check(x, ax):
+    _require(_as_funsor(x), (ax,), "softmax")
+
+
+def _softmax_fused(x, ax):
+    x = _as_funsor(x)
+    return _make(torch.softmax(x.data, list(x.inputs).index(ax)), tuple(x.inputs.items()), x.dtype)
+
+
+@fused_by(_softmax_fused, _softmax_check)
 def softmax(x, ax: str) -> Tensor:
     """softmax_ax X = exp X / Σ_ax exp X.
 
     The maximum over ``ax`` is subtracted first; it cancels in the quotient
-    and keeps exp from overflowing.
+    and keeps exp from overflowing.  (Outside ``with ntlib.plain():`` this
+    runs as torch.softmax along ``ax``; see :func:`fused_by`.)
     """
     z = exp(x - max(x, ax))
     return z / sum(z, ax)
@@ -636,33 +739,3 @@ def lift(f, *args, over: Axes):
         outs.append(positional(y, out_names))
     data = torch.stack(outs).reshape(tuple(s_over.values()) + outs[0].shape)
     return _wrap(data, over + out_names)
-
-
-# --------------------------------------------------------------------------
-# plain definitions vs fused kernels
-
-_PLAIN = [False]
-
-
-class plain:
-    """Context manager: run the formula-shaped definitions, not fused kernels.
-
-    Blocks such as attention or convolution are written in ntlib exactly as
-    the book's formulas read.  Where torch has a fused kernel for the same
-    computation, ntlib dispatches to it by default (tests check that both
-    paths agree).  Inside ``with ntlib.plain():`` every block runs its plain
-    definition instead.
-    """
-
-    def __enter__(self):
-        _PLAIN.append(True)
-        return self
-
-    def __exit__(self, *exc):
-        _PLAIN.pop()
-        return False
-
-
-def fused_enabled() -> bool:
-    """True unless inside ``with ntlib.plain():``."""
-    return not _PLAIN[-1]

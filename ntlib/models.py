@@ -228,17 +228,7 @@ def transformer(I, params, **kw):
     Keyword arguments (axis names with the paper's defaults, ``version``,
     ``causal``, ``eps``) are those of :func:`transformer_logits`.
     """
-    return _softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
-
-
-def _softmax_fused(X, ax):
-    return _wrap(torch.softmax(X.data, list(X.inputs).index(ax)), tuple(X.inputs))
-
-
-@_nn.fused_by(_softmax_fused)
-def _softmax(X, ax):
-    """softmax_ax X (torch.softmax on the fused path)."""
-    return softmax(X, ax)
+    return softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
 
 
 def _cross_entropy_fused(logits, target, vocab):
@@ -251,7 +241,7 @@ def _cross_entropy_fused(logits, target, vocab):
     return _wrap(loss, ())
 
 
-@_nn.fused_by(_cross_entropy_fused)
+@_core.fused_by(_cross_entropy_fused)
 def cross_entropy(logits, target, *, vocab: str = "vocab"):
     """Mean over all positions of −log softmax_vocab(logits) at the target ids.
 
@@ -337,4 +327,4 @@ def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
 
 def lenet(X, params, **kw):
     """O = softmax_classes(W^4 ⊙_hidden X^3 + b^4); keywords as :func:`lenet_logits`."""
-    return _softmax(lenet_logits(X, params, **kw), kw.get("classes", "classes"))
+    return softmax(lenet_logits(X, params, **kw), kw.get("classes", "classes"))

@@ -5,7 +5,7 @@ the book shows) and paired with a *fused* implementation that converts the
 named operands to positional tensors with an explicit axis order, calls
 torch's fused kernel (``F.linear``, ``F.scaled_dot_product_attention``,
 ``F.conv2d``, ``F.max_pool2d``, ``F.layer_norm``, ...) and names the result.
-The pairing is made by :func:`fused_by`; the fused version runs by default,
+The pairing is made by :func:`ntlib.fused_by` (in core); the fused version runs by default,
 and ``with ntlib.plain():`` runs the formula.  When the operands carry axes
 that the positional kernel cannot express (for example, weights with an
 extra axis to lift over), the fused version declines and the formula runs.
@@ -16,82 +16,20 @@ is the paper's name; all other axes are carried through by lifting.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 
 import torch
 import torch.nn.functional as F
 
 from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes, _require, _wrap,
-                   contract, device, flatten, fused_enabled, index, max, mean, names,
+                   contract, device, flatten, fused_by, fused_enabled, index, max, mean, names,
                    rename, shape, sigmoid, softmax, unflatten, var)
 
 __all__ = [
-    "fused_by", "full_conn", "feedforward", "rnn", "attention", "causal_mask",
+    "full_conn", "feedforward", "rnn", "attention", "causal_mask",
     "unroll", "conv1d", "conv2d", "pool", "max_pool1d", "max_pool2d",
     "standardize", "batch_norm", "instance_norm", "layer_norm", "group_norm",
 ]
-
-
-# --------------------------------------------------------------------------
-# pairing a formula with a fused kernel
-
-def fused_by(fast, check=None):
-    """Decorator: pair a plain (formula-shaped) definition with ``fast``.
-
-    The decorated block first runs ``check`` (which raises :class:`AxisError`
-    for unfit axes, on both paths alike).  Then, unless inside
-    ``with ntlib.plain():``, it calls ``fast`` with every argument by keyword
-    (defaults filled in); ``fast`` returns a named tensor, or ``NotImplemented``
-    to decline, in which case the plain definition runs.  The two
-    implementations stay reachable as ``block.plain`` and ``block.fused``.
-    """
-    def pair(plain_def):
-        bind = _binder(plain_def)
-
-        @functools.wraps(plain_def)
-        def block(*args, **kwargs):
-            kw = bind(args, kwargs)
-            if check is not None:
-                check(**kw)
-            if fused_enabled():
-                out = fast(**kw)
-                if out is not NotImplemented:
-                    return out
-            return plain_def(**kw)
-
-        block.plain = plain_def
-        block.fused = fast
-        return block
-    return pair
-
-
-def _binder(fn):
-    """A fast equivalent of inspect.signature(fn).bind + apply_defaults, as a dict."""
-    params = list(inspect.signature(fn).parameters.values())
-    positional = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
-    allowed = {p.name for p in params}
-    defaults = {p.name: p.default for p in params if p.default is not p.empty}
-    required = [p.name for p in params if p.default is p.empty]
-
-    def bind(args, kwargs):
-        if len(args) > len(positional):
-            raise TypeError(f"{fn.__name__}() takes {len(positional)} positional "
-                            f"arguments but {len(args)} were given")
-        kw = dict(defaults)
-        kw.update(zip(positional, args))
-        for k in kwargs:
-            if k not in allowed:
-                raise TypeError(f"{fn.__name__}() got an unexpected keyword argument {k!r}")
-            if k in positional[:len(args)]:
-                raise TypeError(f"{fn.__name__}() got multiple values for argument {k!r}")
-        kw.update(kwargs)
-        missing = [k for k in required if k not in kw]
-        if missing:
-            raise TypeError(f"{fn.__name__}() missing required arguments: {missing}")
-        return kw
-    return bind
 
 
 def _pos(t, order, sizes):

@@ -77,6 +77,8 @@ def test_softmax_and_argmax(k, shp, order, ax):
     x = named(d, order)
     dim = AXES.index(ax)
     torch.testing.assert_close(back(nt.softmax(x, ax)), torch.softmax(d, dim))
+    with nt.plain():  # the formula exp X / Σ exp X rather than torch.softmax
+        torch.testing.assert_close(back(nt.softmax(x, ax)), torch.softmax(d, dim))
     onehot = torch.nn.functional.one_hot(d.argmax(dim), shp[dim]).to(d.dtype)
     onehot = onehot.movedim(-1, dim)
     torch.testing.assert_close(back(nt.argmax(x, ax)), onehot)
@@ -360,3 +362,20 @@ def test_checked_binary_keeps_funsors_elementwise_rule():
     y = Tensor(b, OrderedDict(i=Bint[3]))
     torch.testing.assert_close((x + y).data, a + b)
     torch.testing.assert_close((x * y).data, a * b)
+
+
+def test_softmax_dispatches_to_torch_softmax_unless_plain(monkeypatch):
+    calls = []
+    real = torch.softmax
+
+    def spy(*args, **kwargs):
+        calls.append(args[1] if len(args) > 1 else kwargs.get("dim"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "softmax", spy)
+    x = nt.randn(seed=0, a=3, b=4)
+    nt.softmax(x, "b")
+    assert calls == [1]
+    with nt.plain():
+        nt.softmax(x, "b")
+    assert calls == [1]
