@@ -6,9 +6,10 @@ Modules follow the paper, so a reader of chapter N knows which one to open:
 - :mod:`ntlib.nn` — neural-network building blocks (section 4)
 - :mod:`ntlib.models` — the Transformer and LeNet (Appendix A)
 - :mod:`ntlib.display` — showing sources and tensors in the book
+- :mod:`ntlib.exercises` — the chapters' exercises and their checker (``nt.exercises.check``)
 """
 
-from . import core, models, nn
+from . import core, exercises, models, nn
 from .core import *  # noqa: F401,F403
 from .display import Source, show, source
 from .models import *  # noqa: F401,F403

@@ -77,6 +77,59 @@ def test_notebook_is_executed_with_outputs(path):
         assert shows_source, "a chapter shows the ntlib source next to its formulas"
 
 
+def _nbtool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nbtool", ROOT / "tools" / "nb.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_chapter_has_a_text_source():
+    sources = {p.with_suffix(".ipynb") for p in (ROOT / "chapters").glob("*.py")}
+    assert sources == set(CHAPTERS), "each chapter is chapters/NAME.py (text) + chapters/NAME.ipynb (built)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_matches_its_text_source(path):
+    """Cells, tags and ids of the executed notebook are those its text source stands for."""
+    problem = _nbtool().mismatch(path.with_suffix(".py"))
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_deterministic(path):
+    """No execution timestamps, and each progress bar stored as its final state."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        assert "execution" not in cell.metadata, "execution timestamps are not stored"
+        streams = [o for o in cell.get("outputs", []) if o.output_type == "stream"]
+        for a, b in zip(streams, streams[1:]):
+            assert a.name != b.name, "consecutive stream outputs are merged into one"
+        for out in streams:
+            assert "\r" not in out.text, "progress-bar refreshes are reduced to the final state"
+
+
+def test_text_source_edit_changes_one_cell_id():
+    tool = _nbtool()
+    nb = tool.from_text(ROOT / "chapters" / "02_named_tensors.py")
+    ids = [c.id for c in nb.cells]
+    assert len(set(ids)) == len(ids)
+    k = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and i >= 2)
+    nb.cells[k].source += " (edited)"
+    tool._stable_ids(nb)
+    changed = [i for i, (a, c) in enumerate(zip(ids, nb.cells)) if a != c.id]
+    assert changed == [k]
+
+
+def test_progress_bar_final_state():
+    final = _nbtool()._final_state
+    assert final("\rtrain:  0%|  | 0/4\rtrain: 50%|# | 2/4\rtrain:100%|##| 4/4\ndone\n") \
+        == "train:100%|##| 4/4\ndone\n"
+    assert final("a\nb\n") == "a\nb\n"
+
+
 # --------------------------------------------------------------------------
 # the rendered book in a headless browser
 

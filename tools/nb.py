@@ -1,29 +1,48 @@
 """Author and execute the book's notebooks.
 
-    python tools/nb.py build SRC.py chapters/NAME.ipynb   # jupytext percent script -> executed notebook
-    python tools/nb.py run chapters/NAME.ipynb [...]      # re-execute in place, in a fresh kernel
-    python tools/nb.py export chapters/NAME.ipynb         # -> build/nbsrc/NAME.py, to edit and build again
+Every chapter has two files in ``chapters/``:
+
+- ``NAME.py`` — the text source (a jupytext *percent* script): the source of
+  truth, the file to edit and review;
+- ``NAME.ipynb`` — the executed notebook built from it, with the outputs that
+  the book shows and nbval compares.
+
+Commands::
+
+    python tools/nb.py build chapters/NAME.py [...]   # text source -> executed chapters/NAME.ipynb
+    python tools/nb.py build --all                     # every chapter
+    python tools/nb.py check                           # each notebook matches its text source (no run)
+    python tools/nb.py export chapters/NAME.ipynb      # notebook -> text source (migration only)
 
 ``build`` puts two standard cells first (both tagged ``remove-cell``, so the
 rendered book omits them): the paper's TeX macros as a Markdown cell, so that
 Jupyter and Colab render the formulas too, and a set-up cell that installs
-the book's requirements in Colab and does nothing anywhere else.
+ntlib in Colab and does nothing anywhere else.
 
-Execution runs top to bottom in a fresh kernel started in ``chapters/``,
-fails on any error, and fails if any cell wrote to stderr.
+The built notebook is deterministic apart from its outputs: each cell's id is
+derived from its content (a one-word change touches one cell), execution
+timestamps are not recorded, and a progress bar's refreshes are stored as its
+final state only.  Execution runs top to bottom in a fresh kernel started in
+``chapters/``, fails on any error, and fails if any cell wrote to stderr.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 import yaml
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "chapters"
 HEAD_TAG = "ntlib-head"
+TEXT_FORMAT = "py:percent"
+# cell metadata that jupytext uses for a faithful round trip, or that a run
+# adds; neither is part of what a chapter says
+_VOLATILE_META = ("execution", "lines_to_next_cell", "collapsed", "scrolled")
 
 
 def _macro_cell() -> nbformat.NotebookNode:
@@ -44,74 +63,170 @@ def _macro_cell() -> nbformat.NotebookNode:
 def _setup_cell() -> nbformat.NotebookNode:
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     url = cfg["repository"]["url"]
-    src = f'''# Set-up for Google Colab: fetch the book and install ntlib with its requirements.
+    src = f'''# Set-up for Google Colab: fetch the book once and install ntlib with what the
+# chapters need (not the book-building and test tools).  Safe to run again.
 # Anywhere else (a local clone, the test suite) this cell does nothing.
 import sys
 if "google.colab" in sys.modules:
-    import subprocess
-    subprocess.run("git clone -q --depth 1 {url} /content/ntn-book && "
-                   "pip install -q -r /content/ntn-book/requirements.txt -e /content/ntn-book",
-                   shell=True, check=True)
-    sys.path.insert(0, "/content/ntn-book")'''
+    import os, subprocess
+    if not os.path.isdir("/content/ntn-book/ntlib"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "{url}",
+                        "/content/ntn-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "-e", "/content/ntn-book[chapters]"], check=True)
+    if "/content/ntn-book" not in sys.path:
+        sys.path.insert(0, "/content/ntn-book")'''
     return nbformat.v4.new_code_cell(src, metadata={"tags": ["remove-cell", HEAD_TAG]})
 
 
+def _is_head(cell) -> bool:
+    return HEAD_TAG in cell.get("metadata", {}).get("tags", [])
+
+
 def with_head(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    body = [c for c in nb.cells if HEAD_TAG not in c.get("metadata", {}).get("tags", [])]
+    body = [c for c in nb.cells if not _is_head(c)]
     nb.cells = [_macro_cell(), _setup_cell()] + body
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, timeout: int = 900) -> nbformat.NotebookNode:
+def _stable_ids(nb: nbformat.NotebookNode) -> None:
+    """Give each cell an id made from its type and source (unique within the notebook)."""
+    seen: dict = {}
+    for cell in nb.cells:
+        digest = hashlib.sha1((cell.cell_type + "\0" + cell.source).encode()).hexdigest()[:12]
+        n = seen[digest] = seen.get(digest, -1) + 1
+        cell["id"] = digest if n == 0 else f"{digest}-{n}"
+
+
+def _clean_meta(nb: nbformat.NotebookNode) -> None:
+    for cell in nb.cells:
+        for key in _VOLATILE_META:
+            cell.metadata.pop(key, None)
+    nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT / "chapters")}})
+    nb.metadata.pop("widgets", None)
+
+
+def from_text(src: Path) -> nbformat.NotebookNode:
+    """The unexecuted notebook a text source stands for, head cells included."""
+    import jupytext
+
+    nb = jupytext.read(src, fmt=TEXT_FORMAT)
+    nb = with_head(nb)
+    _clean_meta(nb)
+    _stable_ids(nb)
+    nbformat.validate(nb)
+    return nb
+
+
+_CR_LINE = re.compile(r"[^\n]*\r(?=[^\n])")
+
+
+def _final_state(text: str) -> str:
+    """What a terminal shows for ``text``: of a line rewritten with \\r, its last version."""
+    return _CR_LINE.sub("", text).replace("\r", "")
+
+
+def _collapse_streams(cell) -> None:
+    """Merge consecutive stream outputs and keep a progress bar's final state only."""
+    merged = []
+    for out in cell.get("outputs", []):
+        if (out.get("output_type") == "stream" and merged
+                and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == out["name"]):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    for out in merged:
+        if out.get("output_type") == "stream":
+            out["text"] = _final_state(out["text"])
+    cell["outputs"] = merged
+
+
+def execute(nb: nbformat.NotebookNode, timeout: int = 900) -> nbformat.NotebookNode:
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(CHAPTERS)}})
     client.execute()
     for k, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 raise SystemExit(f"cell {k} wrote to stderr:\n{out['text']}\n--- source:\n{cell.source}")
+        if cell.cell_type == "code":
+            _collapse_streams(cell)
+    _clean_meta(nb)
     return nb
 
 
-def build(src: Path, dest: Path) -> None:
-    import jupytext
+def notebook_for(src: Path) -> Path:
+    return src.with_suffix(".ipynb")
 
-    nb = jupytext.read(src)
-    nb = with_head(nb)
-    nb.metadata.pop("jupytext", None)
-    execute(nb)
+
+def build(src: Path, dest: Path | None = None) -> None:
+    dest = dest or notebook_for(src)
+    nb = execute(from_text(src))
     nbformat.write(nb, dest)
-    print(f"built {dest}")
+    print(f"built {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}")
 
 
-def run(path: Path) -> None:
-    nb = nbformat.read(path, as_version=4)
-    execute(with_head(nb))
-    nbformat.write(nb, path)
-    print(f"executed {path}")
+def text_sources() -> list:
+    return sorted(CHAPTERS.glob("*.py"))
+
+
+def _comparable(nb: nbformat.NotebookNode) -> list:
+    return [(c.get("id"), c.cell_type, c.source,
+             {k: v for k, v in c.metadata.items() if k not in _VOLATILE_META})
+            for c in nb.cells]
+
+
+def mismatch(src: Path) -> str | None:
+    """None if the notebook next to ``src`` was built from it; else what differs."""
+    path = notebook_for(src)
+    if not path.exists():
+        return f"{path.name} is missing: run tools/nb.py build {src.relative_to(ROOT)}"
+    want = _comparable(from_text(src))
+    have = _comparable(nbformat.read(path, as_version=4))
+    if want == have:
+        return None
+    for k, (w, h) in enumerate(zip(want, have)):
+        if w != h:
+            first = (w[2] or h[2]).strip().splitlines()[:1]
+            return (f"{path.name} differs from {src.name} at cell {k} ({first}); "
+                    f"rebuild with tools/nb.py build {src.relative_to(ROOT)}")
+    return f"{path.name} has {len(have)} cells, {src.name} stands for {len(want)}"
 
 
 def export(path: Path) -> None:
+    """Write the text source of an existing notebook next to it (used once, to migrate)."""
     import jupytext
 
     nb = nbformat.read(path, as_version=4)
-    nb.cells = [c for c in nb.cells if HEAD_TAG not in c.get("metadata", {}).get("tags", [])]
-    out = ROOT / "build" / "nbsrc" / (path.stem + ".py")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    jupytext.write(nb, out, fmt="py:percent")
-    print(f"wrote {out}")
+    nb.cells = [c for c in nb.cells if not _is_head(c)]
+    for c in nb.cells:
+        c.outputs = [] if c.cell_type == "code" else c.get("outputs")
+        if c.cell_type != "code":
+            c.pop("outputs", None)
+        c.metadata.pop("execution", None)
+    out = path.with_suffix(".py")
+    nb.metadata = {"jupytext": {"notebook_metadata_filter": "-all", "cell_metadata_filter": "-execution,-lines_to_next_cell,-collapsed,-scrolled"}}
+    jupytext.write(nb, out, fmt=TEXT_FORMAT)
+    print(f"wrote {out.relative_to(ROOT)}")
 
 
 def main(argv):
-    if len(argv) >= 3 and argv[0] == "build":
-        build(Path(argv[1]), Path(argv[2]))
-    elif len(argv) >= 2 and argv[0] == "run":
-        for p in argv[1:]:
-            run(Path(p))
+    if argv[:2] == ["build", "--all"]:
+        for src in text_sources():
+            build(src)
+    elif len(argv) >= 2 and argv[0] == "build":
+        for s in argv[1:]:
+            build(Path(s).resolve())
+    elif argv[:1] == ["check"]:
+        bad = [m for m in (mismatch(s) for s in text_sources()) if m]
+        print("\n".join(bad) if bad else f"{len(text_sources())} notebooks match their text sources")
+        return 1 if bad else 0
     elif len(argv) >= 2 and argv[0] == "export":
         for p in argv[1:]:
-            export(Path(p))
+            export(Path(p).resolve())
     else:
         print(__doc__)
         return 2

@@ -1,0 +1,216 @@
+# %% [markdown]
+# # Introduction
+#
+# This chapter follows §1 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR
+# 2023). Its example is the attention function of the Transformer, a formula that
+# almost every reader of machine-learning papers has met, and that positional
+# notation leaves surprisingly underspecified.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+import ntlib as nt
+
+f64 = torch.float64
+
+# %% [markdown]
+# ## Attention, positionally
+#
+# In its usual form, attention is written
+#
+# $$
+# \text{Attention}(Q, K, V) = \softmax\left(\frac{QK^\top}{\sqrt{d_k}}\right) V,
+# $$
+#
+# where $Q$ holds one query vector per row, $K$ one key vector per row, $V$ one value
+# vector per row, and $d_k$ is the length of the key vectors. Several things are left
+# to the reader:
+#
+# - $QK^\top$ is a matrix of scores, one row per query and one column per key.
+#   **Along which of the two does the softmax normalise?** Softmax is a function of
+#   vectors; applied to a matrix it has to be told which axis is the vector. The
+#   formula does not say. (The intended answer is: along the keys, so that each query
+#   gets a set of weights summing to one.)
+# - In practice $Q$, $K$, $V$ also have a **batch** axis, and with multi-head
+#   attention a **heads** axis. Where do these go, what does $K^\top$ transpose then,
+#   and what does the matrix product multiply? Again the formula is silent; code has
+#   to fix a convention (PyTorch's `scaled_dot_product_attention` puts them in front
+#   and transposes the last two dimensions).
+#
+# Both readings of the softmax are equally legal PyTorch, and with square score
+# matrices both run without complaint:
+
+# %%
+n, d_k, d_v = 4, 3, 2
+Qt = torch.randn(n, d_k, dtype=f64, generator=torch.Generator().manual_seed(0))
+Kt = torch.randn(n, d_k, dtype=f64, generator=torch.Generator().manual_seed(1))
+Vt = torch.randn(n, d_v, dtype=f64, generator=torch.Generator().manual_seed(2))
+
+scores = Qt @ Kt.T / math.sqrt(d_k)             # rows: queries, columns: keys
+over_keys = torch.softmax(scores, dim=1)        # intended
+over_queries = torch.softmax(scores, dim=0)     # also "softmax(QK^T / sqrt d_k)"
+print("weights per query sum to", over_keys.sum(dim=1).numpy().round(4), "(intended)")
+print("weights per query sum to", over_queries.sum(dim=1).numpy().round(4), "(other reading)")
+assert not torch.allclose(over_keys @ Vt, over_queries @ Vt)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+for ax, (title, Wt) in zip(axes, [("softmax over keys (intended):\neach row sums to 1", over_keys),
+                                  ("softmax over queries:\neach column sums to 1", over_queries)]):
+    ax.imshow(Wt.numpy(), vmin=0, vmax=0.8, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{float(Wt[i, j]):.2f}", ha="center", va="center", fontsize=9)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("key position")
+    ax.set_ylabel("query position")
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Attention, with named axes
+#
+# Named tensor notation makes the axis of every operation part of the formula. A
+# single query is a vector over an axis $\key$; the keys and values are indexed by a
+# sequence axis $\seq$:
+#
+# $$
+# Q \in \reals^{\key}, \qquad K \in \reals^{\seq \times \key}, \qquad
+# V \in \reals^{\seq \times \val},
+# $$
+#
+# $$
+# \text{Attention}(Q, K, V) = \left(\nfun{\seq}{softmax}
+#   \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
+#   \;\in \reals^{\val}.
+# $$
+#
+# The dot product $Q \ndot{\key} K$ sums over $\key$ and leaves a score for each
+# position of $\seq$; the softmax is explicitly along $\seq$; the weighted sum
+# $\ndot{\seq}$ combines the rows of $V$. Nothing needs transposing, because
+# contraction pairs axes by name. In code the formula is three `ntlib` calls:
+
+# %%
+nt.source(nt.contract, nt.softmax)
+
+# %%
+def attention(Q, K, V):
+    """(softmax_seq (Q ⊙_key K) / sqrt|key|) ⊙_seq V."""
+    scores = nt.contract(Q, K, over="key") / math.sqrt(nt.shape(K)["key"])
+    return nt.contract(nt.softmax(scores, "seq"), V, over="seq")
+
+# %% [markdown]
+# One query, on the data above (its first row), checked against the positional
+# computation for a single vector:
+
+# %%
+K = nt.tensor(Kt, ("seq", "key"))
+V = nt.tensor(Vt, ("seq", "val"))
+q = nt.tensor(Qt[0], "key")
+out = attention(q, K, V)
+expected = torch.softmax(Kt @ Qt[0] / math.sqrt(d_k), dim=0) @ Vt
+assert torch.allclose(nt.positional(out, "val").cpu(), expected)
+nt.show(out)
+
+# %% [markdown]
+# ## The same formula, with more axes
+#
+# The named formula was written for one query, one sequence and one head. Give the
+# inputs more axes and every operation in it is lifted over them (Chapter 3, §3.1):
+# the formula does not change.
+#
+# **Many queries.** A second sequence axis $\seq'$ for the query positions,
+# $Q \in \reals^{\seq' \times \key}$, gives $\text{Attention}(Q, K, V) \in
+# \reals^{\seq' \times \val}$. The softmax is still along $\seq$ — the keys — because
+# that is what the formula says; there is no second reading. This is the positional
+# computation with `dim=1`:
+
+# %%
+Q = nt.tensor(Qt, ("seq'", "key"))
+out = attention(Q, K, V)
+assert torch.allclose(nt.positional(out, ("seq'", "val")).cpu(), over_keys @ Vt)
+nt.show(out, ("seq'", "val"))
+
+# %% [markdown]
+# **Batches and heads.** Add $\batch$ and $\heads$ axes to all three inputs:
+# $Q \in \reals^{\batch \times \heads \times \seq' \times \key}$,
+# $K \in \reals^{\batch \times \heads \times \seq \times \key}$,
+# $V \in \reals^{\batch \times \heads \times \seq \times \val}$. The function is
+# unchanged. Positionally, one must choose a layout — here PyTorch's
+# `(batch, heads, seq', key)` — transpose only the last two dimensions of $K$, and
+# softmax along the last dimension; `scaled_dot_product_attention` does the same.
+
+# %%
+sizes = dict(batch=2, heads=3)
+Qb = nt.randn(seed=10, **sizes, **{"seq'": 4}, key=6)
+Kb = nt.randn(seed=11, **sizes, seq=5, key=6)
+Vb = nt.randn(seed=12, **sizes, seq=5, val=7)
+out = attention(Qb, Kb, Vb)
+print(nt.shape(out))
+
+Qp = nt.positional(Qb, ("batch", "heads", "seq'", "key"))
+Kp = nt.positional(Kb, ("batch", "heads", "seq", "key"))
+Vp = nt.positional(Vb, ("batch", "heads", "seq", "val"))
+by_hand = torch.softmax(Qp @ Kp.transpose(-2, -1) / math.sqrt(6), dim=-1) @ Vp
+fused = torch.nn.functional.scaled_dot_product_attention(Qp, Kp, Vp)
+order = ("batch", "heads", "seq'", "val")
+assert torch.allclose(nt.positional(out, order), by_hand)
+assert torch.allclose(nt.positional(out, order), fused)
+print("named attention == positional batched multi-head attention == scaled_dot_product_attention")
+
+# %% [markdown]
+# That the automatic lifting is the lifting the paper defines — apply the one-query
+# function to every slice — can be checked by running that definition literally,
+# one call per combination of $\batch$, $\heads$ and $\seq'$ (`nt.lift`, Chapter 3):
+
+# %%
+looped = nt.lift(attention, Qb, Kb, Vb, over=("batch", "heads", "seq'"))
+assert torch.allclose(nt.positional(looped, order), nt.positional(out, order))
+print("lifted by loop == lifted automatically")
+
+# %% [markdown]
+# The storage order of the axes plays no role. Here the keys are stored in a
+# scrambled order, as they might come out of some other computation; the named
+# function needs no change, while positional code would need a `permute` first:
+
+# %%
+Kb_scrambled = nt.tensor(nt.positional(Kb, ("key", "seq", "heads", "batch")),
+                         ("key", "seq", "heads", "batch"))
+out2 = attention(Qb, Kb_scrambled, Vb)
+assert torch.allclose(nt.positional(out2, order), nt.positional(out, order))
+print("same result with K stored as (key, seq, heads, batch)")
+
+# %% [markdown]
+# A genuine mismatch, on the other hand, is caught by name. If the values cover a
+# sequence of a different length than the keys, the contraction over $\seq$ reports
+# it:
+
+# %%
+V_short = nt.randn(seed=13, **sizes, seq=4, val=7)
+try:
+    attention(Qb, Kb, V_short)
+except nt.AxisError as err:
+    print(f"AxisError: {err}")
+
+# %% [markdown]
+# The book's library has the same formula as a building block, `nt.nn.attention`
+# (Chapter 4), with an optional mask. It agrees with the three-line version above:
+
+# %%
+nt.source(nt.nn.attention)
+
+# %%
+assert torch.allclose(nt.positional(nt.nn.attention(Qb, Kb, Vb), order), nt.positional(out, order))
+with nt.plain():
+    assert torch.allclose(nt.positional(nt.nn.attention(Qb, Kb, Vb), order), nt.positional(out, order))
+print("nt.nn.attention agrees (fused and plain paths)")
+
+# %% [markdown]
+# The rest of the book makes this precise: Chapter 2 defines named tensors, Chapter 3
+# the operations used here (contraction, softmax, lifting) and the rest, and the
+# later chapters write whole networks in the same way.

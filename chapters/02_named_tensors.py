@@ -1,0 +1,253 @@
+# %% [markdown]
+# # Named tensors
+#
+# This chapter follows §2 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR
+# 2023). It introduces the vocabulary — axes, named indices, shapes, records — first
+# by example and then formally, and checks each definition in code.
+
+# %%
+import torch
+import ntlib as nt
+
+# %% [markdown]
+# ## Axes and named indices
+#
+# An **axis** pairs a name with a size: $\height[3]$ is an axis called $\height$ with
+# three positions. A **named index** pairs a name with one position on that axis:
+# $\height(1)$ is the first position of $\height$. The paper numbers positions
+# $1, \dots, n$; in code they are $0, \dots, n-1$, so the paper's $\height(1)$ is
+# `height=0` here.
+#
+# A tensor's type lists its axes, and the order of the list does not matter:
+# $\reals^{\height[3] \times \width[3]}$ and $\reals^{\width[3] \times \height[3]}$
+# are the same set of tensors.
+#
+# ## The running example
+#
+# The paper's running example is the matrix
+#
+# $$
+# A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
+# \in \reals^{\height[3] \times \width[3]},
+# $$
+#
+# drawn with $\height$ down the rows and $\width$ across the columns. Drawn the other
+# way round it is the same tensor:
+#
+# $$
+# A = \nmatrix{width}{height}{3 & 1 & 2 \\ 1 & 5 & 6 \\ 4 & 9 & 5}.
+# $$
+#
+# `nt.tensor` attaches one name to each dimension of the data it is given:
+
+# %%
+nt.source(nt.tensor)
+
+# %%
+A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"), dtype=torch.float64)
+nt.show(A, ("height", "width"))
+
+# %%
+nt.show(A, ("width", "height"))
+
+# %% [markdown]
+# The same tensor can also be built from data stored the other way round. Only the
+# names tie positions to meaning, so the two constructions agree entry by entry:
+
+# %%
+A_transposed_data = nt.tensor([[3, 1, 2], [1, 5, 6], [4, 9, 5]], ("width", "height"),
+                              dtype=torch.float64)
+assert torch.equal(nt.positional(A, ("height", "width")),
+                   nt.positional(A_transposed_data, ("height", "width")))
+print("same tensor:", nt.shape(A) == nt.shape(A_transposed_data))
+
+# %% [markdown]
+# ## Indexing
+#
+# Indexing a tensor picks positions by name. Fixing every axis gives a scalar: the
+# paper's
+#
+# $$
+# A_{\height(1), \width(3)} = A_{\width(3), \height(1)} = 4
+# $$
+#
+# is, counting from zero, `height=0, width=2`. `nt.index` fixes one axis at a time,
+# and the order in which the axes are fixed is immaterial:
+
+# %%
+nt.source(nt.index)
+
+# %%
+a13 = nt.index(nt.index(A, "height", 0), "width", 2)
+a31 = nt.index(nt.index(A, "width", 2), "height", 0)
+assert nt.shape(a13) == {} and float(nt.positional(a13, ())) == 4.0
+assert float(nt.positional(a31, ())) == 4.0
+assert float(nt.positional(A, ("height", "width"))[0, 2]) == 4.0   # positional: [row, column]
+nt.show(a13)
+
+# %% [markdown]
+# Fixing only some axes is **partial indexing**: the result keeps the other axes.
+# The paper's $A_{\height(3)} \in \reals^{\width[3]}$ is the third row, and
+# $A_{\width(1)} \in \reals^{\height[3]}$ the first column:
+#
+# $$
+# A_{\height(3)} = \nmatrix{}{width}{2 & 6 & 5}, \qquad
+# A_{\width(1)} = \nmatrix{}{height}{3 & 1 & 2}.
+# $$
+
+# %%
+row3 = nt.index(A, "height", 2)
+col1 = nt.index(A, "width", 0)
+assert torch.equal(nt.positional(row3, "width"), nt.positional(A, ("height", "width"))[2, :])
+assert torch.equal(nt.positional(col1, "height"), nt.positional(A, ("height", "width"))[:, 0])
+print(nt.show(row3))
+print(nt.show(col1))
+
+# %% [markdown]
+# ## Choosing names
+#
+# A good axis name describes the axis as a whole — the quantity that runs along it —
+# rather than one of its entries. An image has a $\height$ and a $\width$ axis, not
+# a "row" and a "column" axis; a sentence has a $\seq$ axis rather than a "word" or
+# "token" axis; a minibatch has a $\batch$ axis rather than an "example" axis. The
+# reason is how the names read in formulas: $\nsum{\height} A$ sums *along the
+# height*, and $A_{\height(3)}$ is the slice at the third position of the height. A
+# name for one element would turn these into "sum over row", which describes a single
+# row rather than the direction of the sum.
+#
+# Names are also reused: two tensors whose axes carry the same name are understood
+# to share that axis, and the operations of Chapter 3 pair up their entries along it.
+# So the same name should be used for the same quantity everywhere in a formula, and
+# a second, distinct axis of the same kind gets a new name (the paper primes it:
+# $\seq'$).
+
+# %% [markdown]
+# ## The formal definitions
+#
+# We now restate §2's definitions one at a time. In code, a shape is a `dict` from
+# axis names to sizes (the index set of an axis of size $n$ is
+# $\{0, \dots, n-1\}$), and a record is a `dict` from axis names to positions.
+#
+# **Named indices and records.** A named index is a pair $\ax(i)$ of a name and a
+# position. A *record* is a set of named indices with distinct names,
+# $\{\ax_1(i_1), \dots, \ax_r(i_r)\}$.
+#
+# **Axes and shapes.** An axis $\ax[I]$ pairs a name with an index set $I$. A
+# *shape* is a set of axes with distinct names,
+# $\mathcal{S} = \{\ax_1[I_1], \dots, \ax_r[I_r]\}$.
+#
+# **Compatible and orthogonal shapes.** Two shapes are *compatible* when every name
+# they share has the same index set in both; their union is then again a shape. They
+# are *orthogonal* when they share no name at all (orthogonal shapes are in
+# particular compatible).
+
+# %%
+nt.source(nt.compatible, nt.orthogonal)
+
+# %%
+S = {"height": 3, "width": 3}
+T = {"width": 3, "chans": 2}
+U = {"width": 4}
+V = {"chans": 2}
+assert nt.compatible(S, T) and not nt.orthogonal(S, T)   # share width, same size
+assert not nt.compatible(S, U)                            # width[3] vs width[4]
+assert nt.orthogonal(S, V) and nt.compatible(S, V)        # nothing shared
+print("S ∪ T =", {**S, **T})
+
+# %% [markdown]
+# **Records of a shape.** The set of all records of a shape collects one named index
+# per axis, in every combination:
+#
+# $$
+# \rec \mathcal{S} = \left\{ \{\ax_1(i_1), \dots, \ax_r(i_r)\} \mid
+#   i_1 \in I_1, \dots, i_r \in I_r \right\}.
+# $$
+#
+# *Erratum.* In the paper's version of this formula the last named index is printed
+# as $\ax_r(x_r)$. There is no $x_r$ in scope: the bound variables are the
+# $i_1, \dots, i_r$ that range over the index sets, so it should read $\ax_r(i_r)$,
+# as above. The check below builds $\rec \mathcal{S}$ from the corrected formula.
+#
+# `nt.records` lists $\rec \mathcal{S}$; its size is the product of the axis sizes.
+
+# %%
+nt.source(nt.records)
+
+# %%
+import itertools
+
+shape_S = {"height": 2, "width": 3}
+recs = list(nt.records(shape_S))
+for r in recs:
+    print(r)
+assert len(recs) == 2 * 3
+assert len({frozenset(r.items()) for r in recs}) == len(recs)   # all distinct
+
+# the corrected formula, literally: one named index ax_k(i_k) per axis, i_k ranging over I_k
+names_S = list(shape_S)
+by_formula = {frozenset((names_S[k], i_k) for k, i_k in enumerate(i))
+              for i in itertools.product(*(range(shape_S[a]) for a in names_S))}
+assert by_formula == {frozenset(r.items()) for r in recs}
+
+# %% [markdown]
+# **Restriction.** If $t \in \rec \mathcal{T}$ and $\mathcal{S} \subseteq
+# \mathcal{T}$, the restriction $\restrict{t}{\mathcal{S}}$ keeps the named indices of
+# $t$ whose names are in $\mathcal{S}$ (the paper writes $t|_{\mathcal{S}}$):
+#
+# $$
+# \restrict{t}{\mathcal{S}} = \{ \ax(i) \in t \mid \ax \in \mathcal{S} \}.
+# $$
+#
+# Restriction is what lets an operation on a big tensor pick out the matching entry of
+# a smaller one; Chapter 3 uses it to define broadcasting.
+
+# %%
+nt.source(nt.restrict)
+
+# %%
+t = {"batch": 1, "height": 2, "width": 0}
+print(nt.restrict(t, ("height", "width")))
+print(nt.restrict(t, "batch"))
+# every record of T restricts to a record of S, and every record of S arises this way
+T3 = {"batch": 2, "height": 3, "width": 3}
+restricted = {frozenset(nt.restrict(r, ("height", "width")).items()) for r in nt.records(T3)}
+assert restricted == {frozenset(r.items()) for r in nt.records(S)}
+
+# %% [markdown]
+# **Named tensors.** A named tensor of shape $\mathcal{S}$ with entries in a set $F$
+# is a function from $\rec \mathcal{S}$ to $F$; the set of all of them is written
+# $F^{\mathcal{S}}$, and the shape of a tensor $X$ is $\shp X$. The entry at record
+# $r$ is $X_r$. Nothing in this definition orders the axes.
+#
+# We can build that function literally — a dictionary keyed by records — from an
+# `ntlib` tensor, and check that the two differently stored constructions of $A$
+# above are the same function:
+
+# %%
+def as_function(X):
+    """The named tensor X as a literal map from records (frozensets) to numbers."""
+    table = {}
+    for r in nt.records(nt.shape(X)):
+        entry = X
+        for ax, i in r.items():
+            entry = nt.index(entry, ax, i)
+        table[frozenset(r.items())] = float(nt.positional(entry, ()))
+    return table
+
+fA = as_function(A)
+assert fA == as_function(A_transposed_data)
+assert len(fA) == 9
+print(fA[frozenset({"height": 0, "width": 2}.items())])
+
+# %% [markdown]
+# **Scalars.** The empty shape $\emptyset$ has exactly one record, the empty record,
+# so a tensor of shape $\emptyset$ is a single value: $F^{\emptyset}$ is identified
+# with $F$. In `ntlib`, summing out every axis gives such a tensor; `nt.shape` is
+# empty and `nt.records` yields one empty record.
+
+# %%
+total = nt.sum(A, ("height", "width"))
+assert nt.shape(total) == {}
+assert list(nt.records(nt.shape(total))) == [{}]
+assert as_function(total) == {frozenset(): 36.0}
+nt.show(total)

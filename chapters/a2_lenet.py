@@ -1,0 +1,335 @@
+# %% [markdown]
+# # Appendix A.2: LeNet
+#
+# The second model of the paper's Appendix A is LeNet, a small convolutional
+# network for images: two rounds of convolution, relu and max-pooling, then two
+# fully connected layers. In named notation the image axes are $\height$ and
+# $\width$, the channels $\chans$, and each block of §4 is applied by name. This
+# chapter assembles the model from those blocks, checks it against PyTorch's
+# positional `F.conv2d`, `F.max_pool2d` and `F.linear`, shows that the paper's two
+# ways of writing the first fully connected layer agree, and trains it on
+# handwritten digits.
+#
+# One misprint is corrected: the paper writes the pooling of layer $l$ as
+# $\mathrm{MaxPool2d}_{ph^l,ph^l}$; the second size should be the width's, $pw^l$.
+
+# %%
+import logging
+import sys
+import time
+
+logging.getLogger("matplotlib").setLevel(logging.ERROR)  # no font-cache notice on stderr
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+import ntlib as nt
+
+f64 = torch.float64
+
+
+def same(named, order, expected, tol=1e-10):
+    """Assert that a named tensor, laid out in `order`, equals a positional result."""
+    got = nt.positional(named, order)
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    torch.testing.assert_close(got, expected.to(got.dtype), rtol=tol, atol=tol)
+    return True
+
+# %% [markdown]
+# ## The model
+#
+# The input is a batch of images with $c_0$ channels,
+# $X^0 \in \reals^{\batch \times \chans[c_0] \times \height \times \width}$. The
+# network computes
+#
+# $$
+# \begin{aligned}
+# T^1 &= \mathrm{relu}(\mathrm{Conv}^1(X^0)), & X^1 &= \mathrm{MaxPool}^1(T^1), \\
+# T^2 &= \mathrm{relu}(\mathrm{Conv}^2(X^1)), & X^2 &= \mathrm{MaxPool}^2(T^2)_{(\height, \width, \chans) \rightarrow \layer}, \\
+# X^3 &= \mathrm{relu}(W^3 \ndot{\layer} X^2 + b^3), & O &= \nfun{\classes}{softmax}(W^4 \ndot{\hidden} X^3 + b^4),
+# \end{aligned}
+# $$
+#
+# with $W^3 \in \reals^{\hidden \times \layer}$, $b^3 \in \reals^{\hidden}$,
+# $W^4 \in \reals^{\classes \times \hidden}$, $b^4 \in \reals^{\classes}$. The
+# convolution and pooling layers are the §4 blocks with their own parameters:
+#
+# $$
+# \begin{aligned}
+# \mathrm{Conv}^l(X) &= \mathrm{Conv2d}(X; W^l, b^l)_{\chans' \rightarrow \chans}, &
+# W^l &\in \reals^{\chans'[c_l] \times \chans[c_{l-1}] \times \kh[kh^l] \times \kw[kw^l]}, \quad b^l \in \reals^{\chans'[c_l]}, \\
+# \mathrm{MaxPool}^l &= \mathrm{MaxPool2d}_{ph^l, pw^l}.
+# \end{aligned}
+# $$
+#
+# $\mathrm{Conv2d}$ contracts the input's channels and the kernel window with $W^l$
+# and leaves the output channels under the name $\chans'$; renaming them back to
+# $\chans$ lets the next layer treat them as its input channels. The
+# implementation is that sequence of formulas:
+
+# %%
+nt.source(nt.lenet_logits, nt.lenet)
+
+# %% [markdown]
+# The two blocks it uses come from §4 (see that chapter for their derivation):
+# $\mathrm{Conv2d}(X; W, b) = W \ndot{\chans \\ \kh \\ \kw} \mathrm{unroll}_{\height,\kh}\,\mathrm{unroll}_{\width,\kw} X + b$
+# and $\mathrm{MaxPool2d}_{ph,pw}(X) = \nfun{\kh \\ \kw}{max}\, \mathrm{pool}_{\height,\kh}\, \mathrm{pool}_{\width,\kw} X$
+# with windows of $ph$ rows and $pw$ columns. Both dispatch to PyTorch's fused
+# kernels unless run inside `with nt.plain():`.
+
+# %%
+nt.source(nt.conv2d, nt.max_pool2d)
+
+# %% [markdown]
+# ## Parameters and shapes
+#
+# `nt.init_lenet` draws the parameters from a seed. The size of $\layer$ follows
+# from the others: with valid convolutions and pools that divide evenly, a
+# $28 \times 28$ image with $5\times 5$ kernels and $2\times 2$ pools goes
+# $28 \to 24 \to 12 \to 8 \to 4$, so $|\layer| = 4 \cdot 4 \cdot 16 = 256$ for
+# $c_2 = 16$ channels. This is the classic LeNet-5 geometry.
+
+# %%
+params = nt.init_lenet(chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2)),
+                       height=28, width=28, hidden=120, classes=10, seed=0, dtype=f64)
+for k, v in params.items():
+    print(f"{k:3s}", nt.shape(v))
+
+# %% [markdown]
+# ## Checked against positional PyTorch
+#
+# The same computation, written positionally: `F.conv2d` wants the weights as
+# (out channels, in channels, kernel rows, kernel columns), `F.linear` wants
+# (out, in), and flattening in the order $(\height, \width, \chans)$ means moving the
+# channel dimension last before reshaping. `nt.positional` lays out each named
+# weight in exactly the order asked for, so the two programs share their parameters.
+
+# %%
+X0 = nt.randn(seed=1, batch=3, chans=1, height=28, width=28)
+O = nt.lenet(X0, params)
+
+w = {k: nt.positional(v, order) for k, v, order in [
+    ("W1", params["W1"], ("chans'", "chans", "kh", "kw")), ("b1", params["b1"], ("chans'",)),
+    ("W2", params["W2"], ("chans'", "chans", "kh", "kw")), ("b2", params["b2"], ("chans'",)),
+    ("W3", params["W3"], ("hidden", "layer")), ("b3", params["b3"], ("hidden",)),
+    ("W4", params["W4"], ("classes", "hidden")), ("b4", params["b4"], ("classes",))]}
+x = nt.positional(X0, ("batch", "chans", "height", "width"))
+t = F.max_pool2d(torch.relu(F.conv2d(x, w["W1"], w["b1"])), (2, 2))
+t = F.max_pool2d(torch.relu(F.conv2d(t, w["W2"], w["b2"])), (2, 2))
+t = t.permute(0, 2, 3, 1).reshape(3, -1)           # (batch, height·width·chans)
+ref = torch.softmax(F.linear(torch.relu(F.linear(t, w["W3"], w["b3"])), w["W4"], w["b4"]), dim=-1)
+
+print("nt.lenet = positional PyTorch:", same(O, ("batch", "classes"), ref))
+with nt.plain():
+    print("plain definitions agree too:  ", same(nt.lenet(X0, params), ("batch", "classes"), ref))
+nt.show(O, ("batch", "classes"), decimals=3)
+
+# %% [markdown]
+# ## Flattening, or contracting three axes
+#
+# The paper notes that the flattening is not needed: instead of merging
+# $(\height, \width, \chans)$ into $\layer$, give $W^3$ those three axes and contract
+# over all of them,
+#
+# $$
+# X^3 = \mathrm{relu}\bigl(W^3 \ndot{\height \\ \width \\ \chans} X^2 + b^3\bigr),
+# \qquad W^3 \in \reals^{\hidden \times \height \times \width \times \chans}.
+# $$
+#
+# The two are the same function once $W^3$'s $\layer$ axis is split in the same
+# order as the flattening (`nt.unflatten` is the inverse of `nt.flatten`); that is
+# what `flatten=False` does.
+
+# %%
+O_contract = nt.lenet(X0, params, flatten=False)
+print("flattening form = contraction form:",
+      same(O_contract, ("batch", "classes"), nt.positional(O, ("batch", "classes"))))
+
+# %% [markdown]
+# ## $\mathrm{MaxPool2d}_{ph,pw}$, not $_{ph,ph}$
+#
+# With square pools the misprint is harmless, which is presumably how it survived.
+# With a $2 \times 1$ pool it is not: only the height should halve.
+
+# %%
+Z = nt.randn(seed=2, chans=1, height=4, width=4)
+print("MaxPool2d_{2,1}:", nt.shape(nt.max_pool2d(Z, 2, 1)))
+print("MaxPool2d_{2,2}:", nt.shape(nt.max_pool2d(Z, 2, 2)))
+nt.show(nt.max_pool2d(Z, 2, 1), ("chans", "height", "width"))
+
+# %% [markdown]
+# ## Training on handwritten digits
+#
+# scikit-learn ships a small digits data set (1797 grayscale images of $8\times 8$
+# pixels, intensities 0–16, from the UCI repository), so no download is needed. An
+# $8\times 8$ image is too small for LeNet-5's geometry (two valid $5\times5$
+# convolutions and two $2\times 2$ pools need at least $16 \times 16$, and leave
+# almost nothing at that size), so we **upsample every image to $28\times 28$**
+# with bilinear interpolation and keep the classic sizes: $5\times 5$ kernels,
+# $2\times 2$ pools, 6 and 16 channels, $|\hidden| = 120$.
+#
+# A quarter of the images, stratified by class, is held out as the test set. During
+# training, each image is shifted by up to 3 pixels in each direction (a standard
+# augmentation that helps a lot with only 1347 training images). Adam with a
+# one-cycle learning-rate schedule, batches of 64, 30 epochs, float32, one thread
+# (the model is small; see the previous chapter). The target is **test accuracy
+# ≥ 97%**.
+
+# %%
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+digits = load_digits()
+images = torch.tensor(digits.images, dtype=torch.float32) / 16.0
+images = F.interpolate(images.unsqueeze(1), size=(28, 28), mode="bilinear",
+                       align_corners=False).squeeze(1)
+labels = torch.tensor(digits.target)
+train_idx, test_idx = train_test_split(range(len(labels)), test_size=0.25, random_state=0,
+                                       stratify=digits.target)
+x_train, y_train = images[train_idx], labels[train_idx]
+x_test, y_test = images[test_idx], labels[test_idx]
+print(f"{len(y_train)} training and {len(y_test)} test images of size {tuple(images.shape[1:])}")
+
+
+def as_named(x):
+    """A positional (batch, height, width) float tensor as X^0 with one channel."""
+    return nt.tensor(x.unsqueeze(1), ("batch", "chans", "height", "width"))
+
+
+def shift(x, g, m=3):
+    """Each image translated by up to m pixels in each direction (zero fill)."""
+    n, h, w_ = x.shape
+    padded = F.pad(x, (m, m, m, m))
+    off = torch.randint(0, 2 * m + 1, (n, 2), generator=g)
+    rows = (off[:, :1] + torch.arange(h))[:, :, None]
+    cols = (off[:, 1:] + torch.arange(w_))[:, None, :]
+    return padded[torch.arange(n)[:, None, None], rows, cols]
+
+
+fig, axes = plt.subplots(1, 8, figsize=(10, 1.6))
+for k, ax in enumerate(axes):
+    ax.imshow(x_train[k], cmap="gray_r")
+    ax.set_title(int(y_train[k]))
+    ax.axis("off")
+plt.show()
+
+# %% tags=["nbval-ignore-output"]
+model = nt.init_lenet(chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2)),
+                      height=28, width=28, hidden=120, classes=10, seed=0, dtype=torch.float32)
+epochs, batch_size = 30, 64
+per_epoch = len(y_train) // batch_size
+opt = torch.optim.Adam(nt.parameters(model), lr=1e-2)
+sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=epochs * per_epoch)
+g = torch.Generator().manual_seed(0)
+
+
+def accuracy(x, y):
+    with torch.no_grad():
+        pred = nt.argmax_index(nt.lenet_logits(as_named(x), model), "classes")
+    return (nt.positional(pred, "batch") == y).double().mean().item()
+
+
+history = {"loss": [], "train": [], "test": []}
+t0 = time.perf_counter()
+for epoch in tqdm(range(epochs), file=sys.stdout, desc="training", mininterval=2):
+    perm = torch.randperm(len(y_train), generator=g)
+    total = 0.0
+    for k in range(per_epoch):
+        idx = perm[k * batch_size:(k + 1) * batch_size]
+        logits = nt.lenet_logits(as_named(shift(x_train[idx], g)), model)
+        loss = nt.cross_entropy(logits, nt.tensor(y_train[idx], "batch"), vocab="classes")
+        opt.zero_grad()
+        loss.data.backward()
+        opt.step()
+        sched.step()
+        total += loss.data.item()
+    history["loss"].append(total / per_epoch)
+    history["train"].append(accuracy(x_train, y_train))
+    history["test"].append(accuracy(x_test, y_test))
+train_seconds = time.perf_counter() - t0
+test_acc = history["test"][-1]
+print(f"{epochs} epochs in {train_seconds:.1f} s; final training loss {history['loss'][-1]:.4f}, "
+      f"training accuracy {history['train'][-1]:.2%}, test accuracy {test_acc:.2%}")
+
+# %%
+assert test_acc >= 0.97, test_acc
+print("test accuracy ≥ 97%:", test_acc >= 0.97)
+print("trained within 2 minutes:", train_seconds < 120)
+
+# %% tags=["nbval-ignore-output"]
+fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3))
+ep = range(1, epochs + 1)
+a1.plot(ep, history["loss"])
+a1.set_yscale("log")
+a1.set_xlabel("epoch")
+a1.set_ylabel("mean training cross-entropy")
+a2.plot(ep, history["train"], label="training (unshifted)")
+a2.plot(ep, history["test"], label="test")
+a2.axhline(0.97, color="gray", linestyle=":", label="target 97%")
+a2.set_ylim(0.8, 1.005)
+a2.set_xlabel("epoch")
+a2.set_ylabel("accuracy")
+a2.legend()
+plt.show()
+
+# %% [markdown]
+# ## Confusion matrix
+#
+# The confusion matrix is itself a contraction. With one-hot true labels
+# $Y \in \{0,1\}^{\batch \times \name{true}}$ and one-hot predictions
+# $\hat Y \in \{0,1\}^{\batch \times \name{pred}}$,
+#
+# $$
+# C = Y \ndot{\batch} \hat Y \in \reals^{\name{true} \times \name{pred}}
+# $$
+#
+# counts, for every pair of classes, the test images of class $\name{true}$ that
+# were predicted as $\name{pred}$.
+
+# %% tags=["nbval-ignore-output"]
+with torch.no_grad():
+    pred = nt.argmax_index(nt.lenet_logits(as_named(x_test), model), "classes")
+Y = nt.one_hot(nt.tensor(y_test, "batch"), vocab="true", size=10)
+Y_hat = nt.one_hot(pred, vocab="pred", size=10)
+C = nt.contract(Y, Y_hat, over="batch")
+print(nt.show(C, ("true", "pred"), decimals=0))
+
+Cm = nt.positional(C, ("true", "pred")).cpu()
+fig, ax = plt.subplots(figsize=(4.5, 4))
+ax.imshow(Cm, cmap="Blues")
+for i in range(10):
+    for j in range(10):
+        c = int(Cm[i, j])
+        if c:
+            ax.text(j, i, c, ha="center", va="center", fontsize=7)
+ax.set_xlabel("predicted")
+ax.set_ylabel("true")
+ax.set_xticks(range(10))
+ax.set_yticks(range(10))
+plt.show()
+
+# %%
+assert int(nt.sum(C, ("true", "pred")).data) == len(y_test)
+print("every test image counted once:", int(nt.sum(C, ("true", "pred")).data) == len(y_test))
+
+# %% [markdown]
+# ## The misclassified digits
+#
+# The test images the model gets wrong, at their original $8\times 8$ resolution,
+# with the true label and the prediction:
+
+# %% tags=["nbval-ignore-output"]
+p = nt.positional(pred, "batch").cpu()
+wrong = torch.nonzero(p != y_test).flatten().tolist()
+print(f"{len(wrong)} of {len(y_test)} test images misclassified")
+cols = max(len(wrong), 1)
+fig, axes = plt.subplots(1, cols, figsize=(1.3 * cols, 1.8), squeeze=False)
+for ax, k in zip(axes[0], wrong):
+    ax.imshow(digits.images[test_idx[k]], cmap="gray_r")
+    ax.set_title(f"{int(y_test[k])} → {int(p[k])}", fontsize=9)
+for ax in axes[0]:
+    ax.axis("off")
+plt.show()

@@ -1,0 +1,216 @@
+"""Exercises with automatic checking, one module per chapter.
+
+Each chapter's exercises live in ``ntlib.exercises.chNN`` (``ch03`` for
+chapter 3, ``a1`` for Appendix A.1) and are registered with :func:`exercise`.
+The reader's side is three functions:
+
+- :func:`ids` — every exercise id (``"3.4"`` is chapter 3, exercise 4), in book order;
+- :func:`check` — run an answer against the reference on several random cases,
+  including sizes, axis orders and an extra (lifted) axis that the prompt did
+  not show; True and one line of praise, or :class:`ExerciseError`;
+- :func:`solution` — the reference answer (the book shows it in a toggle).
+
+:func:`report` is :func:`check` for notebooks: it prints the verdict instead of
+raising, so a chapter can store the message a stub answer gets.
+
+Kinds of exercise:
+
+- ``"function"``: the answer is a function; each case is keyword arguments
+  for it, and its result is compared with the reference's (named tensors by
+  name: same axes and sizes, values within tolerance; other values by ``==``).
+- ``"value"``: the answer is a value (a number, a named tensor, ...),
+  compared with the reference function's return value.
+- ``"choice"``: the answer is one of the keys of ``choices`` (e.g. which of
+  these raises AxisError?); the reference returns the right key.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from ..core import AxisError, _as_funsor, positional, shape
+
+__all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "solution", "get"]
+
+
+class ExerciseError(AssertionError):
+    """An answer did not pass; the message names the case and the first difference."""
+
+
+@dataclass
+class Exercise:
+    id: str
+    title: str
+    reference: Callable
+    kind: str = "function"
+    cases: Callable[[], list] | None = None  # () -> [(description, kwargs), ...]
+    choices: dict = field(default_factory=dict)
+    rtol: float = 1e-6
+    atol: float = 1e-8
+
+
+_REGISTRY: dict = {}
+
+
+def exercise(id: str, *, title: str, kind: str = "function", cases=None, choices=None,
+             rtol: float = 1e-6, atol: float = 1e-8):
+    """Decorator: register the decorated function as the reference answer of exercise ``id``.
+
+    ``cases`` (for kind ``"function"``) is a function of no arguments that
+    returns a list of ``(description, kwargs)``: at least three, including
+    one with sizes and axis orders the prompt did not show and one with an
+    extra axis the answer should lift over.  For ``"value"`` and ``"choice"``
+    the reference takes no arguments and returns the expected value or key.
+    """
+    if kind not in ("function", "value", "choice"):
+        raise ValueError(f"unknown exercise kind {kind!r}")
+    if kind == "function" and cases is None:
+        raise ValueError(f"exercise {id}: a function exercise needs cases")
+
+    def register(ref):
+        if id in _REGISTRY and _REGISTRY[id].reference.__qualname__ != ref.__qualname__:
+            raise ValueError(f"exercise {id} is registered twice")
+        _REGISTRY[id] = Exercise(id, title, ref, kind, cases, dict(choices or {}), rtol, atol)
+        return ref
+    return register
+
+
+def _load_all():
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def _order(id: str):
+    chapter, _, number = id.partition(".")
+    # chapters 0-9 first, then appendices A1, A2, ...
+    return (chapter[:1].isalpha(), int(re.sub(r"\D", "", chapter) or 0), int(number))
+
+
+def ids() -> list:
+    """Every exercise id, in book order (chapters, then appendices)."""
+    _load_all()
+    return sorted(_REGISTRY, key=_order)
+
+
+def get(id: str) -> Exercise:
+    _load_all()
+    try:
+        return _REGISTRY[id]
+    except KeyError:
+        raise KeyError(f"no exercise {id!r}; the exercises are {ids()}") from None
+
+
+def solution(id: str):
+    """The reference answer of exercise ``id`` (a function, or for value/choice
+    exercises the function that returns the expected answer)."""
+    return get(id).reference
+
+
+def _describe(x) -> str:
+    try:
+        f = _as_funsor(x)
+    except TypeError:
+        return f"{type(x).__name__} {x!r}"[:200]
+    return "a named tensor with axes {" + ", ".join(f"{a}[{s}]" for a, s in shape(f).items()) + "}"
+
+
+def _is_named(x) -> bool:
+    try:
+        _as_funsor(x)
+        return not isinstance(x, (int, float))
+    except TypeError:
+        return False
+
+
+def compare(expected, got, *, rtol=1e-6, atol=1e-8) -> str | None:
+    """None if ``got`` matches ``expected``; else what differs, without giving the answer away."""
+    if _is_named(expected):
+        if not _is_named(got):
+            return f"expected {_describe(expected)}, got {_describe(got)}"
+        es, gs = shape(expected), shape(got)
+        if es != gs:
+            return (f"expected axes {_fmt_shape(es)}, got {_fmt_shape(gs)}"
+                    + _axis_hint(es, gs))
+        order = tuple(es)
+        e = positional(expected, order).detach().cpu().double()
+        g = positional(got, order).detach().cpu().double()
+        bad = ~torch.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+        if bad.any():
+            pos = [int(i) for i in bad.nonzero()[0]]
+            where = ", ".join(f"{a}={i}" for a, i in zip(order, pos))
+            n = int(bad.sum())
+            return (f"{n} of {e.numel()} entries differ; the first at ({where}): "
+                    f"expected {e[tuple(pos)].item():.6g}, got {g[tuple(pos)].item():.6g}")
+        return None
+    if isinstance(expected, float) or isinstance(got, float):
+        try:
+            if abs(float(got) - float(expected)) <= atol + rtol * abs(float(expected)):
+                return None
+        except (TypeError, ValueError):
+            pass
+        return f"expected a number close to the right one, got {got!r}"
+    if got != expected:
+        return f"got {got!r}, which is not right"
+    return None
+
+
+def _fmt_shape(s) -> str:
+    return "{" + ", ".join(f"{a}[{n}]" for a, n in s.items()) + "}"
+
+
+def _axis_hint(es, gs) -> str:
+    missing = [a for a in es if a not in gs]
+    extra = [a for a in gs if a not in es]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing}")
+    if extra:
+        parts.append(f"unexpected {extra}")
+    return " (" + "; ".join(parts) + ")" if parts else ""
+
+
+def check(id: str, answer) -> bool:
+    """Check ``answer`` for exercise ``id``: True (and one line saying so) or ExerciseError."""
+    ex = get(id)
+    if ex.kind == "function":
+        if not callable(answer):
+            raise ExerciseError(f"exercise {id}: the answer should be a function, got {_describe(answer)}")
+        cases = ex.cases()
+        for desc, kwargs in cases:
+            expected = ex.reference(**kwargs)
+            try:
+                got = answer(**kwargs)
+            except AxisError as err:
+                raise ExerciseError(f"exercise {id}, case {desc!r}: your function raised "
+                                    f"AxisError: {err}") from None
+            except Exception as err:  # the reader's code may fail in any way
+                raise ExerciseError(f"exercise {id}, case {desc!r}: your function raised "
+                                    f"{type(err).__name__}: {err}") from None
+            problem = compare(expected, got, rtol=ex.rtol, atol=ex.atol)
+            if problem:
+                raise ExerciseError(f"exercise {id}, case {desc!r}: {problem}")
+        print(f"exercise {id} ({ex.title}): correct on all {len(cases)} cases.")
+        return True
+    expected = ex.reference()
+    if ex.kind == "choice" and answer not in ex.choices:
+        raise ExerciseError(f"exercise {id}: answer one of {sorted(ex.choices)}, got {answer!r}")
+    problem = compare(expected, answer, rtol=ex.rtol, atol=ex.atol)
+    if problem:
+        raise ExerciseError(f"exercise {id}: {problem}")
+    print(f"exercise {id} ({ex.title}): correct.")
+    return True
+
+
+def report(id: str, answer) -> bool:
+    """Like :func:`check`, but prints the checker's message instead of raising (for notebooks)."""
+    try:
+        return check(id, answer)
+    except ExerciseError as err:
+        print(f"not yet: {err}")
+        return False
