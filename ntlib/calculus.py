@@ -135,10 +135,11 @@ def differential(f, X, H) -> Tensor:
     H = _as_funsor(H)
     hs = shape(H)
     if hs != sizes:
-        bad = next((a for a in list(sizes) + list(hs)
-                    if sizes.get(a) != hs.get(a)), None)
-        raise AxisError(f"differential: H must have the axes of X; axis "
-                        f"{bad!r} differs: X has {_fmt(sizes)}, H has {_fmt(hs)}")
+        bad = [a for a in dict.fromkeys(list(sizes) + list(hs))
+               if sizes.get(a) != hs.get(a)]
+        raise AxisError(f"differential: H must have the axes and sizes of X; "
+                        f"axes {bad} differ: X has {_fmt(sizes)}, "
+                        f"H has {_fmt(hs)}")
     in_order = tuple(sizes)
     out_order = tuple(shape(f(X)))
     pf = _positional_fn(f, in_order, out_order)
@@ -164,8 +165,9 @@ def max_difference(x, y) -> float:
     x, y = _as_funsor(x), _as_funsor(y)
     sx, sy = shape(x), shape(y)
     if sx != sy:
-        bad = next(a for a in list(sx) + list(sy) if sx.get(a) != sy.get(a))
-        raise AxisError(f"max_difference: axis {bad!r} differs: the first "
+        bad = [a for a in dict.fromkeys(list(sx) + list(sy))
+               if sx.get(a) != sy.get(a)]
+        raise AxisError(f"max_difference: axes {bad} differ: the first "
                         f"tensor has {_fmt(sx)}, the second {_fmt(sy)}")
     order = tuple(sx)
     d = positional(x, order) - positional(y, order)

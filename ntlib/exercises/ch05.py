@@ -1,0 +1,85 @@
+"""Exercises of chapter 5: differentials and derivatives by the rules of §5.
+
+Every reference answer is written with the rules, not with autograd; the
+tests (tests/test_calculus.py) check each one against ``nt.differential``
+or ``nt.derivative``, which use torch's automatic differentiation.
+"""
+
+import ntlib as nt
+
+from . import exercise
+
+
+def _xh(seed, **sizes):
+    return dict(X=nt.randn(seed=seed, **sizes),
+                H=nt.randn(seed=seed + 100, **sizes))
+
+
+def _cases_d():
+    return [
+        ("the prompt's sizes", _xh(1, batch=2, d=3)),
+        ("other sizes, other axis order", _xh(2, d=4, batch=5)),
+        ("an extra axis 'heads' to lift over", _xh(3, heads=2, batch=3, d=4)),
+    ]
+
+
+def _cases_ax():
+    return [
+        ("the prompt's sizes", _xh(11, batch=2, ax=3)),
+        ("other sizes, other axis order", _xh(12, ax=5, batch=3)),
+        ("an extra axis 'heads' to lift over", _xh(13, heads=2, ax=4, batch=3)),
+    ]
+
+
+@exercise("5.1", title="the differential of X ⊙ X", cases=_cases_d)
+def ex_5_1(X, H):
+    """∂(X ⊙ X) = X ⊙ ∂X + ∂X ⊙ X = 2 X ⊙ H (product rule)."""
+    return 2 * X * H
+
+
+@exercise("5.2", title="the differential of a squared norm", cases=_cases_d)
+def ex_5_2(X, H, *, d="d"):
+    """∂(X ⊙_d X) = X ⊙_d ∂X + ∂X ⊙_d X = 2 X ⊙_d H (contraction rule)."""
+    return 2 * nt.contract(X, H, over=d)
+
+
+@exercise("5.3", title="the derivative of an elementwise function",
+          cases=_cases_d)
+def ex_5_3(X, H):
+    """∂σ(X)/∂X* = σ'(X) ⊙ I_{S,S*}, σ' = σ ⊙ (1 − σ), over all axes S of X.
+
+    (H is not needed: the derivative depends on X alone.)
+    """
+    s = nt.sigmoid(X)
+    return s * (1 - s) * nt.identity_like(X)
+
+
+@exercise("5.4", title="the differential of log-softmax", cases=_cases_ax)
+def ex_5_4(X, H, *, ax="ax"):
+    """∂ log softmax_ax X = ∂softmax_ax X / softmax_ax X = H − softmax_ax X ⊙_ax H."""
+    return H - nt.contract(nt.softmax(X, ax), H, over=ax)
+
+
+def _cases_att():
+    def case(seed, q_extra, **sizes):
+        n, k, v = sizes["seq"], sizes["key"], sizes["val"]
+        return dict(Q=nt.randn(seed=seed, key=k, **q_extra),
+                    K=nt.randn(seed=seed + 1, seq=n, key=k),
+                    V=nt.randn(seed=seed + 2, val=v, seq=n),
+                    H=nt.randn(seed=seed + 3, key=k, seq=n))
+    return [
+        ("the prompt's sizes", case(21, {}, seq=4, key=3, val=2)),
+        ("other sizes", case(22, {}, seq=6, key=2, val=3)),
+        ("queries along an extra axis 'query' to lift over",
+         case(23, {"query": 3}, seq=5, key=3, val=2)),
+    ]
+
+
+@exercise("5.5", title="the differential of attention in its keys",
+          cases=_cases_att)
+def ex_5_5(Q, K, V, H, *, key="key", seq="seq"):
+    """∂Att(Q, K; H) in K: V ⊙_seq (α ⊙ (Q ⊙_key H − α ⊙_seq (Q ⊙_key H)))."""
+    alpha = nt.softmax(nt.contract(Q, K, over=key), seq)
+    dS = nt.contract(Q, H, over=key)
+    return nt.contract(V, alpha * (dS - nt.contract(alpha, dS, over=seq)),
+                       over=seq)
