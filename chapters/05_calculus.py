@@ -186,7 +186,7 @@ dU, dV = nt.differential(u, X, H), nt.differential(v, X, H)
 
 
 def lhs(f):
-    """The left side: the differential of the composed function, by autograd."""
+    """The left side: the differential of the composition, by autograd."""
     return nt.differential(f, X, H)
 
 
@@ -463,10 +463,10 @@ print("∂Att/∂V*:", agree(nt.attention_dV(Q, K, V), dAtt_dV))
 # %% tags=["hide-input"]
 panels = [
     ("∂Att/∂Q*", nt.positional(dAtt_dQ, ("val", "key*")), None),
-    ("∂Att/∂K*", nt.positional(dAtt_dK, ("val", "seq*", "key*")).reshape(2, -1),
-     3),
-    ("∂Att/∂V*", nt.positional(dAtt_dV, ("val", "seq*", "val*")).reshape(2, -1),
-     2),
+    ("∂Att/∂K*",
+     nt.positional(dAtt_dK, ("val", "seq*", "key*")).reshape(2, -1), 3),
+    ("∂Att/∂V*",
+     nt.positional(dAtt_dV, ("val", "seq*", "val*")).reshape(2, -1), 2),
 ]
 fig, axs = plt.subplots(1, 3, figsize=(8, 2.6),
                         gridspec_kw=dict(width_ratios=[3, 15, 10]))

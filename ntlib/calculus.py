@@ -45,7 +45,8 @@ def star(x, axes=None) -> Tensor:
 
 
 def identity(ax: str, new: str, size: int, *, dtype=torch.float64) -> Tensor:
-    """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0.
+    """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0
+    (the identity tensor).
 
     Contracting with it renames: I_{ax,new} ⊙_ax A = A_{ax→new}.
     """
@@ -56,7 +57,9 @@ def identity(ax: str, new: str, size: int, *, dtype=torch.float64) -> Tensor:
 
 
 def identity_like(x, axes=None) -> Tensor:
-    """I_{S,S*}: the product of I_{a,a*} over the axes ``a`` of ``x`` (default all).
+    """I_{S,S*}: the product of I_{a,a*} over the axes ``a`` of ``x``.
+
+    ``axes`` defaults to all of them.
 
     Its axes are S and S*; ``x``'s sizes and dtype are used.
     """
@@ -81,9 +84,10 @@ def _check_input(X, what):
     for a in sizes:
         if a.endswith(STAR):
             raise AxisError(
-                f"{what}: the input already has a starred axis {a!r}[{sizes[a]}]; "
-                f"the derivative's own starred axes could not be told apart "
-                f"from it. Rename it first; the input's axes are {_fmt(sizes)}")
+                f"{what}: the input already has a starred axis "
+                f"{a!r}[{sizes[a]}]; the derivative's own starred axes "
+                f"could not be told apart from it. Rename it first; the "
+                f"input's axes are {_fmt(sizes)}")
     if not X.data.is_floating_point():
         raise TypeError(f"{what}: the input must be real-valued, "
                         f"got {X.data.dtype}")
@@ -115,9 +119,9 @@ def derivative(f, X) -> Tensor:
     for a in sizes:
         if a + STAR in out:
             raise AxisError(
-                f"derivative: f's output has an axis {a + STAR!r}, the starred "
-                f"name of the input axis {a!r}[{sizes[a]}]; f's output axes "
-                f"are {_fmt(out)}")
+                f"derivative: f's output has an axis {a + STAR!r}, the "
+                f"starred name of the input axis {a!r}[{sizes[a]}]; f's "
+                f"output axes are {_fmt(out)}")
     out_order = tuple(out)
     pf = _positional_fn(f, in_order, out_order)
     J = torch.func.jacrev(pf)(positional(X, in_order))
@@ -149,7 +153,7 @@ def differential(f, X, H) -> Tensor:
 
 
 def identify(df, X) -> Tensor:
-    """Read the derivative off a differential (the first identification theorem).
+    """Read the derivative off a differential (first identification theorem).
 
     ``df`` is H ↦ ∂f(X; H), written with named operations so that it lifts
     over axes H has and X lacks.  If it is linear in H, ∂f(X; H) = A ⊙_{S*} H*
@@ -161,7 +165,7 @@ def identify(df, X) -> Tensor:
 
 
 def max_difference(x, y) -> float:
-    """max |x − y| over all entries, for two named tensors with the same axes."""
+    """max |x − y| over all entries of two named tensors with the same axes."""
     x, y = _as_funsor(x), _as_funsor(y)
     sx, sy = shape(x), shape(y)
     if sx != sy:
@@ -210,7 +214,10 @@ def derivative_of_lift(G, over) -> Tensor:
 
 
 def attention_unscaled(Q, K, V, *, key="key", seq="seq") -> Tensor:
-    """Att(Q, K, V) = softmax_seq(Q ⊙_key K) ⊙_seq V (no 1/sqrt|key|, as in §5)."""
+    """Att(Q, K, V) = softmax_seq(Q ⊙_key K) ⊙_seq V.
+
+    Without the factor 1/sqrt|key|, as in §5 of the paper.
+    """
     return contract(softmax(contract(Q, K, over=key), seq), V, over=seq)
 
 
@@ -235,7 +242,7 @@ def attention_dQ(Q, K, V, *, key="key", seq="seq") -> Tensor:
 
 
 def attention_dK(Q, K, V, *, key="key", seq="seq") -> Tensor:
-    """∂Att/∂K* = V ⊙_seq (α ⊙ (Q* ⊙ I_{seq,seq*} − α ⊙_seq (Q* ⊙ I_{seq,seq*}))).
+    """∂Att/∂K* = V ⊙_seq (α ⊙ (QI − α ⊙_seq QI)), QI = Q* ⊙ I_{seq,seq*}.
 
     Here Q* is Q_{key→key*}.  The paper prints this formula with unbalanced
     parentheses; the grouping here is the one that matches autograd.

@@ -27,7 +27,8 @@ def _cases_ax():
     return [
         ("the prompt's sizes", _xh(11, batch=2, ax=3)),
         ("other sizes, other axis order", _xh(12, ax=5, batch=3)),
-        ("an extra axis 'heads' to lift over", _xh(13, heads=2, ax=4, batch=3)),
+        ("an extra axis 'heads' to lift over",
+         _xh(13, heads=2, ax=4, batch=3)),
     ]
 
 
@@ -56,7 +57,10 @@ def ex_5_3(X, H):
 
 @exercise("5.4", title="the differential of log-softmax", cases=_cases_ax)
 def ex_5_4(X, H, *, ax="ax"):
-    """∂ log softmax_ax X = ∂softmax_ax X / softmax_ax X = H − softmax_ax X ⊙_ax H."""
+    """∂ log softmax_ax X = ∂softmax_ax X / softmax_ax X.
+
+    By the softmax differential this is H − softmax_ax X ⊙_ax H.
+    """
     return H - nt.contract(nt.softmax(X, ax), H, over=ax)
 
 
