@@ -14,6 +14,8 @@ book checks each formula against the autograd ones.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from .core import (AxisError, Tensor, _as_funsor, _fmt, _require, _wrap,
@@ -148,7 +150,12 @@ def differential(f, X, H) -> Tensor:
     out_order = tuple(shape(f(X)))
     pf = _positional_fn(f, in_order, out_order)
     h = positional(H, in_order).to(X.data.dtype)
-    _, dy = torch.func.jvp(pf, (positional(X, in_order),), (h,))
+    with warnings.catch_warnings():
+        # torch's first jvp call scripts its decompositions with torch.jit,
+        # which torch itself now deprecates; not the caller's concern
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                message=".*torch.jit.script.*")
+        _, dy = torch.func.jvp(pf, (positional(X, in_order),), (h,))
     return _wrap(dy, out_order)
 
 

@@ -24,7 +24,7 @@ import ntlib as nt
 from ntlib.exercises import ExerciseError
 
 F64 = torch.float64
-SETTINGS = settings(max_examples=20, deadline=None)
+SETTINGS = settings(max_examples=15, deadline=None)
 
 
 def g(*shape, seed=0):
@@ -96,6 +96,16 @@ def test_differential_against_positional_jvp(sz, v, perm, hperm):
     # and the differential is the derivative contracted with H*
     D = nt.derivative(lambda X: f_named(X, W), X)
     close(nt.positional(nt.contract(D, nt.star(H), over=STARRED), OUT), t)
+
+
+def test_derivative_on_the_plain_path():
+    """Inside nt.plain() softmax runs its formula (max, exp, sum): same result."""
+    x, w = g(2, 3, 4, seed=23), g(4, 2, seed=24)
+    X, W = named(x, ("batch", "seq", "key"), (2, 0, 1)), nt.tensor(w, ("key", "val"))
+    with nt.plain():
+        D = nt.derivative(lambda X: f_named(X, W), X)
+    J = torch.autograd.functional.jacobian(lambda x: f_pos(x, w), x)
+    close(nt.positional(D, OUT + STARRED), J)
 
 
 def test_derivative_scalar_output_and_unlifted():
