@@ -18,8 +18,8 @@ import warnings
 
 import torch
 
-from .core import (AxisError, Tensor, _as_funsor, _fmt, _require, _wrap,
-                   contract, device, positional, rename, shape, softmax)
+from .core import (AxisError, _as_funsor, _fmt, _require, _wrap, contract,
+                   device, names, positional, rename, shape, softmax)
 
 __all__ = [
     "STAR", "star", "identity", "identity_like", "derivative", "differential",
@@ -31,10 +31,15 @@ __all__ = [
 STAR = "*"
 
 
+def _dtype(x):
+    """The dtype of a named tensor's entries (through the public API)."""
+    return positional(x, names(x)).dtype
+
+
 # --------------------------------------------------------------------------
 # the starred axes and the identity tensor
 
-def star(x, axes=None) -> Tensor:
+def star(x, axes=None):
     """X*: the axes ``axes`` of ``x`` (default: all of them) renamed a → a*.
 
     The starred name is the name followed by ``*``.
@@ -46,7 +51,7 @@ def star(x, axes=None) -> Tensor:
     return rename(x, {a: a + STAR for a in axes})
 
 
-def identity(ax: str, new: str, size: int, *, dtype=torch.float64) -> Tensor:
+def identity(ax: str, new: str, size: int, *, dtype=torch.float64):
     """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0
     (the identity tensor).
 
@@ -58,7 +63,7 @@ def identity(ax: str, new: str, size: int, *, dtype=torch.float64) -> Tensor:
     return _wrap(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
 
 
-def identity_like(x, axes=None) -> Tensor:
+def identity_like(x, axes=None):
     """I_{S,S*}: the product of I_{a,a*} over the axes ``a`` of ``x``.
 
     ``axes`` defaults to all of them.
@@ -72,7 +77,7 @@ def identity_like(x, axes=None) -> Tensor:
     _require(x, axes, "identity_like")
     out = None
     for a in axes:
-        eye = identity(a, a + STAR, sizes[a], dtype=x.data.dtype)
+        eye = identity(a, a + STAR, sizes[a], dtype=_dtype(x))
         out = eye if out is None else contract(out, eye)
     return out
 
@@ -90,9 +95,9 @@ def _check_input(X, what):
                 f"{a!r}[{sizes[a]}]; the derivative's own starred axes "
                 f"could not be told apart from it. Rename it first; the "
                 f"input's axes are {_fmt(sizes)}")
-    if not X.data.is_floating_point():
+    if not _dtype(X).is_floating_point:
         raise TypeError(f"{what}: the input must be real-valued, "
-                        f"got {X.data.dtype}")
+                        f"got {_dtype(X)}")
     return X, sizes
 
 
@@ -103,7 +108,7 @@ def _positional_fn(f, in_order, out_order):
     return pf
 
 
-def derivative(f, X) -> Tensor:
+def derivative(f, X):
     """∂f/∂X*, evaluated at X: axes of f(X) plus the starred axes of X.
 
     ``f`` maps a named tensor to a named tensor.  Entry (t, s*) is the
@@ -130,7 +135,7 @@ def derivative(f, X) -> Tensor:
     return _wrap(J, out_order + tuple(a + STAR for a in in_order))
 
 
-def differential(f, X, H) -> Tensor:
+def differential(f, X, H):
     """∂f(X; H): the part of f(X + H) − f(X) that is linear in H.
 
     ``H`` has the axes and sizes of ``X``.  Computed in forward mode
@@ -149,7 +154,7 @@ def differential(f, X, H) -> Tensor:
     in_order = tuple(sizes)
     out_order = tuple(shape(f(X)))
     pf = _positional_fn(f, in_order, out_order)
-    h = positional(H, in_order).to(X.data.dtype)
+    h = positional(H, in_order).to(_dtype(X))
     with warnings.catch_warnings():
         # torch's first jvp call scripts its decompositions with torch.jit,
         # which torch itself now deprecates; not the caller's concern
@@ -159,7 +164,7 @@ def differential(f, X, H) -> Tensor:
     return _wrap(dy, out_order)
 
 
-def identify(df, X) -> Tensor:
+def identify(df, X):
     """Read the derivative off a differential (first identification theorem).
 
     ``df`` is H ↦ ∂f(X; H), written with named operations so that it lifts
@@ -188,13 +193,13 @@ def max_difference(x, y) -> float:
 # --------------------------------------------------------------------------
 # the worked results of section 5, as named formulas
 
-def softmax_differential(X, dX, ax: str) -> Tensor:
+def softmax_differential(X, dX, ax: str):
     """∂softmax_ax X = softmax_ax X ⊙ (∂X − softmax_ax X ⊙_ax ∂X)."""
     s = softmax(X, ax)
     return s * (dX - contract(s, dX, over=ax))
 
 
-def softmax_derivative(X, ax: str) -> Tensor:
+def softmax_derivative(X, ax: str):
     """∂/∂X* softmax_ax X = softmax_ax X ⊙ (I_{ax,ax*} − (softmax_ax X)*).
 
     Only ``ax`` is starred.  For X ∈ R^{ax} this is the whole derivative;
@@ -202,11 +207,11 @@ def softmax_derivative(X, ax: str) -> Tensor:
     the derivative of the lifted softmax is ``derivative_of_lift`` of it.
     """
     s = softmax(X, ax)
-    eye = identity(ax, ax + STAR, shape(s)[ax], dtype=s.data.dtype)
+    eye = identity(ax, ax + STAR, shape(s)[ax], dtype=_dtype(s))
     return s * (eye - star(s, ax))
 
 
-def derivative_of_lift(G, over) -> Tensor:
+def derivative_of_lift(G, over):
     """∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}.
 
     ``G`` = g^{S'}(X) is the derivative of the unlifted f, lifted over the
@@ -220,7 +225,7 @@ def derivative_of_lift(G, over) -> Tensor:
     return contract(G, identity_like(G, over))
 
 
-def attention_unscaled(Q, K, V, *, key="key", seq="seq") -> Tensor:
+def attention_unscaled(Q, K, V, *, key="key", seq="seq"):
     """Att(Q, K, V) = softmax_seq(Q ⊙_key K) ⊙_seq V.
 
     Without the factor 1/sqrt|key|, as in §5 of the paper.
@@ -232,30 +237,29 @@ def _alpha(Q, K, key, seq):
     return softmax(contract(Q, K, over=key), seq)
 
 
-def attention_dV(Q, K, V, *, key="key", seq="seq", val="val") -> Tensor:
+def attention_dV(Q, K, V, *, key="key", seq="seq", val="val"):
     """∂Att/∂V* = α_{seq→seq*} ⊙ I_{val,val*}, α = softmax_seq(Q ⊙_key K)."""
     a = _alpha(Q, K, key, seq)
     V = _as_funsor(V)
     _require(V, (val,), "attention_dV")
-    eye = identity(val, val + STAR, shape(V)[val], dtype=V.data.dtype)
+    eye = identity(val, val + STAR, shape(V)[val], dtype=_dtype(V))
     return contract(star(a, seq), eye)
 
 
-def attention_dQ(Q, K, V, *, key="key", seq="seq") -> Tensor:
+def attention_dQ(Q, K, V, *, key="key", seq="seq"):
     """∂Att/∂Q* = V ⊙_seq (α ⊙ (K_{key→key*} − α ⊙_seq K_{key→key*}))."""
     a = _alpha(Q, K, key, seq)
     Ks = star(K, key)
     return contract(V, a * (Ks - contract(a, Ks, over=seq)), over=seq)
 
 
-def attention_dK(Q, K, V, *, key="key", seq="seq") -> Tensor:
+def attention_dK(Q, K, V, *, key="key", seq="seq"):
     """∂Att/∂K* = V ⊙_seq (α ⊙ (QI − α ⊙_seq QI)), QI = Q* ⊙ I_{seq,seq*}.
 
     Here Q* is Q_{key→key*}.  The paper prints this formula with unbalanced
     parentheses; the grouping here is the one that matches autograd.
     """
     a = _alpha(Q, K, key, seq)
-    n = shape(K)[seq]
-    QI = contract(star(Q, key), identity(seq, seq + STAR, n,
-                                         dtype=_as_funsor(K).data.dtype))
+    eye = identity(seq, seq + STAR, shape(K)[seq], dtype=_dtype(K))
+    QI = contract(star(Q, key), eye)                  # Q* ⊙ I_{seq,seq*}
     return contract(V, a * (QI - contract(a, QI, over=seq)), over=seq)

@@ -400,3 +400,8 @@ def test_identity_name_clash_and_star_absent_axis():
         nt.star(nt.randn(seed=44, seq=3), "val")
     with pytest.raises(nt.AxisError, match="'val'"):
         nt.max_difference(nt.randn(seed=45, seq=3), nt.randn(seed=45, val=3))
+
+
+def test_derivative_rejects_integer_input():
+    with pytest.raises(TypeError, match="real-valued"):
+        nt.derivative(lambda X: X, nt.randint(0, 3, seed=46, seq=3))
