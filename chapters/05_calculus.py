@@ -493,8 +493,8 @@ plt.show()
 # %% [markdown]
 # ### Erratum: the parentheses of $\partial\text{Att}/\partial K^*$
 #
-# The paper's formula for $\partial\text{Att}/\partial K^*$ has more opening than
-# closing parentheses, so the reader must guess where the inner group ends. Above
+# In the paper's formula for $\partial\text{Att}/\partial K^*$ the parentheses do
+# not balance, so the reader must guess where the inner group ends. Above
 # it is closed after $I_{\seq,\seq^*}$, so that $\alpha \ndot{\seq}$ applies to
 # the product $Q^* \odot I_{\seq,\seq^*}$; that version matches autograd. The
 # other reading, $(\alpha \ndot{\seq} Q^*) \odot I_{\seq,\seq^*}$, contracts $\alpha$
