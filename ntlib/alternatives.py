@@ -24,7 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .core import AxisError, _as_funsor, _axes, _fmt, _merged_sizes, positional, shape, tensor
+from .core import (AxisError, _as_funsor, _axes, _fmt, _merged_sizes,
+                   positional, shape, tensor)
 
 __all__ = [
     "to_xarray", "from_xarray", "sql_load", "sql_contract_query", "sql_read",
@@ -36,7 +37,9 @@ __all__ = [
 # xarray
 
 def to_xarray(x, coords: Mapping | None = None):
-    """The named tensor ``x`` as an ``xarray.DataArray``: one dim per axis, same names.
+    """The named tensor ``x`` as an ``xarray.DataArray``, one dim per axis.
+
+    The dims have the axes' names.
 
     The values are copied to a numpy array on the CPU (dims in ``x``'s storage
     order, which carries no meaning).  ``coords`` (optional) is passed on to
@@ -62,8 +65,8 @@ def from_xarray(da):
     """
     bad = [d for d in da.dims if not isinstance(d, str)]
     if bad:
-        raise AxisError(f"from_xarray: dim names must be strings to become axis names; "
-                        f"got {bad} among dims {tuple(da.dims)}")
+        raise AxisError(f"from_xarray: dim names must be strings to become "
+                        f"axis names; got {bad} among dims {tuple(da.dims)}")
     data = torch.from_numpy(np.array(da.values, copy=True))
     return tensor(data, tuple(da.dims))
 
@@ -72,12 +75,13 @@ def from_xarray(da):
 # SQL (sqlite3, float64 values)
 
 def _q(name: str) -> str:
-    """A quoted SQL identifier (axis names such as seq' are not plain identifiers)."""
+    """A quoted SQL identifier (an axis name such as seq' is not plain)."""
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def sql_load(conn: sqlite3.Connection, table: str, x, *, value: str = "v") -> dict:
-    """Store the named tensor ``x`` as table ``table``: one row per index record.
+def sql_load(conn: sqlite3.Connection, table: str, x, *,
+             value: str = "v") -> dict:
+    """Store the named tensor ``x`` as table ``table``, a row per record.
 
     Columns: one INTEGER column per axis (named like the axis, 0-based) and a
     REAL column ``value``.  Returns the table's shape ``{axis: size}``.
@@ -85,22 +89,23 @@ def sql_load(conn: sqlite3.Connection, table: str, x, *, value: str = "v") -> di
     x = _as_funsor(x)
     sizes = shape(x)
     if value in sizes:
-        raise AxisError(f"sql_load: the value column {value!r} clashes with an axis; "
-                        f"the tensor has {_fmt(sizes)}")
+        raise AxisError(f"sql_load: the value column {value!r} clashes with "
+                        f"an axis; the tensor has {_fmt(sizes)}")
     order = tuple(sizes)
     data = positional(x, order).detach().cpu().double().numpy()
     cols = [_q(a) + " INTEGER" for a in order] + [_q(value) + " REAL"]
     conn.execute(f"DROP TABLE IF EXISTS {_q(table)}")
     conn.execute(f"CREATE TABLE {_q(table)} ({', '.join(cols)})")
-    rows = ((*map(int, idx), float(data[idx])) for idx in np.ndindex(*data.shape))
+    rows = ((*map(int, idx), float(data[idx]))
+            for idx in np.ndindex(*data.shape))
     marks = ", ".join("?" * (len(order) + 1))
     conn.executemany(f"INSERT INTO {_q(table)} VALUES ({marks})", rows)
     return dict(sizes)
 
 
 def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
-                       rename: Mapping[str, str] | None = None, value: str = "v",
-                       scale: float | None = None) -> str:
+                       rename: Mapping[str, str] | None = None,
+                       value: str = "v", scale: float | None = None) -> str:
     """The SQL text of the contraction ``T1 ⊙_over T2 ⊙_over ...``.
 
     ``tables`` maps each table (or WITH-clause) name to its axis names.  An
@@ -114,7 +119,7 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
     over = _axes(over)
     rename = dict(rename or {})
     alias = {t: f"t{k}" for k, t in enumerate(names)}
-    first: dict = {}                           # axis -> the column that provides it
+    first: dict = {}                # axis -> the column that provides it
     joins = []
     for k, t in enumerate(names):
         conds = []
@@ -127,22 +132,23 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
         if k == 0:
             joins.append(f"FROM {_q(t)} AS {alias[t]}")
         else:
-            on = " AND ".join(conds) if conds else "1"
+            on = "\n    AND ".join(conds) if conds else "1"
             joins.append(f"JOIN {_q(t)} AS {alias[t]} ON {on}")
     for a in over:
         if a not in first:
-            raise AxisError(f"sql_contract_query: no table has axis {a!r} to contract "
-                            f"over; the tables' axes are {sorted(first)}")
-    for a in rename:
-        if a not in first or a in over:
-            raise AxisError(f"sql_contract_query: cannot rename {a!r}: it is not a kept "
-                            f"axis; the kept axes are {[b for b in first if b not in over]}")
+            raise AxisError(f"sql_contract_query: no table has axis {a!r} "
+                            f"to contract over; the tables' axes are "
+                            f"{sorted(first)}")
     keep = [a for a in first if a not in over]
+    for a in rename:
+        if a not in keep:
+            raise AxisError(f"sql_contract_query: cannot rename {a!r}: it is "
+                            f"not a kept axis; the kept axes are {keep}")
     out = [rename.get(a, a) for a in keep]
     dup = sorted({a for a in out if out.count(a) > 1})
     if dup:
-        raise AxisError(f"sql_contract_query: renaming {rename} gives repeated result "
-                        f"columns {dup}; the kept axes are {keep}")
+        raise AxisError(f"sql_contract_query: renaming {rename} gives "
+                        f"repeated columns {dup}; the kept axes are {keep}")
     product = " * ".join(f"{alias[t]}.{_q(value)}" for t in names)
     if scale is not None:
         product = f"{product} * {float(scale)!r}"
@@ -156,7 +162,7 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
 
 def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
              value: str = "v", dtype=torch.float64):
-    """Run ``query`` and read its rows (index columns, then ``value``) as a named tensor.
+    """Run ``query``; its rows (index columns, ``value``) as a named tensor.
 
     The axes are the result's index columns, by name; their sizes come from
     ``sizes``.  An index record with no row is 0 (a sum over nothing).
@@ -164,11 +170,13 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
     cur = conn.execute(query)
     cols = [d[0] for d in cur.description]
     if cols[-1] != value:
-        raise AxisError(f"sql_read: the last column must be {value!r}; got columns {cols}")
+        raise AxisError(f"sql_read: the last column must be {value!r}; "
+                        f"got columns {cols}")
     axes = cols[:-1]
     missing = [a for a in axes if a not in sizes]
     if missing:
-        raise AxisError(f"sql_read: no size given for axes {missing}; sizes are {_fmt(sizes)}")
+        raise AxisError(f"sql_read: no size given for axes {missing}; "
+                        f"sizes are {_fmt(sizes)}")
     out = np.zeros([sizes[a] for a in axes])
     for row in cur:
         out[tuple(row[:-1])] = row[-1]
@@ -177,7 +185,9 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
 
 def sql_contract(*tensors, over=(), rename: Mapping[str, str] | None = None,
                  conn: sqlite3.Connection | None = None):
-    """``nt.contract(*tensors, over=over)`` computed by sqlite3 (then renamed by ``rename``).
+    """``nt.contract(*tensors, over=over)`` computed by sqlite3.
+
+    The result's axes are then renamed by ``rename`` (column aliases).
 
     Each operand is loaded as a table ``T0, T1, ...`` (see :func:`sql_load`),
     the query of :func:`sql_contract_query` is run, and its rows are read back.
@@ -229,74 +239,112 @@ class Network:
         return tuple(a for _, a in self.legs)
 
     def _layout(self):
+        """Positions: tensors on a circle (two side by side), hubs beside
+        the tensors they join, each leg pointing away from the centre."""
         n = len(self.nodes)
         pos = {}
         for k, v in enumerate(self.nodes):
             if n == 1:
                 pos[v] = np.zeros(2)
-            else:                                   # a circle, first node on the left
-                t = math.pi + 2 * math.pi * k / n
-                pos[v] = np.array([math.cos(t), math.sin(t)])
-        centre = np.zeros(2)
+            elif n == 2:
+                pos[v] = np.array([-1.0 if k == 0 else 1.0, 0.0])
+            else:                     # a circle, the first node on the left
+                t = math.pi - 2 * math.pi * k / n
+                pos[v] = 1.2 * np.array([math.cos(t), math.sin(t)])
+        centre = np.mean([pos[v] for v in self.nodes], axis=0)
         for k, (a, holders) in enumerate(self.hubs.items()):
             p = np.mean([pos[h] for h in holders], axis=0)
-            # pull the hub off the centre (and off other hubs), towards a side
-            off = 0.35 * np.array([math.cos(2.4 * k + 0.6), math.sin(2.4 * k + 0.6)])
-            pos[("hub", a)] = 0.5 * p + off if np.allclose(p, centre) else p + 0.3 * off
-        return pos
+            if len(holders) == 2:
+                d = pos[holders[1]] - pos[holders[0]]
+                away = np.array([-d[1], d[0]]) / np.linalg.norm(d)
+            else:                     # three or more: at their centre
+                pos[("hub", a)] = p + 0.25 * k * np.array([0.0, 1.0])
+                continue
+            if np.linalg.norm(away) < 1e-9:
+                away = np.array([0.0, 1.0])
+            away = away / np.linalg.norm(away) * (-1) ** k
+            pos[("hub", a)] = p + (0.8 + 0.35 * (k // 2)) * away
+        return pos, centre
 
-    def draw(self, ax=None, *, fontsize: int = 12, title: str | None = None):
+    def draw(self, ax=None, *, fontsize: int = 10, title: str | None = None):
         """Draw the diagram with matplotlib; returns the axes."""
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Circle
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(4, 3.2))
-        pos = self._layout()
-        centre = np.mean([pos[v] for v in self.nodes], axis=0)
+            _, ax = plt.subplots(figsize=(4, 3))
+        pos, centre = self._layout()
+        seen = [centre]
+        style = dict(fontsize=fontsize, ha="center", va="center",
+                     color="tab:blue", zorder=5,
+                     bbox=dict(boxstyle="round,pad=0.1", fc="white",
+                               ec="none"))
 
         def label(a):
             return f"{a}[{self.sizes[a]}]"
 
-        def line(p, q, text, **kw):
-            ax.plot(*zip(p, q), color="0.35", lw=1.6, zorder=1, **kw)
-            m = (p + q) / 2
-            ax.annotate(text, m, fontsize=fontsize - 1, ha="center", va="center",
-                        color="tab:blue",
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"))
+        def curve(p, q, bend):
+            perp = np.array([-(q - p)[1], (q - p)[0]])
+            c = (p + q) / 2 + bend * perp
+            t = np.linspace(0, 1, 30)[:, None]
+            pts = (1 - t) ** 2 * p + 2 * (1 - t) * t * c + t ** 2 * q
+            ax.plot(pts[:, 0], pts[:, 1], color="0.3", lw=1.5, zorder=1)
+            return pts[15]
 
-        used = {v: 0 for v in list(self.nodes) + [("hub", a) for a in self.hubs]}
+        pairs: dict = {}
         for u, v, a in self.edges:
-            line(pos[u], pos[v], label(a))
+            pairs.setdefault((u, v), []).append(a)
+        for (u, v), axes in pairs.items():
+            for j, a in enumerate(axes):
+                bend = 0.45 * (j - (len(axes) - 1) / 2)
+                m = curve(pos[u], pos[v], bend)
+                ax.text(*m, label(a), **style)
         for a, holders in self.hubs.items():
             h = pos[("hub", a)]
             for v in holders:
-                ax.plot(*zip(pos[v], h), color="0.35", lw=1.6, zorder=1)
-            ax.scatter(*h, s=40, color="0.2", zorder=3)
-            if not any(a == leg for _, leg in self.legs):
-                ax.annotate(label(a), h + np.array([0, 0.12]), fontsize=fontsize - 1,
-                            ha="center", color="tab:blue")
+                curve(pos[v], h, 0.0)
+            ax.add_patch(Circle(h, 0.07, color="0.2", zorder=3))
+            if ("hub", a) not in [w for w, _ in self.legs]:
+                ax.text(*(h + np.array([0, 0.25])), label(a), **style)
+                seen.append(h + np.array([0, 0.25]))
+        legs: dict = {}
         for v, a in self.legs:
+            legs.setdefault(v, []).append(a)
+        for v, axes in legs.items():
             p = pos[v]
-            d = p - centre
+            if isinstance(v, tuple):                 # from a hub
+                holders = self.hubs[v[1]]
+                d = p - np.mean([pos[h] for h in holders], axis=0)
+            else:
+                d = p - centre
             if np.linalg.norm(d) < 1e-9:
                 d = np.array([0.0, -1.0])
-            ang = math.atan2(d[1], d[0]) + 0.5 * used[v] * (-1) ** used[v]
-            used[v] += 1
-            q = p + 0.7 * np.array([math.cos(ang), math.sin(ang)])
-            line(p, q, label(a))
+            base = math.atan2(d[1], d[0])
+            span = min(math.radians(110), math.radians(40) * (len(axes) - 1))
+            for j, a in enumerate(axes):
+                t = base + (span * (j / (len(axes) - 1) - 0.5)
+                            if len(axes) > 1 else 0.0)
+                u = np.array([math.cos(t), math.sin(t)])
+                ax.plot(*zip(p, p + 0.7 * u), color="0.3", lw=1.5, zorder=1)
+                ax.text(*(p + 1.0 * u), label(a), **style)
+                seen.append(p + 1.25 * u)
         for v in self.nodes:
-            ax.scatter(*pos[v], s=900, color="tab:orange", zorder=2)
-            ax.annotate(v, pos[v], fontsize=fontsize, ha="center", va="center", zorder=4)
+            ax.add_patch(Circle(pos[v], 0.28, color="tab:orange", zorder=3))
+            ax.text(*pos[v], v, fontsize=fontsize, ha="center", va="center",
+                    zorder=4)
+        pts = np.array(seen + list(pos.values()))
+        lo, hi = pts.min(axis=0) - 0.45, pts.max(axis=0) + 0.45
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
         ax.set_aspect("equal")
-        ax.margins(0.25)
         ax.axis("off")
         if title:
-            ax.set_title(title, fontsize=fontsize)
+            ax.set_title(title, fontsize=fontsize + 1)
         return ax
 
 
 def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
-    """The tensor-network diagram of ``nt.contract(*tensors, over=over)``, as a graph.
+    """The diagram of ``nt.contract(*tensors, over=over)``, as a graph.
 
     ``names`` labels the tensors (default ``T0, T1, ...``).  Built from the
     tensors' axis names only: a contracted axis shared by exactly two tensors
@@ -304,16 +352,20 @@ def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
     axis (held by three or more, or shared and kept — a batch axis) is a hub.
     """
     ts = [_as_funsor(t) for t in tensors]
-    labels = list(names) if names is not None else [f"T{k}" for k in range(len(ts))]
+    if names is None:
+        names = [f"T{k}" for k in range(len(ts))]
+    labels = list(names)
     if len(labels) != len(ts) or len(set(labels)) != len(labels):
-        raise ValueError(f"network: need {len(ts)} distinct names, got {labels}")
+        raise ValueError(f"network: need {len(ts)} distinct names, "
+                         f"got {labels}")
     sizes = dict(_merged_sizes(ts, "network"))
     over = _axes(over)
     for a in over:
         if a not in sizes:
-            raise AxisError(f"network: no tensor has axis {a!r} to contract over; "
-                            f"the tensors' axes are {_fmt(sizes)}")
-    holders = {a: [v for v, t in zip(labels, ts) if a in t.inputs] for a in sizes}
+            raise AxisError(f"network: no tensor has axis {a!r} to contract "
+                            f"over; the tensors' axes are {_fmt(sizes)}")
+    holders = {a: [v for v, t in zip(labels, ts) if a in shape(t)]
+               for a in sizes}
     edges, hubs, legs = [], {}, []
     for a, hs in holders.items():
         kept = a not in over
@@ -328,5 +380,5 @@ def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
             hubs[a] = hs
             if kept:
                 legs.append((("hub", a), a))
-    axes = {v: tuple(t.inputs) for v, t in zip(labels, ts)}
+    axes = {v: tuple(shape(t)) for v, t in zip(labels, ts)}
     return Network(labels, edges, hubs, legs, sizes, axes)
