@@ -584,7 +584,9 @@ checked["xarray"] = dict(
     index=Ax2.isel(b=0).dims == ("a",))
 # einops: names exist inside one pattern; results are plain arrays
 r = einops.einsum(P(A2, ["a", "b"]), P(c2, "a"), "a b, a -> b")
+r3 = einops.reduce(torch.zeros(4, 2, 3), "... b -> ...", "sum")
 checked["einops"] = dict(contract=tuple(r.shape) == (3,),
+                         ellipsis=tuple(r3.shape) == (4, 2),
                          plain_result=type(r) is torch.Tensor)
 # PyTorch's own named tensors, in the torch installed here
 try:
@@ -598,14 +600,14 @@ for k, v in checked.items():
     print(f"{k}:", ", ".join(f"{f} {'yes' if ok else 'no'}"
                              for f, ok in v.items()))
 assert all(checked["ntlib"].values()) and all(checked["xarray"].values())
-assert checked["einops"] == dict(contract=True, plain_result=True)
+assert all(checked["einops"].values())
 
 # %% [markdown]
 # | system | run here | broadcast by name | contract by name | axis-polymorphic functions | rename | index by name |
 # |---|---|---|---|---|---|---|
 # | `ntlib` (this book) | yes | yes | `nt.contract(..., over=)` | yes (lifting) | `nt.rename` | `nt.index` |
 # | xarray | yes | yes | `xr.dot(..., dim=)` | `xr.apply_ufunc` with core dims | `.rename` | `.isel` |
-# | einops | yes | no: names live in one pattern, arrays stay positional | inside one `einsum` pattern | no | no (no persistent names) | no |
+# | einops | yes | no: names live in one pattern, arrays stay positional | inside one `einsum` pattern | `...` in a pattern stands for any further axes (by position) | no (no persistent names) | no |
 # | PyTorch named tensors | no: `names=` raises `TypeError` in the torch installed here | explicitly, via `align_as` ([docs](https://docs.pytorch.org/docs/stable/named_tensor.html)) | not checked | dim-name arguments ([docs](https://docs.pytorch.org/docs/stable/named_tensor.html)) | `.rename` ([docs](https://docs.pytorch.org/docs/stable/named_tensor.html)) | not checked |
 # | harvardnlp namedtensor | not run here | yes, set union of names ([README](https://github.com/harvardnlp/namedtensor)) | `x.dot("w", y)` ([README](https://github.com/harvardnlp/namedtensor)) | `.spec(...)` for order-based modules ([README](https://github.com/harvardnlp/namedtensor)) | not checked | `x[{"batch": 1}]` ([README](https://github.com/harvardnlp/namedtensor)) |
 # | Penzai (`penzai.core.named_axes`) | not run here | not checked | via `nmap(jnp.dot)` on untagged axes ([docs](https://penzai.readthedocs.io/en/stable/_autosummary/penzai.core.named_axes.html)) | `nmap` vectorises over named axes ([docs](https://penzai.readthedocs.io/en/stable/_autosummary/leaf/penzai.core.named_axes.nmap.html)) | not checked | `arr[{"name": ...}]` ([docs](https://penzai.readthedocs.io/en/stable/_autosummary/leaf/penzai.core.syntactic_sugar.SliceLike.html)) |
@@ -614,9 +616,9 @@ assert checked["einops"] == dict(contract=True, plain_result=True)
 # | Dex | not run here | not checked | not checked | not checked | not checked | not checked |
 #
 # Haliax describes itself as a JAX library of named tensors in the tradition of
-# *Tensor Considered Harmful* ([PyPI page](https://pypi.org/project/haliax/)), and
-# Dex is a research language with typed index sets; we did not run either, and
-# list no feature of theirs that we have not seen documented.
+# *Tensor Considered Harmful* ([PyPI page](https://pypi.org/project/haliax/)).
+# We ran neither Haliax nor Dex, and list no feature of either that we have not
+# seen documented.
 #
 # ## Exercises
 #

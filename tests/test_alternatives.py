@@ -248,3 +248,17 @@ def test_exercise_choice_rejects_wrong_keys():
         if key != right:
             with pytest.raises(nt.exercises.ExerciseError):
                 nt.exercises.check("6.4", key)
+
+
+def test_sql_query_scale_and_cte():
+    """A scaled contraction, used as a WITH step of a larger query."""
+    a = nt.randn(seed=7, dtype=torch.float64, batch=2, key=3)
+    k = nt.randn(seed=8, dtype=torch.float64, key=3, seq=4)
+    conn = sqlite3.connect(":memory:")
+    sizes = {**nt.sql_load(conn, "A", a), **nt.sql_load(conn, "K", k)}
+    inner = nt.sql_contract_query({"A": ("batch", "key"), "K": ("key", "seq")},
+                                  "key", scale=0.25)
+    query = f"WITH S AS ({inner}) SELECT \"seq\", SUM(\"v\") AS \"v\" " \
+            f"FROM S GROUP BY \"seq\""
+    got = nt.sql_read(conn, query, sizes)
+    same(got, nt.sum(nt.contract(a, k, over="key"), "batch") * 0.25)
