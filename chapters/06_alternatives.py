@@ -67,8 +67,8 @@ def same(named, order, expected, tol=1e-12):
 #
 # $$
 # \begin{aligned}
-# Q &= W^Q \ndot{\layer} X_{\seq \to \name{seq'}}, \quad
-# K = W^K \ndot{\layer} X, \quad V = W^V \ndot{\layer} X, \\
+# Q &= W^Q \ndot{\layer} X_{\seq \to \name{seq'}}, \\
+# K &= W^K \ndot{\layer} X, \quad V = W^V \ndot{\layer} X, \\
 # \text{SelfAtt}(X) &= W^O \ndot{\heads, \val}
 #   \text{Attention}(Q, K, V, M)_{\name{seq'} \to \seq},
 # \end{aligned}
@@ -161,11 +161,11 @@ print("positional PyTorch: all three equal")
 # $$
 # \begin{aligned}
 # Q_{bhik} &= \textstyle\sum_l X_{bil} W^Q_{hlk}, \quad
-# K_{bhjk} = \sum_l X_{bjl} W^K_{hlk}, \quad
-# V_{bhjv} = \sum_l X_{bjl} W^V_{hlv}, \\
+# K_{bhjk} = \sum_l X_{bjl} W^K_{hlk}, \\
+# V_{bhjv} &= \textstyle\sum_l X_{bjl} W^V_{hlv}, \\
 # S_{bhij} &= \textstyle\frac{1}{\sqrt{d_k}} \sum_k Q_{bhik} K_{bhjk} + M_{ji},
-# \qquad
-# P_{bhij} = \frac{\exp S_{bhij}}{\sum_{j'} \exp S_{bhij'}}, \\
+# \\
+# P_{bhij} &= \frac{\exp S_{bhij}}{\sum_{j'} \exp S_{bhij'}}, \\
 # Y_{bil} &= \textstyle\sum_h \sum_v \left(\sum_j P_{bhij} V_{bhjv}\right)
 #   W^O_{hvl} .
 # \end{aligned}
@@ -444,7 +444,8 @@ An = nt.rename(nt.contract(Pn, nt.contract(X, WV, over="layer"), over="seq"),
                {"seq'": "seq"})
 diagrams = {
     "1. scores q·K": nt.network(q, K1, names=["q", "K"], over="key"),
-    "2. queries Q": nt.network(X, WQ, names=["X", "WQ"], over="layer"),
+    "2. queries Q": nt.network(nt.rename(X, {"seq": "seq'"}), WQ,
+                               names=["X", "WQ"], over="layer"),
     "2. scores Q·K": nt.network(Qn, Kn, names=["Q", "K"], over="key"),
     "2. output": nt.network(An, WO, names=["A", "WO"], over=["heads", "val"]),
     "3. FullConn": nt.network(W, x, names=["W", "x"], over="layer"),
@@ -468,7 +469,8 @@ plt.show()
 # axis that both its ends have and that is summed over.
 
 # %%
-pairs = [((q, K1), "key"), ((X, WQ), "layer"), ((Qn, Kn), "key"),
+Xq = nt.rename(X, {"seq": "seq'"})
+pairs = [((q, K1), "key"), ((Xq, WQ), "layer"), ((Qn, Kn), "key"),
          ((An, WO), ["heads", "val"]), ((W, x), "layer")]
 for g, (ts, over) in zip(diagrams.values(), pairs):
     assert sorted(g.free) == sorted(nt.names(nt.contract(*ts, over=over)))
