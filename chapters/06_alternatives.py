@@ -512,10 +512,19 @@ assert not torch.allclose(out_e_slip, out_right)
 print("einsum slip: valid string, no error")
 
 # %% [markdown]
-# einops patterns with the two names swapped (`"b h seq qpos"` for
-# `"b h qpos seq"` on the left of an arrow) go through in the same way, since the
-# names are attached to positions afresh in every pattern.
-#
+# **einops.** The words do not help: names are attached to positions afresh in
+# every pattern, so swapping the two position names on the left of the arrow goes
+# through in the same way.
+
+# %%
+So_right = ee(Qo, Ko, "b h qpos key, b h seq key -> b h qpos seq")
+So_slip = ee(Qo, Ko, "b h seq key, b h qpos key -> b h qpos seq")
+assert So_slip.shape == So_right.shape
+assert not torch.allclose(So_slip, So_right)
+assert torch.allclose(So_slip, So_right.transpose(-2, -1))   # transposed
+print("einops slip: valid pattern, no error, scores transposed")
+
+# %% [markdown]
 # **Named.** There is no layout to transpose. The corresponding slip is to leave
 # the queries on the axis $\seq$ (forgetting the renaming to $\name{seq'}$), so
 # that queries and keys can no longer be told apart. `nt.attention` refuses:
@@ -539,6 +548,8 @@ except nt.AxisError as err:
 # told the name (`over=`, `dim=`) is what notices the typo:
 
 # %%
+diag = nt.contract(Q_slip, Kn, over="key")    # legal: seq pairs with itself
+print(nt.shape(diag))
 WQ_typo = nt.rename(WQ, {"layer": "layr"})     # a typo when naming the weights
 print(nt.shape(X * WQ_typo))                   # no error: an outer product
 try:
