@@ -4,19 +4,22 @@ Modules follow the paper, so a reader of chapter N knows which one to open:
 
 - :mod:`ntlib.core` — named tensors and their operations (sections 2 and 3)
 - :mod:`ntlib.nn` — neural-network building blocks (section 4)
-- :mod:`ntlib.models` — the Transformer and LeNet (Appendix A)
 - :mod:`ntlib.calculus` — derivatives and differentials (section 5, Appendix B)
+- :mod:`ntlib.alternatives` — other notations (section 6): xarray, SQL, tensor-network diagrams
+- :mod:`ntlib.models` — the Transformer and LeNet (Appendix A)
 - :mod:`ntlib.display` — showing sources and tensors in the book
 - :mod:`ntlib.exercises` — the chapters' exercises and their checker (``nt.exercises.check``)
 """
 
-from . import calculus, core, exercises, models, nn
+from . import alternatives, calculus, core, exercises, models, nn
+from .alternatives import *  # noqa: F401,F403
 from .calculus import *  # noqa: F401,F403
 from .core import *  # noqa: F401,F403
 from .display import Source, show, source
 from .models import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 
-__all__ = list(core.__all__) + list(nn.__all__) + list(models.__all__) + list(calculus.__all__) \
-    + ["show", "source", "Source"]
+__all__ = (list(core.__all__) + list(nn.__all__) + list(models.__all__)
+           + list(calculus.__all__) + list(alternatives.__all__)
+           + ["show", "source", "Source"])
 __version__ = "0.1.0"

@@ -1,0 +1,384 @@
+"""Named tensors in other notations (paper section 6): xarray, SQL, diagrams.
+
+- :func:`to_xarray` / :func:`from_xarray` — a named tensor as an
+  ``xarray.DataArray`` (one ``dim`` per axis) and back;
+- :func:`sql_load`, :func:`sql_contract_query`, :func:`sql_read`,
+  :func:`sql_contract` — a tensor as a relation (one row per index record:
+  index columns and a value column); contraction as JOIN on the shared index
+  columns, GROUP BY the kept ones and SUM of the product; renaming as column
+  aliases (the relational algebra's rho);
+- :func:`network` — the tensor-network diagram of a contraction, as a graph
+  (tensors as nodes, contracted axes as edges, kept axes as dangling legs)
+  that :meth:`Network.draw` draws with matplotlib.
+
+xarray is imported only when :func:`to_xarray` or :func:`from_xarray` runs.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .core import (AxisError, _as_funsor, _axes, _fmt, _merged_sizes,
+                   positional, shape, tensor)
+
+__all__ = [
+    "to_xarray", "from_xarray", "sql_load", "sql_contract_query", "sql_read",
+    "sql_contract", "Network", "network",
+]
+
+
+# --------------------------------------------------------------------------
+# xarray
+
+def to_xarray(x, coords: Mapping | None = None):
+    """The named tensor ``x`` as an ``xarray.DataArray``, one dim per axis.
+
+    The dims have the axes' names.
+
+    The values are copied to a numpy array on the CPU (dims in ``x``'s storage
+    order, which carries no meaning).  ``coords`` (optional) is passed on to
+    the DataArray, e.g. ``{"seq": ["a", "b", "c"]}``.
+    """
+    import xarray as xr
+
+    x = _as_funsor(x)
+    order = tuple(shape(x))
+    data = positional(x, order).detach().cpu().numpy().copy()
+    return xr.DataArray(data, dims=order, coords=coords)
+
+
+def from_xarray(da):
+    """An ``xarray.DataArray`` as a named tensor: one axis per dim, same names.
+
+    Rule for coordinates: a named tensor indexes every axis by position
+    0, 1, ..., n-1 and has no coordinates, so all coordinates of ``da``
+    (labels along a dim, and non-dimension coordinates) are dropped; the
+    values are taken in ``da``'s order along each dim.  Keep ``da.coords``
+    yourself if you need them.  Dim names must be strings (AxisError
+    otherwise).
+    """
+    bad = [d for d in da.dims if not isinstance(d, str)]
+    if bad:
+        raise AxisError(f"from_xarray: dim names must be strings to become "
+                        f"axis names; got {bad} among dims {tuple(da.dims)}")
+    data = torch.from_numpy(np.array(da.values, copy=True))
+    return tensor(data, tuple(da.dims))
+
+
+# --------------------------------------------------------------------------
+# SQL (sqlite3, float64 values)
+
+def _q(name: str) -> str:
+    """A quoted SQL identifier (an axis name such as seq' is not plain)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def sql_load(conn: sqlite3.Connection, table: str, x, *,
+             value: str = "v") -> dict:
+    """Store the named tensor ``x`` as table ``table``, a row per record.
+
+    Columns: one INTEGER column per axis (named like the axis, 0-based) and a
+    REAL column ``value``.  Returns the table's shape ``{axis: size}``.
+    """
+    x = _as_funsor(x)
+    sizes = shape(x)
+    if value in sizes:
+        raise AxisError(f"sql_load: the value column {value!r} clashes with "
+                        f"an axis; the tensor has {_fmt(sizes)}")
+    order = tuple(sizes)
+    data = positional(x, order).detach().cpu().double().numpy()
+    cols = [_q(a) + " INTEGER" for a in order] + [_q(value) + " REAL"]
+    conn.execute(f"DROP TABLE IF EXISTS {_q(table)}")
+    conn.execute(f"CREATE TABLE {_q(table)} ({', '.join(cols)})")
+    rows = ((*map(int, idx), float(data[idx]))
+            for idx in np.ndindex(*data.shape))
+    marks = ", ".join("?" * (len(order) + 1))
+    conn.executemany(f"INSERT INTO {_q(table)} VALUES ({marks})", rows)
+    return dict(sizes)
+
+
+def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
+                       rename: Mapping[str, str] | None = None,
+                       value: str = "v", scale: float | None = None) -> str:
+    """The SQL text of the contraction ``T1 ⊙_over T2 ⊙_over ...``.
+
+    ``tables`` maps each table (or WITH-clause) name to its axis names.  An
+    axis held by several tables becomes a JOIN condition (equal index
+    columns); the axes not in ``over`` are selected and grouped by; the value
+    is ``SUM`` of the product of the tables' values (times ``scale``, if
+    given).  ``rename`` maps kept axes to new names (column aliases, the
+    relational rho).  The result has one column per kept axis and ``value``.
+    """
+    names = list(tables)
+    over = _axes(over)
+    rename = dict(rename or {})
+    alias = {t: f"t{k}" for k, t in enumerate(names)}
+    first: dict = {}                # axis -> the column that provides it
+    joins = []
+    for k, t in enumerate(names):
+        conds = []
+        for a in tables[t]:
+            col = f"{alias[t]}.{_q(a)}"
+            if a in first:
+                conds.append(f"{col} = {first[a]}")
+            else:
+                first[a] = col
+        if k == 0:
+            joins.append(f"FROM {_q(t)} AS {alias[t]}")
+        else:
+            on = "\n    AND ".join(conds) if conds else "1"
+            joins.append(f"JOIN {_q(t)} AS {alias[t]} ON {on}")
+    for a in over:
+        if a not in first:
+            raise AxisError(f"sql_contract_query: no table has axis {a!r} "
+                            f"to contract over; the tables' axes are "
+                            f"{sorted(first)}")
+    keep = [a for a in first if a not in over]
+    for a in rename:
+        if a not in keep:
+            raise AxisError(f"sql_contract_query: cannot rename {a!r}: it is "
+                            f"not a kept axis; the kept axes are {keep}")
+    out = [rename.get(a, a) for a in keep]
+    dup = sorted({a for a in out if out.count(a) > 1})
+    if dup:
+        raise AxisError(f"sql_contract_query: renaming {rename} gives "
+                        f"repeated columns {dup}; the kept axes are {keep}")
+    product = " * ".join(f"{alias[t]}.{_q(value)}" for t in names)
+    if scale is not None:
+        product = f"{product} * {float(scale)!r}"
+    select = [f"{first[a]} AS {_q(rename.get(a, a))}" for a in keep]
+    select.append(f"SUM({product}) AS {_q(value)}")
+    text = "SELECT " + ",\n       ".join(select) + "\n" + "\n".join(joins)
+    if keep:
+        text += "\nGROUP BY " + ", ".join(first[a] for a in keep)
+    return text
+
+
+def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
+             value: str = "v", dtype=torch.float64):
+    """Run ``query``; its rows (index columns, ``value``) as a named tensor.
+
+    The axes are the result's index columns, by name; their sizes come from
+    ``sizes``.  An index record with no row is 0 (a sum over nothing).
+    """
+    cur = conn.execute(query)
+    cols = [d[0] for d in cur.description]
+    if cols[-1] != value:
+        raise AxisError(f"sql_read: the last column must be {value!r}; "
+                        f"got columns {cols}")
+    axes = cols[:-1]
+    missing = [a for a in axes if a not in sizes]
+    if missing:
+        raise AxisError(f"sql_read: no size given for axes {missing}; "
+                        f"sizes are {_fmt(sizes)}")
+    out = np.zeros([sizes[a] for a in axes])
+    for row in cur:
+        out[tuple(row[:-1])] = row[-1]
+    return tensor(torch.from_numpy(out).to(dtype), axes)
+
+
+def sql_contract(*tensors, over=(), rename: Mapping[str, str] | None = None,
+                 conn: sqlite3.Connection | None = None):
+    """``nt.contract(*tensors, over=over)`` computed by sqlite3.
+
+    The result's axes are then renamed by ``rename`` (column aliases).
+
+    Each operand is loaded as a table ``T0, T1, ...`` (see :func:`sql_load`),
+    the query of :func:`sql_contract_query` is run, and its rows are read back.
+    """
+    if len(tensors) < 2:
+        raise TypeError("sql_contract needs at least two operands")
+    ts = [_as_funsor(t) for t in tensors]
+    sizes = dict(_merged_sizes(ts, "sql_contract"))
+    own = conn is None
+    conn = sqlite3.connect(":memory:") if own else conn
+    try:
+        tables = {}
+        for k, t in enumerate(ts):
+            sql_load(conn, f"T{k}", t)
+            tables[f"T{k}"] = tuple(shape(t))
+        query = sql_contract_query(tables, over, rename=rename)
+        for old, new in (rename or {}).items():
+            sizes[new] = sizes[old]
+        return sql_read(conn, query, sizes)
+    finally:
+        if own:
+            conn.close()
+
+
+# --------------------------------------------------------------------------
+# tensor-network diagrams
+
+@dataclass
+class Network:
+    """The diagram of the contraction of named tensors.
+
+    ``nodes``: the tensors' labels.  ``edges``: ``(u, v, axis)`` for an axis
+    that exactly two tensors share and that is contracted.  ``hubs``: an axis
+    held by three or more tensors, or shared and kept, becomes a small dot
+    (a hyperedge) joined to each tensor that holds it: ``{axis: [labels]}``.
+    ``legs``: ``(node, axis)`` for each kept axis — a line with a free end,
+    from the one tensor that holds it or from its hub.  ``sizes``: axis sizes.
+    """
+    nodes: list
+    edges: list
+    hubs: dict
+    legs: list
+    sizes: dict
+    axes: dict = field(default_factory=dict)     # label -> its axes
+
+    @property
+    def free(self) -> tuple:
+        """The axes of the contraction's result (the dangling legs)."""
+        return tuple(a for _, a in self.legs)
+
+    def _layout(self):
+        """Positions: tensors on a circle (two side by side), hubs beside
+        the tensors they join, each leg pointing away from the centre."""
+        n = len(self.nodes)
+        pos = {}
+        for k, v in enumerate(self.nodes):
+            if n == 1:
+                pos[v] = np.zeros(2)
+            elif n == 2:
+                pos[v] = np.array([-1.0 if k == 0 else 1.0, 0.0])
+            else:                     # a circle, the first node on the left
+                t = math.pi - 2 * math.pi * k / n
+                pos[v] = 1.2 * np.array([math.cos(t), math.sin(t)])
+        centre = np.mean([pos[v] for v in self.nodes], axis=0)
+        for k, (a, holders) in enumerate(self.hubs.items()):
+            p = np.mean([pos[h] for h in holders], axis=0)
+            if len(holders) == 2:
+                d = pos[holders[1]] - pos[holders[0]]
+                away = np.array([-d[1], d[0]]) / np.linalg.norm(d)
+            else:                     # three or more: at their centre
+                pos[("hub", a)] = p + 0.25 * k * np.array([0.0, 1.0])
+                continue
+            if np.linalg.norm(away) < 1e-9:
+                away = np.array([0.0, 1.0])
+            away = away / np.linalg.norm(away) * (-1) ** k
+            pos[("hub", a)] = p + (0.8 + 0.35 * (k // 2)) * away
+        return pos, centre
+
+    def draw(self, ax=None, *, fontsize: int = 10, title: str | None = None):
+        """Draw the diagram with matplotlib; returns the axes."""
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Circle
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4, 3))
+        pos, centre = self._layout()
+        seen = [centre]
+        style = dict(fontsize=fontsize, ha="center", va="center",
+                     color="tab:blue", zorder=5,
+                     bbox=dict(boxstyle="round,pad=0.1", fc="white",
+                               ec="none"))
+
+        def label(a):
+            return f"{a}[{self.sizes[a]}]"
+
+        def curve(p, q, bend):
+            perp = np.array([-(q - p)[1], (q - p)[0]])
+            c = (p + q) / 2 + bend * perp
+            t = np.linspace(0, 1, 30)[:, None]
+            pts = (1 - t) ** 2 * p + 2 * (1 - t) * t * c + t ** 2 * q
+            ax.plot(pts[:, 0], pts[:, 1], color="0.3", lw=1.5, zorder=1)
+            return pts[15]
+
+        pairs: dict = {}
+        for u, v, a in self.edges:
+            pairs.setdefault((u, v), []).append(a)
+        for (u, v), axes in pairs.items():
+            for j, a in enumerate(axes):
+                bend = 0.45 * (j - (len(axes) - 1) / 2)
+                m = curve(pos[u], pos[v], bend)
+                ax.text(*m, label(a), **style)
+        for a, holders in self.hubs.items():
+            h = pos[("hub", a)]
+            for v in holders:
+                curve(pos[v], h, 0.0)
+            ax.add_patch(Circle(h, 0.07, color="0.2", zorder=3))
+            if ("hub", a) not in [w for w, _ in self.legs]:
+                ax.text(*(h + np.array([0, 0.25])), label(a), **style)
+                seen.append(h + np.array([0, 0.25]))
+        legs: dict = {}
+        for v, a in self.legs:
+            legs.setdefault(v, []).append(a)
+        for v, axes in legs.items():
+            p = pos[v]
+            if isinstance(v, tuple):                 # from a hub
+                holders = self.hubs[v[1]]
+                d = p - np.mean([pos[h] for h in holders], axis=0)
+            else:
+                d = p - centre
+            if np.linalg.norm(d) < 1e-9:
+                d = np.array([0.0, -1.0])
+            base = math.atan2(d[1], d[0])
+            span = min(math.radians(110), math.radians(40) * (len(axes) - 1))
+            for j, a in enumerate(axes):
+                t = base + (span * (j / (len(axes) - 1) - 0.5)
+                            if len(axes) > 1 else 0.0)
+                u = np.array([math.cos(t), math.sin(t)])
+                ax.plot(*zip(p, p + 0.7 * u), color="0.3", lw=1.5, zorder=1)
+                ax.text(*(p + 1.0 * u), label(a), **style)
+                seen.append(p + 1.25 * u)
+        for v in self.nodes:
+            ax.add_patch(Circle(pos[v], 0.28, color="tab:orange", zorder=3))
+            ax.text(*pos[v], v, fontsize=fontsize, ha="center", va="center",
+                    zorder=4)
+        pts = np.array(seen + list(pos.values()))
+        lo, hi = pts.min(axis=0) - 0.45, pts.max(axis=0) + 0.45
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_aspect("equal")
+        ax.axis("off")
+        if title:
+            ax.set_title(title, fontsize=fontsize + 1)
+        return ax
+
+
+def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
+    """The diagram of ``nt.contract(*tensors, over=over)``, as a graph.
+
+    ``names`` labels the tensors (default ``T0, T1, ...``).  Built from the
+    tensors' axis names only: a contracted axis shared by exactly two tensors
+    is an edge; a kept axis held by one tensor is a dangling leg; any other
+    axis (held by three or more, or shared and kept — a batch axis) is a hub.
+    """
+    ts = [_as_funsor(t) for t in tensors]
+    if names is None:
+        names = [f"T{k}" for k in range(len(ts))]
+    labels = list(names)
+    if len(labels) != len(ts) or len(set(labels)) != len(labels):
+        raise ValueError(f"network: need {len(ts)} distinct names, "
+                         f"got {labels}")
+    sizes = dict(_merged_sizes(ts, "network"))
+    over = _axes(over)
+    for a in over:
+        if a not in sizes:
+            raise AxisError(f"network: no tensor has axis {a!r} to contract "
+                            f"over; the tensors' axes are {_fmt(sizes)}")
+    holders = {a: [v for v, t in zip(labels, ts) if a in shape(t)]
+               for a in sizes}
+    edges, hubs, legs = [], {}, []
+    for a, hs in holders.items():
+        kept = a not in over
+        if len(hs) == 2 and not kept:
+            edges.append((hs[0], hs[1], a))
+        elif len(hs) == 1:
+            if kept:
+                legs.append((hs[0], a))
+            else:       # summed over one tensor only: a leg that ends in a dot
+                hubs[a] = hs
+        else:
+            hubs[a] = hs
+            if kept:
+                legs.append((("hub", a), a))
+    axes = {v: tuple(shape(t)) for v, t in zip(labels, ts)}
+    return Network(labels, edges, hubs, legs, sizes, axes)
