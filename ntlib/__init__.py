@@ -11,9 +11,14 @@ Modules follow the paper, so a reader of chapter N knows which one to open:
 
 from . import core, exercises, models, nn
 from .core import *  # noqa: F401,F403
+# nt.sum, nt.max, nt.min, nt.abs: module attributes, kept out of __all__ so that
+# ``from ntlib import *`` does not shadow Python's built-ins.
+from .core import abs, max, min, sum  # noqa: F401,A004
 from .display import Source, show, source
 from .models import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 
 __all__ = list(core.__all__) + list(nn.__all__) + list(models.__all__) + ["show", "source", "Source"]
+# whatever a module exports, the star-export never shadows a Python built-in
+__all__ = [n for n in __all__ if not hasattr(__import__("builtins"), n)]
 __version__ = "0.1.0"
