@@ -422,6 +422,8 @@ def _binary(fn, name, lhs, rhs):
                             f"{type(x).__name__}; use a number or a named tensor")
         ops_.append(s)
     lhs, rhs = ops_
+    if name in _ARITHMETIC:  # booleans count as integers (torch refuses True - 0.5)
+        lhs, rhs = _bool_as_int(lhs), _bool_as_int(rhs)
     if not isinstance(lhs, Tensor):
         return _wrap(fn(lhs, rhs.data), tuple(rhs.inputs))
     if not isinstance(rhs, Tensor):
@@ -429,6 +431,17 @@ def _binary(fn, name, lhs, rhs):
     sizes = _merged_sizes((lhs, rhs), what)
     order = tuple(sizes)
     return _wrap(fn(_align(lhs, order, sizes), _align(rhs, order, sizes)), order)
+
+
+_ARITHMETIC = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow"}
+
+
+def _bool_as_int(x):
+    if isinstance(x, Tensor) and x.data.dtype == torch.bool:
+        return _make(x.data.to(torch.int64), tuple(x.inputs.items()))
+    if isinstance(x, torch.Tensor) and x.dtype == torch.bool:
+        return x.to(torch.int64)
+    return x
 
 
 def _dunder(fn, name, reflected=False):
@@ -696,8 +709,8 @@ class NamedTensor(Tensor):
                 arr = arr.float()
             body = np.array2string(arr.numpy(), precision=4, separator=" ",
                                    suppress_small=True, threshold=200)
-        if self.inputs:
-            head += f"   (values in the order {' × '.join(self.inputs)})"
+        if len(self.inputs) > 1:
+            head += f"   (values nested in this order)"
         return head + "\n" + body
 
     __str__ = __repr__
