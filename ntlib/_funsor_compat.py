@@ -6,8 +6,8 @@ code written for funsor Tensors keeps working.  Beyond funsor's public
 constructor, ntlib relies on the following internals; each is checked by a
 test in ``tests/test_core.py`` (``test_funsor_*``), and the funsor versions
 they were tested with are pinned in ``requirements.txt`` and
-``pyproject.toml`` (funsor 0.4.6 to 0.4.x; 0.4.5 does not import with
-pyro-ppl >= 1.9):
+``pyproject.toml`` (``funsor>=0.4.8,<0.5``, tested with 0.4.8 and pyro-ppl
+1.9; 0.4.5 does not import with current pyro-ppl):
 
 1. **Cached construction** (:func:`make`).  funsor builds a Tensor through
    its ``reflect`` interpretation: look the term up in the class's cons cache
