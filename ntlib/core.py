@@ -150,8 +150,9 @@ def tensor(data, names: Axes, *, dtype=None) -> "NamedTensor":
     a tensor or array keeps its own dtype unless ``dtype`` says otherwise.
     """
     if isinstance(data, Funsor):
-        raise TypeError("tensor: data is already a named tensor; use nt.rename to "
-                        "change its names or nt.astype to change its dtype")
+        raise TypeError("tensor: data is already a named tensor; use "
+                        "nt.rename to change its names or nt.astype to "
+                        "change its dtype")
     t = torch.as_tensor(data, dtype=dtype)
     if dtype is None and not isinstance(data, torch.Tensor) and t.is_floating_point() \
             and not hasattr(data, "dtype"):
@@ -370,11 +371,11 @@ def _merged_sizes(operands, what) -> "OrderedDict[str, int]":
 # binary operations from funsor's eager rule; put a size check in front of it
 # so that a clash is reported by axis name there too.
 
-def _check_binary(op, lhs, rhs):
+def _check_funsor_binary(op, lhs, rhs):
     _merged_sizes((lhs, rhs), f"binary operation {op.__name__}")
 
 
-_checked_binary = _fc.register_binary_check(_check_binary)
+_fc.register_binary_check(_check_funsor_binary)
 
 
 # --------------------------------------------------------------------------
@@ -408,21 +409,28 @@ def _align(t, order, sizes):
     return d.reshape([sizes[a] if a in t.inputs else 1 for a in order])
 
 
-def _binary(fn, name, lhs, rhs):
-    """fn(lhs, rhs) elementwise with axes matched by name; one of them is a NamedTensor."""
+def _checked_binary(fn, name, lhs, rhs):
+    """fn(lhs, rhs) elementwise, lifted over the union of the axes.
+
+    One operand is a named tensor; the other is one too, or a number.
+    Shared axes must have equal sizes (checked by name); the data are
+    permuted into one order, with size 1 for missing axes, and torch
+    broadcasts.  A positional tensor with dimensions is refused.
+    """
     what = f"binary operation {name}"
-    ops_ = []
+    pair = []
     for x in (lhs, rhs):
         if isinstance(x, Tensor):
-            ops_.append(_named(x))
+            pair.append(_named(x))
             continue
         s = _scalar_operand(x, what)
         if s is None:
             raise TypeError(f"{what}: cannot combine a named tensor with "
-                            f"{type(x).__name__}; use a number or a named tensor")
-        ops_.append(s)
-    lhs, rhs = ops_
-    if name in _ARITHMETIC:  # booleans count as integers (torch refuses True - 0.5)
+                            f"{type(x).__name__}; use a number or a "
+                            f"named tensor")
+        pair.append(s)
+    lhs, rhs = pair
+    if name in _ARITHMETIC:  # booleans count as integers
         lhs, rhs = _bool_as_int(lhs), _bool_as_int(rhs)
     if not isinstance(lhs, Tensor):
         return _wrap(fn(lhs, rhs.data), tuple(rhs.inputs))
@@ -430,7 +438,8 @@ def _binary(fn, name, lhs, rhs):
         return _wrap(fn(lhs.data, rhs), tuple(lhs.inputs))
     sizes = _merged_sizes((lhs, rhs), what)
     order = tuple(sizes)
-    return _wrap(fn(_align(lhs, order, sizes), _align(rhs, order, sizes)), order)
+    lhs, rhs = _align(lhs, order, sizes), _align(rhs, order, sizes)
+    return _wrap(fn(lhs, rhs), order)
 
 
 _ARITHMETIC = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow"}
@@ -447,10 +456,10 @@ def _bool_as_int(x):
 def _dunder(fn, name, reflected=False):
     if reflected:
         def method(self, other):
-            return _binary(fn, name, other, self)
+            return _checked_binary(fn, name, other, self)
     else:
         def method(self, other):
-            return _binary(fn, name, self, other)
+            return _checked_binary(fn, name, self, other)
     method.__name__ = f"__{'r' if reflected else ''}{name}__"
     return method
 
@@ -760,8 +769,9 @@ def contract(*tensors, over: Axes = ()) -> NamedTensor:
     eq = ",".join(subs) + "->" + "".join(letter[a] for a in keep)
     if _is_float(dtype) or datas[0].device.type == "cpu":
         data = torch.einsum(eq, *datas)
-    else:  # integer matrix products exist on the CPU only: compute there, exactly
-        data = torch.einsum(eq, *[d.cpu() for d in datas]).to(datas[0].device)
+    else:  # integer matrix products exist on the CPU only: exact there
+        cpu = [d.cpu() for d in datas]
+        data = torch.einsum(eq, *cpu).to(datas[0].device)
     return _wrap(data, keep)
 
 
@@ -784,7 +794,7 @@ def _reduce(fn, x, axes, what):
 
 
 def sum(x, axes: Axes = None) -> NamedTensor:
-    """Sum over the axes ``axes`` (one name or several; all if omitted): the paper's Σ_ax X.
+    """Sum over ``axes`` (one name or several; all if omitted): Σ_ax X.
 
     Integers and booleans are summed as int64 (a count), as in torch.
     """
@@ -833,7 +843,10 @@ def mean(x, axes: Axes = None) -> NamedTensor:
 
 
 def var(x, axes: Axes = None) -> NamedTensor:
-    """Population variance: var_ax X = mean_ax (X - mean_ax X)^2 (all axes if omitted)."""
+    """Population variance: var_ax X = mean_ax (X - mean_ax X)^2.
+
+    Over all axes if ``axes`` is omitted.
+    """
     x = _as_funsor(x)
     axes = _axes_or_all(x, axes)
     return mean((x - mean(x, axes)) ** 2, axes)
@@ -980,8 +993,9 @@ def fused_by(fast, check=None):
                 if out is not NotImplemented:
                     return out
                 if _STRICT[-1]:
-                    raise RuntimeError(f"{plain_def.__name__}: the fused kernel declined "
-                                       f"these inputs (strict_fused is on)")
+                    raise RuntimeError(
+                        f"{plain_def.__name__}: the fused kernel declined "
+                        f"these inputs (strict_fused is on)")
             return plain_def(**kw)
 
         block.plain = plain_def
@@ -1193,12 +1207,14 @@ def unflatten(x, ax: str, sizes: Mapping[str, int]) -> NamedTensor:
     if len(unknown) > 1:
         raise AxisError(f"unflatten: only one size may be -1; got {sizes}")
     if any(s < 0 for a, s in sizes.items() if a not in unknown):
-        raise AxisError(f"unflatten: sizes must be positive (or one -1); got {sizes}")
+        raise AxisError(f"unflatten: sizes must be positive (or one -1); "
+                        f"got {sizes}")
     if unknown:
         known = math.prod(s for s in sizes.values() if s != -1)
         if known == 0 or have[ax] % known:
-            raise AxisError(f"unflatten: axis {ax!r} has size {have[ax]}, which is not "
-                            f"divisible by the product {known} of the sizes {sizes}")
+            raise AxisError(
+                f"unflatten: axis {ax!r} has size {have[ax]}, which is not "
+                f"divisible by the product {known} of the sizes {sizes}")
         sizes[unknown[0]] = have[ax] // known
     if math.prod(sizes.values()) != have[ax]:
         raise AxisError(f"unflatten: axis {ax!r} has size {have[ax]}, which is not "

@@ -256,8 +256,9 @@ def _cross_entropy_fused(logits, target, vocab, reduction):
 
 
 @_core.fused_by(_cross_entropy_fused, _cross_entropy_check)
-def cross_entropy(logits, target, *, vocab: str = "vocab", reduction: str = "mean"):
-    """−log softmax_vocab(logits) at the target ids, averaged over all positions.
+def cross_entropy(logits, target, *, vocab: str = "vocab",
+                  reduction: str = "mean"):
+    """−log softmax_vocab(logits) at the target ids, averaged over positions.
 
     −log softmax_vocab(Z)_{vocab(t)} = log Σ_vocab exp Z − Z_{vocab(t)}; the
     maximum over vocab is subtracted first, for floating-point safety.
