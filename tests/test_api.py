@@ -187,6 +187,12 @@ def test_named_tensor_is_a_funsor_tensor(A):
     for r in (A + 1, A * A, -A, abs(A), A > 0, nt.sum(A, "height"), A(height=0),
               nt.contract(A, A, over="width"), nt.index(A, "width", nt.argmax_index(A, "width"))):
         assert isinstance(r, nt.NamedTensor)
+    # funsor's own API still works on it, and ntlib accepts funsor's results
+    from funsor import ops
+    assert nt.allclose(A.reduce(ops.add, "height"), nt.sum(A, "height"))
+    assert nt.allclose(A.align(("width", "height")), A)
+    assert nt.allclose(ops.exp(A), nt.exp(A))
+    assert isinstance(nt.exp(A.reduce(ops.add, "height")), nt.NamedTensor)
 
 
 # --------------------------------------------------------------------------

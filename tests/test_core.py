@@ -387,3 +387,19 @@ def test_softmax_dispatches_to_torch_softmax_unless_plain(monkeypatch):
     with nt.plain():
         nt.softmax(x, "b")
     assert calls == [1]
+
+
+def test_funsor_pin_is_the_tested_range():
+    # requirements.txt and pyproject.toml pin the same funsor range, and the
+    # funsor these tests run with lies in it
+    import pathlib
+    import re
+
+    import funsor
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    req = re.search(r"^funsor([^\s#]*)", (root / "requirements.txt").read_text(), re.M)
+    pyp = re.search(r'"funsor([^"]*)"', (root / "pyproject.toml").read_text())
+    assert req.group(1) == pyp.group(1) == ">=0.4.8,<0.5"
+    v = tuple(int(p) for p in funsor.__version__.split(".")[:3])
+    assert (0, 4, 8) <= v < (0, 5)
