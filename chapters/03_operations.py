@@ -695,13 +695,13 @@ A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"))
 above = A > 3                                    # booleans
 count = nt.sum(above, "height")                  # integers: how many per column
 share = nt.mean(above, "height")                 # floats
-assert count.data.dtype == torch.int64 and share.data.dtype == torch.float32
+assert nt.dtype(count) == torch.int64 and nt.dtype(share) == torch.float32
 At = nt.positional(A, ("height", "width"))
 assert torch.equal(nt.positional(count, ("width",)), (At > 3).sum(0))
 print("count:", nt.show(count), "\nshare:", nt.show(share))
 
 X32 = nt.randn(seed=20, height=3, width=3, dtype=torch.float32)
 Y64 = nt.randn(seed=21, width=3, dtype=torch.float64)
-assert nt.contract(X32, Y64, over="width").data.dtype == torch.float64
-assert (X32 + Y64).data.dtype == torch.float64
-assert nt.contract(A, A, over="width").data.dtype == torch.int64
+assert nt.dtype(nt.contract(X32, Y64, over="width")) == torch.float64
+assert nt.dtype(X32 + Y64) == torch.float64
+assert nt.dtype(nt.contract(A, A, over="width")) == torch.int64

@@ -55,7 +55,7 @@ __all__ = [
     "softmax", "log_softmax", "argmax", "argmin", "argmax_index", "argmin_index",
     "topk", "sigmoid", "relu", "exp", "log", "tanh", "sqrt", "rename",
     "flatten", "unflatten", "index", "narrow", "cat", "stack", "unbind",
-    "astype", "equal", "allclose", "backward", "grad", "lift", "plain",
+    "astype", "dtype", "equal", "allclose", "backward", "grad", "lift", "plain",
     "fused_enabled", "fused_by", "strict_fused", "float_dtype",
 ]
 _BUILTIN_NAMES = ("sum", "max", "min", "abs")
@@ -909,6 +909,14 @@ def tanh(x) -> NamedTensor:
 def sqrt(x) -> NamedTensor:
     """sqrt(X), elementwise."""
     return _map(torch.sqrt, x, real=True)
+
+
+def dtype(x) -> torch.dtype:
+    """The torch dtype of x's values (``x.dtype`` is funsor's output domain)."""
+    x = _as_funsor(x)
+    if isinstance(x, Number):
+        return torch.as_tensor(x.data).dtype
+    return x.data.dtype
 
 
 def astype(x, dtype) -> NamedTensor:
