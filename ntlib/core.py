@@ -913,6 +913,8 @@ def sqrt(x) -> NamedTensor:
 
 def dtype(x) -> torch.dtype:
     """The torch dtype of x's values (``x.dtype`` is funsor's output domain)."""
+    if isinstance(x, (bool, int, float)):
+        return torch.as_tensor(x).dtype
     x = _as_funsor(x)
     if isinstance(x, Number):
         return torch.as_tensor(x.data).dtype
