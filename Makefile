@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: book test install browser bench clean
+.PHONY: book test test-gpu install browser bench clean
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -17,6 +17,13 @@ book: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The whole suite, nbval on every chapter included, with every ntlib tensor on
+# the GPU (NTLIB_DEVICE=cuda).  Needs a CUDA build of torch in .venv, e.g.
+#   make test-gpu TORCH_SPEC=torch      (on a fresh clone of a GPU machine)
+test-gpu: $(STAMP)
+	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'test-gpu: torch.cuda.is_available() is False (a CPU build of torch, or no GPU)')"
+	NTLIB_DEVICE=cuda $(BIN)/python -m pytest
 
 install: $(STAMP)
 

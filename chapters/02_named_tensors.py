@@ -251,3 +251,51 @@ assert nt.shape(total) == {}
 assert list(nt.records(nt.shape(total))) == [{}]
 assert as_function(total) == {frozenset(): 36.0}
 nt.show(total)
+
+# %% [markdown]
+# ## How `ntlib` represents a named tensor
+#
+# The definitions above say what a named tensor *is*: a function from the records
+# of a shape to numbers. `ntlib` stores one as a `torch.Tensor` (the values, in
+# some storage order) together with the axis names and sizes. The type that holds
+# them is `nt.NamedTensor`. It is a subclass of the tensor type of
+# [funsor](https://funsor.pyro.ai), a library in which the *inputs* of a tensor are
+# named, exactly as our axes are; being a subclass, a named tensor can be handed
+# to any code written for funsor tensors.
+#
+# A subclass also inherits methods, and funsor's methods have funsor's meanings:
+# its `sum()` adds up the entries of each *value* (here: a single number, so it
+# would return the tensor unchanged), and calling a funsor tensor with an unknown
+# name ignores that name. A reader who writes `A.sum("height")` expects the sum
+# over $\height$. So `NamedTensor` redefines every method one would call with an
+# axis name to be the `ntlib` function of the same name, and turns everything
+# that would need an axis *order* into an error that says what to use instead:
+#
+# - `A.sum("height")`, `A.mean(...)`, `A.max(...)`, `A.softmax("width")`, ... are
+#   `nt.sum(A, "height")`, ...; without axes they reduce over all axes;
+# - `A(height=0)` and `A[{"height": 0}]` are `nt.index(A, "height", 0)`; an axis
+#   that `A` does not have is an `AxisError`;
+# - `A + B`, `A * B`, `A > B`, ... match axes by name (computed by torch);
+# - `A @ B`, `A[0]`, `len(A)`, `A.reshape(...)`, and mixing `A` with a positional
+#   `torch.Tensor` raise a `TypeError` — a positional tensor must first be named
+#   with `nt.tensor(t, names)`;
+# - `A.shape` is the dict of axis sizes, and the printed form of `A` lists its
+#   axes with their sizes, its dtype and its device.
+
+# %%
+A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"))
+assert nt.equal(A.sum("height"), nt.sum(A, "height"))
+assert nt.equal(A(height=0), nt.index(A, "height", 0))
+assert nt.equal(A[{"height": 0, "width": 2}], nt.tensor(4, ()))
+print(A.shape)
+print(nt.show(A.sum("height")))
+
+import textwrap
+
+for attempt in ("A + torch.ones(3, 3)", "A @ A", "A[0]", "A(depth=1)"):
+    try:
+        eval(attempt)
+        raise AssertionError(f"{attempt} did not raise")
+    except (TypeError, nt.AxisError) as e:
+        msg = f"{attempt}  →  {type(e).__name__}: {e}"
+        print(textwrap.fill(msg, 76, subsequent_indent="    "))

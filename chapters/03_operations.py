@@ -669,3 +669,39 @@ J2p = nt.rename(J2, {"subseq": "subseq'"})
 table = nt.index(nt.index(P2, "seq", I2), "vocab", J2p)
 same(table, ("subseq", "subseq'"), P2t[I2t][:, J2t])
 print(nt.shape(table))
+
+# %% [markdown]
+# ## Number types
+#
+# The paper's tensors hold real numbers; a computer's hold float32, float64,
+# integers or booleans, and an operation on two of them must pick one type for the
+# result. `ntlib` uses one rule everywhere — in elementwise operations, contraction,
+# reductions and every block of the next chapter, on the fused and the plain path
+# alike: **torch's type promotion** (`torch.result_type`). Mixing float32 with
+# float64 gives float64; integers with floats give floats. Two additions make it
+# total:
+#
+# - sums, maxima and contractions of integers stay integers, and booleans count
+#   as integers (0 and 1), so that counting is summing;
+# - an operation that needs real numbers (a mean, a variance, a softmax, exp, a
+#   division, a network block) turns integer or boolean input into torch's default
+#   float type, float32, just as torch's own division does.
+#
+# So the share of entries of $A$ above 3, or the accuracy of a classifier, is a
+# mean over a comparison:
+
+# %%
+A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"))
+above = A > 3                                    # booleans
+count = nt.sum(above, "height")                  # integers: how many per column
+share = nt.mean(above, "height")                 # floats
+assert nt.dtype(count) == torch.int64 and nt.dtype(share) == torch.float32
+At = nt.positional(A, ("height", "width"))
+assert torch.equal(nt.positional(count, ("width",)), (At > 3).sum(0))
+print("count:", nt.show(count), "\nshare:", nt.show(share))
+
+X32 = nt.randn(seed=20, height=3, width=3, dtype=torch.float32)
+Y64 = nt.randn(seed=21, width=3, dtype=torch.float64)
+assert nt.dtype(nt.contract(X32, Y64, over="width")) == torch.float64
+assert nt.dtype(X32 + Y64) == torch.float64
+assert nt.dtype(nt.contract(A, A, over="width")) == torch.int64

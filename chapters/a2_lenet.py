@@ -228,8 +228,9 @@ g = torch.Generator().manual_seed(0)
 
 def accuracy(x, y):
     with torch.no_grad():
-        pred = nt.argmax_index(nt.lenet_logits(as_named(x), model), "classes")
-    return (nt.positional(pred, "batch") == y).double().mean().item()
+        logits = nt.lenet_logits(as_named(x), model)
+    target = nt.tensor(y, "batch")
+    return nt.mean(nt.argmax_index(logits, "classes") == target, "batch").item()
 
 
 history = {"loss": [], "train": [], "test": []}

@@ -15,6 +15,9 @@ from . import alternatives, calculus, core, exercises, models, nn
 from .alternatives import *  # noqa: F401,F403
 from .calculus import *  # noqa: F401,F403
 from .core import *  # noqa: F401,F403
+# nt.sum, nt.max, nt.min, nt.abs: module attributes, kept out of __all__ so that
+# ``from ntlib import *`` does not shadow Python's built-ins.
+from .core import abs, max, min, sum  # noqa: F401,A004
 from .display import Source, show, source
 from .models import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
@@ -22,4 +25,6 @@ from .nn import *  # noqa: F401,F403
 __all__ = (list(core.__all__) + list(nn.__all__) + list(models.__all__)
            + list(calculus.__all__) + list(alternatives.__all__)
            + ["show", "source", "Source"])
+# whatever a module exports, the star-export never shadows a Python built-in
+__all__ = [n for n in __all__ if not hasattr(__import__("builtins"), n)]
 __version__ = "0.1.0"

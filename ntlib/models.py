@@ -231,25 +231,46 @@ def transformer(I, params, **kw):
     return softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
 
 
-def _cross_entropy_fused(logits, target, vocab):
+def _cross_entropy_check(logits, target, vocab, reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    _core._require(logits, (vocab,), "cross_entropy (logits)")
+    if vocab in target.inputs:
+        raise AxisError(f"cross_entropy: the target holds class ids and must not have "
+                        f"the axis {vocab!r}; its axes are {_core._fmt(shape(target))}")
+    _core._merged_sizes((logits, target), "cross_entropy")
+
+
+def _cross_entropy_fused(logits, target, vocab, reduction):
     rest = tuple(a for a in logits.inputs if a != vocab)
     if set(_core.names(target)) != set(rest):
-        return NotImplemented
-    z = _data(logits, rest + (vocab,))
+        return NotImplemented   # target with other axes: the formula lifts
+    z = _data(logits, rest + (vocab,)).to(_core.float_dtype(logits))
     t = _data(target, rest) if rest else target.data
-    loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1))
+    loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1),
+                                             reduction=reduction)
+    if reduction == "none":
+        return _wrap(loss.reshape(t.shape), rest)
     return _wrap(loss, ())
 
 
-@_core.fused_by(_cross_entropy_fused)
-def cross_entropy(logits, target, *, vocab: str = "vocab"):
-    """Mean over all positions of −log softmax_vocab(logits) at the target ids.
+@_core.fused_by(_cross_entropy_fused, _cross_entropy_check)
+def cross_entropy(logits, target, *, vocab: str = "vocab",
+                  reduction: str = "mean"):
+    """−log softmax_vocab(logits) at the target ids, averaged over positions.
 
     −log softmax_vocab(Z)_{vocab(t)} = log Σ_vocab exp Z − Z_{vocab(t)}; the
     maximum over vocab is subtracted first, for floating-point safety.
+    ``reduction="sum"`` sums instead of averaging; ``reduction="none"`` keeps
+    one loss per position (every axis but ``vocab``).
     """
     z = logits - _max(logits, vocab)
     nll = _core.log(_core.sum(_core.exp(z), vocab)) - index(z, vocab, target)
+    if reduction == "none":
+        return nll
+    if reduction == "sum":
+        return _core.sum(nll)
     return _core.mean(nll, _core.names(nll))
 
 

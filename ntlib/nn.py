@@ -21,9 +21,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes, _require, _wrap,
-                   contract, device, flatten, fused_by, fused_enabled, index, max, mean, names,
-                   rename, shape, sigmoid, softmax, unflatten, var)
+from ._funsor_compat import Tensor
+
+from .core import (AxisError, _as_funsor, _data, _fmt, _is_float, _merged_sizes, _require,
+                   _wrap, contract, device, flatten, float_dtype, fused_by, fused_enabled,
+                   index, max, mean, names, rename, shape, sigmoid, softmax, unflatten, var)
 
 __all__ = [
     "full_conn", "feedforward", "rnn", "attention", "causal_mask",
@@ -32,14 +34,20 @@ __all__ = [
 ]
 
 
-def _pos(t, order, sizes):
-    """The data of ``t`` with dims in ``order``; axes ``t`` lacks are broadcast (views)."""
+def _pos(t, order, sizes, dtype=None):
+    """The data of ``t`` with dims in ``order``; axes ``t`` lacks are broadcast (views).
+
+    With ``dtype``, the data is converted to it (the fused kernels compute in
+    the dtype the plain formula's promotion gives, see core.float_dtype).
+    """
     t = _as_funsor(t)
     have = tuple(a for a in order if a in t.inputs)
     extra = [a for a in t.inputs if a not in order]
     if extra:
         raise AxisError(f"internal: axes {extra} not in {order}")
     data = _data(t, have) if have else t.data
+    if dtype is not None and data.dtype != dtype:
+        data = data.to(dtype)
     if len(have) == len(order):
         return data
     data = data.reshape([sizes[a] if a in t.inputs else 1 for a in order])
@@ -76,8 +84,10 @@ def _full_conn_check(x, W, b, layer, out):
 def _full_conn_fused(x, W, b, layer, out):
     if _axes_of(W) != {out, layer} or _axes_of(b) != {out}:
         return NotImplemented
+    dt = float_dtype(x, W, b)
     rest = tuple(a for a in x.inputs if a != layer)
-    y = F.linear(_data(x, rest + (layer,)), _data(W, (out, layer)), b.data)
+    y = F.linear(_data(x, rest + (layer,)).to(dt), _data(W, (out, layer)).to(dt),
+                 b.data.to(dt))
     return _wrap(torch.sigmoid(y), rest + (layer,))
 
 
@@ -117,11 +127,12 @@ def _rnn_fused(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
             or _axes_of(b) != {hidden_out} or hidden in x.inputs or input in h0.inputs):
         return NotImplemented
     sizes = _merged_sizes((x, h0, Wh, Wi, b), "rnn")
+    dt = float_dtype(x, h0, Wh, Wi, b)
     batch = [a for a in sizes if a not in (time, input, hidden, hidden_out)]
-    xs = _pos(x, [time] + batch + [input], sizes)
-    h = _pos(h0, batch + [hidden], sizes)
-    proj = torch.matmul(xs, _data(Wi, (input, hidden_out))) + b.data
-    wh = _data(Wh, (hidden, hidden_out))
+    xs = _pos(x, [time] + batch + [input], sizes, dt)
+    h = _pos(h0, batch + [hidden], sizes, dt)
+    proj = torch.matmul(xs, _data(Wi, (input, hidden_out)).to(dt)) + b.data.to(dt)
+    wh = _data(Wh, (hidden, hidden_out)).to(dt)
     hs = []
     for t in range(sizes[time]):
         h = torch.sigmoid(torch.addmm(proj[t], h, wh) if h.dim() == 2
@@ -167,6 +178,7 @@ def _attention_fused(Q, K, V, M, key, seq):
     if key in V.inputs or (M is not None and key in M.inputs):
         return NotImplemented
     sizes = _merged_sizes(ops, "attention")
+    dt = float_dtype(*ops)
     qs, ks, vs = _axes_of(Q), _axes_of(K), _axes_of(V)
     ms = _axes_of(M) if M is not None else set()
     L = [a for a in Q.inputs if a != key and a not in ks | vs]
@@ -174,12 +186,12 @@ def _attention_fused(Q, K, V, M, key, seq):
     B = [a for a in sizes if a not in (key, seq) and a not in L and a not in E]
     bs = [sizes[a] for a in B]
     nL, nE = math.prod(sizes[a] for a in L), math.prod(sizes[a] for a in E)
-    q = _pos(Q, B + L + [key], sizes).reshape(bs + [nL, sizes[key]])
-    k = _pos(K, B + [seq, key], sizes)
-    v = _pos(V, B + [seq] + E, sizes).reshape(bs + [sizes[seq], nE])
+    q = _pos(Q, B + L + [key], sizes, dt).reshape(bs + [nL, sizes[key]])
+    k = _pos(K, B + [seq, key], sizes, dt)
+    v = _pos(V, B + [seq] + E, sizes, dt).reshape(bs + [sizes[seq], nE])
     m = None
     if M is not None:
-        m = _pos(M, B + L + [seq], sizes).reshape(bs + [nL, sizes[seq]]).to(q.dtype)
+        m = _pos(M, B + L + [seq], sizes, dt).reshape(bs + [nL, sizes[seq]])
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
     y = y.reshape(bs + [sizes[a] for a in L] + [sizes[a] for a in E])
     return _wrap(y, B + L + E)
@@ -240,13 +252,17 @@ def _conv_fused(X, W, b, chans, spatial, kernels, conv):
     outs = [a for a in W.inputs if a not in (chans,) + kernels]
     if any(a in X.inputs for a in outs) or not _axes_of(b) <= set(outs):
         return NotImplemented
+    dt = torch.result_type(X.data, W.data)
+    dt = torch.promote_types(dt, b.data.dtype) if isinstance(b, Tensor) else dt
+    if not _is_float(dt):
+        return NotImplemented   # integer convolution: the plain formula computes it exactly
     sizes = _merged_sizes((X, W, b), "conv")
     rest = [a for a in X.inputs if a not in (chans,) + spatial]
-    x = _pos(X, rest + [chans] + list(spatial), sizes)
+    x = _pos(X, rest + [chans] + list(spatial), sizes, dt)
     x = x.reshape([-1, sizes[chans]] + [sizes[a] for a in spatial])
-    w = _pos(W, outs + [chans] + list(kernels), sizes)
+    w = _pos(W, outs + [chans] + list(kernels), sizes, dt)
     w = w.reshape([-1, sizes[chans]] + [sizes[a] for a in kernels])
-    bias = _pos(b, outs, sizes).reshape(-1)
+    bias = _pos(b, outs, sizes, dt).reshape(-1)
     y = conv(x, w, bias)
     y = y.reshape([sizes[a] for a in rest + outs] + list(y.shape[2:]))
     return _wrap(y, rest + outs + list(spatial))
@@ -318,6 +334,8 @@ def _max_pool1d_check(X, k, seq, kernel):
 
 
 def _max_pool1d_fused(X, k, seq, kernel):
+    if not _is_float(X.data.dtype):
+        return NotImplemented   # torch pools floats only; the plain max is exact
     sizes = shape(X)
     rest = tuple(a for a in X.inputs if a != seq)
     x = _data(X, rest + (seq,)).reshape(-1, 1, sizes[seq])
@@ -337,6 +355,8 @@ def _max_pool2d_check(X, kh, kw, height, width):
 
 
 def _max_pool2d_fused(X, kh, kw, height, width):
+    if not _is_float(X.data.dtype):
+        return NotImplemented   # torch pools floats only; the plain max is exact
     sizes = shape(X)
     rest = tuple(a for a in X.inputs if a not in (height, width))
     x = _data(X, rest + (height, width)).reshape(-1, 1, sizes[height], sizes[width])
@@ -379,10 +399,11 @@ def _batch_norm_fused(X, gamma, beta, batch, chans, layer, eps):
     extra = [a for a in X.inputs if a not in (batch, chans, layer)]
     if not _params(gamma, beta, extra + [chans]) or sizes[batch] * sizes[layer] == 1:
         return NotImplemented
+    dt = float_dtype(X, gamma, beta)
     order = [batch] + extra + [chans, layer]
-    x = _data(X, tuple(order)).reshape(sizes[batch], -1, sizes[layer])
-    w = _pos(gamma, extra + [chans], sizes).reshape(-1)
-    bb = _pos(beta, extra + [chans], sizes).reshape(-1)
+    x = _data(X, tuple(order)).to(dt).reshape(sizes[batch], -1, sizes[layer])
+    w = _pos(gamma, extra + [chans], sizes, dt).reshape(-1)
+    bb = _pos(beta, extra + [chans], sizes, dt).reshape(-1)
     y = F.batch_norm(x, None, None, w, bb, training=True, eps=eps)
     return _wrap(y.reshape([sizes[a] for a in order]), order)
 
@@ -401,10 +422,11 @@ def _instance_norm_fused(X, gamma, beta, chans, layer, eps):
     sizes = shape(X)
     if not _params(gamma, beta, [chans]) or sizes[layer] == 1:
         return NotImplemented
+    dt = float_dtype(X, gamma, beta)
     rest = [a for a in X.inputs if a not in (chans, layer)]
     order = rest + [chans, layer]
-    x = _data(X, tuple(order)).reshape(-1, sizes[chans], sizes[layer])
-    w, bb = _pos(gamma, [chans], sizes), _pos(beta, [chans], sizes)
+    x = _data(X, tuple(order)).to(dt).reshape(-1, sizes[chans], sizes[layer])
+    w, bb = _pos(gamma, [chans], sizes, dt), _pos(beta, [chans], sizes, dt)
     y = F.instance_norm(x, weight=w, bias=bb, eps=eps)
     return _wrap(y.reshape([sizes[a] for a in order]), order)
 
@@ -428,10 +450,11 @@ def _layer_norm_fused(X, gamma, beta, layer, chans, eps):
     if not _params(gamma, beta, over):
         return NotImplemented
     sizes = shape(X)
+    dt = float_dtype(X, gamma, beta)
     rest = [a for a in X.inputs if a not in over]
-    x = _data(X, tuple(rest + over))
-    w = _pos(gamma, over, sizes).contiguous()
-    bb = _pos(beta, over, sizes).contiguous()
+    x = _data(X, tuple(rest + over)).to(dt)
+    w = _pos(gamma, over, sizes, dt).contiguous()
+    bb = _pos(beta, over, sizes, dt).contiguous()
     y = F.layer_norm(x, [sizes[a] for a in over], w, bb, eps)
     return _wrap(y, rest + over)
 
@@ -454,10 +477,11 @@ def _group_norm_fused(X, gamma, beta, k, chans, layer, kernel, eps):
     if not _params(gamma, beta, [chans]):
         return NotImplemented
     sizes = shape(X)
+    dt = float_dtype(X, gamma, beta)
     rest = [a for a in X.inputs if a not in (chans, layer)]
     order = rest + [chans, layer]
-    x = _data(X, tuple(order)).reshape(-1, sizes[chans], sizes[layer])
-    w, bb = _pos(gamma, [chans], sizes), _pos(beta, [chans], sizes)
+    x = _data(X, tuple(order)).to(dt).reshape(-1, sizes[chans], sizes[layer])
+    w, bb = _pos(gamma, [chans], sizes, dt), _pos(beta, [chans], sizes, dt)
     y = F.group_norm(x, sizes[chans] // k, w, bb, eps)
     return _wrap(y.reshape([sizes[a] for a in order]), order)
 

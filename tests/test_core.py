@@ -328,26 +328,34 @@ def test_gradients_flow_through_named_ops():
     torch.testing.assert_close(w.grad, w2.grad)
 
 
-def test_fast_tensor_construction_is_funsors_own():
+def test_funsor_fast_tensor_construction_is_funsors_own():
+    # _funsor_compat.make repeats funsor's construction steps with a cache;
+    # the result must be the object funsor's own constructor returns.
     from collections import OrderedDict
 
     from funsor.tensor import Tensor
 
+    from ntlib import _funsor_compat as fc
     from ntlib import core
 
     d = torch.randn(3, 4, dtype=torch.float64)
     ours = core._wrap(d, ("a", "b"))
-    theirs = Tensor(d, OrderedDict(a=core._bint(3), b=core._bint(4)))
+    theirs = nt.NamedTensor(d, OrderedDict(a=core._bint(3), b=core._bint(4)))
     assert ours is theirs                      # the same cons-hashed term
+    assert isinstance(ours, Tensor)            # usable wherever funsor Tensors are
     fresh = core._wrap(d.clone(), ("a", "b"))
     assert type(fresh) is type(theirs) and fresh is not theirs
     assert fresh._ast_values[1] == theirs._ast_values[1]
     torch.testing.assert_close(nt.positional(fresh + theirs, ("a", "b")), 2 * d)
-    i = core._wrap(torch.tensor([0, 2]), ("k",), dtype=3)
+    p = fc.make(Tensor, d, tuple(ours.inputs.items()))
+    assert type(p).__mro__[1] is Tensor and p is Tensor(d, OrderedDict(ours.inputs))
+    i = fc.plain(core._wrap(torch.tensor([0, 2]), ("k",)), 3)
     assert i.dtype == 3 and i is Tensor(i.data, OrderedDict(k=core._bint(2)), 3)
+    # funsor's substitution (used by index) on the plain term
+    torch.testing.assert_close(fc.subs(p, {"a": i}).data, d[[0, 2]])
 
 
-def test_checked_binary_keeps_funsors_elementwise_rule():
+def test_funsor_checked_binary_keeps_funsors_elementwise_rule():
     # ntlib puts a size check in front of funsor's eager rule for binary ops;
     # the rule behind it must still be the elementwise one, also for funsor
     # tensors whose values are vectors (funsor's matmul rule would not be).
@@ -379,3 +387,19 @@ def test_softmax_dispatches_to_torch_softmax_unless_plain(monkeypatch):
     with nt.plain():
         nt.softmax(x, "b")
     assert calls == [1]
+
+
+def test_funsor_pin_is_the_tested_range():
+    # requirements.txt and pyproject.toml pin the same funsor range, and the
+    # funsor these tests run with lies in it
+    import pathlib
+    import re
+
+    import funsor
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    req = re.search(r"^funsor([^\s#]*)", (root / "requirements.txt").read_text(), re.M)
+    pyp = re.search(r'"funsor([^"]*)"', (root / "pyproject.toml").read_text())
+    assert req.group(1) == pyp.group(1) == ">=0.4.8,<0.5"
+    v = tuple(int(p) for p in funsor.__version__.split(".")[:3])
+    assert (0, 4, 8) <= v < (0, 5)

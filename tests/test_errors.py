@@ -106,3 +106,51 @@ def test_tensor_name_count_and_duplicates():
         nt.tensor(torch.zeros(2, 3), ("a",))
     with pytest.raises(nt.AxisError, match=r"repeated: \['a'\]"):
         nt.tensor(torch.zeros(2, 3), ("a", "a"))
+
+
+@pytest.mark.parametrize("op", [
+    lambda A: nt.prod(A, "depth"),
+    lambda A: nt.std(A, "depth"),
+    lambda A: nt.logsumexp(A, "depth"),
+    lambda A: nt.log_softmax(A, "depth"),
+    lambda A: nt.narrow(A, "depth", 0, 1),
+    lambda A: nt.unbind(A, "depth"),
+    lambda A: nt.topk(A, "depth", 1),
+    lambda A: nt.cat([A, A], "depth"),
+    lambda A: A.sum("depth"),
+    lambda A: A.mean(("height", "depth")),
+    lambda A: A.max("depth"),
+    lambda A: A.min("depth"),
+    lambda A: A.softmax("depth"),
+    lambda A: A.log_softmax("depth"),
+    lambda A: A(depth=0),
+    lambda A: A[{"depth": 0}],
+])
+def test_missing_axis_in_new_functions_and_methods(A, op):
+    with pytest.raises(nt.AxisError, match=r"'depth'.*height\[3\], width\[4\]"):
+        op(A)
+
+
+def test_cat_and_stack_with_mismatched_operands(A):
+    with pytest.raises(nt.AxisError, match=r"'width' has size 4 in operand 0 but size 3"):
+        nt.cat([A, nt.narrow(A, "width", 0, 3)], "height")
+    with pytest.raises(nt.AxisError, match=r"operand 1 has axes \{height\[3\]\}"):
+        nt.stack([A, nt.sum(A, "width")], "k")
+    with pytest.raises(nt.AxisError, match=r"'height'.*already an axis"):
+        nt.stack([A, A], "height")
+
+
+def test_narrow_and_topk_out_of_range(A):
+    with pytest.raises(nt.AxisError, match=r"'width'\[4\]"):
+        nt.narrow(A, "width", 2, 3)
+    with pytest.raises(nt.AxisError, match=r"k = 5.*'width'\[4\]"):
+        nt.topk(A, "width", 5)
+    with pytest.raises(nt.AxisError, match=r"'height'.*already an axis"):
+        nt.topk(A, "width", 2, new="height")
+
+
+def test_positional_operands_name_the_fix(A):
+    with pytest.raises(TypeError, match=r"shape \(3, 4\).*nt\.tensor\(t, names\)"):
+        A + torch.zeros(3, 4)
+    with pytest.raises(TypeError, match=r"shape \(3, 4\).*nt\.tensor\(t, names\)"):
+        torch.zeros(3, 4) * A

@@ -102,9 +102,33 @@ def ref_lenet_logits(x, w, pools=((2, 2), (2, 2))):
 # --------------------------------------------------------------------------
 # Transformer
 
-def _tf(vocab=11, layers=2, heads=4, layer=16, seed=0):
-    return nt.init_transformer(vocab=vocab, layers=layers, heads=heads, layer=layer,
-                               hidden=24, seed=seed, dtype=torch.float64)
+def randomize(params, seed):
+    """Replace the initial biases (0), γ (1) and β (0) by random non-zero values.
+
+    With the initial values a model that dropped a bias, or swapped γ and β,
+    would still match the reference; with these it cannot (tested below).
+    """
+    out = dict(params)
+    for k, (name, v) in enumerate(sorted(params.items())):
+        base = name.split(".")[-1]
+        if base.startswith(("b", "gamma", "beta")) and not base.startswith("W"):
+            d = nt.positional(v, nt.names(v))
+            g = torch.Generator().manual_seed(seed * 1000 + k)
+            r = torch.randn(d.shape, generator=g, dtype=d.dtype).to(d.device) * 0.5
+            if base.startswith("gamma"):
+                r = r + 1.0
+            out[name] = nt.tensor(r.requires_grad_(True), nt.names(v))
+    return out
+
+
+def _tf(vocab=11, layers=2, heads=4, layer=16, seed=0, random_affine=True):
+    params = nt.init_transformer(vocab=vocab, layers=layers, heads=heads, layer=layer,
+                                 hidden=24, seed=seed, dtype=torch.float64)
+    return randomize(params, seed) if random_affine else params
+
+
+def _lenet(seed=0, **cfg):
+    return randomize(nt.init_lenet(seed=seed, dtype=torch.float64, **cfg), seed + 1)
 
 
 def test_positional_encoding_matches_vaswani():
@@ -251,7 +275,7 @@ def test_heads_must_divide_layer():
 
 
 def test_parameters_are_seeded_leaves():
-    a, b = _tf(seed=3), _tf(seed=3)
+    a, b = _tf(seed=3, random_affine=False), _tf(seed=3, random_affine=False)
     assert all(torch.equal(a[k].data, b[k].data) for k in a)
     leaves = nt.parameters(a)
     assert all(t.is_leaf and t.requires_grad and t.device == nt.device() for t in leaves)
@@ -267,9 +291,8 @@ def test_parameters_are_seeded_leaves():
     dict(height=16, width=12, kernels=((3, 5), (2, 3)), pools=((2, 1), (1, 2))),
 ])
 def test_lenet_matches_positional_reference(fused, cfg):
-    params = nt.init_lenet(chans=(2, 4, 5), height=cfg["height"], width=cfg["width"],
-                           kernels=cfg["kernels"], pools=cfg["pools"], hidden=7,
-                           dtype=torch.float64)
+    params = _lenet(chans=(2, 4, 5), height=cfg["height"], width=cfg["width"],
+                    kernels=cfg["kernels"], pools=cfg["pools"], hidden=7)
     X = nt.randn(seed=9, batch=3, chans=2, height=cfg["height"], width=cfg["width"])
     if fused:
         O = nt.lenet(X, params, pools=cfg["pools"])
@@ -282,7 +305,7 @@ def test_lenet_matches_positional_reference(fused, cfg):
 
 
 def test_lenet_contraction_form_equals_flattening_form():
-    params = nt.init_lenet(height=16, width=16, kernels=((5, 5), (3, 3)), dtype=torch.float64)
+    params = _lenet(height=16, width=16, kernels=((5, 5), (3, 3)))
     X = nt.randn(seed=10, batch=5, chans=1, height=16, width=16)
     a = nt.lenet(X, params)
     b = nt.lenet(X, params, flatten=False)
@@ -326,3 +349,58 @@ def test_one_hot_input_in_float32_model():
     b = nt.positional(nt.transformer(nt.one_hot(tokens, size=11), params), ("batch", "seq", "vocab"))
     assert a.dtype == b.dtype == torch.float32
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# the checks above can fail: a deliberately broken model is caught
+
+def _broken_ffn(X, W1, b1, W2, b2, *, layer="layer", hidden="hidden", final_relu=False):
+    X1 = nt.relu(nt.contract(X, W1, over=layer) + b1)
+    X2 = nt.contract(X1, W2, over=hidden)          # b2 dropped
+    return nt.relu(X2) if final_relu else X2
+
+
+def _swapped_layer_norm(X, gamma, beta, *, layer, eps):
+    return nt.layer_norm(X, beta, gamma, layer=layer, chans=None, eps=eps)   # γ, β swapped
+
+
+def _conv_without_bias(X, W, b, *, chans, height, width):
+    return nt.rename(nt.conv2d(X, W, b * 0, chans=chans, height=height, width=width),
+                     {"chans'": chans})
+
+
+def _transformer_matches(params):
+    tokens = nt.randint(0, 11, seed=2, batch=2, seq=5)
+    O = nt.transformer(tokens, params)
+    ref = torch.softmax(ref_transformer_logits(nt.positional(tokens, ("batch", "seq")),
+                                               transformer_weights(params)), -1)
+    try:
+        torch.testing.assert_close(nt.positional(O, ("batch", "seq", "vocab")), ref, **TOL)
+    except AssertionError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("attr,broken", [("ffn", _broken_ffn),
+                                         ("_layer_norm", _swapped_layer_norm)])
+def test_broken_transformer_is_caught(monkeypatch, attr, broken):
+    params = _tf(layers=1, heads=2)
+    assert _transformer_matches(params)
+    monkeypatch.setattr(nt.models, attr, broken)
+    assert not _transformer_matches(params)
+    if attr == "ffn":   # why the biases must be random: with b2 = 0 it would pass
+        assert _transformer_matches(_tf(layers=1, heads=2, random_affine=False))
+
+
+def test_broken_lenet_is_caught(monkeypatch):
+    cfg = dict(chans=(1, 3, 4), height=18, width=18, kernels=((3, 3), (3, 3)), hidden=5)
+    params = _lenet(**cfg)
+    X = nt.randn(seed=9, batch=2, chans=1, height=18, width=18)
+    ref = torch.softmax(ref_lenet_logits(nt.positional(X, ("batch", "chans", "height", "width")),
+                                         lenet_weights(params)), -1)
+    torch.testing.assert_close(nt.positional(nt.lenet(X, params), ("batch", "classes")), ref,
+                               **TOL)
+    monkeypatch.setattr(nt.models, "_conv", _conv_without_bias)
+    with pytest.raises(AssertionError):
+        torch.testing.assert_close(nt.positional(nt.lenet(X, params), ("batch", "classes")),
+                                   ref, **TOL)
