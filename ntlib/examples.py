@@ -213,7 +213,7 @@ def _topk(x, ax, k, new, what):
     n = math.prod(have[a] for a in axes)
     if not 1 <= k <= n:
         raise AxisError(f"{what}: k = {k} must lie in [1, {n}], the size of "
-                        f"{_fmt({a: have[a] for a in axes})}")
+                        f"axes {list(axes)} {_fmt({a: have[a] for a in axes})}")
     rest = tuple(a for a in have if a not in axes)
     if new in rest:
         raise AxisError(f"{what}: new axis name {new!r} is already an axis of the "
