@@ -266,7 +266,8 @@ def beam_search(f, H, S, *, steps: int, k: int, beam: str = "beam",
 
     Returns (H, Y): the final log-scores, best first, and the sequences
     Y ∈ {0,1}^{beam×time×state} (time[steps+1], position 0 the start).
-    Other axes of H, S and f(S) (a batch) are lifted over.
+    Other axes of H, S and f(S) (a batch) are lifted over.  Log-scores must
+    be finite if f contracts the one-hot S with them (0·(−∞) is nan).
     """
     _require(H, (beam,), "beam_search (H)")
     _require(S, (beam, state), "beam_search (S)")
@@ -355,7 +356,7 @@ def _normalise(m, ax):
 
 
 def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
-                       return_messages: bool = False):
+                       return_messages: bool = False, init=None):
     """Sum-product belief propagation on the factor graph of ``factors``.
 
     Each factor is a nonnegative named tensor whose axes are the variables it
@@ -374,6 +375,8 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
 
     Returns ``{variable: marginal}``, or with ``return_messages`` also
     ``{"factor_to_variable": {(i, v): m}, "iterations": n, "change": c}``.
+    ``init`` (such a ``factor_to_variable`` dict) continues from earlier
+    messages instead of uniform ones.
     """
     fs = [_as_funsor(f) for f in factors]
     sizes = _merged_sizes(fs, "belief_propagation")
@@ -386,6 +389,8 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
     edges = [(i, v) for i, f in enumerate(fs) for v in f.inputs]
     of_var = {v: [i for i, f in enumerate(fs) if v in f.inputs] for v in sizes}
     f2v = {(i, v): _normalise(_ones(v, sizes[v], like), v) for i, v in edges}
+    if init is not None:
+        f2v.update({e: init[e] for e in edges if e in init})
     change, it = math.inf, 0
     while it < max_iter and change > tol:
         it += 1
