@@ -815,37 +815,45 @@ print("belief propagation = brute force = funsor's sum_product on the tree")
 # edge as the probability of "yes" it carries.
 
 # %% tags=["hide-input"]
-def draw_factor_graph(factors, messages, pos, title, ax):
+def draw_factor_graph(factors, messages, pos, title, ax, below=()):
     names = list(factors)
     for i, (fname, f) in enumerate(factors.items()):
         for v in nt.names(f):
             (x0, y0), (x1, y1) = pos[fname], pos[v]
             ax.plot([x0, x1], [y0, y1], color="gray", zorder=1)
             m = float(nt.positional(messages[i, v], v)[1])
-            ax.text(0.6 * x1 + 0.4 * x0, 0.6 * y1 + 0.4 * y0 + 0.06,
-                    f"{m:.2f}", fontsize=10, color="tab:blue", ha="center")
+            dx, dy = x1 - x0, y1 - y0
+            n = (dx * dx + dy * dy) ** 0.5
+            ax.text(x0 + 0.5 * dx - 0.14 * dy / n, y0 + 0.5 * dy + 0.14 * dx / n,
+                    f"{m:.2f}", fontsize=10, color="tab:blue", ha="center",
+                    va="center")
     for key, (x, y) in pos.items():
-        is_factor = key in names
-        ax.scatter([x], [y], s=500 if is_factor else 1100, zorder=2,
-                   marker="s" if is_factor else "o",
-                   color="lightgray" if is_factor else "white",
-                   edgecolors="black")
-        ax.text(x, y - (0.2 if is_factor else 0.23), key, ha="center",
-                va="top", fontsize=10)
+        if key in names:
+            ax.scatter([x], [y], s=300, marker="s", color="lightgray",
+                       edgecolors="black", zorder=2)
+            up = key not in below
+            ax.text(x, y + (0.17 if up else -0.17), key, ha="center",
+                    va="bottom" if up else "top", fontsize=10)
+        else:
+            ax.scatter([x], [y], s=2600, color="white", edgecolors="black",
+                       zorder=2)
+            ax.text(x, y, key, ha="center", va="center", fontsize=10,
+                    zorder=3)
     ax.set_title(title, fontsize=11)
     ax.set_xlim(-0.6, 4.6)
-    ax.set_ylim(-1.5, 1.4)
+    ax.set_ylim(-1.3, 1.5)
     ax.axis("off")
 
 
 pos = {"p(cloudy)": (0, 1), "cloudy": (0, 0),
-       "p(rain|cloudy)": (1, 0.6), "p(sprinkler|cloudy)": (1, -0.8),
-       "rain": (2, 0.6), "sprinkler": (2, -0.8),
+       "p(rain|cloudy)": (1, 0.6), "p(sprinkler|cloudy)": (1, -0.7),
+       "rain": (2, 0.6), "sprinkler": (2, -0.7),
        "p(traffic|rain)": (3, 0.6), "traffic": (4, 0.6),
-       "traffic = yes": (4, -0.4)}
+       "traffic = yes": (4, -0.5)}
 fig, ax = plt.subplots(figsize=(8, 3.6))
 draw_factor_graph(tree, info["factor_to_variable"], pos,
-                  "messages m(f → v): probability of 'yes'", ax)
+                  "messages m(f → v): probability of 'yes'", ax,
+                  below=("p(sprinkler|cloudy)", "traffic = yes"))
 plt.show()
 
 # %% [markdown]
