@@ -61,7 +61,8 @@ def close(a, b, **kw):
 #   && \text{(chain rule)}\\
 # p(\name{B}) &= p(\name{B} \mid \name{A}) \ndot{\name{A}} p(\name{A})
 #   && \text{(marginal)}\\
-# p(\name{A} \mid \name{B}) &= \frac{p(\name{B} \mid \name{A}) \odot p(\name{A})}
+# p(\name{A} \mid \name{B}) &=
+#   \frac{p(\name{B} \mid \name{A}) \odot p(\name{A})}
 #   {p(\name{B} \mid \name{A}) \ndot{\name{A}} p(\name{A})}
 #   && \text{(Bayes' rule)}
 # \end{aligned}
@@ -390,8 +391,9 @@ Xi = torch.tensor(iris.data, dtype=f64)
 X = nt.tensor(Xi, ("batch", "d"))
 C0 = nt.tensor(Xi[[100, 101, 102]], ("clusters", "d"))
 for steps in (1, 2, 3, 300):
-    km = KMeans(n_clusters=3, init=nt.positional(C0, ("clusters", "d")).numpy(),
-                n_init=1, max_iter=steps, tol=0, algorithm="lloyd")
+    init = nt.positional(C0, ("clusters", "d")).numpy()
+    km = KMeans(n_clusters=3, init=init, n_init=1, max_iter=steps, tol=0,
+                algorithm="lloyd")
     km.fit(iris.data)
     C = nt.kmeans(X, C0, steps=steps)
     diff = np.abs(nt.positional(C, ("clusters", "d")).numpy()
@@ -556,7 +558,8 @@ def start(chars, n=27, names=("beam", "state")):
 
 def strings(Y, order=("beam", "time")):
     pos = nt.positional(nt.argmax_index(Y, "state"), order)
-    return ["".join(alphabet[i] for i in row) for row in pos.reshape(-1, pos.shape[-1])]
+    rows = pos.reshape(-1, pos.shape[-1])
+    return ["".join(alphabet[i] for i in row) for row in rows]
 
 
 H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
@@ -566,9 +569,9 @@ for s, h in zip(strings(Y), nt.positional(H, "beam").tolist()):
 
 # %% [markdown]
 # The likeliest ten letters after a space are pieces of "be", "the" and
-# "than" — a bigram model has a short memory. Each string's score is its log-probability under
-# the model, which the next cell recomputes from $L$ directly. A batch axis
-# (here: three start characters) is lifted over with no change to the code,
+# "than" — a bigram model has a short memory. Each string's score is its
+# log-probability under the model, which the next cell recomputes from $L$
+# directly. A batch axis (here: three start characters) is lifted over with no change to the code,
 # and each batch entry equals its own search:
 
 # %%
@@ -824,8 +827,9 @@ def draw_factor_graph(factors, messages, pos, title, ax, below=()):
             m = float(nt.positional(messages[i, v], v)[1])
             dx, dy = x1 - x0, y1 - y0
             n = (dx * dx + dy * dy) ** 0.5
-            ax.text(x0 + 0.5 * dx - 0.14 * dy / n, y0 + 0.5 * dy + 0.14 * dx / n,
-                    f"{m:.2f}", fontsize=10, color="tab:blue", ha="center",
+            ax.text(x0 + 0.5 * dx - 0.14 * dy / n,
+                    y0 + 0.5 * dy + 0.14 * dx / n, f"{m:.2f}",
+                    fontsize=10, color="tab:blue", ha="center",
                     va="center")
     for key, (x, y) in pos.items():
         if key in names:
@@ -888,7 +892,8 @@ for v in exact:
     print(f"  {v:10s} loopy BP {bp_yes:.4f}   exact {float(exact[v][1]):.4f}"
           f"   difference {bp_yes - float(exact[v][1]):+.4f}")
 assert info["change"] < 1e-10
-assert abs(float(nt.positional(b["rain"], "rain")[1]) - exact["rain"][1]) > 0.05
+rain_bp = float(nt.positional(b["rain"], "rain")[1])
+assert abs(rain_bp - exact["rain"][1]) > 0.05
 assert all(close(funsor_marginals(list(loopy.values()))[v], exact[v])
            for v in exact)
 

@@ -17,13 +17,15 @@ import math
 
 import torch
 
-from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes, _require, _wrap,
-                   argmin, contract, device, index, log, norm, rename, shape, softmax, sum)
+from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes,
+                   _require, _wrap, argmin, contract, device, index, log,
+                   norm, rename, shape, softmax, sum)
 
 __all__ = [
     "joint", "marginal", "bayes",
     "cbow",
-    "sudoku_one_hot", "box_rows", "sudoku_boxes", "sudoku_constraints", "sudoku_check",
+    "sudoku_one_hot", "box_rows", "sudoku_boxes", "sudoku_constraints",
+    "sudoku_check",
     "kmeans_assign", "kmeans_update", "kmeans",
     "maxk", "argmaxk", "beam_search",
     "det", "inv", "mvn_log_density",
@@ -33,8 +35,8 @@ __all__ = [
 
 def _not_axis(x, ax, what, role):
     if ax in shape(x):
-        raise AxisError(f"{what}: {role} must not have an axis {ax!r}; its axes "
-                        f"are {_fmt(shape(x))}")
+        raise AxisError(f"{what}: {role} must not have an axis {ax!r}; "
+                        f"its axes are {_fmt(shape(x))}")
 
 
 # --------------------------------------------------------------------------
@@ -81,7 +83,8 @@ def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
 
 def sudoku_one_hot(grid, *, height: str = "height", width: str = "width",
                    assign: str = "assign"):
-    """A grid of digits 1..n (nested lists, n×n) as X ∈ {0,1}^{height×width×assign}.
+    """A grid of digits 1..n (nested lists, n×n) as a one-hot tensor
+    X ∈ {0,1}^{height×width×assign}.
 
     Position d−1 of ``assign`` is digit d (code counts from 0).  A 0 in the
     grid is an empty cell: its assign slice is all zeros.
@@ -102,8 +105,9 @@ def box_rows(h_box, h, b: int = 3):
 
 
 def sudoku_boxes(X, *, height: str = "height", width: str = "width",
-                 height_box: str = "height'", width_box: str = "width'", rows=box_rows):
-    """The box tensor Y ∈ {0,1}^{height'×width'×height×width×assign} of a grid X.
+                 height_box: str = "height'", width_box: str = "width'",
+                 rows=box_rows):
+    """The box tensor Y ∈ {0,1}^{height'×width'×height×width×assign} of X.
 
     Y_{height'(h'),width'(w'),height(h),width(w)} = X_{height(r(h',h)),
     width(r(w',w))} with r = ``rows`` (default :func:`box_rows`, the corrected
@@ -128,7 +132,7 @@ def sudoku_boxes(X, *, height: str = "height", width: str = "width",
 
 
 def _all_equal_one(s, keep):
-    """1.0 where every entry of s over its axes not in ``keep`` equals 1, else 0."""
+    """1.0 where all entries of s (over axes not in ``keep``) are 1, else 0."""
     ok = (_data(s, tuple(shape(s))) == 1).to(torch.float64)
     names = tuple(shape(s))
     kept = [a for a in names if a in keep]
@@ -159,7 +163,8 @@ def sudoku_check(X, *, height: str = "height", width: str = "width",
                  assign: str = "assign", rows=box_rows):
     """check(X) = 𝕀[Σ_assign X = 1 ∧ Σ_{height,width} Y = 1 ∧ Σ_height X = 1 ∧
     Σ_width X = 1], lifted over any other axes of X (1.0 valid, 0.0 not)."""
-    c = sudoku_constraints(X, height=height, width=width, assign=assign, rows=rows)
+    c = sudoku_constraints(X, height=height, width=width, assign=assign,
+                           rows=rows)
     return c["cell"] * c["box"] * c["column"] * c["row"]
 
 
@@ -167,7 +172,7 @@ def sudoku_check(X, *, height: str = "height", width: str = "width",
 # k-means
 
 def kmeans_assign(X, C, *, d: str = "d", clusters: str = "clusters"):
-    """Q = argmin_clusters norm_d(C − X): each point's nearest centroid, one-hot."""
+    """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot."""
     _require(X, (d,), "kmeans (X)")
     _require(C, (clusters, d), "kmeans (C)")
     _not_axis(X, clusters, "kmeans", "X")
@@ -213,11 +218,12 @@ def _topk(x, ax, k, new, what):
     n = math.prod(have[a] for a in axes)
     if not 1 <= k <= n:
         raise AxisError(f"{what}: k = {k} must lie in [1, {n}], the size of "
-                        f"axes {list(axes)} {_fmt({a: have[a] for a in axes})}")
+                        f"axes {list(axes)} "
+                        f"{_fmt({a: have[a] for a in axes})}")
     rest = tuple(a for a in have if a not in axes)
     if new in rest:
-        raise AxisError(f"{what}: new axis name {new!r} is already an axis of the "
-                        f"tensor {_fmt(have)}")
+        raise AxisError(f"{what}: new axis name {new!r} is already an axis "
+                        f"of the tensor {_fmt(have)}")
     data = _data(x, rest + axes)
     data = data.reshape(data.shape[:len(rest)] + (n,))
     vals, idx = torch.topk(data, k, dim=-1)
@@ -239,9 +245,11 @@ def argmaxk(x, ax, k: int, *, new: str = "k"):
     are broken as torch.topk breaks them.
     """
     vals, idx, rest, axes, have, n = _topk(x, ax, k, new, "argmaxk")
-    onehot = torch.zeros(vals.shape[:-1] + (n, k), dtype=vals.dtype, device=vals.device)
+    onehot = torch.zeros(vals.shape[:-1] + (n, k), dtype=vals.dtype,
+                         device=vals.device)
     onehot.scatter_(-2, idx.unsqueeze(-2), 1.0)
-    onehot = onehot.reshape(vals.shape[:-1] + tuple(have[a] for a in axes) + (k,))
+    onehot = onehot.reshape(vals.shape[:-1] + tuple(have[a] for a in axes)
+                            + (k,))
     return _wrap(onehot, rest + axes + (new,))
 
 
@@ -293,8 +301,9 @@ def _square(x, ax1, ax2, what):
     _require(x, (ax1, ax2), what)
     s = shape(x)
     if s[ax1] != s[ax2]:
-        raise AxisError(f"{what}: axes {ax1!r}[{s[ax1]}] and {ax2!r}[{s[ax2]}] "
-                        f"must have the same size (a square matrix)")
+        raise AxisError(f"{what}: axes {ax1!r}[{s[ax1]}] and "
+                        f"{ax2!r}[{s[ax2]}] must have the same size "
+                        f"(a square matrix)")
     rest = tuple(a for a in s if a not in (ax1, ax2))
     return _data(x, rest + (ax1, ax2)), rest
 
@@ -310,13 +319,15 @@ def inv(x, ax1: str, ax2: str):
     """inv_{ax1,ax2} X: the matrix inverse, with the same axes.
 
     If X's rows are ax1 and its columns ax2, so are the inverse's:
-    positional(inv(X), (ax1, ax2)) = torch.linalg.inv(positional(X, (ax1, ax2))).
+    positional(inv(X), (ax1, ax2))
+    = torch.linalg.inv(positional(X, (ax1, ax2))).
     """
     data, rest = _square(x, ax1, ax2, "inv")
     return _wrap(torch.linalg.inv(data), rest + (ax1, ax2))
 
 
-def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1", d2: str = "d2"):
+def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1",
+                    d2: str = "d2"):
     """log N(X; μ, Σ) = −½ (inv_{d1,d2} Σ) ⊙_{d1,d2} ([X−μ]_{d→d1} ⊙
     [X−μ]_{d→d2}) − ½ log((2π)^{|d|} det_{d1,d2} Σ).
 
@@ -327,12 +338,15 @@ def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1", d2: str = "d2
     _square(Sigma, d1, d2, "mvn_log_density (Sigma)")
     n = shape(X)[d]
     if shape(Sigma)[d1] != n:
-        raise AxisError(f"mvn_log_density: Sigma's axes {d1!r}[{shape(Sigma)[d1]}], "
-                        f"{d2!r}[{shape(Sigma)[d2]}] must match X's {d!r}[{n}]")
+        raise AxisError(f"mvn_log_density: Sigma's axes "
+                        f"{d1!r}[{shape(Sigma)[d1]}], "
+                        f"{d2!r}[{shape(Sigma)[d2]}] must match X's "
+                        f"{d!r}[{n}]")
     D = X - mu
     quad = contract(inv(Sigma, d1, d2), rename(D, {d: d1}), rename(D, {d: d2}),
                     over=(d1, d2))
-    return -0.5 * quad - 0.5 * (n * math.log(2 * math.pi) + log(det(Sigma, d1, d2)))
+    log_norm = n * math.log(2 * math.pi) + log(det(Sigma, d1, d2))
+    return -0.5 * quad - 0.5 * log_norm
 
 
 # --------------------------------------------------------------------------
@@ -363,7 +377,8 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
     touches; a variable is an axis name, shared by the factors that touch
     it.  Messages are vectors over one variable, updated in parallel:
 
-    - variable → factor: m_{v→f} = ⊙ of the messages m_{g→v} from v's other factors;
+    - variable → factor: m_{v→f} = ⊙ of the messages m_{g→v} from the
+      other factors g of v;
     - factor → variable: m_{f→v} = f ⊙_{vars(f) − v} (⊙ of m_{u→f}, u ≠ v),
       one contraction;
 
@@ -382,9 +397,11 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
     sizes = _merged_sizes(fs, "belief_propagation")
     for i, f in enumerate(fs):
         if not shape(f):
-            raise AxisError(f"belief_propagation: factor {i} has no axes (variables)")
+            raise AxisError(f"belief_propagation: factor {i} has no axes "
+                            f"(variables)")
         if bool((f.data < 0).any()):
-            raise ValueError(f"belief_propagation: factor {i} has negative entries")
+            raise ValueError(f"belief_propagation: factor {i} has negative "
+                             f"entries")
     like = fs[0].data
     edges = [(i, v) for i, f in enumerate(fs) for v in f.inputs]
     of_var = {v: [i for i, f in enumerate(fs) if v in f.inputs] for v in sizes}
@@ -394,8 +411,9 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
     change, it = math.inf, 0
     while it < max_iter and change > tol:
         it += 1
-        v2f = {(i, v): _normalise(_product([f2v[j, v] for j in of_var[v] if j != i],
-                                           v, sizes[v], like), v)
+        v2f = {(i, v): _normalise(_product(
+                   [f2v[j, v] for j in of_var[v] if j != i],
+                   v, sizes[v], like), v)
                for i, v in edges}
         new = {}
         for i, v in edges:
@@ -403,11 +421,14 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
             m = contract(fs[i], *[v2f[i, u] for u in others], over=others) \
                 if others else fs[i]
             new[i, v] = _normalise(m, v)
-        change = max(float((_data(new[e], (e[1],)) - _data(f2v[e], (e[1],))).abs().max())
+        change = max(float((_data(new[e], (e[1],))
+                            - _data(f2v[e], (e[1],))).abs().max())
                      for e in edges)
         f2v = new
-    beliefs = {v: _normalise(_product([f2v[j, v] for j in of_var[v]], v, sizes[v], like), v)
+    beliefs = {v: _normalise(_product([f2v[j, v] for j in of_var[v]],
+                                      v, sizes[v], like), v)
                for v in sizes}
     if return_messages:
-        return beliefs, {"factor_to_variable": f2v, "iterations": it, "change": change}
+        return beliefs, {"factor_to_variable": f2v, "iterations": it,
+                         "change": change}
     return beliefs

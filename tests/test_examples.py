@@ -512,3 +512,14 @@ def test_exercise_solutions_pass_and_wrong_answers_fail(id):
 def _first_case(id):
     from ntlib.exercises import get
     return get(id).cases()[0][1]
+
+
+def test_belief_propagation_init_continues():
+    fs = [nt.rand(seed=1, a=2, b=3, dtype=f64), nt.rand(seed=2, b=3, c=2, dtype=f64),
+          nt.rand(seed=3, c=2, a=2, dtype=f64)]                     # a cycle
+    _, three = nt.belief_propagation(fs, max_iter=3, return_messages=True)
+    _, two = nt.belief_propagation(fs, max_iter=2, return_messages=True)
+    _, more = nt.belief_propagation(fs, max_iter=1, init=two["factor_to_variable"],
+                                    return_messages=True)
+    for e, m in three["factor_to_variable"].items():
+        assert close(P(m, e[1]), P(more["factor_to_variable"][e], e[1]), atol=1e-14)
