@@ -352,6 +352,36 @@ assert constraints(shifted, rows=wrapped_rows)["box"] == 1   # missed
 assert constraints(shifted)["box"] == 0                       # caught
 
 # %% [markdown]
+# **Going further: solving by constraint propagation.** The same sums can
+# solve easy puzzles. Keep a tensor of candidates
+# $C \in \{0,1\}^{\height \times \width \times \assign}$ (digit $d$ is
+# still possible in cell $(i,j)$). A cell is *decided* when
+# $\nsum{\assign} C = 1$. Each round removes a decided digit from the other
+# cells of its row ($\nsum{\width}$), column ($\nsum{\height}$) and box (the
+# sum over the box tensor, spread back onto the grid by indexing
+# $\height'$ with $\lfloor i/3 \rfloor$), and decides a cell when one of its
+# digits is possible nowhere else in one of its units:
+
+# %%
+nt.source(nt.sudoku_propagate)
+
+# %%
+clues = np.array([[int(ch) for ch in row.replace(".", "0")] for row in """
+53..7.... 6..195... .98....6. 8...6...3 4..8.3..1
+7...2...6 .6....28. ...419..5 ....8..79""".split()])
+C = nt.sudoku_propagate(nt.sudoku_one_hot(clues.tolist()))
+found = nt.positional(nt.argmax_index(C, "assign"), ("height", "width")) + 1
+print(found.numpy())
+assert nt.positional(nt.sum(C, "assign"), ("height", "width")).eq(1).all()
+assert np.array_equal(found.numpy(), solved) and by_loops(found.numpy())
+assert int(nt.positional(nt.sudoku_check(C), ())) == 1
+
+# %% [markdown]
+# These are Wikipedia's example clues; the result is the grid used above.
+# Harder puzzles need search on top of propagation (try a digit, propagate,
+# back up on a contradiction), which is a loop, not a formula.
+
+# %% [markdown]
 # ## k-means
 #
 # Lloyd's k-means alternates two steps on points $X \in \reals^{\batch

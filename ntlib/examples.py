@@ -25,7 +25,7 @@ __all__ = [
     "joint", "marginal", "bayes",
     "cbow",
     "sudoku_one_hot", "box_rows", "sudoku_boxes", "sudoku_constraints",
-    "sudoku_check",
+    "sudoku_check", "sudoku_propagate",
     "kmeans_assign", "kmeans_update", "kmeans",
     "maxk", "argmaxk", "beam_search",
     "det", "inv", "mvn_log_density",
@@ -166,6 +166,58 @@ def sudoku_check(X, *, height: str = "height", width: str = "width",
     c = sudoku_constraints(X, height=height, width=width, assign=assign,
                            rows=rows)
     return c["cell"] * c["box"] * c["column"] * c["row"]
+
+
+def _is(x, value):
+    """1.0 where x equals value, else 0.0 (elementwise)."""
+    x = _as_funsor(x)
+    return _wrap((x.data == value).to(torch.float64), tuple(x.inputs))
+
+
+def _box_to_grid(B, height, width, height_box, width_box, b):
+    """Spread a tensor over boxes (height', width') back onto the grid."""
+    r = torch.arange(b * b, device=device()) // b
+    B = index(B, height_box, _wrap(r, (height,)))
+    return index(B, width_box, _wrap(r, (width,)))
+
+
+def sudoku_propagate(X, *, height: str = "height", width: str = "width",
+                     assign: str = "assign", max_iter: int = 100):
+    """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
+    holds the clues (an empty cell is all zeros).
+
+    C ∈ {0,1}^{height×width×assign} marks the digits still possible. Each
+    round (1) removes a digit from a cell when a decided cell (one
+    candidate) in its row, column or box holds it; (2) decides a cell when
+    one of its candidates is possible nowhere else in a row, column or box.
+    Unit counts are sums over width, over height, and over the box tensor
+    (spread back onto the grid by indexing).  Stops when nothing changes;
+    returns C, a solution where every cell has one candidate.
+    """
+    _require(X, (height, width, assign), "sudoku_propagate")
+    b = math.isqrt(shape(X)[height])
+    hb, wb = height + "'", width + "'"
+    empty = _is(sum(X, assign), 0)
+    C = X + empty                        # empty cells: every digit possible
+
+    def units(T):                        # count of T in the cell's row/col/box
+        box = sum(sudoku_boxes(T, height=height, width=width), (height, width))
+        return (sum(T, width), sum(T, height),
+                _box_to_grid(box, height, width, hb, wb, b))
+
+    for _ in range(max_iter):
+        F = C * _is(sum(C, assign), 1)   # decided cells
+        for seen in units(F):
+            C = C * _is(seen - F, 0)
+        only = [C * _is(n, 1) for n in units(C)]
+        hidden = 1 - _is(only[0] + only[1] + only[2], 0)
+        decide = 1 - _is(sum(hidden, assign), 0)
+        new = C * (1 - decide) + hidden * decide
+        if bool(torch.equal(_data(new, tuple(shape(C))),
+                            _data(C, tuple(shape(C))))):
+            break
+        C = new
+    return C
 
 
 # --------------------------------------------------------------------------

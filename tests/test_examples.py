@@ -197,6 +197,40 @@ def test_sudoku_printed_box_index():
     assert not ok(nt.sudoku_one_hot(G.tolist()))                # the corrected index catches it
 
 
+WIKI_CLUES = "53..7.... 6..195... .98....6. 8...6...3 4..8.3..1 7...2...6 .6....28. ...419..5 ....8..79"
+WIKI_SOLUTION = "534678912 672195348 198342567 859761423 426853791 713924856 961537284 287419635 345286179"
+
+
+def digits(rows):
+    return np.array([[int(ch) for ch in r.replace(".", "0")] for r in rows.split()])
+
+
+def test_sudoku_propagate_solves_and_lifts():
+    clues, solution = digits(WIKI_CLUES), digits(WIKI_SOLUTION)
+    assert valid_by_loops(solution)
+    C = nt.sudoku_propagate(nt.sudoku_one_hot(clues.tolist()))
+    c = P(C, ("height", "width", "assign"))
+    assert torch.equal(c, P(nt.sudoku_one_hot(solution.tolist()), ("height", "width", "assign")))
+    # a batch of puzzles: the clues, transposed, relabelled
+    perm = np.array([0, 3, 1, 4, 9, 2, 6, 5, 8, 7])          # digit relabelling, 0 stays 0
+    puzzles = [clues, clues.T, perm[clues]]
+    answers = [solution, solution.T, perm[solution]]
+    X = nt.tensor(torch.stack([P(nt.sudoku_one_hot(p.tolist()), ("height", "width", "assign"))
+                               for p in puzzles]), ("n", "height", "width", "assign"))
+    got = P(nt.argmax_index(nt.sudoku_propagate(X), "assign"), ("n", "height", "width")) + 1
+    assert [np.array_equal(got[i].numpy(), answers[i]) for i in range(3)] == [True] * 3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sudoku_propagate_never_removes_the_solution(seed):
+    rng = np.random.default_rng(seed)
+    solution = relabel(SOLVED, seed + 10)
+    clues = np.where(rng.random((9, 9)) < 0.35, solution, 0)
+    C = P(nt.sudoku_propagate(nt.sudoku_one_hot(clues.tolist())), ("height", "width", "assign"))
+    truth = P(nt.sudoku_one_hot(solution.tolist()), ("height", "width", "assign"))
+    assert torch.equal(C * truth, truth)        # the true digit is always still possible
+
+
 def test_sudoku_errors():
     with pytest.raises(nt.AxisError, match="'height'"):
         nt.sudoku_boxes(nt.rand(seed=1, height=8, width=8, assign=8))
