@@ -2,10 +2,12 @@
 # # More examples
 #
 # The first arXiv version of *Named Tensor Notation* (Chiang, Rush and Barak,
-# arXiv:2102.13196v1, §3.4 "Other examples") worked through six problems
-# outside neural networks; the published version (TMLR 2023) dropped them.
-# This chapter runs all six — discrete random variables, a continuous bag of
-# words, Sudoku, k-means, beam search and the multivariate normal — and adds
+# arXiv:2102.13196v1, §3.4 "Other examples") worked through problems that
+# the published version (TMLR 2023) dropped. Two of them are elsewhere in
+# this book: GroupNorm in the chapter on neural networks, and advanced
+# indexing, which became §3.7. This chapter runs the other six — discrete
+# random variables, a continuous bag of words, Sudoku, k-means, beam search
+# and the multivariate normal — and adds
 # one the authors considered and never merged: belief propagation on a factor
 # graph. Three of the printed formulas contain misprints (the k-means update,
 # the Sudoku box index and the identity that defines argmaxk); for each, a
@@ -405,8 +407,8 @@ nt.source(nt.kmeans_assign, nt.kmeans_update, nt.kmeans)
 
 # %% [markdown]
 # The iris measurements (150 flowers, 4 measurements; bundled with
-# scikit-learn) from three starting centroids, the flowers 100, 101 and 102,
-# all of one species. scikit-learn's `KMeans` with the same starting
+# scikit-learn) from three starting centroids: the first three flowers of
+# one species, virginica (rows 100, 101 and 102, counting from 0). scikit-learn's `KMeans` with the same starting
 # centroids, one initialisation, tolerance 0 and Lloyd's algorithm is the
 # reference. After 1, 2 and 3 rounds scikit-learn has run exactly that many
 # rounds (`n_iter_`); with room for 300 it stops when the assignment no
