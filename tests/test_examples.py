@@ -309,6 +309,17 @@ def test_maxk_argmaxk_against_topk(sizes, data):
     assert close(P(nt.contract(x, A, over=axes), rest + ["k"]), vals)
 
 
+def test_argmaxk_with_ties_is_still_one_hot_and_satisfies_the_identity():
+    x = nt.tensor(torch.tensor([[1.0, 1.0, 1.0, 0.0], [2.0, 2.0, 3.0, 3.0]], dtype=f64),
+                  ("b", "a"))
+    A = nt.argmaxk(x, "a", 3)
+    a = P(A, ("b", "a", "k"))
+    assert torch.equal(a.sum(1), torch.ones(2, 3, dtype=f64))      # one position per k
+    assert torch.equal(a.sum(2).max(), torch.tensor(1.0, dtype=f64))  # no position twice
+    assert close(P(nt.contract(x, A, over="a"), ("b", "k")), P(nt.maxk(x, "a", 3), ("b", "k")))
+    assert P(nt.maxk(x, "a", 3), ("b", "k")).tolist() == [[1, 1, 1], [3, 3, 2]]
+
+
 def test_maxk_errors():
     x = nt.rand(seed=1, a=3, b=2)
     with pytest.raises(nt.AxisError, match="'a'"):
