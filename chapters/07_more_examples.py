@@ -42,9 +42,14 @@ def T(data, names):
     return nt.tensor(torch.tensor(data, dtype=f64), names)
 
 
+def cpu(x, order):
+    """nt.positional, copied to the CPU (to compare with NumPy and friends)."""
+    return nt.positional(x, order).detach().cpu()
+
+
 def close(a, b, **kw):
-    return torch.allclose(torch.as_tensor(a, dtype=f64),
-                          torch.as_tensor(b, dtype=f64), **kw)
+    return torch.allclose(torch.as_tensor(a, dtype=f64).cpu(),
+                          torch.as_tensor(b, dtype=f64).cpu(), **kw)
 
 # %% [markdown]
 # ## Discrete random variables
@@ -97,17 +102,17 @@ print(nt.show(post, ("disease", "test")))
 # the three rules out as loops over the values:
 
 # %%
-pd = nt.positional(p_disease, "disease")
-pt = nt.positional(p_test_given_disease, ("disease", "test"))
-J = nt.positional(nt.joint(p_test_given_disease, p_disease),
+pd = cpu(p_disease, "disease")
+pt = cpu(p_test_given_disease, ("disease", "test"))
+J = cpu(nt.joint(p_test_given_disease, p_disease),
                   ("disease", "test"))
-P = nt.positional(post, ("disease", "test"))
+P = cpu(post, ("disease", "test"))
 for t in range(2):
     evidence = sum(pt[a, t] * pd[a] for a in range(2))
     for a in range(2):
         assert close(J[a, t], pt[a, t] * pd[a])
         assert close(P[a, t], pt[a, t] * pd[a] / evidence)
-assert close(nt.positional(nt.sum(post, "disease"), "test"), [1.0, 1.0])
+assert close(cpu(nt.sum(post, "disease"), "test"), [1.0, 1.0])
 print("chain rule, marginal and Bayes' rule agree with the loops")
 
 # %% [markdown]
@@ -143,9 +148,9 @@ X = nt.tensor(torch.nn.functional.one_hot(ids, V).to(f64),
 E = nt.randn(seed=1, vocab=V, emb=m, dtype=f64)
 W = nt.randn(seed=2, classes=K, emb=m, dtype=f64)
 bag = torch.nn.EmbeddingBag(V, m, mode="sum").double()
-bag.weight.data = nt.positional(E, ("vocab", "emb")).clone()
-ref = torch.softmax(bag(ids) @ nt.positional(W, ("classes", "emb")).T, -1)
-assert close(nt.positional(nt.cbow(X, E, W), ("batch", "classes")),
+bag.weight.data = cpu(E, ("vocab", "emb")).clone()
+ref = torch.softmax(bag(ids) @ cpu(W, ("classes", "emb")).T, -1)
+assert close(cpu(nt.cbow(X, E, W), ("batch", "classes")),
              ref.detach())
 print(nt.show(nt.cbow(X, E, W), ("batch", "classes")))
 
@@ -199,7 +204,7 @@ for step in range(300):
 with torch.no_grad():
     probs = nt.cbow(Xw, nt.tensor(Ep, ("vocab", "emb")),
                     nt.tensor(Wp, ("classes", "emb")))
-pred = nt.positional(nt.argmax_index(probs, "classes"), "batch")
+pred = cpu(nt.argmax_index(probs, "classes"), "batch")
 accuracy = (pred == target).double().mean().item()
 print(f"{time.perf_counter() - t0:.1f} s; loss {losses[0]:.2f} -> "
       f"{losses[-1]:.3f}; training accuracy {accuracy:.3f}")
@@ -278,7 +283,7 @@ solved = np.array([[int(ch) for ch in row] for row in """
 
 def constraints(grid, **kw):
     cons = nt.sudoku_constraints(nt.sudoku_one_hot(grid.tolist()), **kw)
-    return {k: int(nt.positional(v, ())) for k, v in cons.items()}
+    return {k: int(cpu(v, ())) for k, v in cons.items()}
 
 
 def by_loops(grid):
@@ -297,7 +302,7 @@ empty[4, 4] = 0
 grids = {"solved": solved, "row fault": rows_bad, "column fault": cols_bad,
          "box fault": boxes_bad, "empty cell": empty}
 for name, g in grids.items():
-    ok = int(nt.positional(nt.sudoku_check(nt.sudoku_one_hot(g.tolist())), ()))
+    ok = int(cpu(nt.sudoku_check(nt.sudoku_one_hot(g.tolist())), ()))
     print(f"{name:13s} check = {ok}   {constraints(g)}")
     assert ok == by_loops(g)
 assert constraints(rows_bad) == dict(cell=1, box=1, column=1, row=0)
@@ -308,12 +313,12 @@ assert constraints(boxes_bad) == dict(cell=1, box=0, column=1, row=1)
 # `sudoku_check` lifts over a batch of grids, like every other function here:
 
 # %%
-stack = torch.stack([nt.positional(nt.sudoku_one_hot(g.tolist()),
+stack = torch.stack([cpu(nt.sudoku_one_hot(g.tolist()),
                                    ("height", "width", "assign"))
                      for g in grids.values()])
 Xs = nt.tensor(stack, ("grids", "height", "width", "assign"))
 print(nt.show(nt.sudoku_check(Xs), ("grids",)))
-assert nt.positional(nt.sudoku_check(Xs), "grids").tolist() == \
+assert cpu(nt.sudoku_check(Xs), "grids").tolist() == \
     [float(by_loops(g)) for g in grids.values()]
 
 # %% [markdown]
@@ -372,11 +377,11 @@ clues = np.array([[int(ch) for ch in row.replace(".", "0")] for row in """
 53..7.... 6..195... .98....6. 8...6...3 4..8.3..1
 7...2...6 .6....28. ...419..5 ....8..79""".split()])
 C = nt.sudoku_propagate(nt.sudoku_one_hot(clues.tolist()))
-found = nt.positional(nt.argmax_index(C, "assign"), ("height", "width")) + 1
+found = cpu(nt.argmax_index(C, "assign"), ("height", "width")) + 1
 print(found.numpy())
-assert nt.positional(nt.sum(C, "assign"), ("height", "width")).eq(1).all()
+assert cpu(nt.sum(C, "assign"), ("height", "width")).eq(1).all()
 assert np.array_equal(found.numpy(), solved) and by_loops(found.numpy())
-assert int(nt.positional(nt.sudoku_check(C), ())) == 1
+assert int(cpu(nt.sudoku_check(C), ())) == 1
 
 # %% [markdown]
 # These are Wikipedia's example clues; the result is the grid used above.
@@ -423,12 +428,12 @@ Xi = torch.tensor(iris.data, dtype=f64)
 X = nt.tensor(Xi, ("batch", "d"))
 C0 = nt.tensor(Xi[[100, 101, 102]], ("clusters", "d"))
 for steps in (1, 2, 3, 300):
-    init = nt.positional(C0, ("clusters", "d")).numpy()
+    init = cpu(C0, ("clusters", "d")).numpy()
     km = KMeans(n_clusters=3, init=init, n_init=1, max_iter=steps, tol=0,
                 algorithm="lloyd")
     km.fit(iris.data)
     C = nt.kmeans(X, C0, steps=steps)
-    diff = np.abs(nt.positional(C, ("clusters", "d")).numpy()
+    diff = np.abs(cpu(C, ("clusters", "d")).numpy()
                   - km.cluster_centers_).max()
     print(f"steps = {steps:3d}: scikit-learn ran {km.n_iter_:2d} rounds; "
           f"largest centroid difference {diff:.0e}")
@@ -446,14 +451,14 @@ print(nt.show(C, ("clusters", "d")))
 # %%
 Q = nt.kmeans_assign(X, C0)
 printed = nt.sum(nt.contract(Q, X) / Q, "batch")
-pr = nt.positional(printed, ("clusters", "d"))
+pr = cpu(printed, ("clusters", "d"))
 print("printed:", int(torch.isnan(pr).sum()), "of", pr.numel(),
       "entries are nan")
-as_zero = nt.positional(nt.contract(Q, X), ("batch", "clusters", "d")) / \
-    nt.positional(Q, ("batch", "clusters")).unsqueeze(-1)
+as_zero = cpu(nt.contract(Q, X), ("batch", "clusters", "d")) / \
+    cpu(Q, ("batch", "clusters")).unsqueeze(-1)
 as_zero = torch.nan_to_num(as_zero, nan=0.0).sum(0)
-corrected = nt.positional(nt.kmeans_update(X, Q), ("clusters", "d"))
-q = nt.positional(Q, ("batch", "clusters"))
+corrected = cpu(nt.kmeans_update(X, Q), ("clusters", "d"))
+q = cpu(Q, ("batch", "clusters"))
 means = torch.stack([Xi[q[:, j] == 1].mean(0) for j in range(3)])
 assert torch.isnan(pr).all()
 assert not close(as_zero, means)
@@ -462,8 +467,8 @@ print("0/0 read as 0 gives sums, e.g.", as_zero[0].numpy().round(1),
       "; corrected gives means, e.g.", corrected[0].numpy().round(2))
 
 # %% tags=["hide-input"]
-q = nt.positional(nt.kmeans_assign(X, C), ("batch", "clusters")).argmax(-1)
-cent = nt.positional(C, ("clusters", "d"))
+q = cpu(nt.kmeans_assign(X, C), ("batch", "clusters")).argmax(-1)
+cent = cpu(C, ("clusters", "d"))
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.3))
 for ax, (i, j) in zip(axes, [(0, 1), (2, 3)]):
     ax.scatter(Xi[:, i], Xi[:, j], c=q, cmap="viridis", s=14)
@@ -503,11 +508,11 @@ top = nt.maxk(A, "width", 2)
 arg = nt.argmaxk(A, "width", 2)
 print(nt.show(top, ("height", "k")))
 print(nt.show(arg, ("height", "width", "k")))
-vals, idx = torch.topk(nt.positional(A, ("height", "width")), 2, dim=-1)
-assert close(nt.positional(top, ("height", "k")), vals)
-assert torch.equal(nt.positional(nt.argmax_index(arg, "width"),
+vals, idx = torch.topk(cpu(A, ("height", "width")), 2, dim=-1)
+assert close(cpu(top, ("height", "k")), vals)
+assert torch.equal(cpu(nt.argmax_index(arg, "width"),
                                  ("height", "k")), idx)
-assert close(nt.positional(nt.contract(A, arg, over="width"),
+assert close(cpu(nt.contract(A, arg, over="width"),
                            ("height", "k")), vals)
 
 # %% [markdown]
@@ -519,10 +524,10 @@ assert close(nt.positional(nt.contract(A, arg, over="width"),
 # %%
 lhs = nt.contract(A, arg, over="width")
 printed_rhs = nt.max(A, "width")            # broadcast along k
-diff = nt.positional(lhs - printed_rhs, ("height", "k"))
+diff = cpu(lhs - printed_rhs, ("height", "k"))
 print("printed identity, lhs - rhs:\n", diff.numpy())
 assert not close(diff, torch.zeros_like(diff))
-assert close(nt.positional(lhs - nt.maxk(A, "width", 2), ("height", "k")),
+assert close(cpu(lhs - nt.maxk(A, "width", 2), ("height", "k")),
              torch.zeros(3, 2))
 
 # %% [markdown]
@@ -589,14 +594,14 @@ def start(chars, n=27, names=("beam", "state")):
 
 
 def strings(Y, order=("beam", "time")):
-    pos = nt.positional(nt.argmax_index(Y, "state"), order)
+    pos = cpu(nt.argmax_index(Y, "state"), order)
     rows = pos.reshape(-1, pos.shape[-1])
     return ["".join(alphabet[i] for i in row) for row in rows]
 
 
 H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
 H, Y = nt.beam_search(bigram(L), H0, start(" "), steps=10, k=5)
-for s, h in zip(strings(Y), nt.positional(H, "beam").tolist()):
+for s, h in zip(strings(Y), cpu(H, "beam").tolist()):
     print(f"{s!r:16} log p = {h:.3f}")
 
 # %% [markdown]
@@ -607,7 +612,7 @@ for s, h in zip(strings(Y), nt.positional(H, "beam").tolist()):
 # and each batch entry equals its own search:
 
 # %%
-Lp = nt.positional(L, ("state", "state'"))
+Lp = cpu(L, ("state", "state'"))
 
 
 def score(s):
@@ -616,12 +621,12 @@ def score(s):
 
 
 assert all(close(score(s), h) for s, h in
-           zip(strings(Y), nt.positional(H, "beam").tolist()))
+           zip(strings(Y), cpu(H, "beam").tolist()))
 Hb, Yb = nt.beam_search(bigram(L), H0, start("tsb"), steps=6, k=3)
 for b, ch in enumerate("tsb"):
     H1, Y1 = nt.beam_search(bigram(L), H0, start(ch), steps=6, k=3)
-    assert close(nt.positional(Hb, ("batch", "beam"))[b],
-                 nt.positional(H1, "beam"))
+    assert close(cpu(Hb, ("batch", "beam"))[b],
+                 cpu(H1, "beam"))
     assert strings(Yb, ("batch", "beam", "time"))[3 * b:3 * b + 3] == \
         strings(Y1)
 print(strings(Yb, ("batch", "beam", "time")))
@@ -639,7 +644,7 @@ sub = " ehst"
 keep = torch.tensor([alphabet.index(ch) for ch in sub])
 Ls = counts[keep][:, keep]
 Ls = nt.tensor(torch.log(Ls / Ls.sum(1, keepdim=True)), ("state", "state'"))
-Lsp = nt.positional(Ls, ("state", "state'"))
+Lsp = cpu(Ls, ("state", "state'"))
 S0 = nt.tensor(torch.eye(5, dtype=f64)[[0]], ("beam", "state"))
 steps = 5
 best = max((float(sum(Lsp[a, b] for a, b in zip((0,) + s, s))), s)
@@ -648,10 +653,10 @@ print("exhaustive:", repr("".join(sub[i] for i in (0,) + best[1])),
       f"{best[0]:.4f}")
 for k in (1, 2, 5, 25, 5 ** (steps - 1)):
     Hk, Yk = nt.beam_search(bigram(Ls), H0, S0, steps=steps, k=k)
-    found = nt.positional(nt.argmax_index(Yk, "state"), ("beam", "time"))[0]
+    found = cpu(nt.argmax_index(Yk, "state"), ("beam", "time"))[0]
     print(f"k = {k:3d}:", repr("".join(sub[i] for i in found)),
-          f"{float(nt.positional(Hk, 'beam')[0]):.4f}")
-assert abs(float(nt.positional(Hk, "beam")[0]) - best[0]) < 1e-12
+          f"{float(cpu(Hk, 'beam')[0]):.4f}")
+assert abs(float(cpu(Hk, "beam")[0]) - best[0]) < 1e-12
 
 # %% [markdown]
 # Narrow beams can miss. Two states: from the start, $p(\mathtt{a}) = 0.6$,
@@ -673,8 +678,8 @@ perm = {0: "a", 1: "b", 2: "^"}
 S2 = nt.tensor(torch.tensor([[0.0, 0.0, 1.0]], dtype=f64), ("beam", "state"))
 for k in (1, 2):
     Hk, Yk = nt.beam_search(bigram(L2), H0, S2, steps=2, k=k)
-    seq = nt.positional(nt.argmax_index(Yk, "state"), ("beam", "time"))[0]
-    p = float(torch.exp(nt.positional(Hk, "beam")[0]))
+    seq = cpu(nt.argmax_index(Yk, "state"), ("beam", "time"))[0]
+    p = float(torch.exp(cpu(Hk, "beam")[0]))
     print(f"k = {k}: {''.join(perm[int(i)] for i in seq)}  p = {p:.2f}")
     assert close(p, [0.30, 0.38][k - 1], atol=1e-6)
 
@@ -689,15 +694,15 @@ for k in (1, 2):
 # %%
 L3 = nt.log(nt.softmax(2 * nt.randn(seed=69, state=3, **{"state'": 3},
                                     dtype=f64), "state'"))
-L3p = nt.positional(L3, ("state", "state'"))
+L3p = cpu(L3, ("state", "state'"))
 S3 = nt.tensor(torch.eye(3, dtype=f64)[[0]], ("beam", "state"))
 best3 = max(float(sum(L3p[a, b] for a, b in zip((0,) + s, s)))
             for s in itertools.product(range(3), repeat=4))
 for k in (3, 27):
     Hk, _ = nt.beam_search(bigram(L3), H0, S3, steps=4, k=k)
-    print(f"k = {k:2d}: best found {float(nt.positional(Hk, 'beam')[0]):.4f}"
+    print(f"k = {k:2d}: best found {float(cpu(Hk, 'beam')[0]):.4f}"
           f"   exact {best3:.4f}")
-    assert (abs(float(nt.positional(Hk, "beam")[0]) - best3) < 1e-12) == \
+    assert (abs(float(cpu(Hk, "beam")[0]) - best3) < 1e-12) == \
         (k == 27)
 
 # %% [markdown]
@@ -739,22 +744,22 @@ M = torch.randn(4, 3, 3, generator=torch.Generator().manual_seed(3),
                 dtype=f64)
 Sig = M @ M.transpose(-1, -2) + torch.eye(3, dtype=f64)
 Mn = nt.tensor(M, ("batch", "d1", "d2"))
-assert close(nt.positional(nt.det(Mn, "d1", "d2"), "batch"),
+assert close(cpu(nt.det(Mn, "d1", "d2"), "batch"),
              torch.linalg.det(M))
-assert close(nt.positional(nt.inv(Mn, "d1", "d2"), ("batch", "d1", "d2")),
+assert close(cpu(nt.inv(Mn, "d1", "d2"), ("batch", "d1", "d2")),
              torch.linalg.inv(M))
 I3 = nt.contract(nt.rename(nt.inv(Mn, "d1", "d2"), {"d2": "c"}),
                  nt.rename(Mn, {"d1": "c"}), over="c")
-assert close(nt.positional(I3, ("batch", "d1", "d2")),
+assert close(cpu(I3, ("batch", "d1", "d2")),
              torch.eye(3, dtype=f64).expand(4, 3, 3))
 
 mu = nt.randn(seed=4, d=3, dtype=f64)
 Sigma = nt.tensor(Sig[0], ("d1", "d2"))
 Xn = nt.randn(seed=5, batch=6, d=3, dtype=f64)
 logp = nt.mvn_log_density(Xn, mu, Sigma)
-mvn = torch.distributions.MultivariateNormal(nt.positional(mu, "d"), Sig[0])
-assert close(nt.positional(logp, "batch"),
-             mvn.log_prob(nt.positional(Xn, ("batch", "d"))))
+mvn = torch.distributions.MultivariateNormal(cpu(mu, "d"), Sig[0])
+assert close(cpu(logp, "batch"),
+             mvn.log_prob(cpu(Xn, ("batch", "d"))))
 print(nt.show(logp, ("batch",)))
 
 # %% [markdown]
@@ -765,9 +770,9 @@ print(nt.show(logp, ("batch",)))
 Sigmas = nt.tensor(Sig, ("dist", "d1", "d2"))
 logp4 = nt.mvn_log_density(Xn, mu, Sigmas)
 ref = torch.stack([torch.distributions.MultivariateNormal(
-    nt.positional(mu, "d"), Sig[i]).log_prob(nt.positional(Xn, ("batch", "d")))
+    cpu(mu, "d"), Sig[i]).log_prob(cpu(Xn, ("batch", "d")))
     for i in range(4)])
-assert close(nt.positional(logp4, ("dist", "batch")), ref)
+assert close(cpu(logp4, ("dist", "batch")), ref)
 print(nt.show(logp4, ("dist", "batch")))
 
 # %% [markdown]
@@ -823,7 +828,7 @@ beliefs, info = nt.belief_propagation(list(tree.values()),
                                       return_messages=True)
 print(f"{info['iterations']} rounds; P(yes) given heavy traffic:")
 for v, b in beliefs.items():
-    print(f"  {v:10s} {float(nt.positional(b, v)[1]):.4f}")
+    print(f"  {v:10s} {float(cpu(b, v)[1]):.4f}")
 
 # %% [markdown]
 # Two independent references. Brute force: contract all factors into the
@@ -840,7 +845,7 @@ from funsor.sum_product import sum_product
 
 def exact_marginals(factors):
     variables = list(dict.fromkeys(a for f in factors for a in nt.names(f)))
-    joint = nt.positional(nt.contract(*factors), variables)
+    joint = cpu(nt.contract(*factors), variables)
     out = {}
     for i, v in enumerate(variables):
         others = [j for j in range(len(variables)) if j != i]
@@ -855,14 +860,14 @@ def funsor_marginals(factors):
     for v in variables:
         m = sum_product(fops.add, fops.mul, list(factors),
                         eliminate=variables - {v})
-        out[v] = nt.positional(m, v) / nt.positional(m, v).sum()
+        out[v] = cpu(m, v) / cpu(m, v).sum()
     return out
 
 
 exact = exact_marginals(list(tree.values()))
 via_funsor = funsor_marginals(list(tree.values()))
 for v in exact:
-    assert close(nt.positional(beliefs[v], v), exact[v], atol=1e-12)
+    assert close(cpu(beliefs[v], v), exact[v], atol=1e-12)
     assert close(via_funsor[v], exact[v], atol=1e-12)
 print("belief propagation = brute force = funsor's sum_product on the tree")
 
@@ -878,7 +883,7 @@ def draw_factor_graph(factors, messages, pos, title, ax, below=()):
         for v in nt.names(f):
             (x0, y0), (x1, y1) = pos[fname], pos[v]
             ax.plot([x0, x1], [y0, y1], color="gray", zorder=1)
-            m = float(nt.positional(messages[i, v], v)[1])
+            m = float(cpu(messages[i, v], v)[1])
             dx, dy = x1 - x0, y1 - y0
             n = (dx * dx + dy * dy) ** 0.5
             ax.text(x0 + 0.5 * dx - 0.14 * dy / n,
@@ -937,16 +942,16 @@ for rounds in range(1, 41):          # one round at a time, to watch it
     b, step = nt.belief_propagation(list(loopy.values()), max_iter=1,
                                     init=msgs, return_messages=True)
     msgs = step["factor_to_variable"]
-    history.append({v: float(nt.positional(b[v], v)[1]) for v in exact})
+    history.append({v: float(cpu(b[v], v)[1]) for v in exact})
 b, info = nt.belief_propagation(list(loopy.values()), return_messages=True)
 print(f"converged after {info['iterations']} rounds "
       f"(last change {info['change']:.0e})")
 for v in exact:
-    bp_yes = float(nt.positional(b[v], v)[1])
+    bp_yes = float(cpu(b[v], v)[1])
     print(f"  {v:10s} loopy BP {bp_yes:.4f}   exact {float(exact[v][1]):.4f}"
           f"   difference {bp_yes - float(exact[v][1]):+.4f}")
 assert info["change"] < 1e-10
-rain_bp = float(nt.positional(b["rain"], "rain")[1])
+rain_bp = float(cpu(b["rain"], "rain")[1])
 assert abs(rain_bp - exact["rain"][1]) > 0.05
 assert all(close(funsor_marginals(list(loopy.values()))[v], exact[v])
            for v in exact)
