@@ -413,7 +413,8 @@ nt.source(nt.kmeans_assign, nt.kmeans_update, nt.kmeans)
 # %% [markdown]
 # The iris measurements (150 flowers, 4 measurements; bundled with
 # scikit-learn) from three starting centroids: the first three flowers of
-# one species, virginica (rows 100, 101 and 102, counting from 0). scikit-learn's `KMeans` with the same starting
+# one species, virginica (rows 100, 101 and 102, counting from 0).
+# scikit-learn's `KMeans` with the same starting
 # centroids, one initialisation, tolerance 0 and Lloyd's algorithm is the
 # reference. After 1, 2 and 3 rounds scikit-learn has run exactly that many
 # rounds (`n_iter_`); with room for 300 it stops when the assignment no
@@ -608,7 +609,8 @@ for s, h in zip(strings(Y), cpu(H, "beam").tolist()):
 # The likeliest ten letters after a space are pieces of "be", "the" and
 # "than" — a bigram model has a short memory. Each string's score is its
 # log-probability under the model, which the next cell recomputes from $L$
-# directly. A batch axis (here: three start characters) is lifted over with no change to the code,
+# directly. A batch axis (here: three start characters) is lifted over with no
+# change to the code,
 # and each batch entry equals its own search:
 
 # %%
