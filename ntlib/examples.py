@@ -1,0 +1,486 @@
+"""Worked examples beyond neural networks (the paper's first version, §3.4).
+
+The first arXiv version of *Named Tensor Notation* had examples that the
+published version dropped: discrete random variables, a continuous bag of
+words, Sudoku, k-means, beam search and the multivariate normal.  They are
+here, with the paper's misprints corrected (k-means update, Sudoku box
+index, the identity that defines argmaxk), together with belief propagation,
+which was proposed for the paper and never merged.
+
+Every axis a function consumes or produces is a keyword argument whose
+default is the paper's name; any other axis is lifted over.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes,
+                   _require, _wrap, argmin, contract, device, index, log,
+                   norm, rename, shape, softmax, sum)
+
+__all__ = [
+    "joint", "marginal", "bayes",
+    "cbow",
+    "sudoku_one_hot", "box_rows", "sudoku_boxes", "sudoku_constraints",
+    "sudoku_check", "sudoku_propagate",
+    "kmeans_assign", "kmeans_update", "kmeans",
+    "maxk", "argmaxk", "beam_search",
+    "det", "inv", "mvn_log_density",
+    "belief_propagation",
+]
+
+
+def _not_axis(x, ax, what, role):
+    if ax in shape(x):
+        raise AxisError(f"{what}: {role} must not have an axis {ax!r}; "
+                        f"its axes are {_fmt(shape(x))}")
+
+
+# --------------------------------------------------------------------------
+# discrete random variables
+
+def joint(p_B_given_A, p_A):
+    """The chain rule p(A, B) = p(B | A) ⊙ p(A) (an elementwise product)."""
+    return p_B_given_A * p_A
+
+
+def marginal(p_B_given_A, p_A, *, A: str = "A"):
+    """The marginal p(B) = p(B | A) ⊙_A p(A): sum the joint over A."""
+    _require(p_B_given_A, (A,), "marginal (p(B|A))")
+    _require(p_A, (A,), "marginal (p(A))")
+    return contract(p_B_given_A, p_A, over=A)
+
+
+def bayes(p_B_given_A, p_A, *, A: str = "A"):
+    """Bayes' rule p(A | B) = p(B | A) ⊙ p(A) / (p(B | A) ⊙_A p(A))."""
+    return joint(p_B_given_A, p_A) / marginal(p_B_given_A, p_A, A=A)
+
+
+# --------------------------------------------------------------------------
+# continuous bag of words
+
+def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
+         classes: str = "classes"):
+    """CBOW(X; E, W) = softmax_classes(Σ_seq W ⊙_emb E ⊙_vocab X).
+
+    X ∈ {0,1}^{seq×vocab} holds one one-hot word per position, E ∈
+    R^{vocab×emb} embeds words, W ∈ R^{classes×emb} scores classes.  The
+    three-way contraction over emb, vocab and seq is one einsum (summing
+    over seq is the Σ_seq of the formula).
+    """
+    _require(X, (seq, vocab), "cbow (X)")
+    _require(E, (vocab, emb), "cbow (E)")
+    _require(W, (classes, emb), "cbow (W)")
+    _not_axis(X, classes, "cbow", "X")
+    return softmax(contract(W, E, X, over=(emb, vocab, seq)), classes)
+
+
+# --------------------------------------------------------------------------
+# Sudoku
+
+def sudoku_one_hot(grid, *, height: str = "height", width: str = "width",
+                   assign: str = "assign"):
+    """A grid of digits 1..n (nested lists, n×n) as a one-hot tensor
+    X ∈ {0,1}^{height×width×assign}.
+
+    Position d−1 of ``assign`` is digit d (code counts from 0).  A 0 in the
+    grid is an empty cell: its assign slice is all zeros.
+    """
+    g = torch.as_tensor(grid, dtype=torch.int64)
+    n = g.shape[-1]
+    X = torch.nn.functional.one_hot(g, n + 1)[..., 1:].to(torch.float64)
+    return _wrap(X.to(device()), (height, width, assign))
+
+
+def box_rows(h_box, h, b: int = 3):
+    """The grid row (0-based) of row h of box row h' (both 0-based): b·h' + h.
+
+    In the paper's 1-based counting this is b(h'−1) + h; the first version
+    printed 3h' + h − 1, which is off by one box (an erratum).
+    """
+    return b * h_box + h
+
+
+def sudoku_boxes(X, *, height: str = "height", width: str = "width",
+                 height_box: str = "height'", width_box: str = "width'",
+                 rows=box_rows):
+    """The box tensor Y ∈ {0,1}^{height'×width'×height×width×assign} of X.
+
+    Y_{height'(h'),width'(w'),height(h),width(w)} = X_{height(r(h',h)),
+    width(r(w',w))} with r = ``rows`` (default :func:`box_rows`, the corrected
+    index; ``rows(h_box, h, b)`` gets 0-based index tensors and the box
+    side b), built by named indexing: an integer tensor over (height', height)
+    indexes the grid's rows, one over (width', width) its columns.
+    """
+    _require(X, (height, width), "sudoku_boxes")
+    n = shape(X)[height]
+    b = math.isqrt(n)
+    if b * b != n or shape(X)[width] != n:
+        raise AxisError(f"sudoku_boxes: axes {height!r}[{n}] and {width!r}"
+                        f"[{shape(X)[width]}] must have one square size b·b")
+    for ax in (height_box, width_box):
+        _not_axis(X, ax, "sudoku_boxes", "X")
+    r = torch.arange(b, device=device())
+    Irow = _wrap(rows(r[:, None], r[None, :], b), (height_box, height))
+    Icol = _wrap(rows(r[:, None], r[None, :], b), (width_box, width))
+    grid_h, grid_w = height + "@grid", width + "@grid"
+    G = rename(X, {height: grid_h, width: grid_w})
+    return index(index(G, grid_h, Irow), grid_w, Icol)
+
+
+def _all_equal_one(s, keep):
+    """1.0 where all entries of s (over axes not in ``keep``) are 1, else 0."""
+    ok = (_data(s, tuple(shape(s))) == 1).to(torch.float64)
+    names = tuple(shape(s))
+    kept = [a for a in names if a in keep]
+    data = ok.permute([names.index(a) for a in kept]
+                      + [i for i, a in enumerate(names) if a not in keep])
+    data = data.reshape(data.shape[:len(kept)] + (-1,)).amin(-1)
+    return _wrap(data, kept)
+
+
+def sudoku_constraints(X, *, height: str = "height", width: str = "width",
+                       assign: str = "assign", rows=box_rows):
+    """The four constraints of a solved grid, each 1.0 (holds) or 0.0 (fails).
+
+    ``cell``: Σ_assign X = 1 (one digit per cell); ``box``: Σ_{height,width} Y
+    = 1 (each digit once per box); ``column``: Σ_height X = 1; ``row``:
+    Σ_width X = 1.  Axes of X other than the three are lifted over.
+    """
+    _require(X, (height, width, assign), "sudoku_constraints")
+    keep = [a for a in shape(X) if a not in (height, width, assign)]
+    Y = sudoku_boxes(X, height=height, width=width, rows=rows)
+    return {"cell": _all_equal_one(sum(X, assign), keep),
+            "box": _all_equal_one(sum(Y, (height, width)), keep),
+            "column": _all_equal_one(sum(X, height), keep),
+            "row": _all_equal_one(sum(X, width), keep)}
+
+
+def sudoku_check(X, *, height: str = "height", width: str = "width",
+                 assign: str = "assign", rows=box_rows):
+    """check(X) = 𝕀[Σ_assign X = 1 ∧ Σ_{height,width} Y = 1 ∧ Σ_height X = 1 ∧
+    Σ_width X = 1], lifted over any other axes of X (1.0 valid, 0.0 not)."""
+    c = sudoku_constraints(X, height=height, width=width, assign=assign,
+                           rows=rows)
+    return c["cell"] * c["box"] * c["column"] * c["row"]
+
+
+def _is(x, value):
+    """1.0 where x equals value, else 0.0 (elementwise)."""
+    x = _as_funsor(x)
+    return _wrap((x.data == value).to(torch.float64), tuple(x.inputs))
+
+
+def _box_to_grid(B, height, width, height_box, width_box, b):
+    """Spread a tensor over boxes (height', width') back onto the grid."""
+    r = torch.arange(b * b, device=device()) // b
+    B = index(B, height_box, _wrap(r, (height,)))
+    return index(B, width_box, _wrap(r, (width,)))
+
+
+def sudoku_propagate(X, *, height: str = "height", width: str = "width",
+                     assign: str = "assign", max_iter: int = 100):
+    """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
+    holds the clues (an empty cell is all zeros).
+
+    C ∈ {0,1}^{height×width×assign} marks the digits still possible. Each
+    round (1) removes a digit from a cell when a decided cell (one
+    candidate) in its row, column or box holds it; (2) decides a cell when
+    one of its candidates is possible nowhere else in a row, column or box.
+    Unit counts are sums over width, over height, and over the box tensor
+    (spread back onto the grid by indexing).  Stops when nothing changes;
+    returns C, a solution where every cell has one candidate.
+    """
+    _require(X, (height, width, assign), "sudoku_propagate")
+    b = math.isqrt(shape(X)[height])
+    hb, wb = height + "'", width + "'"
+    empty = _is(sum(X, assign), 0)
+    C = X + empty                        # empty cells: every digit possible
+
+    def units(T):                        # count of T in the cell's row/col/box
+        box = sum(sudoku_boxes(T, height=height, width=width), (height, width))
+        return (sum(T, width), sum(T, height),
+                _box_to_grid(box, height, width, hb, wb, b))
+
+    for _ in range(max_iter):
+        F = C * _is(sum(C, assign), 1)   # decided cells
+        for seen in units(F):
+            C = C * _is(seen - F, 0)
+        only = [C * _is(n, 1) for n in units(C)]
+        hidden = 1 - _is(only[0] + only[1] + only[2], 0)
+        decide = 1 - _is(sum(hidden, assign), 0)
+        new = C * (1 - decide) + hidden * decide
+        if bool(torch.equal(_data(new, tuple(shape(C))),
+                            _data(C, tuple(shape(C))))):
+            break
+        C = new
+    return C
+
+
+# --------------------------------------------------------------------------
+# k-means
+
+def kmeans_assign(X, C, *, d: str = "d", clusters: str = "clusters"):
+    """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot."""
+    _require(X, (d,), "kmeans (X)")
+    _require(C, (clusters, d), "kmeans (C)")
+    _not_axis(X, clusters, "kmeans", "X")
+    return argmin(norm(C - X, d), clusters)
+
+
+def kmeans_update(X, Q, *, batch: str = "batch"):
+    """C = (Q ⊙_batch X) / Σ_batch Q: each centroid is the mean of its points.
+
+    (The first version printed Σ_batch (Q ⊙ X) / Q, which divides by zero
+    wherever a point is not in a cluster.)  A cluster with no points gets
+    0/0 = nan.
+    """
+    _require(X, (batch,), "kmeans (X)")
+    _require(Q, (batch,), "kmeans (Q)")
+    return contract(Q, X, over=batch) / sum(Q, batch)
+
+
+def kmeans(X, C0, *, steps: int, batch: str = "batch", d: str = "d",
+           clusters: str = "clusters"):
+    """``steps`` rounds of Lloyd's k-means from centroids C0 ∈ R^{clusters×d}.
+
+    X ∈ R^{batch×d}.  Each round assigns (:func:`kmeans_assign`) and updates
+    (:func:`kmeans_update`).  Returns the centroids.
+    """
+    _require(X, (batch, d), "kmeans (X)")
+    _not_axis(C0, batch, "kmeans", "C0")
+    C = C0
+    for _ in range(steps):
+        Q = kmeans_assign(X, C, d=d, clusters=clusters)
+        C = kmeans_update(X, Q, batch=batch)
+    return C
+
+
+# --------------------------------------------------------------------------
+# beam search
+
+def _topk(x, ax, k, new, what):
+    x = _as_funsor(x)
+    axes = (ax,) if isinstance(ax, str) else tuple(ax)
+    _require(x, axes, what)
+    have = shape(x)
+    n = math.prod(have[a] for a in axes)
+    if not 1 <= k <= n:
+        raise AxisError(f"{what}: k = {k} must lie in [1, {n}], the size of "
+                        f"axes {list(axes)} "
+                        f"{_fmt({a: have[a] for a in axes})}")
+    rest = tuple(a for a in have if a not in axes)
+    if new in rest:
+        raise AxisError(f"{what}: new axis name {new!r} is already an axis "
+                        f"of the tensor {_fmt(have)}")
+    data = _data(x, rest + axes)
+    data = data.reshape(data.shape[:len(rest)] + (n,))
+    vals, idx = torch.topk(data, k, dim=-1)
+    return vals, idx, rest, axes, have, n
+
+
+def maxk(x, ax, k: int, *, new: str = "k"):
+    """maxk_{ax,k} X: the k largest values along ``ax`` (one axis or several,
+    taken together), largest first, along a new axis ``new``[k]."""
+    vals, _, rest, _, _, _ = _topk(x, ax, k, new, "maxk")
+    return _wrap(vals, rest + (new,))
+
+
+def argmaxk(x, ax, k: int, *, new: str = "k"):
+    """argmaxk_{ax,k} X ∈ {0,1}^{ax×k}: for each j along ``new``, the one-hot
+    position of the j-th largest value, so that X ⊙_ax argmaxk X = maxk X.
+
+    (The first version printed the identity with max instead of maxk.)  Ties
+    are broken as torch.topk breaks them.
+    """
+    vals, idx, rest, axes, have, n = _topk(x, ax, k, new, "argmaxk")
+    onehot = torch.zeros(vals.shape[:-1] + (n, k), dtype=vals.dtype,
+                         device=vals.device)
+    onehot.scatter_(-2, idx.unsqueeze(-2), 1.0)
+    onehot = onehot.reshape(vals.shape[:-1] + tuple(have[a] for a in axes)
+                            + (k,))
+    return _wrap(onehot, rest + axes + (new,))
+
+
+def _append(Y, S, time):
+    """Y with the slice S added at the end of axis ``time``."""
+    order = tuple(a for a in shape(Y) if a != time)
+    y = _data(Y, order + (time,))
+    s = _data(S, order).unsqueeze(-1).to(y.dtype)
+    return _wrap(torch.cat([y, s], -1), order + (time,))
+
+
+def beam_search(f, H, S, *, steps: int, k: int, beam: str = "beam",
+                state: str = "state", time: str = "time"):
+    """Beam search of width k for ``steps`` steps.
+
+    H ∈ R^{beam} are the hypotheses' log-scores, S ∈ {0,1}^{beam×state} their
+    current states (one-hot), and f(S) ∈ R^{state} (lifted over beam) the
+    log-scores of the next state.  Each step scores every extension,
+    H' = H + f(S) ∈ R^{beam×state}, and keeps the k best:
+    H ← maxk_{(state,beam),k} H', S ← Σ_beam argmaxk_{(state,beam),k} H',
+    both renamed k → beam.  The beam grows to width k if it starts smaller.
+
+    Returns (H, Y): the final log-scores, best first, and the sequences
+    Y ∈ {0,1}^{beam×time×state} (time[steps+1], position 0 the start).
+    Other axes of H, S and f(S) (a batch) are lifted over.  Log-scores must
+    be finite if f contracts the one-hot S with them (0·(−∞) is nan).
+    """
+    _require(H, (beam,), "beam_search (H)")
+    _require(S, (beam, state), "beam_search (S)")
+    order = tuple(shape(S))
+    Y = _wrap(_data(S, order).unsqueeze(-1), order + (time,))
+    for _ in range(steps):
+        Hp = H + f(S)                                   # R^{beam×state}
+        kt = min(k, shape(Hp)[beam] * shape(Hp)[state])
+        A = argmaxk(Hp, (state, beam), kt)              # {0,1}^{state×beam×k}
+        H = rename(maxk(Hp, (state, beam), kt), {"k": beam})
+        back = sum(A, state)                            # which hypothesis
+        S = rename(sum(A, beam), {"k": beam})           # which next state
+        Y = rename(contract(back, Y, over=beam), {"k": beam})
+        Y = _append(Y, S, time)
+    return H, Y
+
+
+# --------------------------------------------------------------------------
+# multivariate normal
+
+def _square(x, ax1, ax2, what):
+    x = _as_funsor(x)
+    _require(x, (ax1, ax2), what)
+    s = shape(x)
+    if s[ax1] != s[ax2]:
+        raise AxisError(f"{what}: axes {ax1!r}[{s[ax1]}] and "
+                        f"{ax2!r}[{s[ax2]}] must have the same size "
+                        f"(a square matrix)")
+    rest = tuple(a for a in s if a not in (ax1, ax2))
+    return _data(x, rest + (ax1, ax2)), rest
+
+
+def det(x, ax1: str, ax2: str):
+    """det_{ax1,ax2} X: the determinant of the matrix with axes ax1, ax2
+    (lifted over the other axes)."""
+    data, rest = _square(x, ax1, ax2, "det")
+    return _wrap(torch.linalg.det(data), rest)
+
+
+def inv(x, ax1: str, ax2: str):
+    """inv_{ax1,ax2} X: the matrix inverse, with the same axes.
+
+    If X's rows are ax1 and its columns ax2, so are the inverse's:
+    positional(inv(X), (ax1, ax2))
+    = torch.linalg.inv(positional(X, (ax1, ax2))).
+    """
+    data, rest = _square(x, ax1, ax2, "inv")
+    return _wrap(torch.linalg.inv(data), rest + (ax1, ax2))
+
+
+def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1",
+                    d2: str = "d2"):
+    """log N(X; μ, Σ) = −½ (inv_{d1,d2} Σ) ⊙_{d1,d2} ([X−μ]_{d→d1} ⊙
+    [X−μ]_{d→d2}) − ½ log((2π)^{|d|} det_{d1,d2} Σ).
+
+    X, μ ∈ R^{d}, Σ ∈ R^{d1×d2} (|d| = |d1| = |d2|); other axes are lifted.
+    """
+    _require(X, (d,), "mvn_log_density (X)")
+    _require(mu, (d,), "mvn_log_density (mu)")
+    _square(Sigma, d1, d2, "mvn_log_density (Sigma)")
+    n = shape(X)[d]
+    if shape(Sigma)[d1] != n:
+        raise AxisError(f"mvn_log_density: Sigma's axes "
+                        f"{d1!r}[{shape(Sigma)[d1]}], "
+                        f"{d2!r}[{shape(Sigma)[d2]}] must match X's "
+                        f"{d!r}[{n}]")
+    D = X - mu
+    quad = contract(inv(Sigma, d1, d2), rename(D, {d: d1}), rename(D, {d: d2}),
+                    over=(d1, d2))
+    log_norm = n * math.log(2 * math.pi) + log(det(Sigma, d1, d2))
+    return -0.5 * quad - 0.5 * log_norm
+
+
+# --------------------------------------------------------------------------
+# belief propagation (beyond the paper)
+
+def _ones(ax, n, like):
+    return _wrap(torch.ones(n, dtype=like.dtype, device=like.device), (ax,))
+
+
+def _product(ms, ax, n, like):
+    """The elementwise product of the messages ms (each over axis ax)."""
+    if not ms:
+        return _ones(ax, n, like)
+    if len(ms) == 1:
+        return ms[0]
+    return contract(*ms)
+
+
+def _normalise(m, ax):
+    return m / sum(m, ax)
+
+
+def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
+                       return_messages: bool = False, init=None):
+    """Sum-product belief propagation on the factor graph of ``factors``.
+
+    Each factor is a nonnegative named tensor whose axes are the variables it
+    touches; a variable is an axis name, shared by the factors that touch
+    it.  Messages are vectors over one variable, updated in parallel:
+
+    - variable → factor: m_{v→f} = ⊙ of the messages m_{g→v} from the
+      other factors g of v;
+    - factor → variable: m_{f→v} = f ⊙_{vars(f) − v} (⊙ of m_{u→f}, u ≠ v),
+      one contraction;
+
+    each normalised to sum to 1.  The belief of v is the normalised product
+    of the messages into it.  On a tree (no cycles) the beliefs are the exact
+    marginals once the messages have crossed the tree (a number of rounds
+    equal to its diameter); on a graph with cycles ("loopy" belief
+    propagation) they are approximations, if the iteration converges at all.
+
+    Returns ``{variable: marginal}``, or with ``return_messages`` also
+    ``{"factor_to_variable": {(i, v): m}, "iterations": n, "change": c}``.
+    ``init`` (such a ``factor_to_variable`` dict) continues from earlier
+    messages instead of uniform ones.
+    """
+    fs = [_as_funsor(f) for f in factors]
+    sizes = _merged_sizes(fs, "belief_propagation")
+    for i, f in enumerate(fs):
+        if not shape(f):
+            raise AxisError(f"belief_propagation: factor {i} has no axes "
+                            f"(variables)")
+        if bool((f.data < 0).any()):
+            raise ValueError(f"belief_propagation: factor {i} has negative "
+                             f"entries")
+    like = fs[0].data
+    edges = [(i, v) for i, f in enumerate(fs) for v in f.inputs]
+    of_var = {v: [i for i, f in enumerate(fs) if v in f.inputs] for v in sizes}
+    f2v = {(i, v): _normalise(_ones(v, sizes[v], like), v) for i, v in edges}
+    if init is not None:
+        f2v.update({e: init[e] for e in edges if e in init})
+    change, it = math.inf, 0
+    while it < max_iter and change > tol:
+        it += 1
+        v2f = {(i, v): _normalise(_product(
+                   [f2v[j, v] for j in of_var[v] if j != i],
+                   v, sizes[v], like), v)
+               for i, v in edges}
+        new = {}
+        for i, v in edges:
+            others = [u for u in fs[i].inputs if u != v]
+            m = contract(fs[i], *[v2f[i, u] for u in others], over=others) \
+                if others else fs[i]
+            new[i, v] = _normalise(m, v)
+        change = max(float((_data(new[e], (e[1],))
+                            - _data(f2v[e], (e[1],))).abs().max())
+                     for e in edges)
+        f2v = new
+    beliefs = {v: _normalise(_product([f2v[j, v] for j in of_var[v]],
+                                      v, sizes[v], like), v)
+               for v in sizes}
+    if return_messages:
+        return beliefs, {"factor_to_variable": f2v, "iterations": it,
+                         "change": change}
+    return beliefs
