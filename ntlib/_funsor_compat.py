@@ -111,8 +111,15 @@ def _funsor_rule(op_class):
 _funsor_binary = _funsor_rule(ops.BinaryOp)
 
 
-def register_binary_check(check):
+def register_binary_check(check, named=None):
     """Put ``check(op, lhs, rhs)`` in front of funsor's eager elementwise binary rule.
+
+    When both operands are real tensors of scalars (what ntlib's named tensors
+    are) and ``named`` is given, the operation is ``named(op, lhs, rhs)``:
+    funsor's own rule reads the operands' ``.shape`` as the shape of their
+    *values*, which a named tensor reports as its axes, so funsor code that
+    multiplies named tensors (``ops.mul``, ``funsor.sum_product``) must not
+    reach it.  Vector-valued funsor tensors keep funsor's rule, after the check.
 
     (funsor.tensor names its rules for BinaryOp and MatmulOp alike, so the rule
     is looked up in the registry, before we register ours over it, not by its
@@ -120,6 +127,9 @@ def register_binary_check(check):
     """
     @eager.register(Binary, ops.BinaryOp, Tensor, Tensor)
     def _checked_binary(op, lhs, rhs):
+        if (named is not None and lhs.dtype == rhs.dtype == "real"
+                and not lhs.output.shape and not rhs.output.shape):
+            return named(op, lhs, rhs)
         check(op, lhs, rhs)
         return _funsor_binary(op, lhs, rhs)
     return _checked_binary

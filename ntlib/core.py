@@ -156,7 +156,7 @@ def tensor(data, names: Axes, *, dtype=None) -> "NamedTensor":
     t = torch.as_tensor(data, dtype=dtype)
     if dtype is None and not isinstance(data, torch.Tensor) and t.is_floating_point() \
             and not hasattr(data, "dtype"):
-        t = t.to(torch.float64)
+        t = torch.as_tensor(data, dtype=torch.float64)  # from the Python numbers, exactly
     return _wrap(t.to(device()), _axes(names))
 
 
@@ -375,7 +375,8 @@ def _check_funsor_binary(op, lhs, rhs):
     _merged_sizes((lhs, rhs), f"binary operation {op.__name__}")
 
 
-_fc.register_binary_check(_check_funsor_binary)
+_fc.register_binary_check(
+    _check_funsor_binary, named=lambda op, lhs, rhs: _checked_binary(op, op.__name__, lhs, rhs))
 
 
 # --------------------------------------------------------------------------

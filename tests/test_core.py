@@ -403,3 +403,29 @@ def test_funsor_pin_is_the_tested_range():
     assert req.group(1) == pyp.group(1) == ">=0.4.8,<0.5"
     v = tuple(int(p) for p in funsor.__version__.split(".")[:3])
     assert (0, 4, 8) <= v < (0, 5)
+
+
+def test_python_floats_become_float64_exactly():
+    x = nt.tensor([0.7, 1 / 3, [0.1][0]], "x")
+    assert nt.positional(x, "x").cpu().tolist() == [0.7, 1 / 3, 0.1]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_funsor_ops_on_named_tensors_keep_scalar_values(n):
+    """funsor's own machinery (ops.mul, sum_product) on named tensors, size-1 axes included."""
+    import funsor.ops as fops
+    from funsor.sum_product import sum_product
+
+    a = nt.rand(seed=1, v0=n, v1=n)
+    b = nt.rand(seed=2, v0=n, v2=n)
+    c = nt.rand(seed=3, v0=n, v3=n)
+    r = b.reduce(fops.add, frozenset({"v2"}))          # a plain funsor Tensor
+    for prod in (fops.mul(a, r), fops.mul(r, a)):
+        assert not prod.output.shape
+        want = torch.einsum("ij,ik->ij", nt.positional(a, ("v0", "v1")),
+                            nt.positional(b, ("v0", "v2")))
+        assert torch.allclose(nt.positional(prod, ("v0", "v1")), want)
+    m = sum_product(fops.add, fops.mul, [a, b, c], eliminate=frozenset({"v0", "v2", "v3"}))
+    want = torch.einsum("ij,ik,il->j", *(nt.positional(t, ("v0", o)) for t, o in
+                                          ((a, "v1"), (b, "v2"), (c, "v3"))))
+    assert torch.allclose(nt.positional(m, "v1"), want)
