@@ -183,7 +183,7 @@ def answer(A, *, height="height"):
     ...  # your code here
 
 
-nt.exercises.report("0.1", answer);
+nt.exercises.report("0.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("0.1")))
@@ -204,7 +204,7 @@ assert nt.exercises.check("0.1", nt.exercises.solution("0.1"))
 # %%
 answer = ...  # your choice
 
-nt.exercises.report("0.2", answer);
+nt.exercises.report("0.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("0.2")))

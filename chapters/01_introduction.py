@@ -240,7 +240,7 @@ def answer(Q, K, *, seq="seq", key="key"):
     ...  # your code here
 
 
-nt.exercises.report("1.1", answer);
+nt.exercises.report("1.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("1.1")))
@@ -262,7 +262,7 @@ assert nt.exercises.check("1.1", nt.exercises.solution("1.1"))
 # %%
 answer = ...  # your choice
 
-nt.exercises.report("1.2", answer);
+nt.exercises.report("1.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("1.2")))
@@ -293,7 +293,7 @@ def answer(Q, K, V, *, height="height", width="width", key="key"):
     ...  # your code here
 
 
-nt.exercises.report("1.3", answer);
+nt.exercises.report("1.3", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("1.3")))

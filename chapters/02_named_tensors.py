@@ -267,7 +267,7 @@ nt.show(total)
 # %%
 answer = ...  # your dict
 
-nt.exercises.report("2.1", answer);
+nt.exercises.report("2.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("2.1")))
@@ -285,7 +285,7 @@ def answer(S, T):
     ...  # your code here
 
 
-nt.exercises.report("2.2", answer);
+nt.exercises.report("2.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("2.2")))
@@ -304,7 +304,7 @@ def answer(X, r):
     ...  # your code here
 
 
-nt.exercises.report("2.3", answer);
+nt.exercises.report("2.3", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("2.3")))
@@ -325,7 +325,7 @@ assert nt.exercises.check("2.3", nt.exercises.solution("2.3"))
 # %%
 answer = ...  # your choice
 
-nt.exercises.report("2.4", answer);
+nt.exercises.report("2.4", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("2.4")))

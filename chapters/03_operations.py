@@ -694,7 +694,7 @@ def answer(x, A, y, *, height="height", width="width"):
     ...  # your code here
 
 
-nt.exercises.report("3.1", answer);
+nt.exercises.report("3.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("3.1")))
@@ -720,7 +720,7 @@ def answer(X, *, height="height", width="width"):
     ...  # your code here
 
 
-nt.exercises.report("3.2", answer);
+nt.exercises.report("3.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("3.2")))
@@ -740,7 +740,7 @@ def answer(X, *, seq="seq", layer="layer"):
     ...  # your code here
 
 
-nt.exercises.report("3.3", answer);
+nt.exercises.report("3.3", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("3.3")))
@@ -770,7 +770,7 @@ def answer(X, C, *, batch="batch", d="d", clusters="clusters"):
     ...  # your code here
 
 
-nt.exercises.report("3.4", answer);
+nt.exercises.report("3.4", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("3.4")))

@@ -672,7 +672,7 @@ def answer(x, W, b, *, layer="layer"):
     ...  # your code here
 
 
-nt.exercises.report("4.1", answer);
+nt.exercises.report("4.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("4.1")))
@@ -700,7 +700,7 @@ def answer(Q, K, V, w, *, seq="seq", query="seq'"):
     ...  # your code here
 
 
-nt.exercises.report("4.2", answer);
+nt.exercises.report("4.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("4.2")))
@@ -724,7 +724,7 @@ def answer(X, kh, kw, *, height="height", width="width"):
     ...  # your code here
 
 
-nt.exercises.report("4.3", answer);
+nt.exercises.report("4.3", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("4.3")))
@@ -747,7 +747,7 @@ def answer(X, gamma, *, layer="layer", eps=1e-5):
     ...  # your code here
 
 
-nt.exercises.report("4.4", answer);
+nt.exercises.report("4.4", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("4.4")))

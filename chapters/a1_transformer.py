@@ -525,7 +525,7 @@ def answer(I, E, *, seq="seq", vocab="vocab", layer="layer"):
     ...  # your code here
 
 
-nt.exercises.report("A1.1", answer);
+nt.exercises.report("A1.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A1.1")))
@@ -551,7 +551,7 @@ def answer(X, WQ, WK, WV, WO, gamma, beta, *, layer="layer"):
     ...  # your code here
 
 
-nt.exercises.report("A1.2", answer);
+nt.exercises.report("A1.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A1.2")))
@@ -576,7 +576,7 @@ def answer(X, WQ, WK, *, seq="seq", query="seq'", layer="layer",
     ...  # your code here
 
 
-nt.exercises.report("A1.3", answer);
+nt.exercises.report("A1.3", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A1.3")))
@@ -597,7 +597,7 @@ assert nt.exercises.check("A1.3", nt.exercises.solution("A1.3"))
 # %%
 answer = ...  # your choice
 
-nt.exercises.report("A1.4", answer);
+nt.exercises.report("A1.4", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A1.4")))

@@ -350,7 +350,7 @@ plt.show()
 # %%
 answer = ...  # a number
 
-nt.exercises.report("A2.1", answer);
+nt.exercises.report("A2.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A2.1")))
@@ -374,7 +374,7 @@ def answer(X, W, b, *, chans="chans"):
     ...  # your code here
 
 
-nt.exercises.report("A2.2", answer);
+nt.exercises.report("A2.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A2.2")))
@@ -395,7 +395,7 @@ def answer(X2, W3, b3, *, layer="layer"):
     ...  # your code here
 
 
-nt.exercises.report("A2.3", answer);
+nt.exercises.report("A2.3", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A2.3")))

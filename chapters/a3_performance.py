@@ -175,7 +175,7 @@ def answer(X, W, *, layer="layer"):
     ...  # your code here
 
 
-nt.exercises.report("A3.1", answer);
+nt.exercises.report("A3.1", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A3.1")))
@@ -196,7 +196,7 @@ assert nt.exercises.check("A3.1", nt.exercises.solution("A3.1"))
 # %%
 answer = ...  # your choice
 
-nt.exercises.report("A3.2", answer);
+nt.exercises.report("A3.2", answer)
 
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A3.2")))
