@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -231,7 +232,9 @@ def report(id: str, answer) -> bool:
     try:
         return check(id, answer)
     except ExerciseError as err:
-        print(f"not yet: {err}")
+        # wrapped to the width of a code cell, so the book needs no scrolling
+        print(textwrap.fill(f"not yet: {err}", 79, subsequent_indent="  ",
+                            break_long_words=False, break_on_hyphens=False))
         return False
 
 
