@@ -118,6 +118,8 @@ def _describe(x) -> str:
     if isinstance(x, torch.Tensor):
         return (f"a positional torch.Tensor of shape {tuple(x.shape)} (give it names "
                 f"with nt.tensor(data, names))")
+    if isinstance(x, (bool, int, float)):
+        return repr(x)
     try:
         f = _as_funsor(x)
     except TypeError:
@@ -165,7 +167,7 @@ def compare(expected, got, *, rtol=1e-6, atol=1e-8) -> str | None:
                 return None
         except (TypeError, ValueError):
             pass
-        return f"expected a number close to the right one, got {got!r}"
+        return f"expected a number close to the right one, got {_describe(got)}"
     try:
         same = bool(got == expected)
     except Exception:  # e.g. a tensor compared with a dict
