@@ -201,3 +201,21 @@ nt.exercises.report("A3.2", answer)
 # %% tags=["hide-cell"]
 display(nt.source(nt.exercises.solution("A3.2")))
 assert nt.exercises.check("A3.2", nt.exercises.solution("A3.2"))
+
+# %% [markdown]
+# ### Exercise A3.3: the cost of a contraction
+#
+# A contraction multiplies and adds once for every record of all the axes
+# involved, kept or summed. How many multiply-adds does $X \ndot{\layer} W$ take
+# for $X \in \reals^{\batch[32] \times \seq[128] \times \layer[512]}$ and
+# $W \in \reals^{\layer[512] \times \hidden[2048]}$? (Profilers count each
+# multiply-add as two floating-point operations.) Answer with a number.
+
+# %%
+answer = ...  # a number
+
+nt.exercises.report("A3.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A3.3")))
+assert nt.exercises.check("A3.3", nt.exercises.solution("A3.3"))

@@ -454,3 +454,12 @@ def test_choice_a3_2_by_counting_einsum_calls(monkeypatch):
     X, Y = nt.randn(seed=0, a=3, b=4), nt.randn(seed=1, b=4, c=2)
     nt.contract(X, Y, over="b")
     assert len(calls) == 1 and solution("A3.2")() == "b"
+
+
+def test_value_a3_3_by_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+    x = torch.empty(32, 128, 512, device="meta")          # shapes only, no data
+    w = torch.empty(512, 2048, device="meta")
+    with FlopCounterMode(display=False) as counter:
+        torch.einsum("bsl,lh->bsh", x, w)
+    assert 2 * solution("A3.3")() == counter.get_total_flops()
