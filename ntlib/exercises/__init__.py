@@ -11,7 +11,9 @@ The reader's side is three functions:
 - :func:`solution` — the reference answer (the book shows it in a toggle).
 
 :func:`report` is :func:`check` for notebooks: it prints the verdict instead of
-raising, so a chapter can store the message a stub answer gets.
+raising (wrapped to 79 columns), so a chapter can store the message a stub
+answer gets.  :func:`validate` checks an exercise itself (for the tests): the
+reference passes, and a function that ignores its input fails.
 
 Kinds of exercise:
 
