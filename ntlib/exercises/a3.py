@@ -41,3 +41,10 @@ def ex_a3_1(X, W, *, layer="layer"):
                    "c": "it loops over the records of the kept axes"})
 def ex_a3_2():
     return "b"
+
+
+@exercise("A3.3", title="the cost of a contraction", kind="value")
+def ex_a3_3():
+    # one multiply-add for every record of all the axes involved:
+    # |batch| |seq| |layer| |hidden|
+    return 32 * 128 * 512 * 2048
