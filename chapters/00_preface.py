@@ -148,3 +148,64 @@ checks = {
 for what, (named, positional) in checks.items():
     assert torch.allclose(named, positional), what
     print(f"{what:>13}: named == positional")
+
+# %% [markdown]
+# ## Exercises
+#
+# Every chapter ends with exercises, and every exercise is checked by the
+# computer. An exercise gives you a code cell with a *stub*: a function whose body
+# is `...` (or, for questions with a single answer, a value `...`). Replace the
+# `...` with your code and run the cell. The last line,
+# `nt.exercises.report(id, answer)`, hands your answer to the checker, which runs
+# it next to a reference answer on several inputs of its own choosing: the sizes
+# of the prompt, but also other sizes, axes stored in another order, and an extra
+# axis that a named formula should lift over. It prints either `correct` or
+# `not yet:` followed by the first case that failed and what went wrong there
+# (axes missing or unexpected, or the first entry that differs). A function that
+# only works for the example in the prompt does not pass.
+#
+# Below each stub is a collapsed cell with the reference solution and the
+# checker's verdict on it; open it when you are done, or stuck. The functions
+# behind the checker are `nt.exercises.check(id, answer)`, which raises an
+# `ExerciseError` for a wrong answer (useful in your own tests), and
+# `nt.exercises.solution(id)`, which returns the reference answer.
+
+# %% [markdown]
+# ### Exercise 0.1: column sums
+#
+# Write a function that returns the vector of column sums of a matrix
+# $A \in \reals^{\height \times \width}$, that is, $\nsum{\height} A \in
+# \reals^{\width}$. For the matrix $A$ above it is $(6, 12, 18)$. The axis name is
+# a keyword argument whose default is the paper's name, as everywhere in `ntlib`.
+
+# %%
+def answer(A, *, height="height"):
+    ...  # your code here
+
+
+nt.exercises.report("0.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("0.1")))
+assert nt.exercises.check("0.1", nt.exercises.solution("0.1"))
+
+# %% [markdown]
+# ### Exercise 0.2: softmax along the height, positionally
+#
+# Let `At = nt.positional(A, ("height", "width"))`. Which positional expression
+# computes the same numbers as `nt.softmax(A, "height")`?
+#
+# - **a**: `torch.softmax(At, dim=0)`
+# - **b**: `torch.softmax(At, dim=1)`
+# - **c**: `torch.softmax(At, dim=-1)`
+#
+# Answer with the letter, e.g. `answer = "c"`.
+
+# %%
+answer = ...  # your choice
+
+nt.exercises.report("0.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("0.2")))
+assert nt.exercises.check("0.2", nt.exercises.solution("0.2"))

@@ -214,3 +214,87 @@ print("nt.nn.attention agrees (fused and plain paths)")
 # The rest of the book makes this precise: Chapter 2 defines named tensors, Chapter 3
 # the operations used here (contraction, softmax, lifting) and the rest, and the
 # later chapters write whole networks in the same way.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise has a stub to complete; `nt.exercises.report` checks your function
+# on inputs you have not seen (see the preface). The reference solutions are in
+# the collapsed cells.
+#
+# ### Exercise 1.1: the attention weights
+#
+# Write the weights that attention puts on each key,
+#
+# $$
+# \alpha = \nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}},
+# \qquad Q \in \reals^{\key},\; K \in \reals^{\seq \times \key},
+# $$
+#
+# as a function of $Q$ and $K$. Your function should also work, unchanged, when
+# $Q$ holds many queries along an axis $\seq'$, or when both inputs carry an extra
+# axis such as $\heads$.
+
+# %%
+def answer(Q, K, *, seq="seq", key="key"):
+    ...  # your code here
+
+
+nt.exercises.report("1.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("1.1")))
+assert nt.exercises.check("1.1", nt.exercises.solution("1.1"))
+
+# %% [markdown]
+# ### Exercise 1.2: which softmax is this?
+#
+# In the positional code at the start of this chapter, `scores` has one row per
+# query and one column per key. Named, the queries run along $\seq'$ and the keys
+# along $\seq$. Which named operation is `torch.softmax(scores, dim=0)`?
+#
+# - **a**: a softmax over $\seq$ (the keys), for each query
+# - **b**: a softmax over $\seq'$ (the queries), for each key
+# - **c**: a softmax over all entries of the score matrix at once
+#
+# Answer with the letter, e.g. `answer = "c"`.
+
+# %%
+answer = ...  # your choice
+
+nt.exercises.report("1.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("1.2")))
+assert nt.exercises.check("1.2", nt.exercises.solution("1.2"))
+
+# %% [markdown]
+# ### Exercise 1.3: attention over an image
+#
+# Let the keys and values sit on a grid of pixels instead of a sequence:
+# $K \in \reals^{\height \times \width \times \key}$ and
+# $V \in \reals^{\height \times \width \times \val}$, with one query
+# $Q \in \reals^{\key}$. The query should attend to all pixels at once: one
+# softmax over $\height$ and $\width$ together, then a weighted sum over both,
+#
+# $$
+# \begin{aligned}
+# S &= \frac{Q \ndot{\key} K}{\sqrt{|\key|}} \in \reals^{\height \times \width},\\
+# \text{Attention}(Q, K, V) &= \frac{\exp S}{\nsum{\height \\ \width} \exp S}
+#   \ndot{\height \\ \width} V \in \reals^{\val}.
+# \end{aligned}
+# $$
+#
+# Hint: `nt.softmax` takes one axis; the cheat-sheet in the preface shows how to
+# merge two axes into one (and `nt.unflatten` splits it again).
+
+# %%
+def answer(Q, K, V, *, height="height", width="width", key="key"):
+    ...  # your code here
+
+
+nt.exercises.report("1.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("1.3")))
+assert nt.exercises.check("1.3", nt.exercises.solution("1.3"))

@@ -299,3 +299,82 @@ for attempt in ("A + torch.ones(3, 3)", "A @ A", "A[0]", "A(depth=1)"):
     except (TypeError, nt.AxisError) as e:
         msg = f"{attempt}  →  {type(e).__name__}: {e}"
         print(textwrap.fill(msg, 76, subsequent_indent="    "))
+
+# %% [markdown]
+# ## Exercises
+#
+# Complete each stub and run its cell; the checker tries your answer on inputs of
+# its own (see the preface). The reference solutions are in the collapsed cells.
+#
+# ### Exercise 2.1: the paper's indices in code
+#
+# The paper writes $A_{\height(2), \width(3)} = 9$. Give the positions to use in
+# code, as a dict from axis names to positions, e.g.
+# `answer = {"height": 0, "width": 0}`.
+
+# %%
+answer = ...  # your dict
+
+nt.exercises.report("2.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("2.1")))
+assert nt.exercises.check("2.1", nt.exercises.solution("2.1"))
+
+# %% [markdown]
+# ### Exercise 2.2: the union of two shapes
+#
+# Shapes are dicts from axis names to sizes. Write a function that returns the
+# union $\mathcal{S} \cup \mathcal{T}$ of two shapes when they are compatible, and
+# `None` when they are not.
+
+# %%
+def answer(S, T):
+    ...  # your code here
+
+
+nt.exercises.report("2.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("2.2")))
+assert nt.exercises.check("2.2", nt.exercises.solution("2.2"))
+
+# %% [markdown]
+# ### Exercise 2.3: a tensor is a function of records
+#
+# A named tensor $X$ is a function from $\rec \shp X$ to the reals. Write that
+# function: given $X$ and a record $r$ (a dict with one position for every axis of
+# $X$), return the entry $X_r$ as a Python `float`. Remember that the order in
+# which $X$ stores its axes is not the order in which $r$ lists them.
+
+# %%
+def answer(X, r):
+    ...  # your code here
+
+
+nt.exercises.report("2.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("2.3")))
+assert nt.exercises.check("2.3", nt.exercises.solution("2.3"))
+
+# %% [markdown]
+# ### Exercise 2.4: which of these raises `AxisError`?
+#
+# With $A$ as above, exactly one of these lines raises `nt.AxisError`. Which one,
+# and why?
+#
+# - **a**: `nt.tensor([[1., 2.], [3., 4.]], ("seq", "seq"))`
+# - **b**: `nt.positional(A, ("width", "height"))`
+# - **c**: `nt.index(A, "width", 2)`
+#
+# Answer with the letter, e.g. `answer = "c"`.
+
+# %%
+answer = ...  # your choice
+
+nt.exercises.report("2.4", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("2.4")))
+assert nt.exercises.check("2.4", nt.exercises.solution("2.4"))

@@ -705,3 +705,109 @@ Y64 = nt.randn(seed=21, width=3, dtype=torch.float64)
 assert nt.dtype(nt.contract(X32, Y64, over="width")) == torch.float64
 assert nt.dtype(X32 + Y64) == torch.float64
 assert nt.dtype(nt.contract(A, A, over="width")) == torch.int64
+
+# %% [markdown]
+# ## Exercises
+#
+# Complete each stub and run its cell; the checker tries your function on inputs of
+# its own, including other sizes, other storage orders and an extra axis to lift
+# over (see the preface). The reference solutions are in the collapsed cells.
+#
+# ### Exercise 3.1: a batched bilinear form
+#
+# For $x \in \reals^{\height}$, $A \in \reals^{\height \times \width}$ and
+# $y \in \reals^{\width}$, the bilinear form $x^\top A y$ is, by name,
+#
+# $$
+# (x \ndot{\height} A) \ndot{\width} y \in \reals .
+# $$
+#
+# Write it as one contraction of three operands. When $x$ and $y$ carry a $\batch$ axis, the same
+# code should give one number per batch entry (and must not sum over $\batch$).
+
+# %%
+def answer(x, A, y, *, height="height", width="width"):
+    ...  # your code here
+
+
+nt.exercises.report("3.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("3.1")))
+assert nt.exercises.check("3.1", nt.exercises.solution("3.1"))
+
+# %% [markdown]
+# ### Exercise 3.2: softmax over two axes at once
+#
+# Write the softmax over $\height$ and $\width$ together, so that the entries of
+# each $\height \times \width$ slice sum to one:
+#
+# $$
+# \nfun{\height, \width}{softmax} X =
+# \frac{\exp X}{\nsum{\height \\ \width} \exp X}.
+# $$
+#
+# Subtract the maximum over both axes first, as `nt.softmax` does, so that large
+# inputs do not overflow. (Is $\nfun{\width}{softmax} \nfun{\height}{softmax} X$
+# the same thing? Try it on the checker.)
+
+# %%
+def answer(X, *, height="height", width="width"):
+    ...  # your code here
+
+
+nt.exercises.report("3.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("3.2")))
+assert nt.exercises.check("3.2", nt.exercises.solution("3.2"))
+
+# %% [markdown]
+# ### Exercise 3.3: a positional snippet, by name
+#
+# With `Xt` a matrix stored as (seq, layer), the positional code `Xt @ Xt.T`
+# computes the dot products of every pair of positions, a matrix over two sequence
+# axes. Write it by name: return a tensor over $\seq$ and $\seq'$ (spelled
+# `"seq'"`) whose entry $(\seq(i), \seq'(j))$ is the dot product over $\layer$ of
+# positions $i$ and $j$. Hint: rename.
+
+# %%
+def answer(X, *, seq="seq", layer="layer"):
+    ...  # your code here
+
+
+nt.exercises.report("3.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("3.3")))
+assert nt.exercises.check("3.3", nt.exercises.solution("3.3"))
+
+# %% [markdown]
+# ### Exercise 3.4: one step of k-means
+#
+# Points $X \in \reals^{\batch \times \dd}$ and centres
+# $C \in \reals^{\clusters \times \dd}$. One step of k-means assigns each point to
+# its nearest centre and moves each centre to the mean of its points:
+#
+# $$
+# \begin{aligned}
+# Q &= \nfun{\clusters}{argmin} \nfun{\dd}{norm} (C - X)
+#   \in \{0, 1\}^{\batch \times \clusters}, \\
+# C' &= \frac{Q \ndot{\batch} X}{\nsum{\batch} Q}
+#   \in \reals^{\clusters \times \dd}.
+# \end{aligned}
+# $$
+#
+# Return $C'$. (The paper's v1 prints the update as
+# $\nsum{\batch} (Q \odot X) / Q$; the form above is the corrected one.)
+
+# %%
+def answer(X, C, *, batch="batch", d="d", clusters="clusters"):
+    ...  # your code here
+
+
+nt.exercises.report("3.4", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("3.4")))
+assert nt.exercises.check("3.4", nt.exercises.solution("3.4"))

@@ -647,3 +647,108 @@ print("plain and fused agree on:", ", ".join(cases))
 # The tests (`tests/test_nn.py`) check both paths against PyTorch on more shapes, with
 # permuted storage orders, and compare gradients. The timings of both paths against
 # positional PyTorch are in the performance appendix.
+
+# %% [markdown]
+# ## Exercises
+#
+# Complete each stub and run its cell; the checker tries your function on inputs of
+# its own, including other sizes, other storage orders and extra axes to lift over
+# (see the preface). The reference solutions are in the collapsed cells.
+#
+# ### Exercise 4.1: a fully connected layer with tanh
+#
+# Write the layer
+#
+# $$
+# \operatorname{FullConn}(x) = \tanh\left(W \ndot{\layer} x + b\right)_{\layer' \to \layer},
+# \qquad W \in \reals^{\layer' \times \layer},\; b \in \reals^{\layer'}:
+# $$
+#
+# the chapter's layer with $\tanh$ in place of $\sigma$ (the primed axis is
+# spelled `"layer'"`).
+
+# %%
+def answer(x, W, b, *, layer="layer"):
+    ...  # your code here
+
+
+nt.exercises.report("4.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("4.1")))
+assert nt.exercises.check("4.1", nt.exercises.solution("4.1"))
+
+# %% [markdown]
+# ### Exercise 4.2: attention with a sliding-window mask
+#
+# Queries along $\seq'$, keys and values along $\seq$, both of length $n$. In
+# *local* attention, the query at position $j$ sees only the $w$ most recent keys,
+# itself included:
+#
+# $$
+# M_{\seq(i), \seq'(j)} = \begin{cases} 0 & j - w < i \le j, \\
+#   -\infty & \text{otherwise,} \end{cases}
+# \qquad
+# \operatorname{Attention}(Q, K, V, M).
+# $$
+#
+# Build the mask $M \in \reals^{\seq \times \seq'}$ and return the masked
+# attention. With $w \ge n$ this is the causal attention of this chapter.
+
+# %%
+def answer(Q, K, V, w, *, seq="seq", query="seq'"):
+    ...  # your code here
+
+
+nt.exercises.report("4.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("4.2")))
+assert nt.exercises.check("4.2", nt.exercises.solution("4.2"))
+
+# %% [markdown]
+# ### Exercise 4.3: average pooling in two dimensions
+#
+# Write $\operatorname{AvgPool2d}_{kh,kw}$, the average over each $kh \times kw$ block:
+#
+# $$
+# \operatorname{AvgPool2d}_{kh,kw}(X) = \nfun{\kh \\ \kw}{mean}
+#   \operatorname{pool}_{\height,\kh} \operatorname{pool}_{\width,\kw} X .
+# $$
+#
+# `nt.pool` is the chapter's $\operatorname{pool}$; the sizes $kh$ and $kw$ divide the
+# height and the width.
+
+# %%
+def answer(X, kh, kw, *, height="height", width="width"):
+    ...  # your code here
+
+
+nt.exercises.report("4.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("4.3")))
+assert nt.exercises.check("4.3", nt.exercises.solution("4.3"))
+
+# %% [markdown]
+# ### Exercise 4.4: RMS normalization
+#
+# A lighter relative of LayerNorm divides by the root mean square over $\layer$
+# and does not subtract the mean:
+#
+# $$
+# \operatorname{RMSNorm}(X; \gamma) =
+#   \frac{X}{\sqrt{\nfun{\layer}{mean} (X \odot X) + \epsilon}} \odot \gamma,
+# \qquad \gamma \in \reals^{\layer},\; \epsilon = 10^{-5}.
+# $$
+
+# %%
+def answer(X, gamma, *, layer="layer", eps=1e-5):
+    ...  # your code here
+
+
+nt.exercises.report("4.4", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("4.4")))
+assert nt.exercises.check("4.4", nt.exercises.solution("4.4"))

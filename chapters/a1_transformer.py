@@ -505,3 +505,100 @@ plt.show()
 
 # %%
 print("v1 variant also reaches ≥ 90% held-out digit accuracy:", token_acc_v1 >= 0.90)
+
+# %% [markdown]
+# ## Exercises
+#
+# Complete each stub and run its cell; the checker tries your function on inputs of
+# its own, including other sizes, other storage orders and a $\batch$ axis to lift
+# over (see the preface). The reference solutions are in the collapsed cells.
+#
+# ### Exercise A1.1: the input layer
+#
+# Write $X^0 = W + P$, with $W = (E \ndot{\vocab} I)\sqrt{|\layer|}$ and $P$ the
+# positional encoding, for token ids $I \in [|\vocab|]^{\seq}$ (integers, not
+# one-hot) and $E \in \reals^{\vocab \times \layer}$. The functions of this
+# appendix do most of the work.
+
+# %%
+def answer(I, E, *, seq="seq", vocab="vocab", layer="layer"):
+    ...  # your code here
+
+
+nt.exercises.report("A1.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A1.1")))
+assert nt.exercises.check("A1.1", nt.exercises.solution("A1.1"))
+
+# %% [markdown]
+# ### Exercise A1.2: a pre-norm attention sublayer
+#
+# Many Transformers after the original normalize *before* the sublayer and add the
+# residual afterwards ("pre-norm"):
+#
+# $$
+# X + \mathrm{SelfAtt}\bigl(\mathrm{LayerNorm}(X)\bigr), \qquad
+# \mathrm{LayerNorm}(X) = \nfun{\layer}{standardize}(X) \odot \gamma + \beta .
+# $$
+#
+# Write it without a mask, with the weights $W^Q, W^K, W^V, W^O$ shaped as in this
+# appendix and $\gamma, \beta \in \reals^{\layer}$ ($\epsilon = 10^{-5}$, the
+# default of `nt.standardize`).
+
+# %%
+def answer(X, WQ, WK, WV, WO, gamma, beta, *, layer="layer"):
+    ...  # your code here
+
+
+nt.exercises.report("A1.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A1.2")))
+assert nt.exercises.check("A1.2", nt.exercises.solution("A1.2"))
+
+# %% [markdown]
+# ### Exercise A1.3: a causal attention map, averaged over heads
+#
+# The attention maps above show, for each head, the weights
+#
+# $$
+# \alpha = \nfun{\seq}{softmax}\Bigl(\frac{Q \ndot{\key} K}{\sqrt{|\key|}} + M\Bigr)
+# \in \reals^{\heads \times \seq \times \seq'},
+# $$
+#
+# with $Q = W^Q \ndot{\layer} X_{\seq \to \seq'}$, $K = W^K \ndot{\layer} X$ and
+# the causal mask $M$. Return their mean over $\heads$.
+
+# %%
+def answer(X, WQ, WK, *, seq="seq", query="seq'", layer="layer",
+           heads="heads", key="key"):
+    ...  # your code here
+
+
+nt.exercises.report("A1.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A1.3")))
+assert nt.exercises.check("A1.3", nt.exercises.solution("A1.3"))
+
+# %% [markdown]
+# ### Exercise A1.4: the shape of the second bias
+#
+# In the feedforward sublayer, $X^2 = W^{l,2} \ndot{\hidden} X^1 + b^{l,2}$. In
+# which space does $b^{l,2}$ lie?
+#
+# - **a**: $\reals^{\hidden}$
+# - **b**: $\reals^{\layer}$
+# - **c**: $\reals^{\heads \times \layer}$
+#
+# Answer with the letter, e.g. `answer = "c"`.
+
+# %%
+answer = ...  # your choice
+
+nt.exercises.report("A1.4", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A1.4")))
+assert nt.exercises.check("A1.4", nt.exercises.solution("A1.4"))

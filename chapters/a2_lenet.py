@@ -334,3 +334,70 @@ for ax, k in zip(axes[0], wrong):
 for ax in axes[0]:
     ax.axis("off")
 plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# Complete each stub and run its cell; the checker tries your answer on inputs of
+# its own, including other sizes, other storage orders and a $\batch$ axis to lift
+# over (see the preface). The reference solutions are in the collapsed cells.
+#
+# ### Exercise A2.1: the size of $\layer$ for $32 \times 32$ images
+#
+# The original LeNet read $32 \times 32$ images. With this appendix's layers
+# ($5 \times 5$ kernels, no padding, $2 \times 2$ pools, $c_2 = 16$ channels), how
+# large is the axis $\layer$ that $X^2$ is flattened into? Answer with a number.
+
+# %%
+answer = ...  # a number
+
+nt.exercises.report("A2.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A2.1")))
+assert nt.exercises.check("A2.1", nt.exercises.solution("A2.1"))
+
+# %% [markdown]
+# ### Exercise A2.2: one convolution stage
+#
+# Write one stage of the network,
+#
+# $$
+# \mathrm{MaxPool2d}_{2,2}\bigl(\mathrm{relu}(\mathrm{Conv2d}(X; W, b)_{\chans' \rightarrow \chans})\bigr),
+# $$
+#
+# with
+# $W \in \reals^{\chans' \times \chans \times \kh \times \kw}$ and
+# $b \in \reals^{\chans'}$.
+
+# %%
+def answer(X, W, b, *, chans="chans"):
+    ...  # your code here
+
+
+nt.exercises.report("A2.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A2.2")))
+assert nt.exercises.check("A2.2", nt.exercises.solution("A2.2"))
+
+# %% [markdown]
+# ### Exercise A2.3: flatten, then the hidden layer
+#
+# Given $X^2 \in \reals^{\height \times \width \times \chans}$ (maybe with a
+# $\batch$ axis), $W^3 \in \reals^{\hidden \times \layer}$ and
+# $b^3 \in \reals^{\hidden}$, return
+# $X^3 = \mathrm{relu}(W^3 \ndot{\layer} X^2_{(\height, \width, \chans) \rightarrow \layer} + b^3)$.
+# The flattening order matters here: it must be $(\height, \width, \chans)$, as in
+# this appendix, for $W^3$'s entries to meet the right pixels.
+
+# %%
+def answer(X2, W3, b3, *, layer="layer"):
+    ...  # your code here
+
+
+nt.exercises.report("A2.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A2.3")))
+assert nt.exercises.check("A2.3", nt.exercises.solution("A2.3"))

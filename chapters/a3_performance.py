@@ -146,3 +146,76 @@ plain = [r for r in rows if r.get("path") == "plain"]
 if plain:
     print(f"plain path: time ratios from {min(r['ratio'] for r in plain):.2f}x "
           f"to {max(r['ratio'] for r in plain):.2f}x")
+
+# %% [markdown]
+# ## Exercises
+#
+# Complete each stub and run its cell; the checker tries your answer on inputs of
+# its own (see the preface). The reference solutions are in the collapsed cells.
+# This page so far only read files; the exercises need `ntlib` and `torch`:
+
+# %%
+import torch
+
+import ntlib as nt
+
+# %% [markdown]
+# ### Exercise A3.1: a named contraction as one einsum
+#
+# The default path of every contraction is a single `torch.einsum` call. Write one
+# yourself: given named tensors $X$ and $W$ that share the axis $\layer$, return
+# $X \ndot{\layer} W$ by building an einsum string from the axis names, calling
+# `torch.einsum` once on the positional data, and naming the result. Every other
+# axis is kept; an axis that both tensors have (say $\heads$) is matched, not
+# summed. Your function should not assume any particular axis names besides
+# $\layer$ or any storage order.
+
+# %%
+def answer(X, W, *, layer="layer"):
+    ...  # your code here
+
+
+nt.exercises.report("A3.1", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A3.1")))
+assert nt.exercises.check("A3.1", nt.exercises.solution("A3.1"))
+
+# %% [markdown]
+# ### Exercise A3.2: how `nt.contract` computes
+#
+# How does `nt.contract(X, Y, over=...)` compute its result? (`nt.source` will
+# tell you.)
+#
+# - **a**: it forms the broadcast product $X \odot Y$, then sums over the axes
+# - **b**: it makes one `torch.einsum` call
+# - **c**: it loops over the records of the axes it keeps
+#
+# Answer with the letter, e.g. `answer = "c"`.
+
+# %%
+answer = ...  # your choice
+
+nt.exercises.report("A3.2", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A3.2")))
+assert nt.exercises.check("A3.2", nt.exercises.solution("A3.2"))
+
+# %% [markdown]
+# ### Exercise A3.3: the cost of a contraction
+#
+# A contraction multiplies and adds once for every record of all the axes
+# involved, kept or summed. How many multiply-adds does $X \ndot{\layer} W$ take
+# for $X \in \reals^{\batch[32] \times \seq[128] \times \layer[512]}$ and
+# $W \in \reals^{\layer[512] \times \hidden[2048]}$? (Profilers count each
+# multiply-add as two floating-point operations.) Answer with a number.
+
+# %%
+answer = ...  # a number
+
+nt.exercises.report("A3.3", answer)
+
+# %% tags=["hide-cell"]
+display(nt.source(nt.exercises.solution("A3.3")))
+assert nt.exercises.check("A3.3", nt.exercises.solution("A3.3"))

@@ -11,7 +11,9 @@ The reader's side is three functions:
 - :func:`solution` — the reference answer (the book shows it in a toggle).
 
 :func:`report` is :func:`check` for notebooks: it prints the verdict instead of
-raising, so a chapter can store the message a stub answer gets.
+raising (wrapped to 79 columns), so a chapter can store the message a stub
+answer gets.  :func:`validate` checks an exercise itself (for the tests): the
+reference passes, and a function that ignores its input fails.
 
 Kinds of exercise:
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -36,7 +39,8 @@ import torch
 
 from ..core import AxisError, _as_funsor, positional, shape
 
-__all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "solution", "get"]
+__all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "solution",
+           "get", "validate"]
 
 
 class ExerciseError(AssertionError):
@@ -113,6 +117,11 @@ def solution(id: str):
 
 
 def _describe(x) -> str:
+    if isinstance(x, torch.Tensor):
+        return (f"a positional torch.Tensor of shape {tuple(x.shape)} (give it names "
+                f"with nt.tensor(data, names))")
+    if isinstance(x, (bool, int, float)):
+        return repr(x)
     try:
         f = _as_funsor(x)
     except TypeError:
@@ -130,6 +139,10 @@ def _is_named(x) -> bool:
 
 def compare(expected, got, *, rtol=1e-6, atol=1e-8) -> str | None:
     """None if ``got`` matches ``expected``; else what differs, without giving the answer away."""
+    if (got is None and expected is not None) or got is Ellipsis:
+        return ("no answer yet: " + ("your function returned None" if got is None else
+                                     "the answer is still ...")
+                + " (replace the ... with your code)")
     if _is_named(expected):
         if not _is_named(got):
             return f"expected {_describe(expected)}, got {_describe(got)}"
@@ -148,15 +161,21 @@ def compare(expected, got, *, rtol=1e-6, atol=1e-8) -> str | None:
             return (f"{n} of {e.numel()} entries differ; the first at ({where}): "
                     f"expected {e[tuple(pos)].item():.6g}, got {g[tuple(pos)].item():.6g}")
         return None
+    if _is_named(got) and not shape(got) and isinstance(expected, (int, float)):
+        got = positional(got, ()).item()   # a named scalar stands for its number
     if isinstance(expected, float) or isinstance(got, float):
         try:
             if abs(float(got) - float(expected)) <= atol + rtol * abs(float(expected)):
                 return None
         except (TypeError, ValueError):
             pass
-        return f"expected a number close to the right one, got {got!r}"
-    if got != expected:
-        return f"got {got!r}, which is not right"
+        return f"expected a number close to the right one, got {_describe(got)}"
+    try:
+        same = bool(got == expected)
+    except Exception:  # e.g. a tensor compared with a dict
+        same = False
+    if not same:
+        return f"got {_describe(got)}, which is not right"
     return None
 
 
@@ -198,6 +217,11 @@ def check(id: str, answer) -> bool:
         print(f"exercise {id} ({ex.title}): correct on all {len(cases)} cases.")
         return True
     expected = ex.reference()
+    if answer is ex.reference:   # solution(id) of a value or choice exercise
+        answer = expected
+    if answer is Ellipsis or answer is None:
+        raise ExerciseError(f"exercise {id}: no answer yet (replace the ... "
+                            f"with your answer)")
     if ex.kind == "choice" and answer not in ex.choices:
         raise ExerciseError(f"exercise {id}: answer one of {sorted(ex.choices)}, got {answer!r}")
     problem = compare(expected, answer, rtol=ex.rtol, atol=ex.atol)
@@ -212,5 +236,28 @@ def report(id: str, answer) -> bool:
     try:
         return check(id, answer)
     except ExerciseError as err:
-        print(f"not yet: {err}")
+        # wrapped to the width of a code cell, so the book needs no scrolling
+        print(textwrap.fill(f"not yet: {err}", 79, subsequent_indent="  ",
+                            break_long_words=False, break_on_hyphens=False))
         return False
+
+
+def validate(id: str) -> None:
+    """Check exercise ``id`` itself (for the tests): the reference passes, a
+    function exercise has at least three cases whose expected results are
+    not all the same (so an answer that ignores its input fails), and a choice
+    exercise's answer is one of its choices."""
+    ex = get(id)
+    if ex.kind == "function":
+        cases = ex.cases()
+        if len(cases) < 3:
+            raise ValueError(f"exercise {id}: needs at least 3 cases, has {len(cases)}")
+        outs = [ex.reference(**kw) for _, kw in cases]
+        for i, out in enumerate(outs):   # a constant answer must fail somewhere
+            if all(compare(o, out, rtol=ex.rtol, atol=ex.atol) is None for o in outs):
+                raise ValueError(f"exercise {id}: a function that always returns "
+                                 f"the answer of case {cases[i][0]!r} passes")
+    elif ex.kind == "choice":
+        if ex.reference() not in ex.choices or len(ex.choices) < 2:
+            raise ValueError(f"exercise {id}: the answer must be one of >= 2 choices")
+    check(id, ex.reference)

@@ -1,0 +1,65 @@
+"""Exercises of chapter 2: named indices, shapes and records."""
+
+import torch
+
+import ntlib as nt
+
+from . import exercise
+
+
+@exercise("2.1", title="the paper's indices in code", kind="value")
+def ex_2_1():
+    # the paper's A_{height(2), width(3)}: positions count from 1 there
+    return {"height": 1, "width": 2}
+
+
+def _cases_2_2():
+    return [
+        ("compatible shapes sharing width",
+         dict(S={"height": 3, "width": 3}, T={"width": 3, "chans": 2})),
+        ("orthogonal shapes", dict(S={"batch": 2}, T={"seq": 5, "key": 4})),
+        ("incompatible shapes: width[3] and width[4]",
+         dict(S={"height": 3, "width": 3}, T={"width": 4})),
+        ("several shared axes, listed in another order",
+         dict(S={"seq": 5, "batch": 2, "key": 4},
+              T={"key": 4, "heads": 3, "seq": 5})),
+    ]
+
+
+@exercise("2.2", title="the union of two shapes", cases=_cases_2_2)
+def ex_2_2(S, T):
+    if not nt.compatible(S, T):
+        return None
+    return {**S, **T}
+
+
+def _cases_2_3():
+    A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"),
+                  dtype=torch.float64)
+    B = nt.randn(seed=1, width=4, height=2)
+    C = nt.randn(seed=2, chans=3, height=2, width=5)
+    return [
+        ("the running example A", dict(X=A, r={"height": 0, "width": 2})),
+        ("a tensor stored width-first, record height-first",
+         dict(X=B, r={"height": 1, "width": 3})),
+        ("three axes, record in yet another order",
+         dict(X=C, r={"width": 4, "chans": 1, "height": 0})),
+    ]
+
+
+@exercise("2.3", title="a tensor is a function of records", cases=_cases_2_3)
+def ex_2_3(X, r):
+    for ax, i in r.items():
+        X = nt.index(X, ax, i)
+    return float(nt.positional(X, ()))
+
+
+@exercise("2.4", title="which of these raises AxisError?", kind="choice",
+          choices={
+              "a": 'nt.tensor([[1., 2.], [3., 4.]], ("seq", "seq"))',
+              "b": 'nt.positional(A, ("width", "height"))',
+              "c": 'nt.index(A, "width", 2)',
+          })
+def ex_2_4():
+    # a shape is a set of axes with distinct names; b and c are fine
+    return "a"

@@ -1,0 +1,99 @@
+"""Exercises of chapter 4: a layer, a mask, a pooling and a normalization."""
+
+import math
+
+import torch
+
+import ntlib as nt
+
+from . import exercise
+
+_L = "layer'"
+
+
+def _cases_4_1():
+    return [
+        ("x[layer=3], W[layer'=2, layer=3]",
+         dict(x=nt.randn(seed=1, layer=3),
+              W=nt.randn(seed=2, **{_L: 2}, layer=3),
+              b=nt.randn(seed=3, **{_L: 2}))),
+        ("other sizes, W stored layer-first",
+         dict(x=nt.randn(seed=4, layer=4),
+              W=nt.randn(seed=5, layer=4, **{_L: 5}),
+              b=nt.randn(seed=6, **{_L: 5}))),
+        ("an extra axis 'batch' to lift over",
+         dict(x=nt.randn(seed=7, layer=3, batch=4),
+              W=nt.randn(seed=8, **{_L: 3}, layer=3),
+              b=nt.randn(seed=9, **{_L: 3}))),
+    ]
+
+
+@exercise("4.1", title="a fully connected layer with tanh", cases=_cases_4_1)
+def ex_4_1(x, W, b, *, layer="layer"):
+    y = nt.tanh(nt.contract(W, x, over=layer) + b)
+    return nt.rename(y, {layer + "'": layer})
+
+
+def _qkv(seed, n, key=3, val=2, **extra):
+    return dict(Q=nt.randn(seed=seed, **extra, **{"seq'": n}, key=key),
+                K=nt.randn(seed=seed + 1, seq=n, **extra, key=key),
+                V=nt.randn(seed=seed + 2, val=val, seq=n, **extra))
+
+
+def _cases_4_2():
+    return [
+        ("n = 5 positions, window w = 2", dict(**_qkv(1, 5), w=2)),
+        ("n = 6, w = 3, other sizes", dict(**_qkv(4, 6, key=2, val=3), w=3)),
+        ("w = 1: each query sees only its own position",
+         dict(**_qkv(7, 4), w=1)),
+        ("extra axes 'batch' and 'heads' to lift over",
+         dict(**_qkv(10, 5, batch=2, heads=2), w=2)),
+    ]
+
+
+@exercise("4.2", title="attention with a sliding-window mask",
+          cases=_cases_4_2)
+def ex_4_2(Q, K, V, w, *, seq="seq", query="seq'"):
+    n = nt.shape(K)[seq]
+    i = torch.arange(n).reshape(n, 1)           # key positions (seq)
+    j = torch.arange(n).reshape(1, n)           # query positions (seq')
+    allowed = (i <= j) & (i > j - w)
+    M = torch.zeros(n, n, dtype=torch.float64).masked_fill(~allowed, -math.inf)
+    return nt.attention(Q, K, V, nt.tensor(M, (seq, query)), seq=seq)
+
+
+def _cases_4_3():
+    return [
+        ("X[height=4, width=6], 2 x 3 pools",
+         dict(X=nt.randn(seed=1, height=4, width=6), kh=2, kw=3)),
+        ("other sizes, width first, 3 x 2 pools",
+         dict(X=nt.randn(seed=2, width=4, height=6), kh=3, kw=2)),
+        ("extra axes 'batch' and 'chans' to lift over",
+         dict(X=nt.randn(seed=3, batch=2, chans=3, height=4, width=4),
+              kh=2, kw=2)),
+    ]
+
+
+@exercise("4.3", title="average pooling in two dimensions", cases=_cases_4_3)
+def ex_4_3(X, kh, kw, *, height="height", width="width"):
+    P = nt.pool(nt.pool(X, kh, seq=height, kernel="kh"),
+                kw, seq=width, kernel="kw")
+    return nt.mean(P, ("kh", "kw"))
+
+
+def _cases_4_4():
+    return [
+        ("X[layer=4], gamma[layer=4]",
+         dict(X=nt.randn(seed=1, layer=4), gamma=nt.randn(seed=2, layer=4))),
+        ("other sizes, an axis 'seq' first",
+         dict(X=nt.randn(seed=3, seq=3, layer=6),
+              gamma=nt.randn(seed=4, layer=6))),
+        ("extra axes 'batch' and 'seq' to lift over",
+         dict(X=nt.randn(seed=5, layer=3, batch=2, seq=4),
+              gamma=nt.randn(seed=6, layer=3))),
+    ]
+
+
+@exercise("4.4", title="RMS normalization", cases=_cases_4_4)
+def ex_4_4(X, gamma, *, layer="layer", eps=1e-5):
+    return X / (nt.mean(X * X, layer) + eps) ** 0.5 * gamma
