@@ -231,15 +231,18 @@ def check(id: str, answer) -> bool:
     return True
 
 
-def report(id: str, answer) -> bool:
-    """Like :func:`check`, but prints the checker's message instead of raising (for notebooks)."""
+def report(id: str, answer) -> None:
+    """Like :func:`check`, but prints the checker's verdict instead of raising.
+
+    For notebooks: it returns nothing, so a cell that ends with it shows the
+    verdict line and no stray ``True``/``False``.
+    """
     try:
-        return check(id, answer)
+        check(id, answer)
     except ExerciseError as err:
         # wrapped to the width of a code cell, so the book needs no scrolling
         print(textwrap.fill(f"not yet: {err}", 79, subsequent_indent="  ",
                             break_long_words=False, break_on_hyphens=False))
-        return False
 
 
 def validate(id: str) -> None:
