@@ -64,7 +64,7 @@ print(
 )
 assert not torch.allclose(over_keys @ Vt, over_queries @ Vt)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
 for ax, (title, Wt) in zip(
     axes,

@@ -190,11 +190,13 @@ print(wrong.cpu().numpy())
 # says which axis and which sizes:
 
 # %%
+import textwrap
+
 C = nt.randn(seed=0, height=3, width=4)
 try:
     A + C
 except nt.AxisError as err:
-    print(f"AxisError: {err}")
+    print(textwrap.fill(f"AxisError: {err}", 79, subsequent_indent="    "))
 
 # %% [markdown]
 # ## Reductions
@@ -460,7 +462,7 @@ same(nt.sum(S_w, "width"), ("height",), torch.ones(3, dtype=f64))
 print("softmax_height A:\n", nt.show(S_h, ("height", "width")), sep="")
 print("softmax_width A:\n", nt.show(S_w, ("height", "width")), sep="")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(8, 3))
 panels = [
     ("A", At),
@@ -544,8 +546,8 @@ def gap(alpha, target):
 
 for alpha in [1, 2, 5, 10, 20, 40]:
     print(
-        f"alpha = {alpha:>2}: |softmax(aA) - argmax A| = {gap(alpha, M_w):.2e}"
-        f", |softmax(-aA) - argmin A| = {gap(-alpha, m_w):.2e}"
+        f"α = {alpha:>2}:  softmax(αA) vs argmax A: {gap(alpha, M_w):.1e};"
+        f"  softmax(-αA) vs argmin A: {gap(-alpha, m_w):.1e}"
     )
 assert gap(40, M_w) < 1e-15 and gap(-40, m_w) < 1e-15
 

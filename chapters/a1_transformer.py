@@ -474,8 +474,8 @@ truth = nt.positional(T_test, ("batch", "out"))
 token_acc = (generated == truth).double().mean().item()
 seq_acc = (generated == truth).all(dim=1).double().mean().item()
 print(
-    f"greedy decoding on 1000 held-out sequences: {token_acc:.2%} of digits, "
-    f"{seq_acc:.2%} of whole sequences right"
+    f"greedy decoding on 1000 held-out sequences: {token_acc:.2%} of digits,"
+    f"\n{seq_acc:.2%} of whole sequences right"
 )
 for k in range(5):
     print(

@@ -31,9 +31,12 @@
 # the ratios are what to compare):
 #
 # ```
-# .venv/bin/python benchmarks/bench_contract.py --out benchmarks/results/contract-cpu.json
-# .venv/bin/python benchmarks/bench_blocks.py --out benchmarks/results/blocks-cpu.json
-# NTLIB_DEVICE=cuda .venv/bin/python benchmarks/bench_blocks.py --out benchmarks/results/blocks-cuda.json
+# .venv/bin/python benchmarks/bench_contract.py \
+#     --out benchmarks/results/contract-cpu.json
+# .venv/bin/python benchmarks/bench_blocks.py \
+#     --out benchmarks/results/blocks-cpu.json
+# NTLIB_DEVICE=cuda .venv/bin/python benchmarks/bench_blocks.py \
+#     --out benchmarks/results/blocks-cuda.json
 # ```
 #
 # The numbers below are read from `benchmarks/results/*.json` as recorded (found
