@@ -118,6 +118,13 @@ plt.show()
 # %%
 nt.source(nt.contract, nt.softmax)
 
+# %% [markdown]
+# The line `@fused_by(...)` above `softmax` pairs the formula with a faster
+# implementation that computes the same thing (here `torch.softmax` along the same
+# axis). That one runs by default; inside `with nt.plain():` the formula below it
+# runs as written. Chapter 4 explains the mechanism, and the tests check that both
+# agree. With these, attention is three lines:
+
 # %%
 def attention(Q, K, V):
     """(softmax_seq (Q ⊙_key K) / sqrt|key|) ⊙_seq V."""

@@ -533,7 +533,8 @@ example = nt.index(I_test, "batch", 0)
 labels = [
     str(t) if t != SEP else "|" for t in nt.positional(example, "seq").tolist()
 ]
-fig, axes = plt.subplots(2, 4, figsize=(8, 4.6))
+# one row per head, one column per layer: 15 token labels per panel need the room
+fig, axes = plt.subplots(4, 2, figsize=(8, 12))
 with torch.no_grad():
     for l in (1, 2):
         alpha = attention_maps(model, example, l)
@@ -541,22 +542,24 @@ with torch.no_grad():
             a = nt.positional(
                 nt.index(alpha, "heads", hd), ("seq'", "seq")
             ).cpu()
-            ax = axes[l - 1, hd]
+            ax = axes[hd, l - 1]
             ax.imshow(a, cmap="viridis", vmin=0, vmax=1)
             ax.set_title(f"layer {l}, head {hd + 1}", fontsize=10)
             ax.set_xticks(range(len(labels)), labels, fontsize=10)
             ax.set_yticks(range(len(labels)), labels, fontsize=10)
             ax.tick_params(length=0, pad=1)
-            if l == 2:
+            if hd == 3:
                 ax.set_xlabel("key (seq)", fontsize=10)
-            if hd == 0:
+            if l == 1:
                 ax.set_ylabel("query (seq')", fontsize=10)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Rows are query positions, columns key positions; the causal mask leaves the upper
-# triangle empty. In this run the second layer has solved the task in every head:
+# One row of panels per head, the first layer on the left and the second on the
+# right. In each panel, rows are query positions and columns key positions; the
+# causal mask leaves the upper triangle empty. In this run the second layer has
+# solved the task in every head:
 # from the separator $\mathtt{|}$ on, each query attends to a position that moves one
 # step back as the query moves one step forward, the anti-diagonal that picks out
 # exactly the digit to be emitted next. In the first layer, one head attends to the
