@@ -87,9 +87,8 @@ a13 = nt.index(nt.index(A, "height", 0), "width", 2)
 a31 = nt.index(nt.index(A, "width", 2), "height", 0)
 assert nt.shape(a13) == {} and float(nt.positional(a13, ())) == 4.0
 assert float(nt.positional(a31, ())) == 4.0
-assert (
-    float(nt.positional(A, ("height", "width"))[0, 2]) == 4.0
-)  # positional: [row, column]
+# positional: [row, column]
+assert (float(nt.positional(A, ("height", "width"))[0, 2]) == 4.0)
 nt.show(a13)
 
 # %% [markdown]
@@ -160,9 +159,8 @@ S = {"height": 3, "width": 3}
 T = {"width": 3, "chans": 2}
 U = {"width": 4}
 V = {"chans": 2}
-assert nt.compatible(S, T) and not nt.orthogonal(
-    S, T
-)  # share width, same size
+# share width, same size
+assert nt.compatible(S, T) and not nt.orthogonal(S, T)
 assert not nt.compatible(S, U)  # width[3] vs width[4]
 assert nt.orthogonal(S, V) and nt.compatible(S, V)  # nothing shared
 print("S ∪ T =", {**S, **T})

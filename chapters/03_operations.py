@@ -167,9 +167,8 @@ print(nt.show(nt.relu(B), ("height", "width")))
 nt.source(nt.core._checked_binary, nt.core._merged_sizes)
 
 # %%
-same(
-    A + x, ("height", "width"), At + xt[:, None]
-)  # positional: x must be made a column
+# positional: x must be made a column
+same(A + x, ("height", "width"), At + xt[:, None])
 same(A + y, ("height", "width"), At + yt[None, :])  # ... and y a row
 print(nt.show(A + x, ("height", "width")))
 print(nt.show(A + y, ("height", "width")))
@@ -265,9 +264,10 @@ same(nt.mean(A, "width"), ("height",), At.mean(dim=1))
 same(nt.mean(A, ("height", "width")), (), At.mean())
 same(nt.var(A, "width"), ("height",), At.var(dim=1, unbiased=False))
 same(nt.var(A, ("height", "width")), (), At.var(unbiased=False))
+# torch's default (unbiased) variance differs
 assert not torch.allclose(
     nt.positional(nt.var(A, "width"), "height"), At.var(dim=1)
-)  # unbiased differs
+)
 for name, value in [
     ("norm_width A", nt.norm(A, "width")),
     ("norm_3,width A", nt.norm(A, "width", p=3)),
@@ -626,9 +626,8 @@ nt.source(nt.flatten, nt.unflatten)
 # %%
 L_hw = nt.flatten(A, ("height", "width"), "layer")
 L_wh = nt.flatten(A, ("width", "height"), "layer")
-same(
-    L_hw, ("layer",), At.reshape(-1)
-)  # row-major: rows of A one after another
+# row-major: rows of A one after another
+same(L_hw, ("layer",), At.reshape(-1))
 same(L_wh, ("layer",), At.T.reshape(-1))  # columns one after another
 for h in range(3):
     for w_ in range(3):
@@ -736,9 +735,8 @@ Ebt, Ibt = (
     nt.positional(Ib, ("batch", "seq")),
 )
 gathered = nt.index(Eb, "vocab", Ib)
-tf_definition = torch.stack(
-    [Ebt[b][Ibt[b]] for b in range(2)]
-)  # out[b] = E[b][I[b]]
+# out[b] = E[b][I[b]]
+tf_definition = torch.stack([Ebt[b][Ibt[b]] for b in range(2)])
 same(gathered, ("batch", "seq", "emb"), tf_definition)
 same(
     gathered,

@@ -20,9 +20,8 @@
 import logging
 import math
 
-logging.getLogger("matplotlib").setLevel(
-    logging.ERROR
-)  # no font-cache notice on stderr in a fresh environment
+# no font-cache notice on stderr in a fresh environment
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -370,9 +369,8 @@ def draw_windows(ax, X, W, outer, inner, title):
     n = len(base)
     for row, window in enumerate(vals):
         for v in window:
-            p = int(
-                np.flatnonzero(base == v)[0]
-            )  # where this value sits in the sequence
+            # where this value sits in the sequence
+            p = int(np.flatnonzero(base == v)[0])
             ax.add_patch(
                 plt.Rectangle(
                     (p, -row - 1),

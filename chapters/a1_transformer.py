@@ -30,9 +30,8 @@ import math
 import sys
 import time
 
-logging.getLogger("matplotlib").setLevel(
-    logging.ERROR
-)  # no font-cache notice on stderr
+# no font-cache notice on stderr
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -533,7 +532,7 @@ example = nt.index(I_test, "batch", 0)
 labels = [
     str(t) if t != SEP else "|" for t in nt.positional(example, "seq").tolist()
 ]
-# one row per head, one column per layer: 15 token labels per panel need the room
+# one row per head, one column per layer: room for 15 token labels a panel
 fig, axes = plt.subplots(4, 2, figsize=(8, 12))
 with torch.no_grad():
     for l in (1, 2):

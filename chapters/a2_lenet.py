@@ -18,9 +18,8 @@ import logging
 import sys
 import time
 
-logging.getLogger("matplotlib").setLevel(
-    logging.ERROR
-)  # no font-cache notice on stderr
+# no font-cache notice on stderr
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
