@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: book test test-gpu install browser bench clean
+.PHONY: book test test-gpu install browser bench lab clean
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -45,6 +45,12 @@ browser:
 	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "note: chromium not found; tests/test_book.py will skip the browser check"; fi; }
+
+# The chapters in JupyterLab, started in chapters/ (installs JupyterLab into
+# .venv on first use; every chapter also runs from any other directory).
+lab: $(STAMP)
+	$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install -q "jupyterlab>=4"
+	cd chapters && $(abspath $(BIN))/jupyter lab
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

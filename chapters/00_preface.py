@@ -9,8 +9,10 @@
 # axis an operation acts on, and keeps working when a tensor gains extra axes such as
 # a batch.
 #
-# We follow the structure of the paper's latest version. Every formula is typeset with
-# the paper's own macros and is then *run*: the named-tensor functions live in a small
+# We follow the structure of the paper's latest version. Every formula in the chapters
+# below is typeset with the paper's own macros and is then *run* (the map of the paper
+# at the end of this preface says which parts are covered so far): the named-tensor
+# functions live in a small
 # Python package, `ntlib`, built on [funsor](https://github.com/pyro-ppl/funsor) with
 # the PyTorch backend. Each chapter shows the source of the `ntlib` function next to
 # the formula it implements, applies it to concrete numbers, and compares the result
@@ -44,13 +46,15 @@
 #
 # **In the browser.** Each chapter page has a launch button (the rocket icon) that
 # opens the notebook in Google Colab. A hidden set-up cell at the top of every
-# notebook installs `ntlib` and its requirements there; elsewhere it does nothing.
+# notebook installs `ntlib` there, with what the chapters import (matplotlib, tqdm,
+# scikit-learn); running it again does no harm, and elsewhere it does nothing.
 #
 # **Locally.** With Python 3.10+ and `make`, from a clone of the repository:
 #
 # ```bash
 # make book    # build the HTML book into _build/html (creates .venv on first use)
 # make test    # the whole test suite, including every chapter notebook
+# make lab     # open the chapters in JupyterLab (installed on first use)
 # ```
 #
 # To use `ntlib` in your own environment instead, `pip install -e .` in the
@@ -90,7 +94,9 @@
 import torch
 import ntlib as nt
 
-A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"), dtype=torch.float64)
+A = nt.tensor(
+    [[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"), dtype=torch.float64
+)
 nt.show(A, ("height", "width"))
 
 # %% [markdown]
@@ -139,15 +145,53 @@ x = nt.tensor([2, 7, 1], "height", dtype=torch.float64)
 xt = nt.positional(x, "height")
 
 checks = {
-    "indexing": (nt.positional(nt.index(nt.index(A, "height", 0), "width", 2), ()), At[0, 2]),
-    "broadcasting": (nt.positional(A + x, ("height", "width")), At + xt[:, None]),
-    "contraction": (nt.positional(nt.contract(x, A, over="height"), "width"), xt @ At),
-    "softmax": (nt.positional(nt.softmax(A, "width"), ("height", "width")), torch.softmax(At, dim=1)),
-    "flattening": (nt.positional(nt.flatten(A, ("height", "width"), "layer"), "layer"), At.reshape(-1)),
+    "indexing": (
+        nt.positional(nt.index(nt.index(A, "height", 0), "width", 2), ()),
+        At[0, 2],
+    ),
+    "broadcasting": (
+        nt.positional(A + x, ("height", "width")),
+        At + xt[:, None],
+    ),
+    "contraction": (
+        nt.positional(nt.contract(x, A, over="height"), "width"),
+        xt @ At,
+    ),
+    "softmax": (
+        nt.positional(nt.softmax(A, "width"), ("height", "width")),
+        torch.softmax(At, dim=1),
+    ),
+    "flattening": (
+        nt.positional(nt.flatten(A, ("height", "width"), "layer"), "layer"),
+        At.reshape(-1),
+    ),
 }
 for what, (named, positional) in checks.items():
     assert torch.allclose(named, positional), what
     print(f"{what:>13}: named == positional")
+
+# %% [markdown]
+# ## Map of the paper
+#
+# Where each part of the paper (latest version, TMLR 2023, unless marked v1) is
+# executed in this book, and how far:
+#
+# | paper | topic | book | status |
+# | --- | --- | --- | --- |
+# | §1 | introduction: attention, positional vs named | [Chapter 1](01_introduction.ipynb) | done |
+# | §2 | named tensors, informal and formal definitions | [Chapter 2](02_named_tensors.ipynb) | done |
+# | §3 | operations: lifting, reductions, contraction, softmax, renaming and reshaping, indexing | [Chapter 3](03_operations.ipynb) | done |
+# | §4 | neural networks: feedforward, RNN, attention, convolution, pooling, normalization | [Chapter 4](04_neural_networks.ipynb) | done |
+# | v1 §3.4 | GroupNorm | [Chapter 4](04_neural_networks.ipynb) | done |
+# | §5 and Appendix B | differential calculus; formal differentiability | [Chapter 5](05_calculus.ipynb) | done |
+# | §6 | alternatives and related work: index notation, graphical notation, relational algebra | [Chapter 6](06_alternatives.ipynb) | done |
+# | v1 §3.4 | other examples: random variables, CBOW, Sudoku, k-means, beam search, multivariate normal | [Chapter 7](07_more_examples.ipynb) | done |
+# | — | belief propagation (proposed for the paper, never merged) | [Chapter 7](07_more_examples.ipynb) | done |
+# | Appendix A | the Transformer | [Appendix A.1](a1_transformer.ipynb) | done |
+# | Appendix A | LeNet | [Appendix A.2](a2_lenet.ipynb) | done |
+# | Appendix C | the LaTeX macros | the book's MathJax macros (`_config.yml`) | done |
+# | — | speed and memory of `ntlib` against positional PyTorch (not in the paper) | [Appendix A.3](a3_performance.ipynb) | done |
+# | — | exercises, checked by the computer (not in the paper) | the end of every chapter | done |
 
 # %% [markdown]
 # ## Exercises

@@ -49,22 +49,42 @@ Qt = torch.randn(n, d_k, dtype=f64, generator=torch.Generator().manual_seed(0))
 Kt = torch.randn(n, d_k, dtype=f64, generator=torch.Generator().manual_seed(1))
 Vt = torch.randn(n, d_v, dtype=f64, generator=torch.Generator().manual_seed(2))
 
-scores = Qt @ Kt.T / math.sqrt(d_k)             # rows: queries, columns: keys
-over_keys = torch.softmax(scores, dim=1)        # intended
-over_queries = torch.softmax(scores, dim=0)     # also "softmax(QK^T / sqrt d_k)"
-print("weights per query sum to", over_keys.sum(dim=1).numpy().round(4), "(intended)")
-print("weights per query sum to", over_queries.sum(dim=1).numpy().round(4), "(other reading)")
+scores = Qt @ Kt.T / math.sqrt(d_k)  # rows: queries, columns: keys
+over_keys = torch.softmax(scores, dim=1)  # intended
+over_queries = torch.softmax(scores, dim=0)  # also "softmax(QK^T / sqrt d_k)"
+print(
+    "weights per query sum to",
+    over_keys.sum(dim=1).numpy().round(4),
+    "(intended)",
+)
+print(
+    "weights per query sum to",
+    over_queries.sum(dim=1).numpy().round(4),
+    "(other reading)",
+)
 assert not torch.allclose(over_keys @ Vt, over_queries @ Vt)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
-for ax, (title, Wt) in zip(axes, [("softmax over keys (intended):\neach row sums to 1", over_keys),
-                                  ("softmax over queries:\neach column sums to 1", over_queries)]):
+for ax, (title, Wt) in zip(
+    axes,
+    [
+        ("softmax over keys (intended):\neach row sums to 1", over_keys),
+        ("softmax over queries:\neach column sums to 1", over_queries),
+    ],
+):
     ax.imshow(Wt.numpy(), vmin=0, vmax=0.8, cmap="Blues")
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, f"{float(Wt[i, j]):.2f}", ha="center", va="center", fontsize=9)
-    ax.set_title(title, fontsize=10)
+            ax.text(
+                j,
+                i,
+                f"{float(Wt[i, j]):.2f}",
+                ha="center",
+                va="center",
+                fontsize=10,
+            )
+    ax.set_title(title, fontsize=11)
     ax.set_xlabel("key position")
     ax.set_ylabel("query position")
     ax.set_xticks(range(n))
@@ -97,6 +117,13 @@ plt.show()
 
 # %%
 nt.source(nt.contract, nt.softmax)
+
+# %% [markdown]
+# The line `@fused_by(...)` above `softmax` pairs the formula with a faster
+# implementation that computes the same thing (here `torch.softmax` along the same
+# axis). That one runs by default; inside `with nt.plain():` the formula below it
+# runs as written. Chapter 4 explains the mechanism, and the tests check that both
+# agree. With these, attention is three lines:
 
 # %%
 def attention(Q, K, V):
@@ -133,7 +160,9 @@ nt.show(out)
 # %%
 Q = nt.tensor(Qt, ("seq'", "key"))
 out = attention(Q, K, V)
-assert torch.allclose(nt.positional(out, ("seq'", "val")).cpu(), over_keys @ Vt)
+assert torch.allclose(
+    nt.positional(out, ("seq'", "val")).cpu(), over_keys @ Vt
+)
 nt.show(out, ("seq'", "val"))
 
 # %% [markdown]
@@ -161,7 +190,8 @@ fused = torch.nn.functional.scaled_dot_product_attention(Qp, Kp, Vp)
 order = ("batch", "heads", "seq'", "val")
 assert torch.allclose(nt.positional(out, order), by_hand)
 assert torch.allclose(nt.positional(out, order), fused)
-print("named attention == positional batched multi-head attention == scaled_dot_product_attention")
+print("named attention == positional batched multi-head attention")
+print("                == scaled_dot_product_attention")
 
 # %% [markdown]
 # That the automatic lifting is the lifting the paper defines — apply the one-query
@@ -205,9 +235,15 @@ except nt.AxisError as err:
 nt.source(nt.nn.attention)
 
 # %%
-assert torch.allclose(nt.positional(nt.nn.attention(Qb, Kb, Vb), order), nt.positional(out, order))
+assert torch.allclose(
+    nt.positional(nt.nn.attention(Qb, Kb, Vb), order),
+    nt.positional(out, order),
+)
 with nt.plain():
-    assert torch.allclose(nt.positional(nt.nn.attention(Qb, Kb, Vb), order), nt.positional(out, order))
+    assert torch.allclose(
+        nt.positional(nt.nn.attention(Qb, Kb, Vb), order),
+        nt.positional(out, order),
+    )
 print("nt.nn.attention agrees (fused and plain paths)")
 
 # %% [markdown]

@@ -44,7 +44,9 @@ import ntlib as nt
 nt.source(nt.tensor)
 
 # %%
-A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"), dtype=torch.float64)
+A = nt.tensor(
+    [[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"), dtype=torch.float64
+)
 nt.show(A, ("height", "width"))
 
 # %%
@@ -55,10 +57,13 @@ nt.show(A, ("width", "height"))
 # names tie positions to meaning, so the two constructions agree entry by entry:
 
 # %%
-A_transposed_data = nt.tensor([[3, 1, 2], [1, 5, 6], [4, 9, 5]], ("width", "height"),
-                              dtype=torch.float64)
-assert torch.equal(nt.positional(A, ("height", "width")),
-                   nt.positional(A_transposed_data, ("height", "width")))
+A_transposed_data = nt.tensor(
+    [[3, 1, 2], [1, 5, 6], [4, 9, 5]], ("width", "height"), dtype=torch.float64
+)
+assert torch.equal(
+    nt.positional(A, ("height", "width")),
+    nt.positional(A_transposed_data, ("height", "width")),
+)
 print("same tensor:", nt.shape(A) == nt.shape(A_transposed_data))
 
 # %% [markdown]
@@ -82,7 +87,8 @@ a13 = nt.index(nt.index(A, "height", 0), "width", 2)
 a31 = nt.index(nt.index(A, "width", 2), "height", 0)
 assert nt.shape(a13) == {} and float(nt.positional(a13, ())) == 4.0
 assert float(nt.positional(a31, ())) == 4.0
-assert float(nt.positional(A, ("height", "width"))[0, 2]) == 4.0   # positional: [row, column]
+# positional: [row, column]
+assert (float(nt.positional(A, ("height", "width"))[0, 2]) == 4.0)
 nt.show(a13)
 
 # %% [markdown]
@@ -98,8 +104,12 @@ nt.show(a13)
 # %%
 row3 = nt.index(A, "height", 2)
 col1 = nt.index(A, "width", 0)
-assert torch.equal(nt.positional(row3, "width"), nt.positional(A, ("height", "width"))[2, :])
-assert torch.equal(nt.positional(col1, "height"), nt.positional(A, ("height", "width"))[:, 0])
+assert torch.equal(
+    nt.positional(row3, "width"), nt.positional(A, ("height", "width"))[2, :]
+)
+assert torch.equal(
+    nt.positional(col1, "height"), nt.positional(A, ("height", "width"))[:, 0]
+)
 print(nt.show(row3))
 print(nt.show(col1))
 
@@ -149,9 +159,10 @@ S = {"height": 3, "width": 3}
 T = {"width": 3, "chans": 2}
 U = {"width": 4}
 V = {"chans": 2}
-assert nt.compatible(S, T) and not nt.orthogonal(S, T)   # share width, same size
-assert not nt.compatible(S, U)                            # width[3] vs width[4]
-assert nt.orthogonal(S, V) and nt.compatible(S, V)        # nothing shared
+# share width, same size
+assert nt.compatible(S, T) and not nt.orthogonal(S, T)
+assert not nt.compatible(S, U)  # width[3] vs width[4]
+assert nt.orthogonal(S, V) and nt.compatible(S, V)  # nothing shared
 print("S ∪ T =", {**S, **T})
 
 # %% [markdown]
@@ -181,12 +192,15 @@ recs = list(nt.records(shape_S))
 for r in recs:
     print(r)
 assert len(recs) == 2 * 3
-assert len({frozenset(r.items()) for r in recs}) == len(recs)   # all distinct
+assert len({frozenset(r.items()) for r in recs}) == len(recs)  # all distinct
 
-# the corrected formula, literally: one named index ax_k(i_k) per axis, i_k ranging over I_k
+# the corrected formula, literally: one named index ax_k(i_k) per axis,
+# i_k ranging over I_k
 names_S = list(shape_S)
-by_formula = {frozenset((names_S[k], i_k) for k, i_k in enumerate(i))
-              for i in itertools.product(*(range(shape_S[a]) for a in names_S))}
+by_formula = {
+    frozenset((names_S[k], i_k) for k, i_k in enumerate(i))
+    for i in itertools.product(*(range(shape_S[a]) for a in names_S))
+}
 assert by_formula == {frozenset(r.items()) for r in recs}
 
 # %% [markdown]
@@ -208,9 +222,13 @@ nt.source(nt.restrict)
 t = {"batch": 1, "height": 2, "width": 0}
 print(nt.restrict(t, ("height", "width")))
 print(nt.restrict(t, "batch"))
-# every record of T restricts to a record of S, and every record of S arises this way
+# every record of T restricts to a record of S, and every record of S
+# arises this way
 T3 = {"batch": 2, "height": 3, "width": 3}
-restricted = {frozenset(nt.restrict(r, ("height", "width")).items()) for r in nt.records(T3)}
+restricted = {
+    frozenset(nt.restrict(r, ("height", "width")).items())
+    for r in nt.records(T3)
+}
 assert restricted == {frozenset(r.items()) for r in nt.records(S)}
 
 # %% [markdown]
@@ -225,7 +243,8 @@ assert restricted == {frozenset(r.items()) for r in nt.records(S)}
 
 # %%
 def as_function(X):
-    """The named tensor X as a literal map from records (frozensets) to numbers."""
+    """The named tensor X as a literal map from records (frozensets) to
+    numbers."""
     table = {}
     for r in nt.records(nt.shape(X)):
         entry = X
@@ -233,6 +252,7 @@ def as_function(X):
             entry = nt.index(entry, ax, i)
         table[frozenset(r.items())] = float(nt.positional(entry, ()))
     return table
+
 
 fA = as_function(A)
 assert fA == as_function(A_transposed_data)

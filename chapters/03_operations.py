@@ -17,21 +17,27 @@ import torch
 import ntlib as nt
 
 f64 = torch.float64
-A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"), dtype=f64)
+A = nt.tensor(
+    [[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"), dtype=f64
+)
 x = nt.tensor([2, 7, 1], "height", dtype=f64)
 y = nt.tensor([1, 4, 1], "width", dtype=f64)
 
-# Positional copies.  Convention for the positional code only: dim 0 = height, dim 1 = width.
+# Positional copies.  Convention for the positional code only:
+# dim 0 = height, dim 1 = width.
 At = nt.positional(A, ("height", "width"))
 xt = nt.positional(x, "height")
 yt = nt.positional(y, "width")
 
 
 def same(named, order, expected):
-    """Assert that a named tensor, laid out in `order`, equals a positional result."""
+    """Assert that a named tensor, laid out in `order`, equals a positional
+    result."""
     got = nt.positional(named, order)
     assert got.shape == expected.shape, (got.shape, expected.shape)
-    assert torch.allclose(got, expected.to(device=got.device, dtype=got.dtype)), (got, expected)
+    assert torch.allclose(
+        got, expected.to(device=got.device, dtype=got.dtype)
+    ), (got, expected)
 
 
 nt.show(A, ("height", "width"))
@@ -77,12 +83,15 @@ nt.source(nt.lift)
 # the automatic lift `nt.softmax(A, "width")` and the literal loop agree.
 
 # %%
-def f(row):                     # f : R^{width} -> R^{width}
+def f(row):  # f : R^{width} -> R^{width}
     return nt.softmax(row, "width")
+
 
 literal = nt.lift(f, A, over="height")
 automatic = nt.softmax(A, "width")
-same(literal, ("height", "width"), nt.positional(automatic, ("height", "width")))
+same(
+    literal, ("height", "width"), nt.positional(automatic, ("height", "width"))
+)
 nt.show(literal, ("height", "width"))
 
 # %% [markdown]
@@ -93,12 +102,23 @@ nt.show(literal, ("height", "width"))
 # §3.4).
 
 # %%
-same(nt.lift(lambda row: nt.sum(row, "width"), A, over="height"), ("height",),
-     nt.positional(nt.sum(A, "width"), ("height",)))
-same(nt.lift(lambda a, b: a + b, A, x, over=("height", "width")), ("height", "width"),
-     nt.positional(A + x, ("height", "width")))
-same(nt.lift(lambda row, v: nt.contract(row, v, over="width"), A, y, over="height"), ("height",),
-     nt.positional(nt.contract(A, y, over="width"), ("height",)))
+same(
+    nt.lift(lambda row: nt.sum(row, "width"), A, over="height"),
+    ("height",),
+    nt.positional(nt.sum(A, "width"), ("height",)),
+)
+same(
+    nt.lift(lambda a, b: a + b, A, x, over=("height", "width")),
+    ("height", "width"),
+    nt.positional(A + x, ("height", "width")),
+)
+same(
+    nt.lift(
+        lambda row, v: nt.contract(row, v, over="width"), A, y, over="height"
+    ),
+    ("height",),
+    nt.positional(nt.contract(A, y, over="width"), ("height",)),
+)
 print("automatic lifting agrees with the literal definition in all four cases")
 
 # %% [markdown]
@@ -147,8 +167,9 @@ print(nt.show(nt.relu(B), ("height", "width")))
 nt.source(nt.core._checked_binary, nt.core._merged_sizes)
 
 # %%
-same(A + x, ("height", "width"), At + xt[:, None])   # positional: x must be made a column
-same(A + y, ("height", "width"), At + yt[None, :])   # ... and y a row
+# positional: x must be made a column
+same(A + x, ("height", "width"), At + xt[:, None])
+same(A + y, ("height", "width"), At + yt[None, :])  # ... and y a row
 print(nt.show(A + x, ("height", "width")))
 print(nt.show(A + y, ("height", "width")))
 
@@ -168,11 +189,13 @@ print(wrong.cpu().numpy())
 # says which axis and which sizes:
 
 # %%
+import textwrap
+
 C = nt.randn(seed=0, height=3, width=4)
 try:
     A + C
 except nt.AxisError as err:
-    print(f"AxisError: {err}")
+    print(textwrap.fill(f"AxisError: {err}", 79, subsequent_indent="    "))
 
 # %% [markdown]
 # ## Reductions
@@ -229,7 +252,11 @@ nt.source(nt.norm, nt.max, nt.min, nt.mean, nt.var)
 # %%
 same(nt.norm(A, "width"), ("height",), torch.linalg.vector_norm(At, dim=1))
 same(nt.norm(A, "width", p=1), ("height",), At.abs().sum(dim=1))
-same(nt.norm(A, "width", p=3), ("height",), torch.linalg.vector_norm(At, ord=3, dim=1))
+same(
+    nt.norm(A, "width", p=3),
+    ("height",),
+    torch.linalg.vector_norm(At, ord=3, dim=1),
+)
 same(nt.norm(A, "width", p=math.inf), ("height",), At.abs().amax(dim=1))
 same(nt.max(A, "height"), ("width",), At.amax(dim=0))
 same(nt.min(A, "height"), ("width",), At.amin(dim=0))
@@ -237,10 +264,18 @@ same(nt.mean(A, "width"), ("height",), At.mean(dim=1))
 same(nt.mean(A, ("height", "width")), (), At.mean())
 same(nt.var(A, "width"), ("height",), At.var(dim=1, unbiased=False))
 same(nt.var(A, ("height", "width")), (), At.var(unbiased=False))
-assert not torch.allclose(nt.positional(nt.var(A, "width"), "height"), At.var(dim=1))  # unbiased differs
-for name, value in [("norm_width A", nt.norm(A, "width")), ("norm_3,width A", nt.norm(A, "width", p=3)),
-                    ("max_height A", nt.max(A, "height")), ("min_height A", nt.min(A, "height")),
-                    ("mean_width A", nt.mean(A, "width")), ("var_width A", nt.var(A, "width"))]:
+# torch's default (unbiased) variance differs
+assert not torch.allclose(
+    nt.positional(nt.var(A, "width"), "height"), At.var(dim=1)
+)
+for name, value in [
+    ("norm_width A", nt.norm(A, "width")),
+    ("norm_3,width A", nt.norm(A, "width", p=3)),
+    ("max_height A", nt.max(A, "height")),
+    ("min_height A", nt.min(A, "height")),
+    ("mean_width A", nt.mean(A, "width")),
+    ("var_width A", nt.var(A, "width")),
+]:
     print(f"{name:>15}:", str(nt.show(value)).replace("\n", "  "))
 
 # %% [markdown]
@@ -281,11 +316,31 @@ x2t, Bt = nt.positional(x2, "height"), nt.positional(Bm, ("width", "width'"))
 
 products = {
     "inner x ⊙_height x'": (nt.contract(x, x2, over="height"), (), xt @ x2t),
-    "outer x ⊙ y": (nt.contract(x, y), ("height", "width"), torch.outer(xt, yt)),
-    "matrix-vector A ⊙_width y": (nt.contract(A, y, over="width"), ("height",), At @ yt),
-    "vector-matrix x ⊙_height A": (nt.contract(x, A, over="height"), ("width",), xt @ At),
-    "matrix-matrix A ⊙_width B": (nt.contract(A, Bm, over="width"), ("height", "width'"), At @ Bt),
-    "two axes A ⊙_height,width A": (nt.contract(A, A, over=("height", "width")), (), (At * At).sum()),
+    "outer x ⊙ y": (
+        nt.contract(x, y),
+        ("height", "width"),
+        torch.outer(xt, yt),
+    ),
+    "matrix-vector A ⊙_width y": (
+        nt.contract(A, y, over="width"),
+        ("height",),
+        At @ yt,
+    ),
+    "vector-matrix x ⊙_height A": (
+        nt.contract(x, A, over="height"),
+        ("width",),
+        xt @ At,
+    ),
+    "matrix-matrix A ⊙_width B": (
+        nt.contract(A, Bm, over="width"),
+        ("height", "width'"),
+        At @ Bt,
+    ),
+    "two axes A ⊙_height,width A": (
+        nt.contract(A, A, over=("height", "width")),
+        (),
+        (At * At).sum(),
+    ),
     "elementwise A ⊙ A": (nt.contract(A, A), ("height", "width"), At * At),
 }
 for name, (named, order, positional) in products.items():
@@ -318,6 +373,7 @@ right = nt.contract(u, nt.contract(v, w, over="height"), over="height")
 ut, vt, wt = (nt.positional(t, "height") for t in (u, v, w))
 same(left, (), (ut @ vt) * wt.sum())
 same(right, (), ut.sum() * (vt @ wt))
+assert not torch.allclose(nt.positional(left, ()), nt.positional(right, ()))
 print(nt.show(left), "≠", nt.show(right))
 
 # %% [markdown]
@@ -346,17 +402,25 @@ Y = nt.randn(seed=4, a=2, c=4)
 Z = nt.randn(seed=5, b=3, c=4, e=5)
 lhs = nt.contract(X, nt.contract(Y, Z, over="c"), over=("a", "b"))
 rhs = nt.contract(nt.contract(X, Y, over="a"), Z, over=("b", "c"))
-Xt, Yt, Zt = nt.positional(X, ("a", "b")), nt.positional(Y, ("a", "c")), nt.positional(Z, ("b", "c", "e"))
+Xt, Yt, Zt = (
+    nt.positional(X, ("a", "b")),
+    nt.positional(Y, ("a", "c")),
+    nt.positional(Z, ("b", "c", "e")),
+)
 same(lhs, ("e",), torch.einsum("ab,ac,bce->e", Xt, Yt, Zt))
 same(rhs, ("e",), nt.positional(lhs, ("e",)))
 print(nt.show(lhs))
 
 # %% [markdown]
-# The non-associative example above is this law with the side condition broken:
-# $X = u$, $Y = v$, $Z = w$, $\mathcal{S} = \{\height\}$ and $\mathcal{T} =
-# \mathcal{U} = \emptyset$, but $\height \in \shp w$. Then the left side is
-# $u \ndot{\height} (v \odot w)$, a number, and the right side is
-# $(u \ndot{\height} v) \odot w$, a vector:
+# The non-associative example above is this law with $X = u$, $Y = v$, $Z = w$,
+# $\mathcal{S} = \mathcal{U} = \{\height\}$ and $\mathcal{T} = \emptyset$: the
+# left side is $u \ndot{\height} (v \ndot{\height} w)$, the right side
+# $(u \ndot{\height} v) \ndot{\height} w$, and both side conditions fail, since
+# $\height \in \shp w$ and $\height \in \shp u$. Breaking one condition is
+# enough. With $\mathcal{S} = \{\height\}$ and $\mathcal{T} = \mathcal{U} =
+# \emptyset$ only the first fails ($\height \in \shp w$), and the two sides differ
+# even in shape: the left side $u \ndot{\height} (v \odot w)$ is a number, the right
+# side $(u \ndot{\height} v) \odot w$ a vector:
 
 # %%
 lhs = nt.contract(u, nt.contract(v, w), over="height")
@@ -398,16 +462,25 @@ same(nt.sum(S_w, "width"), ("height",), torch.ones(3, dtype=f64))
 print("softmax_height A:\n", nt.show(S_h, ("height", "width")), sep="")
 print("softmax_width A:\n", nt.show(S_w, ("height", "width")), sep="")
 
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-panels = [("A", At), ("softmax over height", nt.positional(S_h, ("height", "width"))),
-          ("softmax over width", nt.positional(S_w, ("height", "width")))]
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 3, figsize=(8, 3))
+panels = [
+    ("A", At),
+    ("softmax over height", nt.positional(S_h, ("height", "width"))),
+    ("softmax over width", nt.positional(S_w, ("height", "width"))),
+]
 for ax, (title, data) in zip(axes, panels):
     data = data.cpu().numpy()
     ax.imshow(data, cmap="viridis")
     for (i, j), val in np.ndenumerate(data):
-        ax.text(j, i, f"{val:.2f}" if title != "A" else f"{val:.0f}", ha="center", va="center",
-                color="white" if val < data.max() * 0.6 else "black")
+        ax.text(
+            j,
+            i,
+            f"{val:.2f}" if title != "A" else f"{val:.0f}",
+            ha="center",
+            va="center",
+            color="white" if val < data.max() * 0.6 else "black",
+        )
     ax.set_title(title)
     ax.set_xlabel("width")
     ax.set_ylabel("height")
@@ -437,12 +510,22 @@ nt.source(nt.argmax, nt.argmin, nt.core._one_hot_limit, nt.argmax_index)
 
 # %%
 M_w, m_w = nt.argmax(A, "width"), nt.argmin(A, "width")
-same(M_w, ("height", "width"),
-     torch.nn.functional.one_hot(At.argmax(dim=1), 3).to(f64))
-same(m_w, ("height", "width"),
-     torch.nn.functional.one_hot(At.argmin(dim=1), 3).to(f64))
-assert torch.equal(nt.positional(nt.argmax_index(A, "width"), "height"), At.argmax(dim=1))
-assert torch.equal(nt.positional(nt.argmin_index(A, "height"), "width"), At.argmin(dim=0))
+same(
+    M_w,
+    ("height", "width"),
+    torch.nn.functional.one_hot(At.argmax(dim=1), 3).to(f64),
+)
+same(
+    m_w,
+    ("height", "width"),
+    torch.nn.functional.one_hot(At.argmin(dim=1), 3).to(f64),
+)
+assert torch.equal(
+    nt.positional(nt.argmax_index(A, "width"), "height"), At.argmax(dim=1)
+)
+assert torch.equal(
+    nt.positional(nt.argmin_index(A, "height"), "width"), At.argmin(dim=0)
+)
 print("argmax_width A:\n", nt.show(M_w, ("height", "width")), sep="")
 print("argmax_index(A, width):", nt.show(nt.argmax_index(A, "width")))
 
@@ -455,20 +538,41 @@ print("argmax_index(A, width):", nt.show(nt.argmax_index(A, "width")))
 
 # %%
 def gap(alpha, target):
-    diff = nt.positional(nt.softmax(A * alpha, "width") - target, ("height", "width"))
+    diff = nt.positional(
+        nt.softmax(A * alpha, "width") - target, ("height", "width")
+    )
     return float(diff.abs().max())
 
+
 for alpha in [1, 2, 5, 10, 20, 40]:
-    print(f"alpha = {alpha:>3}:  max |softmax(alpha A) - argmax A| = {gap(alpha, M_w):.3e}"
-          f"   max |softmax(-alpha A) - argmin A| = {gap(-alpha, m_w):.3e}")
+    print(
+        f"α = {alpha:>2}:  softmax(αA) vs argmax A: {gap(alpha, M_w):.1e};"
+        f"  softmax(-αA) vs argmin A: {gap(-alpha, m_w):.1e}"
+    )
 assert gap(40, M_w) < 1e-15 and gap(-40, m_w) < 1e-15
 
 # %%
 alphas = np.linspace(0, 30, 61)
 fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.semilogy(alphas, [gap(a, M_w) for a in alphas], label=r"to argmax, $\alpha \to +\infty$")
-ax.semilogy(alphas, [gap(-a, m_w) for a in alphas], "--", label=r"to argmin, $\alpha \to -\infty$")
-ax.semilogy(alphas, np.exp(-alphas), ":", color="black", zorder=3, label=r"$e^{-|\alpha|}$ (reference)")
+ax.semilogy(
+    alphas,
+    [gap(a, M_w) for a in alphas],
+    label=r"to argmax, $\alpha \to +\infty$",
+)
+ax.semilogy(
+    alphas,
+    [gap(-a, m_w) for a in alphas],
+    "--",
+    label=r"to argmin, $\alpha \to -\infty$",
+)
+ax.semilogy(
+    alphas,
+    np.exp(-alphas),
+    ":",
+    color="black",
+    zorder=3,
+    label=r"$e^{-|\alpha|}$ (reference)",
+)
 ax.set_xlabel(r"$|\alpha|$")
 ax.set_ylabel("largest entry-wise gap")
 ax.legend()
@@ -522,11 +626,14 @@ nt.source(nt.flatten, nt.unflatten)
 # %%
 L_hw = nt.flatten(A, ("height", "width"), "layer")
 L_wh = nt.flatten(A, ("width", "height"), "layer")
-same(L_hw, ("layer",), At.reshape(-1))        # row-major: rows of A one after another
-same(L_wh, ("layer",), At.T.reshape(-1))      # columns one after another
+# row-major: rows of A one after another
+same(L_hw, ("layer",), At.reshape(-1))
+same(L_wh, ("layer",), At.T.reshape(-1))  # columns one after another
 for h in range(3):
     for w_ in range(3):
-        assert float(nt.positional(nt.index(L_hw, "layer", h * 3 + w_), ())) == float(At[h, w_])
+        assert float(
+            nt.positional(nt.index(L_hw, "layer", h * 3 + w_), ())
+        ) == float(At[h, w_])
 print("(height, width) -> layer:", nt.show(L_hw))
 print("(width, height) -> layer:", nt.show(L_wh))
 
@@ -598,8 +705,15 @@ P = nt.softmax(nt.randn(seed=11, seq=5, vocab=n), "vocab")
 Pt = nt.positional(P, ("seq", "vocab"))
 picked = nt.index(P, "vocab", I)
 same(picked, ("seq",), torch.gather(Pt, 1, It[:, None])[:, 0])
-same(picked, ("seq",), torch.from_numpy(
-    np.take_along_axis(Pt.cpu().numpy(), It.cpu().numpy()[:, None], axis=1)[:, 0]))
+same(
+    picked,
+    ("seq",),
+    torch.from_numpy(
+        np.take_along_axis(
+            Pt.cpu().numpy(), It.cpu().numpy()[:, None], axis=1
+        )[:, 0]
+    ),
+)
 same(picked, ("seq",), Pt[torch.arange(5, device=Pt.device), It])
 nt.show(picked)
 
@@ -616,11 +730,19 @@ nt.show(picked)
 # %%
 Eb = nt.randn(seed=12, batch=2, vocab=n, emb=d)
 Ib = nt.randint(0, n, seed=13, batch=2, seq=5)
-Ebt, Ibt = nt.positional(Eb, ("batch", "vocab", "emb")), nt.positional(Ib, ("batch", "seq"))
+Ebt, Ibt = (
+    nt.positional(Eb, ("batch", "vocab", "emb")),
+    nt.positional(Ib, ("batch", "seq")),
+)
 gathered = nt.index(Eb, "vocab", Ib)
-tf_definition = torch.stack([Ebt[b][Ibt[b]] for b in range(2)])   # out[b] = E[b][I[b]]
+# out[b] = E[b][I[b]]
+tf_definition = torch.stack([Ebt[b][Ibt[b]] for b in range(2)])
 same(gathered, ("batch", "seq", "emb"), tf_definition)
-same(gathered, ("batch", "seq", "emb"), Ebt[torch.arange(2, device=Ebt.device)[:, None], Ibt])
+same(
+    gathered,
+    ("batch", "seq", "emb"),
+    Ebt[torch.arange(2, device=Ebt.device)[:, None], Ibt],
+)
 print(nt.shape(gathered))
 
 # %% [markdown]
@@ -648,12 +770,17 @@ m = 4
 P2 = nt.randn(seed=14, seq=m, vocab=n)
 I2 = nt.tensor([0, 3, 1, 3], "subseq")
 J2 = nt.tensor([5, 2, 2, 0], "subseq")
-P2t, I2t, J2t = (nt.positional(P2, ("seq", "vocab")), nt.positional(I2, "subseq"),
-                 nt.positional(J2, "subseq"))
+P2t, I2t, J2t = (
+    nt.positional(P2, ("seq", "vocab")),
+    nt.positional(I2, "subseq"),
+    nt.positional(J2, "subseq"),
+)
 S = nt.index(nt.index(P2, "seq", I2), "vocab", J2)
 same(S, ("subseq",), P2t[I2t, J2t])
-for k in range(4):   # the corrected entry formula
-    assert float(nt.positional(nt.index(S, "subseq", k), ())) == float(P2t[I2t[k], J2t[k]])
+for k in range(4):  # the corrected entry formula
+    assert float(nt.positional(nt.index(S, "subseq", k), ())) == float(
+        P2t[I2t[k], J2t[k]]
+    )
 misprint = nt.index(nt.index(P2, "seq", I2), "vocab", I2)
 assert not torch.allclose(nt.positional(misprint, "subseq"), P2t[I2t, J2t])
 print("S =", nt.show(S))

@@ -30,7 +30,8 @@ import math
 import sys
 import time
 
-logging.getLogger("matplotlib").setLevel(logging.ERROR)  # no font-cache notice on stderr
+# no font-cache notice on stderr
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,8 @@ f64 = torch.float64
 
 
 def same(named, order, expected, tol=1e-10):
-    """Assert that a named tensor, laid out in `order`, equals a positional result."""
+    """Assert that a named tensor, laid out in `order`, equals a positional
+    result."""
     got = nt.positional(named, order)
     assert got.shape == expected.shape, (got.shape, expected.shape)
     torch.testing.assert_close(got, expected.to(got.dtype), rtol=tol, atol=tol)
@@ -57,7 +59,9 @@ def same(named, order, expected, tol=1e-10):
 # paper's parameter shapes, read directly off the dictionary.
 
 # %%
-params = nt.init_transformer(vocab=7, layers=2, heads=2, layer=8, hidden=16, seed=0, dtype=f64)
+params = nt.init_transformer(
+    vocab=7, layers=2, heads=2, layer=8, hidden=16, seed=0, dtype=f64
+)
 for k in ["E"] + [k for k in params if k.startswith("1.")]:
     print(f"{k:9s}", nt.shape(params[k]))
 
@@ -87,8 +91,11 @@ same(nt.embed(I, params["E"]), ("batch", "seq", "layer"),
      nt.positional(nt.embed(tokens, params["E"]), ("batch", "seq", "layer")))
 
 # %% [markdown]
-# Word order enters only through a fixed positional encoding
-# $P \in \reals^{\seq \times \layer}$, added to $W$: $X^0 = W + P$. In the paper's
+# Attention itself treats the positions as a set. Order enters in two places: the
+# causal mask (below), which lets each position attend only to itself and earlier
+# positions,
+# and a fixed positional encoding $P \in \reals^{\seq \times \layer}$, added to
+# $W$: $X^0 = W + P$, which tells the model where each token is. In the paper's
 # 1-based indices,
 #
 # $$
@@ -173,19 +180,48 @@ W = {k: params[f"1.{k}"] for k in ("WQ", "WK", "WV", "WO")}
 X = nt.randn(seed=1, batch=2, seq=5, layer=d)
 Y = nt.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M)
 
-mha = torch.nn.MultiheadAttention(d, h, bias=False, batch_first=True, dtype=f64)
+mha = torch.nn.MultiheadAttention(
+    d, h, bias=False, batch_first=True, dtype=f64
+)
 with torch.no_grad():
-    mha.in_proj_weight.copy_(torch.cat([
-        nt.positional(W["WQ"], ("heads", "key", "layer")).reshape(d, d),
-        nt.positional(W["WK"], ("heads", "key", "layer")).reshape(d, d),
-        nt.positional(W["WV"], ("heads", "val", "layer")).reshape(d, d)]).cpu())
-    mha.out_proj.weight.copy_(nt.positional(W["WO"], ("layer", "heads", "val")).reshape(d, d).cpu())
+    mha.in_proj_weight.copy_(
+        torch.cat(
+            [
+                nt.positional(W["WQ"], ("heads", "key", "layer")).reshape(
+                    d, d
+                ),
+                nt.positional(W["WK"], ("heads", "key", "layer")).reshape(
+                    d, d
+                ),
+                nt.positional(W["WV"], ("heads", "val", "layer")).reshape(
+                    d, d
+                ),
+            ]
+        ).cpu()
+    )
+    mha.out_proj.weight.copy_(
+        nt.positional(W["WO"], ("layer", "heads", "val")).reshape(d, d).cpu()
+    )
 x = nt.positional(X, ("batch", "seq", "layer")).cpu()
-ref, _ = mha(x, x, x, attn_mask=nt.positional(M, ("seq'", "seq")).cpu(), need_weights=False)
-print("SelfAtt = nn.MultiheadAttention:", same(Y, ("batch", "seq", "layer"), ref))
+ref, _ = mha(
+    x,
+    x,
+    x,
+    attn_mask=nt.positional(M, ("seq'", "seq")).cpu(),
+    need_weights=False,
+)
+print(
+    "SelfAtt = nn.MultiheadAttention:", same(Y, ("batch", "seq", "layer"), ref)
+)
 with nt.plain():  # the formulas themselves, not torch's fused attention kernel
-    print("plain definition agrees too:   ",
-          same(nt.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M), ("batch", "seq", "layer"), ref))
+    print(
+        "plain definition agrees too:   ",
+        same(
+            nt.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M),
+            ("batch", "seq", "layer"),
+            ref,
+        ),
+    )
 
 # %% [markdown]
 # ## Feedforward sublayer and layer normalization
@@ -210,9 +246,18 @@ nt.source(nt.ffn)
 p1 = [params[f"1.{k}"] for k in ("W1", "b1", "W2", "b2")]
 print("b^{1,2}:", nt.shape(params["1.b2"]))
 F_latest, F_v1 = nt.ffn(X, *p1), nt.ffn(X, *p1, final_relu=True)
-print("latest FFN has negative outputs:", bool((nt.positional(F_latest, ("batch", "seq", "layer")) < 0).any()))
-print("v1 FFN = relu(latest FFN):     ",
-      same(F_v1, ("batch", "seq", "layer"), torch.relu(nt.positional(F_latest, ("batch", "seq", "layer")))))
+print(
+    "latest FFN has negative outputs:",
+    bool((nt.positional(F_latest, ("batch", "seq", "layer")) < 0).any()),
+)
+print(
+    "v1 FFN = relu(latest FFN):     ",
+    same(
+        F_v1,
+        ("batch", "seq", "layer"),
+        torch.relu(nt.positional(F_latest, ("batch", "seq", "layer"))),
+    ),
+)
 
 # %% [markdown]
 # Both sublayers are followed by layer normalization over $\layer$, with a learned
@@ -268,7 +313,10 @@ nt.source(nt.transformer_logits, nt.transformer)
 # %%
 O = nt.transformer(tokens, params)
 print(nt.shape(O))
-print("Σ_vocab O = 1:", same(nt.sum(O, "vocab"), ("batch", "seq"), torch.ones(2, 5, dtype=f64)))
+print(
+    "Σ_vocab O = 1:",
+    same(nt.sum(O, "vocab"), ("batch", "seq"), torch.ones(2, 5, dtype=f64)),
+)
 nt.show(nt.index(O, "batch", 0), ("seq", "vocab"), decimals=3)
 
 # %% [markdown]
@@ -290,7 +338,14 @@ print("first 3 positions unchanged:", torch.equal(a[:, :3], b[:, :3]),
 
 # %%
 O_v1 = nt.transformer(tokens, params, version="v1")
-diff = (nt.positional(O, ("batch", "seq", "vocab")) - nt.positional(O_v1, ("batch", "seq", "vocab"))).abs().max()
+diff = (
+    (
+        nt.positional(O, ("batch", "seq", "vocab"))
+        - nt.positional(O_v1, ("batch", "seq", "vocab"))
+    )
+    .abs()
+    .max()
+)
 print("max |O_latest − O_v1| > 0.01:", bool(diff > 0.01))
 nt.show(nt.index(O_v1, "batch", 0), ("seq", "vocab"), decimals=3)
 
@@ -323,16 +378,19 @@ nt.show(nt.index(O_v1, "batch", 0), ("seq", "vocab"), decimals=3)
 torch.set_num_threads(1)
 torch.manual_seed(0)
 n, V = 8, 10
-SEP = V                                    # token 10 is the separator
+SEP = V  # token 10 is the separator
 
 
 def reversal_batch(seed, size):
-    """(inputs over batch × seq[2n], targets over batch × out[n]) for the reversal task."""
+    """(inputs over batch × seq[2n], targets over batch × out[n]) for the
+    reversal task."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, V, (size, n), generator=g)
     full = torch.cat([x, torch.full((size, 1), SEP), x.flip(1)], dim=1)
-    return (nt.tensor(full[:, :-1], ("batch", "seq")),
-            nt.tensor(full[:, n + 1:], ("batch", "out")))
+    return (
+        nt.tensor(full[:, :-1], ("batch", "seq")),
+        nt.tensor(full[:, n + 1 :], ("batch", "out")),
+    )
 
 
 # positions whose next token is an output digit: n, ..., 2n-1 (0-based)
@@ -352,15 +410,25 @@ print("target:", nt.positional(T_demo, ("batch", "out"))[0].tolist())
 nt.source(nt.cross_entropy)
 
 # %% tags=["nbval-ignore-output"]
-model = nt.init_transformer(vocab=V + 1, layers=2, heads=4, layer=64, hidden=128, seed=0,
-                            dtype=torch.float32)
+model = nt.init_transformer(
+    vocab=V + 1,
+    layers=2,
+    heads=4,
+    layer=64,
+    hidden=128,
+    seed=0,
+    dtype=torch.float32,
+)
 steps, batch_size = 400, 64
 opt = torch.optim.Adam(nt.parameters(model), lr=3e-3)
 sched = torch.optim.lr_scheduler.LambdaLR(
-    opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps))
+    opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps)
+)
 losses = []
 t0 = time.perf_counter()
-for step in tqdm(range(steps), file=sys.stdout, desc="training", mininterval=2):
+for step in tqdm(
+    range(steps), file=sys.stdout, desc="training", mininterval=2
+):
     I, T = reversal_batch(1 + step, batch_size)
     scores = nt.index(nt.transformer_logits(I, model), "seq", outputs)
     loss = nt.cross_entropy(scores, T)
@@ -370,7 +438,10 @@ for step in tqdm(range(steps), file=sys.stdout, desc="training", mininterval=2):
     sched.step()
     losses.append(loss.data.item())
 train_seconds = time.perf_counter() - t0
-print(f"trained {steps} steps in {train_seconds:.1f} s; final loss {losses[-1]:.4f}")
+print(
+    f"trained {steps} steps in {train_seconds:.1f} s; "
+    f"final loss {losses[-1]:.4f}"
+)
 
 # %% [markdown]
 # Greedy decoding: start from the digits and the separator, append the most likely
@@ -382,25 +453,35 @@ def generate(model, prompt, steps, **kw):
     seq = nt.positional(prompt, ("batch", "seq"))
     with torch.no_grad():
         for _ in range(steps):
-            scores = nt.transformer_logits(nt.tensor(seq, ("batch", "seq")), model, **kw)
+            scores = nt.transformer_logits(
+                nt.tensor(seq, ("batch", "seq")), model, **kw
+            )
             last = nt.index(scores, "seq", seq.shape[1] - 1)
             nxt = nt.positional(nt.argmax_index(last, "vocab"), "batch")
             seq = torch.cat([seq, nxt.unsqueeze(1)], dim=1)
-    return seq[:, nt.shape(prompt)["seq"]:]
+    return seq[:, nt.shape(prompt)["seq"] :]
 
 
 I_test, T_test = reversal_batch(10**6, 1000)
-prompt = nt.tensor(nt.positional(I_test, ("batch", "seq"))[:, : n + 1], ("batch", "seq"))
+prompt = nt.tensor(
+    nt.positional(I_test, ("batch", "seq"))[:, : n + 1], ("batch", "seq")
+)
 
 # %% tags=["nbval-ignore-output"]
 generated = generate(model, prompt, n)
 truth = nt.positional(T_test, ("batch", "out"))
 token_acc = (generated == truth).double().mean().item()
 seq_acc = (generated == truth).all(dim=1).double().mean().item()
-print(f"greedy decoding on 1000 held-out sequences: {token_acc:.2%} of digits, "
-      f"{seq_acc:.2%} of whole sequences right")
+print(
+    f"greedy decoding on 1000 held-out sequences: {token_acc:.2%} of digits,"
+    f"\n{seq_acc:.2%} of whole sequences right"
+)
 for k in range(5):
-    print(nt.positional(prompt, ("batch", "seq"))[k, :n].tolist(), "→", generated[k].tolist())
+    print(
+        nt.positional(prompt, ("batch", "seq"))[k, :n].tolist(),
+        "→",
+        generated[k].tolist(),
+    )
 
 # %%
 assert token_acc >= 0.99, token_acc
@@ -428,40 +509,56 @@ plt.show()
 
 # %%
 def attention_maps(model, I, l):
-    """α ∈ R^{heads × seq' × seq (× batch)}: layer l's attention weights (l = 1..L)."""
+    """α ∈ R^{heads × seq' × seq (× batch)}: layer l's attention weights
+    (l = 1..L)."""
     E = model["E"]
     n_seq, d = nt.shape(I)["seq"], nt.shape(E)["layer"]
     X = nt.embed(I, E) + nt.positional_encoding(n_seq, d, dtype=E.data.dtype)
     M = nt.causal_mask(n_seq, seq="seq", query="seq'", dtype=E.data.dtype)
     for k in range(1, l):
         X = nt.transformer_layer(X, model, k, M)
-    Q = nt.contract(model[f"{l}.WQ"], nt.rename(X, {"seq": "seq'"}), over="layer")
+    Q = nt.contract(
+        model[f"{l}.WQ"], nt.rename(X, {"seq": "seq'"}), over="layer"
+    )
     K = nt.contract(model[f"{l}.WK"], X, over="layer")
-    return nt.softmax(nt.contract(Q, K, over="key") / math.sqrt(nt.shape(K)["key"]) + M, "seq")
+    return nt.softmax(
+        nt.contract(Q, K, over="key") / math.sqrt(nt.shape(K)["key"]) + M,
+        "seq",
+    )
 
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 example = nt.index(I_test, "batch", 0)
-labels = [str(t) if t != SEP else "|" for t in nt.positional(example, "seq").tolist()]
-fig, axes = plt.subplots(2, 4, figsize=(12, 6))
+labels = [
+    str(t) if t != SEP else "|" for t in nt.positional(example, "seq").tolist()
+]
+# one row per head, one column per layer: room for 15 token labels a panel
+fig, axes = plt.subplots(4, 2, figsize=(8, 12))
 with torch.no_grad():
     for l in (1, 2):
         alpha = attention_maps(model, example, l)
         for hd in range(4):
-            a = nt.positional(nt.index(alpha, "heads", hd), ("seq'", "seq")).cpu()
-            ax = axes[l - 1, hd]
+            a = nt.positional(
+                nt.index(alpha, "heads", hd), ("seq'", "seq")
+            ).cpu()
+            ax = axes[hd, l - 1]
             ax.imshow(a, cmap="viridis", vmin=0, vmax=1)
-            ax.set_title(f"layer {l}, head {hd + 1}")
-            ax.set_xticks(range(len(labels)), labels, fontsize=7)
-            ax.set_yticks(range(len(labels)), labels, fontsize=7)
-            ax.set_xlabel("key (seq)")
-            ax.set_ylabel("query (seq')")
+            ax.set_title(f"layer {l}, head {hd + 1}", fontsize=10)
+            ax.set_xticks(range(len(labels)), labels, fontsize=10)
+            ax.set_yticks(range(len(labels)), labels, fontsize=10)
+            ax.tick_params(length=0, pad=1)
+            if hd == 3:
+                ax.set_xlabel("key (seq)", fontsize=10)
+            if l == 1:
+                ax.set_ylabel("query (seq')", fontsize=10)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Rows are query positions, columns key positions; the causal mask leaves the upper
-# triangle empty. In this run the second layer has solved the task in every head:
+# One row of panels per head, the first layer on the left and the second on the
+# right. In each panel, rows are query positions and columns key positions; the
+# causal mask leaves the upper triangle empty. In this run the second layer has
+# solved the task in every head:
 # from the separator $\mathtt{|}$ on, each query attends to a position that moves one
 # step back as the query moves one step forward, the anti-diagonal that picks out
 # exactly the digit to be emitted next. In the first layer, one head attends to the
@@ -475,15 +572,30 @@ plt.show()
 # (norm-then-add and the extra relu):
 
 # %% tags=["nbval-ignore-output"]
-model_v1 = nt.init_transformer(vocab=V + 1, layers=2, heads=4, layer=64, hidden=128, seed=0,
-                               dtype=torch.float32)
+model_v1 = nt.init_transformer(
+    vocab=V + 1,
+    layers=2,
+    heads=4,
+    layer=64,
+    hidden=128,
+    seed=0,
+    dtype=torch.float32,
+)
 opt = torch.optim.Adam(nt.parameters(model_v1), lr=3e-3)
 sched = torch.optim.lr_scheduler.LambdaLR(
-    opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps))
+    opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps)
+)
 losses_v1 = []
-for step in tqdm(range(steps), file=sys.stdout, desc="training v1", mininterval=2):
+for step in tqdm(
+    range(steps), file=sys.stdout, desc="training v1", mininterval=2
+):
     I, T = reversal_batch(1 + step, batch_size)
-    loss = nt.cross_entropy(nt.index(nt.transformer_logits(I, model_v1, version="v1"), "seq", outputs), T)
+    loss = nt.cross_entropy(
+        nt.index(
+            nt.transformer_logits(I, model_v1, version="v1"), "seq", outputs
+        ),
+        T,
+    )
     opt.zero_grad()
     loss.data.backward()
     opt.step()
@@ -491,7 +603,10 @@ for step in tqdm(range(steps), file=sys.stdout, desc="training v1", mininterval=
     losses_v1.append(loss.data.item())
 generated_v1 = generate(model_v1, prompt, n, version="v1")
 token_acc_v1 = (generated_v1 == truth).double().mean().item()
-print(f"v1: final loss {losses_v1[-1]:.4f}; held-out digit accuracy {token_acc_v1:.2%}")
+print(
+    f"v1: final loss {losses_v1[-1]:.4f}; "
+    f"held-out digit accuracy {token_acc_v1:.2%}"
+)
 
 # %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -504,7 +619,10 @@ ax.legend()
 plt.show()
 
 # %%
-print("v1 variant also reaches ≥ 90% held-out digit accuracy:", token_acc_v1 >= 0.90)
+print(
+    "v1 variant also reaches ≥ 90% held-out digit accuracy:",
+    token_acc_v1 >= 0.90,
+)
 
 # %% [markdown]
 # ## Exercises

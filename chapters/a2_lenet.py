@@ -18,7 +18,8 @@ import logging
 import sys
 import time
 
-logging.getLogger("matplotlib").setLevel(logging.ERROR)  # no font-cache notice on stderr
+# no font-cache notice on stderr
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,8 @@ f64 = torch.float64
 
 
 def same(named, order, expected, tol=1e-10):
-    """Assert that a named tensor, laid out in `order`, equals a positional result."""
+    """Assert that a named tensor, laid out in `order`, equals a positional
+    result."""
     got = nt.positional(named, order)
     assert got.shape == expected.shape, (got.shape, expected.shape)
     torch.testing.assert_close(got, expected.to(got.dtype), rtol=tol, atol=tol)
@@ -57,8 +59,10 @@ def same(named, order, expected, tol=1e-10):
 #
 # $$
 # \begin{aligned}
-# \mathrm{Conv}^l(X) &= \mathrm{Conv2d}(X; W^l, b^l)_{\chans' \rightarrow \chans}, &
-# W^l &\in \reals^{\chans'[c_l] \times \chans[c_{l-1}] \times \kh[kh^l] \times \kw[kw^l]}, \quad b^l \in \reals^{\chans'[c_l]}, \\
+# \mathrm{Conv}^l(X) &= \mathrm{Conv2d}(X; W^l, b^l)_{\chans' \rightarrow \chans},
+# & b^l &\in \reals^{\chans'[c_l]}, \\
+# W^l &\in \reals^{\chans'[c_l] \times \chans[c_{l-1}] \times \kh[kh^l]
+#   \times \kw[kw^l]}, \\
 # \mathrm{MaxPool}^l &= \mathrm{MaxPool2d}_{ph^l, pw^l}.
 # \end{aligned}
 # $$
@@ -88,11 +92,24 @@ nt.source(nt.conv2d, nt.max_pool2d)
 # from the others: with valid convolutions and pools that divide evenly, a
 # $28 \times 28$ image with $5\times 5$ kernels and $2\times 2$ pools goes
 # $28 \to 24 \to 12 \to 8 \to 4$, so $|\layer| = 4 \cdot 4 \cdot 16 = 256$ for
-# $c_2 = 16$ channels. This is the classic LeNet-5 geometry.
+# $c_2 = 16$ channels. This is *not* LeNet-5's geometry: LeNet-5 takes
+# $32 \times 32$ inputs, which go $32 \to 28 \to 14 \to 10 \to 5$ and leave
+# $|\layer| = 5 \cdot 5 \cdot 16 = 400$ features. We keep LeNet-5's kernels, pools
+# and channel counts and feed $28 \times 28$ images (the size of MNIST digits), as
+# many modern re-implementations do.
 
 # %%
-params = nt.init_lenet(chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2)),
-                       height=28, width=28, hidden=120, classes=10, seed=0, dtype=f64)
+params = nt.init_lenet(
+    chans=(1, 6, 16),
+    kernels=((5, 5), (5, 5)),
+    pools=((2, 2), (2, 2)),
+    height=28,
+    width=28,
+    hidden=120,
+    classes=10,
+    seed=0,
+    dtype=f64,
+)
 for k, v in params.items():
     print(f"{k:3s}", nt.shape(v))
 
@@ -109,20 +126,34 @@ for k, v in params.items():
 X0 = nt.randn(seed=1, batch=3, chans=1, height=28, width=28)
 O = nt.lenet(X0, params)
 
-w = {k: nt.positional(v, order) for k, v, order in [
-    ("W1", params["W1"], ("chans'", "chans", "kh", "kw")), ("b1", params["b1"], ("chans'",)),
-    ("W2", params["W2"], ("chans'", "chans", "kh", "kw")), ("b2", params["b2"], ("chans'",)),
-    ("W3", params["W3"], ("hidden", "layer")), ("b3", params["b3"], ("hidden",)),
-    ("W4", params["W4"], ("classes", "hidden")), ("b4", params["b4"], ("classes",))]}
+w = {
+    k: nt.positional(v, order)
+    for k, v, order in [
+        ("W1", params["W1"], ("chans'", "chans", "kh", "kw")),
+        ("b1", params["b1"], ("chans'",)),
+        ("W2", params["W2"], ("chans'", "chans", "kh", "kw")),
+        ("b2", params["b2"], ("chans'",)),
+        ("W3", params["W3"], ("hidden", "layer")),
+        ("b3", params["b3"], ("hidden",)),
+        ("W4", params["W4"], ("classes", "hidden")),
+        ("b4", params["b4"], ("classes",)),
+    ]
+}
 x = nt.positional(X0, ("batch", "chans", "height", "width"))
 t = F.max_pool2d(torch.relu(F.conv2d(x, w["W1"], w["b1"])), (2, 2))
 t = F.max_pool2d(torch.relu(F.conv2d(t, w["W2"], w["b2"])), (2, 2))
-t = t.permute(0, 2, 3, 1).reshape(3, -1)           # (batch, height·width·chans)
-ref = torch.softmax(F.linear(torch.relu(F.linear(t, w["W3"], w["b3"])), w["W4"], w["b4"]), dim=-1)
+t = t.permute(0, 2, 3, 1).reshape(3, -1)  # (batch, height·width·chans)
+ref = torch.softmax(
+    F.linear(torch.relu(F.linear(t, w["W3"], w["b3"])), w["W4"], w["b4"]),
+    dim=-1,
+)
 
 print("nt.lenet = positional PyTorch:", same(O, ("batch", "classes"), ref))
 with nt.plain():
-    print("plain definitions agree too:  ", same(nt.lenet(X0, params), ("batch", "classes"), ref))
+    print(
+        "plain definitions agree too:  ",
+        same(nt.lenet(X0, params), ("batch", "classes"), ref),
+    )
 nt.show(O, ("batch", "classes"), decimals=3)
 
 # %% [markdown]
@@ -143,8 +174,14 @@ nt.show(O, ("batch", "classes"), decimals=3)
 
 # %%
 O_contract = nt.lenet(X0, params, flatten=False)
-print("flattening form = contraction form:",
-      same(O_contract, ("batch", "classes"), nt.positional(O, ("batch", "classes"))))
+print(
+    "flattening form = contraction form:",
+    same(
+        O_contract,
+        ("batch", "classes"),
+        nt.positional(O, ("batch", "classes")),
+    ),
+)
 
 # %% [markdown]
 # ## $\mathrm{MaxPool2d}_{ph,pw}$, not $_{ph,ph}$
@@ -163,10 +200,10 @@ nt.show(nt.max_pool2d(Z, 2, 1), ("chans", "height", "width"))
 #
 # scikit-learn ships a small digits data set (1797 grayscale images of $8\times 8$
 # pixels, intensities 0–16, from the UCI repository), so no download is needed. An
-# $8\times 8$ image is too small for LeNet-5's geometry (two valid $5\times5$
+# $8\times 8$ image is too small for these layers (two valid $5\times5$
 # convolutions and two $2\times 2$ pools need at least $16 \times 16$, and leave
 # almost nothing at that size), so we **upsample every image to $28\times 28$**
-# with bilinear interpolation and keep the classic sizes: $5\times 5$ kernels,
+# with bilinear interpolation and keep LeNet-5's layer sizes: $5\times 5$ kernels,
 # $2\times 2$ pools, 6 and 16 channels, $|\hidden| = 120$.
 #
 # A quarter of the images, stratified by class, is held out as the test set. During
@@ -184,23 +221,30 @@ torch.set_num_threads(1)
 torch.manual_seed(0)
 digits = load_digits()
 images = torch.tensor(digits.images, dtype=torch.float32) / 16.0
-images = F.interpolate(images.unsqueeze(1), size=(28, 28), mode="bilinear",
-                       align_corners=False).squeeze(1)
+images = F.interpolate(
+    images.unsqueeze(1), size=(28, 28), mode="bilinear", align_corners=False
+).squeeze(1)
 labels = torch.tensor(digits.target)
-train_idx, test_idx = train_test_split(range(len(labels)), test_size=0.25, random_state=0,
-                                       stratify=digits.target)
+train_idx, test_idx = train_test_split(
+    range(len(labels)), test_size=0.25, random_state=0, stratify=digits.target
+)
 x_train, y_train = images[train_idx], labels[train_idx]
 x_test, y_test = images[test_idx], labels[test_idx]
-print(f"{len(y_train)} training and {len(y_test)} test images of size {tuple(images.shape[1:])}")
+print(
+    f"{len(y_train)} training and {len(y_test)} test images "
+    f"of size {tuple(images.shape[1:])}"
+)
 
 
 def as_named(x):
-    """A positional (batch, height, width) float tensor as X^0 with one channel."""
+    """A positional (batch, height, width) float tensor as X^0 with one
+    channel."""
     return nt.tensor(x.unsqueeze(1), ("batch", "chans", "height", "width"))
 
 
 def shift(x, g, m=3):
-    """Each image translated by up to m pixels in each direction (zero fill)."""
+    """Each image translated by up to m pixels in each direction (zero
+    fill)."""
     n, h, w_ = x.shape
     padded = F.pad(x, (m, m, m, m))
     off = torch.randint(0, 2 * m + 1, (n, 2), generator=g)
@@ -209,7 +253,7 @@ def shift(x, g, m=3):
     return padded[torch.arange(n)[:, None, None], rows, cols]
 
 
-fig, axes = plt.subplots(1, 8, figsize=(10, 1.6))
+fig, axes = plt.subplots(1, 8, figsize=(8, 1.5))
 for k, ax in enumerate(axes):
     ax.imshow(x_train[k], cmap="gray_r")
     ax.set_title(int(y_train[k]))
@@ -217,12 +261,23 @@ for k, ax in enumerate(axes):
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-model = nt.init_lenet(chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2)),
-                      height=28, width=28, hidden=120, classes=10, seed=0, dtype=torch.float32)
+model = nt.init_lenet(
+    chans=(1, 6, 16),
+    kernels=((5, 5), (5, 5)),
+    pools=((2, 2), (2, 2)),
+    height=28,
+    width=28,
+    hidden=120,
+    classes=10,
+    seed=0,
+    dtype=torch.float32,
+)
 epochs, batch_size = 30, 64
 per_epoch = len(y_train) // batch_size
 opt = torch.optim.Adam(nt.parameters(model), lr=1e-2)
-sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=epochs * per_epoch)
+sched = torch.optim.lr_scheduler.OneCycleLR(
+    opt, max_lr=1e-2, total_steps=epochs * per_epoch
+)
 g = torch.Generator().manual_seed(0)
 
 
@@ -235,13 +290,17 @@ def accuracy(x, y):
 
 history = {"loss": [], "train": [], "test": []}
 t0 = time.perf_counter()
-for epoch in tqdm(range(epochs), file=sys.stdout, desc="training", mininterval=2):
+for epoch in tqdm(
+    range(epochs), file=sys.stdout, desc="training", mininterval=2
+):
     perm = torch.randperm(len(y_train), generator=g)
     total = 0.0
     for k in range(per_epoch):
-        idx = perm[k * batch_size:(k + 1) * batch_size]
+        idx = perm[k * batch_size : (k + 1) * batch_size]
         logits = nt.lenet_logits(as_named(shift(x_train[idx], g)), model)
-        loss = nt.cross_entropy(logits, nt.tensor(y_train[idx], "batch"), vocab="classes")
+        loss = nt.cross_entropy(
+            logits, nt.tensor(y_train[idx], "batch"), vocab="classes"
+        )
         opt.zero_grad()
         loss.data.backward()
         opt.step()
@@ -252,8 +311,12 @@ for epoch in tqdm(range(epochs), file=sys.stdout, desc="training", mininterval=2
     history["test"].append(accuracy(x_test, y_test))
 train_seconds = time.perf_counter() - t0
 test_acc = history["test"][-1]
-print(f"{epochs} epochs in {train_seconds:.1f} s; final training loss {history['loss'][-1]:.4f}, "
-      f"training accuracy {history['train'][-1]:.2%}, test accuracy {test_acc:.2%}")
+print(
+    f"{epochs} epochs in {train_seconds:.1f} s; "
+    f"final training loss {history['loss'][-1]:.4f},\n"
+    f"training accuracy {history['train'][-1]:.2%}, "
+    f"test accuracy {test_acc:.2%}"
+)
 
 # %%
 assert test_acc >= 0.97, test_acc
@@ -261,12 +324,12 @@ print("test accuracy ≥ 97%:", test_acc >= 0.97)
 print("trained within 2 minutes:", train_seconds < 120)
 
 # %% tags=["nbval-ignore-output"]
-fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3))
+fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.2))
 ep = range(1, epochs + 1)
 a1.plot(ep, history["loss"])
 a1.set_yscale("log")
 a1.set_xlabel("epoch")
-a1.set_ylabel("mean training cross-entropy")
+a1.set_ylabel("training cross-entropy")
 a2.plot(ep, history["train"], label="training (unshifted)")
 a2.plot(ep, history["test"], label="test")
 a2.axhline(0.97, color="gray", linestyle=":", label="target 97%")
@@ -299,13 +362,13 @@ C = nt.contract(Y, Y_hat, over="batch")
 print(nt.show(C, ("true", "pred"), decimals=0))
 
 Cm = nt.positional(C, ("true", "pred")).cpu()
-fig, ax = plt.subplots(figsize=(4.5, 4))
+fig, ax = plt.subplots(figsize=(5, 4.6))
 ax.imshow(Cm, cmap="Blues")
 for i in range(10):
     for j in range(10):
         c = int(Cm[i, j])
         if c:
-            ax.text(j, i, c, ha="center", va="center", fontsize=7)
+            ax.text(j, i, c, ha="center", va="center", fontsize=10)
 ax.set_xlabel("predicted")
 ax.set_ylabel("true")
 ax.set_xticks(range(10))
@@ -314,7 +377,10 @@ plt.show()
 
 # %%
 assert int(nt.sum(C, ("true", "pred")).data) == len(y_test)
-print("every test image counted once:", int(nt.sum(C, ("true", "pred")).data) == len(y_test))
+print(
+    "every test image counted once:",
+    int(nt.sum(C, ("true", "pred")).data) == len(y_test),
+)
 
 # %% [markdown]
 # ## The misclassified digits
@@ -326,12 +392,14 @@ print("every test image counted once:", int(nt.sum(C, ("true", "pred")).data) ==
 p = nt.positional(pred, "batch").cpu()
 wrong = torch.nonzero(p != y_test).flatten().tolist()
 print(f"{len(wrong)} of {len(y_test)} test images misclassified")
-cols = max(len(wrong), 1)
-fig, axes = plt.subplots(1, cols, figsize=(1.3 * cols, 1.8), squeeze=False)
-for ax, k in zip(axes[0], wrong):
+cols = min(max(len(wrong), 1), 8)
+nrows = -(-max(len(wrong), 1) // cols)
+fig, axes = plt.subplots(nrows, cols, figsize=(1.0 * cols, 1.3 * nrows),
+                         squeeze=False)
+for ax, k in zip(axes.flat, wrong):
     ax.imshow(digits.images[test_idx[k]], cmap="gray_r")
-    ax.set_title(f"{int(y_test[k])} → {int(p[k])}", fontsize=9)
-for ax in axes[0]:
+    ax.set_title(f"{int(y_test[k])} → {int(p[k])}", fontsize=10)
+for ax in axes.flat:
     ax.axis("off")
 plt.show()
 

@@ -31,13 +31,17 @@
 # the ratios are what to compare):
 #
 # ```
-# .venv/bin/python benchmarks/bench_contract.py --out benchmarks/results/contract-cpu.json
-# .venv/bin/python benchmarks/bench_blocks.py --out benchmarks/results/blocks-cpu.json
-# NTLIB_DEVICE=cuda .venv/bin/python benchmarks/bench_blocks.py --out benchmarks/results/blocks-cuda.json
+# .venv/bin/python benchmarks/bench_contract.py \
+#     --out benchmarks/results/contract-cpu.json
+# .venv/bin/python benchmarks/bench_blocks.py \
+#     --out benchmarks/results/blocks-cpu.json
+# NTLIB_DEVICE=cuda .venv/bin/python benchmarks/bench_blocks.py \
+#     --out benchmarks/results/blocks-cuda.json
 # ```
 #
-# The numbers below are read from `benchmarks/results/*.json` as recorded; this page
-# does not re-run them. The CPU files were recorded on a small machine (2 cores) that
+# The numbers below are read from `benchmarks/results/*.json` as recorded (found
+# next to the `ntlib` package, so this page runs from any working directory); this
+# page does not re-run them. The CPU files were recorded on a small machine (2 cores) that
 # was running other jobs at the same time: absolute times there vary severalfold
 # between runs, and the ratios of the short cases by some tens of percent. Alternating
 # the two functions and taking medians keeps the ratios usable, but treat a single
@@ -48,104 +52,175 @@ import json
 import logging
 from pathlib import Path
 
-logging.getLogger("matplotlib").setLevel(logging.ERROR)  # no font-cache notice on stderr in a fresh environment
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown
 
-RESULTS = Path("..") / "benchmarks" / "results"
-results = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
-rows = [dict(r, file=name) for name, res in results.items() for r in res["rows"]]
+import ntlib as nt
+
+# no font-cache notice on stderr in a fresh environment
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
+
+# benchmarks/ sits beside the ntlib package in the repository (and in the clone
+# that Colab's set-up cell makes): independent of the working directory.
+RESULTS = Path(nt.__file__).resolve().parent.parent / "benchmarks" / "results"
+results = {
+    p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))
+}
+rows = [
+    dict(r, file=name) for name, res in results.items() for r in res["rows"]
+]
 print(f"{len(rows)} rows from {len(results)} files: {', '.join(results)}")
+assert rows, f"no benchmark results found in {RESULTS}"
 
 # %% [markdown]
 # ## Machines
 
 # %%
 keys = ["cpu", "cores", "threads", "gpu", "device", "torch", "python", "date"]
-lines = ["| file | " + " | ".join(k for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+lines = [
+    "| file | " + " | ".join(k for k in keys) + " |",
+    "|---" * (len(keys) + 1) + "|",
+]
 for name, res in results.items():
     m = res.get("machine", {})
-    lines.append(f"| {name} | " + " | ".join(str(m.get(k, "")) for k in keys) + " |")
+    lines.append(
+        f"| {name} | " + " | ".join(str(m.get(k, "")) for k in keys) + " |"
+    )
 Markdown("\n".join(lines))
 
 # %% [markdown]
-# ## All measurements
+# ## Summary
 #
-# Times in milliseconds; a ratio above 1 means `ntlib` is slower than the reference.
-# Memory columns are peak growth in MiB.
+# One line per measured case: the time ratio of the default path and of the plain
+# formula, forward and forward+backward, and the peak-memory ratio of the default
+# path (forward+backward where measured). Ratios above the 1.5 target on the
+# default path are in bold; the full record is below the summary.
 
 # %%
+DEFAULT, PLAIN = ("fused", "einsum"), ("plain", "eager")
+
+
 def fmt(v, spec):
     return "" if v is None else format(v, spec)
 
 
-head = ["file", "suite", "case", "pass", "path", "ntlib ms", "reference ms", "ratio",
-        "ntlib MiB", "reference MiB", "memory ratio"]
-lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+def short(case):
+    return case.split(" (")[0]
+
+
+cases = {}  # (file, case) -> {(pass, "default" | "plain"): row}
 for r in rows:
-    ratio = fmt(r["ratio"], ".2f")
-    if r.get("path") in ("fused", "einsum") and r["ratio"] > 1.5:
-        ratio = f"**{ratio}**"
-    lines.append("| " + " | ".join([
-        r["file"], r.get("suite", ""), r["case"], r.get("pass", ""), r.get("path", ""),
-        fmt(r["ntlib_s"] * 1e3, ".3f"), fmt(r["reference_s"] * 1e3, ".3f"), ratio,
-        fmt(r.get("ntlib_peak_mb"), ".1f"), fmt(r.get("reference_peak_mb"), ".1f"),
-        fmt(r.get("mem_ratio"), ".2f")]) + " |")
+    kind = "default" if r.get("path") in DEFAULT else "plain"
+    cases.setdefault((r["file"], short(r["case"])), {})[
+        (r.get("pass", "forward"), kind)
+    ] = r
+
+
+def ratio(rs, key):
+    r = rs.get(key)
+    if r is None:
+        return ""
+    text = f"{r['ratio']:.2f}"
+    return f"**{text}**" if key[1] == "default" and r["ratio"] > 1.5 else text
+
+
+def mem(rs):
+    for key in (("forward+backward", "default"), ("forward", "default")):
+        if rs.get(key, {}).get("mem_ratio") is not None:
+            return f"{rs[key]['mem_ratio']:.2f}"
+    return ""
+
+
+head = ["case", "file", "fwd", "fwd plain", "fwd+bwd", "fwd+bwd plain",
+        "memory"]
+lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+for (file, case), rs in cases.items():
+    cells = [case, file]
+    for p in ("forward", "forward+backward"):
+        cells += [ratio(rs, (p, "default")), ratio(rs, (p, "plain"))]
+    lines.append("| " + " | ".join(cells + [mem(rs)]) + " |")
 Markdown("\n".join(lines))
 
 # %% [markdown]
 # ## Ratios at a glance
 #
-# One bar per measurement, on a logarithmic scale; the dashed line is the 1.5 target.
-# Bars of the default (fused) path are solid, those of the plain formula are hatched.
+# One pair of bars per case (forward+backward where measured, else forward), on a
+# logarithmic scale: the default path solid, the plain formula hatched. The dashed
+# line is the 1.5 target.
 
-# %%
-def label(r):
-    case = r["case"].split(" (")[0]
-    return f"{case} · {r.get('pass', '')} · {r.get('path', '')}"
+# %% tags=["hide-input"]
+def pick(rs, kind):
+    r = rs.get(("forward+backward", kind)) or rs.get(("forward", kind))
+    return None if r is None else r["ratio"]
 
 
-fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.2))
-ys = np.arange(len(rows))[::-1]
-suites = sorted({r.get("suite", "") for r in rows})
-colors = {s: plt.cm.tab10(k) for k, s in enumerate(suites)}
-for y, r in zip(ys, rows):
-    plain = r.get("path") in ("plain", "eager")
-    ax.barh(y, r["ratio"], color=colors[r.get("suite", "")], alpha=0.55 if plain else 0.9,
-            hatch="//" if plain else None, edgecolor="black", linewidth=0.4)
+names = [f"{case} · {file.split('-')[-1]}" for file, case in cases]
+fig, ax = plt.subplots(figsize=(8, 0.42 * len(cases) + 1.4))
+ys = np.arange(len(cases))[::-1]
+for dy, kind, style in ((0.2, "default", {}),
+                        (-0.2, "plain", {"hatch": "//", "alpha": 0.5})):
+    vals = [pick(rs, kind) for rs in cases.values()]
+    ax.barh([y + dy for y, v in zip(ys, vals) if v is not None],
+            [v for v in vals if v is not None], height=0.38,
+            color="tab:blue", edgecolor="black", linewidth=0.4,
+            label=f"{kind} path", **style)
 ax.set_yticks(ys)
-ax.set_yticklabels([label(r) for r in rows], fontsize=7)
+ax.set_yticklabels(names, fontsize=10)
 ax.set_xscale("log")
 ax.axvline(1.0, color="black", lw=0.8)
 ax.axvline(1.5, color="red", ls="--", lw=1, label="target 1.5")
-ax.set_xlabel("ntlib time / reference time (log scale)")
-handles = [plt.Rectangle((0, 0), 1, 1, color=colors[s]) for s in suites]
-ax.legend(handles + [ax.lines[-1]], suites + ["target 1.5"], fontsize=8, loc="upper left",
-          bbox_to_anchor=(1.01, 1.0))
+ax.set_xlabel("ntlib time / reference time (log scale)", fontsize=10)
+ax.legend(fontsize=10, loc="lower right")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Summary
-#
-# The default path of every block is what the book's code runs; the plain path is
-# there to show the formula executes, and how much slower that is.
+# In numbers:
 
 # %%
-default = [r for r in rows if r.get("path") in ("fused", "einsum")]
+default = [r for r in rows if r.get("path") in DEFAULT]
 over = [r for r in default if r["ratio"] > 1.5]
-print(f"default path: {len(default) - len(over)} of {len(default)} time ratios within 1.5x")
+print(
+    f"default path: {len(default) - len(over)} of {len(default)} "
+    "time ratios within 1.5x"
+)
 for r in over:
-    print(f"  above target: {label(r)} ({r['file']}): {r['ratio']:.2f}x")
-mem = [r for r in default if r.get("mem_ratio") is not None]
-if mem:
-    worst = max(mem, key=lambda r: r["mem_ratio"])
-    print(f"default path: largest peak-memory ratio {worst['mem_ratio']:.2f}x ({label(worst)})")
+    print(f"  above target: {short(r['case'])} · {r.get('pass', '')} "
+          f"({r['file']}): {r['ratio']:.2f}x")
+mem_rows = [r for r in default if r.get("mem_ratio") is not None]
+if mem_rows:
+    worst = max(mem_rows, key=lambda r: r["mem_ratio"])
+    print(f"default path: largest peak-memory ratio {worst['mem_ratio']:.2f}x"
+          f"\n  ({short(worst['case'])} · {worst.get('pass', '')})")
 plain = [r for r in rows if r.get("path") == "plain"]
 if plain:
-    print(f"plain path: time ratios from {min(r['ratio'] for r in plain):.2f}x "
-          f"to {max(r['ratio'] for r in plain):.2f}x")
+    lo, hi = min(r["ratio"] for r in plain), max(r["ratio"] for r in plain)
+    print(f"plain path: time ratios from {lo:.2f}x to {hi:.2f}x")
+
+# %% [markdown]
+# ## All measurements
+#
+# The full record, one line per measurement (click to show it). Times in
+# milliseconds; a ratio above 1 means `ntlib` is slower than the reference. Memory
+# columns are peak growth in MiB.
+
+# %% tags=["remove-input", "hide-output"]
+head = ["file", "suite", "case", "pass", "path", "ntlib ms", "reference ms",
+        "ratio", "ntlib MiB", "reference MiB", "memory ratio"]
+lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+for r in rows:
+    text = fmt(r["ratio"], ".2f")
+    if r.get("path") in DEFAULT and r["ratio"] > 1.5:
+        text = f"**{text}**"
+    lines.append("| " + " | ".join([
+        r["file"], r.get("suite", ""), r["case"], r.get("pass", ""),
+        r.get("path", ""), fmt(r["ntlib_s"] * 1e3, ".3f"),
+        fmt(r["reference_s"] * 1e3, ".3f"), text,
+        fmt(r.get("ntlib_peak_mb"), ".1f"),
+        fmt(r.get("reference_peak_mb"), ".1f"),
+        fmt(r.get("mem_ratio"), ".2f")]) + " |")
+Markdown("\n".join(lines))
 
 # %% [markdown]
 # ## Exercises

@@ -2,18 +2,146 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import io
+import textwrap
+import tokenize
 
 import numpy as np
 
 from .core import _as_funsor, positional, shape
 
 
+# The book's code column holds 79 characters (tests/test_book.py measures it).
+_WIDTH = 79
+
+
+def _breaks(text):
+    """Where a long line may be broken: per line, (column, continuation column,
+    quote) after a comma inside brackets (quote "") or after a space inside a
+    one-line string literal inside brackets (the literal is closed there and
+    reopened on the next line, with its prefix and quote); and the lines of
+    docstrings and comments (prose that may be re-filled), and where trailing
+    comments start."""
+    lines = text.splitlines()
+    breaks, prose, comments, stack = {}, set(), {}, []
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        (r0, c0), (r1, c1) = tok.start, tok.end
+        if tok.type == tokenize.OP and tok.string in "([{":
+            stack.append(c1)
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            stack.pop()
+        elif tok.type == tokenize.OP and tok.string == "," and stack:
+            breaks.setdefault(r0, []).append((c1, stack[-1], ""))
+        elif tok.string in ("and", "or", "+", "-", "*", "/", "if", "else",
+                            "for") and stack and r0 == r1:
+            breaks.setdefault(r0, []).append((c0, stack[-1], ""))
+        elif tok.type == tokenize.STRING and not lines[r0 - 1][:c0].strip() \
+                and tok.string.lstrip("rbuRBU")[:3] in ('"""', "'''"):
+            prose.update(range(r0, r1 + 1))
+        elif tok.type == tokenize.STRING and r1 == r0 and stack:
+            body = tok.string.lstrip("rbfuRBFU")
+            quote = tok.string[: len(tok.string) - len(body) + 1]
+            if body[:3] in ('"""', "'''"):
+                continue
+            depth = 0
+            for k, ch in enumerate(tok.string):
+                depth += (ch == "{") - (ch == "}")
+                inside = len(quote) < k < len(tok.string) - 2
+                if ch == " " and depth == 0 and inside:
+                    breaks.setdefault(r0, []).append((c0 + k + 1, c0, quote))
+        elif tok.type == tokenize.COMMENT and not lines[r0 - 1][:c0].strip():
+            prose.add(r0)
+        elif tok.type == tokenize.COMMENT:
+            comments[r0] = c0
+    for row in breaks:
+        breaks[row].sort()
+    return breaks, prose, comments
+
+
+def _fit(text, width=_WIDTH):
+    """``text`` with lines over ``width`` broken for display: code after a
+    comma or before an operator inside brackets (aligned under the bracket), or
+    between two parts of a string literal; docstrings and comments re-filled.
+    Returns ``text`` unchanged unless the result parses to the same program
+    (docstrings compared up to white space)."""
+    try:
+        breaks, prose, comments = _breaks(text)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return text
+    out = []
+    for row, line in enumerate(text.splitlines(), start=1):
+        if len(line) <= width:
+            out.append(line)
+        elif row in prose:
+            body = line.lstrip()
+            lead = line[: len(line) - len(body)]
+            if body.startswith("#"):
+                lead, body = lead + "# ", body.lstrip("# ")
+            out += textwrap.wrap(body, width, initial_indent=lead,
+                                 subsequent_indent=lead,
+                                 break_long_words=False,
+                                 break_on_hyphens=False)
+        else:
+            lead = " " * (len(line) - len(line.lstrip()))
+            if row in comments:      # a trailing comment goes above the line
+                out += textwrap.wrap(line[comments[row]:].lstrip("# "), width,
+                                     initial_indent=lead + "# ",
+                                     subsequent_indent=lead + "# ",
+                                     break_on_hyphens=False)
+                line = line[: comments[row]].rstrip()
+            hang = len(lead) + 8         # if the bracket is far right
+            pieces, start, head = [], 0, ""
+            while len(head) + len(line) - start > width:
+                fit = [(c, a, q) for c, a, q in breaks.get(row, [])
+                       if start < c
+                       and len(head) + c - start + len(q[-1:]) <= width]
+                if not fit:
+                    break
+                c, a, q = fit[-1]
+                piece = line[start:c]
+                pieces.append(head + (piece + q[-1:] if q else piece.rstrip()))
+                start = c
+                while not q and start < len(line) and line[start] == " ":
+                    start += 1
+                head = " " * (a if a <= width - 30 else hang) + q
+            pieces.append(head + line[start:])
+            out += pieces
+    fitted = "\n".join(out)
+    return fitted if _same_program(text, fitted) else text
+
+
+def _same_program(a, b):
+    def norm(src):
+        tree = ast.parse(textwrap.dedent(src))
+        for node in ast.walk(tree):       # docstrings: up to white space
+            body = getattr(node, "body", None)
+            first = body[0] if isinstance(body, list) and body else None
+            if isinstance(first, ast.Expr) \
+                    and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                first.value.value = " ".join(first.value.value.split())
+        return ast.dump(tree)
+    try:
+        return norm(a) == norm(b)
+    except SyntaxError:
+        return False
+
+
+def _shown(fn):
+    """The source of ``fn`` as the book shows it: core's names without the
+    module prefix that ntlib's own modules use (``_core.sum`` reads
+    ``nt.sum``), long lines broken to the book's width."""
+    text = _fit(inspect.getsource(fn).rstrip())
+    return text.replace("_core.", "nt.")
+
+
 class Source:
-    """A function's source, shown as highlighted code in the book and as text elsewhere."""
+    """A function's source: highlighted code in the book, text elsewhere."""
 
     def __init__(self, *fns):
-        self.text = "\n\n".join(inspect.getsource(f).rstrip() for f in fns)
+        self.text = "\n\n".join(_shown(f) for f in fns)
 
     def _repr_markdown_(self):
         return "```python\n" + self.text + "\n```"
@@ -23,7 +151,7 @@ class Source:
 
 
 def source(*fns) -> Source:
-    """Display the source code of ntlib functions (the code lives only in ntlib)."""
+    """Display the source of ntlib functions (the code lives only in ntlib)."""
     return Source(*fns)
 
 

@@ -131,6 +131,124 @@ def test_progress_bar_final_state():
 
 
 # --------------------------------------------------------------------------
+# readability rules, checked on the text sources (no browser needed)
+
+def _code_cells(path):
+    """(tags, source) of each code cell of a chapter's text source."""
+    import jupytext
+
+    nb = jupytext.read(path)
+    return [(c.metadata.get("tags", []), c.source) for c in nb.cells
+            if c.cell_type == "code"]
+
+
+SOURCES = sorted((ROOT / "chapters").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_code_lines_fit_the_column(path):
+    long = [line for _, src in _code_cells(path) for line in src.splitlines()
+            if len(line) > 79]
+    assert not long, f"code lines over 79 characters: {long[:5]}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_figures_are_sized_for_the_page(path):
+    """figsize width <= 8 in and font sizes >= 10 pt, so that a figure is shown
+    at about its natural size and its text stays legible (the browser test
+    measures the rendered result)."""
+    import re
+
+    for _, src in _code_cells(path):
+        for w in re.findall(r"figsize=\(\s*([0-9.]+)\s*\*?", src):
+            assert float(w) <= 8, f"figure {w} in wide: {src[:120]}"
+        for m in re.finditer(r"figsize=\(\s*([0-9.]+)\s*\*\s*(\w+)", src):
+            assert re.search(rf"{m.group(2)} = min\(", src), \
+                "a computed figure width must be capped"
+        for size in re.findall(r"fontsize=([0-9.]+)", src):
+            assert float(size) >= 10, f"font size {size} pt: {src[:120]}"
+        assert not re.search(r"fontsize=[\"'](x+-)?small", src)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_plotting_helpers_are_hidden(path):
+    """A cell that is mostly drawing code shows its figure, not its code."""
+    for tags, src in _code_cells(path):
+        drawing = sum(("ax." in line or "plt." in line or "fig." in line)
+                      for line in src.splitlines())
+        if drawing >= 10:
+            assert {"hide-input", "remove-input"} & set(tags), \
+                f"tag this plotting cell hide-input: {src[:120]}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_chapter_does_not_depend_on_the_working_directory(path):
+    import re
+
+    for _, src in _code_cells(path):
+        assert not re.search(r"Path\(\s*[\"']\.\.|[\"']\.\./|os\.chdir", src), \
+            f"relative path in {path.name}: find files from nt.__file__ instead"
+
+
+def test_performance_appendix_runs_from_another_directory(tmp_path):
+    path = ROOT / "chapters" / "a3_performance.py"
+    if not path.exists():
+        pytest.skip("no performance appendix")
+    first = next(src for tags, src in _code_cells(path)
+                 if "ntlib-head" not in tags)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, "-c", first], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert " rows from " in proc.stdout and not proc.stdout.startswith("0 rows")
+
+
+def _shown_functions():
+    import re
+
+    import ntlib as nt
+
+    names = set()
+    for path in SOURCES:
+        for m in re.finditer(r"nt\.source\(([^)]*)\)", path.read_text()):
+            names.update(n.strip() for n in m.group(1).split(",") if n.strip())
+    fns = {}
+    for name in sorted(names):
+        try:
+            fns[name] = eval(name, {"nt": nt})
+        except Exception:     # e.g. nt.exercises.solution(...) calls
+            pass
+    return fns
+
+
+def test_shown_sources_read_like_the_formula():
+    """nt.source prints core's functions without the ``_core.`` prefix, and
+    breaks long lines without changing the program."""
+    import inspect
+
+    from ntlib import display
+
+    fns = _shown_functions()
+    assert fns
+    for name, fn in fns.items():
+        text = display.Source(fn).text
+        assert "_core." not in text, name
+        assert display._same_program(inspect.getsource(fn).rstrip(),
+                                     display._fit(inspect.getsource(fn).rstrip()))
+    # the line breaking itself, on a made-up function
+    src = ('def f(alpha, beta):\n'
+           '    """A docstring that goes on and on, longer than the column of '
+           'the book, surely."""\n'
+           '    return some_function(alpha, beta, alpha + beta, alpha * beta, '
+           'alpha - beta)  # a note\n')
+    fitted = display._fit(src)
+    assert display._same_program(src, fitted)
+    assert max(map(len, fitted.splitlines())) <= 79, fitted
+    assert display._fit(src.replace("beta)  #", "beta  #")) == \
+        src.replace("beta)  #", "beta  #"), "text that does not parse is kept"
+
+
+# --------------------------------------------------------------------------
 # the rendered book in a headless browser
 
 def _chromium():
@@ -143,6 +261,8 @@ def _chromium():
 
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory):
+    if os.environ.get("BOOK_HTML"):      # an existing build, e.g. _build/html
+        return Path(os.environ["BOOK_HTML"]).resolve()
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
@@ -164,7 +284,77 @@ def _serve(directory):
     return srv
 
 
-def test_every_page_renders_its_math_offline(built_book):
+_VISIBLE_JS = """
+const visible = e => {
+  const r = e.getBoundingClientRect();
+  const shown = e.checkVisibility ? e.checkVisibility(
+      {contentVisibilityAuto: true, visibilityProperty: true}) : true;
+  return shown && r.width > 0 && r.height > 0;
+};
+"""
+
+# What a reader sees on a page: measured in the browser after MathJax ran.
+_MEASURE_JS = "() => {" + _VISIBLE_JS + """
+  const art = document.querySelector('article.bd-article')
+           || document.querySelector('main');
+  const rect = e => e.getBoundingClientRect();
+  const longest = t => t.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '');
+  const code = [...art.querySelectorAll('pre')].filter(visible);
+  const codeOver = code.filter(p => p.scrollWidth > p.clientWidth + 1)
+    .map(p => `${p.scrollWidth - p.clientWidth} px too wide: ${longest(p.textContent).slice(0, 90)}`);
+  const eqs = [...art.querySelectorAll('mjx-container[display="true"]')].filter(visible);
+  const eqOver = eqs.filter(c => {
+      const m = c.querySelector('mjx-math');
+      return c.scrollWidth > c.clientWidth + 1
+          || (m && rect(m).width > rect(c).width + 1); })
+    .map(c => `${Math.round(rect(c.querySelector('mjx-math')).width)} px in a `
+            + `${Math.round(rect(c).width)} px box`);
+  const tables = [...art.querySelectorAll('table')].filter(visible).map(t => ({
+      rows: t.rows.length, height: Math.round(rect(t).height),
+      over: t.parentElement.scrollWidth > t.parentElement.clientWidth + 1
+            || rect(t).width > rect(art).width + 1}));
+  const images = [...art.querySelectorAll('img')].filter(visible).map(i => ({
+      src: i.getAttribute('src'), natural: i.naturalWidth,
+      shown: rect(i).width}));
+  const search = [...document.querySelectorAll(
+      '.search-button-field, form.bd-search, input[type=search]')]
+      .filter(visible).length;
+  return {code: code.length, codeOver, eqs: eqs.length, eqOver, tables, images, search,
+          errors: [...document.querySelectorAll('mjx-merror')]
+              .map(e => e.getAttribute('data-mjx-error') || e.textContent),
+          red: document.querySelectorAll('mjx-container [style*="color: red"]').length,
+          broken: [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
+              .map(i => i.getAttribute('src')),
+          math: document.querySelectorAll('mjx-container').length};
+}"""
+
+_MENU_JS = "() => {" + _VISIBLE_JS + """
+  return [...document.querySelectorAll('.bd-sidebar-primary a.reference.internal')]
+    .filter(a => { const r = a.getBoundingClientRect();
+                   return visible(a) && r.left >= 0 && r.right <= innerWidth; })
+    .map(a => a.textContent.trim());
+}"""
+
+DESKTOP, PHONE = (1280, 900), (390, 844)
+
+
+def _png_dpi(path):
+    """Resolution stored in a PNG's pHYs chunk (matplotlib writes it)."""
+    import struct
+
+    data = Path(path).read_bytes()
+    k = data.find(b"pHYs")
+    if k < 0:
+        return None
+    ppx, _, unit = struct.unpack(">IIB", data[k + 4:k + 13])
+    return ppx * 0.0254 if unit == 1 else None
+
+
+@pytest.fixture(scope="module")
+def rendered(built_book):
+    """Every page measured in Chromium at 1280 px (and two at 390 px), and the
+    menu button tried at 390 px.  With $BOOK_SHOTS set, every page is also
+    measured at 390 px and screenshots of each go to that folder."""
     exe = _chromium()
     if exe is None:
         if os.environ.get("CI"):
@@ -176,50 +366,139 @@ def test_every_page_renders_its_math_offline(built_book):
     pages = [p for p in pages if "_static" not in p.parts and p.name not in ("genindex.html", "search.html")]
     chapter_pages = {p.with_suffix(".html").name for p in CHAPTERS}
     assert chapter_pages <= {p.name for p in pages}
+    shots = Path(os.environ["BOOK_SHOTS"]) if os.environ.get("BOOK_SHOTS") else None
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
     srv = _serve(built_book)
     base = f"http://127.0.0.1:{srv.server_port}/"
-    problems, offsite, math_count = [], [], {}
+    out = {"offsite": [], DESKTOP: {}, PHONE: {}}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            page = browser.new_page()
 
             def route(r):
                 if r.request.url.startswith(base) or r.request.url.startswith("data:"):
                     r.continue_()
                 else:
-                    offsite.append(r.request.url)
+                    out["offsite"].append(r.request.url)
                     r.abort()
 
-            page.route("**/*", route)
-            for p in pages:
-                rel = p.relative_to(built_book).as_posix()
-                page.goto(base + rel, wait_until="load")
-                page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise",
-                                       timeout=30000)
-                page.evaluate("MathJax.startup.promise")
-                errs = page.evaluate(
-                    "[...document.querySelectorAll('mjx-merror')]"
-                    ".map(e => e.getAttribute('data-mjx-error') || e.textContent)")
-                red = page.evaluate(
-                    "[...document.querySelectorAll('mjx-container [style*=\"color: red\"]')].length")
-                imgs = page.evaluate(
-                    "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
-                    ".map(i => i.getAttribute('src'))")
-                math_count[rel] = page.evaluate("document.querySelectorAll('mjx-container').length")
-                for e in errs:
-                    problems.append(f"{rel}: MathJax error: {e}")
-                if red:
-                    problems.append(f"{rel}: {red} undefined macro(s) shown in red")
-                for src in imgs:
-                    problems.append(f"{rel}: image does not load: {src}")
+            for size in (DESKTOP, PHONE):
+                page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+                page.route("**/*", route)
+                # on a phone only what differs there (menu, search bar) is
+                # checked, on two pages; every page when screenshots are taken
+                some = pages if size == DESKTOP or shots else \
+                    [p for p in pages if p.stem in (CHAPTERS[0].stem, CHAPTERS[-1].stem)]
+                for p in some:
+                    rel = p.relative_to(built_book).as_posix()
+                    page.goto(base + rel, wait_until="load")
+                    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                           timeout=30000)
+                    page.evaluate("MathJax.startup.promise")
+                    out[size][rel] = page.evaluate(_MEASURE_JS)
+                    if shots:
+                        page.screenshot(path=str(shots / f"{size[0]}-{p.stem}.png"))
+                if size == PHONE:
+                    rel = f"chapters/{CHAPTERS[-1].stem}.html"
+                    page.goto(base + rel, wait_until="load")
+                    out["menu_before"] = page.evaluate(_MENU_JS)
+                    buttons = page.locator("button.primary-toggle")
+                    clicked = False
+                    for k in range(buttons.count()):
+                        if buttons.nth(k).is_visible():
+                            buttons.nth(k).click()
+                            clicked = True
+                            break
+                    out["menu_clicked"] = clicked
+                    page.wait_for_timeout(600)       # the drawer slides in
+                    out["menu_after"] = page.evaluate(_MENU_JS)
+                    if shots:
+                        page.screenshot(path=str(shots / f"{size[0]}-menu-open.png"))
+                page.close()
             browser.close()
     finally:
         srv.shutdown()
+    return out
+
+
+def _toc_titles():
+    titles = []
+    for f in toc_files()[1:]:
+        nb = nbformat.read(ROOT / (f + ".ipynb"), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("# "):
+                titles.append(cell.source.splitlines()[0][2:].strip())
+                break
+    return titles
+
+
+def test_every_page_renders_its_math_offline(rendered):
+    problems = []
+    for rel, m in rendered[DESKTOP].items():
+        problems += [f"{rel}: MathJax error: {e}" for e in m["errors"]]
+        if m["red"]:
+            problems.append(f"{rel}: {m['red']} undefined macro(s) shown in red")
+        problems += [f"{rel}: image does not load: {src}" for src in m["broken"]]
     assert not problems, "\n".join(problems)
-    assert not offsite, f"pages tried to reach the network: {sorted(set(offsite))[:10]}"
+    assert not rendered["offsite"], \
+        f"pages tried to reach the network: {sorted(set(rendered['offsite']))[:10]}"
     for stem in ("02_named_tensors", "03_operations"):
         if (ROOT / "chapters" / f"{stem}.ipynb").exists():
-            assert math_count.get(f"chapters/{stem}.html", 0) > 10, f"{stem} shows its formulas"
+            assert rendered[DESKTOP][f"chapters/{stem}.html"]["math"] > 10, \
+                f"{stem} shows its formulas"
+
+
+def test_menu_button_shows_the_chapter_list_on_a_phone(rendered):
+    assert rendered["menu_clicked"], "no visible menu button at 390 px"
+    assert not rendered["menu_before"], "the chapter list is hidden before the click"
+    shown = " | ".join(rendered["menu_after"])
+    missing = [t for t in _toc_titles() if t not in shown]
+    assert rendered["menu_after"] and not missing, \
+        f"after the click the chapter list shows {shown!r}; missing {missing}"
+
+
+def test_one_search_bar(rendered):
+    for size in (DESKTOP, PHONE):
+        for rel, m in rendered[size].items():
+            assert m["search"] <= 1, f"{rel} at {size[0]} px shows {m['search']} search bars"
+    assert any(m["search"] == 1 for m in rendered[DESKTOP].values())
+
+
+def test_no_code_block_or_equation_overflows_on_desktop(rendered):
+    problems = []
+    for rel, m in rendered[DESKTOP].items():
+        problems += [f"{rel}: code block {o}" for o in m["codeOver"]]
+        problems += [f"{rel}: display equation {o}" for o in m["eqOver"]]
+        problems += [f"{rel}: a table wider than the column" for t in m["tables"] if t["over"]]
+    n_code = sum(m["code"] for m in rendered[DESKTOP].values())
+    assert n_code > 50
+    assert not problems, f"{len(problems)} of {n_code} code blocks etc. overflow at 1280 px:\n" \
+        + "\n".join(problems)
+
+
+def test_long_tables_are_summarised(rendered):
+    """A table a reader sees without a click fits about two screens."""
+    for rel, m in rendered[DESKTOP].items():
+        for t in m["tables"]:
+            assert t["height"] <= 1800, \
+                f"{rel}: a {t['rows']}-row table {t['height']} px tall; summarise it " \
+                "and put the full table behind a toggle (tag hide-output)"
+
+
+def test_figure_text_is_legible(rendered, built_book):
+    """Text drawn at >= 10 pt (test_figures_are_sized_for_the_page) must still be
+    >= 9 px on screen at 1280 px, after the browser scales the image down."""
+    seen = 0
+    for rel, m in rendered[DESKTOP].items():
+        for img in m["images"]:
+            if not img["src"].endswith(".png") or not img["natural"]:
+                continue
+            file = (built_book / rel).parent / img["src"]
+            dpi = _png_dpi(file) or 100.0
+            px = 10 * dpi / 72 * img["shown"] / img["natural"]
+            seen += 1
+            assert px >= 9, f"{rel}: {img['src']} shows 10-pt text at {px:.1f} px"
+    assert seen >= 5
