@@ -160,8 +160,10 @@ print(nt.show(nt.relu(B), ("height", "width")))
 # A + y = \nmatrix{height}{width}{3+1 & 1+4 & 4+1 \\ 1+1 & 5+4 & 9+1 \\ 2+1 & 6+4 & 5+1}.
 # $$
 #
-# In `ntlib` the operators `+ - * / **` act on named tensors directly. The only thing
-# `ntlib` adds to funsor here is a check, by name, that shared axes have equal sizes:
+# In `ntlib` the operators `+ - * / **` act on named tensors directly. Each one is
+# the function below: it checks, by name, that shared axes have equal sizes, lays
+# both operands' data out in one axis order (size 1 where an operand lacks an
+# axis), and lets torch broadcast:
 
 # %%
 nt.source(nt.core._checked_binary, nt.core._merged_sizes)
