@@ -822,7 +822,7 @@ print(nt.shape(table))
 # %%
 A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"))
 above = A > 3                                    # booleans
-count = nt.sum(above, "height")                  # integers: how many per column
+count = nt.sum(above, "height")  # integers: how many per column
 share = nt.mean(above, "height")                 # floats
 assert nt.dtype(count) == torch.int64 and nt.dtype(share) == torch.float32
 At = nt.positional(A, ("height", "width"))

@@ -616,17 +616,32 @@ assert all(checked["ntlib"].values()) and all(checked["xarray"].values())
 assert all(checked["einops"].values())
 
 # %% [markdown]
-# | system | run here | broadcast by name | contract by name | axis-polymorphic functions | rename | index by name |
+# In the table, *yes*/*no* for the first three rows come from the cell above;
+# the other rows are taken from documentation (sources below the table), and "—"
+# means *not checked*.
+#
+# | system | run here | broadcast | contract | polymorphic | rename | index |
 # |---|---|---|---|---|---|---|
-# | `ntlib` (this book) | yes | yes | `nt.contract(..., over=)` | yes (lifting) | `nt.rename` | `nt.index` |
-# | xarray | yes | yes | `xr.dot(..., dim=)` | `xr.apply_ufunc` with core dims | `.rename` | `.isel` |
-# | einops | yes | no: names live in one pattern, arrays stay positional | inside one `einsum` pattern | `...` in a pattern stands for any further axes (by position) | no (no persistent names) | no |
-# | PyTorch named tensors | no: `names=` raises `TypeError` in the torch installed here | explicitly, via `align_as` ([docs](https://docs.pytorch.org/docs/stable/named_tensor.html)) | not checked | dim-name arguments ([docs](https://docs.pytorch.org/docs/stable/named_tensor.html)) | `.rename` ([docs](https://docs.pytorch.org/docs/stable/named_tensor.html)) | not checked |
-# | harvardnlp namedtensor | not run here | yes, set union of names ([README](https://github.com/harvardnlp/namedtensor)) | `x.dot("w", y)` ([README](https://github.com/harvardnlp/namedtensor)) | `.spec(...)` for order-based modules ([README](https://github.com/harvardnlp/namedtensor)) | not checked | `x[{"batch": 1}]` ([README](https://github.com/harvardnlp/namedtensor)) |
-# | Penzai (`penzai.core.named_axes`) | not run here | not checked | via `nmap(jnp.dot)` on untagged axes ([docs](https://penzai.readthedocs.io/en/stable/_autosummary/penzai.core.named_axes.html)) | `nmap` vectorises over named axes ([docs](https://penzai.readthedocs.io/en/stable/_autosummary/leaf/penzai.core.named_axes.nmap.html)) | not checked | `arr[{"name": ...}]` ([docs](https://penzai.readthedocs.io/en/stable/_autosummary/leaf/penzai.core.syntactic_sugar.SliceLike.html)) |
-# | Haliax | not run here | not checked | not checked | not checked | not checked | not checked |
-# | JAX named axes | not run here | names refer to mapped axes (`vmap`, `shard_map`) for collectives ([docs](https://docs.jax.dev/en/latest/_autosummary/jax.lax.axis_index.html)); the rest not checked | not checked | not checked | not checked | not checked |
-# | Dex | not run here | not checked | not checked | not checked | not checked | not checked |
+# | `ntlib` | yes | yes | `contract` | yes (lifting) | `rename` | `index` |
+# | xarray | yes | yes | `xr.dot` | `apply_ufunc` | `.rename` | `.isel` |
+# | einops | yes | no [1] | in a pattern | `...` [2] | no | no |
+# | PyTorch named tensors | no [3] | `align_as` | — | dim names | `.rename` | — |
+# | harvardnlp namedtensor | no | yes | `.dot` | `.spec` | — | `x[{...}]` |
+# | Penzai | no | — | `nmap` | `nmap` | — | `x[{...}]` |
+# | Haliax | no | — | — | — | — | — |
+# | JAX named axes | no | [4] | — | — | — | — |
+# | Dex | no | — | — | — | — | — |
+#
+# [1] einops names live inside one pattern; the arrays stay positional.
+# [2] `...` in a pattern stands for any further axes, by position.
+# [3] `torch.zeros(..., names=...)` raises `TypeError` in the torch installed here.
+# [4] names refer to mapped axes (`vmap`, `shard_map`) for collectives.
+#
+# Sources: PyTorch's [named tensor docs](https://docs.pytorch.org/docs/stable/named_tensor.html);
+# the [namedtensor README](https://github.com/harvardnlp/namedtensor); Penzai's
+# [named_axes](https://penzai.readthedocs.io/en/stable/_autosummary/penzai.core.named_axes.html)
+# and [nmap](https://penzai.readthedocs.io/en/stable/_autosummary/leaf/penzai.core.named_axes.nmap.html)
+# docs; JAX's [axis_index](https://docs.jax.dev/en/latest/_autosummary/jax.lax.axis_index.html).
 #
 # Haliax describes itself as a JAX library of named tensors in the tradition of
 # *Tensor Considered Harmful* ([PyPI page](https://pypi.org/project/haliax/)).

@@ -26,6 +26,7 @@ import io
 import itertools
 import re
 import sys
+import textwrap
 import time
 
 import matplotlib.pyplot as plt
@@ -174,8 +175,8 @@ ctx = torch.stack([torch.cat([ids[i - c:i], ids[i + 1:i + 1 + c]])
                    for i in range(c, len(ids) - c)])
 target = ids[c:len(ids) - c]
 print(len(words), "words,", len(vocab), "distinct,", len(target), "windows")
-print([" ".join(vocab[j] for j in ctx[i]) + " -> " + vocab[target[i]]
-       for i in range(3)])
+for i in range(3):
+    print(" ".join(vocab[j] for j in ctx[i]), "->", vocab[target[i]])
 
 # %% [markdown]
 # Training minimises the cross-entropy $-\log \text{CBOW}(X)_{\classes(y)}$,
@@ -336,7 +337,7 @@ try:
     nt.sudoku_check(nt.sudoku_one_hot(solved.tolist()), rows=printed_rows)
     raise AssertionError("the printed index should not work")
 except nt.AxisError as err:
-    print("AxisError:", err)
+    print(textwrap.fill(f"AxisError: {err}", 79))
 
 # %% [markdown]
 # A reader might repair it by wrapping around (row 10 is row 1). Then each
@@ -464,8 +465,8 @@ means = torch.stack([Xi[q[:, j] == 1].mean(0) for j in range(3)])
 assert torch.isnan(pr).all()
 assert not close(as_zero, means)
 assert close(corrected, means)
-print("0/0 read as 0 gives sums, e.g.", as_zero[0].numpy().round(1),
-      "; corrected gives means, e.g.", corrected[0].numpy().round(2))
+print("0/0 read as 0 gives sums, e.g.", as_zero[0].numpy().round(1))
+print("corrected gives means, e.g.", corrected[0].numpy().round(2))
 
 # %% tags=["hide-input"]
 q = cpu(nt.kmeans_assign(X, C), ("batch", "clusters")).argmax(-1)
@@ -631,7 +632,9 @@ for b, ch in enumerate("tsb"):
                  cpu(H1, "beam"))
     assert strings(Yb, ("batch", "beam", "time"))[3 * b:3 * b + 3] == \
         strings(Y1)
-print(strings(Yb, ("batch", "beam", "time")))
+found = strings(Yb, ("batch", "beam", "time"))
+for b, ch in enumerate("tsb"):
+    print(f"from {ch!r}:", found[3 * b:3 * b + 3])
 
 # %% [markdown]
 # Is the best hypothesis the best sequence? Only if the beam never prunes

@@ -285,7 +285,8 @@ def accuracy(x, y):
     with torch.no_grad():
         logits = nt.lenet_logits(as_named(x), model)
     target = nt.tensor(y, "batch")
-    return nt.mean(nt.argmax_index(logits, "classes") == target, "batch").item()
+    hit = nt.argmax_index(logits, "classes") == target
+    return nt.mean(hit, "batch").item()
 
 
 history = {"loss": [], "train": [], "test": []}

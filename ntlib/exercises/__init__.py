@@ -214,7 +214,7 @@ def check(id: str, answer) -> bool:
             problem = compare(expected, got, rtol=ex.rtol, atol=ex.atol)
             if problem:
                 raise ExerciseError(f"exercise {id}, case {desc!r}: {problem}")
-        print(f"exercise {id} ({ex.title}): correct on all {len(cases)} cases.")
+        _say(f"exercise {id} ({ex.title}): correct on all {len(cases)} cases.")
         return True
     expected = ex.reference()
     if answer is ex.reference:   # solution(id) of a value or choice exercise
@@ -227,8 +227,14 @@ def check(id: str, answer) -> bool:
     problem = compare(expected, answer, rtol=ex.rtol, atol=ex.atol)
     if problem:
         raise ExerciseError(f"exercise {id}: {problem}")
-    print(f"exercise {id} ({ex.title}): correct.")
+    _say(f"exercise {id} ({ex.title}): correct.")
     return True
+
+
+def _say(text: str) -> None:
+    """Print a verdict wrapped to the width of a code cell (no scrolling in the book)."""
+    print(textwrap.fill(text, 79, subsequent_indent="  ",
+                        break_long_words=False, break_on_hyphens=False))
 
 
 def report(id: str, answer) -> None:
@@ -241,8 +247,7 @@ def report(id: str, answer) -> None:
         check(id, answer)
     except ExerciseError as err:
         # wrapped to the width of a code cell, so the book needs no scrolling
-        print(textwrap.fill(f"not yet: {err}", 79, subsequent_indent="  ",
-                            break_long_words=False, break_on_hyphens=False))
+        _say(f"not yet: {err}")
 
 
 def validate(id: str) -> None:
