@@ -19,7 +19,8 @@ import warnings
 import torch
 
 from .core import (AxisError, _as_funsor, _fmt, _require, _wrap, contract,
-                   device, names, positional, rename, shape, softmax)
+                   device, positional, rename, shape, softmax)
+from .core import dtype as _dtype
 
 __all__ = [
     "STAR", "star", "identity", "identity_like", "derivative", "differential",
@@ -29,11 +30,6 @@ __all__ = [
 ]
 
 STAR = "*"
-
-
-def _dtype(x):
-    """The dtype of a named tensor's entries (through the public API)."""
-    return positional(x, names(x)).dtype
 
 
 # --------------------------------------------------------------------------

@@ -241,6 +241,14 @@ def _require(x, axes, what):
                             f"whose axes are {_fmt(have)}")
 
 
+def _not_axis(x, ax, what, role):
+    """Raise AxisError if ``x`` (called ``role`` in the message) has the axis ``ax``."""
+    have = shape(x)
+    if ax in have:
+        raise AxisError(f"{what}: {role} must not have an axis {ax!r}; its axes are "
+                        f"{_fmt(have)}")
+
+
 def _fmt(sizes: Mapping[str, int]) -> str:
     if not sizes:
         return "{} (a scalar)"

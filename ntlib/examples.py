@@ -18,7 +18,7 @@ import math
 import torch
 
 from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes,
-                   _require, _wrap, argmin, contract, device, index, log,
+                   _not_axis, _require, _wrap, argmin, contract, device, index, log,
                    norm, rename, shape, softmax, sum)
 
 __all__ = [
@@ -31,12 +31,6 @@ __all__ = [
     "det", "inv", "mvn_log_density",
     "belief_propagation",
 ]
-
-
-def _not_axis(x, ax, what, role):
-    if ax in shape(x):
-        raise AxisError(f"{what}: {role} must not have an axis {ax!r}; "
-                        f"its axes are {_fmt(shape(x))}")
 
 
 # --------------------------------------------------------------------------

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 
 from ._funsor_compat import Tensor
 
-from .core import (AxisError, _as_funsor, _data, _fmt, _is_float, _merged_sizes, _require,
-                   _wrap, contract, device, flatten, float_dtype, fused_by, fused_enabled,
-                   index, max, mean, names, rename, shape, sigmoid, softmax, unflatten, var)
+from .core import (AxisError, _as_funsor, _data, _fmt, _is_float, _merged_sizes, _not_axis,
+                   _require, _wrap, contract, device, flatten, float_dtype, fused_by, index,
+                   max, mean, names, rename, shape, sigmoid, softmax, unflatten, var)
 
 __all__ = [
     "full_conn", "feedforward", "rnn", "attention", "causal_mask",
@@ -56,12 +56,6 @@ def _pos(t, order, sizes, dtype=None):
 
 def _axes_of(t):
     return set(_as_funsor(t).inputs)
-
-
-def _not_axis(t, ax, what, role):
-    if ax in _as_funsor(t).inputs:
-        raise AxisError(f"{what}: {role} must not have an axis {ax!r}; its axes are "
-                        f"{_fmt(shape(t))}")
 
 
 def _stack(ts, ax):
