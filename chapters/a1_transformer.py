@@ -22,7 +22,8 @@
 # Both versions print one misprint, corrected here: the FFN's second bias is
 # printed $b^{l,2} \in \reals^{\hidden}$, but it is added to a tensor over
 # $\layer$ and must range over $\layer$ too (checked in the section on the
-# feedforward sublayer).
+# feedforward sublayer). Appendix A's displays carry no equation numbers, so we
+# point to each by the part of A.1 it defines.
 # Appendix A.2 has the other one ($\mathrm{MaxPool2d}_{ph^l,ph^l}$).
 #
 # Positions count from 1 in the paper and from 0 in code; the positional encoding
@@ -142,7 +143,7 @@ print("W = F.embedding(J, E) · √|layer|, from one-hot I and from ids J:",
 # positions,
 # and a fixed positional encoding $P \in \reals^{\seq \times \layer}$, added to
 # $W$: $X^0 = W + P$, which tells the model where each token is. In the paper's
-# 1-based indices,
+# 1-based indices (A.1's first display, with the embedding),
 #
 # $$
 # P_{\seq(p), \layer(i)} =
@@ -284,12 +285,14 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
 # \end{aligned}
 # $$
 #
-# **Erratum.** Appendix A.1 prints the last line as
-# $X^2 = W^{l,2} \ndot{\hidden} X^1 + b^{l,2}$ with
-# $b^{l,2} \in \reals^{\hidden}$ (and v1's §3.2 the same, inside a relu). But
-# $W^{l,2} \ndot{\hidden} X^1$ ranges over $\layer$ alone, and the paper itself
-# declares $\mathrm{FFN}^l \colon \reals^{\layer} \rightarrow \reals^{\layer}$;
-# so the bias ranges over $\layer$. v1 ended the FFN with a second relu;
+# **Erratum.** In A.1's definition of the feedforward networks, the line for
+# $X^2$ reads $X^2 = W^{l,2} \ndot{\hidden} X^1 + b^{l,2}$,
+# $W^{l,2} \in \reals^{\layer \times \hidden}$, $b^{l,2} \in \reals^{\hidden}$
+# (v1's §3.2 prints the same, inside a relu). But
+# $W^{l,2} \ndot{\hidden} X^1$ ranges over $\layer$ alone, and the display just
+# above it declares
+# $\mathrm{FFN}^l \colon \reals^{\layer} \rightarrow \reals^{\layer}$; so the
+# bias ranges over $\layer$. v1 ended the FFN with a second relu;
 # `final_relu=True` reproduces that.
 
 # %%

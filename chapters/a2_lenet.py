@@ -10,7 +10,8 @@
 # that the paper's two ways of writing the first fully connected layer agree, and
 # trains it on handwritten digits.
 #
-# One misprint is corrected: Appendix A.2 (like v1's §3.3) ends with
+# One misprint is corrected: Appendix A.2 (like v1's §3.3) ends with the
+# unnumbered display
 # $\mathrm{MaxPool}^l(X) = \mathrm{MaxPool2d}_{ph^l,ph^l}(X)$, the height's pool
 # size twice; §4.5 defines $\mathrm{MaxPool2d}_{kh,kw}$ with the window's height
 # first and its width second, so the second size should be $pw^l$. The
