@@ -209,7 +209,7 @@ for what, (named, positional) in checks.items():
 # Where each part of the paper is in this book, what the book runs (and checks
 # against a computation that does not use `ntlib`), and what it only states.
 # Sections are those of the latest version (TMLR 2023) unless marked v1, the
-# first arXiv version (2021).
+# first arXiv version (2021). First the notation:
 #
 # | paper | topic | book | run and checked | stated, not run |
 # | --- | --- | --- | --- | --- |
@@ -222,6 +222,11 @@ for what, (named, positional) in checks.items():
 # | Appendix B | formal definitions of differentiation | [Ch. 5](05_calculus.ipynb) | identification of a derivative from a differential; the remainder measured shrinking like $\lVert H \rVert^2$ | the definitions as mathematics; the identification theorem is used, not proved |
 # | §6 | alternative notations, software | [Ch. 6](06_alternatives.ipynb) | the same formulas in index notation (`einsum`), einops, xarray and SQL, checked equal to the named result; tensor-network diagrams drawn from the axis names | software that is not installed here: the chapter's table marks each row it did not run |
 # | §7 | conclusions | — | — | not reproduced |
+#
+# The examples and the appendices:
+#
+# | paper | topic | book | run and checked | stated, not run |
+# | --- | --- | --- | --- | --- |
 # | v1 §3.4 | other examples | [Ch. 7](07_more_examples.ipynb) | random variables, bag of words, Sudoku, k-means, beam search, multivariate normal; the misprints, printed form and corrected | — |
 # | — | belief propagation (ours, not in the paper) | [Ch. 7](07_more_examples.ipynb) | against brute force and funsor's `sum_product` | — |
 # | Appendix A.1 | the Transformer | [App. A.1](a1_transformer.ipynb) | every piece against torch; the whole model, latest and v1, against a positional implementation; trained | — |
