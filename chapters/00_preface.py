@@ -9,36 +9,68 @@
 # axis an operation acts on, and keeps working when a tensor gains extra axes such as
 # a batch.
 #
-# We follow the structure of the paper's latest version. Every formula in the chapters
-# below is typeset with the paper's own macros and is then *run* (the map of the paper
-# at the end of this preface says which parts are covered so far): the named-tensor
-# functions live in a small
-# Python package, `ntlib`, built on [funsor](https://github.com/pyro-ppl/funsor) with
-# the PyTorch backend. Each chapter shows the source of the `ntlib` function next to
-# the formula it implements, applies it to concrete numbers, and compares the result
-# with an ordinary positional PyTorch computation. Where the paper has a misprint we
-# say so and check the corrected formula. The explanations are ours; for the ideas,
-# please cite the paper.
+# We follow the structure of the paper's latest version. The formulas in the
+# chapters below are typeset with the paper's own macros and then *run*: the
+# named-tensor functions live in a small Python package, `ntlib`, built on
+# [funsor](https://github.com/pyro-ppl/funsor) with the PyTorch backend. Each
+# chapter shows the source of the `ntlib` function next to the formula it
+# implements, applies it to concrete numbers, and compares the result with a
+# computation that does not use it: ordinary positional PyTorch, automatic
+# differentiation, or brute-force enumeration. Where the paper has a misprint we
+# quote what it prints, with section and equation, and check the corrected
+# formula. Not everything in the paper is a formula: the *map of the paper* at
+# the end of this preface says, part by part, what the book runs and what it
+# only states. The explanations are ours;
+# for the ideas, please cite the paper.
 #
 # ## How to read it
 #
-# - **Chapter 1** motivates the notation with attention, the formula where positional
-#   notation is most ambiguous.
-# - **Chapter 2** defines named tensors, informally and then formally.
-# - **Chapter 3** goes through the operations: lifting, elementwise functions and
-#   broadcasting, reductions, contraction, softmax, renaming and reshaping, indexing.
-# - **Chapter 4** and the appendices build neural networks (feedforward, RNN,
-#   attention, convolution, pooling, normalization, the Transformer, LeNet) from these
-#   operations; the last appendix records how fast the named code runs.
+# The book has three parts and a few pages around them.
 #
-# Chapters 1–3 are the core; read them in order. Each code cell depends only on the
-# cells above it in the same chapter, so any chapter can be run on its own.
+# **The notation** follows the paper's sections 1 to 6.
+#
+# - **Chapter 1** (§1) motivates the notation with attention, the formula where
+#   positional notation is most ambiguous, and lifts it to batches and heads.
+# - **Chapter 2** (§2) defines named tensors, by example and then formally:
+#   axes, records, shapes, named tensors.
+# - **Chapter 3** (§3) goes through the operations: lifting, elementwise functions
+#   and broadcasting, reductions, contraction, functions from vectors to vectors
+#   such as softmax, renaming and reshaping, indexing.
+# - **Chapter 4** (§4) builds the blocks of neural networks: feedforward layers,
+#   recurrent networks, attention, convolution, pooling, normalization.
+# - **Chapter 5** (§5 and Appendix B) does differential calculus with named
+#   tensors: differentials, derivatives with starred axes, and the formal
+#   definitions behind them.
+# - **Chapter 6** (§6) writes the same formulas in the other notations the paper
+#   discusses (index notation, diagrams, relational algebra) and in software with
+#   named axes.
+#
+# **More examples.** **Chapter 7** runs the examples that the paper's first
+# arXiv version had and the published one dropped (random variables, a bag of
+# words, Sudoku, k-means, beam search, the multivariate normal), and one of our
+# own, belief propagation.
+#
+# **Appendices.** **Appendix A.1** and **Appendix A.2** are the paper's
+# Appendix A: a complete Transformer and LeNet, each checked against a positional
+# implementation and trained. **Appendix A.3** records how fast the named code
+# runs next to positional PyTorch (not in the paper). **Appendix C**, *Writing
+# named tensor notation*, shows the paper's LaTeX macros with their rendered
+# output, for use in your own papers.
+#
+# At the end of the book, the **bibliography** lists the works the book cites,
+# and the **API reference** documents every public function of `ntlib`, with its
+# formula and an example.
+#
+# Chapters 1–3 are the core; read them in order. Chapters 4 to 7 and the
+# appendices can be read in any order after them. Each code cell depends only on
+# the cells above it in the same chapter, so any chapter can be run on its own.
 #
 # Two conventions to keep in mind:
 #
-# - **Indices start at 0** in code, as in Python; the paper counts from 1. So the
-#   paper's $A_{\height(1),\width(3)}$ is `height=0, width=2` here. Chapters point this
-#   out where it matters.
+# - **Indices start at 0** in code, as in Python; the paper counts from 1 (its
+#   index sets are $\{1, \ldots, n\}$, §2.3). So the paper's
+#   $A_{\height(1),\width(3)} = 4$ (§2.1) is `height=0, width=2` here. Chapters
+#   point this out where it matters.
 # - **The order in which a tensor stores its axes carries no meaning.** To leave the
 #   named world you name the order explicitly: `nt.positional(A, ("height", "width"))`.
 #
@@ -82,8 +114,9 @@
 # %% [markdown]
 # ## A first look
 #
-# The running example of the paper is a $3\times 3$ matrix whose rows are indexed by
-# $\height$ and whose columns by $\width$:
+# The running example of the paper (§2.1, Eq. (1)) is a $3\times 3$ grayscale
+# image, a matrix whose rows are indexed by $\height$ and whose columns by
+# $\width$:
 #
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
@@ -173,46 +206,63 @@ for what, (named, positional) in checks.items():
 # %% [markdown]
 # ## Map of the paper
 #
-# Where each part of the paper (latest version, TMLR 2023, unless marked v1) is
-# executed in this book, and how far:
+# Where each part of the paper is in this book, what the book runs (and checks
+# against a computation that does not use `ntlib`), and what it only states.
+# Sections are those of the latest version (TMLR 2023) unless marked v1, the
+# first arXiv version (2021). First the notation:
 #
-# | paper | topic | book | status |
-# | --- | --- | --- | --- |
-# | §1 | introduction: attention, positional vs named | [Chapter 1](01_introduction.ipynb) | done |
-# | §2 | named tensors, informal and formal definitions | [Chapter 2](02_named_tensors.ipynb) | done |
-# | §3 | operations: lifting, reductions, contraction, softmax, renaming and reshaping, indexing | [Chapter 3](03_operations.ipynb) | done |
-# | §4 | neural networks: feedforward, RNN, attention, convolution, pooling, normalization | [Chapter 4](04_neural_networks.ipynb) | done |
-# | v1 §3.4 | GroupNorm | [Chapter 4](04_neural_networks.ipynb) | done |
-# | §5 and Appendix B | differential calculus; formal differentiability | [Chapter 5](05_calculus.ipynb) | done |
-# | §6 | alternatives and related work: index notation, graphical notation, relational algebra | [Chapter 6](06_alternatives.ipynb) | done |
-# | v1 §3.4 | other examples: random variables, CBOW, Sudoku, k-means, beam search, multivariate normal | [Chapter 7](07_more_examples.ipynb) | done |
-# | — | belief propagation (proposed for the paper, never merged) | [Chapter 7](07_more_examples.ipynb) | done |
-# | Appendix A | the Transformer | [Appendix A.1](a1_transformer.ipynb) | done |
-# | Appendix A | LeNet | [Appendix A.2](a2_lenet.ipynb) | done |
-# | Appendix C | the LaTeX macros | the book's MathJax macros (`_config.yml`) | done |
-# | — | speed and memory of `ntlib` against positional PyTorch (not in the paper) | [Appendix A.3](a3_performance.ipynb) | done |
-# | — | exercises, checked by the computer (not in the paper) | the end of every chapter | done |
+# | paper | topic | book | run and checked | stated, not run |
+# | --- | --- | --- | --- | --- |
+# | §1 | attention, positional and named | [Ch. 1](01_introduction.ipynb) | both readings of the positional formula; named attention, lifted to queries, batches and heads, against positional torch | §1's list of software with named axes: compared, not all run, in Ch. 6's table |
+# | §2 | named tensors, by example and formally | [Ch. 2](02_named_tensors.ipynb) | the running example and its indexing; axes, records, shapes, restriction, named tensors as functions of records | §2.2's advice on choosing names (prose) |
+# | §3 | operations | [Ch. 3](03_operations.ipynb) | lifting, broadcasting, reductions, contraction, vector functions, renaming, reshaping, indexing, against positional torch | — |
+# | §4 | neural networks | [Ch. 4](04_neural_networks.ipynb) | feedforward, RNN, attention, convolution, pooling, the three normalizations, against torch's layers | — |
+# | v1 §3.1 | GroupNorm | [Ch. 4](04_neural_networks.ipynb) | against `F.group_norm` | — |
+# | §5 | differential calculus | [Ch. 5](05_calculus.ipynb) | differentials and derivatives by the rules, against autograd; the misprints, printed form and corrected | — |
+# | Appendix B | formal definitions of differentiation | [Ch. 5](05_calculus.ipynb) | identification of a derivative from a differential; the remainder measured shrinking like $\lVert H \rVert^2$ | the definitions as mathematics; the identification theorem is used, not proved |
+# | §6 | alternative notations, software | [Ch. 6](06_alternatives.ipynb) | the same formulas in index notation (`einsum`), einops, xarray and SQL, checked equal to the named result; tensor-network diagrams drawn from the axis names | software that is not installed here: the chapter's table marks each row it did not run |
+# | §7 | conclusions | — | — | not reproduced |
+#
+# The examples and the appendices:
+#
+# | paper | topic | book | run and checked | stated, not run |
+# | --- | --- | --- | --- | --- |
+# | v1 §3.4 | other examples | [Ch. 7](07_more_examples.ipynb) | random variables, bag of words, Sudoku, k-means, beam search, multivariate normal; the misprints, printed form and corrected | — |
+# | — | belief propagation (ours, not in the paper) | [Ch. 7](07_more_examples.ipynb) | against brute force and funsor's `sum_product` | — |
+# | Appendix A.1 | the Transformer | [App. A.1](a1_transformer.ipynb) | every piece against torch; the whole model, latest and v1, against a positional implementation; trained | — |
+# | Appendix A.2 | LeNet | [App. A.2](a2_lenet.ipynb) | every block and the whole model against torch; the pooling misprint; trained on digits | — |
+# | Appendix C | the LaTeX macros | Appendix C | every page renders the paper's macros (MathJax) | the macros as LaTeX (`namedtensor.sty`) |
+# | — | speed of `ntlib` (not in the paper) | [App. A.3](a3_performance.ipynb) | reads timings recorded by `benchmarks/` | the timings are of one machine, not rerun by the page |
+# | — | exercises (not in the paper) | end of each chapter | each written-out solution, by the checker | — |
 
 # %% [markdown]
 # ## Exercises
 #
 # Every chapter ends with exercises, and every exercise is checked by the
-# computer. An exercise gives you a code cell with a *stub*: a function whose body
-# is `...` (or, for questions with a single answer, a value `...`). Replace the
-# `...` with your code and run the cell. The last line,
-# `nt.exercises.report(id, answer)`, hands your answer to the checker, which runs
-# it next to a reference answer on several inputs of its own choosing: the sizes
-# of the prompt, but also other sizes, axes stored in another order, and an extra
-# axis that a named formula should lift over. It prints either `correct` or
-# `not yet:` followed by the first case that failed and what went wrong there
-# (axes missing or unexpected, or the first entry that differs). A function that
-# only works for the example in the prompt does not pass.
+# computer. They all follow one convention.
 #
-# Below each stub is a collapsed cell with the reference solution and the
-# checker's verdict on it; open it when you are done, or stuck. The functions
-# behind the checker are `nt.exercises.check(id, answer)`, which raises an
-# `ExerciseError` for a wrong answer (useful in your own tests), and
-# `nt.exercises.solution(id)`, which returns the reference answer.
+# **The stub.** An exercise gives you a code cell with a *stub*. For a function,
+# it is a `def answer(...)` whose signature is given (the axis names are keyword
+# arguments with the paper's names as defaults, as everywhere in `ntlib`) and
+# whose body is `...  # your code here`; for a question with a single answer (a
+# number, a dict, the letter of a choice), it is `answer = ...  # your answer`.
+# The cell ends with `nt.exercises.report(id, answer)`.
+#
+# **Your answer.** Replace the `...` with your code and run the cell. `report`
+# hands `answer` to the checker, which runs it next to a reference answer on
+# several inputs of its own choosing: the sizes of the prompt, but also other
+# sizes, axes stored in another order, and an extra axis that a named formula
+# should lift over. It prints either `correct` or `not yet:` followed by the
+# first case that failed and what went wrong there (axes missing or unexpected,
+# or the first entry that differs). A function that only works for the example in
+# the prompt does not pass. The stub as given prints `not yet`.
+#
+# **The solution.** Below each stub is a collapsed cell with one solution,
+# written out as you would write it (the same `def answer(...)`, filled in), then
+# checked with `assert nt.exercises.check(id, answer)`. Open it when you are
+# done, or stuck; other solutions can be just as good, if the checker accepts
+# them. `nt.exercises.check` raises an `ExerciseError` for a wrong answer, which
+# makes it useful in your own tests.
 
 # %% [markdown]
 # ### Exercise 0.1: column sums
@@ -230,8 +280,11 @@ def answer(A, *, height="height"):
 nt.exercises.report("0.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("0.1")))
-assert nt.exercises.check("0.1", nt.exercises.solution("0.1"))
+def answer(A, *, height="height"):
+    return nt.sum(A, height)
+
+
+assert nt.exercises.check("0.1", answer)
 
 # %% [markdown]
 # ### Exercise 0.2: softmax along the height, positionally
@@ -246,10 +299,11 @@ assert nt.exercises.check("0.1", nt.exercises.solution("0.1"))
 # Answer with the letter, e.g. `answer = "c"`.
 
 # %%
-answer = ...  # your choice
+answer = ...  # your answer
 
 nt.exercises.report("0.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("0.2")))
-assert nt.exercises.check("0.2", nt.exercises.solution("0.2"))
+answer = "a"  # At stores height as dimension 0, so dim=0 runs along height
+
+assert nt.exercises.check("0.2", answer)

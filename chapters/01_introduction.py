@@ -254,9 +254,10 @@ print("nt.nn.attention agrees (fused and plain paths)")
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise has a stub to complete; `nt.exercises.report` checks your function
-# on inputs you have not seen (see the preface). The reference solutions are in
-# the collapsed cells.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
 #
 # ### Exercise 1.1: the attention weights
 #
@@ -279,8 +280,12 @@ def answer(Q, K, *, seq="seq", key="key"):
 nt.exercises.report("1.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("1.1")))
-assert nt.exercises.check("1.1", nt.exercises.solution("1.1"))
+def answer(Q, K, *, seq="seq", key="key"):
+    scores = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key])
+    return nt.softmax(scores, seq)
+
+
+assert nt.exercises.check("1.1", answer)
 
 # %% [markdown]
 # ### Exercise 1.2: which softmax is this?
@@ -296,13 +301,14 @@ assert nt.exercises.check("1.1", nt.exercises.solution("1.1"))
 # Answer with the letter, e.g. `answer = "c"`.
 
 # %%
-answer = ...  # your choice
+answer = ...  # your answer
 
 nt.exercises.report("1.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("1.2")))
-assert nt.exercises.check("1.2", nt.exercises.solution("1.2"))
+answer = "b"  # dim=0 runs down a column: along the queries, seq'
+
+assert nt.exercises.check("1.2", answer)
 
 # %% [markdown]
 # ### Exercise 1.3: attention over an image
@@ -332,5 +338,13 @@ def answer(Q, K, V, *, height="height", width="width", key="key"):
 nt.exercises.report("1.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("1.3")))
-assert nt.exercises.check("1.3", nt.exercises.solution("1.3"))
+def answer(Q, K, V, *, height="height", width="width", key="key"):
+    S = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key])
+    # one softmax over all pixels: merge the two axes, softmax, split again
+    sizes = {height: nt.shape(K)[height], width: nt.shape(K)[width]}
+    pixels = nt.softmax(nt.flatten(S, (height, width), "pixel"), "pixel")
+    alpha = nt.unflatten(pixels, "pixel", sizes)
+    return nt.contract(alpha, V, over=(height, width))
+
+
+assert nt.exercises.check("1.3", answer)

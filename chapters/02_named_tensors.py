@@ -323,8 +323,10 @@ for attempt in ("A + torch.ones(3, 3)", "A @ A", "A[0]", "A(depth=1)"):
 # %% [markdown]
 # ## Exercises
 #
-# Complete each stub and run its cell; the checker tries your answer on inputs of
-# its own (see the preface). The reference solutions are in the collapsed cells.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
 #
 # ### Exercise 2.1: the paper's indices in code
 #
@@ -333,13 +335,14 @@ for attempt in ("A + torch.ones(3, 3)", "A @ A", "A[0]", "A(depth=1)"):
 # `answer = {"height": 0, "width": 0}`.
 
 # %%
-answer = ...  # your dict
+answer = ...  # your answer
 
 nt.exercises.report("2.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("2.1")))
-assert nt.exercises.check("2.1", nt.exercises.solution("2.1"))
+answer = {"height": 1, "width": 2}  # the paper's height(2), width(3), minus 1
+
+assert nt.exercises.check("2.1", answer)
 
 # %% [markdown]
 # ### Exercise 2.2: the union of two shapes
@@ -356,8 +359,13 @@ def answer(S, T):
 nt.exercises.report("2.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("2.2")))
-assert nt.exercises.check("2.2", nt.exercises.solution("2.2"))
+def answer(S, T):
+    if any(S[ax] != T[ax] for ax in S.keys() & T.keys()):
+        return None  # an axis with two different sizes: not compatible
+    return {**S, **T}
+
+
+assert nt.exercises.check("2.2", answer)
 
 # %% [markdown]
 # ### Exercise 2.3: a tensor is a function of records
@@ -375,8 +383,13 @@ def answer(X, r):
 nt.exercises.report("2.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("2.3")))
-assert nt.exercises.check("2.3", nt.exercises.solution("2.3"))
+def answer(X, r):
+    for ax, i in r.items():  # index by name, in whatever order r lists them
+        X = nt.index(X, ax, i)
+    return float(nt.positional(X, ()))  # no axes left: a scalar
+
+
+assert nt.exercises.check("2.3", answer)
 
 # %% [markdown]
 # ### Exercise 2.4: which of these raises `AxisError`?
@@ -391,10 +404,11 @@ assert nt.exercises.check("2.3", nt.exercises.solution("2.3"))
 # Answer with the letter, e.g. `answer = "c"`.
 
 # %%
-answer = ...  # your choice
+answer = ...  # your answer
 
 nt.exercises.report("2.4", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("2.4")))
-assert nt.exercises.check("2.4", nt.exercises.solution("2.4"))
+answer = "a"  # two axes named seq: a shape's names must be distinct
+
+assert nt.exercises.check("2.4", answer)

@@ -838,9 +838,10 @@ assert nt.dtype(nt.contract(A, A, over="width")) == torch.int64
 # %% [markdown]
 # ## Exercises
 #
-# Complete each stub and run its cell; the checker tries your function on inputs of
-# its own, including other sizes, other storage orders and an extra axis to lift
-# over (see the preface). The reference solutions are in the collapsed cells.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
 #
 # ### Exercise 3.1: a batched bilinear form
 #
@@ -862,8 +863,11 @@ def answer(x, A, y, *, height="height", width="width"):
 nt.exercises.report("3.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("3.1")))
-assert nt.exercises.check("3.1", nt.exercises.solution("3.1"))
+def answer(x, A, y, *, height="height", width="width"):
+    return nt.contract(x, A, y, over=(height, width))  # batch is kept
+
+
+assert nt.exercises.check("3.1", answer)
 
 # %% [markdown]
 # ### Exercise 3.2: softmax over two axes at once
@@ -888,8 +892,12 @@ def answer(X, *, height="height", width="width"):
 nt.exercises.report("3.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("3.2")))
-assert nt.exercises.check("3.2", nt.exercises.solution("3.2"))
+def answer(X, *, height="height", width="width"):
+    Z = nt.exp(X - nt.max(X, (height, width)))  # at most 1: no overflow
+    return Z / nt.sum(Z, (height, width))
+
+
+assert nt.exercises.check("3.2", answer)
 
 # %% [markdown]
 # ### Exercise 3.3: a positional snippet, by name
@@ -908,8 +916,12 @@ def answer(X, *, seq="seq", layer="layer"):
 nt.exercises.report("3.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("3.3")))
-assert nt.exercises.check("3.3", nt.exercises.solution("3.3"))
+def answer(X, *, seq="seq", layer="layer"):
+    X2 = nt.rename(X, {seq: seq + "'"})  # a second copy of the positions
+    return nt.contract(X, X2, over=layer)
+
+
+assert nt.exercises.check("3.3", answer)
 
 # %% [markdown]
 # ### Exercise 3.4: one step of k-means
@@ -938,5 +950,9 @@ def answer(X, C, *, batch="batch", d="d", clusters="clusters"):
 nt.exercises.report("3.4", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("3.4")))
-assert nt.exercises.check("3.4", nt.exercises.solution("3.4"))
+def answer(X, C, *, batch="batch", d="d", clusters="clusters"):
+    Q = nt.argmin(nt.norm(C - X, d), clusters)  # one-hot: nearest centre
+    return nt.contract(Q, X, over=batch) / nt.sum(Q, batch)
+
+
+assert nt.exercises.check("3.4", answer)

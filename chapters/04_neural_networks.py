@@ -856,9 +856,10 @@ for k in range(0, len(cases), 5):
 # %% [markdown]
 # ## Exercises
 #
-# Complete each stub and run its cell; the checker tries your function on inputs of
-# its own, including other sizes, other storage orders and extra axes to lift over
-# (see the preface). The reference solutions are in the collapsed cells.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
 #
 # ### Exercise 4.1: a fully connected layer with tanh
 #
@@ -880,8 +881,12 @@ def answer(x, W, b, *, layer="layer"):
 nt.exercises.report("4.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("4.1")))
-assert nt.exercises.check("4.1", nt.exercises.solution("4.1"))
+def answer(x, W, b, *, layer="layer"):
+    y = nt.tanh(nt.contract(W, x, over=layer) + b)  # over layer'
+    return nt.rename(y, {layer + "'": layer})
+
+
+assert nt.exercises.check("4.1", answer)
 
 # %% [markdown]
 # ### Exercise 4.2: attention with a sliding-window mask
@@ -908,8 +913,17 @@ def answer(Q, K, V, w, *, seq="seq", query="seq'"):
 nt.exercises.report("4.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("4.2")))
-assert nt.exercises.check("4.2", nt.exercises.solution("4.2"))
+def answer(Q, K, V, w, *, seq="seq", query="seq'"):
+    n = nt.shape(K)[seq]
+    i = torch.arange(n).reshape(n, 1)  # key positions, rows
+    j = torch.arange(n).reshape(1, n)  # query positions, columns
+    allowed = (j - w < i) & (i <= j)
+    M = torch.zeros(n, n, dtype=torch.float64)
+    M = M.masked_fill(~allowed, -math.inf)
+    return nt.attention(Q, K, V, nt.tensor(M, (seq, query)), seq=seq)
+
+
+assert nt.exercises.check("4.2", answer)
 
 # %% [markdown]
 # ### Exercise 4.3: average pooling in two dimensions
@@ -932,8 +946,13 @@ def answer(X, kh, kw, *, height="height", width="width"):
 nt.exercises.report("4.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("4.3")))
-assert nt.exercises.check("4.3", nt.exercises.solution("4.3"))
+def answer(X, kh, kw, *, height="height", width="width"):
+    P = nt.pool(X, kh, seq=height, kernel="kh")
+    P = nt.pool(P, kw, seq=width, kernel="kw")
+    return nt.mean(P, ("kh", "kw"))
+
+
+assert nt.exercises.check("4.3", answer)
 
 # %% [markdown]
 # ### Exercise 4.4: RMS normalization
@@ -955,5 +974,9 @@ def answer(X, gamma, *, layer="layer", eps=1e-5):
 nt.exercises.report("4.4", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("4.4")))
-assert nt.exercises.check("4.4", nt.exercises.solution("4.4"))
+def answer(X, gamma, *, layer="layer", eps=1e-5):
+    rms = (nt.mean(X * X, layer) + eps) ** 0.5
+    return X / rms * gamma
+
+
+assert nt.exercises.check("4.4", answer)

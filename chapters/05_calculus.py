@@ -645,10 +645,13 @@ assert abs(slope_wrong - 1) < 0.1
 # %% [markdown]
 # ## Exercises
 #
-# Each answer is a function; `nt.exercises.report` runs it on several cases,
-# including sizes, axis orders and an extra axis that the prompt does not show,
-# and compares it with a reference. The references are written with the rules
-# of this chapter and tested against autograd.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
+#
+# The checker's references are written with the rules of this chapter
+# and tested against autograd.
 #
 # ### Exercise 5.1: the differential of $X \odot X$
 #
@@ -657,14 +660,18 @@ assert abs(slope_wrong - 1) < 0.1
 
 # %%
 def answer(X, H):
-    return X * H          # replace with your answer
+    ...  # your code here
 
 
 nt.exercises.report("5.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("5.1")))
-nt.exercises.check("5.1", nt.exercises.solution("5.1"))
+def answer(X, H):
+    # product rule: ∂(X ⊙ X) = ∂X ⊙ X + X ⊙ ∂X, with ∂X = H
+    return H * X + X * H
+
+
+assert nt.exercises.check("5.1", answer)
 
 # %% [markdown]
 # ### Exercise 5.2: the differential of a squared norm
@@ -674,14 +681,18 @@ nt.exercises.check("5.1", nt.exercises.solution("5.1"))
 
 # %%
 def answer(X, H, *, d="d"):
-    return nt.contract(X, H, over=d)          # replace with your answer
+    ...  # your code here
 
 
 nt.exercises.report("5.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("5.2")))
-nt.exercises.check("5.2", nt.exercises.solution("5.2"))
+def answer(X, H, *, d="d"):
+    # ∂(X ⊙_d X) = ∂X ⊙_d X + X ⊙_d ∂X, with ∂X = H
+    return nt.contract(H, X, over=d) + nt.contract(X, H, over=d)
+
+
+assert nt.exercises.check("5.2", answer)
 
 # %% [markdown]
 # ### Exercise 5.3: the derivative of an elementwise function
@@ -689,19 +700,24 @@ nt.exercises.check("5.2", nt.exercises.solution("5.2"))
 # For $X \in \reals^{\mathcal{S}}$, write `answer(X, H)` returning
 # $\partial \sigma(X) / \partial X^*$ (the logistic sigmoid $\sigma$,
 # elementwise; $H$ is not needed). Its axes are $\mathcal{S}$ and
-# $\mathcal{S}^*$ — all of them, whatever $X$ has. Hint: `nt.identity_like`.
+# $\mathcal{S}^*$ — all of them, whatever $X$ has. Hint:
+# `nt.calculus.identity_like`.
 
 # %%
 def answer(X, H):
-    s = nt.sigmoid(X)
-    return s * (1 - s)    # replace with your answer
+    ...  # your code here
 
 
 nt.exercises.report("5.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("5.3")))
-nt.exercises.check("5.3", nt.exercises.solution("5.3"))
+def answer(X, H):
+    s = nt.sigmoid(X)
+    # σ' elementwise, times the identity that pairs each axis with its star
+    return s * (1 - s) * nt.calculus.identity_like(X)
+
+
+assert nt.exercises.check("5.3", answer)
 
 # %% [markdown]
 # ### Exercise 5.4: the differential of log-softmax
@@ -712,14 +728,19 @@ nt.exercises.check("5.3", nt.exercises.solution("5.3"))
 
 # %%
 def answer(X, H, *, ax="ax"):
-    return nt.softmax_differential(X, H, ax)      # replace with your answer
+    ...  # your code here
 
 
 nt.exercises.report("5.4", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("5.4")))
-nt.exercises.check("5.4", nt.exercises.solution("5.4"))
+def answer(X, H, *, ax="ax"):
+    # ∂ log Y = ∂Y / Y, and ∂Y = Y ⊙ (H − Y ⊙_ax H) for Y = softmax_ax X
+    Y = nt.softmax(X, ax)
+    return H - nt.contract(Y, H, over=ax)
+
+
+assert nt.exercises.check("5.4", answer)
 
 # %% [markdown]
 # ### Exercise 5.5: the differential of attention in its keys
@@ -727,17 +748,22 @@ nt.exercises.check("5.4", nt.exercises.solution("5.4"))
 # For unscaled attention $\text{Att}(Q, K, V)$ as above, write
 # `answer(Q, K, V, H, *, key="key", seq="seq")` returning the differential in
 # $K$, $\partial\text{Att}(Q, K, V)(K; H)$ with $H \in \reals^{\seq \times \key}$.
-# Check yourself: identification (`nt.identify`) of your answer should give
-# `nt.attention_dK`. The checker also gives $Q$ an extra axis of queries.
+# Check yourself: identification (`nt.calculus.identify`) of your answer
+# should give `nt.calculus.attention_dK`. The checker also gives $Q$ an extra axis of queries.
 
 # %%
 def answer(Q, K, V, H, *, key="key", seq="seq"):
-    alpha = nt.softmax(nt.contract(Q, K, over=key), seq)
-    return nt.contract(V, alpha, over=seq)      # replace with your answer
+    ...  # your code here
 
 
 nt.exercises.report("5.5", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("5.5")))
-nt.exercises.check("5.5", nt.exercises.solution("5.5"))
+def answer(Q, K, V, H, *, key="key", seq="seq"):
+    alpha = nt.softmax(nt.contract(Q, K, over=key), seq)
+    dS = nt.contract(Q, H, over=key)  # the differential of the scores
+    dalpha = alpha * (dS - nt.contract(alpha, dS, over=seq))
+    return nt.contract(dalpha, V, over=seq)
+
+
+assert nt.exercises.check("5.5", answer)

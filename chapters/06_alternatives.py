@@ -650,6 +650,11 @@ assert all(checked["einops"].values())
 #
 # ## Exercises
 #
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
+#
 # ### Exercise 6.1: An einsum string as a named contraction
 #
 # A positional program computes `torch.einsum("bsl,hlk->bhsk", X, W)`, with
@@ -659,15 +664,19 @@ assert all(checked["einops"].values())
 # which the axes are stored, and must carry any extra axis of `X` through.
 
 # %%
-def answer_6_1(X, W, *, layer="layer"):
-    return X                                   # replace with your answer
+def answer(X, W, *, layer="layer"):
+    ...  # your code here
 
 
-_ = nt.exercises.report("6.1", answer_6_1)
+nt.exercises.report("6.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("6.1")))
-_ = nt.exercises.check("6.1", nt.exercises.solution("6.1"))
+def answer(X, W, *, layer="layer"):
+    # "bsl,hlk->bhsk": l appears in both inputs and not in the output
+    return nt.contract(X, W, over=layer)
+
+
+assert nt.exercises.check("6.1", answer)
 
 # %% [markdown]
 # ### Exercise 6.2: A SQL query as a named contraction
@@ -684,15 +693,19 @@ _ = nt.exercises.check("6.1", nt.exercises.solution("6.1"))
 # (If `X` has further axes, they are further GROUP BY columns.)
 
 # %%
-def answer_6_2(X, W, *, layer="layer", out="out"):
-    return nt.contract(X, W, over=layer)       # not quite: what about AS?
+def answer(X, W, *, layer="layer", out="out"):
+    ...  # your code here
 
 
-_ = nt.exercises.report("6.2", answer_6_2)
+nt.exercises.report("6.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("6.2")))
-_ = nt.exercises.check("6.2", nt.exercises.solution("6.2"))
+def answer(X, W, *, layer="layer", out="out"):
+    # JOIN ON layer and SUM: a contraction; W.out AS layer: a renaming
+    return nt.rename(nt.contract(X, W, over=layer), {out: layer})
+
+
+assert nt.exercises.check("6.2", answer)
 
 # %% [markdown]
 # ### Exercise 6.3: Masked attention weights from index notation
@@ -709,28 +722,40 @@ _ = nt.exercises.check("6.2", nt.exercises.solution("6.2"))
 # with $d_k = |\key|$, as a function of named tensors `Q`, `K`, `M`.
 
 # %%
-def answer_6_3(Q, K, M, *, seq="seq", key="key"):
-    return nt.softmax(nt.contract(Q, K, over=key), seq)   # scale? mask?
+def answer(Q, K, M, *, seq="seq", key="key"):
+    ...  # your code here
 
 
-_ = nt.exercises.report("6.3", answer_6_3)
+nt.exercises.report("6.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("6.3")))
-_ = nt.exercises.check("6.3", nt.exercises.solution("6.3"))
+def answer(Q, K, M, *, seq="seq", key="key"):
+    S = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key]) + M
+    return nt.softmax(S, seq)  # the sum over j' is a sum over seq
+
+
+assert nt.exercises.check("6.3", answer)
 
 # %% [markdown]
 # ### Exercise 6.4: Which mistake is caught?
 #
 # `Q` has axes $\batch, \name{seq'}, \key$ and `K` has axes $\batch, \seq, \key$,
-# with $|\name{seq'}| = |\seq|$. Which one of these raises `nt.AxisError`? Answer
-# with its letter (run them to find out, if you like).
+# with $|\name{seq'}| = |\seq|$. Which one of these raises `nt.AxisError`?
+#
+# - **a**: `nt.softmax(nt.contract(Q, K, over="key"), "seq'")`
+# - **b**: `nt.contract(Q, nt.rename(K, {"seq": "seq'"}), over="key")`
+# - **c**: `nt.rename(Q, {"key": "seq'"})`
+# - **d**: `Q + K`
+#
+# Answer with the letter, e.g. `answer = "d"` (run them to find out, if you
+# like).
 
 # %%
-for letter, text in nt.exercises.get("6.4").choices.items():
-    print(letter, text)
-_ = nt.exercises.report("6.4", "a")
+answer = ...  # your answer
+
+nt.exercises.report("6.4", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("6.4")))
-_ = nt.exercises.check("6.4", nt.exercises.solution("6.4")())
+answer = "c"  # renaming key to seq' would give Q two axes named seq'
+
+assert nt.exercises.check("6.4", answer)

@@ -985,6 +985,11 @@ plt.show()
 #
 # ## Exercises
 #
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
+#
 # ### Exercise 7.1: the marginal p(B)
 #
 # Given $p(\name{B} \mid \name{A}) \in [0,1]^{\name{A} \times \name{B}}$
@@ -992,32 +997,39 @@ plt.show()
 # $p(\name{B})$. Any other axes should be lifted over.
 
 # %%
-def marginal_B(p_B_given_A, p_A):
-    return p_B_given_A             # replace with your answer
+def answer(p_B_given_A, p_A):
+    ...  # your code here
 
 
-nt.exercises.report("7.1", marginal_B)
+nt.exercises.report("7.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("7.1")))
-nt.exercises.check("7.1", nt.exercises.solution("7.1"))
+def answer(p_B_given_A, p_A):
+    return nt.contract(p_B_given_A, p_A, over="A")  # Σ_A p(B | A) p(A)
+
+
+assert nt.exercises.check("7.1", answer)
 
 # %% [markdown]
 # ### Exercise 7.2: Bayes' rule by name
 #
 # With the same arguments, return $p(\name{A} \mid \name{B})$ without calling
-# `nt.bayes`.
+# `nt.examples.bayes`.
 
 # %%
-def posterior(p_B_given_A, p_A):
-    return p_B_given_A * p_A       # replace with your answer
+def answer(p_B_given_A, p_A):
+    ...  # your code here
 
 
-nt.exercises.report("7.2", posterior)
+nt.exercises.report("7.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("7.2")))
-nt.exercises.check("7.2", nt.exercises.solution("7.2"))
+def answer(p_B_given_A, p_A):
+    joint = p_B_given_A * p_A  # p(A, B)
+    return joint / nt.sum(joint, "A")  # divided by p(B)
+
+
+assert nt.exercises.check("7.2", answer)
 
 # %% [markdown]
 # ### Exercise 7.3: one named k-means step
@@ -1025,19 +1037,23 @@ nt.exercises.check("7.2", nt.exercises.solution("7.2"))
 # Given points `X` $\in \reals^{\batch \times \dd}$ and centroids
 # `C` $\in \reals^{\clusters \times \dd}$, return the centroids after one
 # round of assignment and update, using only named operations (no
-# `nt.kmeans`). The checker also gives `C` an extra axis `runs` (several
-# sets of centroids at once).
+# `nt.examples.kmeans`). The checker also gives `C` an extra axis `runs`
+# (several sets of centroids at once).
 
 # %%
-def kmeans_step(X, C):
-    return C                       # replace with your answer
+def answer(X, C):
+    ...  # your code here
 
 
-nt.exercises.report("7.3", kmeans_step)
+nt.exercises.report("7.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("7.3")))
-nt.exercises.check("7.3", nt.exercises.solution("7.3"))
+def answer(X, C):
+    Q = nt.argmin(nt.norm(C - X, "d"), "clusters")  # one-hot assignments
+    return nt.contract(Q, X, over="batch") / nt.sum(Q, "batch")
+
+
+assert nt.exercises.check("7.3", answer)
 
 # %% [markdown]
 # ### Exercise 7.4: a factor-to-variable message
@@ -1047,12 +1063,16 @@ nt.exercises.check("7.3", nt.exercises.solution("7.3"))
 # its message to $\name{a}$, normalised to sum to 1 over $\name{a}$.
 
 # %%
-def message(F, m):
-    return nt.sum(F, "b")          # replace with your answer
+def answer(F, m):
+    ...  # your code here
 
 
-nt.exercises.report("7.4", message)
+nt.exercises.report("7.4", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("7.4")))
-nt.exercises.check("7.4", nt.exercises.solution("7.4"))
+def answer(F, m):
+    msg = nt.contract(F, m, over="b")  # Σ_b F(a, b) m(b)
+    return msg / nt.sum(msg, "a")
+
+
+assert nt.exercises.check("7.4", answer)

@@ -1,24 +1,30 @@
 # %% [markdown]
 # # Appendix A.1: the Transformer
 #
-# Appendix A of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR 2023) writes a
-# complete decoder-only Transformer in named notation. This chapter builds it from
-# the formulas, one piece at a time, checks every piece against positional PyTorch,
-# and finally trains a small instance on the CPU to show that the named program is
-# not only a faithful transcription but a working model.
+# Appendix A.1 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR 2023)
+# writes a complete decoder-only Transformer in named notation. This chapter
+# builds it from the formulas, one piece at a time, checks every piece against
+# positional PyTorch, then checks the whole model against an independent
+# positional implementation, and finally trains a small instance on the CPU to
+# show that the named program is not only a faithful transcription but a working
+# model.
 #
 # We follow the paper's **latest** version. The first arXiv version (v1, 2021)
-# differs in three places, and the chapter runs both where the difference matters:
+# has the same model as its §3.2 and differs from Appendix A.1 in three places;
+# the chapter runs both where the difference matters:
 #
-# | | v1 (arXiv, 2021) | latest (TMLR, 2023) |
+# | | v1, §3.2 | latest, Appendix A.1 |
 # |---|---|---|
 # | residual + norm | $\mathrm{LayerNorm}(\mathrm{SelfAtt}(X)) + X$ | $\mathrm{LayerNorm}(\mathrm{SelfAtt}(X) + X)$ |
 # | FFN | ends with a second $\mathrm{relu}$ | no $\mathrm{relu}$ after the second layer |
-# | normalization | uses $\mathrm{XNorm}$, never defined | $\mathrm{LayerNorm} = \nfun{\layer}{standardize}(X) \odot \gamma + \beta$ |
+# | normalization | $\nfun{\layer}{XNorm}(X; \beta, \gamma)$, never defined | $\nfun{\layer}{standardize}(X) \odot \gamma + \beta$ |
 #
-# Two misprints of the latest version are corrected here: the bias $b^{l,2}$ of the
-# FFN's second layer ranges over $\layer$ (printed: $\hidden$), and, in A.2,
-# LeNet's pooling is $\mathrm{MaxPool2d}_{ph,pw}$.
+# Both versions print one misprint, corrected here: the FFN's second bias is
+# printed $b^{l,2} \in \reals^{\hidden}$, but it is added to a tensor over
+# $\layer$ and must range over $\layer$ too (checked in the section on the
+# feedforward sublayer). Appendix A's displays carry no equation numbers, so we
+# point to each by the part of A.1 it defines.
+# Appendix A.2 has the other one ($\mathrm{MaxPool2d}_{ph^l,ph^l}$).
 #
 # Positions count from 1 in the paper and from 0 in code; the positional encoding
 # and the causal mask are the two places where this shows, and both are given in
@@ -44,26 +50,51 @@ f64 = torch.float64
 
 def same(named, order, expected, tol=1e-10):
     """Assert that a named tensor, laid out in `order`, equals a positional
-    result."""
-    got = nt.positional(named, order)
+    result (compared on the CPU, whatever the device)."""
+    got = nt.positional(named, order).detach().cpu()
+    expected = expected.detach().cpu().to(got.dtype)
     assert got.shape == expected.shape, (got.shape, expected.shape)
-    torch.testing.assert_close(got, expected.to(got.dtype), rtol=tol, atol=tol)
+    torch.testing.assert_close(got, expected, rtol=tol, atol=tol)
     return True
 
 # %% [markdown]
 # ## Parameters
 #
-# A model's parameters are a dictionary of named tensors. `nt.init_transformer`
-# draws them from a seed, with $|\key| = |\val| = |\layer| / |\heads|$; the keys follow
-# the paper's superscripts, so `"1.WQ"` is $W^{1,Q}$. The printed shapes are the
-# paper's parameter shapes, read directly off the dictionary.
+# A model's parameters are a dictionary of named tensors.
+# `nt.models.init_transformer` draws them from a seed, with
+# $|\key| = |\val| = |\layer| / |\heads|$; the keys follow the paper's
+# superscripts, so `"1.WQ"` is $W^{1,Q}$. The printed shapes are the paper's
+# parameter shapes (with $b^{l,2}$ corrected), read directly off the dictionary.
 
 # %%
-params = nt.init_transformer(
+params = nt.models.init_transformer(
     vocab=7, layers=2, heads=2, layer=8, hidden=16, seed=0, dtype=f64
 )
 for k in ["E"] + [k for k in params if k.startswith("1.")]:
     print(f"{k:9s}", nt.shape(params[k]))
+
+# %% [markdown]
+# Like most training recipes, `init_transformer` starts every bias and every
+# $\beta$ at 0 and every $\gamma$ at 1. A check run with those values cannot see
+# a bias that was forgotten or a $\gamma$ swapped with its $\beta$: the missing
+# term is zero either way. For every check in this chapter we therefore redraw
+# them at random ($\gamma$ around 1):
+
+# %%
+def perturbed(params, seed):
+    """A copy of `params` whose biases, γ and β are random, so that no term
+    of a formula is 0 or 1."""
+    out = dict(params)
+    for k, (key, v) in enumerate(params.items()):
+        base = key.split(".")[-1].rstrip("'")
+        if base in ("b1", "b2", "gamma", "beta"):
+            r = 0.5 * nt.randn(seed=seed + k, dtype=f64, **nt.shape(v))
+            out[key] = r + 1 if base == "gamma" else r
+    return out
+
+
+params = perturbed(params, seed=1000)
+nt.show(params["1.b2"], ("layer",))
 
 # %% [markdown]
 # ## Input: embedding and positions
@@ -77,18 +108,34 @@ for k in ["E"] + [k for k in params if k.startswith("1.")]:
 # $$
 #
 # and the same $E$ will turn the last layer's vectors back into scores over the
-# vocabulary. Contracting with a one-hot vector picks a row, so
-# $E \ndot{\vocab} I = E_{\vocab(I)}$ (§3.7): `nt.embed` accepts either form.
+# vocabulary. Contracting with a one-hot vector picks a row: if $I$ is the one-hot
+# form of token ids $J \in [|\vocab|]^{\seq}$, then
+# $E \ndot{\vocab} I = \nfun{\vocab}{index}(E, J)$, the indexing function of
+# §3.7. `nt.models.embed` accepts either form.
 
 # %%
-nt.source(nt.embed, nt.one_hot)
+nt.source(nt.models.embed, nt.models.one_hot)
+
+# %% [markdown]
+# Both forms, and the scale $\sqrt{|\layer|} = \sqrt 8$, checked against
+# PyTorch's positional embedding lookup `F.embedding` (which does not scale):
 
 # %%
 tokens = nt.tensor([[3, 1, 4, 1, 5], [2, 6, 5, 3, 5]], ("batch", "seq"))
-I = nt.one_hot(tokens, size=7)
+I = nt.models.one_hot(tokens, size=7)
 print(nt.shape(I))
-same(nt.embed(I, params["E"]), ("batch", "seq", "layer"),
-     nt.positional(nt.embed(tokens, params["E"]), ("batch", "seq", "layer")))
+d = nt.shape(params["E"])["layer"]
+lookup = F.embedding(
+    nt.positional(tokens, ("batch", "seq")).cpu(),
+    nt.positional(params["E"], ("vocab", "layer")).cpu(),
+)
+order = ("batch", "seq", "layer")
+for form in (I, tokens):      # one-hot, then token ids
+    same(nt.models.embed(form, params["E"]), order, lookup * math.sqrt(d))
+W_named = nt.positional(nt.models.embed(tokens, params["E"]), order).cpu()
+assert not torch.allclose(W_named, lookup)     # so a missing √8 would show
+print("W = F.embedding(J, E) · √|layer|, from one-hot I and from ids J:",
+      True)
 
 # %% [markdown]
 # Attention itself treats the positions as a set. Order enters in two places: the
@@ -96,7 +143,7 @@ same(nt.embed(I, params["E"]), ("batch", "seq", "layer"),
 # positions,
 # and a fixed positional encoding $P \in \reals^{\seq \times \layer}$, added to
 # $W$: $X^0 = W + P$, which tells the model where each token is. In the paper's
-# 1-based indices,
+# 1-based indices (A.1's first display, with the embedding),
 #
 # $$
 # P_{\seq(p), \layer(i)} =
@@ -110,7 +157,7 @@ same(nt.embed(I, params["E"]), ("batch", "seq", "layer"),
 # $(p, i)$ at 0-based position $(p-1, i-1)$:
 
 # %%
-nt.source(nt.positional_encoding)
+nt.source(nt.models.positional_encoding)
 
 # %% [markdown]
 # Shifting to 0-based $p' = p-1$, $i' = i-1$ gives the usual form: even $i'$ carries
@@ -118,7 +165,7 @@ nt.source(nt.positional_encoding)
 # frequency. We check that, and print $P$ for $|\seq| = 4$, $|\layer| = 6$:
 
 # %%
-P = nt.positional_encoding(4, 6)
+P = nt.models.positional_encoding(4, 6)
 pe = torch.zeros(4, 6, dtype=f64)
 pos = torch.arange(4, dtype=f64).unsqueeze(1)
 freq = 10000 ** (torch.arange(0, 6, 2, dtype=f64) / 6)
@@ -143,13 +190,13 @@ nt.show(P, ("seq", "layer"))
 # $$
 #
 # with $\mathrm{Attention}(Q, K, V, M) = \bigl(\nfun{\seq}{softmax}\bigl(\frac{Q \ndot{\key} K}{\sqrt{|\key|}} + M\bigr)\bigr) \ndot{\seq} V$
-# from §4. Nothing in these formulas mentions the heads except the last
+# from §4.3. Nothing in these formulas mentions the heads except the last
 # contraction: $\heads$ is an axis of the weights, so $Q$, $K$ and $V$ have it too,
 # attention is lifted over it, and $W^{l,O}$ finally sums the heads' results away.
 # In code, $\seq'$ is the keyword argument `query` (default `"seq'"`):
 
 # %%
-nt.source(nt.self_attention, nt.attention)
+nt.source(nt.models.self_attention, nt.attention)
 
 # %% [markdown]
 # The mask makes the model causal: query position $j$ may look at key position $i$
@@ -175,10 +222,10 @@ nt.show(M, ("seq", "seq'"))
 # `nt.positional` gives the module the same parameters:
 
 # %%
-d, h = 8, 2
+h = 2
 W = {k: params[f"1.{k}"] for k in ("WQ", "WK", "WV", "WO")}
 X = nt.randn(seed=1, batch=2, seq=5, layer=d)
-Y = nt.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M)
+Y = nt.models.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M)
 
 mha = torch.nn.MultiheadAttention(
     d, h, bias=False, batch_first=True, dtype=f64
@@ -217,7 +264,9 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
     print(
         "plain definition agrees too:   ",
         same(
-            nt.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M),
+            nt.models.self_attention(
+                X, W["WQ"], W["WK"], W["WV"], W["WO"], M
+            ),
             ("batch", "seq", "layer"),
             ref,
         ),
@@ -227,36 +276,83 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
 # ## Feedforward sublayer and layer normalization
 #
 # The second sublayer is a two-layer network applied at every position,
+# $\mathrm{FFN}^l \colon \reals^{\layer} \rightarrow \reals^{\layer}$, with
 #
 # $$
 # \begin{aligned}
 # X^1 &= \mathrm{relu}(W^{l,1} \ndot{\layer} X + b^{l,1}), & W^{l,1} &\in \reals^{\hidden \times \layer}, & b^{l,1} &\in \reals^{\hidden}, \\
-# X^2 &= W^{l,2} \ndot{\hidden} X^1 + b^{l,2}, & W^{l,2} &\in \reals^{\hidden \times \layer}, & b^{l,2} &\in \reals^{\layer}.
+# X^2 &= W^{l,2} \ndot{\hidden} X^1 + b^{l,2}, & W^{l,2} &\in \reals^{\layer \times \hidden}, & b^{l,2} &\in \reals^{\layer}.
 # \end{aligned}
 # $$
 #
-# The paper prints $b^{l,2} \in \reals^{\hidden}$, but $X^2$ ranges over $\layer$,
-# so its bias must too. v1 ended the FFN with a second relu; `final_relu=True`
-# reproduces that.
+# **Erratum.** In A.1's definition of the feedforward networks, the line for
+# $X^2$ reads $X^2 = W^{l,2} \ndot{\hidden} X^1 + b^{l,2}$,
+# $W^{l,2} \in \reals^{\layer \times \hidden}$, $b^{l,2} \in \reals^{\hidden}$
+# (v1's §3.2 prints the same, inside a relu). But
+# $W^{l,2} \ndot{\hidden} X^1$ ranges over $\layer$ alone, and the display just
+# above it declares
+# $\mathrm{FFN}^l \colon \reals^{\layer} \rightarrow \reals^{\layer}$; so the
+# bias ranges over $\layer$. v1 ended the FFN with a second relu;
+# `final_relu=True` reproduces that.
 
 # %%
-nt.source(nt.ffn)
+nt.source(nt.models.ffn)
+
+# %% [markdown]
+# The FFN against PyTorch's own two-layer network,
+# `nn.Linear(|layer|, |hidden|)`, relu, `nn.Linear(|hidden|, |layer|)`, given the
+# same weights and (random, non-zero) biases. PyTorch's second bias has one
+# entry per output feature, that is $|\layer|$ entries, like ours:
 
 # %%
 p1 = [params[f"1.{k}"] for k in ("W1", "b1", "W2", "b2")]
-print("b^{1,2}:", nt.shape(params["1.b2"]))
-F_latest, F_v1 = nt.ffn(X, *p1), nt.ffn(X, *p1, final_relu=True)
+W1, b1, W2, b2 = p1
+hid = nt.shape(W1)["hidden"]
+torch_ffn = torch.nn.Sequential(
+    torch.nn.Linear(d, hid, dtype=f64),
+    torch.nn.ReLU(),
+    torch.nn.Linear(hid, d, dtype=f64),
+)
+with torch.no_grad():   # nn.Linear stores its weight as (out, in)
+    torch_ffn[0].weight.copy_(nt.positional(W1, ("hidden", "layer")).cpu())
+    torch_ffn[0].bias.copy_(nt.positional(b1, "hidden").cpu())
+    torch_ffn[2].weight.copy_(nt.positional(W2, ("layer", "hidden")).cpu())
+    torch_ffn[2].bias.copy_(nt.positional(b2, "layer").cpu())
+assert nt.shape(b2) == {"layer": d} and torch_ffn[2].bias.shape == (d,)
+print("b^{1,2}:", nt.shape(b2), "| torch's second bias:",
+      tuple(torch_ffn[2].bias.shape))
+order = ("batch", "seq", "layer")
+print("FFN = nn.Linear, relu, nn.Linear:",
+      same(nt.models.ffn(X, *p1), order, torch_ffn(x)))
+
+# %% [markdown]
+# Read as printed, with $b^{l,2} \in \reals^{\hidden}$, the sum is still defined
+# (named broadcasting adds the two over the union of their axes), but the
+# result is not the $\reals^{\layer}$ that $\mathrm{FFN}^l$ must return: it gains
+# a $\hidden$ axis, and every later formula would carry it along.
+
+# %%
+X1 = nt.relu(nt.contract(W1, X, over="layer") + b1)
+b2_printed = nt.randn(seed=2, hidden=hid, dtype=f64)   # b ∈ R^{hidden}
+X2_printed = nt.contract(W2, X1, over="hidden") + b2_printed
+s = nt.shape(X2_printed)
+assert set(s) == {"batch", "seq", "layer", "hidden"}
+print("X^2 with b^{l,2} over hidden:",
+      {ax: s[ax] for ax in ("batch", "seq", "layer", "hidden")})
+
+# %% [markdown]
+# v1's FFN is the latest one followed by a relu:
+
+# %%
+F_latest = nt.models.ffn(X, *p1)
+F_v1 = nt.models.ffn(X, *p1, final_relu=True)
 print(
     "latest FFN has negative outputs:",
-    bool((nt.positional(F_latest, ("batch", "seq", "layer")) < 0).any()),
+    bool((nt.positional(F_latest, order) < 0).any()),
 )
 print(
     "v1 FFN = relu(latest FFN):     ",
-    same(
-        F_v1,
-        ("batch", "seq", "layer"),
-        torch.relu(nt.positional(F_latest, ("batch", "seq", "layer"))),
-    ),
+    same(F_v1, order, torch.relu(nt.positional(F_latest, order))),
 )
 
 # %% [markdown]
@@ -269,8 +365,9 @@ print(
 # $$
 #
 # where $\nfun{\layer}{standardize}(X) = (X - \nfun{\layer}{mean} X) / \sqrt{\nfun{\layer}{var} X + \epsilon}$
-# (§4; $\epsilon = 10^{-5}$ as in PyTorch). This is `nt.layer_norm` with
-# `chans=None`, so that it standardizes over $\layer$ alone:
+# (§4.6; the paper leaves $\epsilon > 0$ open, we take $\epsilon = 10^{-5}$ as
+# PyTorch does). This is `nt.layer_norm` with `chans=None`, so that it
+# standardizes over $\layer$ alone:
 
 # %%
 nt.source(nt.layer_norm, nt.standardize)
@@ -287,14 +384,16 @@ nt.source(nt.layer_norm, nt.standardize)
 # \end{aligned}
 # $$
 #
-# v1 normalized the sublayer's output and added the residual afterwards,
-# $T^l = \mathrm{XNorm}(\mathrm{SelfAtt}^l(X^{l-1})) + X^{l-1}$ and likewise for the FFN.
-# Reading the undefined $\mathrm{XNorm}$ as the same $\mathrm{LayerNorm}$,
-# `version="v1"` runs that layer. (This is not the "pre-norm" Transformer of later
-# work, $X + \mathrm{SelfAtt}(\mathrm{LayerNorm}(X))$, either; it is its own variant.)
+# v1's §3.2 normalized the sublayer's output and added the residual afterwards,
+# $T^l = \mathrm{LayerNorm}^l(\mathrm{SelfAtt}^l(X^{l-1})) + X^{l-1}$ and likewise
+# for the FFN, with $\mathrm{LayerNorm}^l(X) = \nfun{\layer}{XNorm}(X; \beta^l,
+# \gamma^l)$. Reading the undefined $\mathrm{XNorm}$ as the same standardization
+# with $\gamma^l$ and $\beta^l$, `version="v1"` runs that layer. (This is not the
+# "pre-norm" Transformer of later work, $X + \mathrm{SelfAtt}(\mathrm{LayerNorm}(X))$,
+# either; it is its own variant.)
 
 # %%
-nt.source(nt.transformer_layer)
+nt.source(nt.models.transformer_layer)
 
 # %% [markdown]
 # After $L$ layers, the embedding matrix maps each position back to the vocabulary
@@ -308,10 +407,10 @@ nt.source(nt.transformer_layer)
 # axis needs no argument at all.
 
 # %%
-nt.source(nt.transformer_logits, nt.transformer)
+nt.source(nt.models.transformer_logits, nt.models.transformer)
 
 # %%
-O = nt.transformer(tokens, params)
+O = nt.models.transformer(tokens, params)
 print(nt.shape(O))
 print(
     "Σ_vocab O = 1:",
@@ -320,24 +419,127 @@ print(
 nt.show(nt.index(O, "batch", 0), ("seq", "vocab"), decimals=3)
 
 # %% [markdown]
+# ### The whole model against an independent positional implementation
+#
+# The pieces agree with PyTorch; so does the whole. Below (open the toggle) is
+# the same Transformer written once more, in plain positional PyTorch, from the
+# formulas above and from nothing in `ntlib`: a one-hot matrix product for
+# $E \ndot{\vocab} I$, the 0-based sinusoids, `einsum` strings for the heads, an
+# upper-triangular $-\infty$ mask, `F.layer_norm`, and `@` for the FFN. It reads
+# the same weights, laid out by `nt.positional` in orders it fixes itself.
+
+# %% tags=["hide-input"]
+ORDERS = {
+    "WQ": ("heads", "layer", "key"), "WK": ("heads", "layer", "key"),
+    "WV": ("heads", "layer", "val"), "WO": ("heads", "val", "layer"),
+    "W1": ("hidden", "layer"), "b1": ("hidden",),
+    "W2": ("hidden", "layer"), "b2": ("layer",),
+    "gamma": ("layer",), "beta": ("layer",),
+    "gamma'": ("layer",), "beta'": ("layer",),
+}
+
+
+def positional_weights(params):
+    """Every parameter as a CPU torch tensor, in the orders of ORDERS."""
+    L = len([k for k in params if k.endswith(".WQ")])
+    E = nt.positional(params["E"], ("vocab", "layer")).cpu()
+    layers = [
+        {k: nt.positional(params[f"{l}.{k}"], o).cpu()
+         for k, o in ORDERS.items()}
+        for l in range(1, L + 1)
+    ]
+    return E, layers
+
+
+def positional_transformer(tokens, E, layers, version="latest", eps=1e-5):
+    """tokens: (batch, n) int64 -> next-token probabilities, (batch, n,
+    vocab)."""
+    n, (v, d) = tokens.shape[1], E.shape
+    x = F.one_hot(tokens, v).to(E.dtype) @ E * math.sqrt(d)     # W
+    p = torch.arange(n, dtype=E.dtype)[:, None]
+    freq = 10000 ** (torch.arange(0, d, 2, dtype=E.dtype) / d)
+    pe = torch.zeros(n, d, dtype=E.dtype)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(p / freq), torch.cos(p / freq)
+    x = x + pe                                                   # X^0
+    mask = torch.full((n, n), -math.inf, dtype=E.dtype).triu(1)  # (q, k)
+    for w in layers:
+        q = torch.einsum("bnd,hdk->bhnk", x, w["WQ"])
+        k = torch.einsum("bnd,hdk->bhnk", x, w["WK"])
+        val = torch.einsum("bnd,hdk->bhnk", x, w["WV"])
+        s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + mask
+        a = torch.softmax(s, dim=-1) @ val
+        att = torch.einsum("bhnv,hvd->bnd", a, w["WO"])
+
+        def ln(z, g, b):
+            return F.layer_norm(z, (d,), w[g], w[b], eps)
+
+        def ffn(z):
+            return torch.relu(z @ w["W1"].T + w["b1"]) @ w["W2"] + w["b2"]
+
+        if version == "latest":
+            t = ln(att + x, "gamma", "beta")
+            x = ln(ffn(t) + t, "gamma'", "beta'")
+        else:   # v1: norm, then add; the FFN ends in a relu
+            t = ln(att, "gamma", "beta") + x
+            x = ln(torch.relu(ffn(t)), "gamma'", "beta'") + t
+    return torch.softmax(x @ E.T, dim=-1)
+
+# %% [markdown]
+# Both versions, on the fused path (torch kernels where `ntlib` has them) and on
+# the plain one (the formulas only), with this chapter's random biases, $\gamma$
+# and $\beta$, on a batch of 3 sequences of length 6 that no cell above used:
+
+# %%
+E_pos, layers_pos = positional_weights(params)
+toks = nt.randint(0, 7, seed=3, batch=3, seq=6)
+t_pos = nt.positional(toks, ("batch", "seq")).cpu()
+order = ("batch", "seq", "vocab")
+for version in ("latest", "v1"):
+    want = positional_transformer(t_pos, E_pos, layers_pos, version)
+    same(nt.models.transformer(toks, params, version=version), order, want)
+    with nt.plain():
+        O_plain = nt.models.transformer(toks, params, version=version)
+    same(O_plain, order, want)
+    print(f"{version:>6}: max |named − positional| < 1e-10, fused and plain")
+
+# %% [markdown]
+# The comparison can fail. A model whose last FFN bias is lost, or whose
+# $\gamma$ and $\beta$ are swapped, is off by far more than the tolerance (with
+# `init_transformer`'s zero biases and unit $\gamma$ both mistakes would pass):
+
+# %%
+want = positional_transformer(t_pos, E_pos, layers_pos)
+
+
+def gap(p):
+    got = nt.positional(nt.models.transformer(toks, p), order).cpu()
+    return (got - want).abs().max().item()
+
+
+no_b2 = dict(params, **{"2.b2": 0 * params["2.b2"]})
+swapped = dict(params, **{"1.gamma": params["1.beta"],
+                          "1.beta": params["1.gamma"]})
+for what, p in [("b^{2,2} dropped", no_b2), ("γ^1, β^1 swapped", swapped)]:
+    assert gap(p) > 1e-3
+    print(f"{what}: max |named − positional| > 1e-3")
+
+# %% [markdown]
 # Causality, checked directly: changing the last two tokens leaves the
 # distributions at the first three positions exactly as they were.
 
 # %%
 changed = nt.tensor([[3, 1, 4, 6, 6], [2, 6, 5, 0, 0]], ("batch", "seq"))
-O2 = nt.transformer(changed, params)
+O2 = nt.models.transformer(changed, params)
 a, b = (nt.positional(o, ("batch", "seq", "vocab")) for o in (O, O2))
 print("first 3 positions unchanged:", torch.equal(a[:, :3], b[:, :3]),
       "| last 2 changed:", bool((a[:, 3:] - b[:, 3:]).abs().max() > 1e-3))
 
 # %% [markdown]
 # **Latest vs v1.** With the same weights the two versions give different
-# distributions: the placement of the normalization is not a cosmetic detail. Both
-# are verified in `tests/test_models.py` against an independent positional
-# implementation (einsum, `F.layer_norm`), on the fused and the plain path.
+# distributions: the placement of the normalization is not a cosmetic detail.
 
 # %%
-O_v1 = nt.transformer(tokens, params, version="v1")
+O_v1 = nt.models.transformer(tokens, params, version="v1")
 diff = (
     (
         nt.positional(O, ("batch", "seq", "vocab"))
@@ -404,13 +606,13 @@ print("target:", nt.positional(T_demo, ("batch", "out"))[0].tolist())
 # The loss is the cross-entropy of the model's scores at the output positions:
 # $-\log O_{\vocab(t)}$ averaged over the batch and the $n$ outputs. `nt.index` picks
 # the output positions (an index tensor over a new axis $\name{out}$) and
-# `nt.cross_entropy` the target tokens.
+# `nt.models.cross_entropy` the target tokens.
 
 # %%
-nt.source(nt.cross_entropy)
+nt.source(nt.models.cross_entropy)
 
 # %% tags=["nbval-ignore-output"]
-model = nt.init_transformer(
+model = nt.models.init_transformer(
     vocab=V + 1,
     layers=2,
     heads=4,
@@ -420,7 +622,7 @@ model = nt.init_transformer(
     dtype=torch.float32,
 )
 steps, batch_size = 400, 64
-opt = torch.optim.Adam(nt.parameters(model), lr=3e-3)
+opt = torch.optim.Adam(nt.models.parameters(model), lr=3e-3)
 sched = torch.optim.lr_scheduler.LambdaLR(
     opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps)
 )
@@ -430,8 +632,8 @@ for step in tqdm(
     range(steps), file=sys.stdout, desc="training", mininterval=2
 ):
     I, T = reversal_batch(1 + step, batch_size)
-    scores = nt.index(nt.transformer_logits(I, model), "seq", outputs)
-    loss = nt.cross_entropy(scores, T)
+    scores = nt.index(nt.models.transformer_logits(I, model), "seq", outputs)
+    loss = nt.models.cross_entropy(scores, T)
     opt.zero_grad()
     loss.data.backward()
     opt.step()
@@ -453,7 +655,7 @@ def generate(model, prompt, steps, **kw):
     seq = nt.positional(prompt, ("batch", "seq"))
     with torch.no_grad():
         for _ in range(steps):
-            scores = nt.transformer_logits(
+            scores = nt.models.transformer_logits(
                 nt.tensor(seq, ("batch", "seq")), model, **kw
             )
             last = nt.index(scores, "seq", seq.shape[1] - 1)
@@ -503,7 +705,7 @@ plt.show()
 #
 # What has the model learned? The attention weights of layer $l$ are
 # $\nfun{\seq}{softmax}\bigl(Q \ndot{\key} K / \sqrt{|\key|} + M\bigr)$ computed from
-# $X^{l-1}$; running the first $l-1$ layers with `nt.transformer_layer` gives it. The
+# $X^{l-1}$; running the first $l-1$ layers with `nt.models.transformer_layer` gives it. The
 # result has axes $\heads$, $\seq'$ (query) and $\seq$ (key), so one call yields
 # every head's map.
 
@@ -513,10 +715,11 @@ def attention_maps(model, I, l):
     (l = 1..L)."""
     E = model["E"]
     n_seq, d = nt.shape(I)["seq"], nt.shape(E)["layer"]
-    X = nt.embed(I, E) + nt.positional_encoding(n_seq, d, dtype=E.data.dtype)
+    P = nt.models.positional_encoding(n_seq, d, dtype=E.data.dtype)
+    X = nt.models.embed(I, E) + P
     M = nt.causal_mask(n_seq, seq="seq", query="seq'", dtype=E.data.dtype)
     for k in range(1, l):
-        X = nt.transformer_layer(X, model, k, M)
+        X = nt.models.transformer_layer(X, model, k, M)
     Q = nt.contract(
         model[f"{l}.WQ"], nt.rename(X, {"seq": "seq'"}), over="layer"
     )
@@ -572,7 +775,7 @@ plt.show()
 # (norm-then-add and the extra relu):
 
 # %% tags=["nbval-ignore-output"]
-model_v1 = nt.init_transformer(
+model_v1 = nt.models.init_transformer(
     vocab=V + 1,
     layers=2,
     heads=4,
@@ -581,7 +784,7 @@ model_v1 = nt.init_transformer(
     seed=0,
     dtype=torch.float32,
 )
-opt = torch.optim.Adam(nt.parameters(model_v1), lr=3e-3)
+opt = torch.optim.Adam(nt.models.parameters(model_v1), lr=3e-3)
 sched = torch.optim.lr_scheduler.LambdaLR(
     opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps)
 )
@@ -590,12 +793,8 @@ for step in tqdm(
     range(steps), file=sys.stdout, desc="training v1", mininterval=2
 ):
     I, T = reversal_batch(1 + step, batch_size)
-    loss = nt.cross_entropy(
-        nt.index(
-            nt.transformer_logits(I, model_v1, version="v1"), "seq", outputs
-        ),
-        T,
-    )
+    logits = nt.models.transformer_logits(I, model_v1, version="v1")
+    loss = nt.models.cross_entropy(nt.index(logits, "seq", outputs), T)
     opt.zero_grad()
     loss.data.backward()
     opt.step()
@@ -627,9 +826,10 @@ print(
 # %% [markdown]
 # ## Exercises
 #
-# Complete each stub and run its cell; the checker tries your function on inputs of
-# its own, including other sizes, other storage orders and a $\batch$ axis to lift
-# over (see the preface). The reference solutions are in the collapsed cells.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
 #
 # ### Exercise A1.1: the input layer
 #
@@ -646,8 +846,15 @@ def answer(I, E, *, seq="seq", vocab="vocab", layer="layer"):
 nt.exercises.report("A1.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A1.1")))
-assert nt.exercises.check("A1.1", nt.exercises.solution("A1.1"))
+def answer(I, E, *, seq="seq", vocab="vocab", layer="layer"):
+    d = nt.shape(E)[layer]
+    W = nt.index(E, vocab, I) * math.sqrt(d)  # = (E ⊙_vocab one-hot I) √d
+    n = nt.shape(I)[seq]
+    P = nt.models.positional_encoding(n, d, seq=seq, layer=layer)
+    return W + P
+
+
+assert nt.exercises.check("A1.1", answer)
 
 # %% [markdown]
 # ### Exercise A1.2: a pre-norm attention sublayer
@@ -672,8 +879,12 @@ def answer(X, WQ, WK, WV, WO, gamma, beta, *, layer="layer"):
 nt.exercises.report("A1.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A1.2")))
-assert nt.exercises.check("A1.2", nt.exercises.solution("A1.2"))
+def answer(X, WQ, WK, WV, WO, gamma, beta, *, layer="layer"):
+    N = nt.standardize(X, layer) * gamma + beta  # LayerNorm(X)
+    return X + nt.models.self_attention(N, WQ, WK, WV, WO, layer=layer)
+
+
+assert nt.exercises.check("A1.2", answer)
 
 # %% [markdown]
 # ### Exercise A1.3: a causal attention map, averaged over heads
@@ -697,8 +908,16 @@ def answer(X, WQ, WK, *, seq="seq", query="seq'", layer="layer",
 nt.exercises.report("A1.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A1.3")))
-assert nt.exercises.check("A1.3", nt.exercises.solution("A1.3"))
+def answer(X, WQ, WK, *, seq="seq", query="seq'", layer="layer",
+           heads="heads", key="key"):
+    Q = nt.contract(WQ, nt.rename(X, {seq: query}), over=layer)
+    K = nt.contract(WK, X, over=layer)
+    M = nt.causal_mask(nt.shape(X)[seq], seq=seq, query=query)
+    S = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key]) + M
+    return nt.mean(nt.softmax(S, seq), heads)
+
+
+assert nt.exercises.check("A1.3", answer)
 
 # %% [markdown]
 # ### Exercise A1.4: the shape of the second bias
@@ -713,10 +932,11 @@ assert nt.exercises.check("A1.3", nt.exercises.solution("A1.3"))
 # Answer with the letter, e.g. `answer = "c"`.
 
 # %%
-answer = ...  # your choice
+answer = ...  # your answer
 
 nt.exercises.report("A1.4", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A1.4")))
-assert nt.exercises.check("A1.4", nt.exercises.solution("A1.4"))
+answer = "b"  # b^{l,2} is added to W^{l,2} ⊙_hidden X^1, which is over layer
+
+assert nt.exercises.check("A1.4", answer)

@@ -1,17 +1,22 @@
 # %% [markdown]
 # # Appendix A.2: LeNet
 #
-# The second model of the paper's Appendix A is LeNet, a small convolutional
-# network for images: two rounds of convolution, relu and max-pooling, then two
-# fully connected layers. In named notation the image axes are $\height$ and
-# $\width$, the channels $\chans$, and each block of §4 is applied by name. This
-# chapter assembles the model from those blocks, checks it against PyTorch's
-# positional `F.conv2d`, `F.max_pool2d` and `F.linear`, shows that the paper's two
-# ways of writing the first fully connected layer agree, and trains it on
-# handwritten digits.
+# The second model of the paper's Appendix A (A.2; §3.3 in v1) is LeNet, a small
+# convolutional network for images: two rounds of convolution, relu and
+# max-pooling, then two fully connected layers. In named notation the image axes
+# are $\height$ and $\width$, the channels $\chans$, and each block of §4 is
+# applied by name. This chapter assembles the model from those blocks, checks it
+# against PyTorch's positional `F.conv2d`, `F.max_pool2d` and `F.linear`, shows
+# that the paper's two ways of writing the first fully connected layer agree, and
+# trains it on handwritten digits.
 #
-# One misprint is corrected: the paper writes the pooling of layer $l$ as
-# $\mathrm{MaxPool2d}_{ph^l,ph^l}$; the second size should be the width's, $pw^l$.
+# One misprint is corrected: Appendix A.2 (like v1's §3.3) ends with the
+# unnumbered display
+# $\mathrm{MaxPool}^l(X) = \mathrm{MaxPool2d}_{ph^l,ph^l}(X)$, the height's pool
+# size twice; §4.5 defines $\mathrm{MaxPool2d}_{kh,kw}$ with the window's height
+# first and its width second, so the second size should be $pw^l$. The
+# section on pooling below checks the corrected form against PyTorch on pools
+# that are not square.
 
 # %%
 import logging
@@ -23,6 +28,7 @@ logging.getLogger("matplotlib").setLevel(logging.ERROR)
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from matplotlib.ticker import PercentFormatter
 from tqdm import tqdm
 
 import ntlib as nt
@@ -32,10 +38,11 @@ f64 = torch.float64
 
 def same(named, order, expected, tol=1e-10):
     """Assert that a named tensor, laid out in `order`, equals a positional
-    result."""
-    got = nt.positional(named, order)
+    result (compared on the CPU, whatever the device)."""
+    got = nt.positional(named, order).detach().cpu()
+    expected = expected.detach().cpu().to(got.dtype)
     assert got.shape == expected.shape, (got.shape, expected.shape)
-    torch.testing.assert_close(got, expected.to(got.dtype), rtol=tol, atol=tol)
+    torch.testing.assert_close(got, expected, rtol=tol, atol=tol)
     return True
 
 # %% [markdown]
@@ -61,9 +68,9 @@ def same(named, order, expected, tol=1e-10):
 # \begin{aligned}
 # \mathrm{Conv}^l(X) &= \mathrm{Conv2d}(X; W^l, b^l)_{\chans' \rightarrow \chans},
 # & b^l &\in \reals^{\chans'[c_l]}, \\
-# W^l &\in \reals^{\chans'[c_l] \times \chans[c_{l-1}] \times \kh[kh^l]
-#   \times \kw[kw^l]}, \\
-# \mathrm{MaxPool}^l &= \mathrm{MaxPool2d}_{ph^l, pw^l}.
+# W^l &\in \reals^{\chans'[c_l] \times \chans[c_{l-1}] \times \kh[kh_l]
+#   \times \kw[kw_l]}, \\
+# \mathrm{MaxPool}^l(X) &= \mathrm{MaxPool2d}_{ph^l, pw^l}(X).
 # \end{aligned}
 # $$
 #
@@ -73,14 +80,15 @@ def same(named, order, expected, tol=1e-10):
 # implementation is that sequence of formulas:
 
 # %%
-nt.source(nt.lenet_logits, nt.lenet)
+nt.source(nt.models.lenet_logits, nt.models.lenet)
 
 # %% [markdown]
-# The two blocks it uses come from §4 (see that chapter for their derivation):
-# $\mathrm{Conv2d}(X; W, b) = W \ndot{\chans \\ \kh \\ \kw} \mathrm{unroll}_{\height,\kh}\,\mathrm{unroll}_{\width,\kw} X + b$
-# and $\mathrm{MaxPool2d}_{ph,pw}(X) = \nfun{\kh \\ \kw}{max}\, \mathrm{pool}_{\height,\kh}\, \mathrm{pool}_{\width,\kw} X$
-# with windows of $ph$ rows and $pw$ columns. Both dispatch to PyTorch's fused
-# kernels unless run inside `with nt.plain():`.
+# The two blocks it uses come from §4.4 and §4.5 (see that chapter for their
+# derivation):
+# $\mathrm{Conv2d}(X; W, b) = W \ndot{\chans \\ \kh, \kw} \nfun{\height \\ \kh}{unroll} \nfun{\width \\ \kw}{unroll} X + b$
+# and $\mathrm{MaxPool2d}_{kh,kw}(X) = \nfun{\kh,\kw}{max} \nfun{\height,\kh}{pool} \nfun{\width,\kw}{pool} X$
+# with windows of $|\kh| = kh$ rows and $|\kw| = kw$ columns. Both dispatch to
+# PyTorch's fused kernels unless run inside `with nt.plain():`.
 
 # %%
 nt.source(nt.conv2d, nt.max_pool2d)
@@ -88,8 +96,8 @@ nt.source(nt.conv2d, nt.max_pool2d)
 # %% [markdown]
 # ## Parameters and shapes
 #
-# `nt.init_lenet` draws the parameters from a seed. The size of $\layer$ follows
-# from the others: with valid convolutions and pools that divide evenly, a
+# `nt.models.init_lenet` draws the parameters from a seed. The size of $\layer$
+# follows from the others: with valid convolutions and pools that divide evenly, a
 # $28 \times 28$ image with $5\times 5$ kernels and $2\times 2$ pools goes
 # $28 \to 24 \to 12 \to 8 \to 4$, so $|\layer| = 4 \cdot 4 \cdot 16 = 256$ for
 # $c_2 = 16$ channels. This is *not* LeNet-5's geometry: LeNet-5 takes
@@ -97,9 +105,21 @@ nt.source(nt.conv2d, nt.max_pool2d)
 # $|\layer| = 5 \cdot 5 \cdot 16 = 400$ features. We keep LeNet-5's kernels, pools
 # and channel counts and feed $28 \times 28$ images (the size of MNIST digits), as
 # many modern re-implementations do.
+#
+# `init_lenet` starts the biases at 0, which would hide a forgotten bias from
+# any check; for the checks we redraw them at random.
 
 # %%
-params = nt.init_lenet(
+def perturbed(params, seed):
+    """A copy of `params` whose biases are random (none is 0)."""
+    out = dict(params)
+    for k, (key, v) in enumerate(params.items()):
+        if key.startswith("b"):
+            out[key] = nt.randn(seed=seed + k, dtype=f64, **nt.shape(v))
+    return out
+
+
+params = nt.models.init_lenet(
     chans=(1, 6, 16),
     kernels=((5, 5), (5, 5)),
     pools=((2, 2), (2, 2)),
@@ -110,6 +130,7 @@ params = nt.init_lenet(
     seed=0,
     dtype=f64,
 )
+params = perturbed(params, seed=100)
 for k, v in params.items():
     print(f"{k:3s}", nt.shape(v))
 
@@ -123,45 +144,42 @@ for k, v in params.items():
 # weight in exactly the order asked for, so the two programs share their parameters.
 
 # %%
-X0 = nt.randn(seed=1, batch=3, chans=1, height=28, width=28)
-O = nt.lenet(X0, params)
-
-w = {
-    k: nt.positional(v, order)
-    for k, v, order in [
-        ("W1", params["W1"], ("chans'", "chans", "kh", "kw")),
-        ("b1", params["b1"], ("chans'",)),
-        ("W2", params["W2"], ("chans'", "chans", "kh", "kw")),
-        ("b2", params["b2"], ("chans'",)),
-        ("W3", params["W3"], ("hidden", "layer")),
-        ("b3", params["b3"], ("hidden",)),
-        ("W4", params["W4"], ("classes", "hidden")),
-        ("b4", params["b4"], ("classes",)),
-    ]
+ORDERS = {
+    "W1": ("chans'", "chans", "kh", "kw"), "b1": ("chans'",),
+    "W2": ("chans'", "chans", "kh", "kw"), "b2": ("chans'",),
+    "W3": ("hidden", "layer"), "b3": ("hidden",),
+    "W4": ("classes", "hidden"), "b4": ("classes",),
 }
-x = nt.positional(X0, ("batch", "chans", "height", "width"))
-t = F.max_pool2d(torch.relu(F.conv2d(x, w["W1"], w["b1"])), (2, 2))
-t = F.max_pool2d(torch.relu(F.conv2d(t, w["W2"], w["b2"])), (2, 2))
-t = t.permute(0, 2, 3, 1).reshape(3, -1)  # (batch, height·width·chans)
-ref = torch.softmax(
-    F.linear(torch.relu(F.linear(t, w["W3"], w["b3"])), w["W4"], w["b4"]),
-    dim=-1,
-)
 
-print("nt.lenet = positional PyTorch:", same(O, ("batch", "classes"), ref))
+
+def positional_lenet(x, params, pools=((2, 2), (2, 2))):
+    """LeNet in positional PyTorch: x (batch, chans, height, width) ->
+    probabilities (batch, classes)."""
+    w = {k: nt.positional(params[k], o).cpu() for k, o in ORDERS.items()}
+    t = F.max_pool2d(torch.relu(F.conv2d(x, w["W1"], w["b1"])), pools[0])
+    t = F.max_pool2d(torch.relu(F.conv2d(t, w["W2"], w["b2"])), pools[1])
+    t = t.permute(0, 2, 3, 1).flatten(1)  # (batch, height·width·chans)
+    t = torch.relu(F.linear(t, w["W3"], w["b3"]))
+    return torch.softmax(F.linear(t, w["W4"], w["b4"]), dim=-1)
+
+
+X0 = nt.randn(seed=1, batch=3, chans=1, height=28, width=28)
+x = nt.positional(X0, ("batch", "chans", "height", "width")).cpu()
+ref = positional_lenet(x, params)
+O = nt.models.lenet(X0, params)
+print("LeNet = positional PyTorch:  ", same(O, ("batch", "classes"), ref))
 with nt.plain():
     print(
-        "plain definitions agree too:  ",
-        same(nt.lenet(X0, params), ("batch", "classes"), ref),
+        "plain definitions agree too:",
+        same(nt.models.lenet(X0, params), ("batch", "classes"), ref),
     )
 nt.show(O, ("batch", "classes"), decimals=3)
 
 # %% [markdown]
 # ## Flattening, or contracting three axes
 #
-# The paper notes that the flattening is not needed: instead of merging
-# $(\height, \width, \chans)$ into $\layer$, give $W^3$ those three axes and contract
-# over all of them,
+# Appendix A.2 adds that the flattening can be avoided: "as an alternative",
+# $X^2$ keeps its three axes and $W^3$ gets them too,
 #
 # $$
 # X^3 = \mathrm{relu}\bigl(W^3 \ndot{\height \\ \width \\ \chans} X^2 + b^3\bigr),
@@ -173,27 +191,58 @@ nt.show(O, ("batch", "classes"), decimals=3)
 # what `flatten=False` does.
 
 # %%
-O_contract = nt.lenet(X0, params, flatten=False)
+O_contract = nt.models.lenet(X0, params, flatten=False)
 print(
     "flattening form = contraction form:",
-    same(
-        O_contract,
-        ("batch", "classes"),
-        nt.positional(O, ("batch", "classes")),
-    ),
+    same(O_contract, ("batch", "classes"), ref),
 )
 
 # %% [markdown]
 # ## $\mathrm{MaxPool2d}_{ph,pw}$, not $_{ph,ph}$
 #
 # With square pools the misprint is harmless, which is presumably how it survived.
-# With a $2 \times 1$ pool it is not: only the height should halve.
+# With pools that are not square it is not. PyTorch's `F.max_pool2d(x, (kH, kW))`
+# takes the window's height first and its width second, like §4.5's
+# $\mathrm{MaxPool2d}_{kh,kw}$. On a $6 \times 4$ input, for three non-square
+# pools, the corrected $\mathrm{MaxPool2d}_{ph,pw}$ matches it in shape and in
+# every value; the printed $\mathrm{MaxPool2d}_{ph,ph}$ gives another shape, or
+# no result at all when $ph$ does not divide the width:
 
 # %%
-Z = nt.randn(seed=2, chans=1, height=4, width=4)
-print("MaxPool2d_{2,1}:", nt.shape(nt.max_pool2d(Z, 2, 1)))
-print("MaxPool2d_{2,2}:", nt.shape(nt.max_pool2d(Z, 2, 2)))
-nt.show(nt.max_pool2d(Z, 2, 1), ("chans", "height", "width"))
+Z = nt.randn(seed=2, batch=2, chans=3, height=6, width=4)
+order = ("batch", "chans", "height", "width")
+z = nt.positional(Z, order).cpu()
+for ph, pw in [(2, 1), (1, 4), (3, 2)]:
+    want = F.max_pool2d(z, (ph, pw))
+    same(nt.max_pool2d(Z, ph, pw), order, want)        # shape and values
+    try:
+        s = nt.shape(nt.max_pool2d(Z, ph, ph))
+        printed = f"{s['height']} x {s['width']}"
+    except nt.AxisError:
+        printed = "AxisError"
+    right = f"{want.shape[2]} x {want.shape[3]}"
+    assert printed != right
+    print(f"pool {ph} x {pw}: torch {right}, MaxPool2d_(ph,pw) {right}, "
+          f"MaxPool2d_(ph,ph) {printed}")
+
+# %% [markdown]
+# The whole model with non-square kernels and pools ($3 \times 5$ and
+# $2 \times 3$ kernels, $2 \times 1$ and $1 \times 2$ pools, on $16 \times 12$
+# images with two channels) against the same positional program:
+
+# %%
+pools = ((2, 1), (1, 2))
+params_ns = perturbed(
+    nt.models.init_lenet(chans=(2, 4, 5), kernels=((3, 5), (2, 3)),
+                         pools=pools, height=16, width=12, hidden=7,
+                         seed=5, dtype=f64),
+    seed=200,
+)
+X_ns = nt.randn(seed=3, batch=2, chans=2, height=16, width=12)
+x_ns = nt.positional(X_ns, ("batch", "chans", "height", "width")).cpu()
+print("non-square LeNet = positional PyTorch:",
+      same(nt.models.lenet(X_ns, params_ns, pools=pools), ("batch", "classes"),
+           positional_lenet(x_ns, params_ns, pools)))
 
 # %% [markdown]
 # ## Training on handwritten digits
@@ -261,7 +310,7 @@ for k, ax in enumerate(axes):
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-model = nt.init_lenet(
+model = nt.models.init_lenet(
     chans=(1, 6, 16),
     kernels=((5, 5), (5, 5)),
     pools=((2, 2), (2, 2)),
@@ -274,7 +323,7 @@ model = nt.init_lenet(
 )
 epochs, batch_size = 30, 64
 per_epoch = len(y_train) // batch_size
-opt = torch.optim.Adam(nt.parameters(model), lr=1e-2)
+opt = torch.optim.Adam(nt.models.parameters(model), lr=1e-2)
 sched = torch.optim.lr_scheduler.OneCycleLR(
     opt, max_lr=1e-2, total_steps=epochs * per_epoch
 )
@@ -283,7 +332,7 @@ g = torch.Generator().manual_seed(0)
 
 def accuracy(x, y):
     with torch.no_grad():
-        logits = nt.lenet_logits(as_named(x), model)
+        logits = nt.models.lenet_logits(as_named(x), model)
     target = nt.tensor(y, "batch")
     hit = nt.argmax_index(logits, "classes") == target
     return nt.mean(hit, "batch").item()
@@ -298,8 +347,9 @@ for epoch in tqdm(
     total = 0.0
     for k in range(per_epoch):
         idx = perm[k * batch_size : (k + 1) * batch_size]
-        logits = nt.lenet_logits(as_named(shift(x_train[idx], g)), model)
-        loss = nt.cross_entropy(
+        batch = as_named(shift(x_train[idx], g))
+        logits = nt.models.lenet_logits(batch, model)
+        loss = nt.models.cross_entropy(
             logits, nt.tensor(y_train[idx], "batch"), vocab="classes"
         )
         opt.zero_grad()
@@ -324,8 +374,9 @@ assert test_acc >= 0.97, test_acc
 print("test accuracy ≥ 97%:", test_acc >= 0.97)
 print("trained within 2 minutes:", train_seconds < 120)
 
-# %% tags=["nbval-ignore-output"]
-fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.2))
+# %% tags=["nbval-ignore-output", "hide-input"]
+# two panels with room between them for the second one's axis label
+fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
 ep = range(1, epochs + 1)
 a1.plot(ep, history["loss"])
 a1.set_yscale("log")
@@ -335,9 +386,11 @@ a2.plot(ep, history["train"], label="training (unshifted)")
 a2.plot(ep, history["test"], label="test")
 a2.axhline(0.97, color="gray", linestyle=":", label="target 97%")
 a2.set_ylim(0.8, 1.005)
+a2.set_yticks([0.8, 0.85, 0.9, 0.95, 1.0])
+a2.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
 a2.set_xlabel("epoch")
 a2.set_ylabel("accuracy")
-a2.legend()
+a2.legend(loc="lower right", frameon=False)
 plt.show()
 
 # %% [markdown]
@@ -356,9 +409,10 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 with torch.no_grad():
-    pred = nt.argmax_index(nt.lenet_logits(as_named(x_test), model), "classes")
-Y = nt.one_hot(nt.tensor(y_test, "batch"), vocab="true", size=10)
-Y_hat = nt.one_hot(pred, vocab="pred", size=10)
+    logits = nt.models.lenet_logits(as_named(x_test), model)
+    pred = nt.argmax_index(logits, "classes")
+Y = nt.models.one_hot(nt.tensor(y_test, "batch"), vocab="true", size=10)
+Y_hat = nt.models.one_hot(pred, vocab="pred", size=10)
 C = nt.contract(Y, Y_hat, over="batch")
 print(nt.show(C, ("true", "pred"), decimals=0))
 
@@ -407,9 +461,10 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Complete each stub and run its cell; the checker tries your answer on inputs of
-# its own, including other sizes, other storage orders and a $\batch$ axis to lift
-# over (see the preface). The reference solutions are in the collapsed cells.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
 #
 # ### Exercise A2.1: the size of $\layer$ for $32 \times 32$ images
 #
@@ -418,13 +473,14 @@ plt.show()
 # large is the axis $\layer$ that $X^2$ is flattened into? Answer with a number.
 
 # %%
-answer = ...  # a number
+answer = ...  # your answer
 
 nt.exercises.report("A2.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A2.1")))
-assert nt.exercises.check("A2.1", nt.exercises.solution("A2.1"))
+answer = 5 * 5 * 16  # 32 → 28 → 14 → 10 → 5 per side, 16 channels
+
+assert nt.exercises.check("A2.1", answer)
 
 # %% [markdown]
 # ### Exercise A2.2: one convolution stage
@@ -447,8 +503,12 @@ def answer(X, W, b, *, chans="chans"):
 nt.exercises.report("A2.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A2.2")))
-assert nt.exercises.check("A2.2", nt.exercises.solution("A2.2"))
+def answer(X, W, b, *, chans="chans"):
+    Y = nt.rename(nt.conv2d(X, W, b), {chans + "'": chans})
+    return nt.max_pool2d(nt.relu(Y), 2, 2)
+
+
+assert nt.exercises.check("A2.2", answer)
 
 # %% [markdown]
 # ### Exercise A2.3: flatten, then the hidden layer
@@ -468,5 +528,9 @@ def answer(X2, W3, b3, *, layer="layer"):
 nt.exercises.report("A2.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A2.3")))
-assert nt.exercises.check("A2.3", nt.exercises.solution("A2.3"))
+def answer(X2, W3, b3, *, layer="layer"):
+    X = nt.flatten(X2, ("height", "width", "chans"), layer)  # this order
+    return nt.relu(nt.contract(W3, X, over=layer) + b3)
+
+
+assert nt.exercises.check("A2.3", answer)

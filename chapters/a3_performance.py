@@ -225,8 +225,11 @@ Markdown("\n".join(lines))
 # %% [markdown]
 # ## Exercises
 #
-# Complete each stub and run its cell; the checker tries your answer on inputs of
-# its own (see the preface). The reference solutions are in the collapsed cells.
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tries it on inputs of its own, including other sizes, other storage orders
+# and an extra axis to lift over (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
+#
 # This page so far only read files; the exercises need `ntlib` and `torch`:
 
 # %%
@@ -253,8 +256,18 @@ def answer(X, W, *, layer="layer"):
 nt.exercises.report("A3.1", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A3.1")))
-assert nt.exercises.check("A3.1", nt.exercises.solution("A3.1"))
+def answer(X, W, *, layer="layer"):
+    axes = list(dict.fromkeys(nt.names(X) + nt.names(W)))  # each axis once
+    letter = {ax: "abcdefghijklmnopqrstuvwxyz"[k] for k, ax in enumerate(axes)}
+    keep = [ax for ax in axes if ax != layer]
+    spec = ("".join(letter[ax] for ax in nt.names(X)) + ","
+            + "".join(letter[ax] for ax in nt.names(W)) + "->"
+            + "".join(letter[ax] for ax in keep))
+    x, w = nt.positional(X, nt.names(X)), nt.positional(W, nt.names(W))
+    return nt.tensor(torch.einsum(spec, x, w), keep)
+
+
+assert nt.exercises.check("A3.1", answer)
 
 # %% [markdown]
 # ### Exercise A3.2: how `nt.contract` computes
@@ -269,13 +282,14 @@ assert nt.exercises.check("A3.1", nt.exercises.solution("A3.1"))
 # Answer with the letter, e.g. `answer = "c"`.
 
 # %%
-answer = ...  # your choice
+answer = ...  # your answer
 
 nt.exercises.report("A3.2", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A3.2")))
-assert nt.exercises.check("A3.2", nt.exercises.solution("A3.2"))
+answer = "b"  # one torch.einsum call (the chapter counts them)
+
+assert nt.exercises.check("A3.2", answer)
 
 # %% [markdown]
 # ### Exercise A3.3: the cost of a contraction
@@ -287,10 +301,11 @@ assert nt.exercises.check("A3.2", nt.exercises.solution("A3.2"))
 # multiply-add as two floating-point operations.) Answer with a number.
 
 # %%
-answer = ...  # a number
+answer = ...  # your answer
 
 nt.exercises.report("A3.3", answer)
 
 # %% tags=["hide-cell"]
-display(nt.source(nt.exercises.solution("A3.3")))
-assert nt.exercises.check("A3.3", nt.exercises.solution("A3.3"))
+answer = 32 * 128 * 512 * 2048  # |batch| |seq| |layer| |hidden|
+
+assert nt.exercises.check("A3.3", answer)

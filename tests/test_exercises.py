@@ -463,3 +463,168 @@ def test_value_a3_3_by_flop_counter():
     with FlopCounterMode(display=False) as counter:
         torch.einsum("bsl,lh->bsh", x, w)
     assert 2 * solution("A3.3")() == counter.get_total_flops()
+
+
+# --------------------------------------------------------------------------
+# The exercise cells of the chapters: one convention everywhere (stated in
+# the preface and CONTRIBUTING.md), and a solution cell that shows a solution
+# written out as a reader would write it, then checks it.
+#
+# stub (function):      def answer(<args>):
+#                           ...  # your code here
+#
+#
+#                       nt.exercises.report("<id>", answer)
+# stub (value, choice): answer = ...  # your answer
+#
+#                       nt.exercises.report("<id>", answer)
+# solution (hide-cell): the same `def answer(<args>):` (or `answer = <value>`)
+#                       written out, then
+#                       assert nt.exercises.check("<id>", answer)
+
+import ast  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+_HEADING = re.compile(r"^### Exercise ([0-9A-Z]+\.\d+): ", re.M)
+
+
+def _chapter_of(id):
+    prefix = id.split(".")[0]
+    stem = f"{int(prefix):02d}_" if prefix.isdigit() else prefix.lower() + "_"
+    paths = sorted(CHAPTERS.glob(stem + "*.py"))
+    assert len(paths) == 1, (id, paths)
+    return paths[0]
+
+
+def _cells(path):
+    import jupytext
+
+    return jupytext.read(path).cells
+
+
+def _exercise_cells(path):
+    """{id: (stub cell, solution cell)} of a chapter's text source."""
+    cells, out = _cells(path), {}
+    for k, cell in enumerate(cells):
+        if cell.cell_type != "markdown":
+            continue
+        found = _HEADING.findall(cell.source)
+        assert len(found) <= 1, f"{path.name}: one exercise per markdown cell: {found}"
+        if found:
+            code = [c for c in cells[k + 1:k + 3] if c.cell_type == "code"]
+            assert len(code) == 2, f"{path.name}, exercise {found[0]}: stub and solution cells"
+            out[found[0]] = tuple(code)
+    return out
+
+
+def _imports(path):
+    """The chapter's import statements (what a cell of it can rely on)."""
+    lines = []
+    for cell in _cells(path):
+        if cell.cell_type == "code":
+            lines += [ln for ln in cell.source.splitlines()
+                      if re.match(r"(import|from) \S", ln)]
+    return "\n".join(lines)
+
+
+def _def_answer(source):
+    """The `answer` a cell defines: ('def', its arguments) or ('value', expression)."""
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "answer":
+            return "def", ast.dump(node.args), node
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["answer"]:
+            return "value", ast.unparse(node.value), node
+    return None, None, None
+
+
+def test_every_exercise_is_in_its_chapter():
+    found = {}
+    for path in sorted(CHAPTERS.glob("*.py")):
+        for id in _exercise_cells(path):
+            assert id not in found, f"exercise {id} appears twice"
+            found[id] = path
+    assert sorted(found, key=IDS.index) == IDS, "chapters and registered exercises differ"
+    for id, path in found.items():
+        assert path == _chapter_of(id), (id, path.name)
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_stub_follows_the_convention(id):
+    stub, _ = _exercise_cells(_chapter_of(id))[id]
+    assert stub.metadata.get("tags", []) == [], f"{id}: the stub is a plain visible cell"
+    if get(id).kind == "function":
+        pattern = (r"def answer\([^)]*\):\n    \.\.\.  # your code here\n\n\n"
+                   rf'nt\.exercises\.report\("{re.escape(id)}", answer\)')
+    else:
+        pattern = rf'answer = \.\.\.  # your answer\n\nnt\.exercises\.report\("{re.escape(id)}", answer\)'
+    assert re.fullmatch(pattern, stub.source), f"{id}: stub\n{stub.source}"
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_solution_cell_is_written_out_and_checked(id):
+    stub, sol = _exercise_cells(_chapter_of(id))[id]
+    assert "hide-cell" in sol.metadata.get("tags", []), f"{id}: the solution is collapsed"
+    src = sol.source
+    # no cell that merely displays or borrows the reference
+    for banned in ("nt.exercises.solution", "exercises.get(", "nt.source", "ntlib.exercises",
+                   "display("):
+        assert banned not in src, f"{id}: the solution cell uses {banned}"
+    assert src.rstrip().splitlines()[-1] == f'assert nt.exercises.check("{id}", answer)', src
+    kind, what, node = _def_answer(src)
+    if get(id).kind == "function":
+        assert kind == "def", f"{id}: the solution cell defines answer with def"
+        assert what == _def_answer(stub.source)[1], f"{id}: same signature as the stub"
+        body = [s for s in node.body if not (isinstance(s, ast.Expr)
+                                             and isinstance(s.value, ast.Constant))]
+        assert body and not (len(body) == 1 and isinstance(body[0], ast.Expr)
+                             and body[0].value.value is Ellipsis), f"{id}: body is a stub"
+    else:
+        assert kind == "value" and what not in ("...", "Ellipsis"), f"{id}: answer = value"
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_written_solution_agrees_with_the_reference(id):
+    """The chapter's written-out solution, run on its own with the chapter's
+    imports, passes the checker (whose oracle is the reference in ntlib)."""
+    path = _chapter_of(id)
+    _, sol = _exercise_cells(path)[id]
+    ns = {}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(_imports(path), f"{path.name}:imports", "exec"), ns)
+        exec(compile(sol.source, f"{path.name}:solution {id}", "exec"), ns)
+    assert "correct" in out.getvalue()
+    written = ns["answer"]
+    assert written is not solution(id) and written != solution(id)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert check(id, written) is True
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_notebook_stores_the_verdicts(id):
+    """In the executed notebook the stub's output is the checker's 'not yet'
+    and the solution's is 'correct'."""
+    import nbformat
+
+    path = _chapter_of(id).with_suffix(".ipynb")
+    stub, sol = _exercise_cells(_chapter_of(id))[id]
+    nb = nbformat.read(path, as_version=4)
+
+    def text(src):
+        cells = [c for c in nb.cells if c.cell_type == "code" and c.source == src]
+        assert len(cells) == 1, f"{id}: cell not found once in {path.name}"
+        return "".join(o.get("text", "") for o in cells[0].outputs
+                       if o.output_type == "stream")
+    assert text(stub.source).startswith(f"not yet: exercise {id}"), text(stub.source)
+    assert text(sol.source).startswith(f"exercise {id} (") and "correct" in text(sol.source)
+
+
+def test_no_chapter_cell_displays_a_reference_solution():
+    for path in sorted(CHAPTERS.glob("*.py")):
+        for cell in _cells(path):
+            if cell.cell_type == "code":
+                assert "nt.exercises.solution(" not in cell.source, path.name

@@ -8,7 +8,8 @@ The reader's side is three functions:
 - :func:`check` — run an answer against the reference on several random cases,
   including sizes, axis orders and an extra (lifted) axis that the prompt did
   not show; True and one line of praise, or :class:`ExerciseError`;
-- :func:`solution` — the reference answer (the book shows it in a toggle).
+- :func:`solution` — the reference answer, the checker's oracle (the book's
+  solution cells write a solution out instead, and check it).
 
 :func:`report` is :func:`check` for notebooks: it prints the verdict instead of
 raising (wrapped to 79 columns), so a chapter can store the message a stub
