@@ -195,6 +195,16 @@ def test_sudoku_printed_box_index():
     assert not valid_by_loops(G)
     assert ok(nt.sudoku_one_hot(G.tolist()), rows=wrapped)      # misses the box violation
     assert not ok(nt.sudoku_one_hot(G.tolist()))                # the corrected index catches it
+    # the printed index is two rows past the corrected 3(h'-1) + h, for every h', h
+    for hb in range(3):
+        for h in range(3):
+            corrected = 3 * ((hb + 1) - 1) + (h + 1) - 1          # 1-based formula, 0-based row
+            assert nt.examples.box_rows(hb, h) == corrected
+            assert printed(hb, h, 3) - corrected == 2
+    # the misread boxes of G (moved 2 down, 2 right) are the true boxes of SOLVED
+    misread = nt.examples.sudoku_boxes(nt.sudoku_one_hot(G.tolist()), rows=wrapped)
+    true = nt.examples.sudoku_boxes(nt.sudoku_one_hot(SOLVED.tolist()))
+    assert nt.equal(misread, true)
 
 
 WIKI_CLUES = "53..7.... 6..195... .98....6. 8...6...3 4..8.3..1 7...2...6 .6....28. ...419..5 ....8..79"
@@ -621,6 +631,59 @@ def test_belief_propagation_exact_on_random_trees(factors):
     for v in bf:
         assert close(P(bp[v], v), bf[v], atol=1e-12)
         assert close(fu[v], bf[v], atol=1e-12)
+
+
+def longest_path_in_edges(factors):
+    """The longest path of a tree-shaped factor graph, by breadth-first search."""
+    nbrs = {}
+    for i, f in enumerate(factors):
+        for v in nt.names(f):
+            nbrs.setdefault(("f", i), set()).add(("v", v))
+            nbrs.setdefault(("v", v), set()).add(("f", i))
+    best = 0
+    for node in nbrs:
+        dist, queue = {node: 0}, [node]
+        for n in queue:
+            for m in nbrs[n] - dist.keys():
+                dist[m] = dist[n] + 1
+                queue.append(m)
+        best = max(best, max(dist.values()))
+    return best
+
+
+@SETTINGS
+@given(random_tree())
+def test_belief_propagation_on_a_tree_is_exact_after_half_the_longest_path(factors):
+    """ceil(D/2) rounds (D: longest path in edges) give the exact marginals;
+    the loop stops at most one round later."""
+    D = longest_path_in_edges(factors)
+    rounds = -(-D // 2)
+    bp, info = nt.examples.belief_propagation(factors, max_iter=rounds,
+                                              return_messages=True)
+    bf = brute_marginals(factors)
+    for v in bf:
+        assert close(P(bp[v], v), bf[v], atol=1e-12)
+    _, info = nt.examples.belief_propagation(factors, return_messages=True)
+    assert info["iterations"] <= rounds + 1
+
+
+def test_belief_propagation_needs_the_rounds_on_a_chain():
+    """On a chain with evidence at one end, ceil(D/2) - 1 rounds are not enough."""
+    n = 6
+    factors = [nt.tensor(torch.tensor([[0.9, 0.1], [0.2, 0.8]], dtype=f64), (f"x{i}", f"x{i+1}"))
+               for i in range(n - 1)]
+    factors.append(nt.tensor(torch.tensor([0.05, 0.95], dtype=f64), f"x{n - 1}"))
+    D = longest_path_in_edges(factors)
+    assert D == 2 * (n - 1) + 1                 # x0 ... x5, then the evidence factor
+    rounds = -(-D // 2)
+    bf = brute_marginals(factors)
+    early = nt.examples.belief_propagation(factors, max_iter=rounds - 1)
+    on_time, info = nt.examples.belief_propagation(factors, max_iter=rounds,
+                                                   return_messages=True)
+    assert not close(P(early["x0"], "x0"), bf["x0"], atol=1e-6)
+    assert all(close(P(on_time[v], v), bf[v], atol=1e-12) for v in bf)
+    _, info = nt.examples.belief_propagation(factors, return_messages=True)
+    assert info["iterations"] == rounds + 1
 
 
 def test_belief_propagation_star_with_a_three_way_factor():
