@@ -69,10 +69,10 @@ def r(seed, **sizes):
 # out output-major.
 
 # %%
-X0 = r(30, batch=6, input=4)
-W1, b1 = r(31, input=4, hidden_1=5), r(32, hidden_1=5)
-W2, b2 = r(33, hidden_2=3, hidden_1=5), r(34, hidden_2=3)
-W3, b3 = r(35, hidden_2=3, out=2), r(36, out=2)
+X0 = r(90, batch=6, input=4)
+W1, b1 = r(91, input=4, hidden_1=5), r(92, hidden_1=5)
+W2, b2 = r(93, hidden_2=3, hidden_1=5), r(94, hidden_2=3)
+W3, b3 = r(95, hidden_2=3, out=2), r(96, out=2)
 
 X1 = nt.sigmoid(nt.contract(W1, X0, over="input") + b1)
 X2 = nt.sigmoid(nt.contract(W2, X1, over="hidden_1") + b2)
