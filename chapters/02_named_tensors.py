@@ -279,9 +279,14 @@ print(fA[frozenset({"height": 0, "width": 2}.items())])
 
 # %% [markdown]
 # The corrected shorthand, executed: for every record $\{\height(i), \width(j)\}$,
-# $[A+B]_{\height(i), \width(j)} = A_{\height(i), \width(j)} +
-# B_{\height(i), \width(j)}$, with $B$ stored width-major to make sure that the
-# names, not the storage order, pick the entries. The right side is read off the
+#
+# $$
+# [A+B]_{\height(i), \width(j)} = A_{\height(i), \width(j)} +
+#   B_{\height(i), \width(j)},
+# $$
+#
+# with $B$ stored width-major to make sure that the names, not the storage order,
+# pick the entries. The right side is read off the
 # nested lists the two tensors were built from.
 
 # %%

@@ -274,12 +274,14 @@ plt.show()
 # $X_{\height(i), \width(j), \assign(d)} = 1$ when cell $(i, j)$ holds
 # digit $d$. To speak about the nine 3×3 boxes, index the grid a second way,
 # by box and by position in the box:
-# $Y \in \{0,1\}^{\height'[3] \times \width'[3] \times \height[3] \times
-# \width[3] \times \assign[9]}$ with
 #
 # $$
+# \begin{gathered}
+# Y \in \{0,1\}^{\height'[3] \times \width'[3] \times \height[3] \times
+#   \width[3] \times \assign[9]},\\
 # Y_{\height'(h'), \width'(w'), \height(h), \width(w)} =
 #   X_{\height(3(h'-1)+h),\ \width(3(w'-1)+w)}
+# \end{gathered}
 # $$
 #
 # (1-based; in code, 0-based, the row is $3h' + h$). A grid is solved when
@@ -358,8 +360,13 @@ assert cpu(nt.examples.sudoku_check(Xs), "grids").tolist() == \
 
 # %% [markdown]
 # **Erratum.** The first version (§3.4.4) prints the box index as
-# $Y_{\height'(h'), \height(h), \width'(w'), \width(w)} =
-# X_{\height(3h' + h-1), \width(3w' + w-1)}$. Since
+#
+# $$
+# Y_{\height'(h'), \height(h), \width'(w'), \width(w)} =
+# X_{\height(3h' + h-1), \width(3w' + w-1)}.
+# $$
+#
+# Since
 # $3h' + h - 1 = 3(h'-1) + h + 2$, every index is two rows (and two
 # columns) past the right one. With $h', h \in \{1, 2, 3\}$ it runs from 3
 # to 11 — past the ninth row — so the printed form cannot even be
