@@ -474,9 +474,8 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
     after at most ⌈D/2⌉ rounds, D the length in edges of the longest path of
     the factor graph, and the beliefs are then the exact marginals; the loop
     stops at the first round that changes no message by more than ``tol``.
-    On a graph with cycles
-    ("loopy" belief propagation) they are approximations, if the iteration
-    converges at all.
+    On a graph with cycles ("loopy" belief propagation) the beliefs are
+    approximations, if the iteration converges at all.
 
     Returns ``{variable: marginal}``, or with ``return_messages`` also
     ``{"factor_to_variable": {(i, v): m}, "iterations": n, "change": c}``.
