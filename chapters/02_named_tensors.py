@@ -298,7 +298,8 @@ for r in nt.records({"height": 3, "width": 3}):
     entry = nt.index(nt.index(A + B, "height", i), "width", j)   # [A+B]_r
     assert float(nt.positional(entry, ())) == A_rows[i][j] + B_cols[j][i]
 entry = float(nt.positional((A + B)(height=0, width=2), ()))
-print(f"[A+B] at height(1), width(3) = {A_rows[0][2]} + {B_cols[2][0]} = {entry}")
+print(f"[A+B] at height(1), width(3) = {A_rows[0][2]} + {B_cols[2][0]} "
+      f"= {entry}")
 
 # %% [markdown]
 # **Scalars.** The empty shape $\emptyset$ has exactly one record, the empty record,

@@ -645,9 +645,9 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # $\nfun{\beam}{max}$ (ties to the first), and contracts that with the new
 # $S$ over $\state$: which old hypothesis each new one extends.
 #
-# The beam search of most textbooks does not merge: it ranks all
-# $|\beam| \cdot |\state|$ extensions together and keeps the $k$ best, so
-# several hypotheses may sit in the same state. That is `merge=False`, our
+# Beam search as commonly written for sequence models does not merge: it
+# ranks all $|\beam| \cdot |\state|$ extensions together and keeps the $k$
+# best, so several hypotheses may sit in the same state. That is `merge=False`, our
 # variant, not the paper's:
 #
 # $$
