@@ -15,8 +15,9 @@ import ntlib as nt
 # An **axis** pairs a name with a size: $\height[3]$ is an axis called $\height$ with
 # three positions. A **named index** pairs a name with one position on that axis:
 # $\height(1)$ is the first position of $\height$. The paper numbers positions
-# $1, \dots, n$; in code they are $0, \dots, n-1$, so the paper's $\height(1)$ is
-# `height=0` here.
+# $1, \dots, n$ (its index sets are always $\{1, \dots, n\}$, TMLR §2.3); in code
+# they are $0, \dots, n-1$, so the paper's $\height(1)$ is `height=0` here, and an
+# error message quotes positions counted from 0.
 #
 # A tensor's type lists its axes, and the order of the list does not matter:
 # $\reals^{\height[3] \times \width[3]}$ and $\reals^{\width[3] \times \height[3]}$
@@ -24,7 +25,7 @@ import ntlib as nt
 #
 # ## The running example
 #
-# The paper's running example is the matrix
+# The paper's running example (TMLR §2.1, equation 1) is the matrix
 #
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
@@ -70,7 +71,7 @@ print("same tensor:", nt.shape(A) == nt.shape(A_transposed_data))
 # ## Indexing
 #
 # Indexing a tensor picks positions by name. Fixing every axis gives a scalar: the
-# paper's
+# paper's (TMLR §2.1)
 #
 # $$
 # A_{\height(1), \width(3)} = A_{\width(3), \height(1)} = 4
@@ -93,25 +94,28 @@ nt.show(a13)
 
 # %% [markdown]
 # Fixing only some axes is **partial indexing**: the result keeps the other axes.
-# The paper's $A_{\height(3)} \in \reals^{\width[3]}$ is the third row, and
-# $A_{\width(1)} \in \reals^{\height[3]}$ the first column:
+# The paper's examples (TMLR §2.1) are the first row and the third column,
+# $A_{\height(1)} \in \reals^{\width[3]}$ and
+# $A_{\width(3)} \in \reals^{\height[3]}$:
 #
 # $$
-# A_{\height(3)} = \nmatrix{}{width}{2 & 6 & 5}, \qquad
-# A_{\width(1)} = \nmatrix{}{height}{3 & 1 & 2}.
+# A_{\height(1)} = \nmatrix{}{width}{3 & 1 & 4}, \qquad
+# A_{\width(3)} = \nmatrix{}{height}{4 & 9 & 5}.
 # $$
 
 # %%
-row3 = nt.index(A, "height", 2)
-col1 = nt.index(A, "width", 0)
+row1 = nt.index(A, "height", 0)
+col3 = nt.index(A, "width", 2)
 assert torch.equal(
-    nt.positional(row3, "width"), nt.positional(A, ("height", "width"))[2, :]
+    nt.positional(row1, "width"), nt.positional(A, ("height", "width"))[0, :]
 )
 assert torch.equal(
-    nt.positional(col1, "height"), nt.positional(A, ("height", "width"))[:, 0]
+    nt.positional(col3, "height"), nt.positional(A, ("height", "width"))[:, 2]
 )
-print(nt.show(row3))
-print(nt.show(col1))
+assert nt.positional(row1, "width").tolist() == [3, 1, 4]
+assert nt.positional(col3, "height").tolist() == [4, 9, 5]
+print(nt.show(row1))
+print(nt.show(col3))
 
 # %% [markdown]
 # ## Choosing names
@@ -128,8 +132,9 @@ print(nt.show(col1))
 # Names are also reused: two tensors whose axes carry the same name are understood
 # to share that axis, and the operations of Chapter 3 pair up their entries along it.
 # So the same name should be used for the same quantity everywhere in a formula, and
-# a second, distinct axis of the same kind gets a new name (the paper primes it:
-# $\seq'$).
+# a second, distinct axis of the same kind gets a new name (the paper primes it: the
+# queries of attention get an axis $\seq'$ in TMLR §4.3, and $\text{FullConn}$
+# in §4.1 computes its output over $\layer'$).
 
 # %% [markdown]
 # ## The formal definitions
@@ -174,12 +179,10 @@ print("S ∪ T =", {**S, **T})
 #   i_1 \in I_1, \dots, i_r \in I_r \right\}.
 # $$
 #
-# *Erratum.* In the paper's version of this formula the last named index is printed
-# as $\ax_r(x_r)$. There is no $x_r$ in scope: the bound variables are the
-# $i_1, \dots, i_r$ that range over the index sets, so it should read $\ax_r(i_r)$,
-# as above. The check below builds $\rec \mathcal{S}$ from the corrected formula.
-#
-# `nt.records` lists $\rec \mathcal{S}$; its size is the product of the axis sizes.
+# This is the formula as the paper prints it (TMLR §2.3, Definition "Shapes"; the
+# first version has it in §5.1). `nt.records` lists $\rec \mathcal{S}$; its size is
+# the product of the axis sizes, and the check below also builds the set from the
+# formula itself.
 
 # %%
 nt.source(nt.records)
@@ -194,8 +197,8 @@ for r in recs:
 assert len(recs) == 2 * 3
 assert len({frozenset(r.items()) for r in recs}) == len(recs)  # all distinct
 
-# the corrected formula, literally: one named index ax_k(i_k) per axis,
-# i_k ranging over I_k
+# the formula, literally: one named index ax_k(i_k) per axis, i_k ranging
+# over I_k
 names_S = list(shape_S)
 by_formula = {
     frozenset((names_S[k], i_k) for k, i_k in enumerate(i))
@@ -206,7 +209,9 @@ assert by_formula == {frozenset(r.items()) for r in recs}
 # %% [markdown]
 # **Restriction.** If $t \in \rec \mathcal{T}$ and $\mathcal{S} \subseteq
 # \mathcal{T}$, the restriction $\restrict{t}{\mathcal{S}}$ keeps the named indices of
-# $t$ whose names are in $\mathcal{S}$ (the paper writes $t|_{\mathcal{S}}$):
+# $t$ whose names are in $\mathcal{S}$ (TMLR §2.3 writes
+# $\restrict{t}{\mathcal{S}}$ and defines it as the unique record of
+# $\rec \mathcal{S}$ contained in $t$):
 #
 # $$
 # \restrict{t}{\mathcal{S}} = \{ \ax(i) \in t \mid \ax \in \mathcal{S} \}.
@@ -237,6 +242,19 @@ assert restricted == {frozenset(r.items()) for r in nt.records(S)}
 # $F^{\mathcal{S}}$, and the shape of a tensor $X$ is $\shp X$. The entry at record
 # $r$ is $X_r$. Nothing in this definition orders the axes.
 #
+# The braces of the record are usually dropped: $X_{\ax_1(i_1), \dots, \ax_r(i_r)}$
+# stands for $X_{\{\ax_1(i_1), \dots, \ax_r(i_r)\}}$, and a tensor given by an
+# expression is indexed through square brackets, as in
+# $[X+Y]_{\ax_1(i_1), \dots, \ax_r(i_r)}$.
+#
+# *Erratum.* The paper prints both shorthands with $\ax_r(x_r)$ as the last named
+# index: $X_{\ax_1(i_1), \ldots, \ax_r(x_r)}$ and
+# $[X+Y]_{\ax_1(i_1), \ldots, \ax_r(x_r)}$ (TMLR §2.3, the paragraph after
+# Definition "Named tensors"; the first version, §5.2, prints the same with $A$ and
+# $[A+B]$). There is no $x_r$ in scope: the positions are $i_1, \dots, i_r$, as in
+# the record the shorthand abbreviates, so both should end in $\ax_r(i_r)$. The
+# definition of $\rec \mathcal{S}$ above is printed correctly.
+#
 # We can build that function literally — a dictionary keyed by records — from an
 # `ntlib` tensor, and check that the two differently stored constructions of $A$
 # above are the same function:
@@ -258,6 +276,30 @@ fA = as_function(A)
 assert fA == as_function(A_transposed_data)
 assert len(fA) == 9
 print(fA[frozenset({"height": 0, "width": 2}.items())])
+
+# %% [markdown]
+# The corrected shorthand, executed: for every record $\{\height(i), \width(j)\}$,
+#
+# $$
+# [A+B]_{\height(i), \width(j)} = A_{\height(i), \width(j)} +
+#   B_{\height(i), \width(j)},
+# $$
+#
+# with $B$ stored width-major to make sure that the names, not the storage order,
+# pick the entries. The right side is read off the
+# nested lists the two tensors were built from.
+
+# %%
+A_rows = [[3, 1, 4], [1, 5, 9], [2, 6, 5]]  # A_rows[i][j]: height i, width j
+B_cols = [[2, 7, 1], [1, 4, 1], [6, 3, 5]]  # B_cols[j][i]: width j, height i
+B = nt.tensor(B_cols, ("width", "height"), dtype=torch.float64)
+for r in nt.records({"height": 3, "width": 3}):
+    i, j = r["height"], r["width"]
+    entry = nt.index(nt.index(A + B, "height", i), "width", j)   # [A+B]_r
+    assert float(nt.positional(entry, ())) == A_rows[i][j] + B_cols[j][i]
+entry = float(nt.positional((A + B)(height=0, width=2), ()))
+print(f"[A+B] at height(1), width(3) = {A_rows[0][2]} + {B_cols[2][0]} "
+      f"= {entry}")
 
 # %% [markdown]
 # **Scalars.** The empty shape $\emptyset$ has exactly one record, the empty record,

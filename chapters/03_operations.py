@@ -47,7 +47,8 @@ nt.show(A, ("height", "width"))
 #
 # Most operations are first defined on small tensors — a function of a scalar, or of
 # a vector along one axis — and then extended to tensors with more axes by applying
-# them to every slice. The paper calls this **lifting**. Let
+# them to every slice. The paper calls this **lifting** (TMLR §3.1, Definitions
+# "lifting, unary" and "lifting, binary"). Let
 # $f \colon F^{\mathcal{S}} \to G^{\mathcal{T}}$ and let $\mathcal{S}'$ be a shape
 # orthogonal to both $\mathcal{S}$ and $\mathcal{T}$. The lift
 # $f^{\mathcal{S}'} \colon F^{\mathcal{S} \cup \mathcal{S}'} \to
@@ -70,7 +71,8 @@ nt.show(A, ("height", "width"))
 # \text{for every } r \in \rec (\mathcal{S}' \cup \mathcal{T}').
 # $$
 #
-# In the paper the superscript is dropped: a function applied to a tensor with more
+# In the paper the superscript is usually dropped (as §3.1 says right after the
+# definition): a function applied to a tensor with more
 # axes than it needs is lifted over the extra ones. `ntlib` does the same, without a
 # loop. To check it against the definition, `nt.lift` executes the definition
 # literally — one call of $f$ per record $s'$:
@@ -247,6 +249,14 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 #
 # Note that $\operatorname{var}$ divides by $|\ax|$: it is the population variance,
 # not the unbiased estimate that `torch.var` computes by default.
+#
+# The paper (TMLR §3.3, unnumbered display) prints the $p$-norm as
+# $\nfun{\ax}{norm_\mathit{p}} X = \bigl(\nsum{\ax} X^p\bigr)^{1/p}$, without
+# the absolute value. The two agree when $p$ is even or $X \ge 0$; `nt.norm` uses
+# $|X|^p$, the usual $p$-norm (what `torch.linalg.vector_norm` computes), because
+# for odd $p$ the printed form lets negative entries cancel positive ones. (The
+# first version defines only $\operatorname{norm}$, with $X^2$.) The cell after the
+# checks evaluates the printed form on $A - 5$, which has negative entries.
 
 # %%
 nt.source(nt.norm, nt.max, nt.min, nt.mean, nt.var)
@@ -279,6 +289,33 @@ for name, value in [
     ("var_width A", nt.var(A, "width")),
 ]:
     print(f"{name:>15}:", str(nt.show(value)).replace("\n", "  "))
+
+# %% [markdown]
+# The printed $p$-norm beside ours, on $A - 5$ (rows $[-2, -4, -1]$,
+# $[-4, 0, 4]$, $[-3, 1, 0]$). For $p = 2$ they agree; for $p = 1$ the printed
+# form is the plain sum, negative in the first row; for $p = 3$ it takes the cube
+# root of a negative sum, which `torch.pow` returns as `nan`.
+
+# %%
+Am5 = A - 5
+
+
+def printed_norm(X, ax, p):
+    """(Σ_ax X^p)^(1/p), as TMLR §3.3 prints it (no absolute value)."""
+    return nt.sum(X**p, ax) ** (1.0 / p)
+
+
+for p in (1, 2, 3):
+    ours, printed = nt.norm(Am5, "width", p=p), printed_norm(Am5, "width", p)
+    ref = torch.linalg.vector_norm(nt.positional(Am5, ("height", "width")),
+                                   ord=p, dim=1)
+    same(ours, ("height",), ref)
+    print(f"p = {p}: ours", str(nt.show(ours)).split("\n")[1],
+          "  printed", str(nt.show(printed)).split("\n")[1])
+same(printed_norm(Am5, "width", 2), ("height",), nt.positional(
+    nt.norm(Am5, "width"), "height"))
+assert nt.positional(printed_norm(Am5, "width", 1), "height")[0] < 0
+assert nt.positional(printed_norm(Am5, "width", 3), "height").isnan().any()
 
 # %% [markdown]
 # ## Contraction
@@ -616,7 +653,8 @@ nt.show(gram, ("height", "height'"))
 # %% [markdown]
 # **Flattening** merges several axes into one: $A_{(\height, \width) \to \layer} \in
 # \reals^{\layer[9]}$. The paper leaves the order of the entries along the new axis
-# unspecified. `ntlib` uses **row-major order in the order the axes are listed**: the
+# unspecified ("The order of elements in the new axis is undefined", TMLR §3.6).
+# `ntlib` uses **row-major order in the order the axes are listed**: the
 # first listed axis varies slowest, so position $h \cdot |\width| + w$ of $\layer$
 # (counting from 0) holds $A_{\height(h), \width(w)}$. Listing the axes the other way
 # round gives the other order. `nt.unflatten` splits an axis back, with the same
@@ -762,9 +800,11 @@ print(nt.shape(gathered))
 # over $\subseq \times \vocab$, and because $J$ shares the axis $\subseq$ with it, the
 # outer index matches the two along $\subseq$ rather than forming all pairs.
 #
-# *Erratum.* The paper prints the entry formula as
-# $P_{\seq(I_{\subseq(k)}),\, \vocab(I_{\subseq(k)})}$, with $I$ twice; the second
-# index must be $J$, as the definition of $S$ shows. With $m \ne n$ the misprinted
+# *Erratum.* The paper (TMLR §3.7, unnumbered display) prints the entry formula as
+# $S_{\subseq(k)} = P_{\seq(I_{\subseq(k)}),\, \vocab(I_{\subseq(k)})}$, with $I$
+# twice; the second index must be $J$, as the definition of $S$ shows. (The first
+# version, §3.4.2, names the two index tensors $I_1$ and $I_2$ and prints an
+# unsubscripted $I$ in both places.) With $m \ne n$ the misprinted
 # version is a different number (or out of range):
 
 # %%
@@ -802,7 +842,8 @@ print(nt.shape(table))
 # %% [markdown]
 # ## Number types
 #
-# The paper's tensors hold real numbers; a computer's hold float32, float64,
+# The paper's tensors hold elements of a field $F$ (TMLR §2.3), the reals in most of
+# its examples; a computer's hold float32, float64,
 # integers or booleans, and an operation on two of them must pick one type for the
 # result. `ntlib` uses one rule everywhere — in elementwise operations, contraction,
 # reductions and every block of the next chapter, on the fused and the plain path

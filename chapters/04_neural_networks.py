@@ -6,7 +6,8 @@
 # is given by its formula, then by the `ntlib` function that implements it (the printed
 # source is the formula, transcribed), then run on a small example and checked against
 # PyTorch's positional implementation. The section on normalization also includes
-# GroupNorm, which appeared in the first arXiv version of the paper.
+# GroupNorm, which appeared in the paper's first arXiv version (its §3.1.6,
+# "Normalization layers") and is not printed in the TMLR version.
 #
 # The blocks never mention batch or head axes. A block uses only the axes its formula
 # names, and any other axis of its arguments is carried through by lifting (§3.1), so
@@ -49,6 +50,8 @@ def r(seed, **sizes):
 #
 # A feedforward network maps an input vector $X^0 \in \reals^{\inp}$ through layers
 # of possibly different widths. With the logistic sigmoid $\sigma$ as nonlinearity,
+# the paper writes a three-layer network as follows (TMLR §4.1, first display; the
+# first version has the same in §3.1.1), each layer with axes of its own:
 #
 # $$
 # \begin{aligned}
@@ -58,6 +61,34 @@ def r(seed, **sizes):
 # \end{aligned}
 # $$
 #
+# The three lines run as written, with the axes named as in the paper:
+# $|\inp| = 4$, $|\name{hidden_1}| = 5$, $|\name{hidden_2}| = 3$, $|\out| = 2$,
+# and a batch of six inputs that every line lifts over. The weights are stored in
+# whatever order, since each contraction names its axis. The positional reference
+# is three calls of `F.linear` (which computes $x W^\top + b$) with the weights laid
+# out output-major.
+
+# %%
+X0 = r(90, batch=6, input=4)
+W1, b1 = r(91, input=4, hidden_1=5), r(92, hidden_1=5)
+W2, b2 = r(93, hidden_2=3, hidden_1=5), r(94, hidden_2=3)
+W3, b3 = r(95, hidden_2=3, out=2), r(96, out=2)
+
+X1 = nt.sigmoid(nt.contract(W1, X0, over="input") + b1)
+X2 = nt.sigmoid(nt.contract(W2, X1, over="hidden_1") + b2)
+X3 = nt.sigmoid(nt.contract(W3, X2, over="hidden_2") + b3)
+
+ref = nt.positional(X0, ("batch", "input"))
+for W_, b_, out_ax, in_ax in ((W1, b1, "hidden_1", "input"),
+                              (W2, b2, "hidden_2", "hidden_1"),
+                              (W3, b3, "out", "hidden_2")):
+    ref = torch.sigmoid(F.linear(ref, nt.positional(W_, (out_ax, in_ax)),
+                                 nt.positional(b_, out_ax)))
+same(X3, ("batch", "out"), ref)
+print(nt.shape(X1), nt.shape(X2), nt.shape(X3))
+nt.show(X3, ("batch", "out"))
+
+# %% [markdown]
 # Every layer has the same form, so it helps to give all the layers' vectors one axis
 # name, $\layer$, and let only the size change. One layer is then a function of a
 # vector in $\reals^{\layer[n_{l-1}]}$: contract with the weights over $\layer$, add
@@ -223,7 +254,8 @@ print("attention agrees with F.scaled_dot_product_attention")
 # The storage orders below are deliberately different from PyTorch's `(batch, heads,
 # position, feature)` convention.
 #
-# A word on the name. The paper calls the queries' axis $\seq'$, a primed copy of
+# A word on the name. The paper calls the queries' axis $\seq'$ (TMLR §4.3 and
+# Appendix A.1), a primed copy of
 # $\seq$, and Chapter 1 and Appendix A.1 follow it. In this chapter, where queries
 # and keys sit side by side in every printed shape and in the mask below, we call it
 # $\query$ so that the two cannot be misread; nothing depends on the choice, since
@@ -595,7 +627,8 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # \end{aligned}
 # $$
 #
-# GroupNorm, from the first version of the paper, splits the channels into groups of
+# (These three are TMLR §4.6, unnumbered display.) GroupNorm, from the first version
+# of the paper (§3.1.6, "Normalization layers"), splits the channels into groups of
 # $k$ consecutive channels with $\operatorname{pool}$, standardizes each group
 # together with $\layer$, and flattens the channels back:
 #

@@ -5,7 +5,7 @@ published version dropped: discrete random variables, a continuous bag of
 words, Sudoku, k-means, beam search and the multivariate normal.  They are
 here, with the paper's misprints corrected (k-means update, Sudoku box
 index, the identity that defines argmaxk), together with belief propagation,
-which was proposed for the paper and never merged.
+which is this book's own addition (it is in no version of the paper).
 
 Every axis a function consumes or produces is a keyword argument whose
 default is the paper's name; any other axis is lifted over.
@@ -13,13 +13,14 @@ default is the paper's name; any other axis is lifted over.
 
 from __future__ import annotations
 
+import builtins
 import math
 
 import torch
 
 from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes,
                    _not_axis, _require, _wrap, argmin, contract, device, index, log,
-                   norm, rename, shape, softmax, sum)
+                   max, norm, rename, shape, softmax, sum)
 
 __all__ = [
     "joint", "marginal", "bayes",
@@ -93,7 +94,8 @@ def box_rows(h_box, h, b: int = 3):
     """The grid row (0-based) of row h of box row h' (both 0-based): b·h' + h.
 
     In the paper's 1-based counting this is b(h'−1) + h; the first version
-    printed 3h' + h − 1, which is off by one box (an erratum).
+    printed 3h' + h − 1 = 3(h'−1) + h + 2, two rows (and, for columns, two
+    columns) past the right one (an erratum).
     """
     return b * h_box + h
 
@@ -287,7 +289,7 @@ def argmaxk(x, ax, k: int, *, new: str = "k"):
     """argmaxk_{ax,k} X ∈ {0,1}^{ax×k}: for each j along ``new``, the one-hot
     position of the j-th largest value, so that X ⊙_ax argmaxk X = maxk X.
 
-    (The first version printed the identity with max instead of maxk.)  Ties
+    (The first version printed the right side as max_{ax,k} A, not maxk.)  Ties
     are broken as torch.topk breaks them.
     """
     vals, idx, rest, axes, have, n = _topk(x, ax, k, new, "argmaxk")
@@ -307,34 +309,72 @@ def _append(Y, S, time):
     return _wrap(torch.cat([y, s], -1), order + (time,))
 
 
-def beam_search(f, H, S, *, steps: int, k: int, beam: str = "beam",
-                state: str = "state", time: str = "time"):
+def _first_argmax(x, ax, new):
+    """One-hot along ``new`` (same size as ``ax``) of the first position of
+    the maximum along ``ax``: ties go to one position, not shared."""
+    x = _as_funsor(x)
+    rest = tuple(a for a in shape(x) if a != ax)
+    i = torch.argmax(_data(x, rest + (ax,)), dim=-1)
+    onehot = torch.nn.functional.one_hot(i, shape(x)[ax]).to(x.data.dtype)
+    return _wrap(onehot, rest + (new,))
+
+
+def _beam_check(H, S, k, beam, state, merge):
+    _require(H, (beam,), "beam_search (H)")
+    _require(S, (beam, state), "beam_search (S)")
+    n = shape(S)[state]
+    if merge and not 1 <= k <= n:
+        raise AxisError(f"beam_search: with merge=True the beam keeps at most "
+                        f"one hypothesis per state, so k = {k} must lie in "
+                        f"[1, {n}], the size of axis {state!r}")
+    if not merge and k < 1:
+        raise AxisError(f"beam_search: k = {k} must be at least 1")
+
+
+def beam_search(f, H, S, *, steps: int, k: int, merge: bool = True,
+                beam: str = "beam", state: str = "state", time: str = "time"):
     """Beam search of width k for ``steps`` steps.
 
     H ∈ R^{beam} are the hypotheses' log-scores, S ∈ {0,1}^{beam×state} their
     current states (one-hot), and f(S) ∈ R^{state} (lifted over beam) the
     log-scores of the next state.  Each step scores every extension,
-    H' = H + f(S) ∈ R^{beam×state}, and keeps the k best:
-    H ← maxk_{(state,beam),k} H', S ← Σ_beam argmaxk_{(state,beam),k} H',
-    both renamed k → beam.  The beam grows to width k if it starts smaller.
+    E = H + f(S) ∈ R^{beam×state} (the first version's H ⊙ f(S), with
+    products of probabilities as sums of log-scores), then keeps k of them:
+
+    - ``merge=True`` (the update the first version prints): for each next
+      state only its best extension, H' = max_beam E ∈ R^{state}; then
+      H ← maxk_{state,beam} H', S ← argmaxk_{state,beam} H'.  Hypotheses
+      that reach the same state are merged (recombination), so k ≤ |state|;
+      with k = |state| this is the Viterbi recursion and the search is exact.
+    - ``merge=False``: rank all |beam|·|state| extensions together,
+      H ← maxk_{(state,beam),k} E, S ← Σ_beam argmaxk_{(state,beam),k} E
+      (renamed k → beam); several hypotheses may share a state.  The beam
+      grows to width k if it starts smaller.
 
     Returns (H, Y): the final log-scores, best first, and the sequences
     Y ∈ {0,1}^{beam×time×state} (time[steps+1], position 0 the start).
     Other axes of H, S and f(S) (a batch) are lifted over.  Log-scores must
     be finite if f contracts the one-hot S with them (0·(−∞) is nan).
     """
-    _require(H, (beam,), "beam_search (H)")
-    _require(S, (beam, state), "beam_search (S)")
-    order = tuple(shape(S))
-    Y = _wrap(_data(S, order).unsqueeze(-1), order + (time,))
+    _beam_check(H, S, k, beam, state, merge)
+    prev = beam + "@prev"                      # the beam before the step
+    Y = _wrap(_data(S, tuple(shape(S))).unsqueeze(-1),
+              tuple(shape(S)) + (time,))
     for _ in range(steps):
-        Hp = H + f(S)                                   # R^{beam×state}
-        kt = min(k, shape(Hp)[beam] * shape(Hp)[state])
-        A = argmaxk(Hp, (state, beam), kt)              # {0,1}^{state×beam×k}
-        H = rename(maxk(Hp, (state, beam), kt), {"k": beam})
-        back = sum(A, state)                            # which hypothesis
-        S = rename(sum(A, beam), {"k": beam})           # which next state
-        Y = rename(contract(back, Y, over=beam), {"k": beam})
+        E = H + f(S)                                    # R^{beam×state}
+        if merge:
+            Hp = max(E, beam)                           # H' ∈ R^{state}
+            H = maxk(Hp, state, k, new=beam)            # H ← maxk_{state,beam} H'
+            S = argmaxk(Hp, state, k, new=beam)         # S ← argmaxk_{state,beam} H'
+            back = contract(_first_argmax(E, beam, prev), S, over=state)
+        else:
+            Ep = rename(E, {beam: prev})
+            kt = min(k, shape(Ep)[prev] * shape(Ep)[state])
+            A = argmaxk(Ep, (state, prev), kt, new=beam)  # {0,1}^{state×prev×beam}
+            H = maxk(Ep, (state, prev), kt, new=beam)
+            S = sum(A, prev)                            # which next state
+            back = sum(A, state)                        # which old hypothesis
+        Y = contract(back, rename(Y, {beam: prev}), over=prev)
         Y = _append(Y, S, time)
     return H, Y
 
@@ -429,10 +469,13 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
       one contraction;
 
     each normalised to sum to 1.  The belief of v is the normalised product
-    of the messages into it.  On a tree (no cycles) the beliefs are the exact
-    marginals once the messages have crossed the tree (a number of rounds
-    equal to its diameter); on a graph with cycles ("loopy" belief
-    propagation) they are approximations, if the iteration converges at all.
+    of the messages into it.  A round is one variable → factor and one
+    factor → variable update.  On a tree (no cycles) every message is final
+    after at most ⌈D/2⌉ rounds, D the length in edges of the longest path of
+    the factor graph, and the beliefs are then the exact marginals; the loop
+    stops at the first round that changes no message by more than ``tol``.
+    On a graph with cycles ("loopy" belief propagation) the beliefs are
+    approximations, if the iteration converges at all.
 
     Returns ``{variable: marginal}``, or with ``return_messages`` also
     ``{"factor_to_variable": {(i, v): m}, "iterations": n, "change": c}``.
@@ -467,9 +510,9 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
             m = contract(fs[i], *[v2f[i, u] for u in others], over=others) \
                 if others else fs[i]
             new[i, v] = _normalise(m, v)
-        change = max(float((_data(new[e], (e[1],))
-                            - _data(f2v[e], (e[1],))).abs().max())
-                     for e in edges)
+        change = builtins.max(float((_data(new[e], (e[1],))
+                                     - _data(f2v[e], (e[1],))).abs().max())
+                              for e in edges)
         f2v = new
     beliefs = {v: _normalise(_product([f2v[j, v] for j in of_var[v]],
                                       v, sizes[v], like), v)

@@ -195,6 +195,16 @@ def test_sudoku_printed_box_index():
     assert not valid_by_loops(G)
     assert ok(nt.sudoku_one_hot(G.tolist()), rows=wrapped)      # misses the box violation
     assert not ok(nt.sudoku_one_hot(G.tolist()))                # the corrected index catches it
+    # the printed index is two rows past the corrected 3(h'-1) + h, for every h', h
+    for hb in range(3):
+        for h in range(3):
+            corrected = 3 * ((hb + 1) - 1) + (h + 1) - 1          # 1-based formula, 0-based row
+            assert nt.examples.box_rows(hb, h) == corrected
+            assert printed(hb, h, 3) - corrected == 2
+    # the misread boxes of G (moved 2 down, 2 right) are the true boxes of SOLVED
+    misread = nt.examples.sudoku_boxes(nt.sudoku_one_hot(G.tolist()), rows=wrapped)
+    true = nt.examples.sudoku_boxes(nt.sudoku_one_hot(SOLVED.tolist()))
+    assert nt.equal(misread, true)
 
 
 WIKI_CLUES = "53..7.... 6..195... .98....6. 8...6...3 4..8.3..1 7...2...6 .6....28. ...419..5 ....8..79"
@@ -343,9 +353,136 @@ def all_scores(Lp, start, T):
     return sorted(out, reverse=True)
 
 
+def bigram_L(seed, ns, **extra):
+    return nt.log(nt.softmax(nt.randn(seed=seed, **extra, state=ns, **{"state'": ns},
+                                      dtype=f64), "state'"))
+
+
+def seq_score(Lp, seq):
+    return float(sum(Lp[a, b] for a, b in zip(seq, seq[1:])))
+
+
+def found(H, Y):
+    """(log-score, sequence) of each hypothesis of a beam_search result."""
+    seqs = P(nt.argmax_index(Y, "state"), ("beam", "time")).tolist()
+    return list(zip(P(H, "beam").tolist(), [tuple(q) for q in seqs]))
+
+
+def viterbi_by_loops(Lp, start, T, k):
+    """Beam search with recombination, as plain Python over lists: keep, for
+    each next state, the best extension; then the k best states."""
+    beam = [(0.0, (start,))]
+    ns = Lp.shape[0]
+    for _ in range(T):
+        best = {}
+        for h, seq in beam:                       # first best wins ties
+            for s in range(ns):
+                cand = h + float(Lp[seq[-1], s])
+                if s not in best or cand > best[s][0]:
+                    best[s] = (cand, seq + (s,))
+        beam = sorted(best.values(), key=lambda t: -t[0])[:k]
+    return beam
+
+
+@SETTINGS
+@given(st.integers(2, 5), st.integers(1, 5), st.integers(0, 10**6))
+def test_beam_search_merge_at_full_width_is_viterbi(ns, T, seed):
+    """merge=True with k = |state|: for every final state, the best sequence
+    ending there (brute force over all |state|^T sequences)."""
+    L = bigram_L(seed % 997, ns)
+    Lp = P(L, ("state", "state'"))
+    start = seed % ns
+    H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
+    S0 = nt.tensor(torch.eye(ns, dtype=f64)[[start]], ("beam", "state"))
+    ref = all_scores(Lp, start, T)
+    best_ending = {}
+    for sc, seq in ref:                           # sorted: first is best
+        best_ending.setdefault(seq[-1], sc)
+    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns)
+    got = found(H, Y)
+    assert len(got) == ns
+    assert sorted(q[-1] for _, q in got) == list(range(ns))   # one per state
+    for h, seq in got:
+        assert seq[0] == start and len(seq) == T + 1
+        assert abs(seq_score(Lp, seq) - h) < 1e-9               # a real sequence
+        assert abs(h - best_ending[seq[-1]]) < 1e-9             # the best into its state
+    assert abs(got[0][0] - ref[0][0]) < 1e-9                    # exact
+
+
+@SETTINGS
+@given(st.integers(2, 4), st.integers(1, 4), st.integers(0, 10**6), st.booleans())
+def test_beam_search_never_beats_exhaustive(ns, T, seed, merge):
+    L = bigram_L(seed % 997, ns)
+    Lp = P(L, ("state", "state'"))
+    start = seed % ns
+    H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
+    S0 = nt.tensor(torch.eye(ns, dtype=f64)[[start]], ("beam", "state"))
+    exact = all_scores(Lp, start, T)[0][0]
+    for k in range(1, (ns if merge else ns * ns) + 1):
+        H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=k, merge=merge)
+        got = found(H, Y)
+        hs = [h for h, _ in got]
+        assert hs == sorted(hs, reverse=True)
+        assert len({q for _, q in got}) == len(got)               # distinct sequences
+        for h, seq in got:
+            assert abs(seq_score(Lp, seq) - h) < 1e-9
+            assert h <= exact + 1e-12
+        if merge:                                                  # one per state
+            assert len({q[-1] for _, q in got}) == len(got)
+            ref = viterbi_by_loops(Lp, start, T, k)
+            assert np.allclose(hs, [h for h, _ in ref], rtol=0, atol=1e-12)
+
+
+def test_beam_search_variants_differ_at_width_state():
+    """At k = |state| the merging search is exact on every model; ranking all
+    extensions without merging misses the best sequence on some."""
+    ns, T = 3, 4
+    H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
+    S0 = nt.tensor(torch.eye(ns, dtype=f64)[[0]], ("beam", "state"))
+    missed = 0
+    for seed in range(100):
+        L = nt.log(nt.softmax(2 * nt.randn(seed=seed, state=ns, **{"state'": ns},
+                                           dtype=f64), "state'"))
+        exact = all_scores(P(L, ("state", "state'")), 0, T)[0][0]
+        Hm, _ = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns)
+        Hr, _ = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns, merge=False)
+        assert abs(float(P(Hm, "beam")[0]) - exact) < 1e-9
+        missed += float(P(Hr, "beam")[0]) < exact - 1e-9
+    assert missed > 0
+
+
+def test_beam_search_merge_differs_from_ranking_all():
+    """Two hypotheses in one state: ranking all keeps both, merging one."""
+    # from the start (state 2): to 0 with 0.5, to 1 with 0.5; from 0 and 1
+    # state 0 is much likelier than 1
+    Pm = torch.tensor([[0.9, 0.1, 1e-9], [0.8, 0.2, 1e-9], [0.5, 0.5, 1e-9]], dtype=f64)
+    L = nt.tensor(torch.log(Pm), ("state", "state'"))
+    H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
+    S0 = nt.tensor(torch.tensor([[0.0, 0.0, 1.0]], dtype=f64), ("beam", "state"))
+    Hr, Yr = nt.beam_search(bigram_f(L), H0, S0, steps=2, k=2, merge=False)
+    Hm, Ym = nt.beam_search(bigram_f(L), H0, S0, steps=2, k=2)
+    assert [q for _, q in found(Hr, Yr)] == [(2, 0, 0), (2, 1, 0)]
+    assert [q for _, q in found(Hm, Ym)] == [(2, 0, 0), (2, 1, 1)]
+
+
+def test_beam_search_errors():
+    L = bigram_L(1, 3)
+    H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
+    S0 = nt.tensor(torch.eye(3, dtype=f64)[[0]], ("beam", "state"))
+    with pytest.raises(nt.AxisError, match=r"k = 4 .*\[1, 3\].*'state'"):
+        nt.beam_search(bigram_f(L), H0, S0, steps=2, k=4)
+    with pytest.raises(nt.AxisError, match="k = 0"):
+        nt.beam_search(bigram_f(L), H0, S0, steps=2, k=0, merge=False)
+    with pytest.raises(nt.AxisError, match="'beam'"):
+        nt.beam_search(bigram_f(L), nt.tensor(torch.zeros(1, dtype=f64), "b"), S0,
+                       steps=1, k=1)
+
+
 @SETTINGS
 @given(st.integers(2, 4), st.integers(1, 4), st.integers(0, 10**6))
 def test_beam_search_exhaustive(ns, T, seed):
+    """merge=False (rank all extensions) with a beam as wide as the set of
+    sequences keeps every sequence."""
     L = nt.log(nt.softmax(nt.randn(seed=seed % 997, state=ns, **{"state'": ns}, dtype=f64),
                           "state'"))
     Lp = P(L, ("state", "state'"))
@@ -354,35 +491,36 @@ def test_beam_search_exhaustive(ns, T, seed):
     S0 = nt.tensor(torch.eye(ns, dtype=f64)[[start]], ("beam", "state"))
     ref = all_scores(Lp, start, T)
     # beam as wide as the set of sequences: every sequence, sorted
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** T)
+    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** T, merge=False)
     assert np.allclose(P(H, "beam").numpy(), [s for s, _ in ref])
     seqs = P(nt.argmax_index(Y, "state"), ("beam", "time")).tolist()
     for (s, seq), got in zip(ref, seqs):
         got_score = float(sum(Lp[a, b] for a, b in zip(got, got[1:])))
         assert abs(got_score - s) < 1e-9 and got[0] == start
     # width |state|^(T-1) never prunes before the last step: the best is exact
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** (T - 1))
+    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** (T - 1), merge=False)
     assert abs(float(P(H, "beam")[0]) - ref[0][0]) < 1e-9
     best = P(nt.argmax_index(Y, "state"), ("beam", "time"))[0].tolist()
     # (sequences using the same transitions in another order tie: compare scores)
     assert abs(float(sum(Lp[a, b] for a, b in zip(best, best[1:]))) - ref[0][0]) < 1e-9
     # any width: the best found is a real sequence with its true score, no better than exact
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=1)
+    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=1, merge=False)
     got = P(nt.argmax_index(Y, "state"), ("beam", "time"))[0].tolist()
     assert abs(float(sum(Lp[a, b] for a, b in zip(got, got[1:]))) - float(P(H, "beam")[0])) < 1e-9
     assert float(P(H, "beam")[0]) <= ref[0][0] + 1e-12
 
 
-def test_beam_search_lifts_over_batch():
+@pytest.mark.parametrize("merge", [True, False])
+def test_beam_search_lifts_over_batch(merge):
     ns, T, k = 4, 5, 3
     L = nt.log(nt.softmax(nt.randn(seed=5, batch=3, state=ns, **{"state'": ns}, dtype=f64),
                           "state'"))
     H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
     S0 = nt.tensor(torch.eye(ns, dtype=f64)[[1]], ("beam", "state"))
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=k)
+    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=k, merge=merge)
     for b in range(3):
         Lb = nt.index(L, "batch", b)
-        Hb, Yb = nt.beam_search(bigram_f(Lb), H0, S0, steps=T, k=k)
+        Hb, Yb = nt.beam_search(bigram_f(Lb), H0, S0, steps=T, k=k, merge=merge)
         assert close(P(H, ("batch", "beam"))[b], P(Hb, "beam"))
         assert torch.equal(P(Y, ("batch", "beam", "time", "state"))[b],
                            P(Yb, ("beam", "time", "state")))
@@ -493,6 +631,59 @@ def test_belief_propagation_exact_on_random_trees(factors):
     for v in bf:
         assert close(P(bp[v], v), bf[v], atol=1e-12)
         assert close(fu[v], bf[v], atol=1e-12)
+
+
+def longest_path_in_edges(factors):
+    """The longest path of a tree-shaped factor graph, by breadth-first search."""
+    nbrs = {}
+    for i, f in enumerate(factors):
+        for v in nt.names(f):
+            nbrs.setdefault(("f", i), set()).add(("v", v))
+            nbrs.setdefault(("v", v), set()).add(("f", i))
+    best = 0
+    for node in nbrs:
+        dist, queue = {node: 0}, [node]
+        for n in queue:
+            for m in nbrs[n] - dist.keys():
+                dist[m] = dist[n] + 1
+                queue.append(m)
+        best = max(best, max(dist.values()))
+    return best
+
+
+@SETTINGS
+@given(random_tree())
+def test_belief_propagation_on_a_tree_is_exact_after_half_the_longest_path(factors):
+    """ceil(D/2) rounds (D: longest path in edges) give the exact marginals;
+    the loop stops at most one round later."""
+    D = longest_path_in_edges(factors)
+    rounds = -(-D // 2)
+    bp, info = nt.examples.belief_propagation(factors, max_iter=rounds,
+                                              return_messages=True)
+    bf = brute_marginals(factors)
+    for v in bf:
+        assert close(P(bp[v], v), bf[v], atol=1e-12)
+    _, info = nt.examples.belief_propagation(factors, return_messages=True)
+    assert info["iterations"] <= rounds + 1
+
+
+def test_belief_propagation_needs_the_rounds_on_a_chain():
+    """On a chain with evidence at one end, ceil(D/2) - 1 rounds are not enough."""
+    n = 6
+    factors = [nt.tensor(torch.tensor([[0.9, 0.1], [0.2, 0.8]], dtype=f64), (f"x{i}", f"x{i+1}"))
+               for i in range(n - 1)]
+    factors.append(nt.tensor(torch.tensor([0.05, 0.95], dtype=f64), f"x{n - 1}"))
+    D = longest_path_in_edges(factors)
+    assert D == 2 * (n - 1) + 1                 # x0 ... x5, then the evidence factor
+    rounds = -(-D // 2)
+    bf = brute_marginals(factors)
+    early = nt.examples.belief_propagation(factors, max_iter=rounds - 1)
+    on_time, info = nt.examples.belief_propagation(factors, max_iter=rounds,
+                                                   return_messages=True)
+    assert not close(P(early["x0"], "x0"), bf["x0"], atol=1e-6)
+    assert all(close(P(on_time[v], v), bf[v], atol=1e-12) for v in bf)
+    _, info = nt.examples.belief_propagation(factors, return_messages=True)
+    assert info["iterations"] == rounds + 1
 
 
 def test_belief_propagation_star_with_a_three_way_factor():
