@@ -4,8 +4,8 @@
 # This chapter follows §5 and Appendix B of *Named Tensor Notation*
 # {cite}`chiang+:2023`: how to differentiate functions of named tensors. The
 # paper works with *differentials* — the part of a change in the output that is
-# linear in a change of the input — in the manner of Magnus and Neudecker
-# {cite}`magnus+neudecker:1985`, and derives everything from a handful of rules.
+# linear in a change of the input — in the manner of
+# {cite:t}`magnus+neudecker:1985`, and derives everything from a handful of rules.
 # Here every definition, rule and theorem is a numbered block followed by the
 # cell that executes it: both sides are computed independently on random
 # float64 tensors with several axes — one by automatic differentiation of the
@@ -128,8 +128,8 @@ def softmax_seq(X):
 
 D = calc.derivative(softmax_seq, X)
 print(sorted(nt.shape(D).items()))
-print("definition (finite differences) and reverse mode:",
-      agree(calc.partial_derivatives(softmax_seq, X), D, tol=1e-8))
+print("definition (finite differences) and reverse mode:")
+print("  ", agree(calc.partial_derivatives(softmax_seq, X), D, tol=1e-8))
 
 x = nt.positional(X, ("batch", "seq"))
 J = torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 1), x)
@@ -772,8 +772,8 @@ print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
 # ## Appendix B: differentiability and identification
 #
 # Appendix B of the paper puts §5 on a formal footing. Its definition and
-# theorem come, as it says, from Magnus and Neudecker
-# {cite}`magnus+neudecker:1985`, generalised to named tensors. It writes
+# theorem come, as it says, from {cite:t}`magnus+neudecker:1985`,
+# generalised to named tensors. It writes
 # $\lVert X \rVert = \nfun{\mathcal{S}}{norm} X$ for $X \in
 # \reals^{\mathcal{S}}$, the 2-norm over all axes (`calc.tensor_norm`).
 #
@@ -974,9 +974,10 @@ for seed in (40, 41, 42):                 # the hypothesis, on three H
                                calc.differential(f_att, A, Hr)) < 1e-12
 D_read = calc.identify(att_differential_in_K, A)
 print(sorted(nt.shape(D_read)))
-print("the derivative by its definition:",
-      agree(D_read, calc.partial_derivatives(f_att, A), tol=1e-8))
-print("reverse mode:", agree(D_read, D_A))
+print("the derivative by its definition:")
+print("  ", agree(D_read, calc.partial_derivatives(f_att, A), tol=1e-8))
+print("reverse mode:")
+print("  ", agree(D_read, D_A))
 
 # %% [markdown]
 # **If $D$ is the derivative, then the differential is

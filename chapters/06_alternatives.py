@@ -195,15 +195,15 @@ def attention_lifted(q, K, V):
 
 same(nt.attention(Qb, Kb, Vb), ["batch", "heads", "seq'", "val"],
      attention_lifted(Qp, Kp, Vp))
-print("the positional version needed a transpose, a new softmax dimension "
-      "and a transpose back")
+print("the positional version needed a transpose, a new softmax dimension")
+print("and a transpose back")
 
 # %% [markdown]
 # ## Graphical notations (§6.2)
 #
-# In Penrose's graphical notation {cite}`penrose:1971` a tensor is a node and
+# In the graphical notation of {cite:t}`penrose:1971` a tensor is a node and
 # each of its indices an edge; an edge between two nodes is a contraction.
-# Alsberg's variant {cite}`alsberg:1997` names the edges instead of ordering
+# The variant of {cite:t}`alsberg:1997` names the edges instead of ordering
 # them. The paper grants such diagrams real value for visualisation and notes
 # that they suit linear functions best. The second half of this chapter draws
 # named contraction diagrams from the tensors' axis names
@@ -916,11 +916,11 @@ except ValueError as err:
 # others *by name*), renaming, and indexing by name. The libraries installed
 # here — `ntlib`, funsor {cite}`obermeyer+:2019` (on which `ntlib` is built),
 # xarray, einops, torchdim (shipped with PyTorch as `functorch.dim`) and
-# PyTorch's own named tensors — are run by the next cell, one small check per
-# cell of the table; each *yes* or *no* in their rows is the result of that
-# check.
+# PyTorch's own named tensors — are run by the next cell (folded), one small
+# check per cell of the table; each *yes* or *no* in their rows is the result
+# of that check.
 
-# %%
+# %% tags=["hide-input"]
 A2 = nt.randn(seed=20, a=2, b=3)
 c2 = nt.randn(seed=21, a=2)
 a2, cc2 = P(A2, ["a", "b"]), P(c2, "a")
