@@ -72,7 +72,7 @@ def agree(lhs, rhs, tol=1e-10):
 # $A_{\ax \to \ax'} = I_{\ax,\ax'} \ndot{\ax} A$ (the paper's equation (12)):
 
 # %%
-nt.source(calc.star, calc.identity)
+nt.source(nt.calculus.star, nt.calculus.identity)
 
 # %%
 A = nt.randn(seed=1, seq=3, key=4)
@@ -107,7 +107,8 @@ nt.show(I_key, ("key", "key*"))
 # internal; the result is named.
 
 # %%
-nt.source(calc.partial_derivatives, calc.derivative, calc.differential)
+nt.source(nt.calculus.partial_derivatives, nt.calculus.derivative,
+          nt.calculus.differential)
 
 # %% [markdown]
 # A first check, on a lifted softmax: $X \in \reals^{\batch[2] \times \seq[3]}$,
@@ -332,7 +333,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # Both as code:
 
 # %%
-nt.source(calc.softmax_differential, calc.softmax_derivative)
+nt.source(nt.calculus.softmax_differential, nt.calculus.softmax_derivative)
 
 # %%
 X = nt.randn(seed=8, ax=6)
@@ -431,7 +432,7 @@ except nt.AxisError as err:
 # ```
 
 # %%
-nt.source(calc.derivative_of_lift)
+nt.source(nt.calculus.derivative_of_lift)
 
 # %%
 X = nt.randn(seed=10, batch=3, ax=4)
@@ -522,8 +523,8 @@ assert all(np.all(blocks[b, :, c, :] == 0)
 # $$
 
 # %%
-nt.source(calc.attention_unscaled, calc.attention_dV, calc.attention_dQ,
-          calc.attention_dK)
+nt.source(nt.calculus.attention_unscaled, nt.calculus.attention_dV,
+          nt.calculus.attention_dQ, nt.calculus.attention_dK)
 
 # %% [markdown]
 # Each formula against `calc.derivative` of attention in that argument, with
@@ -603,7 +604,7 @@ plt.show()
 # (the print itself relies on it):
 
 # %%
-nt.source(calc.paren_repairs)
+nt.source(nt.calculus.paren_repairs)
 
 # %%
 printed = "V ⊙_seq (α ⊙ (Q* ⊙ I) − α ⊙_seq (Q* ⊙ I)))"   # token by token
@@ -802,7 +803,8 @@ print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
 # the definition asks whether $\lVert R(A, H) \rVert / \lVert H \rVert$ goes to 0:
 
 # %%
-nt.source(calc.tensor_norm, calc.remainder, calc.remainder_ratio)
+nt.source(nt.calculus.tensor_norm, nt.calculus.remainder,
+          nt.calculus.remainder_ratio)
 
 # %% [markdown]
 # **The limit, for the true derivative.** $f$ is attention in its keys, lifted
@@ -954,7 +956,7 @@ plt.show()
 # along $\mathcal{S}^*$ they give $D$ back.
 
 # %%
-nt.source(calc.identity_like, calc.identify)
+nt.source(nt.calculus.identity_like, nt.calculus.identify)
 
 # %%
 scale = 1 / np.sqrt(3)

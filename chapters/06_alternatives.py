@@ -223,7 +223,7 @@ print("and a transpose back")
 # and `alt.tuples` turns it back:
 
 # %%
-nt.source(alt.relation, alt.tuples)
+nt.source(nt.alternatives.relation, nt.alternatives.tuples)
 
 # %% [markdown]
 # Two small relations, stored in sqlite3 as plain tables of tuples: which
@@ -330,7 +330,7 @@ assert mask_dims == ("dim0", "dim1")
 # probability $1 - p$, and broadcast over the other axes of $X$:
 
 # %%
-nt.source(alt.dropout, alt.varying_axes)
+nt.source(nt.alternatives.dropout, nt.alternatives.varying_axes)
 
 # %% [markdown]
 # Channel dropout on a batch of sequences and on a single image are then two
@@ -557,7 +557,7 @@ print("einops: all three equal")
 # and are dropped when converting back):
 
 # %%
-nt.source(alt.to_xarray, alt.from_xarray)
+nt.source(nt.alternatives.to_xarray, nt.alternatives.from_xarray)
 
 # %%
 xa = alt.to_xarray
@@ -612,7 +612,7 @@ print("xarray: all three equal")
 # here: open it with the toggle).
 
 # %% tags=["hide-output"]
-nt.source(alt.sql_contract_query)
+nt.source(nt.alternatives.sql_contract_query)
 
 # %% [markdown]
 # FullConn in SQL: the contraction $W \ndot{\layer} x$, then the bias joined on
@@ -772,7 +772,7 @@ print(attention2_sql)
 # tensor-network literature).
 
 # %%
-nt.source(alt.network)
+nt.source(nt.alternatives.network)
 
 # %%
 Qn = nt.contract(nt.rename(X, {"seq": "seq'"}), WQ, over="layer")
