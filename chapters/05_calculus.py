@@ -351,8 +351,8 @@ print(agree(D_formula, D_auto))
 # others. Every column sums to 0 because the outputs always sum to 1.
 
 # %% tags=["hide-input"]
-s = nt.positional(nt.softmax(X, "ax"), "ax").numpy()
-Jm = nt.positional(D_formula, ("ax", "ax*")).numpy()
+s = nt.positional(nt.softmax(X, "ax"), "ax").cpu().numpy()
+Jm = nt.positional(D_formula, ("ax", "ax*")).cpu().numpy()
 lim = np.abs(Jm).max()
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(8, 3.4),
                              gridspec_kw=dict(width_ratios=[1, 1.25]))
@@ -473,7 +473,7 @@ print(agree(nt.contract(lift_of_derivative, calc.star(H, "ax"), over="ax*"),
 # %% tags=["hide-input"]
 M = nt.flatten(nt.flatten(derivative_of_lift, ("batch", "ax"), "row"),
                ("batch*", "ax*"), "col")
-Mm = nt.positional(M, ("row", "col")).numpy()
+Mm = nt.positional(M, ("row", "col")).cpu().numpy()
 lim = np.abs(Mm).max()
 fig, ax = plt.subplots(figsize=(4.8, 4))
 im = ax.imshow(Mm, cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -562,7 +562,7 @@ fig, axs = plt.subplots(1, 3, figsize=(8, 3.2), layout="constrained",
                         gridspec_kw=dict(width_ratios=[3, 15, 10]))
 for a, (title, m, block) in zip(axs, panels):
     lim = float(m.abs().max())
-    im = a.imshow(m.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim,
+    im = a.imshow(m.cpu().numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim,
                   aspect="auto")
     a.set_title(title, fontsize=11)
     a.set_yticks([0, 1])
