@@ -633,15 +633,15 @@ assert len(readings) == 2 and min(readings) < 1e-6 < max(readings)
 # no $\seq$ axis left, so it is $(\nsum{\seq} V) \odot \ldots$. It does not
 # match the finite differences. Every edit that matches does the same thing:
 # it groups $Q^* \odot I_{\seq,\seq^*} - \alpha \ndot{\seq}(Q^* \odot
-# I_{\seq,\seq^*})$ under $\alpha \odot$ — an opening parenthesis before the
-# first $Q^*$, or the `)` after the first $I_{\seq,\seq^*}$ deleted — the
-# same shape as $\partial\text{Att}/\partial Q^*$ on the line above it in the
-# paper. The derivation below arrives at this grouping step by step.
+# I_{\seq,\seq^*})$ under $\alpha \odot$ — by deleting the `)` after the
+# first $I_{\seq,\seq^*}$, or by opening one more parenthesis inside that
+# first group — the same shape as the paper's $\partial\text{Att}/\partial
+# Q^*$ a few lines earlier. The derivation below arrives at this grouping step by step.
 #
 # ### A derivation by the rules, step by step
 #
 # The paper derives $\partial\text{Att}/\partial Q^*$ in full and gives the
-# $K^*$ case in one line ("Similarly, ..."). Here it is in full, each step a
+# $K^*$ case in a single step ("Similarly, ..."). Here it is in full, each step a
 # cell that evaluates the step's expression at a random increment $H$ of $K$
 # (so $\partial K = H$, $\partial Q = \partial V = 0$) and compares it with
 # forward-mode autograd of the corresponding piece of attention. Names:
@@ -798,6 +798,10 @@ print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
 # $\partial f(A; H) = D(A) \ndot{\mathcal{S}^*} H_{\mathcal{S} \to \mathcal{S}^*}$
 # is its (first) *differential* at $A$ with increment $H$.
 # ```
+#
+# (The paper calls $A$ "an interior point of $\reals^{\mathcal{S}}$"; the
+# condition it then states, that a ball around $A$ lies in $S$, makes $A$ an
+# interior point of $S$, which is what the definition needs.)
 #
 # Given a candidate $D(A)$, the remainder $R(A, H)$ is whatever is left over, and
 # the definition asks whether $\lVert R(A, H) \rVert / \lVert H \rVert$ goes to 0:

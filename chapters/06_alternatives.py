@@ -218,8 +218,8 @@ print("and a transpose back")
 # ## Relational algebra (§6.3)
 #
 # In relational algebra {cite}`codd:1970` the objects are relations, sets of
-# tuples whose members are named (in later formulations, unordered
-# {cite}`pirotte:1982`). The paper observes that an $r$-ary relation can be
+# tuples whose members — the axes — were named and ordered in the original
+# formulation, and only named in later ones {cite}`pirotte:1982`. The paper observes that an $r$-ary relation can be
 # read as an order-$r$ tensor with Boolean entries, that contraction is
 # similar to the natural join $\bowtie$, and that renaming is the same as the
 # relational $\rho$. `alt.relation` turns a set of tuples into such a tensor
