@@ -320,7 +320,8 @@ mask_dims = alt.varying_axes(nt.tensor(y3 == 0, dim_names))
 reading = {("dim0", "dim1"): "(N, C, L): whole rows along dim2 dropped",
            ("dim0",): "(C, H, W): whole channels dropped"}[mask_dims]
 print(f"torch {torch.__version__.split('+')[0]}: the mask varies along "
-      f"{mask_dims}, so the input was read as {reading}")
+      f"{mask_dims},")
+print(f"so the input was read as {reading}")
 for w in caught:
     print(textwrap.fill(f"{w.category.__name__}: {w.message}", 79))
 
