@@ -2,9 +2,10 @@
 # # Introduction
 #
 # This chapter follows §1 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR
-# 2023). Its example is the attention function of the Transformer, a formula that
-# almost every reader of machine-learning papers has met, and that positional
-# notation leaves surprisingly underspecified.
+# 2023) {cite}`chiang+:2023`. Its example is the attention function of the
+# Transformer {cite}`vaswani+:2017`, a formula that almost every reader of
+# machine-learning papers has met, and that positional notation leaves
+# surprisingly underspecified.
 
 # %%
 import math
@@ -19,7 +20,8 @@ f64 = torch.float64
 # %% [markdown]
 # ## Attention, positionally
 #
-# In its usual form, attention is written
+# In its usual form, the notation of vectors and matrices
+# {cite}`goodfellow2016deep`, attention is written
 #
 # $$
 # \text{Attention}(Q, K, V) = \softmax\left(\frac{QK^\top}{\sqrt{d_k}}\right) V,

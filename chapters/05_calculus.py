@@ -1,20 +1,24 @@
 # %% [markdown]
 # # Differential calculus
 #
-# This chapter follows §5 and Appendix B of Chiang, Rush and Barak, *Named Tensor
-# Notation* (TMLR 2023): how to differentiate functions of named tensors. The
+# This chapter follows §5 and Appendix B of *Named Tensor Notation*
+# {cite}`chiang+:2023`: how to differentiate functions of named tensors. The
 # paper works with *differentials* — the part of a change in the output that is
-# linear in a change of the input — and derives everything from a handful of
-# rules. Here each rule is executed: both sides are computed independently on
-# random float64 tensors with several axes, the left side by automatic
-# differentiation of the composed function, the right side by the rule, and a
+# linear in a change of the input — in the manner of
+# {cite:t}`magnus+neudecker:1985`, and derives everything from a handful of rules.
+# Here every definition, rule and theorem is a numbered block followed by the
+# cell that executes it: both sides are computed independently on random
+# float64 tensors with several axes — one by automatic differentiation of the
+# composed function or by finite differences, the other by the rule — and a
 # cell asserts that they agree. The worked results of §5 (softmax and
-# self-attention) are then checked against autograd, including two misprints in
-# the paper.
+# self-attention) are checked the same way, including two places where the
+# print differs from what holds.
 #
-# The code lives in `ntlib.calculus`. Its two workhorses, `nt.derivative` and
-# `nt.differential`, wrap PyTorch's `torch.func.jacrev` (reverse mode) and
-# `torch.func.jvp` (forward mode); everything else is a named formula.
+# The code lives in `ntlib.calculus` (`nt.calculus`). Its two workhorses,
+# `derivative` and `differential`, wrap PyTorch's `torch.func.jacrev` (reverse
+# mode) and `torch.func.jvp` (forward mode); `partial_derivatives` computes the
+# definition literally, by finite differences, with no autograd at all;
+# everything else is a named formula.
 
 # %%
 import logging
@@ -27,84 +31,92 @@ import torch
 import ntlib as nt
 
 f64 = torch.float64
+calc = nt.calculus
 
 
 def agree(lhs, rhs, tol=1e-10):
     """Assert that two named tensors have the same axes and values."""
     assert nt.shape(lhs) == nt.shape(rhs), (nt.shape(lhs), nt.shape(rhs))
-    diff = nt.max_difference(lhs, rhs)
+    diff = calc.max_difference(lhs, rhs)
     assert diff < tol, diff
     axes = ", ".join(f"{a}[{n}]" for a, n in sorted(nt.shape(lhs).items()))
     return f"agree on {{{axes}}} (max difference < {tol:g})"
 
 
 # %% [markdown]
-# ## Differentials and starred axes
+# ## Derivatives and starred axes
 #
-# Let $f$ map tensors of shape $\mathcal{S}$ to tensors of shape $\mathcal{T}$.
-# Near a point $X$, a differentiable $f$ is its value plus a linear function of
-# the step $H$ plus something smaller than $H$:
+# Take $X \in \reals^{\seq}$ and $f = \nfun{\seq}{softmax}$. The output also has
+# the axis $\seq$, and the derivative needs one axis for the output position and
+# one for the input position. Positionally one would say "rows are outputs,
+# columns are inputs" (or the other way round: both conventions are in use);
+# with names, both would be called $\seq$. Once $f$ is lifted over more axes
+# ($\batch$, $\heads$, ...), which dimension of a positional Jacobian is which is
+# only a convention of the code that produced it. The paper gives the input's
+# copy of each axis its own name, marked with a star.
 #
-# $$
-# f(X + H) = f(X) + \partial f(X; H) + o(\lVert H \rVert).
-# $$
+# ```{prf:definition} Starred axes (§5.1; the paper's Definition 7)
+# :label: def-starred-axes
 #
-# The linear part $\partial f(X; H)$ is the **differential**. Like every linear
-# map between named tensors it is a contraction with a fixed tensor, the
-# **derivative**. The paper writes it $\partial f / \partial X^*$: its axes are the
-# output axes $\mathcal{T}$ together with a *starred* copy $\mathcal{S}^*$ of every
-# input axis, and
+# For a shape $\mathcal{S} = \ax_1 \times \cdots \times \ax_r$, its starred
+# copy is $\mathcal{S}^* = \ax_1^* \times \cdots \times \ax_r^*$; a record
+# $s = \{\ax_1(i_1), \ldots, \ax_r(i_r)\}$ becomes
+# $s^* = \{\ax_1^*(i_1), \ldots, \ax_r^*(i_r)\}$, and a tensor
+# $X \in \reals^{\mathcal{S}}$ becomes $X^* = X_{\mathcal{S} \to \mathcal{S}^*}$.
+# ```
 #
-# $$
-# \partial f(X; H) = \frac{\partial f}{\partial X^*} \ndot{\mathcal{S}^*} H^*,
-# \qquad H^* = H_{\mathcal{S} \to \mathcal{S}^*}.
-# $$
-#
-# Why the star? Take $X \in \reals^{\seq}$ and $f = \nfun{\seq}{softmax}$. The
-# output also has the axis $\seq$, and the derivative needs one axis for the output
-# position and one for the input position. Positionally one would say "rows are
-# outputs, columns are inputs"; with names, both would be called $\seq$. Once $f$
-# is lifted over more axes ($\batch$, $\heads$, ...), which dimension of a
-# positional Jacobian is which is only a convention of the code that produced
-# it. The star gives the input's copy of each axis its own name, $\seq^*$, so the
-# derivative is an ordinary named tensor with axes $\seq$ and $\seq^*$, and a
-# contraction over $\seq^*$ with $H^*$ says exactly what is summed.
-#
-# In `ntlib` the starred name of an axis is the name followed by `*`. `nt.star`
-# renames; `nt.identity` makes the identity tensor
-# $I_{\ax,\ax'} \in \reals^{\ax[n] \times \ax'[n]}$:
+# In `ntlib` the starred name of an axis is the name followed by `*`.
+# `calc.star` renames; `calc.identity` makes the identity tensor
+# $I_{\ax,\ax'} \in \reals^{\ax[n] \times \ax'[n]}$ (1 where the two indices
+# agree, else 0), which §5.3 uses to write renaming as a contraction,
+# $A_{\ax \to \ax'} = I_{\ax,\ax'} \ndot{\ax} A$ (the paper's equation (12)):
 
 # %%
-nt.source(nt.star, nt.identity)
-
-# %% [markdown]
-# Renaming is itself a contraction, $A_{\ax \to \ax'} = I_{\ax,\ax'} \ndot{\ax} A$:
-# the identity tensor moves each entry from $\ax(i)$ to $\ax'(i)$. This is how
-# identity tensors enter derivatives below.
+nt.source(nt.calculus.star, nt.calculus.identity)
 
 # %%
 A = nt.randn(seed=1, seq=3, key=4)
-I_key = nt.identity("key", "key*", 4)
-print(agree(nt.contract(I_key, A, over="key"), nt.star(A, "key")))
+I_key = calc.identity("key", "key*", 4)
+print(sorted(nt.shape(calc.star(A))))
+print(agree(nt.contract(I_key, A, over="key"), calc.star(A, "key")))
 nt.show(I_key, ("key", "key*"))
 
 # %% [markdown]
-# `nt.derivative(f, X)` evaluates $\partial f / \partial X^*$ at $X$, and
-# `nt.differential(f, X, H)` evaluates $\partial f(X; H)$ without forming the
-# derivative. Both hand a *positional* version of $f$ to PyTorch: they fix an
-# order for the axes of $X$, rebuild the named tensor inside, call $f$, and read
-# its output in a fixed order. The orders are internal; the result is named.
+# ```{prf:definition} Derivative (§5.1; the paper's Definition 8)
+# :label: def-derivative
+#
+# Let $f \colon \reals^{\mathcal{S}} \to \reals^{\mathcal{T}}$. The
+# derivative of $f(X)$ with respect to $X^*$ is the tensor
+# $\dfrac{\partial f(X)}{\partial X^*} \in
+# \reals^{\mathcal{S}^* \cup \mathcal{T}}$ with
+# $\left[\dfrac{\partial f(X)}{\partial X^*}\right]_{s^*, t} =
+# \dfrac{\partial f(X)_t}{\partial X_s}$ for all
+# $s \in \rec \mathcal{S}$, $t \in \rec \mathcal{T}$.
+# ```
+#
+# The definition needs $\mathcal{S}^*$ and $\mathcal{T}$ to be orthogonal
+# (no shared names); the star is there to make them so.
+# `calc.partial_derivatives(f, X)` computes the definition literally, one
+# partial derivative at a time, as a central difference — no automatic
+# differentiation. `calc.derivative(f, X)` computes the same tensor by
+# reverse-mode autograd, and `calc.differential(f, X, H)` the contraction
+# $\frac{\partial f}{\partial X^*} \ndot{\mathcal{S}^*} H^*$ by forward mode,
+# without forming the derivative. Both hand a *positional* version of $f$ to
+# PyTorch: they fix an order for the axes of $X$, rebuild the named tensor
+# inside, call $f$, and read its output in a fixed order. The orders are
+# internal; the result is named.
 
 # %%
-nt.source(nt.derivative, nt.differential)
+nt.source(nt.calculus.partial_derivatives, nt.calculus.derivative,
+          nt.calculus.differential)
 
 # %% [markdown]
 # A first check, on a lifted softmax: $X \in \reals^{\batch[2] \times \seq[3]}$,
 # softmax over $\seq$. The derivative has the output axes $\batch, \seq$ and the
-# starred input axes $\batch^*, \seq^*$. It agrees with
+# starred input axes $\batch^*, \seq^*$. The three computations agree: the
+# definition by finite differences, reverse mode, and
 # `torch.autograd.functional.jacobian` applied to positional code written
-# separately (dim 0 = batch, dim 1 = seq, in and out), and contracting it with
-# $H^*$ gives the forward-mode differential.
+# separately (dim 0 = batch, dim 1 = seq, in and out).
 
 # %%
 X = nt.randn(seed=2, batch=2, seq=3)
@@ -115,56 +127,42 @@ def softmax_seq(X):
     return nt.softmax(X, "seq")
 
 
-D = nt.derivative(softmax_seq, X)
+D = calc.derivative(softmax_seq, X)
 print(sorted(nt.shape(D).items()))
+print("definition (finite differences) and reverse mode:")
+print("  ", agree(calc.partial_derivatives(softmax_seq, X), D, tol=1e-8))
 
 x = nt.positional(X, ("batch", "seq"))
 J = torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 1), x)
 order = ("batch", "seq", "batch*", "seq*")
 assert torch.allclose(nt.positional(D, order), J, rtol=1e-12, atol=1e-14)
-dY = nt.differential(softmax_seq, X, H)
-print(agree(dY, nt.contract(D, nt.star(H), over=("batch*", "seq*"))))
+dY = calc.differential(softmax_seq, X, H)
+print("forward mode:",
+      agree(dY, nt.contract(D, calc.star(H), over=("batch*", "seq*"))))
 
 # %% [markdown]
-# ## The rules
+# ## Differentials and their rules
 #
-# The paper computes differentials by rules, as in one-variable calculus. Below,
-# $U$ and $V$ are functions of $X$ and $\partial U$, $\partial V$ are short for
-# their differentials $\partial U(X; H)$, $\partial V(X; H)$. The rules are (§5 of
-# the paper):
+# Near a point $X$, a differentiable $f$ is its value plus a linear function of
+# the step $H$ plus something smaller than $H$ (§5.2):
 #
 # $$
-# \begin{aligned}
-# \partial(U + V) &= \partial U + \partial V \\
-# \partial(U \odot V) &= U \odot \partial V + V \odot \partial U \\
-# \partial\frac{U}{V} &= \frac{V \odot \partial U - U \odot \partial V}{V^2} \\
-# \partial \nsum{\ax} U &= \nsum{\ax} \partial U \\
-# \partial(U \ndot{\ax} V) &= U \ndot{\ax} \partial V + V \ndot{\ax} \partial U \\
-# \partial U_s &= [\partial U]_s \\
-# \partial U_{\ax \to \ax'} &= [\partial U]_{\ax \to \ax'}
-# \end{aligned}
+# f(X + H) \approx f(X) + \frac{\partial f(X)}{\partial X^*}
+#   \ndot{\mathcal{S}^*} H^*, \qquad H \in \reals^{\mathcal{S}}.
 # $$
 #
-# and for functions applied to $U$:
-#
-# $$
-# \begin{aligned}
-# \partial f(U) &= \left.\frac{\partial f}{\partial X^*}\right|_{X=U}
-#   \ndot{\mathcal{S}^*} \partial U_{\mathcal{S} \to \mathcal{S}^*}
-#   && \text{(chain rule)} \\
-# \partial f(U) &= f'(U) \odot \partial U
-#   && \text{($f$ elementwise)} \\
-# \partial \exp U &= \exp U \odot \partial U.
-# \end{aligned}
-# $$
-#
-# The test bed: $X, H \in \reals^{\batch[2] \times \seq[3] \times \key[4]}$ (stored
-# in different orders), $U = 1.5 \tanh X + W_1 \odot X$ with
-# $W_1 \in \reals^{\seq \times \key}$ (axes $\batch, \seq, \key$), and
-# $V = \sigma(X \ndot{\key} W_2) + 0.5$ with $W_2 \in \reals^{\key \times \val[2]}$
-# (axes $\batch, \seq, \val$, positive, so that we may divide by it). Each left
-# side is `nt.differential` of the composed function; each right side uses only
-# `nt.differential` of $U$ and $V$ and the rule.
+# The linear term is the **differential** $\partial f(X; H)$; Appendix B makes
+# "smaller than $H$" precise ({prf:ref}`def-differentiable` below). The paper
+# computes differentials by rules, as in one-variable calculus, writing
+# $\partial U$ for the differential of an expression $U$ in $X$ (so
+# $\partial X = H$). Each rule below is run on a test bed:
+# $X, H \in \reals^{\batch[2] \times \seq[3] \times \key[4]}$ (stored in different
+# orders), $U = 1.5 \tanh X + W_1 \odot X$ with $W_1 \in \reals^{\seq \times \key}$
+# (axes $\batch, \seq, \key$), and $V = \sigma(X \ndot{\key} W_2) + 0.5$ with
+# $W_2 \in \reals^{\key \times \val[2]}$ (axes $\batch, \seq, \val$, positive, so
+# that we may divide by it). Each left side is `calc.differential` of the
+# composed function (forward-mode autograd); each right side uses only the
+# differentials of $U$ and $V$ and the rule.
 
 # %%
 X = nt.randn(seed=4, batch=2, seq=3, key=4)
@@ -182,77 +180,150 @@ def v(X):
 
 
 U, V = u(X), v(X)
-dU, dV = nt.differential(u, X, H), nt.differential(v, X, H)
+dU, dV = calc.differential(u, X, H), calc.differential(v, X, H)
 
 
 def lhs(f):
     """The left side: the differential of the composition, by autograd."""
-    return nt.differential(f, X, H)
+    return calc.differential(f, X, H)
 
 
 # %% [markdown]
-# Sum and product. $U$ and $V$ share $\batch$ and $\seq$; the product broadcasts
-# over $\key$ and $\val$.
+# ```{prf:proposition} Sum rule (§5.2, equation (9a))
+# :label: rule-sum
+#
+# $\partial (U + V) = \partial U + \partial V$.
+# ```
+#
+# $U$ and $V$ share $\batch$ and $\seq$; the sum broadcasts over $\key$ and
+# $\val$.
 
 # %%
 print(agree(lhs(lambda X: u(X) + v(X)), dU + dV))
+
+# %% [markdown]
+# ```{prf:proposition} Product rule (§5.2, equation (9b))
+# :label: rule-product
+#
+# $\partial (U \odot V) = U \odot \partial V + V \odot \partial U$.
+# ```
+
+# %%
 print(agree(lhs(lambda X: u(X) * v(X)), U * dV + V * dU))
 
 # %% [markdown]
-# Quotient, and a sum over an axis.
+# ```{prf:proposition} Quotient rule (§5.2, equation (9c))
+# :label: rule-quotient
+#
+# $\partial \left(\dfrac{U}{V}\right) =
+# \dfrac{V \odot \partial U - U \odot \partial V}{V^2}$.
+# ```
 
 # %%
 print(agree(lhs(lambda X: u(X) / v(X)), (V * dU - U * dV) / V**2))
+
+# %% [markdown]
+# ```{prf:proposition} Sum over an axis (§5.2, equation (9d))
+# :label: rule-nsum
+#
+# $\partial \nsum{\ax} U = \nsum{\ax} \partial U$.
+# ```
+
+# %%
 print(agree(lhs(lambda X: nt.sum(u(X), "seq")), nt.sum(dU, "seq")))
 
 # %% [markdown]
-# Contraction, the product rule with a sum:
-# $\partial(U \ndot{\seq} V) = U \ndot{\seq} \partial V + V \ndot{\seq} \partial U$.
+# ```{prf:proposition} Contraction rule (§5.2, equation (9e))
+# :label: rule-contraction
+#
+# $\partial (U \ndot{\ax} V) = U \ndot{\ax} \partial V + V \ndot{\ax} \partial U$.
+# ```
 
 # %%
 print(agree(lhs(lambda X: nt.contract(u(X), v(X), over="seq")),
             nt.contract(U, dV, over="seq") + nt.contract(V, dU, over="seq")))
 
 # %% [markdown]
-# Indexing and renaming commute with $\partial$. (The paper's $\seq(3)$ is
-# position 2 in code.)
+# ```{prf:proposition} Indexing (§5.2, equation (9f))
+# :label: rule-index
+#
+# $\partial U_s = [\partial U]_s$.
+# ```
+#
+# (The record $s = \{\seq(3)\}$ is position 2 in code.)
 
 # %%
 print(agree(lhs(lambda X: nt.index(u(X), "seq", 2)), nt.index(dU, "seq", 2)))
+
+# %% [markdown]
+# ```{prf:proposition} Renaming (§5.2, equation (9g))
+# :label: rule-rename
+#
+# $\partial U_{\ax \to \ax'} = [\partial U]_{\ax \to \ax'}$.
+# ```
+
+# %%
 print(agree(lhs(lambda X: nt.rename(u(X), {"key": "emb"})),
             nt.rename(dU, {"key": "emb"})))
 
 # %% [markdown]
-# The chain rule, for $f = \nfun{\key}{softmax}$ applied to $U$: the derivative of
-# $f$ evaluated at $U$ (axes $\batch, \seq, \key$ and their stars), contracted
-# with $\partial U^*$ over the starred axes.
+# ```{prf:proposition} Chain rule (§5.2, equation (9h))
+# :label: rule-chain
+#
+# For $f \colon \reals^{\mathcal{S}} \to \reals^{\mathcal{T}}$,
+# $\partial f(U) = \left.\dfrac{\partial f(X)}{\partial X^*}\right|_{X=U}
+# \ndot{\mathcal{S}^*} \partial U_{\mathcal{S} \to \mathcal{S}^*}$.
+# ```
+#
+# Here $f = \nfun{\key}{softmax}$ applied to $U$: the derivative of $f$ at $U$
+# (axes $\batch, \seq, \key$ and their stars), contracted with $\partial U^*$
+# over the starred axes.
 
 # %%
-dF = nt.derivative(lambda Y: nt.softmax(Y, "key"), U)
+dF = calc.derivative(lambda Y: nt.softmax(Y, "key"), U)
 print(agree(lhs(lambda X: nt.softmax(u(X), "key")),
-            nt.contract(dF, nt.star(dU), over=("batch*", "seq*", "key*"))))
+            nt.contract(dF, calc.star(dU), over=("batch*", "seq*", "key*"))))
 
 # %% [markdown]
-# Elementwise functions: $\tanh' = 1 - \tanh^2$ and $\exp' = \exp$.
+# ```{prf:proposition} Elementwise functions (§5.2, equation (9i))
+# :label: rule-elementwise
+#
+# For $f \colon \reals \to \reals$ applied elementwise,
+# $\partial f(U) = \left.\dfrac{\mathrm{d} f(x)}{\mathrm{d} x}\right|_{x=U}
+# \odot \partial U$.
+# ```
+#
+# With $f = \tanh$, $\tanh' = 1 - \tanh^2$:
 
 # %%
 print(agree(lhs(lambda X: nt.tanh(u(X))), (1 - nt.tanh(U) ** 2) * dU))
+
+# %% [markdown]
+# ```{prf:proposition} Exponential (§5.2, equation (9j))
+# :label: rule-exp
+#
+# $\partial (\exp U) = \exp U \odot \partial U$.
+# ```
+
+# %%
 print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 
 # %% [markdown]
 # ## Softmax
 #
-# With the rules, the paper differentiates
-# $\nfun{\ax}{softmax} X = \exp X / \nsum{\ax} \exp X$ (quotient, exp and sum
-# rules, then simplify):
+# With the quotient, sum and exp rules, §5.2 differentiates
+# $\nfun{\ax}{softmax} X = \exp X / \nsum{\ax} \exp X$ and simplifies to its
+# equation (10):
 #
 # $$
-# \partial \nfun{\ax}{softmax} X = \nfun{\ax}{softmax} X \odot
+# \partial (\nfun{\ax}{softmax} X) = \nfun{\ax}{softmax} X \odot
 #   \left(\partial X - \nfun{\ax}{softmax} X \ndot{\ax} \partial X\right).
 # $$
 #
-# For $X \in \reals^{\ax}$, the identification theorem (Appendix B, below) reads
-# the derivative off this differential:
+# §5.3 then writes $\partial X = I_{\ax,\ax^*} \ndot{\ax^*} \partial X^*$ (its
+# equation (13)), moves the contraction with $\partial X^*$ to the outside, and
+# reads the derivative off the result by the identification theorem
+# ({prf:ref}`thm-identification` below), for $X \in \reals^{\ax}$:
 #
 # $$
 # \frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X = \nfun{\ax}{softmax} X
@@ -262,15 +333,15 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # Both as code:
 
 # %%
-nt.source(nt.softmax_differential, nt.softmax_derivative)
+nt.source(nt.calculus.softmax_differential, nt.calculus.softmax_derivative)
 
 # %%
 X = nt.randn(seed=8, ax=6)
 H = nt.randn(seed=9, ax=6)
-print(agree(nt.softmax_differential(X, H, "ax"),
-            nt.differential(lambda X: nt.softmax(X, "ax"), X, H)))
-D_formula = nt.softmax_derivative(X, "ax")
-D_auto = nt.derivative(lambda X: nt.softmax(X, "ax"), X)
+print(agree(calc.softmax_differential(X, H, "ax"),
+            calc.differential(lambda X: nt.softmax(X, "ax"), X, H)))
+D_formula = calc.softmax_derivative(X, "ax")
+D_auto = calc.derivative(lambda X: nt.softmax(X, "ax"), X)
 print(agree(D_formula, D_auto))
 
 # %% [markdown]
@@ -280,8 +351,8 @@ print(agree(D_formula, D_auto))
 # others. Every column sums to 0 because the outputs always sum to 1.
 
 # %% tags=["hide-input"]
-s = nt.positional(nt.softmax(X, "ax"), "ax").numpy()
-Jm = nt.positional(D_formula, ("ax", "ax*")).numpy()
+s = nt.positional(nt.softmax(X, "ax"), "ax").cpu().numpy()
+Jm = nt.positional(D_formula, ("ax", "ax*")).cpu().numpy()
 lim = np.abs(Jm).max()
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(8, 3.4),
                              gridspec_kw=dict(width_ratios=[1, 1.25]))
@@ -305,75 +376,93 @@ assert (Jm[~np.eye(6, dtype=bool)] < 0).all()
 # %% [markdown]
 # ### Erratum: $\partial/\partial X$ should be $\partial/\partial X^*$
 #
-# The paper prints the left side of the softmax derivative as
-# $\frac{\partial}{\partial X} \nfun{\ax}{softmax} X$, without the star. Taken at
-# its word, that tensor would have the output axis $\ax$ and an input axis also
-# called $\ax$ — one axis, not two. Renaming $\ax^*$ back to $\ax$ in the right
-# side, $I_{\ax,\ax^*}$ becomes $1$ and $(\nfun{\ax}{softmax} X)^*$ becomes
-# $\nfun{\ax}{softmax} X$: what is left is only the diagonal
-# $s \odot (1 - s)$. Contracted with $H$ it does not give the differential; the
-# starred derivative does.
+# The paper's LaTeX source prints equation (14), the result above, as
+#
+# ```latex
+# \frac{\partial}{\partial X} (\nfun{\ax}{softmax} X) &= \nfun{\ax}{softmax} X
+#   \odot (I_{\ax,\ax\inax} - (\nfun{\ax}{softmax} X)\inax)
+# ```
+#
+# where `\inax` is the paper's macro for the star: the left side has no star on
+# $X$, the right side has two. The right side, evaluated exactly as printed, is
+# the tensor computed above (`calc.softmax_derivative` is its transcription): its
+# axes are $\ax$ and $\ax^*$, and it equals the derivative with respect to
+# $X^*$ of {prf:ref}`def-derivative`, computed by finite differences. The left
+# side as printed cannot be that tensor: by the definition with $X$ unstarred,
+# its axes would be $\mathcal{S} \cup \mathcal{T} = \{\ax\} \cup \{\ax\}$, one
+# name for two axes, which a named tensor cannot have — `ntlib` refuses to make
+# one. So the values printed are right and only the star on the left is
+# missing; the same slip recurs in §5.4's sentence "it would be incorrect to
+# conclude that $\frac{\partial f^{\mathcal{S}'}(X)}{\partial X} =
+# g^{\mathcal{S}'}(X)$".
 
 # %%
-s = nt.softmax(X, "ax")
-unstarred = s * (1 - s)                    # I -> 1, s* -> s
-exact = nt.differential(lambda X: nt.softmax(X, "ax"), X, H)
-printed = unstarred * H
-corrected = nt.contract(D_formula, nt.star(H), over="ax*")
-gap = nt.max_difference(printed, exact)
-print(f"printed (unstarred) form: max difference {gap:.3f}")
-assert not gap < 1e-6
-print("corrected form:", agree(corrected, exact))
+s_X = nt.softmax(X, "ax")
+eye = calc.identity("ax", "ax*", 6)
+printed_rhs = s_X * (eye - calc.star(s_X))         # as printed, term by term
+print("printed right side:", sorted(nt.shape(printed_rhs)))
+by_definition = calc.partial_derivatives(lambda X: nt.softmax(X, "ax"), X)
+print("∂/∂X* by the definition:", agree(printed_rhs, by_definition, tol=1e-8))
+J_plain = nt.positional(by_definition, ("ax", "ax*"))
+try:                                  # the same numbers, both axes named ax
+    nt.tensor(J_plain, ("ax", "ax"))
+    raise AssertionError("expected an AxisError")
+except nt.AxisError as err:
+    print("unstarred left side:", type(err).__name__, "-",
+          str(err).split(";")[0])
 
 # %% [markdown]
 # ## The derivative of a lift is not the lift of the derivative
 #
 # Softmax over $\ax$ applied to $X \in \reals^{\batch[3] \times \ax[4]}$ is the lift
 # of the one-axis softmax over $\batch$ (§3.1). Lifting the one-axis derivative
-# over $\batch$ gives a tensor $g^{\batch}(X)$ with axes $\batch, \ax, \ax^*$ —
-# each row's own Jacobian. The derivative of the lifted function has one more
+# $g$ over $\batch$ gives a tensor $g^{\batch}(X)$ with axes $\batch, \ax, \ax^*$
+# — each row's own Jacobian. The derivative of the lifted function has one more
 # axis, $\batch^*$: row $b$ of the output could in principle depend on row $b^*$
-# of the input. It does not, and the paper's formula says so with an identity
-# tensor:
+# of the input. It does not, and §5.4 says so with an identity tensor:
 #
-# $$
-# \frac{\partial f^{\mathcal{S}'}(X)}{\partial X^*}
-#   = g^{\mathcal{S}'}(X) \odot I_{\mathcal{S}',\mathcal{S}'^*},
-# $$
+# ```{prf:proposition} Derivative of a lift (§5.4)
+# :label: prop-lift
 #
-# where $g$ is the derivative of the unlifted $f$.
+# If $g(X) = \dfrac{\partial f(X)}{\partial X^*}$ for
+# $f \colon \reals^{\mathcal{S}} \to \reals^{\mathcal{T}}$, and $f^{\mathcal{S}'}$
+# is the lift of $f$ over $\mathcal{S}'$, then
+# $\dfrac{\partial f^{\mathcal{S}'}(X)}{\partial X^*}
+# = g^{\mathcal{S}'}(X) \odot I_{\mathcal{S}',\mathcal{S}'^*}$.
+# ```
 
 # %%
-nt.source(nt.derivative_of_lift)
+nt.source(nt.calculus.derivative_of_lift)
 
 # %%
 X = nt.randn(seed=10, batch=3, ax=4)
 H = nt.randn(seed=11, ax=4, batch=3)
-lift_of_derivative = nt.softmax_derivative(X, "ax")        # g^{batch}(X)
-derivative_of_lift = nt.derivative(lambda X: nt.softmax(X, "ax"), X)
+lift_of_derivative = calc.softmax_derivative(X, "ax")      # g^{batch}(X)
+derivative_of_lift = calc.derivative(lambda X: nt.softmax(X, "ax"), X)
 print("lift of the derivative: ", sorted(nt.shape(lift_of_derivative)))
 print("derivative of the lift: ", sorted(nt.shape(derivative_of_lift)))
-print(agree(nt.derivative_of_lift(lift_of_derivative, "batch"),
+print(agree(calc.derivative_of_lift(lift_of_derivative, "batch"),
             derivative_of_lift))
 
 # %% [markdown]
-# Where they differ: used as if it were $\partial f / \partial X^*$, the lift of the
-# derivative has no $\batch^*$ axis, so contracting it with $H^*$ over all starred
-# axes sums $H$ over every row — each output row would respond to every input
-# row. The derivative of the lift, block-diagonal in $(\batch, \batch^*)$,
-# contracts correctly. (Contracting $g^{\batch}$ over $\ax^*$ alone, with
-# $H_{\ax \to \ax^*}$, also works: $\batch$ is then matched by name, which is the
-# lift of the differential.)
+# Where they differ: taken for $\partial f / \partial X^*$ — the conclusion §5.4
+# warns against — the lift of the derivative has no $\batch^*$ axis, so
+# contracting it with $H^*$ over all starred axes sums $H$ over every row: each
+# output row would respond to every input row. The derivative of the lift,
+# block-diagonal in $(\batch, \batch^*)$, contracts correctly. (Contracting
+# $g^{\batch}$ over $\ax^*$ alone, with $H_{\ax \to \ax^*}$, also works:
+# $\batch$ is then matched by name, which is the chain rule under lifting.)
 
 # %%
-exact = nt.differential(lambda X: nt.softmax(X, "ax"), X, H)
+exact = calc.differential(lambda X: nt.softmax(X, "ax"), X, H)
 starred = ("batch*", "ax*")
-misused = nt.contract(lift_of_derivative, nt.star(H), over=starred)
-gap = nt.max_difference(misused, exact)
+misused = nt.contract(lift_of_derivative, calc.star(H), over=starred)
+gap = calc.max_difference(misused, exact)
 print(f"lift of the derivative, used as ∂f/∂X*: max difference {gap:.3f}")
 assert not gap < 1e-6
-print(agree(nt.contract(derivative_of_lift, nt.star(H), over=starred), exact))
-print(agree(nt.contract(lift_of_derivative, nt.star(H, "ax"), over="ax*"),
+print(agree(nt.contract(derivative_of_lift, calc.star(H), over=starred),
+            exact))
+print(agree(nt.contract(lift_of_derivative, calc.star(H, "ax"), over="ax*"),
             exact))
 
 # %% [markdown]
@@ -384,7 +473,7 @@ print(agree(nt.contract(lift_of_derivative, nt.star(H, "ax"), over="ax*"),
 # %% tags=["hide-input"]
 M = nt.flatten(nt.flatten(derivative_of_lift, ("batch", "ax"), "row"),
                ("batch*", "ax*"), "col")
-Mm = nt.positional(M, ("row", "col")).numpy()
+Mm = nt.positional(M, ("row", "col")).cpu().numpy()
 lim = np.abs(Mm).max()
 fig, ax = plt.subplots(figsize=(4.8, 4))
 im = ax.imshow(Mm, cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -407,7 +496,7 @@ assert all(np.all(blocks[b, :, c, :] == 0)
 # %% [markdown]
 # ## Self-attention
 #
-# The paper's extended example differentiates attention for one query,
+# The extended example of §5.5 differentiates attention for one query,
 # $Q \in \reals^{\key}$, $K \in \reals^{\seq \times \key}$,
 # $V \in \reals^{\seq \times \val}$, leaving out the factor $1/\sqrt{|\key|}$ (it
 # only rescales $Q$):
@@ -417,7 +506,8 @@ assert all(np.all(blocks[b, :, c, :] == 0)
 # \alpha = \nfun{\seq}{softmax}(Q \ndot{\key} K).
 # $$
 #
-# Its three derivatives, with the parentheses of the last one balanced:
+# Its three derivatives, with the parentheses of the last one balanced (see the
+# erratum below):
 #
 # $$
 # \begin{aligned}
@@ -433,32 +523,32 @@ assert all(np.all(blocks[b, :, c, :] == 0)
 # $$
 
 # %%
-nt.source(nt.attention_unscaled, nt.attention_dV, nt.attention_dQ,
-          nt.attention_dK)
+nt.source(nt.calculus.attention_unscaled, nt.calculus.attention_dV,
+          nt.calculus.attention_dQ, nt.calculus.attention_dK)
 
 # %% [markdown]
-# Each formula against `nt.derivative` of attention in that argument, with
+# Each formula against `calc.derivative` of attention in that argument, with
 # $|\seq| = 5$, $|\key| = 3$, $|\val| = 2$:
 
 # %%
 Q = nt.randn(seed=12, key=3)
 K = nt.randn(seed=13, seq=5, key=3)
 V = nt.randn(seed=14, val=2, seq=5)
-att = nt.attention_unscaled
-dAtt_dQ = nt.derivative(lambda Q: att(Q, K, V), Q)
-dAtt_dK = nt.derivative(lambda K: att(Q, K, V), K)
-dAtt_dV = nt.derivative(lambda V: att(Q, K, V), V)
-print("∂Att/∂Q*:", agree(nt.attention_dQ(Q, K, V), dAtt_dQ))
-print("∂Att/∂K*:", agree(nt.attention_dK(Q, K, V), dAtt_dK))
-print("∂Att/∂V*:", agree(nt.attention_dV(Q, K, V), dAtt_dV))
+att = calc.attention_unscaled
+dAtt_dQ = calc.derivative(lambda Q: att(Q, K, V), Q)
+dAtt_dK = calc.derivative(lambda K: att(Q, K, V), K)
+dAtt_dV = calc.derivative(lambda V: att(Q, K, V), V)
+print("∂Att/∂Q*:", agree(calc.attention_dQ(Q, K, V), dAtt_dQ))
+print("∂Att/∂K*:", agree(calc.attention_dK(Q, K, V), dAtt_dK))
+print("∂Att/∂V*:", agree(calc.attention_dV(Q, K, V), dAtt_dV))
 
 # %% [markdown]
-# The three derivatives as blocks, one row per output entry $\val$: the $\key^*$
-# columns of $\partial\text{Att}/\partial Q^*$; the $(\seq^*, \key^*)$ columns of
-# $\partial\text{Att}/\partial K^*$ (one block of $|\key|$ columns per key
-# position); the $(\seq^*, \val^*)$ columns of $\partial\text{Att}/\partial V^*$,
-# where output $\val(i)$ depends only on input $\val^*(i)$, with weight
-# $\alpha_{\seq^*}$.
+# The three derivatives as blocks, one row per output entry $\val$, each with
+# its own colour scale (the bar under it): the $\key^*$ columns of $\partial\text{Att}/\partial Q^*$; the
+# $(\seq^*, \key^*)$ columns of $\partial\text{Att}/\partial K^*$ (one block of
+# $|\key|$ columns per key position); the $(\seq^*, \val^*)$ columns of
+# $\partial\text{Att}/\partial V^*$, where output $\val(i)$ depends only on input
+# $\val^*(i)$, with weight $\alpha_{\seq^*}$.
 
 # %% tags=["hide-input"]
 panels = [
@@ -468,12 +558,12 @@ panels = [
     ("∂Att/∂V*",
      nt.positional(dAtt_dV, ("val", "seq*", "val*")).reshape(2, -1), 2),
 ]
-fig, axs = plt.subplots(1, 3, figsize=(8, 2.6),
+fig, axs = plt.subplots(1, 3, figsize=(8, 3.2), layout="constrained",
                         gridspec_kw=dict(width_ratios=[3, 15, 10]))
 for a, (title, m, block) in zip(axs, panels):
-    m = m.numpy()
-    lim = np.abs(m).max()
-    a.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    lim = float(m.abs().max())
+    im = a.imshow(m.cpu().numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim,
+                  aspect="auto")
     a.set_title(title, fontsize=11)
     a.set_yticks([0, 1])
     a.set_ylabel("val", fontsize=10)
@@ -481,167 +571,458 @@ for a, (title, m, block) in zip(axs, panels):
         for k in range(1, m.shape[1] // block):
             a.axvline(block * k - 0.5, color="k", lw=0.6)
     a.tick_params(labelsize=10)
+    bar = fig.colorbar(im, ax=a, orientation="horizontal", pad=0.02,
+                       aspect=12 if block else 4)
+    bar.set_ticks([-lim, 0, lim], labels=[f"{-lim:.2f}", "0", f"{lim:.2f}"])
+    bar.ax.tick_params(labelsize=10)
 axs[0].set_xticks(range(3))
 axs[0].set_xlabel("key*", fontsize=10)
 axs[1].set_xticks([3 * k + 1 for k in range(5)], range(5))
 axs[1].set_xlabel("seq* (blocks of key*)", fontsize=10)
 axs[2].set_xticks([2 * k + 0.5 for k in range(5)], range(5))
 axs[2].set_xlabel("seq* (blocks of val*)", fontsize=10)
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # ### Erratum: the parentheses of $\partial\text{Att}/\partial K^*$
 #
-# In the paper's formula for $\partial\text{Att}/\partial K^*$ the parentheses do
-# not balance, so the reader must guess where the inner group ends. Above
-# it is closed after $I_{\seq,\seq^*}$, so that $\alpha \ndot{\seq}$ applies to
-# the product $Q^* \odot I_{\seq,\seq^*}$; that version matches autograd. The
-# other reading, $(\alpha \ndot{\seq} Q^*) \odot I_{\seq,\seq^*}$, contracts $\alpha$
-# with $Q^*$ alone. Since $Q^*$ has no $\seq$ axis and $\alpha$ sums to 1 over
-# $\seq$, that is just $Q^*$, the bracket becomes
-# $Q^* \odot I - Q^* \odot I = 0$, and the "derivative" is zero.
+# The last two lines of §5.5 in the paper's LaTeX source (an unnumbered
+# display) print the derivative in the keys as
+#
+# ```latex
+# \frac{\partial}{\partial K\inax} \text{Att}(Q, K, V) &= V \ndot{\seq}
+#   (\attwt \odot (Q\inax \odot I_{\seq,\seq\inax}) - \attwt \ndot{\seq}
+#   (Q\inax \odot I_{\seq,\seq\inax})))
+# ```
+#
+# (`\attwt` is $\alpha$), and the line before it, the canonical form, has the
+# same parentheses. There are three `(` and four `)`. Which formula did the
+# authors mean? The candidates are the formulas one parenthesis away from the
+# print: delete one `(` or `)`, or insert one, anywhere, and keep what is well
+# formed. `calc.paren_repairs` lists them, and `calc.evaluate_formula` evaluates
+# each with the usual convention that products bind tighter than differences
+# (the print itself relies on it):
 
 # %%
+nt.source(nt.calculus.paren_repairs)
+
+# %%
+printed = "V ⊙_seq (α ⊙ (Q* ⊙ I) − α ⊙_seq (Q* ⊙ I)))"   # token by token
 alpha = nt.softmax(nt.contract(Q, K, over="key"), "seq")
-I_seq = nt.identity("seq", "seq*", 5)
-Qs = nt.star(Q)
-QI = nt.contract(Qs, I_seq)                       # Q* ⊙ I_{seq,seq*}
-misread = nt.contract(V, alpha * (QI - nt.contract(
-    nt.contract(alpha, Qs, over="seq"), I_seq)), over="seq")
-gap = nt.max_difference(misread, dAtt_dK)
-print(f"(α ⊙_seq Q*) ⊙ I reading: max difference {gap:.3f}, "
-      f"max |entry| {nt.max_difference(misread, 0 * misread):.3f}")
-assert not gap < 1e-6
-balanced = nt.contract(V, alpha * (QI - nt.contract(alpha, QI, over="seq")),
-                       over="seq")
-print("balanced reading:", agree(balanced, dAtt_dK))
+I_seq = calc.identity("seq", "seq*", 5)
+env = {"V": V, "α": alpha, "Q*": calc.star(Q), "I": I_seq}
+reference = calc.partial_derivatives(lambda K: att(Q, K, V), K)  # no autograd
+readings = {}
+for text in calc.paren_repairs(printed):
+    value = calc.evaluate_formula(text, env)
+    gap = calc.max_difference(value, reference)
+    key = round(gap, 3)                       # same tensor, same gap
+    readings.setdefault(key, []).append(text)
+for gap, texts in sorted(readings.items()):
+    verdict = "matches ∂Att/∂K*" if gap < 1e-6 else f"off by {gap:.3f}"
+    print(f"{len(texts)} edits give one tensor, {verdict}; e.g.")
+    print("   ", texts[0])
+assert len(readings) == 2 and min(readings) < 1e-6 < max(readings)
 
 # %% [markdown]
-# ## Appendix B material: differentiability and identification
+# Nine edits make a well-formed formula, and they give only two different
+# tensors. Dropping one of the closing parentheses at the end — the obvious
+# repair — leaves $V \ndot{\seq} (\alpha \odot (Q^* \odot I) - \alpha
+# \ndot{\seq} (Q^* \odot I))$: the second term then lost its factor $\alpha
+# \odot$ and contracts $V$ with $\alpha \ndot{\seq} (Q^* \odot I)$, which has
+# no $\seq$ axis left, so it is $(\nsum{\seq} V) \odot \ldots$. It does not
+# match the finite differences. Every edit that matches does the same thing:
+# it groups $Q^* \odot I_{\seq,\seq^*} - \alpha \ndot{\seq}(Q^* \odot
+# I_{\seq,\seq^*})$ under $\alpha \odot$ — by deleting the `)` after the
+# first $I_{\seq,\seq^*}$, or by opening one more parenthesis inside that
+# first group — the same shape as the paper's $\partial\text{Att}/\partial
+# Q^*$ a few lines earlier. The derivation below arrives at this grouping step by step.
 #
-# Appendix B of the paper puts §5 on a formal footing, following Magnus and
-# Neudecker's treatment of matrix calculus. Two facts carry the whole section.
+# ### A derivation by the rules, step by step
 #
-# **Differentiability.** $f$ is differentiable at $X$ if some linear function
-# $\partial f(X; \cdot)$ makes the remainder
-# $f(X + H) - f(X) - \partial f(X; H)$ vanish faster than $\lVert H \rVert$. For
-# the smooth functions of this book it vanishes like $\lVert H \rVert^2$.
-#
-# **First identification theorem.** If the differential can be written as
-# $\partial f(X; H) = A \ndot{\mathcal{S}^*} H^*$ for a tensor $A$ that does not
-# depend on $H$, then $A = \partial f / \partial X^*$. This is how the paper turns
-# each differential it computes by the rules into a derivative.
-#
-# ### Identification as code
-#
-# A differential written with named operations can be evaluated at an $H$ with
-# *more* axes than $X$: it lifts over them. Feed it
-# $H = I_{\mathcal{S},\mathcal{S}^*}$, the product of one identity tensor per axis
-# of $X$. Its axes $\mathcal{S}$ are the ones the differential consumes; its axes
-# $\mathcal{S}^*$ are extra, and the differential is lifted over them. At each
-# record $s^*$ of the extra axes, this $H$ is the unit tensor with a single 1 at
-# position $s^*$, and $A \ndot{\mathcal{S}^*} H^*$ picks out the slice of $A$ at
-# $s^*$. Collecting the slices along $\mathcal{S}^*$ gives back $A$: the
-# derivative is read off by one call.
+# The paper derives $\partial\text{Att}/\partial Q^*$ in full and gives the
+# $K^*$ case in a single step ("Similarly, ..."). Here it is in full, each step a
+# cell that evaluates the step's expression at a random increment $H$ of $K$
+# (so $\partial K = H$, $\partial Q = \partial V = 0$) and compares it with
+# forward-mode autograd of the corresponding piece of attention. Names:
+# $S = Q \ndot{\key} K$ (the scores), $\alpha = \nfun{\seq}{softmax} S$.
 
 # %%
-nt.source(nt.identity_like, nt.identify)
+H = nt.randn(seed=15, key=3, seq=5)
+
+
+def scores(K):
+    return nt.contract(Q, K, over="key")
+
+
+def weights(K):
+    return nt.softmax(scores(K), "seq")
+
+
+def attention_in_K(K):
+    return att(Q, K, V)
+
+
+dS_auto = calc.differential(scores, K, H)
+dalpha_auto = calc.differential(weights, K, H)
+dAtt_auto = calc.differential(attention_in_K, K, H)
 
 # %% [markdown]
-# Applied to the softmax differential, on a tensor with a lifted axis:
+# **Step 1**, the contraction rule {prf:ref}`rule-contraction` on
+# $\text{Att} = \alpha \ndot{\seq} V$: $\partial\text{Att} = \alpha
+# \ndot{\seq} \partial V + V \ndot{\seq} \partial \alpha = V \ndot{\seq}
+# \partial\alpha$, since $V$ does not depend on $K$.
 
 # %%
-X = nt.randn(seed=15, batch=2, ax=4)
-A = nt.identify(lambda H: nt.softmax_differential(X, H, "ax"), X)
-print(sorted(nt.shape(A)))
-print(agree(A, nt.derivative(lambda X: nt.softmax(X, "ax"), X)))
+print(agree(nt.contract(V, dalpha_auto, over="seq"), dAtt_auto))
 
 # %% [markdown]
-# and to the differential of attention in $Q$, derived by the rules (chain rule
-# through softmax, then the contraction rule):
-# $\partial\text{Att}(Q; H) = V \ndot{\seq} \partial\alpha$ with
-# $\partial\alpha = \alpha \odot (K \ndot{\key} H - \alpha \ndot{\seq}
-# (K \ndot{\key} H))$. Identification recovers $\partial\text{Att}/\partial Q^*$.
+# **Step 2**, the softmax differential (equation (10)) with $X = S$:
+# $\partial\alpha = \alpha \odot (\partial S - \alpha \ndot{\seq} \partial S)$.
 
 # %%
-def att_differential_in_Q(H):
-    dS = nt.contract(K, H, over="key")
-    d_alpha = alpha * (dS - nt.contract(alpha, dS, over="seq"))
-    return nt.contract(V, d_alpha, over="seq")
-
-
-print(agree(nt.identify(att_differential_in_Q, Q), dAtt_dQ))
+print(agree(alpha * (dS_auto - nt.contract(alpha, dS_auto, over="seq")),
+            dalpha_auto))
 
 # %% [markdown]
-# ### Differentiability, made visible
+# **Step 3**, the contraction rule again: $\partial S = Q \ndot{\key} \partial K
+# + K \ndot{\key} \partial Q = Q \ndot{\key} H$.
+
+# %%
+print(agree(nt.contract(Q, H, over="key"), dS_auto))
+
+# %% [markdown]
+# **Step 4**, equation (13): $\partial K = (I_{\seq,\seq^*} \odot
+# I_{\key,\key^*}) \ndot{\seq^* \\ \key^*} \partial K^*$, so
+# $\partial S = Q \ndot{\key} \left((I_{\seq,\seq^*} \odot I_{\key,\key^*})
+# \ndot{\seq^* \\ \key^*} H^*\right)$.
+
+# %%
+I_key = calc.identity("key", "key*", 3)
+stars = ("seq*", "key*")
+Hs = calc.star(H)
+print(agree(nt.contract(I_seq * I_key, Hs, over=stars), H))
+step4 = nt.contract(Q, nt.contract(I_seq * I_key, Hs, over=stars), over="key")
+print(agree(step4, dS_auto))
+
+# %% [markdown]
+# **Step 5**, the associative law for contractions (§3.4, equation (4)):
+# $X \ndot{\mathcal{S}} (Y \ndot{\mathcal{U}} Z) = (X \ndot{\mathcal{S}} Y)
+# \ndot{\mathcal{U}} Z$ if $\mathcal{S} \cap \shp Z = \mathcal{U} \cap \shp X =
+# \emptyset$. With $X = Q$, $\mathcal{S} = \{\key\}$,
+# $\mathcal{U} = \{\seq^*, \key^*\}$, $Z = H^*$ the conditions hold, and
+# $Q \ndot{\key} I_{\key,\key^*} = Q^*$ (equation (12)):
+# $\partial S = (Q^* \odot I_{\seq,\seq^*}) \ndot{\seq^* \\ \key^*} H^*$. Call
+# $G = Q^* \odot I_{\seq,\seq^*}$ (axes $\key^*, \seq, \seq^*$).
+
+
+# %%
+def assoc_applies(S, U, X, Z):
+    """The side conditions of equation (4): S ∩ shp Z = U ∩ shp X = ∅."""
+    return not set(S) & set(nt.names(Z)) and not set(U) & set(nt.names(X))
+
+
+assert assoc_applies({"key"}, set(stars), Q, Hs)
+print(agree(nt.contract(Q, I_key, over="key"), calc.star(Q)))
+G = calc.star(Q) * I_seq
+print(sorted(nt.shape(G)))
+print(agree(nt.contract(G, Hs, over=stars), dS_auto))
+
+# %% [markdown]
+# **Step 6**, substituting steps 5, 2 and 1:
+# $\partial\text{Att} = V \ndot{\seq} \left(\alpha \odot \left(G
+# \ndot{\seq^* \\ \key^*} H^* - \alpha \ndot{\seq} (G \ndot{\seq^* \\ \key^*}
+# H^*)\right)\right)$.
+
+# %%
+GH = nt.contract(G, Hs, over=stars)
+step6 = nt.contract(V, alpha * (GH - nt.contract(alpha, GH, over="seq")),
+                    over="seq")
+print(agree(step6, dAtt_auto))
+
+# %% [markdown]
+# **Step 7**, equation (4) three times — for $\alpha \ndot{\seq}$, for
+# $\alpha \odot$ (a contraction over no axis) and for $V \ndot{\seq}$, each
+# time with $\mathcal{U} = \{\seq^*, \key^*\}$ and $Z = H^*$ — and
+# distributivity over the difference move $\ndot{\seq^* \\ \key^*} H^*$ to the
+# outside: the canonical form (equation (11))
+# $\partial\text{Att} = \left(V \ndot{\seq} (\alpha \odot (G - \alpha
+# \ndot{\seq} G))\right) \ndot{\seq^* \\ \key^*} H^*$.
+
+# %%
+for S_, X_ in (({"seq"}, alpha), (set(), alpha), ({"seq"}, V)):
+    assert assoc_applies(S_, set(stars), X_, Hs)
+D_K = nt.contract(V, alpha * (G - nt.contract(alpha, G, over="seq")),
+                  over="seq")
+print(agree(nt.contract(D_K, Hs, over=stars), dAtt_auto))
+
+# %% [markdown]
+# **Step 8**, identification ({prf:ref}`thm-identification`): the tensor in
+# front of $\ndot{\seq^* \\ \key^*} H^*$ is the derivative,
+# $\frac{\partial\text{Att}}{\partial K^*} = V \ndot{\seq} (\alpha \odot
+# (Q^* \odot I_{\seq,\seq^*} - \alpha \ndot{\seq} (Q^* \odot
+# I_{\seq,\seq^*})))$ — the grouping that matched above, and
+# `calc.attention_dK`.
+
+# %%
+print("by the definition:", agree(D_K, reference, tol=1e-8))
+print("reverse mode:     ", agree(D_K, dAtt_dK))
+print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
+
+# %% [markdown]
+# ## Appendix B: differentiability and identification
 #
-# For a direction $H$ and a step size $t$, the remainder
-# $r(t) = \lVert f(X + tH) - f(X) - \partial f(X; tH) \rVert$ (the 2-norm over all
-# axes) should shrink like $t^2$: on a log–log plot, a line of slope 2. We measure
-# it for softmax, attention (as a function of the keys, with the usual
-# $1/\sqrt{|\key|}$ factor this time), and LayerNorm over $\layer, \chans$
-# (with $\gamma$, $\beta$ random), in float64, for $t$ from $10^{-5}$ to
-# $10^{-1}$, and fit the slope.
+# Appendix B of the paper puts §5 on a formal footing. Its definition and
+# theorem come, as it says, from {cite:t}`magnus+neudecker:1985`,
+# generalised to named tensors. It writes
+# $\lVert X \rVert = \nfun{\mathcal{S}}{norm} X$ for $X \in
+# \reals^{\mathcal{S}}$, the 2-norm over all axes (`calc.tensor_norm`).
+#
+# ```{prf:definition} Differentiability and the differential (Appendix B; the paper's Definition 9)
+# :label: def-differentiable
+#
+# Let $f \colon S \to \reals^{\mathcal{T}}$ with $S \subseteq
+# \reals^{\mathcal{S}}$, and let $A$ be an interior point of $S$:
+# $\{X \mid \lVert X - A \rVert < r\} \subseteq S$ for some $r > 0$. If there
+# are a tensor $D(A) \in \reals^{\mathcal{S}^* \cup \mathcal{T}}$ and
+# $R(A, H) \in \reals^{\mathcal{T}}$ with
+#
+# $$
+# f(A + H) = f(A) + D(A) \ndot{\mathcal{S}^*} H_{\mathcal{S} \to \mathcal{S}^*}
+#   + R(A, H)
+# $$
+#
+# for all $H \in \reals^{\mathcal{S}}$ with $\lVert H \rVert < r$, and
+# $\lim_{H \to \mathbf{0}} R(A, H) / \lVert H \rVert = \mathbf{0}$, then $f$ is
+# *differentiable* at $A$, and
+# $\partial f(A; H) = D(A) \ndot{\mathcal{S}^*} H_{\mathcal{S} \to \mathcal{S}^*}$
+# is its (first) *differential* at $A$ with increment $H$.
+# ```
+#
+# (The paper calls $A$ "an interior point of $\reals^{\mathcal{S}}$"; the
+# condition it then states, that a ball around $A$ lies in $S$, makes $A$ an
+# interior point of $S$, which is what the definition needs.)
+#
+# Given a candidate $D(A)$, the remainder $R(A, H)$ is whatever is left over, and
+# the definition asks whether $\lVert R(A, H) \rVert / \lVert H \rVert$ goes to 0:
+
+# %%
+nt.source(nt.calculus.tensor_norm, nt.calculus.remainder,
+          nt.calculus.remainder_ratio)
+
+# %% [markdown]
+# **The limit, for the true derivative.** $f$ is attention in its keys, lifted
+# over a query axis $\seq'$ (so $f \colon \reals^{\seq \times \key} \to
+# \reals^{\seq' \times \val}$), at a random point $A$, with $D(A)$ from
+# reverse-mode autograd. Along $H = t H_0$ the ratio shrinks in proportion to
+# $t$, so its limit is 0:
+
+# %%
+Qs = nt.randn(seed=16, key=3, **{"seq'": 4})
+A = nt.randn(seed=17, seq=5, key=3)
+H0 = nt.randn(seed=18, key=3, seq=5)
+
+
+def f_att(K):
+    return nt.attention(Qs, K, V)
+
+
+D_A = calc.derivative(f_att, A)
+ts = 10.0 ** -np.arange(1, 6)
+ratios = [calc.remainder_ratio(f_att, A, D_A, t * H0) for t in ts]
+for t, r in zip(ts, ratios):
+    print(f"t = {t:.0e}:  ‖R(A, tH)‖ / ‖tH‖ = {r:.1e}")
+steps = np.array(ratios[:-1]) / np.array(ratios[1:])
+assert np.all((steps > 8) & (steps < 12))        # ×10 smaller per decade
+
+# %% [markdown]
+# **The limit, for a wrong candidate.** The lifted softmax of the previous
+# section, with the lift of its derivative $g^{\batch}$ as the candidate $D$ (the
+# conclusion §5.4 calls incorrect): the ratio settles at a positive constant,
+# so $g^{\batch}$ is not the derivative of the lift, whatever $H$ is.
+
+# %%
+Xb = nt.randn(seed=19, batch=3, ax=4)
+Hb = nt.randn(seed=20, ax=4, batch=3)
+
+
+def softmax_ax(X):
+    return nt.softmax(X, "ax")
+
+
+g_lift = calc.softmax_derivative(Xb, "ax")                  # no batch* axis
+wrong = [calc.remainder_ratio(softmax_ax, Xb, g_lift, t * Hb) for t in ts]
+right = [calc.remainder_ratio(softmax_ax, Xb,
+                              calc.derivative(softmax_ax, Xb), t * Hb)
+         for t in ts]
+for t, w, r in zip(ts, wrong, right):
+    print(f"t = {t:.0e}:  with g^batch {w:.3f},  with ∂f/∂X* {r:.1e}")
+assert abs(wrong[-1] - wrong[-2]) < 1e-3 * wrong[-1] and wrong[-1] > 0.1
+assert right[-1] < 1e-4
+
+# %% [markdown]
+# **No candidate at all.** $f(X) = \lVert X \rVert$ is not differentiable at
+# $A = \mathbf{0}$: whatever $D$ is, the linear terms cancel in
+# $R(\mathbf{0}, H) + R(\mathbf{0}, -H) = \lVert H \rVert + \lVert -H \rVert
+# = 2\lVert H \rVert$, so the two ratios add up to 2 and cannot both go to 0.
+
+# %%
+Z0 = 0 * nt.randn(seed=21, seq=3, key=2)
+Hn = nt.randn(seed=22, key=2, seq=3)
+for name, D_try in (("D = 0", 0 * nt.randn(seed=23, **{"seq*": 3, "key*": 2})),
+                    ("D random", nt.randn(seed=24, **{"key*": 2, "seq*": 3}))):
+    for t in (1e-2, 1e-6):
+        r_plus = calc.remainder_ratio(calc.tensor_norm, Z0, D_try, t * Hn)
+        r_minus = calc.remainder_ratio(calc.tensor_norm, Z0, D_try, -t * Hn)
+        assert abs(r_plus + r_minus - 2) < 1e-9
+    print(f"{name}: ratios at ±tH are {r_plus:.3f} and {r_minus:.3f}")
+
+# %% [markdown]
+# The same measurement as a picture. The remainder itself,
+# $\lVert f(X + tH) - f(X) - \partial f(X; tH) \rVert$, shrinks like $t^2$ for a
+# differentiable function and its true differential — a line of slope 2 on a
+# log–log plot — and like $t$ when the candidate is wrong. Below: softmax,
+# attention in its keys (with the usual $1/\sqrt{|\key|}$ factor), LayerNorm
+# over $\layer, \chans$ (random $\gamma$, $\beta$), each with its differential from
+# `calc.differential`, and the lifted softmax with the wrong candidate
+# $g^{\batch}$, for $t$ from $10^{-5}$ to $10^{-1}$, with fitted slopes.
 
 
 # %%
-def remainder(f, X, H, t):
-    Y0, dY = f(X), nt.differential(f, X, H)
-    r = f(X + t * H) - Y0 - t * dY
-    return float(nt.norm(r, tuple(nt.shape(r))))
+def remainder_norm(f, X, dY, H, t):
+    r = f(X + t * H) - f(X) - t * dY
+    return float(calc.tensor_norm(r))
 
 
-Xs = nt.randn(seed=16, batch=2, seq=5)
-Qa, Ka = nt.randn(seed=17, key=3), nt.randn(seed=18, seq=5, key=3)
-Va = nt.randn(seed=19, seq=5, val=2)
-Xl = nt.randn(seed=20, batch=2, chans=3, layer=4)
-gamma = 1 + 0.3 * nt.randn(seed=21, chans=3, layer=4)
-beta = nt.randn(seed=22, layer=4, chans=3)
+Xs = nt.randn(seed=25, batch=2, seq=5)
+Xl = nt.randn(seed=26, batch=2, chans=3, layer=4)
+gamma = 1 + 0.3 * nt.randn(seed=27, chans=3, layer=4)
+beta = nt.randn(seed=28, layer=4, chans=3)
 cases = {
     "softmax_seq": (lambda X: nt.softmax(X, "seq"), Xs),
-    "attention (in K)": (lambda K: nt.attention(Qa, K, Va), Ka),
+    "attention (in K)": (f_att, A),
     "LayerNorm": (lambda X: nt.layer_norm(X, gamma, beta), Xl),
 }
 ts = np.logspace(-5, -1, 9)
 slopes, curves = {}, {}
 for i, (name, (f, X0)) in enumerate(cases.items()):
-    H = nt.randn(seed=30 + i, **nt.shape(X0))
-    r = np.array([remainder(f, X0, H, t) for t in ts])
-    curves[name] = r
+    Hc = nt.randn(seed=30 + i, **nt.shape(X0))
+    dY = calc.differential(f, X0, Hc)
+    curves[name] = np.array([remainder_norm(f, X0, dY, Hc, t) for t in ts])
+dY_wrong = nt.contract(g_lift, calc.star(Hb), over=("batch*", "ax*"))
+name = "softmax, g^batch as D"
+curves[name] = np.array([remainder_norm(softmax_ax, Xb, dY_wrong, Hb, t)
+                         for t in ts])
+for name, r in curves.items():
     slopes[name] = np.polyfit(np.log10(ts), np.log10(r), 1)[0]
-    print(f"{name:18s} fitted slope {slopes[name]:.1f}")
-assert all(1.9 <= k <= 2.1 for k in slopes.values()), slopes
+    print(f"{name:22s} fitted slope {slopes[name]:.1f}")
+assert all(1.9 <= k <= 2.1 for n, k in slopes.items() if "g^" not in n)
+assert 0.9 <= slopes["softmax, g^batch as D"] <= 1.1
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6, 3.8))
-for (name, r), mk in zip(curves.items(), "osd"):
+fig, ax = plt.subplots(figsize=(6.4, 4))
+for (name, r), mk in zip(curves.items(), "osdx"):
     ax.loglog(ts, r, marker=mk, label=f"{name} (slope {slopes[name]:.1f})")
 guide = 0.1 * curves["attention (in K)"][-1] * (ts / ts[-1]) ** 2
 ax.loglog(ts, guide, "k:", label="slope 2")
 ax.set_xlabel("step size t", fontsize=10)
-ax.set_ylabel("‖f(X+tH) − f(X) − ∂f(X; tH)‖", fontsize=10)
+ax.set_ylabel("‖f(X+tH) − f(X) − D ⊙ tH*‖", fontsize=10)
 ax.tick_params(labelsize=10)
 ax.legend(fontsize=10)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# A wrong "differential" fails this test visibly: with the lift of the derivative
-# misused as above, or the unstarred softmax derivative, the remainder keeps a
-# term linear in $t$ and the slope drops to 1.
+# ```{prf:theorem} First identification theorem (Appendix B; the paper's Theorem 1)
+# :label: thm-identification
+#
+# Let $f \colon S \to \reals^{\mathcal{T}}$, $S \subseteq \reals^{\mathcal{S}}$,
+# be differentiable at $A \in S$, and let $D \in \reals^{\mathcal{S}^* \cup
+# \mathcal{T}}$. Then
+# $\partial f(A; H) = D \ndot{\mathcal{S}^*} H_{\mathcal{S} \to \mathcal{S}^*}$
+# for all $H$ if and only if
+# $\left.\dfrac{\partial f(X)}{\partial X^*}\right|_{X = A} = D$.
+# ```
+#
+# (The paper writes the tensor as $D(X)$ on both sides; it is evaluated at
+# $A$.) This is how §5 turns each differential it computes by the rules into a
+# derivative. Both directions run below, on attention in its keys at the point
+# $A$ of the definition's example, each against a computation that does not
+# share code with it.
+#
+# **If the differential is $D \ndot{\mathcal{S}^*} H^*$ for all $H$, then $D$
+# is the derivative.** The differential from the rules (steps 1–6 above, now
+# for the scaled, lifted attention `f_att`) is a function of $H$ written with
+# named operations, so it lifts over axes that $H$ has and $A$ lacks.
+# `calc.identify` feeds it $H = I_{\mathcal{S},\mathcal{S}^*}$: at each record
+# $s^*$ this $H$ is the unit tensor at $s^*$, and
+# $D \ndot{\mathcal{S}^*} H^*$ picks out the slice of $D$ at $s^*$; collected
+# along $\mathcal{S}^*$ they give $D$ back.
 
 # %%
-Xb = nt.randn(seed=23, ax=4)
-Hb = nt.randn(seed=24, ax=4)
-sb = nt.softmax(Xb, "ax")
-wrong = sb * (1 - sb) * Hb                     # the unstarred reading
-r_wrong = [float(nt.norm(nt.softmax(Xb + t * Hb, "ax") - sb - t * wrong,
-                         "ax")) for t in ts]
-slope_wrong = np.polyfit(np.log10(ts), np.log10(r_wrong), 1)[0]
-print(f"unstarred softmax derivative: fitted slope {slope_wrong:.1f}")
-assert abs(slope_wrong - 1) < 0.1
+nt.source(nt.calculus.identity_like, nt.calculus.identify)
 
+# %%
+scale = 1 / np.sqrt(3)
+alpha_A = nt.softmax(scale * nt.contract(Qs, A, over="key"), "seq")
+
+
+def att_differential_in_K(H):
+    """∂ f_att(A; H) by the rules: steps 1-3 with the factor 1/sqrt|key|."""
+    dS = scale * nt.contract(Qs, H, over="key")
+    d_alpha = alpha_A * (dS - nt.contract(alpha_A, dS, over="seq"))
+    return nt.contract(V, d_alpha, over="seq")
+
+
+for seed in (40, 41, 42):                 # the hypothesis, on three H
+    Hr = nt.randn(seed=seed, seq=5, key=3)
+    assert calc.max_difference(att_differential_in_K(Hr),
+                               calc.differential(f_att, A, Hr)) < 1e-12
+D_read = calc.identify(att_differential_in_K, A)
+print(sorted(nt.shape(D_read)))
+print("the derivative by its definition:")
+print("  ", agree(D_read, calc.partial_derivatives(f_att, A), tol=1e-8))
+print("reverse mode:")
+print("  ", agree(D_read, D_A))
+
+# %% [markdown]
+# **If $D$ is the derivative, then the differential is
+# $D \ndot{\mathcal{S}^*} H^*$ for all $H$.** Take $D$ from
+# {prf:ref}`def-derivative` itself (finite differences, no autograd). For any
+# $H$, $D \ndot{\mathcal{S}^*} H^*$ equals the differential computed by
+# forward-mode autograd, and, as {prf:ref}`def-differentiable` demands of a
+# differential, it leaves a remainder that vanishes faster than $H$.
+
+# %%
+D_def = calc.partial_derivatives(f_att, A)
+for seed in (43, 44, 45):
+    Hr = nt.randn(seed=seed, key=3, seq=5)
+    linear = nt.contract(D_def, calc.star(Hr), over=("seq*", "key*"))
+    print(agree(linear, calc.differential(f_att, A, Hr), tol=1e-8))
+r = [calc.remainder_ratio(f_att, A, D_def, t * H0) for t in (1e-2, 1e-3)]
+assert r[1] < 0.15 * r[0]
+print(f"‖R‖/‖H‖ at t = 1e-2 and 1e-3: {r[0]:.1e}, {r[1]:.1e}")
+
+# %% [markdown]
+# The theorem also says the derivative is the *only* tensor that works. Change
+# one entry of $D$ by $\varepsilon$; the unit increment at that entry's input
+# record then shows the change in full, so "for all $H$" fails.
+
+# %%
+eps = 1e-3
+order = ("seq'", "val", "seq*", "key*")
+d = nt.positional(D_A, order).clone()
+d[1, 0, 2, 1] += eps        # the entry seq'(1), val(0), seq*(2), key*(1)
+D_other = nt.tensor(d, order)
+e = torch.zeros(5, 3, dtype=f64)
+e[2, 1] = 1                           # the unit increment at seq(2), key(1)
+unit = nt.tensor(e, ("seq", "key"))
+miss = nt.contract(D_other, calc.star(unit), over=("seq*", "key*")) \
+    - calc.differential(f_att, A, unit)
+m = nt.positional(miss, ("seq'", "val")).abs()
+print(f"miss at seq'(1), val(0): {m[1, 0]:.0e}; elsewhere < 1e-12")
+assert abs(m[1, 0] - eps) < 1e-12
+assert m.flatten().sort().values[-2] < 1e-12
 # %% [markdown]
 # ## Exercises
 #

@@ -9,7 +9,14 @@
   aliases (the relational algebra's rho);
 - :func:`network` — the tensor-network diagram of a contraction, as a graph
   (tensors as nodes, contracted axes as edges, kept axes as dangling legs)
-  that :meth:`Network.draw` draws with matplotlib.
+  that :meth:`Network.draw` draws with matplotlib;
+- :func:`relation` / :func:`tuples` — a relation (a set of tuples with named
+  members) as a Boolean named tensor and back, for the paper's observation
+  that relations are Boolean tensors, the natural join an elementwise
+  product and renaming the relational rho;
+- :func:`dropout` / :func:`varying_axes` — dropout specified by the axes its
+  mask has (the paper's Dropout2d example), and the axes along which a
+  tensor is not constant (to read off which mask an implementation used).
 
 xarray is imported only when :func:`to_xarray` or :func:`from_xarray` runs.
 """
@@ -29,7 +36,8 @@ from .core import (AxisError, _as_funsor, _axes, _fmt, _merged_sizes,
 
 __all__ = [
     "to_xarray", "from_xarray", "sql_load", "sql_contract_query", "sql_read",
-    "sql_contract", "Network", "network",
+    "sql_contract", "Network", "network", "relation", "tuples", "dropout",
+    "varying_axes",
 ]
 
 
@@ -382,3 +390,97 @@ def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
                 legs.append((("hub", a), a))
     axes = {v: tuple(shape(t)) for v, t in zip(labels, ts)}
     return Network(labels, edges, hubs, legs, sizes, axes)
+
+
+# --------------------------------------------------------------------------
+# relations as Boolean tensors
+
+def relation(rows, names: Sequence[str], sizes: Mapping[str, int]):
+    """The relation ``rows`` as a Boolean named tensor.
+
+    ``rows`` is an iterable of tuples of 0-based indices, member k on axis
+    ``names[k]`` (of size ``sizes[names[k]]``).  Entry s is True exactly when
+    the record s is one of the rows: the paper's reading of an r-ary
+    relation as an order-r tensor with Boolean entries.
+    """
+    names = tuple(names)
+    for a in names:
+        if not isinstance(a, str):
+            raise AxisError(f"relation: axis names must be strings; got "
+                            f"{a!r} in {names}")
+        if a not in sizes:
+            raise AxisError(f"relation: no size given for axis {a!r}; "
+                            f"sizes are {_fmt(sizes)}")
+    data = torch.zeros([int(sizes[a]) for a in names], dtype=torch.bool)
+    for row in rows:
+        row = tuple(row)
+        if len(row) != len(names):
+            raise AxisError(f"relation: the row {row} has {len(row)} members "
+                            f"but the axes are {names}")
+        for a, i in zip(names, row):
+            if not 0 <= int(i) < int(sizes[a]):
+                raise AxisError(f"relation: index {i} is out of range for "
+                                f"axis {a!r}[{sizes[a]}] in the row {row}")
+        data[row] = True
+    return tensor(data, names)
+
+
+def tuples(x, names: Sequence[str]) -> set:
+    """The records where ``x`` is nonzero (True), as a set of index tuples.
+
+    Member k of each tuple is the index on axis ``names[k]``; ``names`` must
+    be exactly the axes of ``x``, in the order the tuples should have.
+    """
+    x = _as_funsor(x)
+    names = tuple(names)
+    if sorted(names) != sorted(shape(x)) or len(set(names)) != len(names):
+        raise AxisError(f"tuples: names {names} must be the axes of the "
+                        f"tensor, each once; it has {_fmt(shape(x))}")
+    data = positional(x, names)
+    return {tuple(int(i) for i in idx) for idx in torch.nonzero(data)}
+
+
+# --------------------------------------------------------------------------
+# dropout, specified by the axes of its mask
+
+def dropout(X, p: float, over, *, seed: int):
+    """X ⊙ M / (1 − p) with M ∈ {0, 1}^{over}, M = 1 with probability 1 − p.
+
+    One Bernoulli draw per record of the axes ``over``, broadcast over the
+    other axes of X: ``over = (batch, chans)`` drops whole channels of each
+    example (PyTorch's Dropout2d on (batch, chans, height, width)), ``over``
+    = all axes is ordinary dropout.  The mask is drawn on the CPU from
+    ``seed`` in a fixed order of ``over`` (then moved), so a seed gives the
+    same mask everywhere.
+    """
+    X = _as_funsor(X)
+    over = _axes(over)
+    sizes = shape(X)
+    for a in over:
+        if a not in sizes:
+            raise AxisError(f"dropout: the mask axis {a!r} is not an axis of "
+                            f"X; X has {_fmt(sizes)}")
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1); got {p}")
+    gen = torch.Generator().manual_seed(int(seed))
+    keep = torch.rand([sizes[a] for a in over], generator=gen) >= p
+    M = tensor(keep.to(positional(X, tuple(sizes)).device), over)
+    return X * M / (1 - p)
+
+
+def varying_axes(x) -> tuple:
+    """The axes of ``x`` along which it is not constant, in storage order.
+
+    An axis is constant when every slice along it equals the first slice.
+    Applied to the zero pattern of a dropout output, it names the axes of
+    the mask the implementation drew.
+    """
+    x = _as_funsor(x)
+    order = tuple(shape(x))
+    data = positional(x, order)
+    out = []
+    for k, a in enumerate(order):
+        first = data.narrow(k, 0, 1)
+        if not bool((data == first).all()):
+            out.append(a)
+    return tuple(out)

@@ -14,12 +14,13 @@ book checks each formula against the autograd ones.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import torch
 
 from .core import (AxisError, _as_funsor, _fmt, _require, _wrap, contract,
-                   device, positional, rename, shape, softmax)
+                   device, norm, positional, rename, shape, softmax)
 from .core import dtype as _dtype
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "identify", "max_difference", "softmax_differential",
     "softmax_derivative", "derivative_of_lift", "attention_unscaled",
     "attention_dV", "attention_dQ", "attention_dK",
+    "partial_derivatives", "tensor_norm", "remainder", "remainder_ratio",
+    "evaluate_formula", "paren_repairs",
 ]
 
 STAR = "*"
@@ -259,3 +262,168 @@ def attention_dK(Q, K, V, *, key="key", seq="seq"):
     eye = identity(seq, seq + STAR, shape(K)[seq], dtype=_dtype(K))
     QI = contract(star(Q, key), eye)                  # Q* ⊙ I_{seq,seq*}
     return contract(V, a * (QI - contract(a, QI, over=seq)), over=seq)
+
+
+# --------------------------------------------------------------------------
+# the definitions, executed literally (section 5.1 and Appendix B)
+
+def partial_derivatives(f, X, *, step: float = 1e-5):
+    """∂f(X)/∂X* from its definition (§5.1): entry (s*, t) is ∂f(X)_t/∂X_s.
+
+    Each partial derivative is a central difference
+    (f(X + h e_s) − f(X − h e_s)) / 2h, with e_s the unit tensor at the
+    record s of X and h = ``step``: no automatic differentiation.  In float64
+    with the default step the error is about 1e-10 for smooth f of size ~1.
+    """
+    X, sizes = _check_input(X, "partial_derivatives")
+    order = tuple(sizes)
+    x = positional(X, order)
+    out_order = tuple(shape(f(X)))
+    columns = []
+    for k in range(x.numel()):
+        e = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
+        e[k] = step
+        e = e.reshape(x.shape)
+        up = positional(f(_wrap(x + e, order)), out_order)
+        down = positional(f(_wrap(x - e, order)), out_order)
+        columns.append((up - down) / (2 * step))
+    J = torch.stack(columns, -1).reshape(*columns[0].shape, *x.shape)
+    return _wrap(J, out_order + tuple(a + STAR for a in order))
+
+
+def tensor_norm(X):
+    """‖X‖ = norm_S X: the 2-norm over all axes S of X (Appendix B)."""
+    X = _as_funsor(X)
+    return norm(X, tuple(shape(X)))
+
+
+def remainder(f, A, D, H):
+    """R(A, H) = f(A + H) − f(A) − D ⊙_{S*} H_{S→S*} (Appendix B).
+
+    ``D`` is a candidate derivative at A, with the axes of f(A) and starred
+    axes; the contraction is over the starred names of all the axes S of A.
+    f is differentiable at A, with derivative D, when ‖R(A, H)‖ / ‖H‖ → 0
+    as H → 0.
+    """
+    S_star = tuple(a + STAR for a in shape(A))
+    return f(A + H) - f(A) - contract(D, star(H), over=S_star)
+
+
+def remainder_ratio(f, A, D, H) -> float:
+    """‖R(A, H)‖ / ‖H‖, the quantity whose limit (H → 0) Appendix B's
+    definition of differentiability requires to be 0."""
+    return float(tensor_norm(remainder(f, A, D, H))) / float(tensor_norm(H))
+
+
+# --------------------------------------------------------------------------
+# reading a printed formula: products before differences, parentheses as
+# printed (used to test every reading of a misprinted formula)
+
+_TOKEN = re.compile(r"\s*(⊙_\{[^}]*\}|⊙_[^\s()]+|⊙|[()]|[−-]|[^\s()⊙−-]+)")
+
+
+def _tokens(text):
+    text = text.strip()
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or not m.group(1):
+            raise ValueError(f"evaluate_formula: cannot read {text[pos:]!r}")
+        out.append(m.group(1))
+        pos = m.end()
+    return out
+
+
+def _parse(tokens, env):
+    """Recursive descent: expr = term (− term)*; term = atom (⊙ atom)*;
+    atom = NAME | ( expr ).  With ``env`` None only the syntax is checked."""
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def atom():
+        t = peek()
+        if t == "(":
+            take()
+            v = expr()
+            if take_if(")"):
+                return v
+            raise SyntaxError("unclosed (")
+        if t is None or t in (")", "−", "-") or t.startswith("⊙"):
+            raise SyntaxError(f"expected a name, got {t!r}")
+        take()
+        return None if env is None else env[t]
+
+    def take_if(t):
+        if peek() == t:
+            take()
+            return True
+        return False
+
+    def term():
+        v = atom()
+        while peek() is not None and peek().startswith("⊙"):
+            op = take()
+            w = atom()
+            if env is not None:
+                over = op[2:].strip("{}").replace(" ", "")
+                v = contract(v, w, over=tuple(a for a in over.split(",") if a))
+        return v
+
+    def expr():
+        v = term()
+        while peek() in ("−", "-"):
+            take()
+            w = term()
+            if env is not None:
+                v = v - w
+        return v
+
+    v = expr()
+    if pos != len(tokens):
+        raise SyntaxError(f"unexpected {tokens[pos]!r}")
+    return v
+
+
+def evaluate_formula(text: str, env):
+    """The value of a formula written with named tensors from ``env``.
+
+    Syntax: names (keys of ``env``, e.g. ``α``, ``Q*``), ``⊙`` (elementwise
+    product), ``⊙_seq`` or ``⊙_{seq,key}`` (contraction over those axes),
+    ``−`` (difference) and parentheses.  Products bind tighter than
+    differences; both group from the left.  Raises SyntaxError if the
+    parentheses or operators do not make a formula.
+    """
+    return _parse(_tokens(text), env)
+
+
+def paren_repairs(text: str) -> list:
+    """Every well-formed formula one parenthesis away from ``text``.
+
+    The candidates are ``text`` with one parenthesis deleted, or with one
+    ``(`` or ``)`` inserted between two tokens; those that parse are kept
+    (for a print with one ``)`` too many, only deleting a ``)`` or inserting
+    a ``(`` can succeed).  The results are token strings joined by single
+    spaces, without repeats, deletions first.
+    """
+    toks = _tokens(text)
+    candidates = [toks[:k] + toks[k + 1:] for k, t in enumerate(toks)
+                  if t in "()"]
+    candidates += [toks[:k] + [p] + toks[k:]
+                   for p in "()" for k in range(len(toks) + 1)]
+    found = []
+    for c in candidates:
+        try:
+            _parse(c, None)
+        except SyntaxError:
+            continue
+        s = " ".join(c)
+        if s not in found:
+            found.append(s)
+    return found

@@ -262,3 +262,120 @@ def test_sql_query_scale_and_cte():
             f"FROM S GROUP BY \"seq\""
     got = nt.sql_read(conn, query, sizes)
     same(got, nt.sum(nt.contract(a, k, over="key"), "batch") * 0.25)
+
+
+# --------------------------------------------------------------------------
+# relations as Boolean tensors (§6.3), against Python sets and sqlite3
+
+@st.composite
+def two_relations(draw):
+    sizes = {a: draw(st.integers(1, 4)) for a in ("student", "course", "room")}
+
+    def rows(a, b):
+        pairs = [(i, j) for i in range(sizes[a]) for j in range(sizes[b])]
+        return draw(st.sets(st.sampled_from(pairs)))
+
+    return sizes, rows("student", "course"), rows("course", "room")
+
+
+@SETTINGS
+@given(two_relations())
+def test_relation_join_projection_and_rename(rel):
+    sizes, r_rows, s_rows = rel
+    R = nt.alternatives.relation(r_rows, ("student", "course"), sizes)
+    S = nt.alternatives.relation(s_rows, ("course", "room"), sizes)
+    assert nt.alternatives.tuples(R, ("student", "course")) == set(r_rows)
+    join = {(a, b, c) for a, b in r_rows for b2, c in s_rows if b == b2}
+    got = nt.alternatives.tuples(R * S, ("student", "course", "room"))
+    assert got == join
+    counts = {}
+    for a, _, c in join:
+        counts[a, c] = counts.get((a, c), 0) + 1
+    C = nt.contract(R, S, over="course")
+    assert nt.alternatives.tuples(C, ("student", "room")) == set(counts)
+    Cp = nt.positional(C, ("student", "room"))
+    for (a, c), n in counts.items():
+        assert int(Cp[a, c]) == n
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE R (student INTEGER, course INTEGER)")
+    db.execute("CREATE TABLE S (course INTEGER, room INTEGER)")
+    db.executemany("INSERT INTO R VALUES (?, ?)", sorted(r_rows))
+    db.executemany("INSERT INTO S VALUES (?, ?)", sorted(s_rows))
+    sql = set(db.execute("SELECT student, course, room "
+                         "FROM R NATURAL JOIN S").fetchall())
+    assert got == sql
+    renamed = nt.rename(R, {"course": "class"})
+    rho = set(db.execute("SELECT student, course AS class FROM R").fetchall())
+    assert nt.alternatives.tuples(renamed, ("student", "class")) == rho
+
+
+def test_relation_errors_name_the_axis():
+    with pytest.raises(nt.AxisError, match="course"):
+        nt.alternatives.relation([(0, 5)], ("student", "course"),
+                                 {"student": 2, "course": 3})
+    with pytest.raises(nt.AxisError, match="room"):
+        nt.alternatives.relation([(0, 1)], ("student", "room"), {"student": 2})
+    R = nt.alternatives.relation([(0, 1)], ("a", "b"), {"a": 2, "b": 2})
+    with pytest.raises(nt.AxisError, match="axes"):
+        nt.alternatives.tuples(R, ("a",))
+
+
+# --------------------------------------------------------------------------
+# dropout specified by its mask axes (§6.4), and varying_axes
+
+def _varying_by_numpy(data, order):
+    """Axes along which max - min is nonzero somewhere (numpy, no torch)."""
+    return tuple(a for k, a in enumerate(order)
+                 if np.any(np.ptp(data, axis=k) != 0))
+
+
+@SETTINGS
+@given(st.data())
+def test_varying_axes_against_numpy(data):
+    order = data.draw(st.permutations(["a", "b", "c"]))
+    sizes = [data.draw(st.integers(1, 3)) for _ in order]
+    vals = data.draw(st.lists(st.integers(0, 1), min_size=int(np.prod(sizes)),
+                              max_size=int(np.prod(sizes))))
+    arr = np.array(vals, dtype=float).reshape(sizes)
+    x = nt.tensor(torch.from_numpy(arr), order)
+    assert nt.alternatives.varying_axes(x) == _varying_by_numpy(arr, order)
+
+
+@pytest.mark.parametrize("over", [("batch", "chans"), ("chans",),
+                                  ("batch", "chans", "length")])
+def test_dropout_mask_axes_scale_and_rate(over):
+    X = 1 + nt.rand(seed=3, length=40, chans=30, batch=20)   # no zeros
+    Y = nt.alternatives.dropout(X, 0.3, over, seed=4)
+    dropped = Y == 0
+    assert set(nt.alternatives.varying_axes(dropped)) == set(over)
+    order = ("batch", "chans", "length")
+    x, y = nt.positional(X, order), nt.positional(Y, order)
+    kept = y != 0
+    torch.testing.assert_close(y[kept], x[kept] / 0.7, rtol=1e-12, atol=0)
+    n = int(np.prod([nt.shape(X)[a] for a in over]))
+    rate = float(nt.positional(dropped, order).double().mean())
+    assert abs(rate - 0.3) < 4 * (0.3 * 0.7 / n) ** 0.5 + 1e-9
+    Y2 = nt.alternatives.dropout(X, 0.3, over, seed=4)
+    assert torch.equal(nt.positional(Y2, order), y)
+
+
+def test_dropout_matches_torch_dropout2d_pattern_on_4d():
+    """The named spec with over = (batch, chans) has the zero pattern that
+    torch's Dropout2d has on (N, C, H, W): constant along H and W."""
+    x = 1 + torch.rand(6, 7, 3, 4, dtype=torch.float64)
+    torch.manual_seed(0)
+    y = torch.nn.Dropout2d(0.5)(x)
+    names = ("batch", "chans", "height", "width")
+    torch_axes = nt.alternatives.varying_axes(nt.tensor(y == 0, names))
+    ours = nt.alternatives.dropout(nt.tensor(x, names), 0.5,
+                                   ("batch", "chans"), seed=1)
+    assert set(torch_axes) == set(nt.alternatives.varying_axes(ours == 0)) \
+        == {"batch", "chans"}
+
+
+def test_dropout_errors():
+    X = nt.randn(seed=5, batch=2, chans=3)
+    with pytest.raises(nt.AxisError, match="length"):
+        nt.alternatives.dropout(X, 0.5, ("length",), seed=0)
+    with pytest.raises(ValueError, match="p must"):
+        nt.alternatives.dropout(X, 1.0, ("batch",), seed=0)

@@ -211,16 +211,31 @@ def test_attention_formulas(n, dk, dv, flip):
         assert nt.max_difference(D, formula(Q, K, V)) < 1e-12
 
 
-def test_misread_dK_grouping_is_wrong():
-    """(α ⊙_seq Q*) ⊙ I, the other way to close the paper's parenthesis, gives 0."""
-    Q, K, V = nt.randn(seed=15, key=3), nt.randn(seed=16, seq=4, key=3), \
-        nt.randn(seed=17, seq=4, val=2)
+# the paper's print of ∂Att/∂K* (§5.5), transliterated token by token from
+# V \ndot{\seq} (\attwt \odot (Q\inax \odot I_{\seq,\seq\inax}) - \attwt
+# \ndot{\seq} (Q\inax \odot I_{\seq,\seq\inax})))
+PRINTED_DK = "V ⊙_seq (α ⊙ (Q* ⊙ I) − α ⊙_seq (Q* ⊙ I)))"
+
+
+def test_printed_dK_readings_against_finite_differences():
+    """Of the formulas one parenthesis away from the print, those that close
+    the group after Q* ⊙ I before the difference match finite differences;
+    dropping one of the final parentheses gives another tensor."""
+    q, k, v = g(3, seed=15), g(4, 3, seed=16), g(4, 2, seed=17)
+    Q, K, V = nt.tensor(q, "key"), nt.tensor(k, ("seq", "key")), \
+        nt.tensor(v, ("seq", "val"))
     a = nt.softmax(nt.contract(Q, K, over="key"), "seq")
-    QI = nt.contract(nt.star(Q), nt.identity("seq", "seq*", 4))
-    wrong_inner = nt.contract(nt.contract(a, nt.star(Q), over="seq"),
-                              nt.identity("seq", "seq*", 4))
-    wrong = nt.contract(V, a * (QI - wrong_inner), over="seq")
-    assert nt.max_difference(wrong, nt.attention_dK(Q, K, V)) > 1e-2
+    env = {"V": V, "α": a, "Q*": nt.star(Q),
+           "I": nt.identity("seq", "seq*", 4)}
+    dK = central_difference(lambda k: att_pos(q, k, v), k)
+    good, bad = [], []
+    for text in nt.calculus.paren_repairs(PRINTED_DK):
+        D = nt.calculus.evaluate_formula(text, env)
+        err = (nt.positional(D, ("val", "seq*", "key*")) - dK).abs().max()
+        (good if err < 1e-7 else bad).append(text)
+    assert "V ⊙_seq ( α ⊙ ( Q* ⊙ I − α ⊙_seq ( Q* ⊙ I ) ) )" in good
+    assert "V ⊙_seq ( α ⊙ ( Q* ⊙ I ) − α ⊙_seq ( Q* ⊙ I ) )" in bad
+    assert len(good) + len(bad) == 9
 
 
 def test_gradcheck_formula_functions():
@@ -405,3 +420,119 @@ def test_identity_name_clash_and_star_absent_axis():
 def test_derivative_rejects_integer_input():
     with pytest.raises(TypeError, match="real-valued"):
         nt.derivative(lambda X: X, nt.randint(0, 3, seed=46, seq=3))
+
+
+# --------------------------------------------------------------------------
+# the definitions of §5.1 and Appendix B, executed
+
+@SETTINGS
+@given(sizes3, st.integers(1, 3), perms3)
+def test_partial_derivatives_against_autograd_jacobian(sz, v, perm):
+    b, s, k = sz
+    x, w = g(b, s, k, seed=31), g(k, v, seed=32)
+    X = named(x, ("batch", "seq", "key"), perm)
+    W = nt.tensor(w, ("key", "val"))
+    P = nt.calculus.partial_derivatives(lambda X: f_named(X, W), X)
+    J = torch.autograd.functional.jacobian(lambda x: f_pos(x, w), x)
+    close(nt.positional(P, OUT + STARRED), J, tol=1e-8)
+
+
+def test_tensor_norm_and_remainder_against_positional():
+    a, h, w = g(2, 3, seed=33), g(2, 3, seed=34), g(3, 4, seed=35)
+    A = nt.tensor(a.T.contiguous(), ("seq", "batch"))
+    H = nt.tensor(h, ("batch", "seq"))
+    W = nt.tensor(w, ("seq", "val"))
+
+    def f(X):
+        return nt.tanh(nt.contract(X, W, over="seq"))
+
+    def fp(x):
+        return torch.tanh(x @ w)
+
+    assert abs(float(nt.calculus.tensor_norm(H)) - h.norm().item()) < 1e-12
+    J = torch.autograd.functional.jacobian(fp, a)          # (b, v, b, s)
+    D = nt.tensor(J, ("batch", "val", "batch*", "seq*"))
+    R = nt.calculus.remainder(f, A, D, H)
+    r = fp(a + h) - fp(a) - torch.einsum("bvcs,cs->bv", J, h)
+    close(nt.positional(R, ("batch", "val")), r, tol=1e-12)
+    ratio = nt.calculus.remainder_ratio(f, A, D, H)
+    assert abs(ratio - r.norm().item() / h.norm().item()) < 1e-12
+
+
+def test_remainder_ratio_vanishes_only_for_the_derivative():
+    X = nt.randn(seed=36, batch=2, ax=3)
+    H = nt.randn(seed=37, ax=3, batch=2)
+
+    def f(X):
+        return nt.softmax(X, "ax")
+
+    D = nt.derivative(f, X)
+    lift = nt.softmax_derivative(X, "ax")          # no batch* axis
+    good = [nt.calculus.remainder_ratio(f, X, D, t * H) for t in (1e-1, 1e-3)]
+    bad = [nt.calculus.remainder_ratio(f, X, lift, t * H) for t in (1e-1, 1e-3)]
+    assert good[1] < 2e-2 * good[0]                 # ∝ t
+    assert bad[1] > 0.5 * bad[0] > 1e-2             # a constant
+
+
+def _python_value(text, env):
+    """The same formula evaluated by Python's own parser (⊙ as *, − as -)."""
+    import ast
+
+    src = text.replace("⊙", "*").replace("−", "-")
+    tree = ast.parse(src, mode="eval")
+    for node in ast.walk(tree):
+        assert isinstance(node, (ast.Expression, ast.BinOp, ast.Mult, ast.Sub,
+                                 ast.Name, ast.Load)), ast.dump(node)
+    return eval(compile(tree, "<formula>", "eval"), {}, dict(env))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.recursive(st.sampled_from("abc"),
+                    lambda e: st.tuples(e, st.sampled_from("⊙−"), e).map(
+                        lambda t: f"({t[0]} {t[1]} {t[2]})")
+                    | st.tuples(e, st.sampled_from("⊙−"), e).map(
+                        lambda t: f"{t[0]} {t[1]} {t[2]}"),
+                    max_leaves=6))
+def test_evaluate_formula_against_python_precedence(text):
+    env = {c: nt.randn(seed=40 + i, ax=3) for i, c in enumerate("abc")}
+    got = nt.calculus.evaluate_formula(text, env)
+    want = _python_value(text, env)
+    assert nt.max_difference(got, want) < 1e-12
+
+
+def test_evaluate_formula_contracts_over_the_named_axes():
+    A = nt.randn(seed=44, seq=3, key=2)
+    B = nt.randn(seed=45, key=2, seq=3, val=2)
+    C = nt.randn(seed=46, val=2)
+    got = nt.calculus.evaluate_formula("A ⊙_{seq,key} B − C", dict(A=A, B=B, C=C))
+    want = nt.contract(A, B, over=("seq", "key")) - C
+    assert nt.max_difference(got, want) < 1e-12
+    with pytest.raises(SyntaxError):
+        nt.calculus.evaluate_formula("A ⊙ (B − C", dict(A=A, B=B, C=C))
+
+
+def _repairs_by_characters(text):
+    """Brute force over characters: delete one parenthesis or insert one
+    anywhere, keep what Python parses as products and differences of names."""
+    import ast
+
+    out = set()
+    cands = [text[:k] + text[k + 1:] for k, c in enumerate(text) if c in "()"]
+    cands += [text[:k] + p + text[k:] for p in "()" for k in range(len(text) + 1)]
+    for c in cands:
+        src = c.replace("⊙", "*").replace("−", "-")
+        try:
+            tree = ast.parse(src, mode="eval")
+        except SyntaxError:
+            continue
+        if all(isinstance(n, (ast.Expression, ast.BinOp, ast.Mult, ast.Sub,
+                              ast.Name, ast.Load)) for n in ast.walk(tree)):
+            out.add(c.replace(" ", ""))
+    return out
+
+
+@pytest.mark.parametrize("text", ["a ⊙ (b − c))", "(a − b ⊙ (c ⊙ a)",
+                                  "a − (b ⊙ (c − a))", "((a ⊙ b) − c))"])
+def test_paren_repairs_against_brute_force(text):
+    ours = {r.replace(" ", "") for r in nt.calculus.paren_repairs(text)}
+    assert ours == _repairs_by_characters(text)
