@@ -28,8 +28,11 @@ What the entry says about its parameters:
   named tensor among the inputs); see ``COMPLEX_NOTE``;
 - ``reduction``: a reduction (or a function along an axis that sums or
   compares over it): the low-precision class applies;
-- ``device``: False for an entry with several tensors that does not compute
-  with their values (``float_dtype``, ``network``), with the reason;
+- ``device``: a string saying why, for an entry with several tensors that
+  does not compute with their values (``float_dtype``, ``network``);
+  ``unused``: positions (in the order ``tensors_in`` walks the arguments) of
+  tensors whose values are not used, only their axes (the device class
+  skips them);
 - ``note``: why a class does not apply, for entries without tensors.
 """
 
@@ -81,6 +84,11 @@ def transformer_params():
                                       hidden=6, seed=1, dtype=F64)
 
 
+def layer_params():
+    """The parameters of layer 1 (the embedding E is not a layer's)."""
+    return {k: v for k, v in transformer_params().items() if k != "E"}
+
+
 LENET = dict(chans=(1, 2, 3), kernels=((3, 3), (2, 2)), pools=((2, 2), (1, 1)),
              height=8, width=8, hidden=5, classes=3)
 
@@ -123,6 +131,7 @@ class Entry:
     indices: str | None = None
     complex: bool | None = None
     device: bool | str = True
+    unused: tuple = ()
     reduction: bool = False
     note: str = ""
 
@@ -419,7 +428,8 @@ TABLE = [
     *[Entry(f"calculus.attention_d{w}", lambda: ((R(1, query=2, key=3),
                                                   R(2, seq=4, key=3),
                                                   R(3, seq=4, val=5)), {}),
-            axes=("key", "seq") + (("val",) if w == "V" else ()), complex=False)
+            axes=("key", "seq") + (("val",) if w == "V" else ()), complex=False,
+            unused=(2,) if w == "V" else ())      # dAtt/dV* needs V's axes only
       for w in "VQK"],
     # -- examples -----------------------------------------------------------
     Entry("examples.joint", lambda: ((U(1, A=2, B=3), U(2, A=2)), {}), complex=True),
@@ -501,7 +511,7 @@ TABLE = [
         transformer_params()[f"1.{w}"] for w in ("W1", "b1", "W2", "b2")), {}),
           axes=("layer", "hidden"), complex=False),
     Entry("models.transformer_layer",
-          lambda: ((R(1, seq=3, layer=4), transformer_params(), 1), {}),
+          lambda: ((R(1, seq=3, layer=4), layer_params(), 1), {}),
           axes=("seq", "layer", "heads", "key", "val", "hidden"), new=("query",),
           complex=False),
     Entry("models.transformer_logits",

@@ -228,8 +228,9 @@ def test_plain_and_fused_agree_in_half_precision(name, dtype):
     entry = BY_NAME[name]
     args, kwargs = _half_inputs(entry, dtype)
     ref = entry.fn(*replace_tensors(args, _as64), **replace_tensors(kwargs, _as64))
-    tol = dict(rtol=2e-2, atol=2e-2) if dtype == torch.float16 else \
-        dict(rtol=8e-2, atol=8e-2)
+    # measured: at most 9e-4 (float16) and 7e-3 (bfloat16) relative to |ref| + 1
+    tol = dict(rtol=4e-3, atol=4e-3) if dtype == torch.float16 else \
+        dict(rtol=2.5e-2, atol=2.5e-2)
     for path in (contextlib.nullcontext, nt.plain):
         with path():
             got = entry.fn(*args, **kwargs)
