@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import numbers
+import operator
 from typing import Mapping
 
 from .core import AxisError, _as_funsor, _fmt, dtype
@@ -41,11 +41,16 @@ def checked(fn, check):
 
 
 def size(n, axis, what) -> int:
-    """``n`` as the size of axis ``axis``: a non-negative int (not a bool)."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+    """``n`` as the size of axis ``axis``: a non-negative int (not a bool; numpy
+    and 0-dim torch integers count, as for ``operator.index``)."""
+    try:
+        k = None if isinstance(n, bool) else operator.index(n)
+    except TypeError:
+        k = None
+    if k is None or k < 0:
         raise AxisError(f"{what}: the size of axis {axis!r} must be a non-negative "
                         f"int, got {n!r}")
-    return int(n)
+    return k
 
 
 def axis_names(axes, what, param) -> tuple:
