@@ -41,7 +41,7 @@ from __future__ import annotations
 import inspect
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 

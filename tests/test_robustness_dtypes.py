@@ -10,7 +10,6 @@ inputs.
 from __future__ import annotations
 
 import contextlib
-import math
 
 import numpy as np
 import pytest

@@ -4,7 +4,6 @@ the strategies draw what they say."""
 
 import math
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
