@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from . import _checks
 from .core import (AxisError, _as_funsor, _axes, _fmt, _merged_sizes,
                    positional, shape, tensor)
 
@@ -95,6 +96,7 @@ def sql_load(conn: sqlite3.Connection, table: str, x, *,
     REAL column ``value``.  Returns the table's shape ``{axis: size}``.
     """
     x = _as_funsor(x)
+    _checks.real("sql_load", x=x)
     sizes = shape(x)
     if value in sizes:
         raise AxisError(f"sql_load: the value column {value!r} clashes with "
@@ -168,6 +170,16 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
     return text
 
 
+def _over_check(what):
+    def check(**kw):
+        _checks.axis_names(kw["over"], what, "over")
+    return check
+
+
+sql_contract_query = _checks.checked(sql_contract_query,
+                                     _over_check("sql_contract_query"))
+
+
 def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
              value: str = "v", dtype=torch.float64):
     """Run ``query``; its rows (index columns, ``value``) as a named tensor.
@@ -185,6 +197,8 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
     if missing:
         raise AxisError(f"sql_read: no size given for axes {missing}; "
                         f"sizes are {_fmt(sizes)}")
+    for a in axes:
+        _checks.size(sizes[a], a, "sql_read")
     out = np.zeros([sizes[a] for a in axes])
     for row in cur:
         out[tuple(row[:-1])] = row[-1]
@@ -202,6 +216,7 @@ def sql_contract(*tensors, over=(), rename: Mapping[str, str] | None = None,
     """
     if len(tensors) < 2:
         raise TypeError("sql_contract needs at least two operands")
+    _checks.axis_names(over, "sql_contract", "over")
     ts = [_as_funsor(t) for t in tensors]
     sizes = dict(_merged_sizes(ts, "sql_contract"))
     own = conn is None
@@ -390,6 +405,9 @@ def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
                 legs.append((("hub", a), a))
     axes = {v: tuple(shape(t)) for v, t in zip(labels, ts)}
     return Network(labels, edges, hubs, legs, sizes, axes)
+
+
+network = _checks.checked(network, _over_check("network"))
 
 
 # --------------------------------------------------------------------------

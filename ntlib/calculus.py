@@ -19,6 +19,7 @@ import warnings
 
 import torch
 
+from . import _checks
 from .core import (AxisError, _as_funsor, _fmt, _require, _wrap, contract,
                    device, norm, positional, rename, shape, softmax)
 from .core import dtype as _dtype
@@ -50,6 +51,17 @@ def star(x, axes=None):
     return rename(x, {a: a + STAR for a in axes})
 
 
+def _axes_check(what, param):
+    """A check (for _checks.checked) that ``param`` names distinct axes, if given."""
+    def check(**kw):
+        if kw[param] is not None:
+            _checks.axis_names(kw[param], what, param)
+    return check
+
+
+star = _checks.checked(star, _axes_check("star", "axes"))
+
+
 def identity(ax: str, new: str, size: int, *, dtype=torch.float64):
     """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0
     (the identity tensor).
@@ -60,6 +72,17 @@ def identity(ax: str, new: str, size: int, *, dtype=torch.float64):
         raise AxisError(f"identity: the two axes must have different names; "
                         f"got {ax!r} twice (size {size})")
     return _wrap(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
+
+
+def _identity_check(ax, new, size, dtype):
+    for role, name in (("ax", ax), ("new", new)):
+        if not isinstance(name, str):
+            raise AxisError(f"identity: {role} must be an axis name (a str), "
+                            f"got {name!r}")
+    _checks.size(size, ax, "identity")
+
+
+identity = _checks.checked(identity, _identity_check)
 
 
 def identity_like(x, axes=None):
@@ -79,6 +102,9 @@ def identity_like(x, axes=None):
         eye = identity(a, a + STAR, sizes[a], dtype=_dtype(x))
         out = eye if out is None else contract(out, eye)
     return out
+
+
+identity_like = _checks.checked(identity_like, _axes_check("identity_like", "axes"))
 
 
 # --------------------------------------------------------------------------
@@ -222,6 +248,10 @@ def derivative_of_lift(G, over):
     if not over:
         return G
     return contract(G, identity_like(G, over))
+
+
+derivative_of_lift = _checks.checked(
+    derivative_of_lift, _axes_check("derivative_of_lift", "over"))
 
 
 def attention_unscaled(Q, K, V, *, key="key", seq="seq"):

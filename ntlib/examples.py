@@ -18,9 +18,10 @@ import math
 
 import torch
 
+from . import _checks
 from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes,
-                   _not_axis, _require, _wrap, argmin, contract, device, index, log,
-                   max, norm, rename, shape, softmax, sum)
+                   _not_axis, _require, _wrap, argmin, contract, device, float_dtype,
+                   index, log, max, norm, rename, shape, softmax, sum)
 
 __all__ = [
     "joint", "marginal", "bayes",
@@ -260,8 +261,11 @@ def kmeans(X, C0, *, steps: int, batch: str = "batch", d: str = "d",
 
 def _topk(x, ax, k, new, what):
     x = _as_funsor(x)
-    axes = (ax,) if isinstance(ax, str) else tuple(ax)
+    axes = _checks.axis_names(ax, what, "ax")
     _require(x, axes, what)
+    _checks.real(what, x=x)
+    if not isinstance(new, str):
+        raise AxisError(f"{what}: new must be an axis name (a str), got {new!r}")
     have = shape(x)
     n = math.prod(have[a] for a in axes)
     if not 1 <= k <= n:
@@ -391,7 +395,10 @@ def _square(x, ax1, ax2, what):
                         f"{ax2!r}[{s[ax2]}] must have the same size "
                         f"(a square matrix)")
     rest = tuple(a for a in s if a not in (ax1, ax2))
-    return _data(x, rest + (ax1, ax2)), rest
+    data = _data(x, rest + (ax1, ax2))
+    if not (data.is_floating_point() or data.is_complex()):
+        data = data.to(float_dtype(x))  # integers: the default float dtype
+    return data, rest
 
 
 def det(x, ax1: str, ax2: str):
@@ -433,6 +440,13 @@ def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1",
                     over=(d1, d2))
     log_norm = n * math.log(2 * math.pi) + log(det(Sigma, d1, d2))
     return -0.5 * quad - 0.5 * log_norm
+
+
+def _mvn_check(X, mu, Sigma, d, d1, d2):
+    _checks.real("mvn_log_density", X=X, mu=mu, Sigma=Sigma)
+
+
+mvn_log_density = _checks.checked(mvn_log_density, _mvn_check)
 
 
 # --------------------------------------------------------------------------
@@ -521,3 +535,13 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
         return beliefs, {"factor_to_variable": f2v, "iterations": it,
                          "change": change}
     return beliefs
+
+
+def _belief_propagation_check(factors, max_iter, tol, return_messages, init):
+    factors = list(factors)
+    _checks.real("belief_propagation",
+                 **{f"factor {i}": f for i, f in enumerate(factors)})
+    return {"factors": factors}
+
+
+belief_propagation = _checks.checked(belief_propagation, _belief_propagation_check)

@@ -24,6 +24,7 @@ from collections import OrderedDict
 
 import torch
 
+from . import _checks
 from . import core as _core
 from .core import (AxisError, _data, _wrap, contract, index, max as _max, relu, rename, shape,
                    softmax)
@@ -66,6 +67,33 @@ def one_hot(tokens, *, vocab: str = "vocab", size: int) -> "_core.Tensor":
     return _core.tensor(data, _core.names(tokens) + (vocab,))
 
 
+def _ids(ids, n, what, role, vocab, convert=True):
+    """Token ids as int64 in [0, n): any integer dtype, negative ids counted
+    from the end (as a negative index); TypeError for other dtypes, AxisError
+    for ids out of range.  ``convert=False``: check only."""
+    ids = _core._as_funsor(ids)
+    dt = _core.dtype(ids)
+    if dt == torch.bool or dt.is_floating_point or dt.is_complex:
+        raise TypeError(f"{what}: {role} must hold integer token ids, got {dt} values "
+                        f"(a {str(dt).replace('torch.', '')} tensor is not an index)")
+    data = ids.data.to(torch.int64)
+    if data.numel() and data.device.type != "meta" \
+            and (int(data.min()) < -n or int(data.max()) >= n):   # meta: no values
+        raise AxisError(f"{what}: {role} must lie in [-{n}, {n}) to index axis "
+                        f"{vocab!r}[{n}]; got ids from {int(data.min())} to "
+                        f"{int(data.max())}")
+    if convert:
+        return _core.tensor(torch.where(data < 0, data + n, data), _core.names(ids))
+
+
+def _one_hot_check(tokens, vocab, size):
+    size = _checks.size(size, vocab, "one_hot")
+    return {"tokens": _ids(tokens, size, "one_hot", "tokens", vocab), "size": size}
+
+
+one_hot = _checks.checked(one_hot, _one_hot_check)
+
+
 def embed(I, E, *, vocab: str = "vocab", layer: str = "layer"):
     """W = (E ⊙_vocab I) √|layer|.
 
@@ -78,6 +106,17 @@ def embed(I, E, *, vocab: str = "vocab", layer: str = "layer"):
         I = _core.tensor(I.data.to(E.data.dtype), _core.names(I))  # one-hot in E's precision
         return contract(I, E, over=vocab) * scale
     return index(E, vocab, I) * scale
+
+
+def _embed_check(I, E, vocab, layer):
+    _core._require(E, (vocab, layer), "embed (E)")
+    if _core.dtype(I).is_floating_point and vocab not in _core.shape(I):
+        raise TypeError(f"embed: I must be integer token ids or one-hot over "
+                        f"{vocab!r}; got {_core.dtype(I)} values over "
+                        f"{_core._fmt(_core.shape(I))}, without the axis {vocab!r}")
+
+
+embed = _checks.checked(embed, _embed_check)
 
 
 def positional_encoding(n: int, d: int, *, seq: str = "seq", layer: str = "layer",
@@ -95,6 +134,14 @@ def positional_encoding(n: int, d: int, *, seq: str = "seq", layer: str = "layer
     return _core.tensor(P, (seq, layer))
 
 
+def _positional_encoding_check(n, d, seq, layer, dtype):
+    _checks.size(n, seq, "positional_encoding")
+    _checks.size(d, layer, "positional_encoding")
+
+
+positional_encoding = _checks.checked(positional_encoding, _positional_encoding_check)
+
+
 def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int = 64,
                      hidden: int | None = None, seed: int = 0, dtype=torch.float32,
                      names: dict | None = None) -> dict:
@@ -108,6 +155,9 @@ def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int 
     ``l.b2`` (layer), ``l.gamma'``, ``l.beta'`` (layer; after the FFN).
     ``names`` renames axes (e.g. ``{"layer": "emb"}``).
     """
+    for ax, n in (("vocab", vocab), ("heads", heads), ("layer", layer),
+                  ("hidden", 4 * layer if hidden is None else hidden)):
+        _checks.size(n, (names or {}).get(ax, ax), "init_transformer")
     if layer % heads:
         raise AxisError(f"|layer| = {layer} is not divisible by |heads| = {heads}")
     hidden = 4 * layer if hidden is None else hidden
@@ -222,6 +272,16 @@ def transformer_logits(I, params, *, version: str = "latest", causal: bool = Tru
     return contract(X, E, over=layer)               # = E ⊙_layer X^L
 
 
+def _transformer_logits_check(I, params, version, causal, seq, query, vocab, layer,
+                              heads, key, val, hidden, eps):
+    _core._require(I, (seq,), "transformer_logits (I)")
+    _core._require(params["E"], (vocab, layer), "transformer_logits (E)")
+    _checks.real("transformer_logits", **params)
+
+
+transformer_logits = _checks.checked(transformer_logits, _transformer_logits_check)
+
+
 def transformer(I, params, **kw):
     """O = softmax_vocab(E ⊙_layer X^L): next-token distributions at every position.
 
@@ -240,6 +300,7 @@ def _cross_entropy_check(logits, target, vocab, reduction):
         raise AxisError(f"cross_entropy: the target holds class ids and must not have "
                         f"the axis {vocab!r}; its axes are {_core._fmt(shape(target))}")
     _core._merged_sizes((logits, target), "cross_entropy")
+    _ids(target, shape(logits)[vocab], "cross_entropy", "target", vocab, convert=False)
 
 
 def _cross_entropy_fused(logits, target, vocab, reduction):
@@ -247,7 +308,8 @@ def _cross_entropy_fused(logits, target, vocab, reduction):
     if set(_core.names(target)) != set(rest):
         return NotImplemented   # target with other axes: the formula lifts
     z = _data(logits, rest + (vocab,)).to(_core.float_dtype(logits))
-    t = _data(target, rest) if rest else target.data
+    t = (_data(target, rest) if rest else target.data).to(torch.int64)
+    t = torch.where(t < 0, t + z.shape[-1], t)      # negative ids count from the end
     loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1),
                                              reduction=reduction)
     if reduction == "none":
@@ -288,6 +350,9 @@ def init_lenet(*, chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2,
     ``layer`` are found by running the shape arithmetic (valid convolutions,
     pools that divide evenly).
     """
+    for ax, n in (("height", height), ("width", width), ("hidden", hidden),
+                  ("classes", classes)):
+        _checks.size(n, ax, "init_lenet")
     h, w = height, width
     params = {}
     for l, ((kh, kw), (ph, pw)) in enumerate(zip(kernels, pools), start=1):
@@ -344,6 +409,14 @@ def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
         W3 = _core.unflatten(W3, layer, {height: s[height], width: s[width], chans: s[chans]})
         X3 = relu(contract(X2, W3, over=(height, width, chans)) + params["b3"])
     return contract(X3, params["W4"], over=hidden) + params["b4"]
+
+
+def _lenet_logits_check(X, params, pools, flatten, chans, height, width, layer, hidden,
+                        classes):
+    _core._require(params["W4"], (classes, hidden), "lenet_logits (W4)")
+
+
+lenet_logits = _checks.checked(lenet_logits, _lenet_logits_check)
 
 
 def lenet(X, params, **kw):

@@ -21,6 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import _checks
 from ._funsor_compat import Tensor
 
 from .core import (AxisError, _as_funsor, _data, _fmt, _is_float, _merged_sizes, _not_axis,
@@ -211,6 +212,13 @@ def causal_mask(n, *, seq="seq", query="query", dtype=torch.float64):
     return _wrap(data.to(device()), (seq, query))
 
 
+def _causal_mask_check(n, seq, query, dtype):
+    _checks.size(n, seq, "causal_mask")
+
+
+causal_mask = _checks.checked(causal_mask, _causal_mask_check)
+
+
 # --------------------------------------------------------------------------
 # convolution
 
@@ -325,6 +333,7 @@ def _fresh(X, base):
 
 def _max_pool1d_check(X, k, seq, kernel):
     _pool_check(X, seq, k, "max_pool1d")
+    _checks.axis_names(kernel, "max_pool1d", "kernel")  # the fused path never uses it
 
 
 def _max_pool1d_fused(X, k, seq, kernel):
@@ -465,6 +474,7 @@ def layer_norm(X, gamma, beta, *, layer="layer", chans="chans", eps=1e-5):
 def _group_norm_check(X, gamma, beta, k, chans, layer, kernel, eps):
     _norm_check(X, gamma, beta, (chans, layer), "group_norm")
     _pool_check(X, chans, k, "group_norm")
+    _checks.axis_names(kernel, "group_norm", "kernel")  # the fused path never uses it
 
 
 def _group_norm_fused(X, gamma, beta, k, chans, layer, kernel, eps):

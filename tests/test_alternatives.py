@@ -15,14 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ntlib as nt
+from ntlib.testing import assert_close, assert_equal, named_tensors
 
 POOL = ("batch", "heads", "seq'", "seq", "key", "val")
 SETTINGS = settings(max_examples=25, deadline=None)
-
-
-def named(seed, order, sizes):
-    """A float64 named tensor with axes stored in ``order``."""
-    return nt.randn(seed=seed, dtype=torch.float64, **{a: sizes[a] for a in order})
+TOL = dict(rtol=1e-10, atol=1e-10)
 
 
 @st.composite
@@ -32,20 +29,10 @@ def operands(draw, n_min=2, n_max=3):
     ts = []
     for k in range(n):
         axes = draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=4, unique=True))
-        ts.append(named(100 * k + draw(st.integers(0, 99)), axes, sizes))
+        ts.append(draw(named_tensors(names=axes, sizes=sizes)))
     union = sorted({a for t in ts for a in nt.names(t)})
     over = draw(st.lists(st.sampled_from(union), unique=True)) if union else []
     return ts, over
-
-
-def pos(x, order):
-    return nt.positional(x, order).detach().cpu().double()
-
-
-def same(a, b, tol=1e-10):
-    assert nt.shape(a) == nt.shape(b), (nt.shape(a), nt.shape(b))
-    order = nt.names(a)
-    torch.testing.assert_close(pos(a, order), pos(b, order), rtol=tol, atol=tol)
 
 
 # --------------------------------------------------------------------------
@@ -57,20 +44,18 @@ def test_xarray_round_trip(data):
     order = data.draw(st.permutations(POOL[:4]))
     k = data.draw(st.integers(1, 4))
     sizes = {a: data.draw(st.integers(1, 5)) for a in POOL}
-    x = named(data.draw(st.integers(0, 1000)), order[:k], sizes)
+    x = data.draw(named_tensors(names=order[:k], sizes=sizes, max_size=5))
     da = nt.to_xarray(x)
     assert isinstance(da, xr.DataArray)
     assert set(da.dims) == set(nt.names(x))
     assert dict(da.sizes) == nt.shape(x)
     # the values, read by numpy in another order, are x's values
     want = list(reversed(order[:k]))
-    np.testing.assert_array_equal(da.transpose(*want).values, pos(x, want).numpy())
+    assert_equal(x, da.transpose(*want).values, order=want)
     back = nt.from_xarray(da)
-    assert nt.shape(back) == nt.shape(x)
-    assert torch.equal(pos(back, want), pos(x, want))          # exact
+    assert_equal(back, x)                                       # exact
     # and from an xarray-side transpose
-    back2 = nt.from_xarray(da.transpose(*want))
-    assert torch.equal(pos(back2, order[:k]), pos(x, order[:k]))
+    assert_equal(nt.from_xarray(da.transpose(*want)), x)
 
 
 def test_xarray_integer_and_coords_rule():
@@ -79,13 +64,13 @@ def test_xarray_integer_and_coords_rule():
     assert list(da.coords["seq"].values) == ["a", "b", "c"]
     back = nt.from_xarray(da)                         # coordinates are dropped
     assert not back.data.is_floating_point()
-    assert torch.equal(pos(back, ("batch", "seq")), pos(i, ("batch", "seq")))
+    assert_equal(back, i)
     # a DataArray with labels in another order: values taken in da's order
     da2 = xr.DataArray(np.arange(6.0).reshape(2, 3), dims=("a", "b"),
                        coords={"b": [30, 10, 20], "extra": ("a", [7, 8])})
     y = nt.from_xarray(da2)
     assert nt.shape(y) == {"a": 2, "b": 3}
-    np.testing.assert_array_equal(pos(y, ("a", "b")).numpy(), np.arange(6.0).reshape(2, 3))
+    assert_equal(y, np.arange(6.0).reshape(2, 3), order=("a", "b"))
 
 
 def test_from_xarray_rejects_non_string_dims():
@@ -100,7 +85,7 @@ def test_xr_dot_equals_contract(ops):
     ts, over = ops
     want = nt.contract(*ts, over=over)
     got = xr.dot(*[nt.to_xarray(t) for t in ts], dim=list(over))
-    same(nt.from_xarray(got), want)
+    assert_close(nt.from_xarray(got), want, **TOL)
 
 
 # --------------------------------------------------------------------------
@@ -110,7 +95,7 @@ def test_xr_dot_equals_contract(ops):
 @given(operands())
 def test_sql_contract_equals_contract(ops):
     ts, over = ops
-    same(nt.sql_contract(*ts, over=over), nt.contract(*ts, over=over))
+    assert_close(nt.sql_contract(*ts, over=over), nt.contract(*ts, over=over), **TOL)
 
 
 @SETTINGS
@@ -123,7 +108,8 @@ def test_sql_contract_with_rename(ops, data):
         return
     old = data.draw(st.sampled_from(kept))
     mapping = {old: old + "_new"}
-    same(nt.sql_contract(*ts, over=over, rename=mapping), nt.rename(want, mapping))
+    assert_close(nt.sql_contract(*ts, over=over, rename=mapping), nt.rename(want, mapping),
+                 **TOL)
 
 
 def test_sql_tables_hold_every_record():
@@ -133,7 +119,7 @@ def test_sql_tables_hold_every_record():
     rows = conn.execute('SELECT "key", "seq", "v" FROM "X" ORDER BY "key", "seq"').fetchall()
     assert len(rows) == 6
     for k, s, v in rows:
-        assert v == pos(x, ("key", "seq"))[k, s].item()
+        assert v == x(key=k, seq=s).item()
 
 
 def test_sql_query_text():
@@ -261,7 +247,7 @@ def test_sql_query_scale_and_cte():
     query = f"WITH S AS ({inner}) SELECT \"seq\", SUM(\"v\") AS \"v\" " \
             f"FROM S GROUP BY \"seq\""
     got = nt.sql_read(conn, query, sizes)
-    same(got, nt.sum(nt.contract(a, k, over="key"), "batch") * 0.25)
+    assert_close(got, nt.sum(nt.contract(a, k, over="key"), "batch") * 0.25, **TOL)
 
 
 # --------------------------------------------------------------------------

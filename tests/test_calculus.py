@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import ntlib as nt
 from ntlib.exercises import ExerciseError
+from ntlib.testing import assert_close, named
 
 F64 = torch.float64
 SETTINGS = settings(max_examples=15, deadline=None)
@@ -32,13 +33,7 @@ def g(*shape, seed=0):
     return torch.randn(*shape, generator=gen, dtype=F64)
 
 
-def named(data, names, perm):
-    """A named tensor from positional ``data`` (dims = ``names``), stored in order ``perm``."""
-    return nt.tensor(data.permute(perm).contiguous(), [names[p] for p in perm])
-
-
-def close(a, b, tol=1e-10):
-    torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+TOL = dict(rtol=1e-10, atol=1e-10)
 
 
 sizes3 = st.tuples(*[st.integers(1, 4)] * 3)
@@ -73,13 +68,13 @@ STARRED = ("batch*", "seq*", "key*")
 def test_derivative_against_autograd_jacobian(sz, v, perm):
     b, s, k = sz
     x, w = g(b, s, k, seed=1), g(k, v, seed=2)
-    X = named(x, ("batch", "seq", "key"), perm)
+    X = named(x, ("batch", "seq", "key"), storage=perm)
     W = nt.tensor(w, ("key", "val"))
     D = nt.derivative(lambda X: f_named(X, W), X)
     assert nt.shape(D) == {"batch": b, "seq": s, "val": v, "key": k,
                            "batch*": b, "seq*": s, "key*": k}
     J = torch.autograd.functional.jacobian(lambda x: f_pos(x, w), x)
-    close(nt.positional(D, OUT + STARRED), J)
+    assert_close(D, J, order=OUT + STARRED, **TOL)
 
 
 @SETTINGS
@@ -88,24 +83,24 @@ def test_differential_against_positional_jvp(sz, v, perm, hperm):
     b, s, k = sz
     x, h, w = g(b, s, k, seed=3), g(b, s, k, seed=4), g(k, v, seed=5)
     names = ("batch", "seq", "key")
-    X, H = named(x, names, perm), named(h, names, hperm)
+    X, H = named(x, names, storage=perm), named(h, names, storage=hperm)
     W = nt.tensor(w, ("key", "val"))
     dY = nt.differential(lambda X: f_named(X, W), X, H)
     _, t = torch.func.jvp(lambda x: f_pos(x, w), (x,), (h,))
-    close(nt.positional(dY, OUT), t)
+    assert_close(dY, t, order=OUT, **TOL)
     # and the differential is the derivative contracted with H*
     D = nt.derivative(lambda X: f_named(X, W), X)
-    close(nt.positional(nt.contract(D, nt.star(H), over=STARRED), OUT), t)
+    assert_close(nt.contract(D, nt.star(H), over=STARRED), t, order=OUT, **TOL)
 
 
 def test_derivative_on_the_plain_path():
     """Inside nt.plain() softmax runs its formula (max, exp, sum): same result."""
     x, w = g(2, 3, 4, seed=23), g(4, 2, seed=24)
-    X, W = named(x, ("batch", "seq", "key"), (2, 0, 1)), nt.tensor(w, ("key", "val"))
+    X, W = named(x, ("batch", "seq", "key"), storage=(2, 0, 1)), nt.tensor(w, ("key", "val"))
     with nt.plain():
         D = nt.derivative(lambda X: f_named(X, W), X)
     J = torch.autograd.functional.jacobian(lambda x: f_pos(x, w), x)
-    close(nt.positional(D, OUT + STARRED), J)
+    assert_close(D, J, order=OUT + STARRED, **TOL)
 
 
 def test_derivative_scalar_output_and_unlifted():
@@ -113,7 +108,7 @@ def test_derivative_scalar_output_and_unlifted():
     X = nt.tensor(x, ("seq", "key"))
     D = nt.derivative(lambda X: nt.sum(X * X, ("seq", "key")), X)
     assert nt.shape(D) == {"seq*": 3, "key*": 4}
-    close(nt.positional(D, ("seq*", "key*")), 2 * x)
+    assert_close(D, 2 * x, order=("seq*", "key*"), **TOL)
 
 
 # --------------------------------------------------------------------------
@@ -125,22 +120,22 @@ def test_star_and_identity_renaming():
     assert nt.shape(nt.star(A, "key")) == {"seq": 3, "key*": 4}
     I = nt.identity("key", "emb", 4)
     R = nt.contract(I, A, over="key")
-    close(nt.positional(R, ("seq", "emb")), nt.positional(A, ("seq", "key")))
-    close(nt.positional(I, ("key", "emb")), torch.eye(4, dtype=F64))
+    assert_close(R, nt.positional(A, ("seq", "key")), order=("seq", "emb"), **TOL)
+    assert_close(I, torch.eye(4, dtype=F64), order=("key", "emb"), **TOL)
     IS = nt.identity_like(A)
     e = torch.einsum("ac,bd->abcd", torch.eye(3, dtype=F64), torch.eye(4, dtype=F64))
-    close(nt.positional(IS, ("seq", "key", "seq*", "key*")), e)
+    assert_close(IS, e, order=("seq", "key", "seq*", "key*"), **TOL)
 
 
 @SETTINGS
 @given(sizes3, perms3)
 def test_identify_reads_off_the_derivative(sz, perm):
     b, s, k = sz
-    X = named(g(b, s, k, seed=8), ("batch", "seq", "key"), perm)
+    X = named(g(b, s, k, seed=8), ("batch", "seq", "key"), storage=perm)
     A = nt.identify(lambda H: nt.softmax_differential(X, H, "seq"), X)
     J = torch.autograd.functional.jacobian(
         lambda x: torch.softmax(x, 1), nt.positional(X, ("batch", "seq", "key")))
-    close(nt.positional(A, ("batch", "seq", "key") + STARRED), J)
+    assert_close(A, J, order=("batch", "seq", "key") + STARRED, **TOL)
 
 
 # --------------------------------------------------------------------------
@@ -165,24 +160,24 @@ def test_softmax_formulas(sz, perm):
     b, s, k = sz
     x, h = g(b, s, k, seed=9), g(b, s, k, seed=10)
     names = ("batch", "seq", "key")
-    X, H = named(x, names, perm), named(h, names, perm)
+    X, H = named(x, names, storage=perm), named(h, names, storage=perm)
     # the differential formula against forward-mode autograd
     _, t = torch.func.jvp(lambda x: torch.softmax(x, 1), (x,), (h,))
-    close(nt.positional(nt.softmax_differential(X, H, "seq"), names), t)
+    assert_close(nt.softmax_differential(X, H, "seq"), t, order=names, **TOL)
     # the derivative of the lift: g ⊙ I_{S',S'*} against finite differences
     G = nt.derivative_of_lift(nt.softmax_derivative(X, "seq"), ("batch", "key"))
     J = central_difference(lambda x: torch.softmax(x, 1), x)
-    close(nt.positional(G, names + STARRED), J, tol=1e-7)
+    assert_close(G, J, order=names + STARRED, rtol=1e-7, atol=1e-7)
     D = nt.derivative(lambda X: nt.softmax(X, "seq"), X)
-    close(nt.positional(G, names + STARRED), nt.positional(D, names + STARRED))
+    assert_close(G, D, **TOL)
 
 
 def test_softmax_derivative_one_axis_against_closed_form():
     x = g(5, seed=11)
     X = nt.tensor(x, "ax")
     p = torch.softmax(x, 0)
-    close(nt.positional(nt.softmax_derivative(X, "ax"), ("ax", "ax*")),
-          torch.diag(p) - torch.outer(p, p))
+    assert_close(nt.softmax_derivative(X, "ax"), torch.diag(p) - torch.outer(p, p),
+                 order=("ax", "ax*"), **TOL)
 
 
 def att_pos(q, k, v):
@@ -197,13 +192,14 @@ def test_attention_formulas(n, dk, dv, flip):
     Q = nt.tensor(q, "key")
     K = nt.tensor(k.T.contiguous(), ("key", "seq")) if flip else nt.tensor(k, ("seq", "key"))
     V = nt.tensor(v.T.contiguous(), ("val", "seq")) if flip else nt.tensor(v, ("seq", "val"))
-    close(nt.positional(nt.attention_unscaled(Q, K, V), "val"), att_pos(q, k, v))
+    assert_close(nt.attention_unscaled(Q, K, V), att_pos(q, k, v), order="val", **TOL)
     dQ = central_difference(lambda q: att_pos(q, k, v), q)
     dK = central_difference(lambda k: att_pos(q, k, v), k)
     dV = central_difference(lambda v: att_pos(q, k, v), v)
-    close(nt.positional(nt.attention_dQ(Q, K, V), ("val", "key*")), dQ, tol=1e-7)
-    close(nt.positional(nt.attention_dK(Q, K, V), ("val", "seq*", "key*")), dK, tol=1e-7)
-    close(nt.positional(nt.attention_dV(Q, K, V), ("val", "seq*", "val*")), dV, tol=1e-7)
+    tol = dict(rtol=1e-7, atol=1e-7)
+    assert_close(nt.attention_dQ(Q, K, V), dQ, order=("val", "key*"), **tol)
+    assert_close(nt.attention_dK(Q, K, V), dK, order=("val", "seq*", "key*"), **tol)
+    assert_close(nt.attention_dV(Q, K, V), dV, order=("val", "seq*", "val*"), **tol)
     for which, formula in (("Q", nt.attention_dQ), ("K", nt.attention_dK),
                            ("V", nt.attention_dV)):
         args = dict(Q=Q, K=K, V=V)
@@ -271,8 +267,8 @@ def test_gradcheck_formula_functions():
 def _setup(sz, v, perm, seed):
     b, s, k = sz
     names = ("batch", "seq", "key")
-    X = named(g(b, s, k, seed=seed), names, perm)
-    H = named(g(b, s, k, seed=seed + 1), names, perm)
+    X = named(g(b, s, k, seed=seed), names, storage=perm)
+    H = named(g(b, s, k, seed=seed + 1), names, storage=perm)
     W1 = nt.tensor(g(s, k, seed=seed + 2), ("seq", "key"))
     W2 = nt.tensor(g(k, v, seed=seed + 3), ("key", "val"))
 
@@ -434,7 +430,7 @@ def test_partial_derivatives_against_autograd_jacobian(sz, v, perm):
     W = nt.tensor(w, ("key", "val"))
     P = nt.calculus.partial_derivatives(lambda X: f_named(X, W), X)
     J = torch.autograd.functional.jacobian(lambda x: f_pos(x, w), x)
-    close(nt.positional(P, OUT + STARRED), J, tol=1e-8)
+    torch.testing.assert_close(nt.positional(P, OUT + STARRED), J, rtol=1e-8, atol=1e-8)
 
 
 def test_tensor_norm_and_remainder_against_positional():
@@ -454,7 +450,7 @@ def test_tensor_norm_and_remainder_against_positional():
     D = nt.tensor(J, ("batch", "val", "batch*", "seq*"))
     R = nt.calculus.remainder(f, A, D, H)
     r = fp(a + h) - fp(a) - torch.einsum("bvcs,cs->bv", J, h)
-    close(nt.positional(R, ("batch", "val")), r, tol=1e-12)
+    torch.testing.assert_close(nt.positional(R, ("batch", "val")), r, rtol=1e-12, atol=1e-12)
     ratio = nt.calculus.remainder_ratio(f, A, D, H)
     assert abs(ratio - r.norm().item() / h.norm().item()) < 1e-12
 

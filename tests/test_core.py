@@ -13,15 +13,10 @@ import pytest
 import torch
 
 import ntlib as nt
+from ntlib.testing import named
 
 SHAPES = [(1, 1, 1), (2, 3, 4), (5, 7, 3), (13, 1, 6)]
 AXES = ("a", "b", "c")
-
-
-def named(data, order):
-    """A named tensor holding ``data`` (dims in AXES order), stored in ``order``."""
-    perm = [AXES.index(a) for a in order]
-    return nt.tensor(data.permute(perm), order)
 
 
 def cases():
@@ -42,7 +37,7 @@ def back(x, order=AXES):
 @pytest.mark.parametrize("k,shp,order", list(cases()))
 def test_positional_round_trip(k, shp, order):
     d = data_for(k, shp)
-    x = named(d, order)
+    x = named(d, AXES, storage=order)
     assert nt.shape(x) == dict(zip(AXES, shp)) or set(nt.shape(x).items()) == set(zip(AXES, shp))
     torch.testing.assert_close(nt.positional(x, AXES).cpu(), d)
     torch.testing.assert_close(nt.positional(x, ("c", "a", "b")).cpu(), d.permute(2, 0, 1))
@@ -52,7 +47,7 @@ def test_positional_round_trip(k, shp, order):
 @pytest.mark.parametrize("axes", [("a",), ("b",), ("a", "c"), ("a", "b", "c")])
 def test_reductions(k, shp, order, axes):
     d = data_for(k, shp)
-    x = named(d, order)
+    x = named(d, AXES, storage=order)
     dims = tuple(AXES.index(a) for a in axes)
     torch.testing.assert_close(back(nt.sum(x, axes)), d.sum(dims))
     torch.testing.assert_close(back(nt.mean(x, axes)), d.mean(dims))
@@ -74,7 +69,7 @@ def test_single_axis_name_is_accepted_as_str():
 @pytest.mark.parametrize("ax", AXES)
 def test_softmax_and_argmax(k, shp, order, ax):
     d = data_for(k, shp)
-    x = named(d, order)
+    x = named(d, AXES, storage=order)
     dim = AXES.index(ax)
     torch.testing.assert_close(back(nt.softmax(x, ax)), torch.softmax(d, dim))
     with nt.plain():  # the formula exp X / Σ exp X rather than torch.softmax
@@ -102,7 +97,7 @@ def test_argmax_is_the_limit_of_softmax_with_ties():
 @pytest.mark.parametrize("k,shp,order", list(cases()))
 def test_elementwise_and_broadcast(k, shp, order):
     d = data_for(k, shp)
-    x = named(d, order)
+    x = named(d, AXES, storage=order)
     g = torch.Generator().manual_seed(7)
     v = torch.randn(shp[1], generator=g, dtype=torch.float64)
     w = torch.randn(shp[2], shp[0], generator=g, dtype=torch.float64)
@@ -183,7 +178,7 @@ def test_contract_lowers_to_one_einsum(monkeypatch):
 @pytest.mark.parametrize("k,shp,order", list(cases())[::3])
 def test_rename(k, shp, order):
     d = data_for(k, shp)
-    x = named(d, order)
+    x = named(d, AXES, storage=order)
     y = nt.rename(x, {"a": "z"})
     assert set(nt.names(y)) == {"z", "b", "c"}
     torch.testing.assert_close(nt.positional(y, ("z", "b", "c")).cpu(), d)
@@ -195,7 +190,7 @@ def test_rename(k, shp, order):
 @pytest.mark.parametrize("axes", [("a", "b"), ("c", "a"), ("b", "c", "a"), ("b",)])
 def test_flatten_row_major(k, shp, order, axes):
     d = data_for(k, shp)
-    x = named(d, order)
+    x = named(d, AXES, storage=order)
     f = nt.flatten(x, axes, "m")
     rest = tuple(a for a in AXES if a not in axes)
     perm = [AXES.index(a) for a in rest + axes]
@@ -208,7 +203,7 @@ def test_flatten_row_major(k, shp, order, axes):
 
 def test_index_int_and_negative():
     d = data_for(1, (2, 3, 4))
-    x = named(d, ("c", "a", "b"))
+    x = named(d, AXES, storage=("c", "a", "b"))
     torch.testing.assert_close(back(nt.index(x, "b", 2)), d[:, 2, :])
     torch.testing.assert_close(back(nt.index(x, "c", -1)), d[:, :, -1])
 

@@ -1,13 +1,12 @@
 """Property tests of the paper's laws (hypothesis draws shapes, axis orders, values)."""
 
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import ntlib as nt
+from ntlib.testing import assert_close, named_tensors
 
-POOL = ("p", "q", "r", "s", "t")
-settings.register_profile("ntlib", max_examples=40, deadline=None, derandomize=True)
-settings.load_profile("ntlib")
+POOL = ("p", "q", "r", "s", "t")   # (the hypothesis profile is in conftest.py)
 
 
 @st.composite
@@ -20,22 +19,7 @@ def named_tensor(draw, sz, axes=None):
     """A float64 tensor over a subset of ``sz``'s axes, stored in a drawn order."""
     if axes is None:
         axes = draw(st.lists(st.sampled_from(POOL), unique=True, max_size=3))
-    axes = list(axes)
-    order = draw(st.permutations(axes)) if axes else []
-    seed = draw(st.integers(0, 2**31 - 1))
-    g = torch.Generator().manual_seed(seed)
-    data = torch.randn([sz[a] for a in order], generator=g, dtype=torch.float64)
-    return nt.tensor(data, tuple(order)) if order else nt.tensor(data, ())
-
-
-def pos(x, order):
-    return nt.positional(x, [a for a in order if a in nt.names(x)])
-
-
-def close(x, y):
-    order = sorted(nt.names(x))
-    assert sorted(nt.names(y)) == order
-    torch.testing.assert_close(pos(x, order), pos(y, order))
+    return draw(named_tensors(names=tuple(axes), sizes=sz))
 
 
 @given(st.data())
@@ -48,7 +32,7 @@ def test_binary_lifting_is_broadcasting_by_name(data):
         got = f(x, y)
         if allax:
             # The definition: [f(X, Y)]_s = f(X_{s|shp X}, Y_{s|shp Y}), by a loop.
-            close(got, nt.lift(f, x, y, over=allax))
+            assert_close(got, nt.lift(f, x, y, over=allax))
 
 
 @given(st.data())
@@ -61,8 +45,8 @@ def test_contraction_is_commutative_and_a_sum_of_products(data):
     if not nt.names(x) and not nt.names(y):
         return
     xy = nt.contract(x, y, over=over)
-    close(xy, nt.contract(y, x, over=over))
-    close(xy, nt.sum(x * y, over) if over else x * y)
+    assert_close(xy, nt.contract(y, x, over=over))
+    assert_close(xy, nt.sum(x * y, over) if over else x * y)
 
 
 @given(st.data())
@@ -82,7 +66,7 @@ def test_associative_like_law(data):
         {"keep": set(), "S": S, "T": T, "U": U}[data.draw(st.sampled_from(choices))].add(a)
     left = nt.contract(x, nt.contract(y, z, over=sorted(U)), over=sorted(S | T))
     right = nt.contract(nt.contract(x, y, over=sorted(S)), z, over=sorted(T | U))
-    close(left, right)
+    assert_close(left, right)
 
 
 def test_contraction_is_not_associative_without_the_side_condition():
@@ -91,7 +75,7 @@ def test_contraction_is_not_associative_without_the_side_condition():
     z = nt.randn(seed=2, i=3)
     a = nt.contract(nt.contract(x, y, over="i"), z, over="i")   # (x·y) Σ z
     b = nt.contract(x, nt.contract(y, z, over="i"), over="i")   # Σ x (y·z)
-    assert not torch.allclose(pos(a, ()), pos(b, ()))
+    assert not nt.allclose(a, b)
 
 
 @given(st.data())
@@ -102,7 +86,7 @@ def test_rename_round_trip(data):
     new = "fresh"
     y = nt.rename(x, {old: new})
     assert new in nt.names(y) and old not in nt.names(y)
-    close(nt.rename(y, {new: old}), x)
+    assert_close(nt.rename(y, {new: old}), x)
 
 
 @given(st.data())
@@ -114,7 +98,7 @@ def test_flatten_round_trip(data):
     merged = data.draw(st.permutations(axes))[:k]
     f = nt.flatten(x, merged, "m")
     assert nt.shape(f)["m"] == torch.tensor([sz[a] for a in merged]).prod().item()
-    close(nt.unflatten(f, "m", {a: sz[a] for a in merged}), x)
+    assert_close(nt.unflatten(f, "m", {a: sz[a] for a in merged}), x)
 
 
 @given(st.data())
@@ -126,5 +110,5 @@ def test_softmax_sums_to_one_in_any_axis_order(data):
     s = nt.softmax(x, ax)
     total = nt.sum(s, ax)
     rest = [a for a in axes if a != ax]
-    torch.testing.assert_close(pos(total, rest), torch.ones([sz[a] for a in rest], dtype=torch.float64))
-    assert bool((pos(s, axes) >= 0).all())
+    assert_close(total, torch.ones([sz[a] for a in rest], dtype=torch.float64), order=rest)
+    assert bool(nt.min(s) >= 0)

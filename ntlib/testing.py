@@ -1,0 +1,358 @@
+"""Testing code that uses named tensors: assertions by name, positional
+references, and hypothesis strategies.
+
+- :func:`assert_close` and :func:`assert_equal` compare a named tensor with
+  another one *by name* (the storage order of the axes does not matter), or
+  with a positional ``torch.Tensor`` / numpy array read in an explicit
+  ``order``.  A failure names the axes and sizes, or the first index record
+  whose values differ.
+- :func:`named` makes a named tensor from positional data and stores it in
+  another axis order (so that a test exercises an order nobody tuned for);
+  :func:`positional_reference` runs a positional torch function on named
+  inputs read in an explicit order and names its result: the independent
+  computation a test compares with.
+- :func:`shapes`, :func:`axis_orders` and :func:`named_tensors` are
+  hypothesis strategies (hypothesis is imported only when they are called).
+
+Example::
+
+    >>> import torch, ntlib as nt
+    >>> from ntlib.testing import assert_close, positional_reference
+    >>> X = nt.randn(seed=0, batch=2, layer=3)
+    >>> W = nt.randn(seed=1, out=4, layer=3)
+    >>> ref = positional_reference(lambda x, w: x @ w, X, W,
+    ...                            order=("batch", "layer", "out"),
+    ...                            names=("batch", "out"))
+    >>> assert_close(nt.contract(X, W, over="layer"), ref)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+import ntlib as _nt
+
+__all__ = ["assert_close", "assert_equal", "named", "positional_reference", "to_device",
+           "default_tolerances", "shapes", "axis_orders", "named_tensors"]
+
+# torch.testing.assert_close's defaults (rtol, atol) per dtype; exact otherwise
+_TOLERANCES = {
+    torch.float16: (1e-3, 1e-5), torch.bfloat16: (1.6e-2, 1e-5),
+    torch.float32: (1.3e-6, 1e-5), torch.float64: (1e-7, 1e-7),
+    torch.complex32: (1e-3, 1e-5), torch.complex64: (1.3e-6, 1e-5),
+    torch.complex128: (1e-7, 1e-7),
+}
+
+
+def default_tolerances(*dtypes: torch.dtype) -> tuple:
+    """(rtol, atol) as torch.testing.assert_close chooses them: per dtype,
+    the loosest over ``dtypes``; 0 for integers and booleans."""
+    tols = [_TOLERANCES.get(d, (0.0, 0.0)) for d in dtypes]
+    return max(t[0] for t in tols), max(t[1] for t in tols)
+
+
+def _fmt(sizes: Mapping[str, int]) -> str:
+    if not sizes:
+        return "{} (no axes)"
+    return "{" + ", ".join(f"{a}[{s}]" for a, s in sizes.items()) + "}"
+
+
+def _is_named(x) -> bool:
+    return isinstance(x, _nt.NamedTensor)
+
+
+def _names_of(order) -> tuple:
+    if order is None:
+        return None
+    if isinstance(order, str):
+        return (order,)
+    return tuple(order)
+
+
+def _as_pair(actual, expected, order, what):
+    """(actual data, expected data, axis order, sizes) as CPU tensors, or an
+    AssertionError naming the axes and sizes that do not match."""
+    if not _is_named(actual):
+        raise TypeError(
+            f"{what}: actual must be a named tensor, got {type(actual).__name__}; "
+            f"compare positional tensors with torch.testing.assert_close")
+    have = _nt.shape(actual)
+    order = _names_of(order)
+    if _is_named(expected):
+        want = _nt.shape(expected)
+        missing = [a for a in want if a not in have]
+        extra = [a for a in have if a not in want]
+        if missing or extra:
+            raise AssertionError(
+                f"{what}: the axes differ: actual has {_fmt(have)}, expected has "
+                f"{_fmt(want)}"
+                + (f"; missing from actual: {missing}" if missing else "")
+                + (f"; not expected: {extra}" if extra else ""))
+        bad = [a for a in have if have[a] != want[a]]
+        if bad:
+            raise AssertionError(
+                f"{what}: axis sizes differ: "
+                + ", ".join(f"{a!r} has size {have[a]} in actual but {want[a]} in "
+                            f"expected" for a in bad))
+        if order is not None and sorted(order) != sorted(have):
+            raise AssertionError(f"{what}: order {order} must list each axis of "
+                                 f"{_fmt(have)} once")
+        order = order or tuple(have)
+        e = _nt.positional(expected, order)
+    else:
+        if isinstance(expected, (bool, int, float, complex)):
+            # a Python number takes actual's dtype (its own says nothing)
+            expected = torch.tensor(expected, dtype=actual.data.dtype)
+        elif isinstance(expected, np.ndarray) or isinstance(expected, np.generic):
+            expected = torch.from_numpy(np.asarray(expected))
+        if not isinstance(expected, torch.Tensor):
+            raise TypeError(f"{what}: expected must be a named tensor, a torch "
+                            f"tensor, a numpy array or a number, got "
+                            f"{type(expected).__name__}")
+        if order is None:
+            if expected.dim() or have:
+                raise TypeError(
+                    f"{what}: a positional expected value of shape "
+                    f"{tuple(expected.shape)} needs order=, the axis of each of its "
+                    f"dimensions (actual has {_fmt(have)})")
+            order = ()
+        if sorted(order) != sorted(have) or len(set(order)) != len(order):
+            raise AssertionError(
+                f"{what}: order {order} must list each axis of actual once; actual "
+                f"has {_fmt(have)}")
+        if tuple(expected.shape) != tuple(have[a] for a in order):
+            raise AssertionError(
+                f"{what}: expected has shape {tuple(expected.shape)}, read in order "
+                f"{order}: {_fmt(dict(zip(order, expected.shape)))}; actual has "
+                f"{_fmt(have)}")
+        e = expected
+    a = _nt.positional(actual, order)
+    return a.detach().cpu(), e.detach().cpu(), order, {x: have[x] for x in order}
+
+
+def _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype, what):
+    a, e, order, sizes = _as_pair(actual, expected, order, what)
+    if check_dtype and a.dtype != e.dtype:
+        raise AssertionError(f"{what}: dtypes differ: actual {a.dtype}, expected "
+                             f"{e.dtype} (axes {_fmt(sizes)})")
+    if (rtol is None) != (atol is None):
+        raise ValueError(f"{what}: give both rtol and atol, or neither")
+    if rtol is None:
+        rtol, atol = default_tolerances(a.dtype, e.dtype)
+    dt = torch.promote_types(a.dtype, e.dtype)
+    if dt == torch.bool:
+        dt = torch.int64
+    if dt.is_floating_point and dt in (torch.float16, torch.bfloat16):
+        dt = torch.float32
+    a2, e2 = a.to(dt), e.to(dt)
+    if dt.is_floating_point or dt.is_complex:
+        ok = torch.isclose(a2, e2, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    else:
+        ok = a2 == e2
+        if rtol or atol:
+            diff = (a2.double() - e2.double()).abs()
+            ok = ok | (diff <= atol + rtol * e2.double().abs())
+    if bool(ok.all()):
+        return
+    bad = (~ok).nonzero()
+    first = tuple(int(i) for i in bad[0])
+    record = dict(zip(order, first))
+    x, y = a2[first].item(), e2[first].item()
+    diff = abs(x - y) if not (isinstance(x, float) and (math.isnan(x) or math.isnan(y))) \
+        else float("nan")
+    raise AssertionError(
+        f"{what}: {bad.shape[0]} of {ok.numel()} values differ (axes {_fmt(sizes)}); "
+        f"the first at index record {record}: actual {x!r}, expected {y!r} "
+        f"(|difference| {diff:.3g}; allowed: atol {atol:g} + rtol {rtol:g} * "
+        f"|expected|)")
+
+
+def assert_close(actual, expected, *, order: Sequence[str] | str | None = None,
+                 rtol: float | None = None, atol: float | None = None,
+                 equal_nan: bool = False, check_dtype: bool = True) -> None:
+    """Assert that the named tensor ``actual`` equals ``expected`` within tolerance.
+
+    ``expected`` is a named tensor (compared by name: the same axes with the
+    same sizes, in any storage order), or a positional ``torch.Tensor``,
+    numpy array or number whose dimensions are the axes ``order`` in that
+    order.  Tolerances default to torch.testing's for the dtypes involved
+    (``default_tolerances``); dtypes must agree unless ``check_dtype=False``.
+    The AssertionError names the axes and sizes that differ, or the number of
+    differing values and the first index record where they differ.
+    """
+    _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype,
+             "assert_close")
+
+
+def assert_equal(actual, expected, *, order: Sequence[str] | str | None = None,
+                 check_dtype: bool = True) -> None:
+    """Assert that ``actual`` equals ``expected`` exactly (see :func:`assert_close`
+    for the arguments); NaN equals NaN, as in numpy.testing.assert_array_equal."""
+    _compare(actual, expected, order, 0.0, 0.0, True, check_dtype, "assert_equal")
+
+
+def named(data, names: Sequence[str] | str, *, storage: Sequence | None = None):
+    """A named tensor holding the positional ``data`` whose dims are ``names``.
+
+    ``storage`` (axis names, or a permutation of the dims as ints) stores the
+    result with its axes in that order instead (a permuted view, not a copy),
+    so that code which relied on the storage order or on contiguous data would
+    fail; the values by name are the same.
+    """
+    names = _names_of(names)
+    data = torch.as_tensor(data)
+    if storage is None:
+        return _nt.tensor(data, names)
+    storage = tuple(storage)
+    if all(isinstance(s, int) for s in storage):
+        storage = tuple(names[p] for p in storage)
+    if sorted(storage) != sorted(names):
+        raise ValueError(f"named: storage {storage} must list each of {names} once")
+    perm = [names.index(a) for a in storage]
+    return _nt.tensor(data.permute(perm), storage)
+
+
+def positional_reference(fn: Callable, *tensors, order: Sequence, names=()):
+    """``fn`` run on the positional data of ``tensors``, its result named ``names``.
+
+    Each named tensor among ``tensors`` is passed to ``fn`` as a torch tensor
+    whose dimensions are its axes in the order they have in ``order`` (one
+    sequence of names for all), or in ``order[k]`` for the k-th argument (a
+    sequence of sequences); other arguments are passed unchanged.  ``fn``
+    returns a torch tensor whose dimensions are ``names``, or a tuple of
+    them, with ``names`` a sequence of name sequences.  Axis order is then
+    explicit everywhere, as in a positional reference implementation.
+    """
+    per_arg = (not isinstance(order, str) and len(order) > 0
+               and not isinstance(order[0], str))
+    args = []
+    for k, t in enumerate(tensors):
+        if not _is_named(t):
+            args.append(t)
+            continue
+        have = _nt.shape(t)
+        o = _names_of(order[k] if per_arg else order)
+        missing = [a for a in have if a not in o]
+        if missing:
+            raise ValueError(f"positional_reference: argument {k} has axes {missing} "
+                             f"that order {o} does not place")
+        if per_arg and len(o) != len(have):
+            raise ValueError(f"positional_reference: order {o} for argument {k} "
+                             f"must list its axes {_fmt(have)} once")
+        args.append(_nt.positional(t, [a for a in o if a in have]))
+    out = fn(*args)
+    if isinstance(out, (tuple, list)):
+        if len(names) != len(out) or isinstance(names, str):
+            raise ValueError(f"positional_reference: fn returned {len(out)} tensors; "
+                             f"give names= as {len(out)} sequences of axis names")
+        return tuple(_nt.tensor(o, _names_of(n)) for o, n in zip(out, names))
+    return _nt.tensor(out, _names_of(names))
+
+
+# ---------------------------------------------------------------------------
+# hypothesis strategies
+
+
+def _st():
+    try:
+        from hypothesis import strategies as st
+    except ImportError as e:  # pragma: no cover
+        raise ImportError("ntlib.testing's strategies need hypothesis "
+                          "(pip install hypothesis)") from e
+    return st
+
+
+POOL = ("a", "b", "c", "d")
+
+
+def shapes(names: Sequence[str] = POOL, *, min_size: int = 1, max_size: int = 4,
+           min_axes: int | None = None, max_axes: int | None = None):
+    """A strategy of shapes ``{axis: size}``.
+
+    Without ``min_axes``/``max_axes`` every name of ``names`` is an axis;
+    with them, a drawn subset of ``names`` (in a drawn order) of that many
+    axes.  Sizes lie in [min_size, max_size].
+    """
+    st = _st()
+    names = _names_of(names)
+
+    @st.composite
+    def draw_shape(draw):
+        axes = names
+        if min_axes is not None or max_axes is not None:
+            lo = 0 if min_axes is None else min_axes
+            hi = len(names) if max_axes is None else max_axes
+            axes = tuple(draw(st.lists(st.sampled_from(names), min_size=lo,
+                                       max_size=hi, unique=True)))
+        return {a: draw(st.integers(min_size, max_size)) for a in axes}
+    return draw_shape()
+
+
+def axis_orders(names: Sequence[str]):
+    """A strategy of the orders (permutations, as tuples) of the axis names."""
+    st = _st()
+    return st.permutations(list(_names_of(names))).map(tuple)
+
+
+def _values(shape_, dtype, seed, low, high):
+    g = torch.Generator().manual_seed(seed)
+    if dtype == torch.bool:
+        return torch.rand(shape_, generator=g) < 0.5
+    if dtype.is_complex:
+        return torch.randn(shape_, generator=g, dtype=dtype)
+    if dtype.is_floating_point:
+        return torch.randn(shape_, generator=g, dtype=torch.float64).to(dtype)
+    info = torch.iinfo(dtype)
+    lo, hi = max(low, info.min), min(high, info.max)
+    return torch.randint(lo, hi + 1, shape_, generator=g, dtype=torch.int64).to(dtype)
+
+
+def named_tensors(names: Sequence[str] | None = None, sizes=None,
+                  dtype: torch.dtype = torch.float64, *, elements=None,
+                  min_size: int = 1, max_size: int = 4, low: int = -4, high: int = 4):
+    """A strategy of named tensors stored in a drawn axis order.
+
+    ``names``: the axes (default: a drawn subset of ``a, b, c, d``);
+    ``sizes``: ``{axis: size}``, a strategy of such dicts (``shapes(...)``),
+    or None for sizes drawn in [min_size, max_size].  Values are drawn from a
+    seeded torch generator (floats standard normal, integers in [low, high],
+    booleans fair) unless ``elements`` (a hypothesis strategy of numbers)
+    says otherwise.
+    """
+    st = _st()
+
+    @st.composite
+    def draw_tensor(draw):
+        if sizes is None:
+            axes = _names_of(names) if names is not None else tuple(draw(
+                st.lists(st.sampled_from(POOL), max_size=len(POOL), unique=True)))
+            sz = {a: draw(st.integers(min_size, max_size)) for a in axes}
+        else:
+            sz = dict(draw(sizes) if hasattr(sizes, "example") else sizes)
+            axes = _names_of(names) if names is not None else tuple(sz)
+            missing = [a for a in axes if a not in sz]
+            if missing:
+                raise ValueError(f"named_tensors: no size for axes {missing}")
+        order = draw(st.permutations(list(axes))) if axes else []
+        shape_ = [sz[a] for a in order]
+        if elements is None:
+            data = _values(shape_, dtype, draw(st.integers(0, 2**31 - 1)), low, high)
+        else:
+            flat = draw(st.lists(elements, min_size=math.prod(shape_),
+                                 max_size=math.prod(shape_)))
+            data = torch.tensor(flat, dtype=dtype).reshape(shape_)
+        return _nt.tensor(data, tuple(order))
+    return draw_tensor()
+
+
+def to_device(x, device):
+    """The named tensor ``x`` with its data on ``device`` (e.g. ``"meta"``).
+
+    Unlike :func:`ntlib.tensor`, which places data on :func:`ntlib.device`,
+    this keeps the device asked for, so that a test can mix devices.
+    """
+    return type(x)(x.data.to(device), x.inputs, "real")
