@@ -16,7 +16,7 @@ book: $(STAMP)
 	@echo "book: open _build/html/index.html"
 
 # The PDF edition: the whole book through Jupyter Book's LaTeX builder
-# (xelatex; the paper's macros come from _config.yml via _ext/latex_macros.py).
+# (xelatex; the paper's macros come from _config.yml via _ext/pdf_edition.py).
 # Writes _build/latex/ntn-book.pdf and, when the HTML book is built, copies it
 # next to it (the HTML's download menu links to it).
 pdf: $(STAMP) latex
