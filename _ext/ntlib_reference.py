@@ -19,10 +19,13 @@ at the next build.
 
 **Links.**  In the chapters, inline code that names an ntlib function,
 ``nt.contract`` or ``nt.examples.kmeans`` (also ``nt.contract(A, x, ...)``),
-becomes a link to its entry.  The name is looked up in the package (so a name
-reachable two ways, e.g. ``nt.kmeans`` and ``nt.examples.kmeans`` while both
-exist, links to the one entry of that function); a name that is not public
-stays plain code.
+becomes a link to its entry (every builder: HTML and PDF).  In the HTML, the
+same names in code cells and listings (``nt.contract(X, Y, over="b")``) link
+to their entries too: the highlighted tokens ``nt`` ``.`` ``contract`` are
+wrapped in a link (class ``ntn-ref``) when the page is written.  A name is
+looked up in the package (so a name reachable two ways, e.g. ``nt.kmeans``
+and ``nt.examples.kmeans`` while both exist, links to the one entry of that
+function); a name that is not public stays plain code.
 """
 
 from __future__ import annotations
@@ -317,10 +320,46 @@ class LinkNtNames(SphinxTransform):
             ref += lit
 
 
+# highlighted code: nt . name ( . name )* as Pygments writes it
+_TOKEN = r'<span class="n">{}</span>'
+_DOT = r'<span class="o">\.</span>'
+_CODE_NAME = re.compile(
+    _TOKEN.format(ALIAS) + r"((?:" + _DOT + _TOKEN.format(r"[A-Za-z_]\w*") + r")+)")
+_PART = re.compile(_TOKEN.format(r"([A-Za-z_]\w*)"))
+
+
+def _link_code(app, pagename, templatename, context, doctree):
+    """Link nt.NAME in the highlighted code of a chapter to its entry."""
+    body = context.get("body")
+    if app.builder.format != "html" or not body or not pagename.startswith("chapters/"):
+        return
+    pkg = importlib.import_module(PACKAGE)
+    known = _known(pkg)
+    objects = app.env.get_domain("py").objects
+
+    def link(m):
+        parts = _PART.findall(m.group(1))
+        # the longest prefix that names a documented object: nt.f in nt.f.__name__
+        for k in range(len(parts), 0, -1):
+            target = known.get(id(resolve(pkg, ".".join(parts[:k]))))
+            if target in objects:
+                entry = objects[target]
+                url = app.builder.get_relative_uri(pagename, entry.docname) + "#" + entry.node_id
+                n = m.group(0).count("</span>") - 2 * (len(parts) - k)
+                spans = m.group(0).split("</span>")
+                head = "</span>".join(spans[:n]) + "</span>"
+                rest = m.group(0)[len(head):]
+                return (f'<a class="ntn-ref" href="{url}" title="{target}">{head}</a>{rest}')
+        return m.group(0)
+
+    context["body"] = _CODE_NAME.sub(link, body)
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.autodoc")
     # before sphinx-external-toc reads _toc.yml (its glob takes the pages)
     app.connect("config-inited", _generate, priority=100)
     app.connect("autodoc-process-docstring", _process_docstring)
     app.add_transform(LinkNtNames)
+    app.connect("html-page-context", _link_code)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -701,6 +701,12 @@ def test_chapters_link_to_the_reference(built_book):
     linked = sum((built_book / "chapters" / f"{p.stem}.html").read_text().count('href="../reference/')
                  for p in CHAPTERS)
     assert linked > 50, f"only {linked} links from the chapters to the reference"
+    # names in code cells link too: nt.contract(...) in a cell of chapter 3
+    assert re.search(r'<a class="ntn-ref" href="\.\./reference/nt\.html#ntlib\.contract"[^>]*>'
+                     r'<span class="n">nt</span><span class="o">\.</span>'
+                     r'<span class="n">contract</span></a>', html)
+    assert 'href="../reference/nt.examples.html#ntlib.examples.' in \
+        (built_book / "chapters" / "07_more_examples.html").read_text()
 
 
 # --------------------------------------------------------------------------
