@@ -62,10 +62,12 @@ nt.show(A, ("width", "height"))
 # %%
 import treescope
 
-treescope.render_array(A, rows=["height"], columns=["width"], pixels_per_cell=20)
+treescope.render_array(A, rows=["height"], columns=["width"],
+                       pixels_per_cell=20)
 
 # %%
-treescope.render_array(A, rows=["width"], columns=["height"], pixels_per_cell=20)
+treescope.render_array(A, rows=["width"], columns=["height"],
+                       pixels_per_cell=20)
 
 # %% [markdown]
 # The same tensor can also be built from data stored the other way round. Only the
