@@ -55,7 +55,7 @@ browser:
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "note: chromium not found; tests/test_book.py will skip the browser check"; fi; }
 
-# Debian's TeX for `make pdf` (about 115 MB to download, 370 MB on disk):
+# Debian's TeX for `make pdf` (about 114 MB of packages, 370 MB on disk):
 # xelatex with the LaTeX packages Sphinx and sphinx-jupyterbook-latex load,
 # latexmk, the FreeSerif/FreeSans and DejaVu Sans Mono fonts, and pdftotext
 # (poppler-utils) for tests/test_book.py's check of the PDF.  Installed when we
