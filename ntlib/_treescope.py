@@ -19,7 +19,13 @@ import numpy as np
 import torch
 from treescope import ndarray_adapters, rendering_parts
 
-from . import core as _core
+# ntlib's public names only (the package is fully imported by the time
+# treescope asks for an adapter)
+from . import AxisError, NamedTensor, positional, shape
+
+
+def _fmt(sizes) -> str:
+    return " × ".join(f"{a}[{s}]" for a, s in sizes.items()) or "(no axes)"
 
 
 def _numpy(data: torch.Tensor) -> np.ndarray:
@@ -41,24 +47,24 @@ def _mask_data(array, mask) -> torch.Tensor:
     name, broadcast over the others) or a Python/torch bool scalar; a
     positional array with dimensions has no axis names to match.
     """
-    sizes = _core.shape(array)
+    sizes = shape(array)
     if mask is None:
         return torch.ones((1,) * len(sizes), dtype=torch.bool,
                           device=array.data.device).expand(*sizes.values())
-    if isinstance(mask, _core.NamedTensor):
+    if isinstance(mask, NamedTensor):
         extra = [a for a in mask.inputs if a not in sizes]
         if extra:
-            raise _core.AxisError(
+            raise AxisError(
                 f"treescope valid_mask: axis {extra[0]!r} of the mask "
-                f"{_core._fmt(_core.shape(mask))} is not an axis of the array "
-                f"{_core._fmt(sizes)}")
-        for a, s in _core.shape(mask).items():
+                f"{_fmt(shape(mask))} is not an axis of the array "
+                f"{_fmt(sizes)}")
+        for a, s in shape(mask).items():
             if s != sizes[a]:
-                raise _core.AxisError(
+                raise AxisError(
                     f"treescope valid_mask: axis {a!r} has size {s} in the mask "
                     f"and {sizes[a]} in the array")
         order = [a for a in sizes if a in mask.inputs]
-        data = _core.positional(mask, order).to(array.data.device).bool()
+        data = positional(mask, order).to(array.data.device).bool()
         view = [sizes[a] if a in mask.inputs else 1 for a in sizes]
         return data.reshape(view).expand(*sizes.values())
     if isinstance(mask, (bool, np.bool_)) or (
@@ -86,7 +92,7 @@ class NamedTensorAdapter(ndarray_adapters.NDArrayAdapter):
 
     def get_axis_info_for_array_data(self, array):
         return tuple(ndarray_adapters.NamedPositionlessAxisInfo(a, s)
-                     for a, s in _core.shape(array).items())
+                     for a, s in shape(array).items())
 
     def get_array_data_with_truncation(self, array, mask, edge_items_per_axis):
         data = array.data.detach()
@@ -104,7 +110,7 @@ class NamedTensorAdapter(ndarray_adapters.NDArrayAdapter):
         return _numpy_dtype(array.data.dtype)
 
     def get_array_summary(self, array, fast):
-        sizes = _core.shape(array)
+        sizes = shape(array)
         dtype = str(array.data.dtype).replace("torch.", "")
         axes = ", ".join(f"{a}:{s}" for a, s in sizes.items())
         head = f"{dtype}({axes})"
