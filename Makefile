@@ -9,11 +9,20 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: book test test-gpu install browser bench lab clean
+.PHONY: book pdf test test-gpu install browser latex bench lab clean
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "book: open _build/html/index.html"
+
+# The PDF edition: the whole book through Jupyter Book's LaTeX builder
+# (xelatex; the paper's macros come from _config.yml via _ext/pdf_edition.py).
+# Writes _build/latex/ntn-book.pdf and, when the HTML book is built, copies it
+# next to it (the HTML's download menu links to it).
+pdf: $(STAMP) latex
+	$(BIN)/jupyter-book build . --builder pdflatex --warningiserror --keep-going
+	test ! -d _build/html || cp _build/latex/ntn-book.pdf _build/html/ntn-book.pdf
+	@echo "pdf: _build/latex/ntn-book.pdf"
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
@@ -45,6 +54,19 @@ browser:
 	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "note: chromium not found; tests/test_book.py will skip the browser check"; fi; }
+
+# Debian's TeX for `make pdf` (about 114 MB of packages, 370 MB on disk):
+# xelatex with the LaTeX packages Sphinx and sphinx-jupyterbook-latex load,
+# latexmk, the FreeSerif/FreeSans and DejaVu Sans Mono fonts, and pdftotext
+# (poppler-utils) for tests/test_book.py's check of the PDF.  Installed when we
+# are root on a Debian-like machine, like chromium above.
+LATEX_PACKAGES := latexmk texlive-xetex texlive-latex-extra texlive-fonts-recommended \
+  fonts-freefont-otf fonts-dejavu-core poppler-utils
+latex:
+	@command -v xelatex >/dev/null 2>&1 && command -v latexmk >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(LATEX_PACKAGES) >/dev/null; \
+	    else echo "make pdf needs xelatex, latexmk and pdftotext (Debian: apt-get install $(LATEX_PACKAGES))"; exit 1; fi; }
 
 # The chapters in JupyterLab, started in chapters/ (installs JupyterLab into
 # .venv on first use; every chapter also runs from any other directory).

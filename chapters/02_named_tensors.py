@@ -54,6 +54,23 @@ nt.show(A, ("height", "width"))
 nt.show(A, ("width", "height"))
 
 # %% [markdown]
+# The same two drawings as pictures. [treescope](https://treescope.readthedocs.io)
+# draws a named tensor with its axes labelled by name (`ntlib` tells it the names);
+# each square is an entry, its colour the value (hover over a square, or click it,
+# for the entry and its record). `rows` and `columns` say which axis runs where,
+# by name:
+
+# %%
+import treescope
+
+treescope.render_array(A, rows=["height"], columns=["width"],
+                       pixels_per_cell=20)
+
+# %%
+treescope.render_array(A, rows=["width"], columns=["height"],
+                       pixels_per_cell=20)
+
+# %% [markdown]
 # The same tensor can also be built from data stored the other way round. Only the
 # names tie positions to meaning, so the two constructions agree entry by entry:
 
@@ -143,18 +160,30 @@ print(nt.show(col3))
 # axis names to sizes (the index set of an axis of size $n$ is
 # $\{0, \dots, n-1\}$), and a record is a `dict` from axis names to positions.
 #
-# **Named indices and records.** A named index is a pair $\ax(i)$ of a name and a
+# :::{prf:definition} Named indices and records
+# :label: def-record
+#
+# A named index is a pair $\ax(i)$ of a name and a
 # position. A *record* is a set of named indices with distinct names,
 # $\{\ax_1(i_1), \dots, \ax_r(i_r)\}$.
+# :::
 #
-# **Axes and shapes.** An axis $\ax[I]$ pairs a name with an index set $I$. A
+# :::{prf:definition} Axes and shapes
+# :label: def-shape
+#
+# An axis $\ax[I]$ pairs a name with an index set $I$. A
 # *shape* is a set of axes with distinct names,
 # $\mathcal{S} = \{\ax_1[I_1], \dots, \ax_r[I_r]\}$.
+# :::
 #
-# **Compatible and orthogonal shapes.** Two shapes are *compatible* when every name
+# :::{prf:definition} Compatible and orthogonal shapes
+# :label: def-compatible
+#
+# Two shapes are *compatible* when every name
 # they share has the same index set in both; their union is then again a shape. They
 # are *orthogonal* when they share no name at all (orthogonal shapes are in
 # particular compatible).
+# :::
 
 # %%
 nt.source(nt.compatible, nt.orthogonal)
@@ -171,13 +200,17 @@ assert nt.orthogonal(S, V) and nt.compatible(S, V)  # nothing shared
 print("S ∪ T =", {**S, **T})
 
 # %% [markdown]
-# **Records of a shape.** The set of all records of a shape collects one named index
+# :::{prf:definition} Records of a shape
+# :label: def-records
+#
+# The set of all records of a shape collects one named index
 # per axis, in every combination:
 #
 # $$
 # \rec \mathcal{S} = \left\{ \{\ax_1(i_1), \dots, \ax_r(i_r)\} \mid
 #   i_1 \in I_1, \dots, i_r \in I_r \right\}.
 # $$
+# :::
 #
 # This is the formula as the paper prints it (TMLR §2.3, Definition "Shapes"; the
 # first version has it in §5.1). `nt.records` lists $\rec \mathcal{S}$; its size is
@@ -207,7 +240,10 @@ by_formula = {
 assert by_formula == {frozenset(r.items()) for r in recs}
 
 # %% [markdown]
-# **Restriction.** If $t \in \rec \mathcal{T}$ and $\mathcal{S} \subseteq
+# :::{prf:definition} Restriction
+# :label: def-restriction
+#
+# If $t \in \rec \mathcal{T}$ and $\mathcal{S} \subseteq
 # \mathcal{T}$, the restriction $\restrict{t}{\mathcal{S}}$ keeps the named indices of
 # $t$ whose names are in $\mathcal{S}$ (TMLR §2.3 writes
 # $\restrict{t}{\mathcal{S}}$ and defines it as the unique record of
@@ -216,6 +252,7 @@ assert by_formula == {frozenset(r.items()) for r in recs}
 # $$
 # \restrict{t}{\mathcal{S}} = \{ \ax(i) \in t \mid \ax \in \mathcal{S} \}.
 # $$
+# :::
 #
 # Restriction is what lets an operation on a big tensor pick out the matching entry of
 # a smaller one; Chapter 3 uses it to define broadcasting.
@@ -237,10 +274,14 @@ restricted = {
 assert restricted == {frozenset(r.items()) for r in nt.records(S)}
 
 # %% [markdown]
-# **Named tensors.** A named tensor of shape $\mathcal{S}$ with entries in a set $F$
+# :::{prf:definition} Named tensors
+# :label: def-named-tensor
+#
+# A named tensor of shape $\mathcal{S}$ with entries in a set $F$
 # is a function from $\rec \mathcal{S}$ to $F$; the set of all of them is written
 # $F^{\mathcal{S}}$, and the shape of a tensor $X$ is $\shp X$. The entry at record
 # $r$ is $X_r$. Nothing in this definition orders the axes.
+# :::
 #
 # The braces of the record are usually dropped: $X_{\ax_1(i_1), \dots, \ax_r(i_r)}$
 # stands for $X_{\{\ax_1(i_1), \dots, \ax_r(i_r)\}}$, and a tensor given by an

@@ -48,7 +48,12 @@ nt.show(A, ("height", "width"))
 # Most operations are first defined on small tensors — a function of a scalar, or of
 # a vector along one axis — and then extended to tensors with more axes by applying
 # them to every slice. The paper calls this **lifting** (TMLR §3.1, Definitions
-# "lifting, unary" and "lifting, binary"). Let
+# "lifting, unary" and "lifting, binary").
+#
+# :::{prf:definition} Lifting
+# :label: def-lifting
+#
+# Let
 # $f \colon F^{\mathcal{S}} \to G^{\mathcal{T}}$ and let $\mathcal{S}'$ be a shape
 # orthogonal to both $\mathcal{S}$ and $\mathcal{T}$. The lift
 # $f^{\mathcal{S}'} \colon F^{\mathcal{S} \cup \mathcal{S}'} \to
@@ -70,6 +75,7 @@ nt.show(A, ("height", "width"))
 #   Y_{\restrict{r}{\mathcal{T}'}}\right) \qquad
 # \text{for every } r \in \rec (\mathcal{S}' \cup \mathcal{T}').
 # $$
+# :::
 #
 # In the paper the superscript is usually dropped (as §3.1 says right after the
 # definition): a function applied to a tensor with more
@@ -176,6 +182,22 @@ same(A + x, ("height", "width"), At + xt[:, None])
 same(A + y, ("height", "width"), At + yt[None, :])  # ... and y a row
 print(nt.show(A + x, ("height", "width")))
 print(nt.show(A + y, ("height", "width")))
+
+# %% [markdown]
+# The same sum as pictures (treescope, as in Chapter 2), with $\height$ down and
+# $\width$ across and one colour scale for all three: $A$, then $x$, which has no
+# $\width$ axis and is drawn as a single column, then $A + x$, in which every entry of
+# row $i$ has moved by $x_{\height(i)}$.
+
+# %%
+import treescope
+
+scale = dict(vmin=0, vmax=16, around_zero=False, pixels_per_cell=20)
+treescope.figures.inline(
+    treescope.render_array(A, rows=["height"], columns=["width"], **scale),
+    treescope.render_array(x, rows=["height"], **scale),
+    treescope.render_array(A + x, rows=["height"], columns=["width"], **scale),
+)
 
 # %% [markdown]
 # The positional version needs the reader to know that $x$ runs along dimension 0.
@@ -320,11 +342,15 @@ assert nt.positional(printed_norm(Am5, "width", 3), "height").isnan().any()
 # %% [markdown]
 # ## Contraction
 #
+# :::{prf:definition} Contraction
+# :label: def-contraction
+#
 # Contraction multiplies entry by entry and sums over the named axes:
 #
 # $$
 # X \ndot{\ax} Y = \nsum{\ax} X \odot Y .
 # $$
+# :::
 #
 # Both arguments are lifted as in §3.1, so $X$ and $Y$ may carry other axes, and the
 # axes they share but are not summed over are matched, not multiplied out.
@@ -387,8 +413,12 @@ for name, (named, order, positional) in products.items():
     print(f"{name}:\n{nt.show(named, order)}\n")
 
 # %% [markdown]
-# Contraction is **commutative**, $X \ndot{\mathcal{S}} Y = Y \ndot{\mathcal{S}} X$:
+# :::{prf:theorem} Contraction is commutative
+# :label: thm-commutative
+#
+# $X \ndot{\mathcal{S}} Y = Y \ndot{\mathcal{S}} X$:
 # the operands are not distinguished by position.
+# :::
 
 # %%
 X = nt.randn(seed=1, a=2, b=3, c=4)
@@ -418,12 +448,16 @@ print(nt.show(left), "≠", nt.show(right))
 # %% [markdown]
 # What does hold is a regrouping law with a side condition:
 #
+# :::{prf:theorem} Regrouping contractions
+# :label: thm-regrouping
+#
 # $$
 # X \ndot{\mathcal{S} \cup \mathcal{T}} (Y \ndot{\mathcal{U}} Z)
 #   = (X \ndot{\mathcal{S}} Y) \ndot{\mathcal{T} \cup \mathcal{U}} Z
 # \qquad \text{if } \mathcal{S} \cap \shp Z = \emptyset
 #   \text{ and } \mathcal{U} \cap \shp X = \emptyset .
 # $$
+# :::
 #
 # Roughly: $\mathcal{S}$ holds the axes that only $X$ and $Y$ sum over,
 # $\mathcal{U}$ those that only $Y$ and $Z$ sum over, and $\mathcal{T}$ those summed
@@ -534,11 +568,15 @@ plt.show()
 # ties), and as $\alpha \to -\infty$ on the smallest. These limits are the one-hot
 # $\operatorname{argmax}$ and $\operatorname{argmin}$:
 #
+# :::{prf:theorem} argmax and argmin as limits of softmax
+# :label: thm-argmax-limit
+#
 # $$
 # \nfun{\ax}{argmax} X = \lim_{\alpha \to \infty} \nfun{\ax}{softmax} (\alpha X),
 # \qquad
 # \nfun{\ax}{argmin} X = \lim_{\alpha \to -\infty} \nfun{\ax}{softmax} (\alpha X).
 # $$
+# :::
 #
 # `nt.argmax` computes the limit directly (ones where the maximum is attained,
 # normalised along $\ax$); `nt.argmax_index` returns the position instead, as an

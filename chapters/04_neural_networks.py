@@ -278,6 +278,23 @@ print("lifted attention agrees with F.scaled_dot_product_attention")
 print("on (batch, heads, query, key)")
 
 # %% [markdown]
+# The attention weights of this call,
+# $\nfun{\seq}{softmax}(Q \ndot{\key} K / \sqrt{|\key|})$, have all four axes.
+# treescope draws them by name: one $\seq \times \query$ picture per head, side by
+# side, and a slider for the $\batch$ element. In every picture each column (one
+# query) sums to 1.
+
+# %%
+import treescope
+
+W = nt.softmax(nt.contract(Q, K, over="key") / math.sqrt(8), "seq")
+assert nt.allclose(W.sum("seq"), nt.tensor(torch.ones(3, 2, 6),
+                                            ("batch", "heads", "query")))
+treescope.render_array(W, rows=["seq"], columns=["query", "heads"],
+                       sliders=["batch"], around_zero=False, vmin=0,
+                       pixels_per_cell=16)
+
+# %% [markdown]
 # ### Causal masking
 #
 # In self-attention over a sequence, the keys and the queries are the same positions.

@@ -237,11 +237,11 @@ def softmax_derivative(X, ax: str):
 
 
 def derivative_of_lift(G, over):
-    """∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}.
+    """``∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}``.
 
     ``G`` = g^{S'}(X) is the derivative of the unlifted f, lifted over the
     axes ``over`` (= S'); the lifted f's derivative has, in addition, the
-    axes S'* and is zero off the diagonal s' = s'*.
+    axes ``S'*`` and is zero off the diagonal ``s' = s'*``.
     """
     G = _as_funsor(G)
     over = (over,) if isinstance(over, str) else tuple(over)

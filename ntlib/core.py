@@ -733,6 +733,12 @@ class NamedTensor(Tensor):
 
     __str__ = __repr__
 
+    def __treescope_ndarray_adapter__(self):
+        """treescope's array adapter: ``treescope.render_array(x)`` draws the
+        tensor faceted by axis name (see :mod:`ntlib._treescope`)."""
+        from ._treescope import NamedTensorAdapter
+        return NamedTensorAdapter()
+
 
 # --------------------------------------------------------------------------
 # contraction

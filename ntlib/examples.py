@@ -284,7 +284,7 @@ def _topk(x, ax, k, new, what):
 
 def maxk(x, ax, k: int, *, new: str = "k"):
     """maxk_{ax,k} X: the k largest values along ``ax`` (one axis or several,
-    taken together), largest first, along a new axis ``new``[k]."""
+    taken together), largest first, along a new axis ``new`` of size k."""
     vals, _, rest, _, _, _ = _topk(x, ax, k, new, "maxk")
     return _wrap(vals, rest + (new,))
 

@@ -233,8 +233,8 @@ def transformer_layer(X, params, l: int, M=None, *, version: str = "latest",
 
     latest (post-norm):  T = LayerNorm^l(SelfAtt^l(X) + X),  X' = LayerNorm^l'(FFN^l(T) + T).
     v1:                  T = LayerNorm^l(SelfAtt^l(X)) + X,  X' = LayerNorm^l'(FFN^l(T)) + T,
-                         with v1's FFN ending in a relu (v1 writes XNorm, which it
-                         never defines; we read it as the same LayerNorm).
+    with v1's FFN ending in a relu (v1 writes XNorm, which it never defines; we
+    read it as the same LayerNorm).
     """
     p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(f"{l}.")}
     ax = dict(seq=seq, query=query, layer=layer, heads=heads, key=key, val=val)

@@ -6,6 +6,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,9 +24,11 @@ TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 
 
 def toc_files():
+    """The chapters listed in _toc.yml (the reference part is generated and
+    taken by a glob: see test_reference_pages_cover_the_package)."""
     files = [TOC["root"]]
     for part in TOC.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
+        files += [c["file"] for c in part["chapters"] if c.get("file", "").startswith("chapters/")]
     return files
 
 
@@ -319,7 +322,31 @@ _MEASURE_JS = "() => {" + _VISIBLE_JS + """
   const search = [...document.querySelectorAll(
       '.search-button-field, form.bd-search, input[type=search]')]
       .filter(visible).length;
+  // nothing may widen the page: what is wider than the column scrolls inside
+  // its own box (code, tables, display formulas, long inline formulas)
+  const pageWidth = document.documentElement.scrollWidth;
+  // every glyph of a formula can be seen, or scrolled to, inside the nearest
+  // box that clips or scrolls it (the theme clipped inline formulas)
+  const unreachable = [];
+  for (const c of [...art.querySelectorAll('mjx-container')].filter(visible)) {
+    let box = c;
+    while (box && box !== art && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+    if (!box || box === art) continue;
+    const rb = rect(box), scrolls = ['auto', 'scroll'].includes(getComputedStyle(box).overflowX);
+    const left = rb.left - box.scrollLeft - 1;
+    const right = (scrolls ? rb.left - box.scrollLeft + box.scrollWidth : rb.right) + 1;
+    const out = [...c.querySelectorAll('mjx-c, mjx-utext')].find(g => {
+        const r = rect(g); return r.width > 0 && (r.left < left || r.right > right); });
+    if (out) unreachable.push(`${c.getAttribute('display') ? 'display' : 'inline'} formula `
+        + `cut off in a ${box.tagName.toLowerCase()}.${box.className.split(' ')[0]} `
+        + `(${getComputedStyle(box).overflowX}): ${c.textContent.slice(0, 60)}`);
+  }
+  const pdf = [...document.querySelectorAll('a')].filter(
+      a => (a.getAttribute('href') || '').endsWith('ntn-book.pdf')).length;
+  const proofs = [...art.querySelectorAll('div.proof')].filter(visible).map(
+      d => (d.querySelector('.admonition-title, p.admonition-title') || d).textContent.trim().slice(0, 80));
   return {code: code.length, codeOver, eqs: eqs.length, eqOver, tables, images, search,
+          pageWidth, width: innerWidth, unreachable, pdf, proofs,
           errors: [...document.querySelectorAll('mjx-merror')]
               .map(e => e.getAttribute('data-mjx-error') || e.textContent),
           red: document.querySelectorAll('mjx-container [style*="color: red"]').length,
@@ -336,6 +363,40 @@ _MENU_JS = "() => {" + _VISIBLE_JS + """
 }"""
 
 DESKTOP, PHONE = (1280, 900), (390, 844)
+
+# pages without a formula do not load MathJax (the reference part)
+_TYPESET_JS = """() => !document.querySelector('script[src*="mathjax"]')
+    || (window.MathJax && MathJax.startup && MathJax.startup.promise)"""
+
+# treescope's pictures of named tensors (chapters 2-4), and the axis labels
+# each page shows: every output draws into the shadow DOM of a
+# <treescope-container>
+_TREESCOPE_PAGES = {"02_named_tensors": ("height: 3", "width: 3"),
+                    "03_operations": ("height: 3", "width: 3"),
+                    "04_neural_networks": ("seq: 7", "query: 6", "heads: 2", "batch")}
+# treescope draws a picture when it scrolls into view: each one is scrolled to
+# and waited for, then the text it shows (its axis labels) is read back
+_TREESCOPE_JS = """async () => {
+  const shown = root => { const parts = [];
+    const walk = n => { for (const c of n.childNodes) {
+        if (c.nodeType === 3) parts.push(c.textContent);
+        else if (c.nodeType === 1 && !['STYLE', 'SCRIPT', 'TEMPLATE'].includes(c.tagName)) {
+          walk(c); if (c.shadowRoot) walk(c.shadowRoot); } } };
+    walk(root); return parts.join(' ').replace(/\\s+/g, ' '); };
+  const out = [];
+  for (const c of document.querySelectorAll('treescope-container')) {
+    let text = '';
+    for (let k = 0; k < 600; k++) {     // up to a minute on a busy machine
+      c.scrollIntoView();
+      text = c.shadowRoot ? shown(c.shadowRoot) : '';
+      if (text.trim() && !text.includes('Loading...') && !text.includes('Rendering array')) break;
+      await new Promise(r => setTimeout(r, 100));
+    }
+    const r = c.getBoundingClientRect();
+    out.push({text, width: Math.round(r.width), height: Math.round(r.height)});
+  }
+  return out;
+}"""
 
 
 def _png_dpi(path):
@@ -363,7 +424,8 @@ def rendered(built_book):
     from playwright.sync_api import sync_playwright
 
     pages = sorted(built_book.rglob("*.html"))
-    pages = [p for p in pages if "_static" not in p.parts and p.name not in ("genindex.html", "search.html")]
+    pages = [p for p in pages if "_static" not in p.parts and p.name not in ("genindex.html", "search.html")
+             and 'http-equiv="Refresh"' not in p.read_text(errors="replace")[:2000]]   # redirects
     chapter_pages = {p.with_suffix(".html").name for p in CHAPTERS}
     assert chapter_pages <= {p.name for p in pages}
     shots = Path(os.environ["BOOK_SHOTS"]) if os.environ.get("BOOK_SHOTS") else None
@@ -371,7 +433,7 @@ def rendered(built_book):
         shots.mkdir(parents=True, exist_ok=True)
     srv = _serve(built_book)
     base = f"http://127.0.0.1:{srv.server_port}/"
-    out = {"offsite": [], DESKTOP: {}, PHONE: {}}
+    out = {"offsite": [], DESKTOP: {}, PHONE: {}, "treescope": {}}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=[
@@ -385,22 +447,29 @@ def rendered(built_book):
                     out["offsite"].append(r.request.url)
                     r.abort()
 
+            console = []
             for size in (DESKTOP, PHONE):
                 page = browser.new_page(viewport={"width": size[0], "height": size[1]})
                 page.route("**/*", route)
-                # on a phone only what differs there (menu, search bar) is
-                # checked, on two pages; every page when screenshots are taken
-                some = pages if size == DESKTOP or shots else \
-                    [p for p in pages if p.stem in (CHAPTERS[0].stem, CHAPTERS[-1].stem)]
+                page.on("console", lambda m: console.append(f"{m.type}: {m.text}")
+                        if m.type == "error" else None)
+                page.on("pageerror", lambda e: console.append(f"uncaught: {e}"))
+                some = pages
                 for p in some:
                     rel = p.relative_to(built_book).as_posix()
+                    console.clear()
                     page.goto(base + rel, wait_until="load")
-                    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise",
-                                           timeout=30000)
-                    page.evaluate("MathJax.startup.promise")
+                    page.wait_for_function(_TYPESET_JS, timeout=30000)
+                    page.evaluate("window.MathJax && MathJax.startup && MathJax.startup.promise")
+                    page.wait_for_timeout(100)      # _static/ntn.js, after MathJax
                     out[size][rel] = page.evaluate(_MEASURE_JS)
+                    out[size][rel]["console"] = list(console)
+                    if size == DESKTOP and p.stem in _TREESCOPE_PAGES:
+                        out["treescope"][rel] = page.evaluate(_TREESCOPE_JS)
                     if shots:
                         page.screenshot(path=str(shots / f"{size[0]}-{p.stem}.png"))
+                if size == DESKTOP:
+                    out["pdf_status"] = page.request.get(base + "ntn-book.pdf").status
                 if size == PHONE:
                     rel = f"chapters/{CHAPTERS[-1].stem}.html"
                     page.goto(base + rel, wait_until="load")
@@ -502,3 +571,208 @@ def test_figure_text_is_legible(rendered, built_book):
             seen += 1
             assert px >= 9, f"{rel}: {img['src']} shows 10-pt text at {px:.1f} px"
     assert seen >= 5
+
+
+# --------------------------------------------------------------------------
+# every page at both widths: nothing widens the page or is cut off, no errors
+
+def test_no_page_widens_or_cuts_off_a_formula(rendered):
+    """At 1280 px and at 390 px (a phone) no page is wider than the window
+    (what is wider than the column scrolls inside its own box), and every
+    glyph of every formula can be seen or scrolled to (the theme used to clip
+    long inline formulas and, on a phone, the ends of displayed ones)."""
+    problems = []
+    for size in (DESKTOP, PHONE):
+        assert len(rendered[size]) >= len(CHAPTERS) + 2, "every page, the reference part too"
+        for rel, m in rendered[size].items():
+            if m["pageWidth"] > m["width"]:
+                problems.append(f"{rel} at {size[0]} px: the page is {m['pageWidth']} px wide")
+            problems += [f"{rel} at {size[0]} px: {u}" for u in m["unreachable"]]
+    assert not problems, "\n".join(problems)
+
+
+def test_no_page_logs_a_console_error(rendered):
+    problems = [f"{rel} at {size[0]} px: {line}" for size in (DESKTOP, PHONE)
+                for rel, m in rendered[size].items() for line in m["console"]]
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_every_page_links_the_pdf_edition(rendered, built_book):
+    missing = [rel for rel, m in rendered[DESKTOP].items() if not m["pdf"]]
+    assert not missing, f"no link to ntn-book.pdf on {missing}"
+    if (built_book / "ntn-book.pdf").exists():
+        assert rendered["pdf_status"] == 200
+    elif os.environ.get("BOOK_PDF"):
+        pytest.fail("BOOK_PDF is set but the HTML build did not copy the PDF "
+                    "(_ext/book_html.py copies _build/latex/ntn-book.pdf)")
+
+
+def test_treescope_pictures_render_with_axis_names(rendered):
+    """The pictures of named tensors (treescope's HTML, run in the page)
+    render, show the axes by name and size, and fit the column."""
+    for stem, labels in _TREESCOPE_PAGES.items():
+        rel = f"chapters/{stem}.html"
+        figs = rendered["treescope"].get(rel)
+        assert figs, f"{rel} shows no treescope picture"
+        for fig in figs:
+            assert fig["width"] > 0 and fig["height"] > 0, f"{rel}: an empty picture"
+            assert "Loading" not in fig["text"] and "Rendering" not in fig["text"], \
+                f"{rel}: a picture did not render: {fig['text'][:200]!r}"
+        shown = " ".join(fig["text"] for fig in figs)
+        missing = [label for label in labels if label not in shown]
+        assert not missing, f"{rel}: the pictures show no {missing}: {shown[:300]!r}"
+
+
+def test_definitions_and_laws_are_numbered(rendered):
+    """Chapters 2 and 3 state §2's definitions and §3's laws as numbered
+    sphinx-proof blocks."""
+    defs = rendered[DESKTOP]["chapters/02_named_tensors.html"]["proofs"]
+    laws = rendered[DESKTOP]["chapters/03_operations.html"]["proofs"]
+    for word in ("record", "shape", "named tensor"):
+        assert any(re.match(r"Definition 2\.\d+", d) and word in d.lower() for d in defs), \
+            f"chapter 2 has no numbered definition of {word}: {defs}"
+    assert any(re.match(r"Definition 3\.\d+", d) and "lift" in d.lower() for d in laws), laws
+    assert sum(bool(re.match(r"Theorem 3\.\d+", d)) for d in laws) >= 3, laws
+
+
+# --------------------------------------------------------------------------
+# the reference part (generated by _ext/ntlib_reference.py)
+
+def _reference_ext():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ntlib_reference", ROOT / "_ext" / "ntlib_reference.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_reference_pages_cover_the_package():
+    """Every public name at nt.* and in every namespace has an entry, and the
+    chapters' spellings of a name (nt.f, nt.module.f) lead to it."""
+    import ntlib as nt
+
+    ref = _reference_ext()
+    pages = ref.pages(nt)
+    slugs = [slug for slug, _, _ in pages]
+    assert slugs[0] == "nt"
+    for space in ref.NAMESPACES:
+        if hasattr(nt, space):
+            assert f"nt.{space}" in slugs, f"no page for nt.{space}"
+    documented = {id(obj) for _, _, groups in pages for _, entries in groups
+                  for _, _, obj in entries}
+    flat = [n for n in list(nt.__all__) + ["sum", "max", "min", "abs"]
+            if not isinstance(getattr(nt, n), type(nt))]
+    missing = [n for n in flat if id(getattr(nt, n)) not in documented]
+    assert not missing, f"nt.* names without an entry: {missing}"
+    for slug, _, groups in pages[1:]:
+        (mod, entries), = groups
+        assert [n for n, _, _ in entries] == list(mod.__all__), slug
+    targets = ref.targets(nt)
+    assert targets[id(ref.resolve(nt, "contract"))] == "ntlib.contract"
+    assert targets[id(ref.resolve(nt, "examples.kmeans"))] == "ntlib.examples.kmeans"
+    if hasattr(nt, "kmeans"):               # the flat name, while it exists
+        assert targets[id(ref.resolve(nt, "kmeans"))] == "ntlib.examples.kmeans"
+    assert targets[id(ref.resolve(nt, "NamedTensor.sum"))] == "ntlib.NamedTensor.sum"
+    assert ref.resolve(nt, "no_such_function") is None
+    assert ref.resolve(nt, "_core") is None
+
+
+def test_docstring_bars_are_not_substitutions():
+    ref = _reference_ext()
+    lines = ["|X|, elementwise.", "``|x|`` stays", "| a line block", "+--+--+", "a|b ``c|d`` e|f"]
+    ref.escape_bars(lines)
+    assert lines == ["\\|X\\|, elementwise.", "``|x|`` stays", "| a line block", "+--+--+",
+                     "a\\|b ``c|d`` e\\|f"]
+
+
+def test_chapters_link_to_the_reference(built_book):
+    import ntlib as nt
+
+    ref = _reference_ext()
+    html = (built_book / "chapters" / "03_operations.html").read_text()
+    assert 'href="../reference/nt.html#ntlib.contract"' in html
+    # every entry is on its page, with the anchor the links use
+    missing = []
+    for slug, _, groups in ref.pages(nt):
+        page = (built_book / "reference" / f"{slug}.html").read_text()
+        missing += [t for _, entries in groups for _, t, _ in entries if f'id="{t}"' not in page]
+    assert not missing, f"entries missing from the built reference: {missing[:10]}"
+    linked = sum((built_book / "chapters" / f"{p.stem}.html").read_text().count('href="../reference/')
+                 for p in CHAPTERS)
+    assert linked > 50, f"only {linked} links from the chapters to the reference"
+    # names in code cells link too: nt.contract(...) in a cell of chapter 3
+    assert re.search(r'<a class="ntn-ref" href="\.\./reference/nt\.html#ntlib\.contract"[^>]*>'
+                     r'<span class="n">nt</span><span class="o">\.</span>'
+                     r'<span class="n">contract</span></a>', html)
+    assert 'href="../reference/nt.examples.html#ntlib.examples.' in \
+        (built_book / "chapters" / "07_more_examples.html").read_text()
+
+
+# --------------------------------------------------------------------------
+# the PDF edition (make pdf)
+
+@pytest.fixture(scope="module")
+def built_pdf(tmp_path_factory):
+    """``BOOK_PDF=_build/latex/ntn-book.pdf`` reuses the PDF of ``make pdf``
+    (its LaTeX log beside it); otherwise the book is built into a temporary
+    folder when xelatex and latexmk are installed (``make latex``)."""
+    if os.environ.get("BOOK_PDF"):
+        return Path(os.environ["BOOK_PDF"]).resolve()
+    if not (shutil.which("xelatex") and shutil.which("latexmk") and shutil.which("pdftotext")):
+        if os.environ.get("CI"):
+            pytest.fail("CI checks the PDF: run make pdf and set BOOK_PDF, or install TeX (make latex)")
+        pytest.skip("no xelatex/latexmk/pdftotext (make latex installs them)")
+    out = tmp_path_factory.mktemp("pdf")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run(
+        [str(jb), "build", str(ROOT), "--path-output", str(out), "--builder", "pdflatex",
+         "--warningiserror", "--keep-going"],
+        capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return out / "_build" / "latex" / "ntn-book.pdf"
+
+
+def test_pdf_edition(built_pdf):
+    """The whole book: a plausible page count, every chapter's title and the
+    reference part in the text, and no character missing from a font."""
+    assert built_pdf.is_file(), built_pdf
+    info = subprocess.run(["pdfinfo", str(built_pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
+    assert 150 <= pages <= 600, f"{pages} pages"
+    text = subprocess.run(["pdftotext", "-layout", str(built_pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    flat = " ".join(text.split())
+    missing = [t for t in _toc_titles() if " ".join(t.split()) not in flat]
+    assert not missing, f"chapter titles missing from the PDF: {missing}"
+    assert "The modules of ntlib" in flat and "contract(" in flat, "the reference part"
+    assert "Definition 2.1" in flat, "the numbered definitions"
+    log = built_pdf.with_suffix(".log").read_text(errors="replace")
+    lost = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
+    assert not lost, f"characters missing from the PDF's fonts: {lost}"
+    assert "LaTeX Error" not in log
+
+
+def test_setup_cell_says_what_to_install_when_ntlib_is_missing():
+    """Outside Colab the hidden set-up cell is silent (twice in a row) when
+    ntlib imports, and otherwise names the package and the commands to install
+    it instead of a bare ModuleNotFoundError."""
+    src = _nbtool()._setup_cell().source
+    ok = subprocess.run([sys.executable, "-c", src + "\n" + src],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout == "" and ok.stderr == "", ok.stderr
+    block = ("import sys\n"
+             "class Block:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name.split('.')[0] == {name!r}:\n"
+             "            raise ModuleNotFoundError(f'No module named {{name!r}}', name=name)\n"
+             "sys.meta_path.insert(0, Block())\n")
+    for missing, says in (("ntlib", "ntlib, the book's package, is not installed"),
+                          ("funsor", "'funsor', which ntlib needs, is not installed")):
+        proc = subprocess.run([sys.executable, "-c", block.format(name=missing) + src],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0
+        last = proc.stderr.strip().splitlines()
+        assert any(line.startswith(f"ModuleNotFoundError: {says}") for line in last), proc.stderr
+        assert "pip install -e '.[chapters]'" in proc.stderr and "make lab" in proc.stderr
+        assert proc.stderr.count("Traceback") == 1, "no chained traceback"

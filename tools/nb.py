@@ -17,7 +17,8 @@ Commands::
 ``build`` puts two standard cells first (both tagged ``remove-cell``, so the
 rendered book omits them): the paper's TeX macros as a Markdown cell, so that
 Jupyter and Colab render the formulas too, and a set-up cell that installs
-ntlib in Colab and does nothing anywhere else.
+ntlib in Colab; anywhere else it is silent when ntlib imports and otherwise
+says what to install (instead of a bare ``ModuleNotFoundError``).
 
 The built notebook is deterministic apart from its outputs: each cell's id is
 derived from its content (a one-word change touches one cell), execution
@@ -65,7 +66,9 @@ def _setup_cell() -> nbformat.NotebookNode:
     url = cfg["repository"]["url"]
     src = f'''# Set-up for Google Colab: fetch the book once and install ntlib with what the
 # chapters need (not the book-building and test tools).  Safe to run again.
-# Anywhere else (a local clone, the test suite) this cell does nothing.
+# Anywhere else this cell only checks that ntlib imports, and says what to
+# install if it does not; when it does (a local clone, the test suite) it
+# does nothing.
 import sys
 if "google.colab" in sys.modules:
     import os, subprocess
@@ -75,7 +78,21 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "-e", "/content/ntn-book[chapters]"], check=True)
     if "/content/ntn-book" not in sys.path:
-        sys.path.insert(0, "/content/ntn-book")'''
+        sys.path.insert(0, "/content/ntn-book")
+else:
+    try:
+        import ntlib
+    except ModuleNotFoundError as err:
+        what = ("ntlib, the book's package," if err.name == "ntlib"
+                else f"{{err.name!r}}, which ntlib needs,")
+        raise ModuleNotFoundError(
+            f"{{what}} is not installed for this kernel ({{sys.executable}}). "
+            f"From a clone of the book run `make lab` (a .venv with "
+            f"everything, then JupyterLab), or install into this Python:\\n"
+            f"    pip install -e '.[chapters]'      (in the clone)\\n"
+            f"    pip install 'ntlib[chapters] @ git+{url}'\\n"
+            f"In Google Colab the set-up runs by itself.",
+            name=err.name) from None'''
     return nbformat.v4.new_code_cell(src, metadata={"tags": ["remove-cell", HEAD_TAG]})
 
 
