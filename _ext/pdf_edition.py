@@ -60,6 +60,7 @@ _FONTPKG = r"""
 # symbols that unicode-math maps to a glyph Latin Modern Math lacks.
 _FALLBACK = {
     "\U0001D540": r"\ensuremath{\mathbb{I}}",      # double-struck I
+    "\u22C8": r"\ensuremath{\bowtie}",              # ⋈ (natural join, chapter 6)
 }
 _MATH_FIXES = r"""
 \AtBeginDocument{\renewcommand{\setminus}{\mathbin{\backslash}}}
