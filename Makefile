@@ -36,8 +36,7 @@ test-perturbed: $(STAMP)
 test-newest-torch: browser
 	test -x $(NEWEST_VENV)/bin/python || $(PYTHON) -m venv $(NEWEST_VENV)
 	$(NEWEST_VENV)/bin/python -m pip install -q --upgrade pip
-	PIP_CONSTRAINT=/dev/null $(NEWEST_VENV)/bin/python -m pip install -q --upgrade torch
-	PIP_CONSTRAINT=/dev/null $(NEWEST_VENV)/bin/python -m pip install -q -r requirements.txt -e .
+	PIP_CONSTRAINT=/dev/null $(NEWEST_VENV)/bin/python -m pip install -q --upgrade torch -r requirements.txt -e .
 	MPLBACKEND=Agg $(NEWEST_VENV)/bin/python -c "import matplotlib.pyplot"
 	@$(NEWEST_VENV)/bin/python -c "import torch; print('test-newest-torch: torch', torch.__version__)"
 	$(NEWEST_VENV)/bin/python -m pytest
