@@ -124,6 +124,22 @@ def test_the_pattern_spans_eps_and_depends_on_the_seed(perturbed):
     assert abs(r1.mean().item()) < 0.1 * eps
 
 
+def test_two_functions_round_the_same_value_differently(perturbed):
+    # einsum("ij->i") and sum(1) give identical bits on the CPU; on another
+    # device two kernels need not, so a torch.equal between them must fail
+    x = torch.linspace(0.1, 2.0, 60, dtype=f32).reshape(20, 3)
+    assert torch.equal(torch.einsum("ij->i", x), x.sum(1))
+    a, b = perturbed(lambda: (torch.einsum("ij->i", x), x.sum(1)))
+    assert (a != b).double().mean() > 0.9
+    # aliases of one computation stay identical
+    W = torch.linspace(-1.0, 1.0, 12, dtype=f32).reshape(3, 4)
+    pairs = perturbed(lambda: [(x.sum(1), torch.sum(x, 1)),
+                               (x @ W, torch.matmul(x, W)),
+                               (x.exp(), torch.exp(x))])
+    for p, q in pairs:
+        assert torch.equal(p, q)
+
+
 @pytest.mark.filterwarnings("ignore:.*torch.jit.script")  # torch's own jvp
 def test_gradients_and_torch_func_run_under_the_mode(perturbed):
     x = torch.linspace(0.1, 1.0, 5, dtype=f64)

@@ -18,9 +18,13 @@ The exact rule, per element ``x`` of a result of one of the functions in
   ``eps = 1e-5`` for float32, ``eps = 2**-51`` (2 machine epsilons,
   ~4.4e-16, a change of 2 to 4 units in the last place at ``|u| = 1``) for
   float64, and ``eps = 2 * finfo.eps`` for float16 and bfloat16;
-- ``u`` in [-1, 1) is a hash of ``x``'s bit pattern and the seed (see
-  :func:`unit`), so the same value is perturbed the same way in every run
-  (reruns agree), and another seed is another pattern.
+- ``u`` in [-1, 1) is a hash of ``x``'s bit pattern, the seed and the
+  function's name (see :func:`unit` and ``Perturb._key``; aliases such as
+  ``torch.exp``, ``Tensor.exp``, ``Tensor.exp_`` share a name), so the same
+  value from the same function is perturbed the same way in every run
+  (reruns agree), two functions that compute the same value (``einsum`` and
+  ``sum`` of products) round it differently, as two kernels would, and
+  another seed is another pattern.
 - ``x ** p`` with ``p`` an integer scalar in 0..3 is exact on every device
   (torch computes it with multiplications) and is not perturbed.
 - Each call is perturbed once: the functions that a perturbed function calls
@@ -54,6 +58,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 import torch
@@ -143,9 +148,20 @@ def _perturbable(t) -> bool:
             and t.device.type != "meta")
 
 
+def _canonical(name: str) -> str:
+    """One name per computation: Tensor.exp_, torch.exp and Tensor.exp are
+    "exp"; A @ B (__matmul__, __rmatmul__) is "matmul"; arcsin is "asin"."""
+    n = name.strip("_")
+    if n.startswith("r") and n[1:] in ("matmul", "pow"):
+        n = n[1:]
+    if n.startswith("arc"):
+        n = "a" + n[3:]
+    return n
+
+
 def _kind(name: str) -> str:
     """'no', 'yes', or 'pow' (perturbed unless the exponent is 0..3)."""
-    base = name[:-1] if name.endswith("_") and not name.endswith("__") else name
+    base = _canonical(name)
     if base == "pow":
         return "pow"
     if base in PERTURBED or base.startswith("linalg_") or (
@@ -162,9 +178,15 @@ class Perturb(TorchFunctionMode):
         self.seed = int(seed)
         self._kinds: dict = {}
 
-    def _apply(self, out, inplace: bool = False):
+    def _key(self, name: str) -> int:
+        """The hash key of one function: the seed and the function's name, so
+        that two functions computing the same value (einsum and a sum of
+        products, say) round it differently, as two kernels would."""
+        return (self.seed ^ zlib.crc32(_canonical(name).encode())) & 0x7FFFFFFF
+
+    def _apply(self, out, key: int, inplace: bool = False):
         if _perturbable(out):
-            f = factor(out, self.seed)
+            f = factor(out, key)
             if not inplace:
                 return out * f
             if out.requires_grad:
@@ -172,20 +194,21 @@ class Perturb(TorchFunctionMode):
             with torch.no_grad():
                 return out.mul_(f)
         if type(out) in (tuple, list):
-            return type(out)(self._apply(o) for o in out)
+            return type(out)(self._apply(o, key) for o in out)
         if isinstance(out, tuple):  # torch.return_types (a structseq)
-            return type(out)([self._apply(o) for o in out])
+            return type(out)([self._apply(o, key) for o in out])
         return out
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
         try:
-            kind = self._kinds[func]
+            kind, key = self._kinds[func]
         except KeyError:
-            kind = self._kinds[func] = _kind(getattr(func, "__name__", ""))
+            kind, key = self._kinds[func] = (_kind(name), self._key(name))
         except TypeError:  # an unhashable callable
-            kind = _kind(getattr(func, "__name__", ""))
+            kind, key = _kind(name), self._key(name)
         if kind == "no":
             return out
         if kind == "pow":
@@ -195,10 +218,10 @@ class Perturb(TorchFunctionMode):
                 return out
         # in place (Tensor.exp_, out=...): perturb the tensor that was written
         target = kwargs.get("out")
-        if target is None and args and func.__name__.endswith("_") \
-                and not func.__name__.endswith("__"):
+        if target is None and args and name.endswith("_") \
+                and not name.endswith("__"):
             target = args[0]
-        return self._apply(out, inplace=target is not None and target is out)
+        return self._apply(out, key, inplace=target is not None and target is out)
 
 
 _active: list = []
