@@ -32,8 +32,10 @@ The exact rule, per element ``x`` of a result of one of the functions in
   ``F.softmax`` is one perturbation, not several.
 
 Gradients: autograd sees ``f(x) * c`` with ``c`` a constant, so a gradient
-through a perturbed op is scaled by the same factor; ``torch.func``
-transforms (``jvp``, ``jacrev``) are perturbed the same way.
+through a perturbed op is scaled by the same factor; the backward pass's own
+kernels (run by autograd's engine, not through Python) are not perturbed.
+Functions called inside ``torch.func`` transforms (``jvp``, ``jacrev``) are
+perturbed like any other call.
 
 Not simulated: NumPy, SQLite and Python float arithmetic (not torch), and the
 error growth of a sum with cancellation (a relative change of the result
@@ -68,11 +70,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV_SEED = "NTLIB_PERTURB_SEED"
 
 # torch functions whose floating results round differently across devices.
-# Matched on __name__ (torch.sum, Tensor.sum and Tensor.sum_ alike).
+# Matched on the function's canonical name (_canonical: torch.sum, Tensor.sum
+# and Tensor.sum_ alike; A @ B is matmul, torch.arcsin is asin).
 PERTURBED = frozenset("""
     sum nansum mean nanmean prod std var std_mean var_mean norm dist trace
     cumsum cumprod logcumsumexp logsumexp softmax log_softmax softmin
-    matmul __matmul__ __rmatmul__ mm bmm mv dot vdot inner einsum tensordot
+    matmul mm bmm mv dot vdot inner einsum tensordot
     addmm addbmm baddbmm addmv chain_matmul linear bilinear
     conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d
     avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d
@@ -83,11 +86,10 @@ PERTURBED = frozenset("""
     binary_cross_entropy binary_cross_entropy_with_logits
     scaled_dot_product_attention multi_head_attention_forward
     exp exp2 expm1 log log2 log10 log1p xlogy logaddexp logaddexp2
-    sin cos tan asin acos atan atan2 arcsin arccos arctan arctan2
-    sinh cosh tanh asinh acosh atanh arcsinh arccosh arctanh
+    sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh
     sigmoid logsigmoid logit softplus gelu silu mish elu celu selu glu
     tanhshrink erf erfc erfinv lgamma digamma polygamma mvlgamma i0 sinc
-    pow float_power __rpow__ rsqrt
+    pow float_power rpow rsqrt
     det logdet slogdet inverse pinverse cholesky cholesky_solve cholesky_inverse
     triangular_solve lu_solve matrix_exp svd qr
 """.split())
@@ -152,15 +154,16 @@ def _canonical(name: str) -> str:
     """One name per computation: Tensor.exp_, torch.exp and Tensor.exp are
     "exp"; A @ B (__matmul__, __rmatmul__) is "matmul"; arcsin is "asin"."""
     n = name.strip("_")
-    if n.startswith("r") and n[1:] in ("matmul", "pow"):
-        n = n[1:]
+    if n == "rmatmul":
+        n = "matmul"
     if n.startswith("arc"):
         n = "a" + n[3:]
     return n
 
 
 def _kind(name: str) -> str:
-    """'no', 'yes', or 'pow' (perturbed unless the exponent is 0..3)."""
+    """'no', 'yes', or 'pow' (perturbed unless the exponent is 0..3); a
+    scalar to a tensor power (``2 ** x``, __rpow__: "rpow") is 'yes'."""
     base = _canonical(name)
     if base == "pow":
         return "pow"
