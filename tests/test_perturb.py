@@ -96,7 +96,7 @@ def test_every_listed_kind_of_op_is_perturbed(perturbed):
         "conv2d": lambda: torch.nn.functional.conv2d(img, k),
         "exp": lambda: x.exp(), "log": lambda: torch.log(x), "tanh": lambda: x.tanh(),
         "softmax": lambda: x.softmax(-1), "logsumexp": lambda: x.logsumexp(-1),
-        "pow 0.5": lambda: x ** 0.5,
+        "pow 0.5": lambda: x ** 0.5, "2 ** x": lambda: 2 ** x,
         "nt.contract": lambda: nt.positional(nt.contract(
             nt.tensor(x, ("a", "b", "c")), nt.tensor(W, ("c", "d")), over="c"),
             ("a", "b", "d")),
