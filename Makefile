@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 # local CPU wheel, while an open range would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# a second venv for the newest torch (make test-newest-torch)
+NEWEST_VENV ?= .venv-newest
 
-.PHONY: book pdf test test-gpu install browser latex bench lab clean
+.PHONY: book pdf test test-perturbed test-newest-torch test-gpu install browser latex bench lab clean
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -26,6 +28,27 @@ pdf: $(STAMP) latex
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# nbval on every chapter as if on another device: each kernel multiplies the
+# floating results of reductions, matrix products, convolutions and
+# transcendental functions by 1 + eps*u (eps = 1e-5 in float32, 2**-51 in
+# float64; u in [-1, 1) a hash of the value), once with each of two patterns.
+# The rule is in tools/perturb.py; tests/test_perturb.py checks that it acts.
+test-perturbed: $(STAMP)
+	$(BIN)/python tools/perturb.py --seed 1 --seed 2
+
+# The whole suite against the newest torch that the package index serves (what
+# a Colab reader may get), in a second venv.  PIP_CONSTRAINT=/dev/null lifts a
+# pip constraint file such as this project's machines' cap at the torch on
+# their disk; on a machine without a GPU the newest torch is still PyPI's CUDA
+# build (several GB: see README).  An existing $(NEWEST_VENV) is upgraded.
+test-newest-torch: browser
+	test -x $(NEWEST_VENV)/bin/python || $(PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/python -m pip install -q --upgrade pip
+	PIP_CONSTRAINT=/dev/null $(NEWEST_VENV)/bin/python -m pip install -q --upgrade torch -r requirements.txt -e .
+	MPLBACKEND=Agg $(NEWEST_VENV)/bin/python -c "import matplotlib.pyplot"
+	@$(NEWEST_VENV)/bin/python -c "import torch; print('test-newest-torch: torch', torch.__version__)"
+	$(NEWEST_VENV)/bin/python -m pytest
 
 # The whole suite, nbval on every chapter included, with every ntlib tensor on
 # the GPU (NTLIB_DEVICE=cuda).  Needs a CUDA build of torch in .venv, e.g.

@@ -506,10 +506,10 @@ for steps in (1, 2, 3, stop, 300):
     C = nt.examples.kmeans(X, C0, steps=steps)
     diff = np.abs(cpu(C, ("clusters", "d")).numpy()
                   - km.cluster_centers_).max()
-    print(f"steps = {steps:3d}: rounds run by scikit-learn {km.n_iter_:2d};"
-          f" largest centroid difference < 1e-12")
     assert km.n_iter_ == min(steps, stop)
     assert diff < 1e-12
+    print(f"steps = {steps:3d}: scikit-learn ran {km.n_iter_:2d} rounds; "
+          f"largest centroid difference < 1e-12")
 print(nt.show(C, ("clusters", "d")))
 
 # %% [markdown]
@@ -536,7 +536,7 @@ assert torch.isnan(pr).all()
 assert not close(as_zero, means)
 assert close(corrected, means)
 print("0/0 read as 0 gives sums, e.g.", as_zero[0].numpy().round(1))
-print("corrected gives means, e.g.", corrected[0].numpy().round(2))
+print("corrected gives means, e.g.", corrected[0].numpy().round(4))
 
 # %% tags=["hide-input"]
 q = cpu(nt.examples.kmeans_assign(X, C), ("batch", "clusters")).argmax(-1)
@@ -1182,8 +1182,9 @@ print(f"converged after {info['iterations']} rounds "
       f"(last change {info['change']:.0e})")
 for v in exact:
     bp_yes = float(cpu(b[v], v)[1])
+    gap = round(bp_yes - float(exact[v][1]), 4) + 0.0  # + 0.0: no -0.0000
     print(f"  {v:10s} loopy BP {bp_yes:.4f}   exact {float(exact[v][1]):.4f}"
-          f"   difference {bp_yes - float(exact[v][1]):+.4f}")
+          f"   difference {gap:+.4f}")
 assert info["change"] < 1e-10
 rain_bp = float(cpu(b["rain"], "rain")[1])
 assert abs(rain_bp - exact["rain"][1]) > 0.05

@@ -180,13 +180,18 @@ def differential(f, X, H):
     out_order = tuple(shape(f(X)))
     pf = _positional_fn(f, in_order, out_order)
     h = positional(H, in_order).to(_dtype(X))
-    with warnings.catch_warnings():
-        # torch's first jvp call scripts its decompositions with torch.jit,
-        # which torch itself now deprecates; not the caller's concern
-        warnings.filterwarnings("ignore", category=DeprecationWarning,
-                                message=".*torch.jit.script.*")
-        _, dy = torch.func.jvp(pf, (positional(X, in_order),), (h,))
+    _, dy = _jvp(pf, positional(X, in_order), h)
     return _wrap(dy, out_order)
+
+
+def _jvp(f, x, h):
+    """torch.func.jvp without torch's own warning: its first call scripts
+    torch's decompositions with torch.jit, which torch deprecates (a
+    DeprecationWarning in torch 2.13, a FutureWarning from 2.14 on); not the
+    caller's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
+        return torch.func.jvp(f, (x,), (h,))
 
 
 def identify(df, X):

@@ -725,7 +725,10 @@ class NamedTensor(Tensor):
             arr = d.detach().cpu()
             if arr.dtype == torch.bfloat16 or arr.dtype == torch.float16:
                 arr = arr.float()
-            body = np.array2string(arr.numpy(), precision=4, separator=" ",
+            arr = arr.numpy()
+            if arr.dtype.kind == "f":  # rounded, and + 0.0: never a "-0."
+                arr = np.round(arr, 4) + 0.0
+            body = np.array2string(arr, precision=4, separator=" ",
                                    suppress_small=True, threshold=200)
         if len(self.inputs) > 1:
             head += f"   (values nested in this order)"
