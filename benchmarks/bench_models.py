@@ -3,11 +3,11 @@
 Cases (float32, on nt.device()):
 
 - Transformer: 2 layers, 4 heads, |layer| = 128, |hidden| = 512, |vocab| = 1000,
-  seq 128, batch 16, causal mask; ``nt.transformer`` vs the positional
+  seq 128, batch 16, causal mask; ``nt.models.transformer`` vs the positional
   reference of tests/test_models.py (einsum, F.layer_norm, torch.softmax) with
   the same weights.
 - LeNet: batch 64, 1×28×28 inputs, channels 6 and 16, 5×5 kernels, 2×2 pools,
-  hidden 120, 10 classes; ``nt.lenet`` vs F.conv2d → F.max_pool2d → F.linear.
+  hidden 120, 10 classes; ``nt.models.lenet`` vs F.conv2d → F.max_pool2d → F.linear.
   For context also at batch 256 (``lenet256``, not part of the 1.5x target):
   ntlib's cost per named operation is fixed (building the funsor term, checking
   axes), so at small sizes it shows and at larger ones it is amortised.
@@ -73,17 +73,17 @@ def setup(case):
     """(ntlib forward, ntlib loss, reference forward, reference loss, parameter leaves of each)."""
     dt = torch.float32
     if case == "transformer":
-        params = nt.init_transformer(vocab=TF["vocab"], layers=TF["layers"], heads=TF["heads"],
+        params = nt.models.init_transformer(vocab=TF["vocab"], layers=TF["layers"], heads=TF["heads"],
                                      layer=TF["layer"], hidden=TF["hidden"], seed=0, dtype=dt)
         I = nt.randint(0, TF["vocab"], seed=1, batch=TF["batch"], seq=TF["seq"])
         tokens = nt.positional(I, ("batch", "seq"))
         w = _leaves(transformer_weights(params))
 
         def nt_fwd():
-            return nt.transformer(I, params)
+            return nt.models.transformer(I, params)
 
         def nt_loss():
-            return nt.cross_entropy(nt.transformer_logits(I, params), I).data
+            return nt.models.cross_entropy(nt.models.transformer_logits(I, params), I).data
 
         def ref_fwd():
             return torch.softmax(ref_transformer_logits(tokens, w), -1)
@@ -92,7 +92,7 @@ def setup(case):
             z = ref_transformer_logits(tokens, w)
             return F.cross_entropy(z.reshape(-1, z.shape[-1]), tokens.reshape(-1))
     else:
-        params = nt.init_lenet(chans=LN["chans"], height=LN["height"], width=LN["width"],
+        params = nt.models.init_lenet(chans=LN["chans"], height=LN["height"], width=LN["width"],
                                hidden=LN["hidden"], classes=LN["classes"], seed=0, dtype=dt)
         nb = 256 if case == "lenet256" else LN["batch"]
         X = nt.randn(seed=2, dtype=dt, batch=nb, chans=1, height=LN["height"], width=LN["width"])
@@ -101,17 +101,17 @@ def setup(case):
         w = _leaves(lenet_weights(params))
 
         def nt_fwd():
-            return nt.lenet(X, params)
+            return nt.models.lenet(X, params)
 
         def nt_loss():
-            return nt.cross_entropy(nt.lenet_logits(X, params), y, vocab="classes").data
+            return nt.models.cross_entropy(nt.models.lenet_logits(X, params), y, vocab="classes").data
 
         def ref_fwd():
             return torch.softmax(ref_lenet_logits(x, w), -1)
 
         def ref_loss():
             return F.cross_entropy(ref_lenet_logits(x, w), yd)
-    return nt_fwd, nt_loss, ref_fwd, ref_loss, nt.parameters(params), _all_leaves(w)
+    return nt_fwd, nt_loss, ref_fwd, ref_loss, nt.models.parameters(params), _all_leaves(w)
 
 
 def runners(case, pass_, path):

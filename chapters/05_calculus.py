@@ -12,8 +12,8 @@
 # self-attention) are then checked against autograd, including two misprints in
 # the paper.
 #
-# The code lives in `ntlib.calculus`. Its two workhorses, `nt.derivative` and
-# `nt.differential`, wrap PyTorch's `torch.func.jacrev` (reverse mode) and
+# The code lives in `ntlib.calculus`. Its two workhorses, `nt.calculus.derivative` and
+# `nt.calculus.differential`, wrap PyTorch's `torch.func.jacrev` (reverse mode) and
 # `torch.func.jvp` (forward mode); everything else is a named formula.
 
 # %%
@@ -32,7 +32,7 @@ f64 = torch.float64
 def agree(lhs, rhs, tol=1e-10):
     """Assert that two named tensors have the same axes and values."""
     assert nt.shape(lhs) == nt.shape(rhs), (nt.shape(lhs), nt.shape(rhs))
-    diff = nt.max_difference(lhs, rhs)
+    diff = nt.calculus.max_difference(lhs, rhs)
     assert diff < tol, diff
     axes = ", ".join(f"{a}[{n}]" for a, n in sorted(nt.shape(lhs).items()))
     return f"agree on {{{axes}}} (max difference < {tol:g})"
@@ -70,12 +70,12 @@ def agree(lhs, rhs, tol=1e-10):
 # derivative is an ordinary named tensor with axes $\seq$ and $\seq^*$, and a
 # contraction over $\seq^*$ with $H^*$ says exactly what is summed.
 #
-# In `ntlib` the starred name of an axis is the name followed by `*`. `nt.star`
-# renames; `nt.identity` makes the identity tensor
+# In `ntlib` the starred name of an axis is the name followed by `*`. `nt.calculus.star`
+# renames; `nt.calculus.identity` makes the identity tensor
 # $I_{\ax,\ax'} \in \reals^{\ax[n] \times \ax'[n]}$:
 
 # %%
-nt.source(nt.star, nt.identity)
+nt.source(nt.calculus.star, nt.calculus.identity)
 
 # %% [markdown]
 # Renaming is itself a contraction, $A_{\ax \to \ax'} = I_{\ax,\ax'} \ndot{\ax} A$:
@@ -84,19 +84,19 @@ nt.source(nt.star, nt.identity)
 
 # %%
 A = nt.randn(seed=1, seq=3, key=4)
-I_key = nt.identity("key", "key*", 4)
-print(agree(nt.contract(I_key, A, over="key"), nt.star(A, "key")))
+I_key = nt.calculus.identity("key", "key*", 4)
+print(agree(nt.contract(I_key, A, over="key"), nt.calculus.star(A, "key")))
 nt.show(I_key, ("key", "key*"))
 
 # %% [markdown]
-# `nt.derivative(f, X)` evaluates $\partial f / \partial X^*$ at $X$, and
-# `nt.differential(f, X, H)` evaluates $\partial f(X; H)$ without forming the
+# `nt.calculus.derivative(f, X)` evaluates $\partial f / \partial X^*$ at $X$, and
+# `nt.calculus.differential(f, X, H)` evaluates $\partial f(X; H)$ without forming the
 # derivative. Both hand a *positional* version of $f$ to PyTorch: they fix an
 # order for the axes of $X$, rebuild the named tensor inside, call $f$, and read
 # its output in a fixed order. The orders are internal; the result is named.
 
 # %%
-nt.source(nt.derivative, nt.differential)
+nt.source(nt.calculus.derivative, nt.calculus.differential)
 
 # %% [markdown]
 # A first check, on a lifted softmax: $X \in \reals^{\batch[2] \times \seq[3]}$,
@@ -115,15 +115,15 @@ def softmax_seq(X):
     return nt.softmax(X, "seq")
 
 
-D = nt.derivative(softmax_seq, X)
+D = nt.calculus.derivative(softmax_seq, X)
 print(sorted(nt.shape(D).items()))
 
 x = nt.positional(X, ("batch", "seq"))
 J = torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 1), x)
 order = ("batch", "seq", "batch*", "seq*")
 assert torch.allclose(nt.positional(D, order), J, rtol=1e-12, atol=1e-14)
-dY = nt.differential(softmax_seq, X, H)
-print(agree(dY, nt.contract(D, nt.star(H), over=("batch*", "seq*"))))
+dY = nt.calculus.differential(softmax_seq, X, H)
+print(agree(dY, nt.contract(D, nt.calculus.star(H), over=("batch*", "seq*"))))
 
 # %% [markdown]
 # ## The rules
@@ -163,8 +163,8 @@ print(agree(dY, nt.contract(D, nt.star(H), over=("batch*", "seq*"))))
 # $W_1 \in \reals^{\seq \times \key}$ (axes $\batch, \seq, \key$), and
 # $V = \sigma(X \ndot{\key} W_2) + 0.5$ with $W_2 \in \reals^{\key \times \val[2]}$
 # (axes $\batch, \seq, \val$, positive, so that we may divide by it). Each left
-# side is `nt.differential` of the composed function; each right side uses only
-# `nt.differential` of $U$ and $V$ and the rule.
+# side is `nt.calculus.differential` of the composed function; each right side uses only
+# `nt.calculus.differential` of $U$ and $V$ and the rule.
 
 # %%
 X = nt.randn(seed=4, batch=2, seq=3, key=4)
@@ -182,12 +182,12 @@ def v(X):
 
 
 U, V = u(X), v(X)
-dU, dV = nt.differential(u, X, H), nt.differential(v, X, H)
+dU, dV = nt.calculus.differential(u, X, H), nt.calculus.differential(v, X, H)
 
 
 def lhs(f):
     """The left side: the differential of the composition, by autograd."""
-    return nt.differential(f, X, H)
+    return nt.calculus.differential(f, X, H)
 
 
 # %% [markdown]
@@ -228,9 +228,9 @@ print(agree(lhs(lambda X: nt.rename(u(X), {"key": "emb"})),
 # with $\partial U^*$ over the starred axes.
 
 # %%
-dF = nt.derivative(lambda Y: nt.softmax(Y, "key"), U)
+dF = nt.calculus.derivative(lambda Y: nt.softmax(Y, "key"), U)
 print(agree(lhs(lambda X: nt.softmax(u(X), "key")),
-            nt.contract(dF, nt.star(dU), over=("batch*", "seq*", "key*"))))
+            nt.contract(dF, nt.calculus.star(dU), over=("batch*", "seq*", "key*"))))
 
 # %% [markdown]
 # Elementwise functions: $\tanh' = 1 - \tanh^2$ and $\exp' = \exp$.
@@ -262,15 +262,15 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # Both as code:
 
 # %%
-nt.source(nt.softmax_differential, nt.softmax_derivative)
+nt.source(nt.calculus.softmax_differential, nt.calculus.softmax_derivative)
 
 # %%
 X = nt.randn(seed=8, ax=6)
 H = nt.randn(seed=9, ax=6)
-print(agree(nt.softmax_differential(X, H, "ax"),
-            nt.differential(lambda X: nt.softmax(X, "ax"), X, H)))
-D_formula = nt.softmax_derivative(X, "ax")
-D_auto = nt.derivative(lambda X: nt.softmax(X, "ax"), X)
+print(agree(nt.calculus.softmax_differential(X, H, "ax"),
+            nt.calculus.differential(lambda X: nt.softmax(X, "ax"), X, H)))
+D_formula = nt.calculus.softmax_derivative(X, "ax")
+D_auto = nt.calculus.derivative(lambda X: nt.softmax(X, "ax"), X)
 print(agree(D_formula, D_auto))
 
 # %% [markdown]
@@ -317,10 +317,10 @@ assert (Jm[~np.eye(6, dtype=bool)] < 0).all()
 # %%
 s = nt.softmax(X, "ax")
 unstarred = s * (1 - s)                    # I -> 1, s* -> s
-exact = nt.differential(lambda X: nt.softmax(X, "ax"), X, H)
+exact = nt.calculus.differential(lambda X: nt.softmax(X, "ax"), X, H)
 printed = unstarred * H
-corrected = nt.contract(D_formula, nt.star(H), over="ax*")
-gap = nt.max_difference(printed, exact)
+corrected = nt.contract(D_formula, nt.calculus.star(H), over="ax*")
+gap = nt.calculus.max_difference(printed, exact)
 print(f"printed (unstarred) form: max difference {gap:.3f}")
 assert not gap < 1e-6
 print("corrected form:", agree(corrected, exact))
@@ -344,16 +344,16 @@ print("corrected form:", agree(corrected, exact))
 # where $g$ is the derivative of the unlifted $f$.
 
 # %%
-nt.source(nt.derivative_of_lift)
+nt.source(nt.calculus.derivative_of_lift)
 
 # %%
 X = nt.randn(seed=10, batch=3, ax=4)
 H = nt.randn(seed=11, ax=4, batch=3)
-lift_of_derivative = nt.softmax_derivative(X, "ax")        # g^{batch}(X)
-derivative_of_lift = nt.derivative(lambda X: nt.softmax(X, "ax"), X)
+lift_of_derivative = nt.calculus.softmax_derivative(X, "ax")        # g^{batch}(X)
+derivative_of_lift = nt.calculus.derivative(lambda X: nt.softmax(X, "ax"), X)
 print("lift of the derivative: ", sorted(nt.shape(lift_of_derivative)))
 print("derivative of the lift: ", sorted(nt.shape(derivative_of_lift)))
-print(agree(nt.derivative_of_lift(lift_of_derivative, "batch"),
+print(agree(nt.calculus.derivative_of_lift(lift_of_derivative, "batch"),
             derivative_of_lift))
 
 # %% [markdown]
@@ -366,14 +366,14 @@ print(agree(nt.derivative_of_lift(lift_of_derivative, "batch"),
 # lift of the differential.)
 
 # %%
-exact = nt.differential(lambda X: nt.softmax(X, "ax"), X, H)
+exact = nt.calculus.differential(lambda X: nt.softmax(X, "ax"), X, H)
 starred = ("batch*", "ax*")
-misused = nt.contract(lift_of_derivative, nt.star(H), over=starred)
-gap = nt.max_difference(misused, exact)
+misused = nt.contract(lift_of_derivative, nt.calculus.star(H), over=starred)
+gap = nt.calculus.max_difference(misused, exact)
 print(f"lift of the derivative, used as ∂f/∂X*: max difference {gap:.3f}")
 assert not gap < 1e-6
-print(agree(nt.contract(derivative_of_lift, nt.star(H), over=starred), exact))
-print(agree(nt.contract(lift_of_derivative, nt.star(H, "ax"), over="ax*"),
+print(agree(nt.contract(derivative_of_lift, nt.calculus.star(H), over=starred), exact))
+print(agree(nt.contract(lift_of_derivative, nt.calculus.star(H, "ax"), over="ax*"),
             exact))
 
 # %% [markdown]
@@ -433,24 +433,24 @@ assert all(np.all(blocks[b, :, c, :] == 0)
 # $$
 
 # %%
-nt.source(nt.attention_unscaled, nt.attention_dV, nt.attention_dQ,
-          nt.attention_dK)
+nt.source(nt.calculus.attention_unscaled, nt.calculus.attention_dV, nt.calculus.attention_dQ,
+          nt.calculus.attention_dK)
 
 # %% [markdown]
-# Each formula against `nt.derivative` of attention in that argument, with
+# Each formula against `nt.calculus.derivative` of attention in that argument, with
 # $|\seq| = 5$, $|\key| = 3$, $|\val| = 2$:
 
 # %%
 Q = nt.randn(seed=12, key=3)
 K = nt.randn(seed=13, seq=5, key=3)
 V = nt.randn(seed=14, val=2, seq=5)
-att = nt.attention_unscaled
-dAtt_dQ = nt.derivative(lambda Q: att(Q, K, V), Q)
-dAtt_dK = nt.derivative(lambda K: att(Q, K, V), K)
-dAtt_dV = nt.derivative(lambda V: att(Q, K, V), V)
-print("∂Att/∂Q*:", agree(nt.attention_dQ(Q, K, V), dAtt_dQ))
-print("∂Att/∂K*:", agree(nt.attention_dK(Q, K, V), dAtt_dK))
-print("∂Att/∂V*:", agree(nt.attention_dV(Q, K, V), dAtt_dV))
+att = nt.calculus.attention_unscaled
+dAtt_dQ = nt.calculus.derivative(lambda Q: att(Q, K, V), Q)
+dAtt_dK = nt.calculus.derivative(lambda K: att(Q, K, V), K)
+dAtt_dV = nt.calculus.derivative(lambda V: att(Q, K, V), V)
+print("∂Att/∂Q*:", agree(nt.calculus.attention_dQ(Q, K, V), dAtt_dQ))
+print("∂Att/∂K*:", agree(nt.calculus.attention_dK(Q, K, V), dAtt_dK))
+print("∂Att/∂V*:", agree(nt.calculus.attention_dV(Q, K, V), dAtt_dV))
 
 # %% [markdown]
 # The three derivatives as blocks, one row per output entry $\val$: the $\key^*$
@@ -504,14 +504,14 @@ plt.show()
 
 # %%
 alpha = nt.softmax(nt.contract(Q, K, over="key"), "seq")
-I_seq = nt.identity("seq", "seq*", 5)
-Qs = nt.star(Q)
+I_seq = nt.calculus.identity("seq", "seq*", 5)
+Qs = nt.calculus.star(Q)
 QI = nt.contract(Qs, I_seq)                       # Q* ⊙ I_{seq,seq*}
 misread = nt.contract(V, alpha * (QI - nt.contract(
     nt.contract(alpha, Qs, over="seq"), I_seq)), over="seq")
-gap = nt.max_difference(misread, dAtt_dK)
+gap = nt.calculus.max_difference(misread, dAtt_dK)
 print(f"(α ⊙_seq Q*) ⊙ I reading: max difference {gap:.3f}, "
-      f"max |entry| {nt.max_difference(misread, 0 * misread):.3f}")
+      f"max |entry| {nt.calculus.max_difference(misread, 0 * misread):.3f}")
 assert not gap < 1e-6
 balanced = nt.contract(V, alpha * (QI - nt.contract(alpha, QI, over="seq")),
                        over="seq")
@@ -546,16 +546,16 @@ print("balanced reading:", agree(balanced, dAtt_dK))
 # derivative is read off by one call.
 
 # %%
-nt.source(nt.identity_like, nt.identify)
+nt.source(nt.calculus.identity_like, nt.calculus.identify)
 
 # %% [markdown]
 # Applied to the softmax differential, on a tensor with a lifted axis:
 
 # %%
 X = nt.randn(seed=15, batch=2, ax=4)
-A = nt.identify(lambda H: nt.softmax_differential(X, H, "ax"), X)
+A = nt.calculus.identify(lambda H: nt.calculus.softmax_differential(X, H, "ax"), X)
 print(sorted(nt.shape(A)))
-print(agree(A, nt.derivative(lambda X: nt.softmax(X, "ax"), X)))
+print(agree(A, nt.calculus.derivative(lambda X: nt.softmax(X, "ax"), X)))
 
 # %% [markdown]
 # and to the differential of attention in $Q$, derived by the rules (chain rule
@@ -571,7 +571,7 @@ def att_differential_in_Q(H):
     return nt.contract(V, d_alpha, over="seq")
 
 
-print(agree(nt.identify(att_differential_in_Q, Q), dAtt_dQ))
+print(agree(nt.calculus.identify(att_differential_in_Q, Q), dAtt_dQ))
 
 # %% [markdown]
 # ### Differentiability, made visible
@@ -587,7 +587,7 @@ print(agree(nt.identify(att_differential_in_Q, Q), dAtt_dQ))
 
 # %%
 def remainder(f, X, H, t):
-    Y0, dY = f(X), nt.differential(f, X, H)
+    Y0, dY = f(X), nt.calculus.differential(f, X, H)
     r = f(X + t * H) - Y0 - t * dY
     return float(nt.norm(r, tuple(nt.shape(r))))
 
@@ -689,7 +689,7 @@ nt.exercises.check("5.2", nt.exercises.solution("5.2"))
 # For $X \in \reals^{\mathcal{S}}$, write `answer(X, H)` returning
 # $\partial \sigma(X) / \partial X^*$ (the logistic sigmoid $\sigma$,
 # elementwise; $H$ is not needed). Its axes are $\mathcal{S}$ and
-# $\mathcal{S}^*$ — all of them, whatever $X$ has. Hint: `nt.identity_like`.
+# $\mathcal{S}^*$ — all of them, whatever $X$ has. Hint: `nt.calculus.identity_like`.
 
 # %%
 def answer(X, H):
@@ -712,7 +712,7 @@ nt.exercises.check("5.3", nt.exercises.solution("5.3"))
 
 # %%
 def answer(X, H, *, ax="ax"):
-    return nt.softmax_differential(X, H, ax)      # replace with your answer
+    return nt.calculus.softmax_differential(X, H, ax)      # replace with your answer
 
 
 nt.exercises.report("5.4", answer)
@@ -727,8 +727,8 @@ nt.exercises.check("5.4", nt.exercises.solution("5.4"))
 # For unscaled attention $\text{Att}(Q, K, V)$ as above, write
 # `answer(Q, K, V, H, *, key="key", seq="seq")` returning the differential in
 # $K$, $\partial\text{Att}(Q, K, V)(K; H)$ with $H \in \reals^{\seq \times \key}$.
-# Check yourself: identification (`nt.identify`) of your answer should give
-# `nt.attention_dK`. The checker also gives $Q$ an extra axis of queries.
+# Check yourself: identification (`nt.calculus.identify`) of your answer should give
+# `nt.calculus.attention_dK`. The checker also gives $Q$ an extra axis of queries.
 
 # %%
 def answer(Q, K, V, H, *, key="key", seq="seq"):

@@ -86,7 +86,7 @@ def same(named, order, expected, tol=1e-12):
 # $$
 #
 # `ntlib` has all three: `nt.attention` and `nt.full_conn` (chapter 4) and
-# `nt.self_attention` (Appendix A.1), whose sources are these formulas,
+# `nt.models.self_attention` (Appendix A.1), whose sources are these formulas,
 # transcribed. They are the reference for everything below. The inputs: random float64 tensors, with the sizes chosen small enough to print
 # and the two sequence axes (queries and keys) of equal length, which matters for
 # the section on mistakes.
@@ -110,7 +110,7 @@ b = nt.randn(seed=11, out=L)
 
 # the three reference results
 y1 = nt.attention(q, K1, V1)
-y2 = nt.self_attention(X, WQ, WK, WV, WO, M)
+y2 = nt.models.self_attention(X, WQ, WK, WV, WO, M)
 y3 = nt.full_conn(x, W, b)
 print(nt.shape(y1), nt.shape(y2), nt.shape(y3), sep="\n")
 nt.show(y1, ["val"])
@@ -241,15 +241,15 @@ print("einops: all three equal")
 # broadcasts by name, and `xr.dot` contracts over the named dims. That is named
 # notation, almost operation for operation: contraction is `xr.dot(..., dim=...)`,
 # renaming is `.rename(...)`, and a softmax is written with reductions over a
-# named dim. `nt.to_xarray` and `nt.from_xarray` convert in both directions (the
+# named dim. `nt.alternatives.to_xarray` and `nt.alternatives.from_xarray` convert in both directions (the
 # names are kept; xarray's coordinates have no counterpart in a named tensor and
 # are dropped when converting back):
 
 # %%
-nt.source(nt.to_xarray, nt.from_xarray)
+nt.source(nt.alternatives.to_xarray, nt.alternatives.from_xarray)
 
 # %%
-xa = nt.to_xarray
+xa = nt.alternatives.to_xarray
 
 
 def softmax_x(a, dim):
@@ -259,7 +259,7 @@ def softmax_x(a, dim):
 
 s = xr.dot(xa(q), xa(K1), dim="key") / math.sqrt(D)
 xr1 = xr.dot(softmax_x(s, "seq"), xa(V1), dim="seq")
-same(y1, ["val"], nt.positional(nt.from_xarray(xr1), ["val"]))
+same(y1, ["val"], nt.positional(nt.alternatives.from_xarray(xr1), ["val"]))
 
 Xx = xa(X)
 Qx = xr.dot(xa(WQ), Xx.rename(seq="seq'"), dim="layer")
@@ -270,12 +270,12 @@ Ax = xr.dot(softmax_x(Sx, "seq"), Vx, dim="seq").rename({"seq'": "seq"})
 xr2 = xr.dot(xa(WO), Ax, dim=["heads", "val"])
 print(xr2.dims)
 same(y2, ["batch", "seq", "layer"],
-     nt.positional(nt.from_xarray(xr2), ["batch", "seq", "layer"]))
+     nt.positional(nt.alternatives.from_xarray(xr2), ["batch", "seq", "layer"]))
 
 z = xr.dot(xa(W), xa(x), dim="layer") + xa(b)
 xr3 = (1 / (1 + np.exp(-z))).rename(out="layer")
 same(y3, ["batch", "layer"],
-     nt.positional(nt.from_xarray(xr3), ["batch", "layer"]))
+     nt.positional(nt.alternatives.from_xarray(xr3), ["batch", "layer"]))
 print("xarray: all three equal")
 
 # %% [markdown]
@@ -296,24 +296,24 @@ print("xarray: all three equal")
 #   `SUM(a.v * b.v)`;
 # - renaming an axis is the relational $\rho$: a column alias, `AS`.
 #
-# `nt.sql_load` stores a tensor as such a table in sqlite3 (float64 values), and
-# `nt.sql_contract_query` writes the contraction query:
+# `nt.alternatives.sql_load` stores a tensor as such a table in sqlite3 (float64 values), and
+# `nt.alternatives.sql_contract_query` writes the contraction query:
 
 # %%
-nt.source(nt.sql_contract_query)
+nt.source(nt.alternatives.sql_contract_query)
 
 # %% [markdown]
 # FullConn in SQL: the contraction $W \ndot{\layer} x$, then the bias joined on
 # $\out$, the sigmoid, and the renaming $\out \to \layer$ as a column alias. The
-# query `nt.sql_contract_query` writes for the contraction:
+# query `nt.alternatives.sql_contract_query` writes for the contraction:
 
 # %%
 db = sqlite3.connect(":memory:")
 db.create_function("exp", 1, math.exp, deterministic=True)
 sizes = {}
 for name, t in {"x": x, "W": W, "b": b}.items():
-    sizes.update(nt.sql_load(db, name, t))
-z_sql = nt.sql_contract_query({"W": ["out", "layer"], "x": ["batch", "layer"]},
+    sizes.update(nt.alternatives.sql_load(db, name, t))
+z_sql = nt.alternatives.sql_contract_query({"W": ["out", "layer"], "x": ["batch", "layer"]},
                               over="layer")
 print(z_sql)
 
@@ -324,7 +324,7 @@ SELECT z."batch", z."out" AS "layer",
        1.0 / (1.0 + exp(-(z."v" + b."v"))) AS "v"
 FROM z JOIN "b" AS b ON b."out" = z."out"
 """
-sq3 = nt.sql_read(db, full_conn_sql, sizes)
+sq3 = nt.alternatives.sql_read(db, full_conn_sql, sizes)
 same(sq3, ["batch", "layer"], nt.positional(y3, ["batch", "layer"]))
 print("SQL FullConn equals nt.full_conn")
 
@@ -356,15 +356,15 @@ def normalise_sql(table, axes, keep):
 
 
 for name, t in {"q1": q, "K1": K1, "V1": V1}.items():
-    sizes.update(nt.sql_load(db, name, t))
+    sizes.update(nt.alternatives.sql_load(db, name, t))
 attention1_sql = f"""
-WITH s AS ({nt.sql_contract_query({"q1": ["key"], "K1": ["seq", "key"]},
+WITH s AS ({nt.alternatives.sql_contract_query({"q1": ["key"], "K1": ["seq", "key"]},
                                   over="key", scale=1 / math.sqrt(D))}),
      e AS ({softmax_sql("s", [])}),
      p AS ({normalise_sql("e", ["seq"], [])})
-{nt.sql_contract_query({"p": ["seq"], "V1": ["seq", "val"]}, over="seq")}
+{nt.alternatives.sql_contract_query({"p": ["seq"], "V1": ["seq", "val"]}, over="seq")}
 """
-sq1 = nt.sql_read(db, attention1_sql, sizes)
+sq1 = nt.alternatives.sql_read(db, attention1_sql, sizes)
 same(sq1, ["val"], nt.positional(y1, ["val"]))
 print("SQL single-query attention equals nt.attention")
 
@@ -377,9 +377,9 @@ print("SQL single-query attention equals nt.attention")
 # %%
 for name, t in {"X": X, "WQ": WQ, "WK": WK, "WV": WV, "WO": WO,
                 "M": M}.items():
-    sizes.update(nt.sql_load(db, name, t))
+    sizes.update(nt.alternatives.sql_load(db, name, t))
 sizes["seq'"] = N
-Cq = nt.sql_contract_query
+Cq = nt.alternatives.sql_contract_query
 bhqs = ["batch", "heads", "seq'", "seq"]
 steps = {
     "Q": Cq({"X": ["batch", "seq", "layer"], "WQ": ["heads", "layer", "key"]},
@@ -408,15 +408,15 @@ attention2_sql = (f"WITH {with_clause}\n"
 print(attention2_sql)
 
 # %%
-sq2 = nt.sql_read(db, attention2_sql, sizes)
+sq2 = nt.alternatives.sql_read(db, attention2_sql, sizes)
 same(sq2, ["batch", "seq", "layer"],
      nt.positional(y2, ["batch", "seq", "layer"]))
-print("SQL multi-head causal self-attention equals nt.self_attention")
+print("SQL multi-head causal self-attention equals nt.models.self_attention")
 
 # %% [markdown]
 # SQL knows columns only by name, so, like named notation, it has no axis order to
 # get wrong; the price is that every join condition is written out, and a dense
-# tensor is stored one number per row. The test suite checks `nt.sql_contract`
+# tensor is stored one number per row. The test suite checks `nt.alternatives.sql_contract`
 # against `nt.contract` on random operands with shared, unshared, kept and summed
 # axes.
 #
@@ -426,7 +426,7 @@ print("SQL multi-head causal self-attention equals nt.self_attention")
 # is a node and each of its axes a line attached to it. A line joining two nodes is
 # an axis they share and that is summed over; a line with a free end is an axis of
 # the result. The picture is determined by the axis names, so it can be drawn by
-# code: `nt.network(*tensors, names=..., over=...)` returns the graph
+# code: `nt.alternatives.network(*tensors, names=..., over=...)` returns the graph
 # (nodes, edges labelled by axis, dangling legs), and its `draw` method draws it.
 # An axis that three tensors share, or that two share but is kept (such as
 # $\batch$ in the scores $Q \ndot{\key} K$), does not fit on one line; it becomes
@@ -434,7 +434,7 @@ print("SQL multi-head causal self-attention equals nt.self_attention")
 # the tensor-network literature).
 
 # %%
-nt.source(nt.network)
+nt.source(nt.alternatives.network)
 
 # %%
 Qn = nt.contract(nt.rename(X, {"seq": "seq'"}), WQ, over="layer")
@@ -443,12 +443,12 @@ Pn = nt.softmax(nt.contract(Qn, Kn, over="key") + M, "seq")
 An = nt.rename(nt.contract(Pn, nt.contract(X, WV, over="layer"), over="seq"),
                {"seq'": "seq"})
 diagrams = {
-    "1. scores q·K": nt.network(q, K1, names=["q", "K"], over="key"),
-    "2. queries Q": nt.network(nt.rename(X, {"seq": "seq'"}), WQ,
+    "1. scores q·K": nt.alternatives.network(q, K1, names=["q", "K"], over="key"),
+    "2. queries Q": nt.alternatives.network(nt.rename(X, {"seq": "seq'"}), WQ,
                                names=["X", "WQ"], over="layer"),
-    "2. scores Q·K": nt.network(Qn, Kn, names=["Q", "K"], over="key"),
-    "2. output": nt.network(An, WO, names=["A", "WO"], over=["heads", "val"]),
-    "3. FullConn": nt.network(W, x, names=["W", "x"], over="layer"),
+    "2. scores Q·K": nt.alternatives.network(Qn, Kn, names=["Q", "K"], over="key"),
+    "2. output": nt.alternatives.network(An, WO, names=["A", "WO"], over=["heads", "val"]),
+    "3. FullConn": nt.alternatives.network(W, x, names=["W", "x"], over="layer"),
 }
 for title, g in diagrams.items():
     print(title)

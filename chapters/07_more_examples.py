@@ -79,7 +79,7 @@ def close(a, b, **kw):
 # No rule needs to say which axis is which: the names do.
 
 # %%
-nt.source(nt.joint, nt.marginal, nt.bayes)
+nt.source(nt.examples.joint, nt.examples.marginal, nt.examples.bayes)
 
 # %% [markdown]
 # A diagnostic test: one person in a hundred has the disease; the test finds
@@ -92,8 +92,8 @@ p_disease = T([0.01, 0.99], "disease")
 p_test_given_disease = T([[0.90, 0.10],      # ill:     positive, negative
                           [0.05, 0.95]],     # healthy: positive, negative
                          ("disease", "test"))
-post = nt.bayes(p_test_given_disease, p_disease, A="disease")
-print(nt.show(nt.marginal(p_test_given_disease, p_disease, A="disease"),
+post = nt.examples.bayes(p_test_given_disease, p_disease, A="disease")
+print(nt.show(nt.examples.marginal(p_test_given_disease, p_disease, A="disease"),
               ("test",)))
 print(nt.show(post, ("disease", "test")))
 
@@ -105,7 +105,7 @@ print(nt.show(post, ("disease", "test")))
 # %%
 pd = cpu(p_disease, "disease")
 pt = cpu(p_test_given_disease, ("disease", "test"))
-J = cpu(nt.joint(p_test_given_disease, p_disease),
+J = cpu(nt.examples.joint(p_test_given_disease, p_disease),
                   ("disease", "test"))
 P = cpu(post, ("disease", "test"))
 for t in range(2):
@@ -134,7 +134,7 @@ print("chain rule, marginal and Bayes' rule agree with the loops")
 # three contractions are one `nt.contract` over $\emb$, $\vocab$ and $\seq$.
 
 # %%
-nt.source(nt.cbow)
+nt.source(nt.examples.cbow)
 
 # %% [markdown]
 # The positional reference is PyTorch's `nn.EmbeddingBag` in `"sum"` mode
@@ -151,9 +151,9 @@ W = nt.randn(seed=2, classes=K, emb=m, dtype=f64)
 bag = torch.nn.EmbeddingBag(V, m, mode="sum").double()
 bag.weight.data = cpu(E, ("vocab", "emb")).clone()
 ref = torch.softmax(bag(ids) @ cpu(W, ("classes", "emb")).T, -1)
-assert close(cpu(nt.cbow(X, E, W), ("batch", "classes")),
+assert close(cpu(nt.examples.cbow(X, E, W), ("batch", "classes")),
              ref.detach())
-print(nt.show(nt.cbow(X, E, W), ("batch", "classes")))
+print(nt.show(nt.examples.cbow(X, E, W), ("batch", "classes")))
 
 # %% [markdown]
 # CBOW was introduced to learn word embeddings by predicting a word from the
@@ -194,7 +194,7 @@ opt = torch.optim.Adam([Ep, Wp], lr=0.02)
 losses = []
 t0 = time.perf_counter()
 for step in range(300):
-    probs = nt.cbow(Xw, nt.tensor(Ep, ("vocab", "emb")),
+    probs = nt.examples.cbow(Xw, nt.tensor(Ep, ("vocab", "emb")),
                     nt.tensor(Wp, ("classes", "emb")))
     loss = -nt.mean(nt.log(nt.index(probs, "classes", Y)), "batch")
     loss = nt.positional(loss, ())
@@ -203,7 +203,7 @@ for step in range(300):
     opt.step()
     losses.append(loss.item())
 with torch.no_grad():
-    probs = nt.cbow(Xw, nt.tensor(Ep, ("vocab", "emb")),
+    probs = nt.examples.cbow(Xw, nt.tensor(Ep, ("vocab", "emb")),
                     nt.tensor(Wp, ("classes", "emb")))
 pred = cpu(nt.argmax_index(probs, "classes"), "batch")
 accuracy = (pred == target).double().mean().item()
@@ -266,7 +266,7 @@ plt.show()
 # $(\width', \width)$ its columns (§3.7's double indexing).
 
 # %%
-nt.source(nt.box_rows, nt.sudoku_boxes, nt.sudoku_check)
+nt.source(nt.examples.box_rows, nt.examples.sudoku_boxes, nt.examples.sudoku_check)
 
 # %% [markdown]
 # A solved grid (the solution of the example puzzle in Wikipedia's article
@@ -283,7 +283,7 @@ solved = np.array([[int(ch) for ch in row] for row in """
 
 
 def constraints(grid, **kw):
-    cons = nt.sudoku_constraints(nt.sudoku_one_hot(grid.tolist()), **kw)
+    cons = nt.examples.sudoku_constraints(nt.examples.sudoku_one_hot(grid.tolist()), **kw)
     return {k: int(cpu(v, ())) for k, v in cons.items()}
 
 
@@ -303,7 +303,7 @@ empty[4, 4] = 0
 grids = {"solved": solved, "row fault": rows_bad, "column fault": cols_bad,
          "box fault": boxes_bad, "empty cell": empty}
 for name, g in grids.items():
-    ok = int(cpu(nt.sudoku_check(nt.sudoku_one_hot(g.tolist())), ()))
+    ok = int(cpu(nt.examples.sudoku_check(nt.examples.sudoku_one_hot(g.tolist())), ()))
     print(f"{name:13s} check = {ok}   {constraints(g)}")
     assert ok == by_loops(g)
 assert constraints(rows_bad) == dict(cell=1, box=1, column=1, row=0)
@@ -314,12 +314,12 @@ assert constraints(boxes_bad) == dict(cell=1, box=0, column=1, row=1)
 # `sudoku_check` lifts over a batch of grids, like every other function here:
 
 # %%
-stack = torch.stack([cpu(nt.sudoku_one_hot(g.tolist()),
+stack = torch.stack([cpu(nt.examples.sudoku_one_hot(g.tolist()),
                                    ("height", "width", "assign"))
                      for g in grids.values()])
 Xs = nt.tensor(stack, ("grids", "height", "width", "assign"))
-print(nt.show(nt.sudoku_check(Xs), ("grids",)))
-assert cpu(nt.sudoku_check(Xs), "grids").tolist() == \
+print(nt.show(nt.examples.sudoku_check(Xs), ("grids",)))
+assert cpu(nt.examples.sudoku_check(Xs), "grids").tolist() == \
     [float(by_loops(g)) for g in grids.values()]
 
 # %% [markdown]
@@ -334,7 +334,7 @@ def printed_rows(h_box, h, b):
 
 
 try:
-    nt.sudoku_check(nt.sudoku_one_hot(solved.tolist()), rows=printed_rows)
+    nt.examples.sudoku_check(nt.examples.sudoku_one_hot(solved.tolist()), rows=printed_rows)
     raise AssertionError("the printed index should not work")
 except nt.AxisError as err:
     print(textwrap.fill(f"AxisError: {err}", 79))
@@ -371,18 +371,18 @@ assert constraints(shifted)["box"] == 0                       # caught
 # digits is possible nowhere else in one of its units:
 
 # %%
-nt.source(nt.sudoku_propagate)
+nt.source(nt.examples.sudoku_propagate)
 
 # %%
 clues = np.array([[int(ch) for ch in row.replace(".", "0")] for row in """
 53..7.... 6..195... .98....6. 8...6...3 4..8.3..1
 7...2...6 .6....28. ...419..5 ....8..79""".split()])
-C = nt.sudoku_propagate(nt.sudoku_one_hot(clues.tolist()))
+C = nt.examples.sudoku_propagate(nt.examples.sudoku_one_hot(clues.tolist()))
 found = cpu(nt.argmax_index(C, "assign"), ("height", "width")) + 1
 print(found.numpy())
 assert cpu(nt.sum(C, "assign"), ("height", "width")).eq(1).all()
 assert np.array_equal(found.numpy(), solved) and by_loops(found.numpy())
-assert int(cpu(nt.sudoku_check(C), ())) == 1
+assert int(cpu(nt.examples.sudoku_check(C), ())) == 1
 
 # %% [markdown]
 # These are Wikipedia's example clues; the result is the grid used above.
@@ -409,7 +409,7 @@ assert int(cpu(nt.sudoku_check(C), ())) == 1
 # of every point to every centroid, with no transpose to get right.
 
 # %%
-nt.source(nt.kmeans_assign, nt.kmeans_update, nt.kmeans)
+nt.source(nt.examples.kmeans_assign, nt.examples.kmeans_update, nt.examples.kmeans)
 
 # %% [markdown]
 # The iris measurements (150 flowers, 4 measurements; bundled with
@@ -434,7 +434,7 @@ for steps in (1, 2, 3, 300):
     km = KMeans(n_clusters=3, init=init, n_init=1, max_iter=steps, tol=0,
                 algorithm="lloyd")
     km.fit(iris.data)
-    C = nt.kmeans(X, C0, steps=steps)
+    C = nt.examples.kmeans(X, C0, steps=steps)
     diff = np.abs(cpu(C, ("clusters", "d")).numpy()
                   - km.cluster_centers_).max()
     print(f"steps = {steps:3d}: scikit-learn ran {km.n_iter_:2d} rounds; "
@@ -451,7 +451,7 @@ print(nt.show(C, ("clusters", "d")))
 # points, not their mean.
 
 # %%
-Q = nt.kmeans_assign(X, C0)
+Q = nt.examples.kmeans_assign(X, C0)
 printed = nt.sum(nt.contract(Q, X) / Q, "batch")
 pr = cpu(printed, ("clusters", "d"))
 print("printed:", int(torch.isnan(pr).sum()), "of", pr.numel(),
@@ -459,7 +459,7 @@ print("printed:", int(torch.isnan(pr).sum()), "of", pr.numel(),
 as_zero = cpu(nt.contract(Q, X), ("batch", "clusters", "d")) / \
     cpu(Q, ("batch", "clusters")).unsqueeze(-1)
 as_zero = torch.nan_to_num(as_zero, nan=0.0).sum(0)
-corrected = cpu(nt.kmeans_update(X, Q), ("clusters", "d"))
+corrected = cpu(nt.examples.kmeans_update(X, Q), ("clusters", "d"))
 q = cpu(Q, ("batch", "clusters"))
 means = torch.stack([Xi[q[:, j] == 1].mean(0) for j in range(3)])
 assert torch.isnan(pr).all()
@@ -469,7 +469,7 @@ print("0/0 read as 0 gives sums, e.g.", as_zero[0].numpy().round(1))
 print("corrected gives means, e.g.", corrected[0].numpy().round(2))
 
 # %% tags=["hide-input"]
-q = cpu(nt.kmeans_assign(X, C), ("batch", "clusters")).argmax(-1)
+q = cpu(nt.examples.kmeans_assign(X, C), ("batch", "clusters")).argmax(-1)
 cent = cpu(C, ("clusters", "d"))
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.3))
 for ax, (i, j) in zip(axes, [(0, 1), (2, 3)]):
@@ -498,7 +498,7 @@ plt.show()
 # what beam search needs.
 
 # %%
-nt.source(nt.maxk, nt.argmaxk)
+nt.source(nt.examples.maxk, nt.examples.argmaxk)
 
 # %% [markdown]
 # The reference is `torch.topk`; the identity holds:
@@ -506,8 +506,8 @@ nt.source(nt.maxk, nt.argmaxk)
 # %%
 A = nt.tensor(torch.tensor([[3., 1, 4], [1, 5, 9], [2, 6, 5]], dtype=f64),
               ("height", "width"))
-top = nt.maxk(A, "width", 2)
-arg = nt.argmaxk(A, "width", 2)
+top = nt.examples.maxk(A, "width", 2)
+arg = nt.examples.argmaxk(A, "width", 2)
 print(nt.show(top, ("height", "k")))
 print(nt.show(arg, ("height", "width", "k")))
 vals, idx = torch.topk(cpu(A, ("height", "width")), 2, dim=-1)
@@ -529,7 +529,7 @@ printed_rhs = nt.max(A, "width")            # broadcast along k
 diff = cpu(lhs - printed_rhs, ("height", "k"))
 print("printed identity, lhs - rhs:\n", diff.numpy())
 assert not close(diff, torch.zeros_like(diff))
-assert close(cpu(lhs - nt.maxk(A, "width", 2), ("height", "k")),
+assert close(cpu(lhs - nt.examples.maxk(A, "width", 2), ("height", "k")),
              torch.zeros(3, 2))
 
 # %% [markdown]
@@ -561,7 +561,7 @@ assert close(cpu(lhs - nt.maxk(A, "width", 2), ("height", "k")),
 # history with it — one more contraction.
 
 # %%
-nt.source(nt.beam_search)
+nt.source(nt.examples.beam_search)
 
 # %% [markdown]
 # The model: a character bigram model estimated from the Zen of Python, with
@@ -602,7 +602,7 @@ def strings(Y, order=("beam", "time")):
 
 
 H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
-H, Y = nt.beam_search(bigram(L), H0, start(" "), steps=10, k=5)
+H, Y = nt.examples.beam_search(bigram(L), H0, start(" "), steps=10, k=5)
 for s, h in zip(strings(Y), cpu(H, "beam").tolist()):
     print(f"{s!r:16} log p = {h:.3f}")
 
@@ -625,9 +625,9 @@ def score(s):
 
 assert all(close(score(s), h) for s, h in
            zip(strings(Y), cpu(H, "beam").tolist()))
-Hb, Yb = nt.beam_search(bigram(L), H0, start("tsb"), steps=6, k=3)
+Hb, Yb = nt.examples.beam_search(bigram(L), H0, start("tsb"), steps=6, k=3)
 for b, ch in enumerate("tsb"):
-    H1, Y1 = nt.beam_search(bigram(L), H0, start(ch), steps=6, k=3)
+    H1, Y1 = nt.examples.beam_search(bigram(L), H0, start(ch), steps=6, k=3)
     assert close(cpu(Hb, ("batch", "beam"))[b],
                  cpu(H1, "beam"))
     assert strings(Yb, ("batch", "beam", "time"))[3 * b:3 * b + 3] == \
@@ -657,7 +657,7 @@ best = max((float(sum(Lsp[a, b] for a, b in zip((0,) + s, s))), s)
 print("exhaustive:", repr("".join(sub[i] for i in (0,) + best[1])),
       f"{best[0]:.4f}")
 for k in (1, 2, 5, 25, 5 ** (steps - 1)):
-    Hk, Yk = nt.beam_search(bigram(Ls), H0, S0, steps=steps, k=k)
+    Hk, Yk = nt.examples.beam_search(bigram(Ls), H0, S0, steps=steps, k=k)
     found = cpu(nt.argmax_index(Yk, "state"), ("beam", "time"))[0]
     print(f"k = {k:3d}:", repr("".join(sub[i] for i in found)),
           f"{float(cpu(Hk, 'beam')[0]):.4f}")
@@ -682,7 +682,7 @@ L2 = nt.tensor(torch.log(P2), ("state", "state'"))
 perm = {0: "a", 1: "b", 2: "^"}
 S2 = nt.tensor(torch.tensor([[0.0, 0.0, 1.0]], dtype=f64), ("beam", "state"))
 for k in (1, 2):
-    Hk, Yk = nt.beam_search(bigram(L2), H0, S2, steps=2, k=k)
+    Hk, Yk = nt.examples.beam_search(bigram(L2), H0, S2, steps=2, k=k)
     seq = cpu(nt.argmax_index(Yk, "state"), ("beam", "time"))[0]
     p = float(torch.exp(cpu(Hk, "beam")[0]))
     print(f"k = {k}: {''.join(perm[int(i)] for i in seq)}  p = {p:.2f}")
@@ -704,7 +704,7 @@ S3 = nt.tensor(torch.eye(3, dtype=f64)[[0]], ("beam", "state"))
 best3 = max(float(sum(L3p[a, b] for a, b in zip((0,) + s, s)))
             for s in itertools.product(range(3), repeat=4))
 for k in (3, 27):
-    Hk, _ = nt.beam_search(bigram(L3), H0, S3, steps=4, k=k)
+    Hk, _ = nt.examples.beam_search(bigram(L3), H0, S3, steps=4, k=k)
     print(f"k = {k:2d}: best found {float(cpu(Hk, 'beam')[0]):.4f}"
           f"   exact {best3:.4f}")
     assert (abs(float(cpu(Hk, "beam")[0]) - best3) < 1e-12) == \
@@ -735,7 +735,7 @@ for k in (3, 27):
 # `ntlib` returns its logarithm.
 
 # %%
-nt.source(nt.det, nt.inv, nt.mvn_log_density)
+nt.source(nt.examples.det, nt.examples.inv, nt.examples.mvn_log_density)
 
 # %% [markdown]
 # Checks: `det` and `inv` against `torch.linalg`, over a batch of matrices;
@@ -749,11 +749,11 @@ M = torch.randn(4, 3, 3, generator=torch.Generator().manual_seed(3),
                 dtype=f64)
 Sig = M @ M.transpose(-1, -2) + torch.eye(3, dtype=f64)
 Mn = nt.tensor(M, ("batch", "d1", "d2"))
-assert close(cpu(nt.det(Mn, "d1", "d2"), "batch"),
+assert close(cpu(nt.examples.det(Mn, "d1", "d2"), "batch"),
              torch.linalg.det(M))
-assert close(cpu(nt.inv(Mn, "d1", "d2"), ("batch", "d1", "d2")),
+assert close(cpu(nt.examples.inv(Mn, "d1", "d2"), ("batch", "d1", "d2")),
              torch.linalg.inv(M))
-I3 = nt.contract(nt.rename(nt.inv(Mn, "d1", "d2"), {"d2": "c"}),
+I3 = nt.contract(nt.rename(nt.examples.inv(Mn, "d1", "d2"), {"d2": "c"}),
                  nt.rename(Mn, {"d1": "c"}), over="c")
 assert close(cpu(I3, ("batch", "d1", "d2")),
              torch.eye(3, dtype=f64).expand(4, 3, 3))
@@ -761,7 +761,7 @@ assert close(cpu(I3, ("batch", "d1", "d2")),
 mu = nt.randn(seed=4, d=3, dtype=f64)
 Sigma = nt.tensor(Sig[0], ("d1", "d2"))
 Xn = nt.randn(seed=5, batch=6, d=3, dtype=f64)
-logp = nt.mvn_log_density(Xn, mu, Sigma)
+logp = nt.examples.mvn_log_density(Xn, mu, Sigma)
 mvn = torch.distributions.MultivariateNormal(cpu(mu, "d"), Sig[0])
 assert close(cpu(logp, "batch"),
              mvn.log_prob(cpu(Xn, ("batch", "d"))))
@@ -773,7 +773,7 @@ print(nt.show(logp, ("batch",)))
 
 # %%
 Sigmas = nt.tensor(Sig, ("dist", "d1", "d2"))
-logp4 = nt.mvn_log_density(Xn, mu, Sigmas)
+logp4 = nt.examples.mvn_log_density(Xn, mu, Sigmas)
 ref = torch.stack([torch.distributions.MultivariateNormal(
     cpu(mu, "d"), Sig[i]).log_prob(cpu(Xn, ("batch", "d")))
     for i in range(4)])
@@ -812,7 +812,7 @@ print(nt.show(logp4, ("dist", "batch")))
 # updated all at once until they stop changing.
 
 # %%
-nt.source(nt.belief_propagation)
+nt.source(nt.examples.belief_propagation)
 
 # %% [markdown]
 # A tree: whether it is cloudy, whether it rains, whether the sprinkler is on,
@@ -829,7 +829,7 @@ tree = {
     "p(traffic|rain)": T([[0.7, 0.3], [0.2, 0.8]], ("rain", "traffic")),
     "traffic = yes": T([0.0, 1.0], "traffic"),
 }
-beliefs, info = nt.belief_propagation(list(tree.values()),
+beliefs, info = nt.examples.belief_propagation(list(tree.values()),
                                       return_messages=True)
 print(f"{info['iterations']} rounds; P(yes) given heavy traffic:")
 for v, b in beliefs.items():
@@ -944,11 +944,11 @@ loopy["wet = yes"] = T([0.0, 1.0], "wet")
 exact = exact_marginals(list(loopy.values()))
 history, msgs = [], None
 for rounds in range(1, 41):          # one round at a time, to watch it
-    b, step = nt.belief_propagation(list(loopy.values()), max_iter=1,
+    b, step = nt.examples.belief_propagation(list(loopy.values()), max_iter=1,
                                     init=msgs, return_messages=True)
     msgs = step["factor_to_variable"]
     history.append({v: float(cpu(b[v], v)[1]) for v in exact})
-b, info = nt.belief_propagation(list(loopy.values()), return_messages=True)
+b, info = nt.examples.belief_propagation(list(loopy.values()), return_messages=True)
 print(f"converged after {info['iterations']} rounds "
       f"(last change {info['change']:.0e})")
 for v in exact:
@@ -1006,7 +1006,7 @@ nt.exercises.check("7.1", nt.exercises.solution("7.1"))
 # ### Exercise 7.2: Bayes' rule by name
 #
 # With the same arguments, return $p(\name{A} \mid \name{B})$ without calling
-# `nt.bayes`.
+# `nt.examples.bayes`.
 
 # %%
 def posterior(p_B_given_A, p_A):
@@ -1025,7 +1025,7 @@ nt.exercises.check("7.2", nt.exercises.solution("7.2"))
 # Given points `X` $\in \reals^{\batch \times \dd}$ and centroids
 # `C` $\in \reals^{\clusters \times \dd}$, return the centroids after one
 # round of assignment and update, using only named operations (no
-# `nt.kmeans`). The checker also gives `C` an extra axis `runs` (several
+# `nt.examples.kmeans`). The checker also gives `C` an extra axis `runs` (several
 # sets of centroids at once).
 
 # %%

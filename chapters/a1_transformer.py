@@ -53,13 +53,13 @@ def same(named, order, expected, tol=1e-10):
 # %% [markdown]
 # ## Parameters
 #
-# A model's parameters are a dictionary of named tensors. `nt.init_transformer`
+# A model's parameters are a dictionary of named tensors. `nt.models.init_transformer`
 # draws them from a seed, with $|\key| = |\val| = |\layer| / |\heads|$; the keys follow
 # the paper's superscripts, so `"1.WQ"` is $W^{1,Q}$. The printed shapes are the
 # paper's parameter shapes, read directly off the dictionary.
 
 # %%
-params = nt.init_transformer(
+params = nt.models.init_transformer(
     vocab=7, layers=2, heads=2, layer=8, hidden=16, seed=0, dtype=f64
 )
 for k in ["E"] + [k for k in params if k.startswith("1.")]:
@@ -78,17 +78,17 @@ for k in ["E"] + [k for k in params if k.startswith("1.")]:
 #
 # and the same $E$ will turn the last layer's vectors back into scores over the
 # vocabulary. Contracting with a one-hot vector picks a row, so
-# $E \ndot{\vocab} I = E_{\vocab(I)}$ (§3.7): `nt.embed` accepts either form.
+# $E \ndot{\vocab} I = E_{\vocab(I)}$ (§3.7): `nt.models.embed` accepts either form.
 
 # %%
-nt.source(nt.embed, nt.one_hot)
+nt.source(nt.models.embed, nt.models.one_hot)
 
 # %%
 tokens = nt.tensor([[3, 1, 4, 1, 5], [2, 6, 5, 3, 5]], ("batch", "seq"))
-I = nt.one_hot(tokens, size=7)
+I = nt.models.one_hot(tokens, size=7)
 print(nt.shape(I))
-same(nt.embed(I, params["E"]), ("batch", "seq", "layer"),
-     nt.positional(nt.embed(tokens, params["E"]), ("batch", "seq", "layer")))
+same(nt.models.embed(I, params["E"]), ("batch", "seq", "layer"),
+     nt.positional(nt.models.embed(tokens, params["E"]), ("batch", "seq", "layer")))
 
 # %% [markdown]
 # Attention itself treats the positions as a set. Order enters in two places: the
@@ -110,7 +110,7 @@ same(nt.embed(I, params["E"]), ("batch", "seq", "layer"),
 # $(p, i)$ at 0-based position $(p-1, i-1)$:
 
 # %%
-nt.source(nt.positional_encoding)
+nt.source(nt.models.positional_encoding)
 
 # %% [markdown]
 # Shifting to 0-based $p' = p-1$, $i' = i-1$ gives the usual form: even $i'$ carries
@@ -118,7 +118,7 @@ nt.source(nt.positional_encoding)
 # frequency. We check that, and print $P$ for $|\seq| = 4$, $|\layer| = 6$:
 
 # %%
-P = nt.positional_encoding(4, 6)
+P = nt.models.positional_encoding(4, 6)
 pe = torch.zeros(4, 6, dtype=f64)
 pos = torch.arange(4, dtype=f64).unsqueeze(1)
 freq = 10000 ** (torch.arange(0, 6, 2, dtype=f64) / 6)
@@ -149,7 +149,7 @@ nt.show(P, ("seq", "layer"))
 # In code, $\seq'$ is the keyword argument `query` (default `"seq'"`):
 
 # %%
-nt.source(nt.self_attention, nt.attention)
+nt.source(nt.models.self_attention, nt.attention)
 
 # %% [markdown]
 # The mask makes the model causal: query position $j$ may look at key position $i$
@@ -178,7 +178,7 @@ nt.show(M, ("seq", "seq'"))
 d, h = 8, 2
 W = {k: params[f"1.{k}"] for k in ("WQ", "WK", "WV", "WO")}
 X = nt.randn(seed=1, batch=2, seq=5, layer=d)
-Y = nt.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M)
+Y = nt.models.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M)
 
 mha = torch.nn.MultiheadAttention(
     d, h, bias=False, batch_first=True, dtype=f64
@@ -217,7 +217,7 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
     print(
         "plain definition agrees too:   ",
         same(
-            nt.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M),
+            nt.models.self_attention(X, W["WQ"], W["WK"], W["WV"], W["WO"], M),
             ("batch", "seq", "layer"),
             ref,
         ),
@@ -240,12 +240,12 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
 # reproduces that.
 
 # %%
-nt.source(nt.ffn)
+nt.source(nt.models.ffn)
 
 # %%
 p1 = [params[f"1.{k}"] for k in ("W1", "b1", "W2", "b2")]
 print("b^{1,2}:", nt.shape(params["1.b2"]))
-F_latest, F_v1 = nt.ffn(X, *p1), nt.ffn(X, *p1, final_relu=True)
+F_latest, F_v1 = nt.models.ffn(X, *p1), nt.models.ffn(X, *p1, final_relu=True)
 print(
     "latest FFN has negative outputs:",
     bool((nt.positional(F_latest, ("batch", "seq", "layer")) < 0).any()),
@@ -294,7 +294,7 @@ nt.source(nt.layer_norm, nt.standardize)
 # work, $X + \mathrm{SelfAtt}(\mathrm{LayerNorm}(X))$, either; it is its own variant.)
 
 # %%
-nt.source(nt.transformer_layer)
+nt.source(nt.models.transformer_layer)
 
 # %% [markdown]
 # After $L$ layers, the embedding matrix maps each position back to the vocabulary
@@ -308,10 +308,10 @@ nt.source(nt.transformer_layer)
 # axis needs no argument at all.
 
 # %%
-nt.source(nt.transformer_logits, nt.transformer)
+nt.source(nt.models.transformer_logits, nt.models.transformer)
 
 # %%
-O = nt.transformer(tokens, params)
+O = nt.models.transformer(tokens, params)
 print(nt.shape(O))
 print(
     "Σ_vocab O = 1:",
@@ -325,7 +325,7 @@ nt.show(nt.index(O, "batch", 0), ("seq", "vocab"), decimals=3)
 
 # %%
 changed = nt.tensor([[3, 1, 4, 6, 6], [2, 6, 5, 0, 0]], ("batch", "seq"))
-O2 = nt.transformer(changed, params)
+O2 = nt.models.transformer(changed, params)
 a, b = (nt.positional(o, ("batch", "seq", "vocab")) for o in (O, O2))
 print("first 3 positions unchanged:", torch.equal(a[:, :3], b[:, :3]),
       "| last 2 changed:", bool((a[:, 3:] - b[:, 3:]).abs().max() > 1e-3))
@@ -337,7 +337,7 @@ print("first 3 positions unchanged:", torch.equal(a[:, :3], b[:, :3]),
 # implementation (einsum, `F.layer_norm`), on the fused and the plain path.
 
 # %%
-O_v1 = nt.transformer(tokens, params, version="v1")
+O_v1 = nt.models.transformer(tokens, params, version="v1")
 diff = (
     (
         nt.positional(O, ("batch", "seq", "vocab"))
@@ -404,13 +404,13 @@ print("target:", nt.positional(T_demo, ("batch", "out"))[0].tolist())
 # The loss is the cross-entropy of the model's scores at the output positions:
 # $-\log O_{\vocab(t)}$ averaged over the batch and the $n$ outputs. `nt.index` picks
 # the output positions (an index tensor over a new axis $\name{out}$) and
-# `nt.cross_entropy` the target tokens.
+# `nt.models.cross_entropy` the target tokens.
 
 # %%
-nt.source(nt.cross_entropy)
+nt.source(nt.models.cross_entropy)
 
 # %% tags=["nbval-ignore-output"]
-model = nt.init_transformer(
+model = nt.models.init_transformer(
     vocab=V + 1,
     layers=2,
     heads=4,
@@ -420,7 +420,7 @@ model = nt.init_transformer(
     dtype=torch.float32,
 )
 steps, batch_size = 400, 64
-opt = torch.optim.Adam(nt.parameters(model), lr=3e-3)
+opt = torch.optim.Adam(nt.models.parameters(model), lr=3e-3)
 sched = torch.optim.lr_scheduler.LambdaLR(
     opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps)
 )
@@ -430,8 +430,8 @@ for step in tqdm(
     range(steps), file=sys.stdout, desc="training", mininterval=2
 ):
     I, T = reversal_batch(1 + step, batch_size)
-    scores = nt.index(nt.transformer_logits(I, model), "seq", outputs)
-    loss = nt.cross_entropy(scores, T)
+    scores = nt.index(nt.models.transformer_logits(I, model), "seq", outputs)
+    loss = nt.models.cross_entropy(scores, T)
     opt.zero_grad()
     loss.data.backward()
     opt.step()
@@ -453,7 +453,7 @@ def generate(model, prompt, steps, **kw):
     seq = nt.positional(prompt, ("batch", "seq"))
     with torch.no_grad():
         for _ in range(steps):
-            scores = nt.transformer_logits(
+            scores = nt.models.transformer_logits(
                 nt.tensor(seq, ("batch", "seq")), model, **kw
             )
             last = nt.index(scores, "seq", seq.shape[1] - 1)
@@ -503,7 +503,7 @@ plt.show()
 #
 # What has the model learned? The attention weights of layer $l$ are
 # $\nfun{\seq}{softmax}\bigl(Q \ndot{\key} K / \sqrt{|\key|} + M\bigr)$ computed from
-# $X^{l-1}$; running the first $l-1$ layers with `nt.transformer_layer` gives it. The
+# $X^{l-1}$; running the first $l-1$ layers with `nt.models.transformer_layer` gives it. The
 # result has axes $\heads$, $\seq'$ (query) and $\seq$ (key), so one call yields
 # every head's map.
 
@@ -513,10 +513,10 @@ def attention_maps(model, I, l):
     (l = 1..L)."""
     E = model["E"]
     n_seq, d = nt.shape(I)["seq"], nt.shape(E)["layer"]
-    X = nt.embed(I, E) + nt.positional_encoding(n_seq, d, dtype=E.data.dtype)
+    X = nt.models.embed(I, E) + nt.models.positional_encoding(n_seq, d, dtype=E.data.dtype)
     M = nt.causal_mask(n_seq, seq="seq", query="seq'", dtype=E.data.dtype)
     for k in range(1, l):
-        X = nt.transformer_layer(X, model, k, M)
+        X = nt.models.transformer_layer(X, model, k, M)
     Q = nt.contract(
         model[f"{l}.WQ"], nt.rename(X, {"seq": "seq'"}), over="layer"
     )
@@ -572,7 +572,7 @@ plt.show()
 # (norm-then-add and the extra relu):
 
 # %% tags=["nbval-ignore-output"]
-model_v1 = nt.init_transformer(
+model_v1 = nt.models.init_transformer(
     vocab=V + 1,
     layers=2,
     heads=4,
@@ -581,7 +581,7 @@ model_v1 = nt.init_transformer(
     seed=0,
     dtype=torch.float32,
 )
-opt = torch.optim.Adam(nt.parameters(model_v1), lr=3e-3)
+opt = torch.optim.Adam(nt.models.parameters(model_v1), lr=3e-3)
 sched = torch.optim.lr_scheduler.LambdaLR(
     opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / steps)
 )
@@ -590,9 +590,9 @@ for step in tqdm(
     range(steps), file=sys.stdout, desc="training v1", mininterval=2
 ):
     I, T = reversal_batch(1 + step, batch_size)
-    loss = nt.cross_entropy(
+    loss = nt.models.cross_entropy(
         nt.index(
-            nt.transformer_logits(I, model_v1, version="v1"), "seq", outputs
+            nt.models.transformer_logits(I, model_v1, version="v1"), "seq", outputs
         ),
         T,
     )

@@ -73,7 +73,7 @@ def same(named, order, expected, tol=1e-10):
 # implementation is that sequence of formulas:
 
 # %%
-nt.source(nt.lenet_logits, nt.lenet)
+nt.source(nt.models.lenet_logits, nt.models.lenet)
 
 # %% [markdown]
 # The two blocks it uses come from §4 (see that chapter for their derivation):
@@ -88,7 +88,7 @@ nt.source(nt.conv2d, nt.max_pool2d)
 # %% [markdown]
 # ## Parameters and shapes
 #
-# `nt.init_lenet` draws the parameters from a seed. The size of $\layer$ follows
+# `nt.models.init_lenet` draws the parameters from a seed. The size of $\layer$ follows
 # from the others: with valid convolutions and pools that divide evenly, a
 # $28 \times 28$ image with $5\times 5$ kernels and $2\times 2$ pools goes
 # $28 \to 24 \to 12 \to 8 \to 4$, so $|\layer| = 4 \cdot 4 \cdot 16 = 256$ for
@@ -99,7 +99,7 @@ nt.source(nt.conv2d, nt.max_pool2d)
 # many modern re-implementations do.
 
 # %%
-params = nt.init_lenet(
+params = nt.models.init_lenet(
     chans=(1, 6, 16),
     kernels=((5, 5), (5, 5)),
     pools=((2, 2), (2, 2)),
@@ -124,7 +124,7 @@ for k, v in params.items():
 
 # %%
 X0 = nt.randn(seed=1, batch=3, chans=1, height=28, width=28)
-O = nt.lenet(X0, params)
+O = nt.models.lenet(X0, params)
 
 w = {
     k: nt.positional(v, order)
@@ -148,11 +148,11 @@ ref = torch.softmax(
     dim=-1,
 )
 
-print("nt.lenet = positional PyTorch:", same(O, ("batch", "classes"), ref))
+print("nt.models.lenet = positional PyTorch:", same(O, ("batch", "classes"), ref))
 with nt.plain():
     print(
         "plain definitions agree too:  ",
-        same(nt.lenet(X0, params), ("batch", "classes"), ref),
+        same(nt.models.lenet(X0, params), ("batch", "classes"), ref),
     )
 nt.show(O, ("batch", "classes"), decimals=3)
 
@@ -173,7 +173,7 @@ nt.show(O, ("batch", "classes"), decimals=3)
 # what `flatten=False` does.
 
 # %%
-O_contract = nt.lenet(X0, params, flatten=False)
+O_contract = nt.models.lenet(X0, params, flatten=False)
 print(
     "flattening form = contraction form:",
     same(
@@ -261,7 +261,7 @@ for k, ax in enumerate(axes):
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-model = nt.init_lenet(
+model = nt.models.init_lenet(
     chans=(1, 6, 16),
     kernels=((5, 5), (5, 5)),
     pools=((2, 2), (2, 2)),
@@ -274,7 +274,7 @@ model = nt.init_lenet(
 )
 epochs, batch_size = 30, 64
 per_epoch = len(y_train) // batch_size
-opt = torch.optim.Adam(nt.parameters(model), lr=1e-2)
+opt = torch.optim.Adam(nt.models.parameters(model), lr=1e-2)
 sched = torch.optim.lr_scheduler.OneCycleLR(
     opt, max_lr=1e-2, total_steps=epochs * per_epoch
 )
@@ -283,7 +283,7 @@ g = torch.Generator().manual_seed(0)
 
 def accuracy(x, y):
     with torch.no_grad():
-        logits = nt.lenet_logits(as_named(x), model)
+        logits = nt.models.lenet_logits(as_named(x), model)
     target = nt.tensor(y, "batch")
     hit = nt.argmax_index(logits, "classes") == target
     return nt.mean(hit, "batch").item()
@@ -298,8 +298,8 @@ for epoch in tqdm(
     total = 0.0
     for k in range(per_epoch):
         idx = perm[k * batch_size : (k + 1) * batch_size]
-        logits = nt.lenet_logits(as_named(shift(x_train[idx], g)), model)
-        loss = nt.cross_entropy(
+        logits = nt.models.lenet_logits(as_named(shift(x_train[idx], g)), model)
+        loss = nt.models.cross_entropy(
             logits, nt.tensor(y_train[idx], "batch"), vocab="classes"
         )
         opt.zero_grad()
@@ -356,9 +356,9 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 with torch.no_grad():
-    pred = nt.argmax_index(nt.lenet_logits(as_named(x_test), model), "classes")
-Y = nt.one_hot(nt.tensor(y_test, "batch"), vocab="true", size=10)
-Y_hat = nt.one_hot(pred, vocab="pred", size=10)
+    pred = nt.argmax_index(nt.models.lenet_logits(as_named(x_test), model), "classes")
+Y = nt.models.one_hot(nt.tensor(y_test, "batch"), vocab="true", size=10)
+Y_hat = nt.models.one_hot(pred, vocab="pred", size=10)
 C = nt.contract(Y, Y_hat, over="batch")
 print(nt.show(C, ("true", "pred"), decimals=0))
 

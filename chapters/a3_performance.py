@@ -263,7 +263,8 @@ assert nt.exercises.check("A3.1", nt.exercises.solution("A3.1"))
 # tell you.)
 #
 # - **a**: it forms the broadcast product $X \odot Y$, then sums over the axes
-# - **b**: it makes one `torch.einsum` call
+# - **b**: it makes one torch call: `torch.einsum`, or the matrix product
+#   einsum would make
 # - **c**: it loops over the records of the axes it keeps
 #
 # Answer with the letter, e.g. `answer = "c"`.

@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .core import (AxisError, _as_funsor, _axes, _fmt, _merged_sizes,
-                   positional, shape, tensor)
+from ._internal import AxisError, Axes, checked, fmt as _fmt, merged_sizes
+from .core import positional, shape, tensor
 
 __all__ = [
     "to_xarray", "from_xarray", "sql_load", "sql_contract_query", "sql_read",
@@ -36,6 +36,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 # xarray
 
+@checked("x")
 def to_xarray(x, coords: Mapping | None = None):
     """The named tensor ``x`` as an ``xarray.DataArray``, one dim per axis.
 
@@ -47,7 +48,6 @@ def to_xarray(x, coords: Mapping | None = None):
     """
     import xarray as xr
 
-    x = _as_funsor(x)
     order = tuple(shape(x))
     data = positional(x, order).detach().cpu().numpy().copy()
     return xr.DataArray(data, dims=order, coords=coords)
@@ -79,6 +79,7 @@ def _q(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+@checked("x")
 def sql_load(conn: sqlite3.Connection, table: str, x, *,
              value: str = "v") -> dict:
     """Store the named tensor ``x`` as table ``table``, a row per record.
@@ -86,7 +87,6 @@ def sql_load(conn: sqlite3.Connection, table: str, x, *,
     Columns: one INTEGER column per axis (named like the axis, 0-based) and a
     REAL column ``value``.  Returns the table's shape ``{axis: size}``.
     """
-    x = _as_funsor(x)
     sizes = shape(x)
     if value in sizes:
         raise AxisError(f"sql_load: the value column {value!r} clashes with "
@@ -103,7 +103,8 @@ def sql_load(conn: sqlite3.Connection, table: str, x, *,
     return dict(sizes)
 
 
-def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
+@checked()
+def sql_contract_query(tables: Mapping[str, Sequence[str]], over: Axes = (), *,
                        rename: Mapping[str, str] | None = None,
                        value: str = "v", scale: float | None = None) -> str:
     """The SQL text of the contraction ``T1 ⊙_over T2 ⊙_over ...``.
@@ -116,7 +117,6 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
     relational rho).  The result has one column per kept axis and ``value``.
     """
     names = list(tables)
-    over = _axes(over)
     rename = dict(rename or {})
     alias = {t: f"t{k}" for k, t in enumerate(names)}
     first: dict = {}                # axis -> the column that provides it
@@ -183,7 +183,13 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
     return tensor(torch.from_numpy(out).to(dtype), axes)
 
 
-def sql_contract(*tensors, over=(), rename: Mapping[str, str] | None = None,
+def _two_operands(tensors, over, rename, conn):
+    if len(tensors) < 2:
+        raise TypeError("sql_contract needs at least two operands")
+
+
+@checked(tensors="each", check=_two_operands)
+def sql_contract(*tensors, over: Axes = (), rename: Mapping[str, str] | None = None,
                  conn: sqlite3.Connection | None = None):
     """``nt.contract(*tensors, over=over)`` computed by sqlite3.
 
@@ -192,10 +198,8 @@ def sql_contract(*tensors, over=(), rename: Mapping[str, str] | None = None,
     Each operand is loaded as a table ``T0, T1, ...`` (see :func:`sql_load`),
     the query of :func:`sql_contract_query` is run, and its rows are read back.
     """
-    if len(tensors) < 2:
-        raise TypeError("sql_contract needs at least two operands")
-    ts = [_as_funsor(t) for t in tensors]
-    sizes = dict(_merged_sizes(ts, "sql_contract"))
+    ts = tensors
+    sizes = merged_sizes(ts, "sql_contract")
     own = conn is None
     conn = sqlite3.connect(":memory:") if own else conn
     try:
@@ -343,7 +347,19 @@ class Network:
         return ax
 
 
-def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
+def _network_check(tensors, names, over):
+    if names is not None and (len(names) != len(tensors) or len(set(names)) != len(names)):
+        raise ValueError(f"network: need {len(tensors)} distinct names, "
+                         f"got {list(names)}")
+    sizes = merged_sizes(tensors, "network")
+    for a in over:
+        if a not in sizes:
+            raise AxisError(f"network: no tensor has axis {a!r} to contract "
+                            f"over; the tensors' axes are {_fmt(sizes)}")
+
+
+@checked(tensors="each", check=_network_check)
+def network(*tensors, names: Sequence[str] | None = None, over: Axes = ()) -> Network:
     """The diagram of ``nt.contract(*tensors, over=over)``, as a graph.
 
     ``names`` labels the tensors (default ``T0, T1, ...``).  Built from the
@@ -351,19 +367,9 @@ def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
     is an edge; a kept axis held by one tensor is a dangling leg; any other
     axis (held by three or more, or shared and kept — a batch axis) is a hub.
     """
-    ts = [_as_funsor(t) for t in tensors]
-    if names is None:
-        names = [f"T{k}" for k in range(len(ts))]
-    labels = list(names)
-    if len(labels) != len(ts) or len(set(labels)) != len(labels):
-        raise ValueError(f"network: need {len(ts)} distinct names, "
-                         f"got {labels}")
-    sizes = dict(_merged_sizes(ts, "network"))
-    over = _axes(over)
-    for a in over:
-        if a not in sizes:
-            raise AxisError(f"network: no tensor has axis {a!r} to contract "
-                            f"over; the tensors' axes are {_fmt(sizes)}")
+    ts = tensors
+    labels = list(names or (f"T{k}" for k in range(len(ts))))
+    sizes = merged_sizes(ts, "network")
     holders = {a: [v for v, t in zip(labels, ts) if a in shape(t)]
                for a in sizes}
     edges, hubs, legs = [], {}, []

@@ -18,8 +18,8 @@ import warnings
 
 import torch
 
-from .core import (AxisError, _as_funsor, _fmt, _require, _wrap, contract,
-                   device, positional, rename, shape, softmax)
+from ._internal import AxisError, Axes, Axis, checked, device, fmt, make, wrap
+from .core import contract, positional, rename, shape, softmax
 from .core import dtype as _dtype
 
 __all__ = [
@@ -35,42 +35,40 @@ STAR = "*"
 # --------------------------------------------------------------------------
 # the starred axes and the identity tensor
 
-def star(x, axes=None):
-    """X*: the axes ``axes`` of ``x`` (default: all of them) renamed a → a*.
+@checked(x="has axes")
+def star(x, axes: Axes = None):
+    """X*: the axes of x given by axes (default: all of them) renamed a → a*.
 
-    The starred name is the name followed by ``*``.
+    The starred name is the name followed by *.
     """
-    x = _as_funsor(x)
-    axes = tuple(shape(x)) if axes is None else \
-        ((axes,) if isinstance(axes, str) else tuple(axes))
-    _require(x, axes, "star")
     return rename(x, {a: a + STAR for a in axes})
 
 
-def identity(ax: str, new: str, size: int, *, dtype=torch.float64):
+def _different(ax, new, size, dtype):
+    if ax == new:
+        raise AxisError(f"identity: the two axes must have different names; "
+                        f"got {ax!r} twice (size {size})")
+
+
+@checked(check=_different)
+def identity(ax: Axis, new: Axis, size: int, *, dtype=torch.float64):
     """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0
     (the identity tensor).
 
     Contracting with it renames: I_{ax,new} ⊙_ax A = A_{ax→new}.
     """
-    if ax == new:
-        raise AxisError(f"identity: the two axes must have different names; "
-                        f"got {ax!r} twice (size {size})")
-    return _wrap(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
+    return make(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
 
 
-def identity_like(x, axes=None):
-    """I_{S,S*}: the product of I_{a,a*} over the axes ``a`` of ``x``.
+@checked(x="has axes")
+def identity_like(x, axes: Axes = None):
+    """I_{S,S*}: the product of I_{a,a*} over the axes a of x.
 
-    ``axes`` defaults to all of them.
+    axes defaults to all of them.
 
-    Its axes are S and S*; ``x``'s sizes and dtype are used.
+    Its axes are S and S*; x's sizes and dtype are used.
     """
-    x = _as_funsor(x)
     sizes = shape(x)
-    axes = tuple(sizes) if axes is None else \
-        ((axes,) if isinstance(axes, str) else tuple(axes))
-    _require(x, axes, "identity_like")
     out = None
     for a in axes:
         eye = identity(a, a + STAR, sizes[a], dtype=_dtype(x))
@@ -82,7 +80,6 @@ def identity_like(x, axes=None):
 # derivative and differential by automatic differentiation
 
 def _check_input(X, what):
-    X = _as_funsor(X)
     sizes = shape(X)
     for a in sizes:
         if a.endswith(STAR):
@@ -90,20 +87,50 @@ def _check_input(X, what):
                 f"{what}: the input already has a starred axis "
                 f"{a!r}[{sizes[a]}]; the derivative's own starred axes "
                 f"could not be told apart from it. Rename it first; the "
-                f"input's axes are {_fmt(sizes)}")
+                f"input's axes are {fmt(sizes)}")
     if not _dtype(X).is_floating_point:
         raise TypeError(f"{what}: the input must be real-valued, "
                         f"got {_dtype(X)}")
-    return X, sizes
+
+
+def _derivative_check(f, X):
+    _check_input(X, "derivative")
+
+
+def _differential_check(f, X, H):
+    _check_input(X, "differential")
+    sizes, hs = shape(X), shape(H)
+    if hs != sizes:
+        bad = [a for a in dict.fromkeys(list(sizes) + list(hs))
+               if sizes.get(a) != hs.get(a)]
+        raise AxisError(f"differential: H must have the axes and sizes of X; "
+                        f"axes {bad} differ: X has {fmt(sizes)}, "
+                        f"H has {fmt(hs)}")
+
+
+def _identify_check(df, X):
+    _check_input(X, "identify")
 
 
 def _positional_fn(f, in_order, out_order):
     """f as a function of positional tensors, with both axis orders fixed."""
     def pf(x):
-        return positional(f(_wrap(x, in_order)), out_order)
+        return positional(f(wrap(x, in_order)), out_order)
     return pf
 
 
+def _starred_output(Y, sizes):
+    out = shape(Y)
+    for a in sizes:
+        if a + STAR in out:
+            raise AxisError(
+                f"derivative: f's output has an axis {a + STAR!r}, the "
+                f"starred name of the input axis {a!r}[{sizes[a]}]; f's "
+                f"output axes are {fmt(out)}")
+    return tuple(out)
+
+
+@checked("X", check=_derivative_check)
 def derivative(f, X):
     """∂f/∂X*, evaluated at X: axes of f(X) plus the starred axes of X.
 
@@ -115,22 +142,23 @@ def derivative(f, X):
     shares axis names with X, is fine: output axis ``a`` and input axis
     ``a*`` are different axes.
     """
-    X, sizes = _check_input(X, "derivative")
-    in_order = tuple(sizes)
-    Y = _as_funsor(f(X))
-    out = shape(Y)
-    for a in sizes:
-        if a + STAR in out:
-            raise AxisError(
-                f"derivative: f's output has an axis {a + STAR!r}, the "
-                f"starred name of the input axis {a!r}[{sizes[a]}]; f's "
-                f"output axes are {_fmt(out)}")
-    out_order = tuple(out)
+    in_order = X.names
+    out_order = _starred_output(f(X), shape(X))
     pf = _positional_fn(f, in_order, out_order)
     J = torch.func.jacrev(pf)(positional(X, in_order))
-    return _wrap(J, out_order + tuple(a + STAR for a in in_order))
+    return make(J, out_order + tuple(a + STAR for a in in_order))
 
 
+def _jvp(pf, x, h):
+    with warnings.catch_warnings():
+        # torch's first jvp call scripts its decompositions with torch.jit,
+        # which torch itself now deprecates; not the caller's concern
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                message=".*torch.jit.script.*")
+        return torch.func.jvp(pf, (x,), (h,))[1]
+
+
+@checked("X", "H", check=_differential_check)
 def differential(f, X, H):
     """∂f(X; H): the part of f(X + H) − f(X) that is linear in H.
 
@@ -138,28 +166,14 @@ def differential(f, X, H):
     (torch.func.jvp), without forming the derivative; it equals
     ∂f/∂X* ⊙_{S*} H* (see :func:`derivative`).
     """
-    X, sizes = _check_input(X, "differential")
-    H = _as_funsor(H)
-    hs = shape(H)
-    if hs != sizes:
-        bad = [a for a in dict.fromkeys(list(sizes) + list(hs))
-               if sizes.get(a) != hs.get(a)]
-        raise AxisError(f"differential: H must have the axes and sizes of X; "
-                        f"axes {bad} differ: X has {_fmt(sizes)}, "
-                        f"H has {_fmt(hs)}")
-    in_order = tuple(sizes)
-    out_order = tuple(shape(f(X)))
+    in_order = X.names
+    out_order = f(X).names
     pf = _positional_fn(f, in_order, out_order)
     h = positional(H, in_order).to(_dtype(X))
-    with warnings.catch_warnings():
-        # torch's first jvp call scripts its decompositions with torch.jit,
-        # which torch itself now deprecates; not the caller's concern
-        warnings.filterwarnings("ignore", category=DeprecationWarning,
-                                message=".*torch.jit.script.*")
-        _, dy = torch.func.jvp(pf, (positional(X, in_order),), (h,))
-    return _wrap(dy, out_order)
+    return make(_jvp(pf, positional(X, in_order), h), out_order)
 
 
+@checked("X", check=_identify_check)
 def identify(df, X):
     """Read the derivative off a differential (first identification theorem).
 
@@ -168,20 +182,22 @@ def identify(df, X):
     and A = ∂f/∂X*.  Feeding it H = I_{S,S*} (one unit tensor per record of
     S*, as a lifted argument) returns A.
     """
-    X, _ = _check_input(X, "identify")
     return df(identity_like(X))
 
 
-def max_difference(x, y) -> float:
-    """max |x − y| over all entries of two named tensors with the same axes."""
-    x, y = _as_funsor(x), _as_funsor(y)
+def _same_axes(x, y):
     sx, sy = shape(x), shape(y)
     if sx != sy:
         bad = [a for a in dict.fromkeys(list(sx) + list(sy))
                if sx.get(a) != sy.get(a)]
         raise AxisError(f"max_difference: axes {bad} differ: the first "
-                        f"tensor has {_fmt(sx)}, the second {_fmt(sy)}")
-    order = tuple(sx)
+                        f"tensor has {fmt(sx)}, the second {fmt(sy)}")
+
+
+@checked("x", "y", check=_same_axes, compatible=False)
+def max_difference(x, y) -> float:
+    """max |x − y| over all entries of two named tensors with the same axes."""
+    order = x.names
     d = positional(x, order) - positional(y, order)
     return float(d.abs().max()) if d.numel() else 0.0
 
@@ -207,15 +223,14 @@ def softmax_derivative(X, ax: str):
     return s * (eye - star(s, ax))
 
 
-def derivative_of_lift(G, over):
+@checked(G="has over")
+def derivative_of_lift(G, over: Axes):
     """∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}.
 
     ``G`` = g^{S'}(X) is the derivative of the unlifted f, lifted over the
     axes ``over`` (= S'); the lifted f's derivative has, in addition, the
     axes S'* and is zero off the diagonal s' = s'*.
     """
-    G = _as_funsor(G)
-    over = (over,) if isinstance(over, str) else tuple(over)
     if not over:
         return G
     return contract(G, identity_like(G, over))
@@ -233,11 +248,10 @@ def _alpha(Q, K, key, seq):
     return softmax(contract(Q, K, over=key), seq)
 
 
+@checked(V="has val", compatible=False)
 def attention_dV(Q, K, V, *, key="key", seq="seq", val="val"):
     """∂Att/∂V* = α_{seq→seq*} ⊙ I_{val,val*}, α = softmax_seq(Q ⊙_key K)."""
     a = _alpha(Q, K, key, seq)
-    V = _as_funsor(V)
-    _require(V, (val,), "attention_dV")
     eye = identity(val, val + STAR, shape(V)[val], dtype=_dtype(V))
     return contract(star(a, seq), eye)
 

@@ -25,9 +25,9 @@ from collections import OrderedDict
 import torch
 
 from . import core as _core
-from .core import (AxisError, _data, _wrap, contract, index, max as _max, relu, rename, shape,
-                   softmax)
 from . import nn as _nn
+from ._internal import AxisError, checked, data_in, float_dtype, fmt, fused_by, make
+from .core import contract, index, max as _max, relu, rename, shape, softmax
 
 __all__ = [
     "one_hot", "embed", "positional_encoding", "init_transformer", "self_attention",
@@ -235,27 +235,26 @@ def _cross_entropy_check(logits, target, vocab, reduction):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
                          f"got {reduction!r}")
-    _core._require(logits, (vocab,), "cross_entropy (logits)")
-    if vocab in target.inputs:
+    if vocab in target.names:
         raise AxisError(f"cross_entropy: the target holds class ids and must not have "
-                        f"the axis {vocab!r}; its axes are {_core._fmt(shape(target))}")
-    _core._merged_sizes((logits, target), "cross_entropy")
+                        f"the axis {vocab!r}; its axes are {fmt(target.shape)}")
 
 
 def _cross_entropy_fused(logits, target, vocab, reduction):
-    rest = tuple(a for a in logits.inputs if a != vocab)
-    if set(_core.names(target)) != set(rest):
+    rest = tuple(a for a in logits.names if a != vocab)
+    if set(target.names) != set(rest):
         return NotImplemented   # target with other axes: the formula lifts
-    z = _data(logits, rest + (vocab,)).to(_core.float_dtype(logits))
-    t = _data(target, rest) if rest else target.data
+    z = data_in(logits, rest + (vocab,)).to(float_dtype(logits))
+    t = data_in(target, rest)
     loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1),
                                              reduction=reduction)
     if reduction == "none":
-        return _wrap(loss.reshape(t.shape), rest)
-    return _wrap(loss, ())
+        return make(loss.reshape(t.shape), rest)
+    return make(loss, ())
 
 
-@_core.fused_by(_cross_entropy_fused, _cross_entropy_check)
+@checked(logits="has vocab", target="", check=_cross_entropy_check)
+@fused_by(_cross_entropy_fused)
 def cross_entropy(logits, target, *, vocab: str = "vocab",
                   reduction: str = "mean"):
     """−log softmax_vocab(logits) at the target ids, averaged over positions.

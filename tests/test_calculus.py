@@ -75,7 +75,7 @@ def test_derivative_against_autograd_jacobian(sz, v, perm):
     x, w = g(b, s, k, seed=1), g(k, v, seed=2)
     X = named(x, ("batch", "seq", "key"), perm)
     W = nt.tensor(w, ("key", "val"))
-    D = nt.derivative(lambda X: f_named(X, W), X)
+    D = nt.calculus.derivative(lambda X: f_named(X, W), X)
     assert nt.shape(D) == {"batch": b, "seq": s, "val": v, "key": k,
                            "batch*": b, "seq*": s, "key*": k}
     J = torch.autograd.functional.jacobian(lambda x: f_pos(x, w), x)
@@ -90,12 +90,12 @@ def test_differential_against_positional_jvp(sz, v, perm, hperm):
     names = ("batch", "seq", "key")
     X, H = named(x, names, perm), named(h, names, hperm)
     W = nt.tensor(w, ("key", "val"))
-    dY = nt.differential(lambda X: f_named(X, W), X, H)
+    dY = nt.calculus.differential(lambda X: f_named(X, W), X, H)
     _, t = torch.func.jvp(lambda x: f_pos(x, w), (x,), (h,))
     close(nt.positional(dY, OUT), t)
     # and the differential is the derivative contracted with H*
-    D = nt.derivative(lambda X: f_named(X, W), X)
-    close(nt.positional(nt.contract(D, nt.star(H), over=STARRED), OUT), t)
+    D = nt.calculus.derivative(lambda X: f_named(X, W), X)
+    close(nt.positional(nt.contract(D, nt.calculus.star(H), over=STARRED), OUT), t)
 
 
 def test_derivative_on_the_plain_path():
@@ -103,7 +103,7 @@ def test_derivative_on_the_plain_path():
     x, w = g(2, 3, 4, seed=23), g(4, 2, seed=24)
     X, W = named(x, ("batch", "seq", "key"), (2, 0, 1)), nt.tensor(w, ("key", "val"))
     with nt.plain():
-        D = nt.derivative(lambda X: f_named(X, W), X)
+        D = nt.calculus.derivative(lambda X: f_named(X, W), X)
     J = torch.autograd.functional.jacobian(lambda x: f_pos(x, w), x)
     close(nt.positional(D, OUT + STARRED), J)
 
@@ -111,7 +111,7 @@ def test_derivative_on_the_plain_path():
 def test_derivative_scalar_output_and_unlifted():
     x = g(3, 4, seed=6)
     X = nt.tensor(x, ("seq", "key"))
-    D = nt.derivative(lambda X: nt.sum(X * X, ("seq", "key")), X)
+    D = nt.calculus.derivative(lambda X: nt.sum(X * X, ("seq", "key")), X)
     assert nt.shape(D) == {"seq*": 3, "key*": 4}
     close(nt.positional(D, ("seq*", "key*")), 2 * x)
 
@@ -121,13 +121,13 @@ def test_derivative_scalar_output_and_unlifted():
 
 def test_star_and_identity_renaming():
     A = nt.randn(seed=7, seq=3, key=4)
-    assert nt.shape(nt.star(A)) == {"seq*": 3, "key*": 4}
-    assert nt.shape(nt.star(A, "key")) == {"seq": 3, "key*": 4}
-    I = nt.identity("key", "emb", 4)
+    assert nt.shape(nt.calculus.star(A)) == {"seq*": 3, "key*": 4}
+    assert nt.shape(nt.calculus.star(A, "key")) == {"seq": 3, "key*": 4}
+    I = nt.calculus.identity("key", "emb", 4)
     R = nt.contract(I, A, over="key")
     close(nt.positional(R, ("seq", "emb")), nt.positional(A, ("seq", "key")))
     close(nt.positional(I, ("key", "emb")), torch.eye(4, dtype=F64))
-    IS = nt.identity_like(A)
+    IS = nt.calculus.identity_like(A)
     e = torch.einsum("ac,bd->abcd", torch.eye(3, dtype=F64), torch.eye(4, dtype=F64))
     close(nt.positional(IS, ("seq", "key", "seq*", "key*")), e)
 
@@ -137,7 +137,7 @@ def test_star_and_identity_renaming():
 def test_identify_reads_off_the_derivative(sz, perm):
     b, s, k = sz
     X = named(g(b, s, k, seed=8), ("batch", "seq", "key"), perm)
-    A = nt.identify(lambda H: nt.softmax_differential(X, H, "seq"), X)
+    A = nt.calculus.identify(lambda H: nt.calculus.softmax_differential(X, H, "seq"), X)
     J = torch.autograd.functional.jacobian(
         lambda x: torch.softmax(x, 1), nt.positional(X, ("batch", "seq", "key")))
     close(nt.positional(A, ("batch", "seq", "key") + STARRED), J)
@@ -168,12 +168,12 @@ def test_softmax_formulas(sz, perm):
     X, H = named(x, names, perm), named(h, names, perm)
     # the differential formula against forward-mode autograd
     _, t = torch.func.jvp(lambda x: torch.softmax(x, 1), (x,), (h,))
-    close(nt.positional(nt.softmax_differential(X, H, "seq"), names), t)
+    close(nt.positional(nt.calculus.softmax_differential(X, H, "seq"), names), t)
     # the derivative of the lift: g ⊙ I_{S',S'*} against finite differences
-    G = nt.derivative_of_lift(nt.softmax_derivative(X, "seq"), ("batch", "key"))
+    G = nt.calculus.derivative_of_lift(nt.calculus.softmax_derivative(X, "seq"), ("batch", "key"))
     J = central_difference(lambda x: torch.softmax(x, 1), x)
     close(nt.positional(G, names + STARRED), J, tol=1e-7)
-    D = nt.derivative(lambda X: nt.softmax(X, "seq"), X)
+    D = nt.calculus.derivative(lambda X: nt.softmax(X, "seq"), X)
     close(nt.positional(G, names + STARRED), nt.positional(D, names + STARRED))
 
 
@@ -181,7 +181,7 @@ def test_softmax_derivative_one_axis_against_closed_form():
     x = g(5, seed=11)
     X = nt.tensor(x, "ax")
     p = torch.softmax(x, 0)
-    close(nt.positional(nt.softmax_derivative(X, "ax"), ("ax", "ax*")),
+    close(nt.positional(nt.calculus.softmax_derivative(X, "ax"), ("ax", "ax*")),
           torch.diag(p) - torch.outer(p, p))
 
 
@@ -197,18 +197,18 @@ def test_attention_formulas(n, dk, dv, flip):
     Q = nt.tensor(q, "key")
     K = nt.tensor(k.T.contiguous(), ("key", "seq")) if flip else nt.tensor(k, ("seq", "key"))
     V = nt.tensor(v.T.contiguous(), ("val", "seq")) if flip else nt.tensor(v, ("seq", "val"))
-    close(nt.positional(nt.attention_unscaled(Q, K, V), "val"), att_pos(q, k, v))
+    close(nt.positional(nt.calculus.attention_unscaled(Q, K, V), "val"), att_pos(q, k, v))
     dQ = central_difference(lambda q: att_pos(q, k, v), q)
     dK = central_difference(lambda k: att_pos(q, k, v), k)
     dV = central_difference(lambda v: att_pos(q, k, v), v)
-    close(nt.positional(nt.attention_dQ(Q, K, V), ("val", "key*")), dQ, tol=1e-7)
-    close(nt.positional(nt.attention_dK(Q, K, V), ("val", "seq*", "key*")), dK, tol=1e-7)
-    close(nt.positional(nt.attention_dV(Q, K, V), ("val", "seq*", "val*")), dV, tol=1e-7)
-    for which, formula in (("Q", nt.attention_dQ), ("K", nt.attention_dK),
-                           ("V", nt.attention_dV)):
+    close(nt.positional(nt.calculus.attention_dQ(Q, K, V), ("val", "key*")), dQ, tol=1e-7)
+    close(nt.positional(nt.calculus.attention_dK(Q, K, V), ("val", "seq*", "key*")), dK, tol=1e-7)
+    close(nt.positional(nt.calculus.attention_dV(Q, K, V), ("val", "seq*", "val*")), dV, tol=1e-7)
+    for which, formula in (("Q", nt.calculus.attention_dQ), ("K", nt.calculus.attention_dK),
+                           ("V", nt.calculus.attention_dV)):
         args = dict(Q=Q, K=K, V=V)
-        D = nt.derivative(lambda T: nt.attention_unscaled(**{**args, which: T}), args[which])
-        assert nt.max_difference(D, formula(Q, K, V)) < 1e-12
+        D = nt.calculus.derivative(lambda T: nt.calculus.attention_unscaled(**{**args, which: T}), args[which])
+        assert nt.calculus.max_difference(D, formula(Q, K, V)) < 1e-12
 
 
 def test_misread_dK_grouping_is_wrong():
@@ -216,11 +216,11 @@ def test_misread_dK_grouping_is_wrong():
     Q, K, V = nt.randn(seed=15, key=3), nt.randn(seed=16, seq=4, key=3), \
         nt.randn(seed=17, seq=4, val=2)
     a = nt.softmax(nt.contract(Q, K, over="key"), "seq")
-    QI = nt.contract(nt.star(Q), nt.identity("seq", "seq*", 4))
-    wrong_inner = nt.contract(nt.contract(a, nt.star(Q), over="seq"),
-                              nt.identity("seq", "seq*", 4))
+    QI = nt.contract(nt.calculus.star(Q), nt.calculus.identity("seq", "seq*", 4))
+    wrong_inner = nt.contract(nt.contract(a, nt.calculus.star(Q), over="seq"),
+                              nt.calculus.identity("seq", "seq*", 4))
     wrong = nt.contract(V, a * (QI - wrong_inner), over="seq")
-    assert nt.max_difference(wrong, nt.attention_dK(Q, K, V)) > 1e-2
+    assert nt.calculus.max_difference(wrong, nt.calculus.attention_dK(Q, K, V)) > 1e-2
 
 
 def test_gradcheck_formula_functions():
@@ -230,12 +230,12 @@ def test_gradcheck_formula_functions():
     h = g(2, 3, seed=22)
 
     def sm_deriv(x):
-        return nt.positional(nt.softmax_derivative(nt.tensor(x, ("b", "ax")), "ax"),
+        return nt.positional(nt.calculus.softmax_derivative(nt.tensor(x, ("b", "ax")), "ax"),
                              ("b", "ax", "ax*"))
 
     def sm_diff(x):
         X, H = nt.tensor(x, ("b", "ax")), nt.tensor(h, ("b", "ax"))
-        return nt.positional(nt.softmax_differential(X, H, "ax"), ("b", "ax"))
+        return nt.positional(nt.calculus.softmax_differential(X, H, "ax"), ("b", "ax"))
 
     def att(fn, order):
         def run(q, k, v):
@@ -245,9 +245,9 @@ def test_gradcheck_formula_functions():
 
     assert torch.autograd.gradcheck(sm_deriv, (x,))
     assert torch.autograd.gradcheck(sm_diff, (x,))
-    assert torch.autograd.gradcheck(att(nt.attention_dQ, ("val", "key*")), (q, k, v))
-    assert torch.autograd.gradcheck(att(nt.attention_dK, ("val", "seq*", "key*")), (q, k, v))
-    assert torch.autograd.gradcheck(att(nt.attention_dV, ("val", "seq*", "val*")), (q, k, v))
+    assert torch.autograd.gradcheck(att(nt.calculus.attention_dQ, ("val", "key*")), (q, k, v))
+    assert torch.autograd.gradcheck(att(nt.calculus.attention_dK, ("val", "seq*", "key*")), (q, k, v))
+    assert torch.autograd.gradcheck(att(nt.calculus.attention_dV, ("val", "seq*", "val*")), (q, k, v))
 
 
 # --------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def _setup(sz, v, perm, seed):
 
 
 def d(fn, X, H):
-    return nt.differential(fn, X, H)
+    return nt.calculus.differential(fn, X, H)
 
 
 RULES = {
@@ -293,8 +293,8 @@ RULES = {
         nt.rename(d(u, X, H), {"key": "emb"})),
     "chain": lambda X, H, u, w: (
         lambda X: nt.softmax(u(X), "key"),
-        nt.contract(nt.derivative(lambda Y: nt.softmax(Y, "key"), u(X)),
-                    nt.star(d(u, X, H)), over=STARRED)),
+        nt.contract(nt.calculus.derivative(lambda Y: nt.softmax(Y, "key"), u(X)),
+                    nt.calculus.star(d(u, X, H)), over=STARRED)),
     "elementwise": lambda X, H, u, w: (
         lambda X: nt.tanh(u(X)), (1 - nt.tanh(u(X)) ** 2) * d(u, X, H)),
     "exp": lambda X, H, u, w: (lambda X: nt.exp(u(X)), nt.exp(u(X)) * d(u, X, H)),
@@ -309,7 +309,7 @@ def test_rule(rule, sz, v, perm):
     composed, rhs = RULES[rule](X, H, u, w)
     lhs = d(composed, X, H)
     assert nt.shape(lhs) == nt.shape(rhs)
-    assert nt.max_difference(lhs, rhs) < 1e-10
+    assert nt.calculus.max_difference(lhs, rhs) < 1e-10
 
 
 # --------------------------------------------------------------------------
@@ -322,19 +322,19 @@ def _autograd_answers():
     for desc, kw in ex.get("5.2").cases():
         yield "5.2", kw, d(lambda X: nt.contract(X, X, over="d"), kw["X"], kw["H"])
     for desc, kw in ex.get("5.3").cases():
-        yield "5.3", kw, nt.derivative(nt.sigmoid, kw["X"])
+        yield "5.3", kw, nt.calculus.derivative(nt.sigmoid, kw["X"])
     for desc, kw in ex.get("5.4").cases():
         yield "5.4", kw, d(lambda X: nt.log(nt.softmax(X, "ax")), kw["X"], kw["H"])
     for desc, kw in ex.get("5.5").cases():
         Q, V = kw["Q"], kw["V"]
-        yield "5.5", kw, d(lambda K: nt.attention_unscaled(Q, K, V), kw["K"], kw["H"])
+        yield "5.5", kw, d(lambda K: nt.calculus.attention_unscaled(Q, K, V), kw["K"], kw["H"])
 
 
 def test_exercise_references_match_autograd():
     seen = set()
     for id, kw, expected in _autograd_answers():
         got = nt.exercises.solution(id)(**kw)
-        assert nt.max_difference(got, expected) < 1e-10, id
+        assert nt.calculus.max_difference(got, expected) < 1e-10, id
         seen.add(id)
     assert seen == {"5.1", "5.2", "5.3", "5.4", "5.5"}
 
@@ -365,7 +365,7 @@ def test_exercise_cases_differ():
         outs = [nt.exercises.solution(id)(**kw) for _, kw in nt.exercises.get(id).cases()]
         assert len(outs) >= 3
         for a, b in itertools.combinations(outs, 2):
-            assert nt.shape(a) != nt.shape(b) or nt.max_difference(a, b) > 1e-3
+            assert nt.shape(a) != nt.shape(b) or nt.calculus.max_difference(a, b) > 1e-3
 
 
 # --------------------------------------------------------------------------
@@ -374,34 +374,34 @@ def test_exercise_cases_differ():
 def test_derivative_rejects_starred_input_axis():
     X = nt.randn(seed=40, seq=3, **{"key*": 2})
     with pytest.raises(nt.AxisError, match=r"'key\*'"):
-        nt.derivative(lambda X: X, X)
+        nt.calculus.derivative(lambda X: X, X)
     with pytest.raises(nt.AxisError, match=r"'key\*'"):
-        nt.differential(lambda X: X, X, X)
+        nt.calculus.differential(lambda X: X, X, X)
 
 
 def test_derivative_rejects_output_with_starred_name():
     X = nt.randn(seed=41, seq=3)
     with pytest.raises(nt.AxisError, match=r"'seq\*'"):
-        nt.derivative(lambda X: nt.rename(X, {"seq": "seq*"}), X)
+        nt.calculus.derivative(lambda X: nt.rename(X, {"seq": "seq*"}), X)
 
 
 def test_differential_rejects_mismatched_H():
     X = nt.randn(seed=42, seq=3, key=2)
     with pytest.raises(nt.AxisError, match="'key'"):
-        nt.differential(lambda X: X, X, nt.randn(seed=43, seq=3, key=4))
+        nt.calculus.differential(lambda X: X, X, nt.randn(seed=43, seq=3, key=4))
     with pytest.raises(nt.AxisError, match="'val'"):
-        nt.differential(lambda X: X, X, nt.randn(seed=43, seq=3, val=2))
+        nt.calculus.differential(lambda X: X, X, nt.randn(seed=43, seq=3, val=2))
 
 
 def test_identity_name_clash_and_star_absent_axis():
     with pytest.raises(nt.AxisError, match="'seq'"):
-        nt.identity("seq", "seq", 3)
+        nt.calculus.identity("seq", "seq", 3)
     with pytest.raises(nt.AxisError, match="'val'"):
-        nt.star(nt.randn(seed=44, seq=3), "val")
+        nt.calculus.star(nt.randn(seed=44, seq=3), "val")
     with pytest.raises(nt.AxisError, match="'val'"):
-        nt.max_difference(nt.randn(seed=45, seq=3), nt.randn(seed=45, val=3))
+        nt.calculus.max_difference(nt.randn(seed=45, seq=3), nt.randn(seed=45, val=3))
 
 
 def test_derivative_rejects_integer_input():
     with pytest.raises(TypeError, match="real-valued"):
-        nt.derivative(lambda X: X, nt.randint(0, 3, seed=46, seq=3))
+        nt.calculus.derivative(lambda X: X, nt.randint(0, 3, seed=46, seq=3))

@@ -23,8 +23,8 @@ def _cases_a1_1():
 
 @exercise("A1.1", title="the input layer", cases=_cases_a1_1)
 def ex_a1_1(I, E, *, seq="seq", vocab="vocab", layer="layer"):
-    W = nt.embed(I, E, vocab=vocab, layer=layer)   # (E ⊙_vocab I) √|layer|
-    P = nt.positional_encoding(nt.shape(I)[seq], nt.shape(E)[layer],
+    W = nt.models.embed(I, E, vocab=vocab, layer=layer)   # (E ⊙_vocab I) √|layer|
+    P = nt.models.positional_encoding(nt.shape(I)[seq], nt.shape(E)[layer],
                                seq=seq, layer=layer)
     return W + P
 
@@ -57,7 +57,7 @@ def _cases_a1_2():
 @exercise("A1.2", title="a pre-norm attention sublayer", cases=_cases_a1_2)
 def ex_a1_2(X, WQ, WK, WV, WO, gamma, beta, *, layer="layer"):
     N = nt.standardize(X, layer) * gamma + beta           # LayerNorm(X)
-    return X + nt.self_attention(N, WQ, WK, WV, WO, layer=layer)
+    return X + nt.models.self_attention(N, WQ, WK, WV, WO, layer=layer)
 
 
 def _qk(*args):

@@ -1,8 +1,8 @@
 """Exercises of chapter 5: differentials and derivatives by the rules of §5.
 
 Every reference answer is written with the rules, not with autograd; the
-tests (tests/test_calculus.py) check each one against ``nt.differential``
-or ``nt.derivative``, which use torch's automatic differentiation.
+tests (tests/test_calculus.py) check each one against ``nt.calculus.differential``
+or ``nt.calculus.derivative``, which use torch's automatic differentiation.
 """
 
 import ntlib as nt
@@ -52,7 +52,7 @@ def ex_5_3(X, H):
     (H is not needed: the derivative depends on X alone.)
     """
     s = nt.sigmoid(X)
-    return s * (1 - s) * nt.identity_like(X)
+    return s * (1 - s) * nt.calculus.identity_like(X)
 
 
 @exercise("5.4", title="the differential of log-softmax", cases=_cases_ax)
