@@ -44,10 +44,13 @@ from test_models import (lenet_weights, ref_lenet_logits, ref_transformer_logits
                          transformer_weights)
 
 TF = dict(layers=2, heads=4, layer=128, hidden=512, vocab=1000, seq=128, batch=16)
+TF_SMALL = dict(layers=2, heads=4, layer=64, hidden=256, vocab=1000, seq=32, batch=4)
 LN = dict(batch=64, height=28, width=28, chans=(1, 6, 16), hidden=120, classes=10)
 CASES = {
     "transformer": "Transformer L=2 heads=4 layer=128 seq=128 batch=16",
+    "transformer_small": "Transformer L=2 heads=4 layer=64 seq=32 batch=4 (small tensors)",
     "lenet": "LeNet batch=64 28x28 chans 6,16",
+    "lenet1": "LeNet batch=1 28x28 chans 6,16 (small tensors)",
     "lenet256": "LeNet batch=256 28x28 chans 6,16 (context: fixed per-op cost amortised)",
 }
 
@@ -72,10 +75,12 @@ def _all_leaves(w):
 def setup(case):
     """(ntlib forward, ntlib loss, reference forward, reference loss, parameter leaves of each)."""
     dt = torch.float32
-    if case == "transformer":
-        params = nt.models.init_transformer(vocab=TF["vocab"], layers=TF["layers"], heads=TF["heads"],
-                                     layer=TF["layer"], hidden=TF["hidden"], seed=0, dtype=dt)
-        I = nt.randint(0, TF["vocab"], seed=1, batch=TF["batch"], seq=TF["seq"])
+    if case.startswith("transformer"):
+        tf = TF_SMALL if case == "transformer_small" else TF
+        params = nt.models.init_transformer(vocab=tf["vocab"], layers=tf["layers"],
+                                            heads=tf["heads"], layer=tf["layer"],
+                                            hidden=tf["hidden"], seed=0, dtype=dt)
+        I = nt.randint(0, tf["vocab"], seed=1, batch=tf["batch"], seq=tf["seq"])
         tokens = nt.positional(I, ("batch", "seq"))
         w = _leaves(transformer_weights(params))
 
@@ -94,7 +99,7 @@ def setup(case):
     else:
         params = nt.models.init_lenet(chans=LN["chans"], height=LN["height"], width=LN["width"],
                                hidden=LN["hidden"], classes=LN["classes"], seed=0, dtype=dt)
-        nb = 256 if case == "lenet256" else LN["batch"]
+        nb = {"lenet256": 256, "lenet1": 1}.get(case, LN["batch"])
         X = nt.randn(seed=2, dtype=dt, batch=nb, chans=1, height=LN["height"], width=LN["width"])
         y = nt.randint(0, LN["classes"], seed=3, batch=nb)
         x, yd = nt.positional(X, ("batch", "chans", "height", "width")), nt.positional(y, "batch")
@@ -143,7 +148,7 @@ def runners(case, pass_, path):
 def check(case):
     """The two sides agree (float32 tolerance) before anything is timed."""
     nt_fwd, nt_loss, ref_fwd, ref_loss, _, _ = setup(case)
-    order = ("batch", "seq", "vocab") if case == "transformer" else ("batch", "classes")
+    order = ("batch", "seq", "vocab") if case.startswith("transformer") else ("batch", "classes")
     with torch.no_grad():
         for ctx in (contextlib.nullcontext, nt.plain):
             with ctx():
@@ -160,7 +165,7 @@ def main():
     ap.add_argument("--no-peak", action="store_true")
     ap.add_argument("--out", default=None)
     ap.add_argument("--peak", nargs=4, metavar=("CASE", "PASS", "PATH", "SIDE"))
-    ap.add_argument("--cases", default="transformer,lenet,lenet256")
+    ap.add_argument("--cases", default="transformer,transformer_small,lenet,lenet1,lenet256")
     args = ap.parse_args()
     if args.peak:
         case, pass_, path, side = args.peak

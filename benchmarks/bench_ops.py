@@ -21,7 +21,8 @@ Timing: ``--rounds`` rounds; in each round every contender runs a batch of
 calls (sized by a calibration to about ``--batch-ms`` milliseconds) and the time
 per call is recorded; contenders take turns within a round, in a rotating
 order, so that load from other processes falls on all of them alike.  The
-figure is the median over rounds of the time per call.
+figure is the median over rounds of the time per call.  The clock is the
+thread's CPU time with one torch thread on the CPU (see common.clock).
 
     BENCH_THREADS=1 .venv/bin/python benchmarks/bench_ops.py [--rounds 15] \
         [--out benchmarks/results/ops-cpu.json]
@@ -32,7 +33,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -203,13 +203,14 @@ def contenders():
 
 def _calibrate(fn, batch_s):
     fn()
+    now = common.clock()
     n, t = 1, 0.0
     while t < batch_s / 4:
         n *= 4
-        t0 = time.perf_counter()
+        t0 = now()
         for _ in range(n):
             fn()
-        t = time.perf_counter() - t0
+        t = now() - t0
     return max(1, int(n * batch_s / t))
 
 
@@ -218,16 +219,17 @@ def time_op(fns, rounds, batch_s):
     names = [k for k, f in fns.items() if f is not None]
     loops = {k: _calibrate(fns[k], batch_s) for k in names}
     samples = {k: [] for k in names}
+    now = common.clock()
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for k in order:
             f, n = fns[k], loops[k]
             common.sync()
-            t0 = time.perf_counter()
+            t0 = now()
             for _ in range(n):
                 f()
             common.sync()
-            samples[k].append((time.perf_counter() - t0) / n)
+            samples[k].append((now() - t0) / n)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 

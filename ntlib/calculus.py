@@ -18,7 +18,7 @@ import warnings
 
 import torch
 
-from ._internal import AxisError, Axes, Axis, checked, device, fmt, make, wrap
+from ._internal import AxisError, Axes, Axis, axis_size, checked, device, fmt, make, wrap
 from .core import contract, positional, rename, shape, softmax
 from .core import dtype as _dtype
 
@@ -45,6 +45,7 @@ def star(x, axes: Axes = None):
 
 
 def _different(ax, new, size, dtype):
+    axis_size(size, "identity", new)
     if ax == new:
         raise AxisError(f"identity: the two axes must have different names; "
                         f"got {ax!r} twice (size {size})")

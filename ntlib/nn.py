@@ -24,8 +24,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._internal import (AxisError, Axes, checked, data_in, device, float_dtype, fmt, fused_by,
-                        is_float, make, merged_sizes, sizes_of)
+from ._internal import (AxisError, Axes, Axis, axis_size, checked, data_in, device, float_dtype, fmt, fused_by,
+                        is_float, make, merged_sizes, promote, sizes_of, union_sizes)
 from .core import (contract, flatten, index, max, mean, rename, shape, sigmoid, softmax,
                    sqrt, unflatten)
 
@@ -104,7 +104,7 @@ def _rnn_fused(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
     if (_axes_of(Wh) != {hidden, hidden_out} or _axes_of(Wi) != {input, hidden_out}
             or _axes_of(b) != {hidden_out} or hidden in x._names or input in h0._names):
         return NotImplemented
-    sizes = merged_sizes((x, h0, Wh, Wi, b), "rnn")
+    sizes = union_sizes((x, h0, Wh, Wi, b), "rnn")
     dt = float_dtype(x, h0, Wh, Wi, b)
     batch = [a for a in sizes if a not in (time, input, hidden, hidden_out)]
     xs = _pos(x, [time] + batch + [input], sizes, dt)
@@ -152,7 +152,7 @@ def _attention_fused(Q, K, V, M, key, seq):
     ops = [t for t in (Q, K, V, M) if t is not None]
     if key in V._names or (M is not None and key in M._names):
         return NotImplemented
-    sizes = merged_sizes(ops, "attention")
+    sizes = union_sizes(ops, "attention")
     dt = float_dtype(*ops)
     qs, ks, vs = _axes_of(Q), _axes_of(K), _axes_of(V)
     ms = _axes_of(M) if M is not None else set()
@@ -182,7 +182,12 @@ def attention(Q, K, V, M=None, *, key="key", seq="seq"):
     return contract(softmax(scores, seq), V, over=seq)
 
 
-def causal_mask(n, *, seq="seq", query="query", dtype=torch.float64):
+def _mask_size(n, seq, query, dtype):
+    axis_size(n, "causal_mask", seq)
+
+
+@checked(check=_mask_size)
+def causal_mask(n, *, seq: Axis = "seq", query: Axis = "query", dtype=torch.float64):
     """M ∈ R^{seq[n]×query[n]}: M_{seq(i),query(j)} = 0 if i ≤ j, else −∞.
 
     Key position i may be attended to from query position j only if it is not later.
@@ -212,7 +217,7 @@ def unroll(X, k, *, seq="seq", kernel="kernel"):
 
 
 def _kernels_fit(X, W, b, spatial, kernels, what):
-    sizes = merged_sizes((X, W, b), what)
+    sizes = union_sizes((X, W, b), what)
     for ax, kern in zip(spatial, kernels):
         if sizes[kern] > sizes[ax]:
             raise AxisError(f"{what}: kernel axis {kern!r}[{sizes[kern]}] is longer than "
@@ -223,18 +228,23 @@ def _conv_fused(X, W, b, chans, spatial, kernels, conv):
     outs = [a for a in W._names if a not in (chans,) + kernels]
     if any(a in X._names for a in outs) or not _axes_of(b) <= set(outs):
         return NotImplemented
-    dt = torch.promote_types(torch.result_type(X.data, W.data), b.data.dtype)
+    dt = promote((X, W, b))
     if not is_float(dt):
         return NotImplemented   # integer convolution: the plain formula computes it exactly
-    sizes = merged_sizes((X, W, b), "conv")
+    sizes = union_sizes((X, W, b), "conv")
     rest = [a for a in X._names if a not in (chans,) + spatial]
     x = _pos(X, rest + [chans] + list(spatial), sizes, dt)
-    x = x.reshape([-1, sizes[chans]] + [sizes[a] for a in spatial])
+    if len(rest) > 1:          # torch convolves a batch of one axis, or none
+        x = x.reshape([-1, sizes[chans]] + [sizes[a] for a in spatial])
     w = _pos(W, outs + [chans] + list(kernels), sizes, dt)
-    w = w.reshape([-1, sizes[chans]] + [sizes[a] for a in kernels])
-    bias = _pos(b, outs, sizes, dt).reshape(-1)
+    if len(outs) != 1:
+        w = w.reshape([-1, sizes[chans]] + [sizes[a] for a in kernels])
+    bias = _pos(b, outs, sizes, dt)
+    if bias.dim() != 1:
+        bias = bias.reshape(-1)
     y = conv(x, w, bias)
-    y = y.reshape([sizes[a] for a in rest + outs] + list(y.shape[2:]))
+    if len(rest) > 1 or len(outs) != 1:
+        y = y.reshape([sizes[a] for a in rest + outs] + list(y.shape[y.dim() - len(spatial):]))
     return make(y, tuple(rest + outs) + spatial)
 
 
@@ -333,11 +343,14 @@ def _max_pool2d_check(X, kh, kw, height, width):
 def _max_pool2d_fused(X, kh, kw, height, width):
     if not is_float(X.data.dtype):
         return NotImplemented   # torch pools floats only; the plain max is exact
-    sizes = sizes_of(X)
     rest = tuple(a for a in X._names if a not in (height, width))
-    x = data_in(X, rest + (height, width)).reshape(-1, 1, sizes[height], sizes[width])
+    x = data_in(X, rest + (height, width))
+    lead = x.shape[:len(rest)]
+    if len(rest) not in (1, 2):     # torch pools [C, H, W] or [N, C, H, W]
+        x = x.reshape((-1, 1) + x.shape[len(rest):])
     y = F.max_pool2d(x, (kh, kw))
-    y = y.reshape([sizes[a] for a in rest] + [sizes[height] // kh, sizes[width] // kw])
+    if len(rest) not in (1, 2):
+        y = y.reshape(lead + y.shape[-2:])
     return make(y, rest + (height, width))
 
 
@@ -353,11 +366,12 @@ def max_pool2d(X, kh, kw, *, height="height", width="width"):
 # --------------------------------------------------------------------------
 # normalization
 
-@checked(X="has over")
+@checked(X="has over", accumulate=True)
 def standardize(X, over: Axes, eps=1e-5):
     """standardize_over(X) = (X − mean_over X) / sqrt(var_over X + ε).
 
     With D = X − mean_over X, var_over X = mean_over D², so D is computed once.
+    (float16 and bfloat16 data are standardized in float32, as torch does.)
     """
     D = X - mean(X, over)
     return D / sqrt(mean(D * D, over) + eps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ __all__ = [
     "AxisError", "DeviceError", "device", "set_named_type", "named_type", "is_named",
     "make", "wrap", "as_named", "positional_error", "scalar_operand", "fmt", "sizes_of",
     "missing_axis", "require", "forbid", "axis_name", "axis_names", "axis_size",
-    "data_in", "align", "merged_sizes", "same_device", "is_float", "promote",
+    "data_in", "align", "merged_sizes", "union_sizes", "same_device", "is_float", "promote",
     "float_dtype", "floating",
 ]
 
@@ -231,11 +231,20 @@ def axis_name(value, what, param) -> str:
                     f"got {_kind(value)}{hint}")
 
 
+_VALID: set = set()
+
+
 def axis_names(value, what, param, owner=None) -> tuple:
     """One axis name or a sequence of them, as a tuple (repeats refused; the
     message names the axes of ``owner``, the tensor they belong to, if given)."""
     if value.__class__ is str:
         return (value,)
+    if value.__class__ is tuple:
+        try:
+            if value in _VALID:
+                return value
+        except TypeError:
+            pass
     if isinstance(value, (Mapping, bytes)) or not isinstance(value, Iterable) \
             or isinstance(value, torch.Tensor):
         axis_name(value, what, param)
@@ -248,6 +257,9 @@ def axis_names(value, what, param, owner=None) -> tuple:
         dup = sorted({a for a in names if names.count(a) > 1})
         of = f"; the tensor has {fmt(sizes_of(owner))}" if owner is not None else ""
         raise AxisError(f"{what}: axes {names} repeat a name; repeated: {dup}{of}")
+    if len(_VALID) > 4096:
+        _VALID.clear()
+    _VALID.add(names)
     return names
 
 
@@ -300,6 +312,21 @@ def merged_sizes(operands, what) -> dict:
     return sizes
 
 
+_UNIONS: dict = {}
+
+
+def union_sizes(operands, what) -> dict:
+    """merged_sizes, remembered per signature of names and shapes (do not
+    modify the dict it returns)."""
+    key = tuple((t._names, t.data.shape) for t in operands)
+    sizes = _UNIONS.get(key)
+    if sizes is None:
+        if len(_UNIONS) > 4096:
+            _UNIONS.clear()
+        sizes = _UNIONS[key] = merged_sizes(operands, what)
+    return sizes
+
+
 def same_device(operands, what) -> None:
     """DeviceError unless every operand's data is on one device."""
     first = None
@@ -331,7 +358,7 @@ def promote(xs):
             x = x.data
         if isinstance(x, (fc.Tensor, torch.Tensor)):
             d = x.data.dtype if isinstance(x, fc.Tensor) else x.dtype
-            dt = d if dt is None else torch.promote_types(dt, d)
+            dt = d if dt is None or dt is d else torch.promote_types(dt, d)
         elif isinstance(x, float):
             scalar_float = True
     if dt is not None and scalar_float and not is_float(dt):

@@ -131,6 +131,11 @@ def compatible(what, ts):
 
 def _convert_each(values, what, param, numbers):
     cls = base.named_type()
+    for v in values:
+        if not isinstance(v, cls):
+            break
+    else:
+        return values
     out = []
     for v in values:
         if isinstance(v, cls):

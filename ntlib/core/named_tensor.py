@@ -200,7 +200,9 @@ def _as_data(data, dtype, dev):
     if dtype is None and t.is_floating_point() and not isinstance(data, torch.Tensor) \
             and not hasattr(data, "dtype"):
         t = torch.as_tensor(data, dtype=torch.float64)  # from the Python numbers, exactly
-    return t if t.device == dev else t.to(dev)
+    if t.device == dev or t.is_meta:   # a meta tensor has no values to move
+        return t
+    return t.to(dev)
 
 
 def _not_named_yet(data, names, dtype):
@@ -215,7 +217,7 @@ def tensor(data, names: Axes, *, dtype=None) -> NamedTensor:
     """Make a named tensor whose axes are names, one per dimension of data.
 
     data may be nested lists, a numpy array or a torch tensor; it is moved to
-    nt.device().  Integer data stays integer (useful as indices).  Real
+    nt.device() (a tensor on the meta device, which has no values, stays there).  Integer data stays integer (useful as indices).  Real
     numbers given as Python lists become float64 (torch would make float32);
     a tensor or array keeps its own dtype unless dtype says otherwise.
     """

@@ -31,7 +31,8 @@ import torch
 from .._internal import (AxisError, Axes, Axis, DeviceError, as_named, axis_name,
                          axis_names, axis_size, checked, data_in, float_dtype, floating, fmt,
                          fused_by, is_float, make, merged_sizes, missing_axis,
-                         positional_error, promote, scalar_operand, sizes_of, wrap)
+                         positional_error, promote, same_device, scalar_operand, sizes_of,
+                         wrap)
 from .._internal import funsor_compat as fc
 from .named_tensor import NamedTensor, positional, shape
 
@@ -71,10 +72,19 @@ def layout(x, y, what="binary operation"):
 _LAYOUTS: dict = {}
 
 
-def _view(data, perm, shape_):
-    if perm != sorted(perm):
-        data = data.permute(perm)
-    return data.reshape(shape_) if len(shape_) != data.dim() else data
+def _viewer(perm, shape_, has):
+    """A function laying data out as layout() says (None: as it is).  Missing
+    axes that all come first need no reshape: torch's broadcasting aligns
+    dimensions from the right."""
+    permute = perm != sorted(perm)
+    reshape = not all(has[len(has) - len(perm):])
+    if not permute and not reshape:
+        return None
+    if not permute:
+        return lambda d: d.reshape(shape_)
+    if not reshape:
+        return lambda d: d.permute(perm)
+    return lambda d: d.permute(perm).reshape(shape_)
 
 
 def elementwise(fn, x, y, what="binary operation"):
@@ -89,13 +99,12 @@ def elementwise(fn, x, y, what="binary operation"):
     plan = _LAYOUTS.get(key)
     if plan is None:
         order, (xp, xs), (yp, ys) = layout(x, y, what)
-        same = x._names == order and y._names == order
-        plan = _LAYOUTS[key] = (order, None if same else (xp, xs, yp, ys))
-    order, views = plan
-    if views is None:
-        return make(fn(x.data, y.data), order)
-    xp, xs, yp, ys = views
-    return make(fn(_view(x.data, xp, xs), _view(y.data, yp, ys)), order)
+        plan = _LAYOUTS[key] = (order, _viewer(xp, xs, [a in x._names for a in order]),
+                                _viewer(yp, ys, [a in y._names for a in order]))
+    order, x_view, y_view = plan
+    xd = x.data if x_view is None else x_view(x.data)
+    yd = y.data if y_view is None else y_view(y.data)
+    return make(fn(xd, yd), order)
 
 
 _HALF = (torch.float16, torch.bfloat16)
@@ -153,11 +162,17 @@ def _binary(fn, name, arithmetic):
         return make(fn(xd, yd), y._names)
 
     def method(self, other):
+        c = other.__class__
+        if (c is float or c is int) and not (arithmetic and self.data.dtype is torch.bool):
+            return make(fn(self.data, other), self._names)
         if not isinstance(other, NamedTensor):
             other = _operand(other, what)
         return apply(self, other)
 
     def reflected(self, other):
+        c = other.__class__
+        if (c is float or c is int) and not (arithmetic and self.data.dtype is torch.bool):
+            return make(fn(other, self.data), self._names)
         if not isinstance(other, NamedTensor):
             other = _operand(other, what)
         return apply(other, self)
@@ -400,20 +415,45 @@ def norm(x, axes: Axes = None, p: float = 2) -> NamedTensor:
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _over_some_operand(tensors, over):
+_CONTRACTIBLE: set = set()
+
+
+def _contractible(tensors, over):
+    """At least two operands, one named; one device; shared axes of equal size;
+    every axis of over an axis of some operand (remembered per signature)."""
+    if len(tensors) == 2:
+        x, y = tensors
+        if isinstance(x, NamedTensor) and isinstance(y, NamedTensor):
+            xd, yd = x.data, y.data
+            if xd.device != yd.device:
+                same_device(tensors, "contract")
+            if (x._names, xd.shape, y._names, yd.shape, over) in _CONTRACTIBLE:
+                return
     if len(tensors) < 2:
         raise TypeError("contract needs at least two operands")
     named = [t for t in tensors if isinstance(t, NamedTensor)]
     if not named:
         raise TypeError("contract needs a named tensor among its operands")
-    have = {a for t in named for a in t._names}
-    if len(have) > len(_LETTERS):
-        raise AxisError(f"contract: too many distinct axes ({len(have)})")
+    dev = named[0].data.device
+    for t in named:
+        if t.data.device != dev:
+            same_device(named, "contract")
+    key = (tuple((t._names, t.data.shape) for t in named), over)
+    if key in _CONTRACTIBLE:
+        return
+    sizes = merged_sizes(named, "contract")
+    if len(sizes) > len(_LETTERS):
+        raise AxisError(f"contract: too many distinct axes ({len(sizes)})")
     for a in over:
-        if a not in have:
-            sizes = merged_sizes(named, "contract")
+        if a not in sizes:
             raise AxisError(f"contract: no operand has axis {a!r} to contract over; "
                             f"the operands' axes are {fmt(sizes)}")
+    if len(_CONTRACTIBLE) > 4096:
+        _CONTRACTIBLE.clear()
+    _CONTRACTIBLE.add(key)
+    if len(named) == 2 == len(tensors):
+        x, y = named
+        _CONTRACTIBLE.add((x._names, x.data.shape, y._names, y.data.shape, over))
 
 
 _EQUATIONS: dict = {}
@@ -423,7 +463,11 @@ def einsum_equation(operands, over):
     """The torch.einsum equation of X ⊙_over Y ⊙_over ...: a letter per axis name,
     the output keeping the axes not in over (in the order they first appear);
     returns (equation, kept axes).  A number among the operands has no axes."""
-    names_ = tuple(t._names if isinstance(t, NamedTensor) else () for t in operands)
+    if len(operands) == 2 and isinstance(operands[0], NamedTensor) \
+            and isinstance(operands[1], NamedTensor):
+        names_ = (operands[0]._names, operands[1]._names)
+    else:
+        names_ = tuple(t._names if isinstance(t, NamedTensor) else () for t in operands)
     found = _EQUATIONS.get((names_, over))
     if found is None:
         letter = {}
@@ -437,7 +481,7 @@ def einsum_equation(operands, over):
     return found
 
 
-@checked(tensors="numbers", check=_over_some_operand)
+@checked(tensors="numbers", check=_contractible, compatible=False)
 def contract(*tensors, over: Axes = ()) -> NamedTensor:
     """The paper's contraction X ⊙_over Y ⊙_over ...
 
@@ -453,9 +497,13 @@ def contract(*tensors, over: Axes = ()) -> NamedTensor:
 
 
 def _matmul_plan(equation, shapes):
-    """How a two-operand equation is one (batched) matrix product: X laid out
-    as [batch, m, k], Y as [batch, k, n], and the product's dims permuted into
-    the equation's output; None if it is not one."""
+    """How a two-operand equation is one (batched) matrix product: the axes
+    split into batch (in both and kept), m (only in X), k (in both, summed) and
+    n (only in Y); X is laid out as [batch..., m, k], Y as [batch..., k, n],
+    each group merged into one dimension only where it has several axes (or,
+    for m and n, none) and torch.matmul broadcasts over batch.  Returns the
+    permutations and reshapes to apply (None where there is nothing to do),
+    or None if the equation is not a matrix product."""
     ins, out = equation.split("->")
     xs, ys = ins.split(",")
     shared = [a for a in xs if a in ys]
@@ -468,17 +516,28 @@ def _matmul_plan(equation, shapes):
     size = dict(zip(xs, shapes[0]))
     size.update(zip(ys, shapes[1]))
 
+    def sizes(g):
+        return [size[a] for a in g]
+
     def prod(g):
-        return math.prod(size[a] for a in g)
+        return math.prod(sizes(g))
+    one_m, one_k, one_n = len(m) == 1, len(k) == 1, len(n) == 1
+    if b:
+        xshape = None if one_m and one_k else sizes(b) + [prod(m), prod(k)]
+        yshape = None if one_k and one_n else sizes(b) + [prod(k), prod(n)]
+        got = sizes(b) + [prod(m), prod(n)]
+    else:         # no batch: X may keep its m axes, torch.matmul treats them as batch
+        xshape = None if one_k else [prod(m), prod(k)]
+        yshape = None if one_k and one_n else [prod(k), prod(n)]
+        got = (sizes(m) if xshape is None else [prod(m)]) + [prod(n)]
+    want = sizes(b + m + n)
+    outshape = None if got == want else want
     xperm = [xs.index(a) for a in b + m + k]
     yperm = [ys.index(a) for a in b + k + n]
-    xshape = [prod(b), prod(m), prod(k)] if b else [prod(m), prod(k)]
-    yshape = [prod(b), prod(k), prod(n)] if b else [prod(k), prod(n)]
-    got = b + m + n
-    outperm = [got.index(a) for a in out]
+    outperm = [(b + m + n).index(a) for a in out]
     return (None if xperm == sorted(xperm) else xperm,
-            None if yperm == sorted(yperm) else yperm, xshape, yshape,
-            [size[a] for a in got], None if outperm == sorted(outperm) else outperm)
+            None if yperm == sorted(yperm) else yperm, xshape, yshape, outshape,
+            None if outperm == sorted(outperm) else outperm)
 
 
 _MATMUL: dict = {}
@@ -489,14 +548,42 @@ def einsum(equation, operands):
     (booleans as int64; a number becomes a factor in that dtype).  Two
     operands whose equation is a matrix product go to torch.matmul directly,
     which is what einsum would call, without einsum's own set-up."""
+    if len(operands) == 2 and isinstance(operands[0], NamedTensor) \
+            and isinstance(operands[1], NamedTensor):
+        x, y = operands[0].data, operands[1].data
+        dtype = x.dtype
+        if y.dtype is not dtype or dtype is torch.bool or not is_float(dtype):
+            return _einsum_general(equation, operands)
+        key = (equation, x.shape, y.shape)
+        plan = _MATMUL.get(key, False)
+        if plan is False:
+            plan = _MATMUL[key] = _matmul_plan(equation, key[1:])
+        if plan is None:
+            return torch.einsum(equation, x, y)
+        return _matmul(plan, x, y)
+    return _einsum_general(equation, operands)
+
+
+def _matmul(plan, x, y):
+    xperm, yperm, xshape, yshape, outshape, outperm = plan
+    if xperm is not None:
+        x = x.permute(xperm)
+    if yperm is not None:
+        y = y.permute(yperm)
+    if xshape is not None:
+        x = x.reshape(xshape)
+    if yshape is not None:
+        y = y.reshape(yshape)
+    data = torch.matmul(x, y)
+    if outshape is not None:
+        data = data.reshape(outshape)
+    return data if outperm is None else data.permute(outperm)
+
+
+def _einsum_general(equation, operands):
     named = [t for t in operands if isinstance(t, NamedTensor)]
     dev = named[0].data.device
-    dtype = named[0].data.dtype
-    for t in named[1:]:
-        if t.data.dtype is not dtype:
-            dtype = torch.promote_types(dtype, t.data.dtype)
-    if len(named) < len(operands):
-        dtype = promote(operands)
+    dtype = promote(operands)
     if dtype is torch.bool:
         dtype = torch.int64
     datas = [(t.data if t.data.dtype is dtype else t.data.to(dtype))
@@ -511,18 +598,7 @@ def einsum(equation, operands):
         plan = _MATMUL.get(key, False)
         if plan is False:
             plan = _MATMUL[key] = _matmul_plan(equation, key[1:])
-    if plan is None:
-        data = torch.einsum(equation, *datas)
-    else:
-        xperm, yperm, xshape, yshape, outshape, outperm = plan
-        x, y = datas
-        if xperm is not None:
-            x = x.permute(xperm)
-        if yperm is not None:
-            y = y.permute(yperm)
-        data = torch.matmul(x.reshape(xshape), y.reshape(yshape)).reshape(outshape)
-        if outperm is not None:
-            data = data.permute(outperm)
+    data = torch.einsum(equation, *datas) if plan is None else _matmul(plan, *datas)
     return data.to(dev) if off_cpu else data
 
 
@@ -768,10 +844,14 @@ def _position(i, n, ax, what):
     return i
 
 
-def _index_tensor(i, n, ax, what, x):
-    """An integer named tensor of positions on axis ax (size n), as int64 data."""
+def _index_data(i, ax, what, x):
+    """The int64 data of an index tensor i for axis ax of x (any integer dtype)."""
     d = i.data
-    if d.dtype not in _INDEX_DTYPES:
+    if d.dtype is torch.int64:
+        pass
+    elif d.dtype in _INDEX_DTYPES:
+        d = d.long()   # uint8 would be read as a mask; int8/int16/uint16 as nothing
+    else:
         kind = "a boolean mask, not positions" if d.dtype is torch.bool else \
             f"of dtype {d.dtype}"
         raise TypeError(f"{what}: the index tensor for axis {ax!r} must hold integer "
@@ -780,15 +860,19 @@ def _index_tensor(i, n, ax, what, x):
     if d.device != x.data.device:
         raise DeviceError(f"{what}: the tensor is on device {x.data.device} but the "
                           f"index tensor for axis {ax!r} is on device {d.device}")
-    if d.dtype is not torch.int64:
-        d = d.long()   # uint8 would be read as a mask; int8/int16/uint16 as nothing
-    if d.numel() and d.device.type != "meta":
-        lo, hi = torch.aminmax(d)
-        lo, hi = int(lo), int(hi)
-        if lo < -n or hi >= n:
-            raise AxisError(f"{what}: indices into axis {ax!r}[{n}] must lie in "
-                            f"[{-n}, {n}); got values from {lo} to {hi}")
     return d
+
+
+def _in_range(d, n, ax, what):
+    """d with negative positions counted from the end; AxisError unless every
+    position lies in [-n, n)."""
+    if not d.numel() or d.device.type == "meta":
+        return d
+    lo, hi = (int(v) for v in torch.aminmax(d))
+    if lo < -n or hi >= n:
+        raise AxisError(f"{what}: indices into axis {ax!r}[{n}] must lie in "
+                        f"[{-n}, {n}); got values from {lo} to {hi}")
+    return torch.where(d < 0, d + n, d) if lo < 0 else d
 
 
 def _arange(n, dev):
@@ -803,8 +887,8 @@ def select(x, indices, what="index"):
 
     An int removes its axis; an integer named tensor I puts its own axes in
     the axis' place, and an axis that I shares with x is matched by name
-    (not multiplied out).  Computed by torch: select for ints, one advanced
-    indexing for tensors.
+    (not multiplied out).  Computed by torch: select for ints, index_select
+    or one advanced indexing for tensors.
     """
     names_, data = x._names, x.data
     tensors = {}
@@ -813,25 +897,60 @@ def select(x, indices, what="index"):
             axis_name(ax, what, "axis")
         if ax not in names_:
             raise missing_axis(what, ax, x)
-        n = data.shape[names_.index(ax)]
+        k = names_.index(ax)
+        n = data.shape[k]
         if isinstance(i, fc.Tensor):
-            i = as_named(i, what)
-            tensors[ax] = (i, _index_tensor(i, n, ax, what, x))
+            i = i if isinstance(i, NamedTensor) else as_named(i, what)
+            tensors[ax] = (i, _index_data(i, ax, what, x))
         else:
             p = _position(i, n, ax, what)
-            k = names_.index(ax)
             data = data.select(k, p)
             names_ = names_[:k] + names_[k + 1:]
     if not tensors:
         return make(data, names_)
+    if len(tensors) == 1:
+        (ax, (i, d)), = tensors.items()
+        for a in i._names:
+            if a in names_:
+                break
+        else:
+            return _take(data, names_, ax, i, d, what)
     return _advanced(make(data, names_), tensors, what)
+
+
+def _take(data, names_, ax, i, d, what):
+    """data (axes names_) at the positions d (the data of i) of axis ax, when i
+    shares no axis with it: i's axes take ax's place (torch.index_select)."""
+    k = names_.index(ax)
+    n = data.shape[k]
+    flat = d if d.dim() == 1 else d.reshape(-1)
+    if d.device.type == "cpu":
+        try:      # torch checks the bounds on the CPU; negative positions need a second go
+            out = data.index_select(k, flat)
+        except (IndexError, RuntimeError):
+            out = data.index_select(k, _in_range(flat, n, ax, what))
+    else:         # on an accelerator an index out of bounds is fatal: check first
+        out = data.index_select(k, _in_range(flat, n, ax, what))
+    if d.dim() != 1:
+        shape_ = data.shape
+        out = out.reshape(shape_[:k] + d.shape + shape_[k + 1:])
+    return make(out, names_[:k] + i._names + names_[k + 1:])
 
 
 def _advanced(x, tensors, what):
     """x indexed at its axes ax by the integer tensors tensors[ax] = (I, data),
     all at once: [indexed axes] replaced by the union of the indices' axes."""
     idx = [t for t, _ in tensors.values()]
-    sizes = merged_sizes([x] + idx, what)
+    sizes, where = {}, {}
+    operands = [[(a, n) for a, n in zip(x._names, x.data.shape) if a not in tensors]]
+    operands += [list(zip(t._names, t.data.shape)) for t in idx]
+    for k, axes in enumerate(operands):
+        for a, n in axes:
+            m = sizes.setdefault(a, n)
+            if m != n:
+                raise AxisError(f"{what}: axis {a!r} has size {m} in operand {where[a]} "
+                                f"but size {n} in operand {k}")
+            where.setdefault(a, k)
     union = tuple(dict.fromkeys(a for t in idx for a in t._names))
     shared = [a for a in union if a in x._names and a not in tensors]
     rest = [a for a in x._names if a not in tensors and a not in shared]
@@ -843,6 +962,7 @@ def _advanced(x, tensors, what):
         s[union.index(a)] = sizes[a]
         keys.append(_arange(sizes[a], data.device).reshape(s))
     for ax, (t, d) in tensors.items():
+        d = _in_range(d, x.data.shape[x._names.index(ax)], ax, what)
         order = tuple(a for a in union if a in t._names)
         perm = [t._names.index(a) for a in order]
         if perm != sorted(perm):
@@ -917,6 +1037,7 @@ def _same_axes(ts, what, except_=None):
 def _cat_check(tensors, ax):
     if not tensors:
         raise TypeError("cat needs at least one tensor")
+    same_device(tensors, "cat")
     _same_axes(tensors, "cat", except_=ax)
 
 
@@ -965,7 +1086,8 @@ def unbind(x, ax: Axis) -> list:
 # --------------------------------------------------------------------------
 # comparing, gradients
 
-def _comparable(x, y):
+def _comparable(x, y, what):
+    same_device((x, y), what)
     if sizes_of(x) != sizes_of(y):
         return None
     order = x._names
@@ -979,7 +1101,7 @@ def equal(x, y) -> bool:
 
     Axis order is ignored; dtypes are promoted before comparing.
     """
-    xy = _comparable(x, y)
+    xy = _comparable(x, y, "equal")
     return xy is not None and bool(torch.equal(*xy))
 
 
@@ -988,7 +1110,7 @@ def allclose(x, y, *, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
     """True when x and y have the same axes and values equal within tolerance
     (torch.allclose)."""
-    xy = _comparable(x, y)
+    xy = _comparable(x, y, "allclose")
     if xy is None:
         return False
     a, b = xy
