@@ -229,8 +229,12 @@ print(agree(lhs(lambda X: nt.rename(u(X), {"key": "emb"})),
 
 # %%
 dF = nt.calculus.derivative(lambda Y: nt.softmax(Y, "key"), U)
-print(agree(lhs(lambda X: nt.softmax(u(X), "key")),
-            nt.contract(dF, nt.calculus.star(dU), over=("batch*", "seq*", "key*"))))
+print(
+    agree(
+        lhs(lambda X: nt.softmax(u(X), "key")),
+        nt.contract(dF, nt.calculus.star(dU), over=("batch*", "seq*", "key*")),
+    )
+)
 
 # %% [markdown]
 # Elementwise functions: $\tanh' = 1 - \tanh^2$ and $\exp' = \exp$.
@@ -349,7 +353,7 @@ nt.source(nt.calculus.derivative_of_lift)
 # %%
 X = nt.randn(seed=10, batch=3, ax=4)
 H = nt.randn(seed=11, ax=4, batch=3)
-lift_of_derivative = nt.calculus.softmax_derivative(X, "ax")        # g^{batch}(X)
+lift_of_derivative = nt.calculus.softmax_derivative(X, "ax")  # g^{batch}(X)
 derivative_of_lift = nt.calculus.derivative(lambda X: nt.softmax(X, "ax"), X)
 print("lift of the derivative: ", sorted(nt.shape(lift_of_derivative)))
 print("derivative of the lift: ", sorted(nt.shape(derivative_of_lift)))
@@ -372,9 +376,18 @@ misused = nt.contract(lift_of_derivative, nt.calculus.star(H), over=starred)
 gap = nt.calculus.max_difference(misused, exact)
 print(f"lift of the derivative, used as ∂f/∂X*: max difference {gap:.3f}")
 assert not gap < 1e-6
-print(agree(nt.contract(derivative_of_lift, nt.calculus.star(H), over=starred), exact))
-print(agree(nt.contract(lift_of_derivative, nt.calculus.star(H, "ax"), over="ax*"),
-            exact))
+print(
+    agree(
+        nt.contract(derivative_of_lift, nt.calculus.star(H), over=starred),
+        exact,
+    )
+)
+print(
+    agree(
+        nt.contract(lift_of_derivative, nt.calculus.star(H, "ax"), over="ax*"),
+        exact,
+    )
+)
 
 # %% [markdown]
 # Flattened to a matrix with rows $(\batch, \ax)$ and columns $(\batch^*, \ax^*)$,
@@ -433,8 +446,12 @@ assert all(np.all(blocks[b, :, c, :] == 0)
 # $$
 
 # %%
-nt.source(nt.calculus.attention_unscaled, nt.calculus.attention_dV, nt.calculus.attention_dQ,
-          nt.calculus.attention_dK)
+nt.source(
+    nt.calculus.attention_unscaled,
+    nt.calculus.attention_dV,
+    nt.calculus.attention_dQ,
+    nt.calculus.attention_dK,
+)
 
 # %% [markdown]
 # Each formula against `nt.calculus.derivative` of attention in that argument, with
@@ -553,7 +570,9 @@ nt.source(nt.calculus.identity_like, nt.calculus.identify)
 
 # %%
 X = nt.randn(seed=15, batch=2, ax=4)
-A = nt.calculus.identify(lambda H: nt.calculus.softmax_differential(X, H, "ax"), X)
+A = nt.calculus.identify(
+    lambda H: nt.calculus.softmax_differential(X, H, "ax"), X
+)
 print(sorted(nt.shape(A)))
 print(agree(A, nt.calculus.derivative(lambda X: nt.softmax(X, "ax"), X)))
 
@@ -712,7 +731,9 @@ nt.exercises.check("5.3", nt.exercises.solution("5.3"))
 
 # %%
 def answer(X, H, *, ax="ax"):
-    return nt.calculus.softmax_differential(X, H, ax)      # replace with your answer
+    return nt.calculus.softmax_differential(
+        X, H, ax
+    )  # replace with your answer
 
 
 nt.exercises.report("5.4", answer)

@@ -269,8 +269,11 @@ Sx = xr.dot(Qx, Kx, dim="key") / math.sqrt(D) + xa(M)
 Ax = xr.dot(softmax_x(Sx, "seq"), Vx, dim="seq").rename({"seq'": "seq"})
 xr2 = xr.dot(xa(WO), Ax, dim=["heads", "val"])
 print(xr2.dims)
-same(y2, ["batch", "seq", "layer"],
-     nt.positional(nt.alternatives.from_xarray(xr2), ["batch", "seq", "layer"]))
+same(
+    y2,
+    ["batch", "seq", "layer"],
+    nt.positional(nt.alternatives.from_xarray(xr2), ["batch", "seq", "layer"]),
+)
 
 z = xr.dot(xa(W), xa(x), dim="layer") + xa(b)
 xr3 = (1 / (1 + np.exp(-z))).rename(out="layer")
@@ -313,8 +316,9 @@ db.create_function("exp", 1, math.exp, deterministic=True)
 sizes = {}
 for name, t in {"x": x, "W": W, "b": b}.items():
     sizes.update(nt.alternatives.sql_load(db, name, t))
-z_sql = nt.alternatives.sql_contract_query({"W": ["out", "layer"], "x": ["batch", "layer"]},
-                              over="layer")
+z_sql = nt.alternatives.sql_contract_query(
+    {"W": ["out", "layer"], "x": ["batch", "layer"]}, over="layer"
+)
 print(z_sql)
 
 # %%
@@ -357,12 +361,17 @@ def normalise_sql(table, axes, keep):
 
 for name, t in {"q1": q, "K1": K1, "V1": V1}.items():
     sizes.update(nt.alternatives.sql_load(db, name, t))
+scores_sql = nt.alternatives.sql_contract_query(
+    {"q1": ["key"], "K1": ["seq", "key"]}, over="key", scale=1 / math.sqrt(D)
+)
+weighted_sql = nt.alternatives.sql_contract_query(
+    {"p": ["seq"], "V1": ["seq", "val"]}, over="seq"
+)
 attention1_sql = f"""
-WITH s AS ({nt.alternatives.sql_contract_query({"q1": ["key"], "K1": ["seq", "key"]},
-                                  over="key", scale=1 / math.sqrt(D))}),
+WITH s AS ({scores_sql}),
      e AS ({softmax_sql("s", [])}),
      p AS ({normalise_sql("e", ["seq"], [])})
-{nt.alternatives.sql_contract_query({"p": ["seq"], "V1": ["seq", "val"]}, over="seq")}
+{weighted_sql}
 """
 sq1 = nt.alternatives.sql_read(db, attention1_sql, sizes)
 same(sq1, ["val"], nt.positional(y1, ["val"]))
@@ -443,12 +452,21 @@ Pn = nt.softmax(nt.contract(Qn, Kn, over="key") + M, "seq")
 An = nt.rename(nt.contract(Pn, nt.contract(X, WV, over="layer"), over="seq"),
                {"seq'": "seq"})
 diagrams = {
-    "1. scores q·K": nt.alternatives.network(q, K1, names=["q", "K"], over="key"),
-    "2. queries Q": nt.alternatives.network(nt.rename(X, {"seq": "seq'"}), WQ,
-                               names=["X", "WQ"], over="layer"),
-    "2. scores Q·K": nt.alternatives.network(Qn, Kn, names=["Q", "K"], over="key"),
-    "2. output": nt.alternatives.network(An, WO, names=["A", "WO"], over=["heads", "val"]),
-    "3. FullConn": nt.alternatives.network(W, x, names=["W", "x"], over="layer"),
+    "1. scores q·K": nt.alternatives.network(
+        q, K1, names=["q", "K"], over="key"
+    ),
+    "2. queries Q": nt.alternatives.network(
+        nt.rename(X, {"seq": "seq'"}), WQ, names=["X", "WQ"], over="layer"
+    ),
+    "2. scores Q·K": nt.alternatives.network(
+        Qn, Kn, names=["Q", "K"], over="key"
+    ),
+    "2. output": nt.alternatives.network(
+        An, WO, names=["A", "WO"], over=["heads", "val"]
+    ),
+    "3. FullConn": nt.alternatives.network(
+        W, x, names=["W", "x"], over="layer"
+    ),
 }
 for title, g in diagrams.items():
     print(title)

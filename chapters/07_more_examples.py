@@ -93,8 +93,12 @@ p_test_given_disease = T([[0.90, 0.10],      # ill:     positive, negative
                           [0.05, 0.95]],     # healthy: positive, negative
                          ("disease", "test"))
 post = nt.examples.bayes(p_test_given_disease, p_disease, A="disease")
-print(nt.show(nt.examples.marginal(p_test_given_disease, p_disease, A="disease"),
-              ("test",)))
+print(
+    nt.show(
+        nt.examples.marginal(p_test_given_disease, p_disease, A="disease"),
+        ("test",),
+    )
+)
 print(nt.show(post, ("disease", "test")))
 
 # %% [markdown]
@@ -266,7 +270,9 @@ plt.show()
 # $(\width', \width)$ its columns (§3.7's double indexing).
 
 # %%
-nt.source(nt.examples.box_rows, nt.examples.sudoku_boxes, nt.examples.sudoku_check)
+nt.source(
+    nt.examples.box_rows, nt.examples.sudoku_boxes, nt.examples.sudoku_check
+)
 
 # %% [markdown]
 # A solved grid (the solution of the example puzzle in Wikipedia's article
@@ -283,7 +289,9 @@ solved = np.array([[int(ch) for ch in row] for row in """
 
 
 def constraints(grid, **kw):
-    cons = nt.examples.sudoku_constraints(nt.examples.sudoku_one_hot(grid.tolist()), **kw)
+    cons = nt.examples.sudoku_constraints(
+        nt.examples.sudoku_one_hot(grid.tolist()), **kw
+    )
     return {k: int(cpu(v, ())) for k, v in cons.items()}
 
 
@@ -303,7 +311,12 @@ empty[4, 4] = 0
 grids = {"solved": solved, "row fault": rows_bad, "column fault": cols_bad,
          "box fault": boxes_bad, "empty cell": empty}
 for name, g in grids.items():
-    ok = int(cpu(nt.examples.sudoku_check(nt.examples.sudoku_one_hot(g.tolist())), ()))
+    ok = int(
+        cpu(
+            nt.examples.sudoku_check(nt.examples.sudoku_one_hot(g.tolist())),
+            (),
+        )
+    )
     print(f"{name:13s} check = {ok}   {constraints(g)}")
     assert ok == by_loops(g)
 assert constraints(rows_bad) == dict(cell=1, box=1, column=1, row=0)
@@ -334,7 +347,9 @@ def printed_rows(h_box, h, b):
 
 
 try:
-    nt.examples.sudoku_check(nt.examples.sudoku_one_hot(solved.tolist()), rows=printed_rows)
+    nt.examples.sudoku_check(
+        nt.examples.sudoku_one_hot(solved.tolist()), rows=printed_rows
+    )
     raise AssertionError("the printed index should not work")
 except nt.AxisError as err:
     print(textwrap.fill(f"AxisError: {err}", 79))
@@ -409,7 +424,9 @@ assert int(cpu(nt.examples.sudoku_check(C), ())) == 1
 # of every point to every centroid, with no transpose to get right.
 
 # %%
-nt.source(nt.examples.kmeans_assign, nt.examples.kmeans_update, nt.examples.kmeans)
+nt.source(
+    nt.examples.kmeans_assign, nt.examples.kmeans_update, nt.examples.kmeans
+)
 
 # %% [markdown]
 # The iris measurements (150 flowers, 4 measurements; bundled with
@@ -948,7 +965,9 @@ for rounds in range(1, 41):          # one round at a time, to watch it
                                     init=msgs, return_messages=True)
     msgs = step["factor_to_variable"]
     history.append({v: float(cpu(b[v], v)[1]) for v in exact})
-b, info = nt.examples.belief_propagation(list(loopy.values()), return_messages=True)
+b, info = nt.examples.belief_propagation(
+    list(loopy.values()), return_messages=True
+)
 print(f"converged after {info['iterations']} rounds "
       f"(last change {info['change']:.0e})")
 for v in exact:

@@ -87,8 +87,13 @@ nt.source(nt.models.embed, nt.models.one_hot)
 tokens = nt.tensor([[3, 1, 4, 1, 5], [2, 6, 5, 3, 5]], ("batch", "seq"))
 I = nt.models.one_hot(tokens, size=7)
 print(nt.shape(I))
-same(nt.models.embed(I, params["E"]), ("batch", "seq", "layer"),
-     nt.positional(nt.models.embed(tokens, params["E"]), ("batch", "seq", "layer")))
+same(
+    nt.models.embed(I, params["E"]),
+    ("batch", "seq", "layer"),
+    nt.positional(
+        nt.models.embed(tokens, params["E"]), ("batch", "seq", "layer")
+    ),
+)
 
 # %% [markdown]
 # Attention itself treats the positions as a set. Order enters in two places: the
@@ -513,7 +518,9 @@ def attention_maps(model, I, l):
     (l = 1..L)."""
     E = model["E"]
     n_seq, d = nt.shape(I)["seq"], nt.shape(E)["layer"]
-    X = nt.models.embed(I, E) + nt.models.positional_encoding(n_seq, d, dtype=E.data.dtype)
+    X = nt.models.embed(I, E) + nt.models.positional_encoding(
+        n_seq, d, dtype=E.data.dtype
+    )
     M = nt.causal_mask(n_seq, seq="seq", query="seq'", dtype=E.data.dtype)
     for k in range(1, l):
         X = nt.models.transformer_layer(X, model, k, M)
@@ -592,7 +599,9 @@ for step in tqdm(
     I, T = reversal_batch(1 + step, batch_size)
     loss = nt.models.cross_entropy(
         nt.index(
-            nt.models.transformer_logits(I, model_v1, version="v1"), "seq", outputs
+            nt.models.transformer_logits(I, model_v1, version="v1"),
+            "seq",
+            outputs,
         ),
         T,
     )

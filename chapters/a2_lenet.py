@@ -148,7 +148,9 @@ ref = torch.softmax(
     dim=-1,
 )
 
-print("nt.models.lenet = positional PyTorch:", same(O, ("batch", "classes"), ref))
+print(
+    "nt.models.lenet = positional PyTorch:", same(O, ("batch", "classes"), ref)
+)
 with nt.plain():
     print(
         "plain definitions agree too:  ",
@@ -298,7 +300,9 @@ for epoch in tqdm(
     total = 0.0
     for k in range(per_epoch):
         idx = perm[k * batch_size : (k + 1) * batch_size]
-        logits = nt.models.lenet_logits(as_named(shift(x_train[idx], g)), model)
+        logits = nt.models.lenet_logits(
+            as_named(shift(x_train[idx], g)), model
+        )
         loss = nt.models.cross_entropy(
             logits, nt.tensor(y_train[idx], "batch"), vocab="classes"
         )
@@ -356,7 +360,9 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 with torch.no_grad():
-    pred = nt.argmax_index(nt.models.lenet_logits(as_named(x_test), model), "classes")
+    pred = nt.argmax_index(
+        nt.models.lenet_logits(as_named(x_test), model), "classes"
+    )
 Y = nt.models.one_hot(nt.tensor(y_test, "batch"), vocab="true", size=10)
 Y_hat = nt.models.one_hot(pred, vocab="pred", size=10)
 C = nt.contract(Y, Y_hat, over="batch")

@@ -53,6 +53,14 @@ def to_xarray(x, coords: Mapping | None = None):
     return xr.DataArray(data, dims=order, coords=coords)
 
 
+def _string_dims(da):
+    bad = [d for d in da.dims if not isinstance(d, str)]
+    if bad:
+        raise AxisError(f"from_xarray: dim names must be strings to become "
+                        f"axis names; got {bad} among dims {tuple(da.dims)}")
+
+
+@checked(check=_string_dims)
 def from_xarray(da):
     """An ``xarray.DataArray`` as a named tensor: one axis per dim, same names.
 
@@ -63,10 +71,6 @@ def from_xarray(da):
     yourself if you need them.  Dim names must be strings (AxisError
     otherwise).
     """
-    bad = [d for d in da.dims if not isinstance(d, str)]
-    if bad:
-        raise AxisError(f"from_xarray: dim names must be strings to become "
-                        f"axis names; got {bad} among dims {tuple(da.dims)}")
     data = torch.from_numpy(np.array(da.values, copy=True))
     return tensor(data, tuple(da.dims))
 
@@ -103,7 +107,27 @@ def sql_load(conn: sqlite3.Connection, table: str, x, *,
     return dict(sizes)
 
 
-@checked()
+def _query_check(tables, over, rename, value, scale):
+    have = list(dict.fromkeys(a for t in tables for a in tables[t]))
+    for a in over:
+        if a not in have:
+            raise AxisError(f"sql_contract_query: no table has axis {a!r} "
+                            f"to contract over; the tables' axes are "
+                            f"{sorted(have)}")
+    keep = [a for a in have if a not in over]
+    rename = dict(rename or {})
+    for a in rename:
+        if a not in keep:
+            raise AxisError(f"sql_contract_query: cannot rename {a!r}: it is "
+                            f"not a kept axis; the kept axes are {keep}")
+    out = [rename.get(a, a) for a in keep]
+    dup = sorted({a for a in out if out.count(a) > 1})
+    if dup:
+        raise AxisError(f"sql_contract_query: renaming {rename} gives "
+                        f"repeated columns {dup}; the kept axes are {keep}")
+
+
+@checked(check=_query_check)
 def sql_contract_query(tables: Mapping[str, Sequence[str]], over: Axes = (), *,
                        rename: Mapping[str, str] | None = None,
                        value: str = "v", scale: float | None = None) -> str:
@@ -134,21 +158,7 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over: Axes = (), *,
         else:
             on = "\n    AND ".join(conds) if conds else "1"
             joins.append(f"JOIN {_q(t)} AS {alias[t]} ON {on}")
-    for a in over:
-        if a not in first:
-            raise AxisError(f"sql_contract_query: no table has axis {a!r} "
-                            f"to contract over; the tables' axes are "
-                            f"{sorted(first)}")
     keep = [a for a in first if a not in over]
-    for a in rename:
-        if a not in keep:
-            raise AxisError(f"sql_contract_query: cannot rename {a!r}: it is "
-                            f"not a kept axis; the kept axes are {keep}")
-    out = [rename.get(a, a) for a in keep]
-    dup = sorted({a for a in out if out.count(a) > 1})
-    if dup:
-        raise AxisError(f"sql_contract_query: renaming {rename} gives "
-                        f"repeated columns {dup}; the kept axes are {keep}")
     product = " * ".join(f"{alias[t]}.{_q(value)}" for t in names)
     if scale is not None:
         product = f"{product} * {float(scale)!r}"
@@ -359,7 +369,8 @@ def _network_check(tensors, names, over):
 
 
 @checked(tensors="each", check=_network_check)
-def network(*tensors, names: Sequence[str] | None = None, over: Axes = ()) -> Network:
+def network(*tensors, names: Sequence[str] | None = None,
+            over: Axes = ()) -> Network:
     """The diagram of ``nt.contract(*tensors, over=over)``, as a graph.
 
     ``names`` labels the tensors (default ``T0, T1, ...``).  Built from the

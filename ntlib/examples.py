@@ -19,7 +19,8 @@ import torch
 
 from ._internal import (AxisError, Axes, checked, data_in as _data, device, fmt as _fmt,
                         make, merged_sizes as _merged_sizes)
-from .core import argmin, contract, index, log, norm, rename, shape, softmax, sum
+from .core import (argmin, contract, index, log, norm, positional, rename, shape, softmax,
+                   sum, tensor)
 
 
 def _wrap(data, names):
@@ -59,7 +60,8 @@ def bayes(p_B_given_A, p_A, *, A: str = "A"):
 # --------------------------------------------------------------------------
 # continuous bag of words
 
-@checked(X="has seq vocab, lacks classes", E="has vocab emb", W="has classes emb")
+@checked(X="has seq vocab, lacks classes", E="has vocab emb",
+         W="has classes emb")
 def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
          classes: str = "classes"):
     """CBOW(X; E, W) = softmax_classes(Σ_seq W ⊙_emb E ⊙_vocab X).
@@ -120,8 +122,8 @@ def sudoku_boxes(X, *, height: str = "height", width: str = "width",
     """
     b = math.isqrt(shape(X)[height])
     r = torch.arange(b, device=device())
-    Irow = _wrap(rows(r[:, None], r[None, :], b), (height_box, height))
-    Icol = _wrap(rows(r[:, None], r[None, :], b), (width_box, width))
+    Irow = tensor(rows(r[:, None], r[None, :], b), (height_box, height))
+    Icol = tensor(rows(r[:, None], r[None, :], b), (width_box, width))
     grid_h, grid_w = height + "@grid", width + "@grid"
     G = rename(X, {height: grid_h, width: grid_w})
     return index(index(G, grid_h, Irow), grid_w, Icol)
@@ -276,7 +278,7 @@ def maxk(x, ax: Axes, k: int, *, new: str = "k"):
     """maxk_{ax,k} X: the k largest values along ``ax`` (one axis or several,
     taken together), largest first, along a new axis ``new``[k]."""
     vals, _, rest, _, _, _ = _topk(x, ax, k, new, "maxk")
-    return _wrap(vals, rest + (new,))
+    return tensor(vals, rest + (new,))
 
 
 @checked(x="has ax")
@@ -293,7 +295,7 @@ def argmaxk(x, ax: Axes, k: int, *, new: str = "k"):
     onehot.scatter_(-2, idx.unsqueeze(-2), 1.0)
     onehot = onehot.reshape(vals.shape[:-1] + tuple(have[a] for a in axes)
                             + (k,))
-    return _wrap(onehot, rest + axes + (new,))
+    return tensor(onehot, rest + axes + (new,))
 
 
 def _append(Y, S, time):
@@ -322,7 +324,7 @@ def beam_search(f, H, S, *, steps: int, k: int, beam: str = "beam",
     be finite if f contracts the one-hot S with them (0·(−∞) is nan).
     """
     order = tuple(shape(S))
-    Y = _wrap(_data(S, order).unsqueeze(-1), order + (time,))
+    Y = tensor(positional(S, order).unsqueeze(-1), order + (time,))
     for _ in range(steps):
         Hp = H + f(S)                                   # R^{beam×state}
         kt = min(k, shape(Hp)[beam] * shape(Hp)[state])
@@ -364,7 +366,7 @@ def det(x, ax1: str, ax2: str):
     """det_{ax1,ax2} X: the determinant of the matrix with axes ax1, ax2
     (lifted over the other axes)."""
     data, rest = _square(x, ax1, ax2, "det")
-    return _wrap(torch.linalg.det(data), rest)
+    return tensor(torch.linalg.det(data), rest)
 
 
 @checked(x="has ax1 ax2", check=_inv_check)
@@ -376,7 +378,7 @@ def inv(x, ax1: str, ax2: str):
     = torch.linalg.inv(positional(X, (ax1, ax2))).
     """
     data, rest = _square(x, ax1, ax2, "inv")
-    return _wrap(torch.linalg.inv(data), rest + (ax1, ax2))
+    return tensor(torch.linalg.inv(data), rest + (ax1, ax2))
 
 
 def _mvn_check(X, mu, Sigma, d, d1, d2):

@@ -176,6 +176,12 @@ def _layer_norm(X, gamma, beta, *, layer, eps):
     return _nn.layer_norm(X, gamma, beta, layer=layer, chans=None, eps=eps)
 
 
+def _known_version(X, params, l, M, version, **axes):
+    if version not in ("latest", "v1"):
+        raise ValueError(f"version must be 'latest' or 'v1', got {version!r}")
+
+
+@checked("X", check=_known_version)
 def transformer_layer(X, params, l: int, M=None, *, version: str = "latest",
                       seq="seq", query="seq'", layer="layer", heads="heads", key="key",
                       val="val", hidden="hidden", eps: float = 1e-5):
@@ -193,12 +199,11 @@ def transformer_layer(X, params, l: int, M=None, *, version: str = "latest",
         T = _layer_norm(att + X, p["gamma"], p["beta"], layer=layer, eps=eps)
         F = ffn(T, p["W1"], p["b1"], p["W2"], p["b2"], layer=layer, hidden=hidden)
         return _layer_norm(F + T, p["gamma'"], p["beta'"], layer=layer, eps=eps)
-    if version == "v1":
+    if version == "v1":  # (the declared check admits no other version)
         T = _layer_norm(att, p["gamma"], p["beta"], layer=layer, eps=eps) + X
         F = ffn(T, p["W1"], p["b1"], p["W2"], p["b2"], layer=layer, hidden=hidden,
                 final_relu=True)
         return _layer_norm(F, p["gamma'"], p["beta'"], layer=layer, eps=eps) + T
-    raise ValueError(f"version must be 'latest' or 'v1', got {version!r}")
 
 
 def transformer_logits(I, params, *, version: str = "latest", causal: bool = True,

@@ -119,9 +119,9 @@ def _rnn_fused(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
     return make(torch.stack(hs), tuple([time] + batch + [hidden]))
 
 
-@checked(x="has time input, lacks hidden_out", h0="has hidden, lacks hidden_out time",
-         Wh="has hidden hidden_out", Wi="has input hidden_out", b="has hidden_out",
-         check=_rnn_check)
+@checked(x="has time input, lacks hidden_out",
+         h0="has hidden, lacks hidden_out time", Wh="has hidden hidden_out",
+         Wi="has input hidden_out", b="has hidden_out", check=_rnn_check)
 @fused_by(_rnn_fused)
 def rnn(x, h0, Wh, Wi, b, *, time="time", hidden="hidden", hidden_out="hidden_out",
         input="input"):
@@ -172,7 +172,8 @@ def _attention_fused(Q, K, V, M, key, seq):
     return make(y, tuple(B + L + E))
 
 
-@checked(Q="has key", K="has seq key", V="has seq", M="has seq", check=_query_positions)
+@checked(Q="has key", K="has seq key", V="has seq", M="has seq",
+         check=_query_positions)
 @fused_by(_attention_fused)
 def attention(Q, K, V, M=None, *, key="key", seq="seq"):
     """Attention(Q, K, V, M) = softmax_seq(Q ⊙_key K / sqrt|key| + M) ⊙_seq V."""
@@ -187,7 +188,8 @@ def _mask_size(n, seq, query, dtype):
 
 
 @checked(check=_mask_size)
-def causal_mask(n, *, seq: Axis = "seq", query: Axis = "query", dtype=torch.float64):
+def causal_mask(n, *, seq: Axis = "seq", query: Axis = "query",
+                dtype=torch.float64):
     """M ∈ R^{seq[n]×query[n]}: M_{seq(i),query(j)} = 0 if i ≤ j, else −∞.
 
     Key position i may be attended to from query position j only if it is not later.
@@ -256,7 +258,8 @@ def _conv1d_fused(X, W, b, chans, seq, kernel):
     return _conv_fused(X, W, b, chans, (seq,), (kernel,), F.conv1d)
 
 
-@checked(X="has chans seq, lacks kernel", W="has chans kernel", b="", check=_conv1d_check)
+@checked(X="has chans seq, lacks kernel", W="has chans kernel", b="",
+         check=_conv1d_check)
 @fused_by(_conv1d_fused)
 def conv1d(X, W, b, *, chans="chans", seq="seq", kernel="kernel"):
     """Conv1d(X; W, b) = W ⊙_{chans,kernel} unroll_{seq,kernel} X + b.
@@ -442,7 +445,8 @@ def _layer_norm_fused(X, gamma, beta, layer, chans, eps):
 
 @checked(X="has layer chans", gamma="", beta="")
 @fused_by(_layer_norm_fused)
-def layer_norm(X, gamma, beta, *, layer="layer", chans: str | None = "chans", eps=1e-5):
+def layer_norm(X, gamma, beta, *, layer="layer", chans: str | None = "chans",
+               eps=1e-5):
     """LayerNorm(X; γ, β) = standardize_{layer,chans}(X) ⊙ γ + β, γ, β ∈ R^{chans×layer}.
 
     With chans=None it standardizes over layer alone (the Transformer's LayerNorm).

@@ -217,9 +217,10 @@ def tensor(data, names: Axes, *, dtype=None) -> NamedTensor:
     """Make a named tensor whose axes are names, one per dimension of data.
 
     data may be nested lists, a numpy array or a torch tensor; it is moved to
-    nt.device() (a tensor on the meta device, which has no values, stays there).  Integer data stays integer (useful as indices).  Real
-    numbers given as Python lists become float64 (torch would make float32);
-    a tensor or array keeps its own dtype unless dtype says otherwise.
+    nt.device() (a tensor on the meta device, which has no values, stays
+    there).  Integer data stays integer (useful as indices).  Real numbers
+    given as Python lists become float64 (torch would make float32); a
+    tensor or array keeps its own dtype unless dtype says otherwise.
     """
     return wrap(_as_data(data, dtype, device()), names)
 

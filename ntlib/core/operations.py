@@ -21,6 +21,7 @@ Indices are 0-based (Python's convention); the paper counts from 1.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from typing import Mapping, Sequence
@@ -50,41 +51,44 @@ _builtin_sum, _builtin_max, _builtin_abs = sum, max, abs
 # --------------------------------------------------------------------------
 # elementwise binary operations, lifted over the union of the axes
 
-def layout(x, y, what="binary operation"):
-    """One axis order for two named tensors, and each one's data in it.
-
-    The order is x's axes, then the axes only y has; shared axes must have
-    equal sizes.  Each operand's dims are permuted into the order, with a
-    dimension of size 1 for an axis it lacks, so that torch broadcasts.
-    Returns (order, (x's permutation, x's shape), (y's permutation, y's shape)).
-    """
-    sizes = merged_sizes((x, y), what)
-    order = tuple(sizes)
-
-    def laid_out(t):
-        kept = [a for a in order if a in t._names]
-        perm = [t._names.index(a) for a in kept]
-        return perm, [sizes[a] if a in t._names else 1 for a in order]
-
-    return order, laid_out(x), laid_out(y)
-
-
-_LAYOUTS: dict = {}
+def _as_is(data):
+    return data
 
 
 def _viewer(perm, shape_, has):
-    """A function laying data out as layout() says (None: as it is).  Missing
-    axes that all come first need no reshape: torch's broadcasting aligns
-    dimensions from the right."""
+    """A function laying data out in the common order: its dims permuted by perm,
+    and reshaped to shape_ unless the axes it lacks all come first (torch's
+    broadcasting aligns dimensions from the right)."""
     permute = perm != sorted(perm)
     reshape = not all(has[len(has) - len(perm):])
     if not permute and not reshape:
-        return None
+        return _as_is
     if not permute:
         return lambda d: d.reshape(shape_)
     if not reshape:
         return lambda d: d.permute(perm)
     return lambda d: d.permute(perm).reshape(shape_)
+
+
+@functools.lru_cache(maxsize=4096)
+def layout(what, x_axes, x_shape, y_axes, y_shape):
+    """One axis order for two named tensors (x's axes, then those only y has),
+    and for each a function laying its data out in that order, with a
+    dimension of size 1 for an axis it lacks, so that torch broadcasts.
+    Shared axes must have equal sizes.  Remembered per signature."""
+    sizes = dict(zip(x_axes, x_shape))
+    for a, n in zip(y_axes, y_shape):
+        if sizes.setdefault(a, n) != n:
+            raise AxisError(f"{what}: axis {a!r} has size {sizes[a]} in "
+                            f"operand 0 but size {n} in operand 1")
+    order = tuple(sizes)
+
+    def view(axes):
+        perm = [axes.index(a) for a in order if a in axes]
+        return _viewer(perm, [sizes[a] if a in axes else 1 for a in order],
+                       [a in axes for a in order])
+
+    return order, view(x_axes), view(y_axes)
 
 
 def elementwise(fn, x, y, what="binary operation"):
@@ -93,18 +97,11 @@ def elementwise(fn, x, y, what="binary operation"):
     [fn(X, Y)]_s = fn(X_{s|shp X}, Y_{s|shp Y}).
 
     The operands' data are laid out in one axis order (see layout) and
-    torch broadcasts; the layout of each pair of signatures is remembered.
+    torch broadcasts.
     """
-    key = (x._names, x.data.shape, y._names, y.data.shape)
-    plan = _LAYOUTS.get(key)
-    if plan is None:
-        order, (xp, xs), (yp, ys) = layout(x, y, what)
-        plan = _LAYOUTS[key] = (order, _viewer(xp, xs, [a in x._names for a in order]),
-                                _viewer(yp, ys, [a in y._names for a in order]))
-    order, x_view, y_view = plan
-    xd = x.data if x_view is None else x_view(x.data)
-    yd = y.data if y_view is None else y_view(y.data)
-    return make(fn(xd, yd), order)
+    order, x_view, y_view = layout(what, x.names, x.data.shape,
+                                   y.names, y.data.shape)
+    return make(fn(x_view(x.data), y_view(y.data)), order)
 
 
 _HALF = (torch.float16, torch.bfloat16)
@@ -299,20 +296,17 @@ def astype(x, dtype) -> NamedTensor:
 # --------------------------------------------------------------------------
 # reductions (no axes given: over all axes)
 
-_DIMS: dict = {}
+@functools.lru_cache(maxsize=4096)
+def _dims(axes, over):
+    return [axes.index(a) for a in over], tuple(a for a in axes if a not in over)
 
 
 def reduce(fn, x, axes):
-    """fn over the dims of the axes ``axes`` of x, lifted over x's other axes,
+    """fn over the dims of the axes axes of x, lifted over x's other axes,
     which the result keeps."""
     if not axes:
         return x
-    key = (x._names, axes)
-    plan = _DIMS.get(key)
-    if plan is None:
-        plan = _DIMS[key] = ([x._names.index(a) for a in axes],
-                             tuple(a for a in x._names if a not in axes))
-    dims, rest = plan
+    dims, rest = _dims(x._names, axes)
     return make(fn(x.data, dims), rest)
 
 
@@ -456,29 +450,19 @@ def _contractible(tensors, over):
         _CONTRACTIBLE.add((x._names, x.data.shape, y._names, y.data.shape, over))
 
 
-_EQUATIONS: dict = {}
-
-
-def einsum_equation(operands, over):
-    """The torch.einsum equation of X ⊙_over Y ⊙_over ...: a letter per axis name,
-    the output keeping the axes not in over (in the order they first appear);
-    returns (equation, kept axes).  A number among the operands has no axes."""
-    if len(operands) == 2 and isinstance(operands[0], NamedTensor) \
-            and isinstance(operands[1], NamedTensor):
-        names_ = (operands[0]._names, operands[1]._names)
-    else:
-        names_ = tuple(t._names if isinstance(t, NamedTensor) else () for t in operands)
-    found = _EQUATIONS.get((names_, over))
-    if found is None:
-        letter = {}
-        for axes in names_:
-            for a in axes:
-                letter.setdefault(a, _LETTERS[len(letter)])
-        keep = tuple(a for a in letter if a not in over)
-        ins = ",".join("".join(letter[a] for a in axes) for axes in names_)
-        found = _EQUATIONS[(names_, over)] = (
-            ins + "->" + "".join(letter[a] for a in keep), keep)
-    return found
+@functools.lru_cache(maxsize=4096)
+def einsum_equation(axes, over):
+    """The torch.einsum equation of X ⊙_over Y ⊙_over ... from the operands'
+    axes (a tuple of name tuples): a letter per axis name, the output keeping
+    the axes not in over, in the order they first appear.  Returns
+    (equation, kept axes); remembered per signature."""
+    letter = {}
+    for names_ in axes:
+        for a in names_:
+            letter.setdefault(a, _LETTERS[len(letter)])
+    keep = tuple(a for a in letter if a not in over)
+    ins = ",".join("".join(letter[a] for a in names_) for names_ in axes)
+    return ins + "->" + "".join(letter[a] for a in keep), keep
 
 
 @checked(tensors="numbers", check=_contractible, compatible=False)
@@ -492,7 +476,9 @@ def contract(*tensors, over: Axes = ()) -> NamedTensor:
     first (torch's rule; booleans count as int64), so float32 with float64
     gives float64.
     """
-    equation, keep = einsum_equation(tensors, over)
+    # each operand's axes (a number has none)
+    axes = tuple(getattr(t, "names", ()) for t in tensors)
+    equation, keep = einsum_equation(axes, over)
     return make(einsum(equation, tensors), keep)
 
 
@@ -737,7 +723,8 @@ def _rename_check(x, mapping, names):
 
 
 @checked("x", check=_rename_check)
-def rename(x, mapping: Mapping[str, str] | None = None, /, **names) -> NamedTensor:
+def rename(x, mapping: Mapping[str, str] | None = None, /,
+           **names) -> NamedTensor:
     """X_{old→new}: the same tensor with axes renamed by mapping (or keywords,
     rename(x, height="h")).
 

@@ -12,7 +12,7 @@ import torch
 
 from .._internal import AxisError, Axes, checked, fmt, make, merged_sizes
 from .operations import select
-from .named_tensor import positional
+from .named_tensor import NamedTensor, positional, shape
 
 __all__ = ["compatible", "orthogonal", "records", "restrict", "lift"]
 
@@ -41,7 +41,7 @@ def restrict(record: Mapping[str, int], axes: Axes) -> dict:
 
 
 def _some_argument_has(f, args, over):
-    sizes = merged_sizes([a for a in args if not isinstance(a, (int, float))], "lift")
+    sizes = merged_sizes([a for a in args if isinstance(a, NamedTensor)], "lift")
     for a in over:
         if a not in sizes:
             raise AxisError(f"lift: no argument has axis {a!r}; their axes are {fmt(sizes)}")
@@ -57,15 +57,16 @@ def lift(f, *args, over: Axes):
     stacked back along over.  Slow; it exists to check that ntlib's automatic
     lifting agrees with the definition.
     """
-    sizes = merged_sizes([a for a in args if not isinstance(a, (int, float))], "lift")
-    s_over = {a: sizes[a] for a in over}
+    named = [t for t in args if isinstance(t, NamedTensor)]  # not numbers
+    sizes = {a: n for t in named for a, n in shape(t).items()}
     outs, out_names = [], None
-    for r in records(s_over):
+    for r in records({a: sizes[a] for a in over}):
         sliced = [select(a, restrict(r, a.names))
-                  if not isinstance(a, (int, float)) else a for a in args]
+                  if isinstance(a, NamedTensor) else a for a in args]
         y = f(*sliced)
         if out_names is None:
             out_names = y.names
         outs.append(positional(y, out_names))
-    data = torch.stack(outs).reshape(tuple(s_over.values()) + outs[0].shape)
+    stacked = torch.stack(outs)
+    data = stacked.reshape(tuple(sizes[a] for a in over) + outs[0].shape)
     return make(data, over + out_names)
