@@ -109,8 +109,9 @@ print(nt.show(post, ("disease", "test")))
 # %%
 pd = cpu(p_disease, "disease")
 pt = cpu(p_test_given_disease, ("disease", "test"))
-J = cpu(nt.examples.joint(p_test_given_disease, p_disease),
-                  ("disease", "test"))
+J = cpu(
+    nt.examples.joint(p_test_given_disease, p_disease), ("disease", "test")
+)
 P = cpu(post, ("disease", "test"))
 for t in range(2):
     evidence = sum(pt[a, t] * pd[a] for a in range(2))
@@ -198,8 +199,9 @@ opt = torch.optim.Adam([Ep, Wp], lr=0.02)
 losses = []
 t0 = time.perf_counter()
 for step in range(300):
-    probs = nt.examples.cbow(Xw, nt.tensor(Ep, ("vocab", "emb")),
-                    nt.tensor(Wp, ("classes", "emb")))
+    probs = nt.examples.cbow(
+        Xw, nt.tensor(Ep, ("vocab", "emb")), nt.tensor(Wp, ("classes", "emb"))
+    )
     loss = -nt.mean(nt.log(nt.index(probs, "classes", Y)), "batch")
     loss = nt.positional(loss, ())
     opt.zero_grad()
@@ -207,8 +209,9 @@ for step in range(300):
     opt.step()
     losses.append(loss.item())
 with torch.no_grad():
-    probs = nt.examples.cbow(Xw, nt.tensor(Ep, ("vocab", "emb")),
-                    nt.tensor(Wp, ("classes", "emb")))
+    probs = nt.examples.cbow(
+        Xw, nt.tensor(Ep, ("vocab", "emb")), nt.tensor(Wp, ("classes", "emb"))
+    )
 pred = cpu(nt.argmax_index(probs, "classes"), "batch")
 accuracy = (pred == target).double().mean().item()
 print(f"{time.perf_counter() - t0:.1f} s; loss {losses[0]:.2f} -> "
@@ -327,9 +330,15 @@ assert constraints(boxes_bad) == dict(cell=1, box=0, column=1, row=1)
 # `sudoku_check` lifts over a batch of grids, like every other function here:
 
 # %%
-stack = torch.stack([cpu(nt.examples.sudoku_one_hot(g.tolist()),
-                                   ("height", "width", "assign"))
-                     for g in grids.values()])
+stack = torch.stack(
+    [
+        cpu(
+            nt.examples.sudoku_one_hot(g.tolist()),
+            ("height", "width", "assign"),
+        )
+        for g in grids.values()
+    ]
+)
 Xs = nt.tensor(stack, ("grids", "height", "width", "assign"))
 print(nt.show(nt.examples.sudoku_check(Xs), ("grids",)))
 assert cpu(nt.examples.sudoku_check(Xs), "grids").tolist() == \
@@ -846,8 +855,9 @@ tree = {
     "p(traffic|rain)": T([[0.7, 0.3], [0.2, 0.8]], ("rain", "traffic")),
     "traffic = yes": T([0.0, 1.0], "traffic"),
 }
-beliefs, info = nt.examples.belief_propagation(list(tree.values()),
-                                      return_messages=True)
+beliefs, info = nt.examples.belief_propagation(
+    list(tree.values()), return_messages=True
+)
 print(f"{info['iterations']} rounds; P(yes) given heavy traffic:")
 for v, b in beliefs.items():
     print(f"  {v:10s} {float(cpu(b, v)[1]):.4f}")
@@ -961,8 +971,9 @@ loopy["wet = yes"] = T([0.0, 1.0], "wet")
 exact = exact_marginals(list(loopy.values()))
 history, msgs = [], None
 for rounds in range(1, 41):          # one round at a time, to watch it
-    b, step = nt.examples.belief_propagation(list(loopy.values()), max_iter=1,
-                                    init=msgs, return_messages=True)
+    b, step = nt.examples.belief_propagation(
+        list(loopy.values()), max_iter=1, init=msgs, return_messages=True
+    )
     msgs = step["factor_to_variable"]
     history.append({v: float(cpu(b[v], v)[1]) for v in exact})
 b, info = nt.examples.belief_propagation(

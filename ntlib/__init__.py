@@ -38,5 +38,9 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # nt.testing is imported when first used (it needs hypothesis)
     if name == "testing":
-        return _importlib.import_module(".testing", __name__)
+        try:
+            return _importlib.import_module(".testing", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.testing":
+                raise
     raise AttributeError(f"module 'ntlib' has no attribute {name!r}")

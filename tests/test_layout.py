@@ -130,3 +130,54 @@ def test_methods_are_the_functions(method):
     bound = getattr(x, method)
     assert bound.__func__ is getattr(nt, method)
     assert bound.__doc__ == getattr(nt, method).__doc__ and bound.__doc__
+
+
+# --------------------------------------------------------------------------
+# the listings the chapters show are the formulas
+
+PLUMBING = ("_as_funsor", "as_named(", "_require(", "_not_axis(", "_wrap(", "catch_warnings",
+            "raise ", "_fmt(", "fmt(", "AxisError(", "isinstance(x", "``", ":func:`")
+
+
+def _shown():
+    import re
+    names = set()
+    for path in sorted((PKG.parent / "chapters").glob("*.py")):
+        for m in re.finditer(r"nt\.source\(((?:[^()]|\([^()]*\))*)\)", path.read_text()):
+            for n in re.split(r",\s*(?![^()]*\))", m.group(1)):
+                n = n.strip()
+                if n and "=" not in n and "solution" not in n:
+                    names.add(n)
+    return sorted(names)
+
+
+# shown because checking is their subject: chapter 3 shows how binary operations
+# match axes by name and refuse a size clash
+CHECKING_IS_THE_POINT = {"nt.core.layout"}
+
+
+def test_listings_hold_no_plumbing():
+    shown = _shown()
+    assert len(shown) > 60, shown
+    bad = []
+    for n in shown:
+        if n in CHECKING_IS_THE_POINT:
+            continue
+        text = nt.source(eval(n, {"nt": nt})).text
+        body = "\n".join(line for line in text.splitlines()
+                         if not line.lstrip().startswith(("@", "#")))
+        found = [p for p in PLUMBING if p in body]
+        if found:
+            bad.append(f"{n}: {found}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_plumbing_scan_can_fail():
+    def f(x):
+        """A ``literal``."""
+        if not isinstance(x, int):
+            raise TypeError("no")
+        return x
+    text = nt.source(f).text
+    assert "``" not in text and "A literal." in text       # markup rendered as text
+    assert "raise " in text and "isinstance(x" in text     # what the test above refuses
