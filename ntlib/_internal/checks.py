@@ -352,7 +352,8 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
                 extra.append(f"(() if {t} is None else ({t},))")
             else:
                 fixed.append(t)
-        parts = ([f"({', '.join(fixed)},)"] if fixed else []) + extra
+        tup = f"({fixed[0]},)" if len(fixed) == 1 else f"({', '.join(fixed)})"
+        parts = ([tup] if fixed else []) + extra
         lines.append(f"    compatible({name!r}, {' + '.join(parts)})")
     # 5. the block's own check
     if check is not None:

@@ -91,6 +91,8 @@ class NamedTensor(fc.Tensor):
         key = (self._names, self.data.shape)
         inputs = _INPUTS.get(key)
         if inputs is None:
+            if len(_INPUTS) > 4096:
+                _INPUTS.clear()
             inputs = _INPUTS[key] = OrderedDict(
                 (a, fc.bint(s)) for a, s in zip(self._names, self.data.shape))
         return inputs

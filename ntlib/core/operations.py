@@ -543,6 +543,8 @@ def einsum(equation, operands):
         key = (equation, x.shape, y.shape)
         plan = _MATMUL.get(key, False)
         if plan is False:
+            if len(_MATMUL) > 4096:
+                _MATMUL.clear()
             plan = _MATMUL[key] = _matmul_plan(equation, key[1:])
         if plan is None:
             return torch.einsum(equation, x, y)
@@ -583,6 +585,8 @@ def _einsum_general(equation, operands):
         key = (equation, datas[0].shape, datas[1].shape)
         plan = _MATMUL.get(key, False)
         if plan is False:
+            if len(_MATMUL) > 4096:
+                _MATMUL.clear()
             plan = _MATMUL[key] = _matmul_plan(equation, key[1:])
     data = torch.einsum(equation, *datas) if plan is None else _matmul(plan, *datas)
     return data.to(dev) if off_cpu else data
