@@ -215,13 +215,26 @@ Markdown("\n".join(lines))
 #
 # One line per measured case: the time ratio of the default path and of the plain
 # formula, forward and forward+backward, and the peak-memory ratio of the default
-# path (forward+backward where measured). Ratios above the targets (1.1 on the
-# default path, 3 on the plain one) are in bold; the full record is below the
-# summary.
+# path (forward+backward where measured). Ratios above their targets are in bold:
+# on the default path 1.1 for a block, the model's own target for a model (above)
+# and 1.5 for the large contraction; 3 on the plain path. The funsor row is
+# context (funsor's eager product-then-sum, not an `ntlib` path). The full record
+# is below the summary.
 
 # %%
 DEFAULT, PLAIN = ("fused", "einsum"), ("plain", "eager")
-LIMIT = {"default": 1.1, "plain": 3.0}
+
+
+def limit(r):
+    """The target of a row's ratio, or None."""
+    if r.get("path") == "eager":
+        return None
+    if r.get("path") not in DEFAULT:
+        return 3.0
+    if r.get("suite") == "models":
+        return next((v for k, v in MODEL_TARGET.items()
+                     if r["case"].startswith(k)), None)
+    return 1.5 if r.get("suite") == "core" else 1.1
 
 
 def fmt(v, spec):
@@ -247,7 +260,8 @@ def ratio(rs, key):
     if r is None:
         return ""
     text = f"{r['ratio']:.2f}"
-    return f"**{text}**" if r["ratio"] > LIMIT[key[1]] else text
+    over = limit(r) is not None and r["ratio"] > limit(r)
+    return f"**{text}**" if over else text
 
 
 def mem(rs):
@@ -306,15 +320,15 @@ plt.show()
 
 # %%
 default = [r for r in rows if r.get("path") in DEFAULT
-           and r.get("suite") != "ops"]
-over = [r for r in default if r["ratio"] > LIMIT["default"]]
+           and r.get("suite") != "ops" and limit(r) is not None]
+over = [r for r in default if r["ratio"] > limit(r)]
 print(
     f"default path: {len(default) - len(over)} of {len(default)} "
-    "time ratios within 1.1x"
+    "time ratios within their targets"
 )
 for r in over:
     print(f"  above target: {short(r['case'])} · {r.get('pass', '')} "
-          f"({r['file']}): {r['ratio']:.2f}x")
+          f"({r['file']}): {r['ratio']:.2f}x > {limit(r)}x")
 mem_rows = [r for r in default if r.get("mem_ratio") is not None]
 if mem_rows:
     worst = max(mem_rows, key=lambda r: r["mem_ratio"])
@@ -323,9 +337,40 @@ if mem_rows:
 plain = [r for r in rows if r.get("path") == "plain"]
 if plain:
     lo, hi = min(r["ratio"] for r in plain), max(r["ratio"] for r in plain)
-    n_over = sum(r["ratio"] > LIMIT["plain"] for r in plain)
+    n_over = sum(r["ratio"] > 3.0 for r in plain)
     print(f"plain path: time ratios from {lo:.2f}x to {hi:.2f}x; "
           f"{n_over} of {len(plain)} above 3x")
+
+# %% [markdown]
+# ## Where the targets are missed, and why
+#
+# - **LeNet at batch 64** sits at its target (1.10) within the noise of this
+#   machine (repeated runs gave 1.09 to 1.14). The named forward issues 17 PyTorch
+#   operations where the positional one issues 15 (the bias is added after the
+#   matrix product instead of inside `F.linear`), and each named call adds a few
+#   microseconds of Python: about 2% of the 4 ms forward.
+# - **The plain attention** (5.2 forward, 5.8 with the backward; 12 times the
+#   memory) materialises the score matrix, 16 · 8 · 256 · 256 floats (32 MB), and
+#   passes over it six times (the scale, and the maximum, difference,
+#   exponential, sum and quotient of the softmax formula), where PyTorch's fused
+#   kernel works on blocks that stay in the cache and never stores the matrix.
+# - **The plain convolution** (4.8 and 5.2) contracts the kernel with the windows
+#   of `unroll`, a strided view that the contraction must first lay out: a matrix
+#   of 144 × 123,008 floats (71 MB), whose copy takes about three quarters of the
+#   time; the convolution kernel never forms it.
+# - **The plain layer norm** (3.9 forward, 7.0 with the backward) makes five
+#   full passes over its 16 MB input (X − mean, D ⊙ D, the quotient, ⊙ γ, + β)
+#   and two reductions, where the fused kernel makes one pass; every new result is
+#   freshly allocated, and page faults (about 7,000 per call against 800 for the
+#   kernel) add the rest. The backward of each elementwise step adds as many
+#   passes again. (The formula is computed with D = X − mean X once, rather than
+#   as written in `var`, which saved two of the passes it made before.)
+# - **The plain max-pooling** with its backward (3.1): the gradient of `max` is
+#   routed by comparing every entry with the maximum again (and dividing among
+#   ties), where the pooling kernel stores the position of each maximum.
+#
+# These are the costs of executing the formulas as written; the default path,
+# which hands each block to the fused kernel, meets its target on every block.
 
 # %% [markdown]
 # ## All measurements
@@ -340,8 +385,8 @@ head = ["file", "suite", "case", "pass", "path", "ntlib ms", "reference ms",
 lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
 for r in rows:
     text = fmt(r["ratio"], ".2f")
-    if r.get("path") in DEFAULT and r["ratio"] > LIMIT["default"] \
-            and r.get("suite") != "ops":
+    target = None if r.get("suite") == "ops" else limit(r)
+    if target is not None and r["ratio"] > target:
         text = f"**{text}**"
     lines.append("| " + " | ".join([
         r["file"], r.get("suite", ""), r["case"], r.get("pass", ""),
