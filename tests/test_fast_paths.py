@@ -120,3 +120,12 @@ def test_plans_are_per_signature():
         nt.contract(a, bad, over="j")
     with pytest.raises(nt.AxisError, match="'j'"):
         a + nt.randn(seed=4, j=1)           # torch would broadcast size 1 silently
+
+
+def test_results_built_without_funsors_constructor_pickle_and_copy():
+    import copy
+    import pickle
+    x = nt.randn(seed=0, a=2, b=3) * 2            # made by ntlib._internal.make
+    for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x), copy.copy(x)):
+        assert isinstance(y, nt.NamedTensor) and y.names == ("a", "b")
+        assert nt.equal(x, y)
