@@ -97,8 +97,10 @@ lab: $(STAMP)
 	$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install -q "jupyterlab>=4"
 	cd chapters && $(abspath $(BIN))/jupyter lab
 
+# One torch thread on the CPU (BENCH_THREADS=1): the recorded results are
+# single-threaded, timed by the thread's CPU time (see benchmarks/common.py).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	BENCH_THREADS=$${BENCH_THREADS:-1} $(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf _build build

@@ -4,6 +4,11 @@ Timing
     :func:`timed_pair` runs an ntlib function and its positional reference
     *alternately* (so that load from other processes hits both alike) and
     returns the median time of each; CUDA is synchronised after every run.
+    The clock (:func:`clock`) is the calling thread's CPU time when torch runs
+    on the CPU with one thread (BENCH_THREADS=1): on a machine shared with
+    other jobs, time spent waiting for a core is then not counted, while
+    everything the thread computes (in torch too, system time included) is;
+    otherwise, and on a GPU, it is wall time.
 
 Peak memory (measured honestly, in a fresh process per measurement)
     :func:`peak_in_subprocess` starts ``python SCRIPT --peak ARGS...`` in a new
@@ -58,6 +63,17 @@ def is_cuda() -> bool:
     return nt.device().type == "cuda"
 
 
+def clock():
+    """The clock of every timing: thread CPU time (CPU, one torch thread), else wall time."""
+    if not is_cuda() and torch.get_num_threads() == 1:
+        return time.thread_time
+    return time.perf_counter
+
+
+def clock_name() -> str:
+    return "thread CPU time" if clock() is time.thread_time else "wall time"
+
+
 def sync() -> None:
     if is_cuda():
         torch.cuda.synchronize()
@@ -69,11 +85,12 @@ def timed(fn, repeat: int = 7, warmup: int = 2) -> float:
         fn()
     sync()
     times = []
+    now = clock()
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = now()
         fn()
         sync()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return statistics.median(times)
 
 
@@ -94,12 +111,13 @@ def timed_pair(fn, ref, repeat: int = 7, warmup: int = 2, min_time: float = 0.0,
     if min_time > 0 and per_pair > 0:
         repeat = min(max(repeat, int(min_time / per_pair)), max(max_repeat, repeat))
     tf, tr = [], []
+    now = clock()
     for _ in range(repeat):
         for f, out in ((fn, tf), (ref, tr)):
-            t0 = time.perf_counter()
+            t0 = now()
             f()
             sync()
-            out.append(time.perf_counter() - t0)
+            out.append(now() - t0)
     return statistics.median(tf), statistics.median(tr)
 
 
@@ -164,7 +182,12 @@ def machine() -> dict:
                 break
     except OSError:
         pass
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "clock": clock_name(), "load": load,
             "torch": torch.__version__, "device": str(nt.device()),
             "python": platform.python_version(),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

@@ -1,6 +1,6 @@
 """Run every benchmark and record its results in benchmarks/results/ (make bench).
 
-    .venv/bin/python benchmarks/run.py            # CPU (or NTLIB_DEVICE)
+    BENCH_THREADS=1 .venv/bin/python benchmarks/run.py   # CPU (or NTLIB_DEVICE)
 
 Results go to benchmarks/results/<suite>-<device type>.json, which the
 Performance appendix (chapters/a3_performance.ipynb) reads.
@@ -14,7 +14,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import nt  # noqa: E402
 
-SUITES = [("contract", "bench_contract.py"), ("blocks", "bench_blocks.py"), ("models", "bench_models.py")]
+SUITES = [("ops", "bench_ops.py"), ("contract", "bench_contract.py"),
+          ("blocks", "bench_blocks.py"), ("models", "bench_models.py")]
 
 
 def main():

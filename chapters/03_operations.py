@@ -174,7 +174,7 @@ print(nt.show(nt.relu(B), ("height", "width")))
 # axis), and lets torch broadcast:
 
 # %%
-nt.source(nt.core._checked_binary, nt.core._merged_sizes)
+nt.source(nt.core.elementwise, nt.core.layout)
 
 # %%
 # positional: x must be made a column
@@ -243,7 +243,7 @@ except nt.AxisError as err:
 # $$
 
 # %%
-nt.source(nt.sum, nt.core._reduce)
+nt.source(nt.sum, nt.core.reduce)
 
 # %%
 same(nt.sum(A, "height"), ("width",), At.sum(dim=0))
@@ -358,7 +358,7 @@ assert nt.positional(printed_norm(Am5, "width", 3), "height").isnan().any()
 # $X \odot Y$ is never materialised:
 
 # %%
-nt.source(nt.contract)
+nt.source(nt.contract, nt.core.einsum_equation)
 
 # %% [markdown]
 # One operator covers all the familiar products. With $x, x' \in \reals^{\height}$,
@@ -583,7 +583,7 @@ plt.show()
 # integer tensor that §3.7's indexing accepts.
 
 # %%
-nt.source(nt.argmax, nt.argmin, nt.core._one_hot_limit, nt.argmax_index)
+nt.source(nt.argmax, nt.argmin, nt.core.one_hot_limit, nt.argmax_index)
 
 # %%
 M_w, m_w = nt.argmax(A, "width"), nt.argmin(A, "width")

@@ -106,8 +106,11 @@ nt.show(X3, ("batch", "out"))
 nt.source(nt.full_conn)
 
 # %% [markdown]
-# The decorator line pairs the formula with a fused implementation; the last section of
-# this chapter explains it. A layer from $\layer[3]$ to $\layer[2]$:
+# The first decorator line says what the layer needs of its arguments: $x$ has the
+# axis named by `layer` and not the one named by `out`, $W$ has both, $b$ has `out`.
+# `ntlib` checks this before the formula runs, so the body is the formula alone. The
+# second pairs the formula with a fused implementation; the last section of this
+# chapter explains both. A layer from $\layer[3]$ to $\layer[2]$:
 
 # %%
 x = nt.tensor([1.0, -2.0, 0.5], "layer", dtype=f64)
@@ -809,9 +812,13 @@ plt.show()
 # the result. The kernel runs by default; inside `with nt.plain():` the formula runs.
 # If the arguments carry axes the kernel cannot express (a weight lifted over an
 # extra axis, say), the fused function declines and the formula runs anyway.
+#
+# From the two decorator lines, `ntlib` writes one wrapper per block, once, when the
+# module is imported: it converts and checks the arguments as declared, then calls
+# the kernel or the formula. For attention it reads:
 
 # %%
-nt.source(nt.fused_by)
+nt.source(nt.attention, generated=True)
 
 # %% [markdown]
 # The fused half of attention, for example. It sorts the axes into those of the

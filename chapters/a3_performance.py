@@ -1,10 +1,11 @@
 # %% [markdown]
 # # Performance
 #
-# `ntlib` is meant to be usable, not only readable: a named block should cost about
-# what the positional PyTorch code costs. This appendix collects the measurements
-# recorded by the scripts in `benchmarks/` and compares every `ntlib` function with a
-# positional reference computed on the same data in the same run.
+# `ntlib` is meant to be usable, not only readable: a named operation should cost
+# about what the positional PyTorch code costs. This appendix collects the
+# measurements recorded by the scripts in `benchmarks/` and compares every `ntlib`
+# function with a positional reference computed on the same data in the same run,
+# and, for single operations, with other named-tensor libraries.
 #
 # **What is measured.** For each case, the `ntlib` call and its reference are run
 # alternately (so that load from other processes affects both alike), after a
@@ -12,13 +13,24 @@
 # synchronised. The figure of merit is the **ratio**
 #
 # $$
-# \text{ratio} = \frac{\operatorname{median} t_{\text{ntlib}}}{\operatorname{median} t_{\text{reference}}},
+# \text{ratio} = \frac{\operatorname{median} t_{\text{ntlib}}}{\operatorname{median} t_{\text{reference}}}.
 # $$
 #
-# and the target is at most 1.5. Blocks of §4 are measured forward and
-# forward+backward, on two paths: **fused** (the default, where the named formula
-# is dispatched to PyTorch's kernel) and **plain** (`with nt.plain():`, the formula
-# executed as written), so the table shows what the dispatch buys.
+# The targets: a single operation on a tiny tensor costs at most 3 µs
+# (elementwise) or 5 µs (reductions, contraction, softmax, indexing, construction);
+# every block of §4 is within 1.1 of PyTorch's fused kernel; LeNet within 1.1 at
+# batch 64 and 2 at batch 1; the Transformer of Appendix A.1 within 1.5 on small
+# tensors and 1.05 on larger ones; and the formula itself (`with nt.plain():`,
+# executed as written) within 3. Blocks are measured forward and
+# forward+backward, on two paths: **fused** (the default, where the named formula is
+# dispatched to PyTorch's kernel) and **plain**, so the table shows what the
+# dispatch buys.
+#
+# **The clock.** With one PyTorch thread on the CPU (`BENCH_THREADS=1`, as
+# recorded here) the clock is the thread's CPU time: on a machine shared with other
+# jobs, the time spent waiting for a core is not counted, while everything the
+# thread computes is (in PyTorch too, and the kernel's work for it, such as page
+# faults). Elsewhere it is wall time.
 #
 # **Peak memory** is measured in a fresh process per function: after a warm-up run,
 # the resident memory is recorded, the kernel's high-water mark is reset, the
@@ -28,12 +40,14 @@
 # allocator noise.
 #
 # **Reproducing.** On the machine at hand (absolute times differ between machines;
-# the ratios are what to compare):
+# the ratios are what to compare), `make bench`, or one script at a time:
 #
 # ```
-# .venv/bin/python benchmarks/bench_contract.py \
-#     --out benchmarks/results/contract-cpu.json
-# .venv/bin/python benchmarks/bench_blocks.py \
+# BENCH_THREADS=1 .venv/bin/python benchmarks/bench_ops.py \
+#     --out benchmarks/results/ops-cpu.json
+# BENCH_THREADS=1 .venv/bin/python benchmarks/bench_models.py \
+#     --out benchmarks/results/models-cpu.json
+# BENCH_THREADS=1 .venv/bin/python benchmarks/bench_blocks.py \
 #     --out benchmarks/results/blocks-cpu.json
 # NTLIB_DEVICE=cuda .venv/bin/python benchmarks/bench_blocks.py \
 #     --out benchmarks/results/blocks-cuda.json
@@ -41,11 +55,12 @@
 #
 # The numbers below are read from `benchmarks/results/*.json` as recorded (found
 # next to the `ntlib` package, so this page runs from any working directory); this
-# page does not re-run them. The CPU files were recorded on a small machine (2 cores) that
-# was running other jobs at the same time: absolute times there vary severalfold
-# between runs, and the ratios of the short cases by some tens of percent. Alternating
-# the two functions and taking medians keeps the ratios usable, but treat a single
-# ratio near the target as a sample, not a constant.
+# page does not re-run them. The CPU files were recorded on a small machine (2 cores)
+# that was running other jobs at the same time (the load average is in the table of
+# machines): absolute times there are several times those of a quiet machine, and
+# the ratios of the short cases vary by some tens of percent between runs.
+# Alternating the contenders, counting CPU time and taking medians keeps the ratios
+# usable, but treat a single ratio near its target as a sample, not a constant.
 
 # %%
 import json
@@ -76,29 +91,163 @@ assert rows, f"no benchmark results found in {RESULTS}"
 # %% [markdown]
 # ## Machines
 
-# %%
-keys = ["cpu", "cores", "threads", "gpu", "device", "torch", "python", "date"]
+# %% tags=["hide-input"]
+keys = ["cpu", "cores", "threads", "clock", "load", "device", "torch", "date"]
+if any("gpu" in res.get("machine", {}) for res in results.values()):
+    keys.insert(5, "gpu")
 lines = [
     "| file | " + " | ".join(k for k in keys) + " |",
     "|---" * (len(keys) + 1) + "|",
 ]
 for name, res in results.items():
     m = res.get("machine", {})
-    lines.append(
-        f"| {name} | " + " | ".join(str(m.get(k, "")) for k in keys) + " |"
-    )
+    cells = [format(m[k], ".1f") if k == "load" and m.get(k) is not None
+             else str(m.get(k, "")) for k in keys]
+    lines.append(f"| {name} | " + " | ".join(cells) + " |")
 Markdown("\n".join(lines))
 
 # %% [markdown]
-# ## Summary
+# ## One operation on a tiny tensor
+#
+# The fixed cost of a named operation: each operation on 4×4 float32 tensors, where
+# the arithmetic itself is negligible, in positional PyTorch, in `ntlib`, and in
+# other libraries that name axes, measured in the same process and interleaved:
+# funsor used directly (as the paper's original companion notebook did), harvardnlp's
+# `namedtensor` 0.0.2, xarray (over numpy arrays), `functorch.dim` (first-class
+# dimensions, shipped inside PyTorch) and einops (positional patterns, for what it
+# has). Times in microseconds per call; an empty cell is an operation the library
+# does not offer in that form.
+#
+# The targets were set as times on a machine where PyTorch's own call took about
+# 1 µs for `A + B` (3 µs allowed for `ntlib`), 1.4 µs for a sum, 1.2 µs for a matrix
+# product, 0.9 µs for a softmax, 0.7 µs to index and 0.25 µs to make a tensor (5 µs
+# allowed for each). On a slower or busier machine every call takes longer, so the
+# table states each target as a ratio to PyTorch's time: 3 µs / 1 µs = 3 for the
+# elementwise operations, 5 µs / 1.4 µs ≈ 3.6 for the reductions, and so on.
+
+# %% tags=["hide-input"]
+ops = [r for r in rows if r.get("suite") == "ops"]
+PEERS = ["funsor", "namedtensor", "xarray", "functorch.dim", "einops"]
+# target time / PyTorch's time on the machine the targets were set on
+TARGET = {"add": 3 / 1.0, "mul_broadcast": 3 / 1.0, "exp": 3 / 1.0,
+          "sum": 5 / 1.4, "mean": 5 / 1.4, "contract": 5 / 1.2,
+          "softmax": 5 / 0.9, "index_int": 5 / 0.7, "index_tensor": 5 / 0.7,
+          "tensor": 5 / 0.25}
+
+
+def us(v):
+    return "" if v is None else f"{v * 1e6:.1f}"
+
+
+head = ["operation", "", "torch µs", "ntlib µs", "ratio", "target"]
+lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+for r in ops:
+    target = TARGET.get(r["op"])
+    text = f"{r['ratio']:.1f}"
+    if target is not None and r["ratio"] > target:
+        text = f"**{text}**"
+    what = r["case"].split(": ", 1)[-1].split(" (")[0]
+    lines.append("| " + " | ".join([
+        r["op"], what, us(r["reference_s"]), us(r["ntlib_s"]), text,
+        "" if target is None else f"≤ {target:.1f}"]) + " |")
+Markdown("\n".join(lines))
+
+# %% [markdown]
+# And the other libraries, in microseconds per call on the same tensors:
+
+# %% tags=["hide-input"]
+head = ["operation", "ntlib"] + PEERS
+lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+for r in ops:
+    cells = [r["op"], us(r["ntlib_s"])]
+    cells += [us(r["peers"].get(p)) for p in PEERS]
+    lines.append("| " + " | ".join(cells) + " |")
+notes = {p: n for r in ops for p, n in r.get("peer_notes", {}).items()}
+Markdown("\n".join(lines) + "\n\n" + "\n".join(
+    f"- {p}: {n}" for p, n in notes.items()))
+
+# %% [markdown]
+# The same, as multiples of PyTorch's time for the operation (logarithmic scale;
+# `ntlib` in black):
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(8, 0.45 * len(ops) + 1.4))
+ys = np.arange(len(ops))[::-1]
+markers = dict(zip(PEERS, "osD^v"))
+for p in PEERS:
+    pts = [(y, r["peers"][p] / r["reference_s"]) for y, r in zip(ys, ops)
+           if r["peers"].get(p) is not None]
+    if pts:
+        ax.scatter([v for _, v in pts], [y for y, _ in pts], marker=markers[p],
+                   s=36, alpha=0.7, label=p)
+ax.scatter([r["ratio"] for r in ops], ys, marker="*", s=140, color="black",
+           label="ntlib", zorder=3)
+ax.set_yticks(ys)
+ax.set_yticklabels([r["op"] for r in ops], fontsize=10)
+ax.set_xscale("log")
+ax.axvline(1.0, color="black", lw=0.8)
+ax.set_xlabel("time / positional torch time (log scale)", fontsize=10)
+ax.legend(fontsize=10, loc="lower right", ncol=2)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Small models
+#
+# The Appendix A models, forward pass under `torch.no_grad()` on the default path:
+# the per-operation cost matters where the tensors are small (LeNet at batch 1, the
+# small Transformer), and is amortised where they are not.
+
+# %% tags=["hide-input"]
+MODEL_TARGET = {"LeNet batch=1": 2.0, "LeNet batch=64": 1.10,
+                "Transformer L=2 heads=4 layer=64": 1.5,
+                "Transformer L=2 heads=4 layer=128": 1.05}
+head = ["model", "ntlib ms", "reference ms", "ratio", "target", "plain ratio"]
+lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+models = [r for r in rows if r.get("suite") == "models"
+          and r.get("pass") == "forward"]
+for r in models:
+    if r.get("path") != "fused":
+        continue
+    name = r["case"].split(" (")[0]
+    target = next((v for k, v in MODEL_TARGET.items() if name.startswith(k)),
+                  None)
+    plain = next((q["ratio"] for q in models if q["case"] == r["case"]
+                  and q.get("path") == "plain"), None)
+    text = f"{r['ratio']:.2f}"
+    if target is not None and r["ratio"] > target:
+        text = f"**{text}**"
+    lines.append("| " + " | ".join([
+        name, f"{r['ntlib_s'] * 1e3:.2f}", f"{r['reference_s'] * 1e3:.2f}",
+        text, "" if target is None else f"≤ {target}",
+        "" if plain is None else f"{plain:.2f}"]) + " |")
+Markdown("\n".join(lines))
+
+# %% [markdown]
+# ## Blocks and models: summary
 #
 # One line per measured case: the time ratio of the default path and of the plain
 # formula, forward and forward+backward, and the peak-memory ratio of the default
-# path (forward+backward where measured). Ratios above the 1.5 target on the
-# default path are in bold; the full record is below the summary.
+# path (forward+backward where measured). Ratios above their targets are in bold:
+# on the default path 1.1 for a block, the model's own target for a model (above)
+# and 1.5 for the large contraction; 3 on the plain path. The funsor row is
+# context (funsor's eager product-then-sum, not an `ntlib` path). The full record
+# is below the summary.
 
 # %%
 DEFAULT, PLAIN = ("fused", "einsum"), ("plain", "eager")
+
+
+def limit(r):
+    """The target of a row's ratio, or None."""
+    if r.get("path") == "eager":
+        return None
+    if r.get("path") not in DEFAULT:
+        return 3.0
+    if r.get("suite") == "models":
+        return next((v for k, v in MODEL_TARGET.items()
+                     if r["case"].startswith(k)), None)
+    return 1.5 if r.get("suite") == "core" else 1.1
 
 
 def fmt(v, spec):
@@ -111,6 +260,8 @@ def short(case):
 
 cases = {}  # (file, case) -> {(pass, "default" | "plain"): row}
 for r in rows:
+    if r.get("suite") == "ops":
+        continue
     kind = "default" if r.get("path") in DEFAULT else "plain"
     cases.setdefault((r["file"], short(r["case"])), {})[
         (r.get("pass", "forward"), kind)
@@ -122,7 +273,8 @@ def ratio(rs, key):
     if r is None:
         return ""
     text = f"{r['ratio']:.2f}"
-    return f"**{text}**" if key[1] == "default" and r["ratio"] > 1.5 else text
+    over = limit(r) is not None and r["ratio"] > limit(r)
+    return f"**{text}**" if over else text
 
 
 def mem(rs):
@@ -147,7 +299,7 @@ Markdown("\n".join(lines))
 #
 # One pair of bars per case (forward+backward where measured, else forward), on a
 # logarithmic scale: the default path solid, the plain formula hatched. The dashed
-# line is the 1.5 target.
+# lines are the targets of the two paths.
 
 # %% tags=["hide-input"]
 def pick(rs, kind):
@@ -169,7 +321,8 @@ ax.set_yticks(ys)
 ax.set_yticklabels(names, fontsize=10)
 ax.set_xscale("log")
 ax.axvline(1.0, color="black", lw=0.8)
-ax.axvline(1.5, color="red", ls="--", lw=1, label="target 1.5")
+ax.axvline(1.1, color="red", ls="--", lw=1, label="target 1.1 (default)")
+ax.axvline(3.0, color="red", ls=":", lw=1, label="target 3 (plain)")
 ax.set_xlabel("ntlib time / reference time (log scale)", fontsize=10)
 ax.legend(fontsize=10, loc="lower right")
 fig.tight_layout()
@@ -179,15 +332,17 @@ plt.show()
 # In numbers:
 
 # %%
-default = [r for r in rows if r.get("path") in DEFAULT]
-over = [r for r in default if r["ratio"] > 1.5]
+default = [r for r in rows if r.get("path") in DEFAULT
+           and r.get("suite") != "ops" and limit(r) is not None]
+over = [r for r in default if r["ratio"] > limit(r)]
 print(
     f"default path: {len(default) - len(over)} of {len(default)} "
-    "time ratios within 1.5x"
+    "time ratios within their targets"
 )
 for r in over:
-    print(f"  above target: {short(r['case'])} · {r.get('pass', '')} "
-          f"({r['file']}): {r['ratio']:.2f}x")
+    where = f"{r.get('pass', '')} ({r['file']})"
+    print(f"  above target: {short(r['case'])}\n"
+          f"    {where}: {r['ratio']:.2f}x > {limit(r)}x")
 mem_rows = [r for r in default if r.get("mem_ratio") is not None]
 if mem_rows:
     worst = max(mem_rows, key=lambda r: r["mem_ratio"])
@@ -196,7 +351,40 @@ if mem_rows:
 plain = [r for r in rows if r.get("path") == "plain"]
 if plain:
     lo, hi = min(r["ratio"] for r in plain), max(r["ratio"] for r in plain)
-    print(f"plain path: time ratios from {lo:.2f}x to {hi:.2f}x")
+    n_over = sum(r["ratio"] > 3.0 for r in plain)
+    print(f"plain path: time ratios from {lo:.2f}x to {hi:.2f}x; "
+          f"{n_over} of {len(plain)} above 3x")
+
+# %% [markdown]
+# ## Where the targets are missed, and why
+#
+# - **LeNet at batch 64** sits at its target (1.10) within the noise of this
+#   machine (repeated runs gave 1.09 to 1.14). The named forward issues 17 PyTorch
+#   operations where the positional one issues 15 (the bias is added after the
+#   matrix product instead of inside `F.linear`), and each named call adds a few
+#   microseconds of Python: about 2% of the 4 ms forward.
+# - **The plain attention** (5.2 forward, 5.8 with the backward; 12 times the
+#   memory) materialises the score matrix, 16 · 8 · 256 · 256 floats (32 MB), and
+#   passes over it six times (the scale, and the maximum, difference,
+#   exponential, sum and quotient of the softmax formula), where PyTorch's fused
+#   kernel works on blocks that stay in the cache and never stores the matrix.
+# - **The plain convolution** (4.8 and 5.2) contracts the kernel with the windows
+#   of `unroll`, a strided view that the contraction must first lay out: a matrix
+#   of 144 × 123,008 floats (71 MB), whose copy takes about three quarters of the
+#   time; the convolution kernel never forms it.
+# - **The plain layer norm** (3.9 forward, 7.0 with the backward) makes five
+#   full passes over its 16 MB input (X − mean, D ⊙ D, the quotient, ⊙ γ, + β)
+#   and two reductions, where the fused kernel makes one pass; every new result is
+#   freshly allocated, and page faults (about 7,000 per call against 800 for the
+#   kernel) add the rest. The backward of each elementwise step adds as many
+#   passes again. (The formula is computed with D = X − mean X once, rather than
+#   as written in `var`, which saved two of the passes it made before.)
+# - **The plain max-pooling** with its backward (3.1): the gradient of `max` is
+#   routed by comparing every entry with the maximum again (and dividing among
+#   ties), where the pooling kernel stores the position of each maximum.
+#
+# These are the costs of executing the formulas as written; the default path,
+# which hands each block to the fused kernel, meets its target on every block.
 
 # %% [markdown]
 # ## All measurements
@@ -211,12 +399,13 @@ head = ["file", "suite", "case", "pass", "path", "ntlib ms", "reference ms",
 lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
 for r in rows:
     text = fmt(r["ratio"], ".2f")
-    if r.get("path") in DEFAULT and r["ratio"] > 1.5:
+    target = None if r.get("suite") == "ops" else limit(r)
+    if target is not None and r["ratio"] > target:
         text = f"**{text}**"
     lines.append("| " + " | ".join([
         r["file"], r.get("suite", ""), r["case"], r.get("pass", ""),
-        r.get("path", ""), fmt(r["ntlib_s"] * 1e3, ".3f"),
-        fmt(r["reference_s"] * 1e3, ".3f"), text,
+        r.get("path", ""), fmt(r["ntlib_s"] * 1e3, ".4f"),
+        fmt(r["reference_s"] * 1e3, ".4f"), text,
         fmt(r.get("ntlib_peak_mb"), ".1f"),
         fmt(r.get("reference_peak_mb"), ".1f"),
         fmt(r.get("mem_ratio"), ".2f")]) + " |")
@@ -240,7 +429,8 @@ import ntlib as nt
 # %% [markdown]
 # ### Exercise A3.1: a named contraction as one einsum
 #
-# The default path of every contraction is a single `torch.einsum` call. Write one
+# The default path of every contraction is a single torch call: `torch.einsum`,
+# or, for two operands, the matrix product einsum would make. Write the einsum
 # yourself: given named tensors $X$ and $W$ that share the axis $\layer$, return
 # $X \ndot{\layer} W$ by building an einsum string from the axis names, calling
 # `torch.einsum` once on the positional data, and naming the result. Every other
@@ -276,7 +466,8 @@ assert nt.exercises.check("A3.1", answer)
 # tell you.)
 #
 # - **a**: it forms the broadcast product $X \odot Y$, then sums over the axes
-# - **b**: it makes one `torch.einsum` call
+# - **b**: it makes one torch call: `torch.einsum`, or the matrix product
+#   einsum would make
 # - **c**: it loops over the records of the axes it keeps
 #
 # Answer with the letter, e.g. `answer = "c"`.

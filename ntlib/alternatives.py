@@ -31,9 +31,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from . import _checks
-from .core import (AxisError, _as_funsor, _axes, _fmt, _merged_sizes,
-                   positional, shape, tensor)
+from ._internal import AxisError, Axes, axis_size, checked, fmt as _fmt, merged_sizes
+from .core import positional, shape, tensor
 
 __all__ = [
     "to_xarray", "from_xarray", "sql_load", "sql_contract_query", "sql_read",
@@ -45,6 +44,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 # xarray
 
+@checked("x")
 def to_xarray(x, coords: Mapping | None = None):
     """The named tensor ``x`` as an ``xarray.DataArray``, one dim per axis.
 
@@ -56,12 +56,19 @@ def to_xarray(x, coords: Mapping | None = None):
     """
     import xarray as xr
 
-    x = _as_funsor(x)
     order = tuple(shape(x))
     data = positional(x, order).detach().cpu().numpy().copy()
     return xr.DataArray(data, dims=order, coords=coords)
 
 
+def _string_dims(da):
+    bad = [d for d in da.dims if not isinstance(d, str)]
+    if bad:
+        raise AxisError(f"from_xarray: dim names must be strings to become "
+                        f"axis names; got {bad} among dims {tuple(da.dims)}")
+
+
+@checked(check=_string_dims)
 def from_xarray(da):
     """An ``xarray.DataArray`` as a named tensor: one axis per dim, same names.
 
@@ -72,10 +79,6 @@ def from_xarray(da):
     yourself if you need them.  Dim names must be strings (AxisError
     otherwise).
     """
-    bad = [d for d in da.dims if not isinstance(d, str)]
-    if bad:
-        raise AxisError(f"from_xarray: dim names must be strings to become "
-                        f"axis names; got {bad} among dims {tuple(da.dims)}")
     data = torch.from_numpy(np.array(da.values, copy=True))
     return tensor(data, tuple(da.dims))
 
@@ -88,6 +91,7 @@ def _q(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+@checked(x="real")
 def sql_load(conn: sqlite3.Connection, table: str, x, *,
              value: str = "v") -> dict:
     """Store the named tensor ``x`` as table ``table``, a row per record.
@@ -95,8 +99,6 @@ def sql_load(conn: sqlite3.Connection, table: str, x, *,
     Columns: one INTEGER column per axis (named like the axis, 0-based) and a
     REAL column ``value``.  Returns the table's shape ``{axis: size}``.
     """
-    x = _as_funsor(x)
-    _checks.real("sql_load", x=x)
     sizes = shape(x)
     if value in sizes:
         raise AxisError(f"sql_load: the value column {value!r} clashes with "
@@ -113,7 +115,28 @@ def sql_load(conn: sqlite3.Connection, table: str, x, *,
     return dict(sizes)
 
 
-def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
+def _query_check(tables, over, rename, value, scale):
+    have = list(dict.fromkeys(a for t in tables for a in tables[t]))
+    for a in over:
+        if a not in have:
+            raise AxisError(f"sql_contract_query: no table has axis {a!r} "
+                            f"to contract over; the tables' axes are "
+                            f"{sorted(have)}")
+    keep = [a for a in have if a not in over]
+    rename = dict(rename or {})
+    for a in rename:
+        if a not in keep:
+            raise AxisError(f"sql_contract_query: cannot rename {a!r}: it is "
+                            f"not a kept axis; the kept axes are {keep}")
+    out = [rename.get(a, a) for a in keep]
+    dup = sorted({a for a in out if out.count(a) > 1})
+    if dup:
+        raise AxisError(f"sql_contract_query: renaming {rename} gives "
+                        f"repeated columns {dup}; the kept axes are {keep}")
+
+
+@checked(check=_query_check)
+def sql_contract_query(tables: Mapping[str, Sequence[str]], over: Axes = (), *,
                        rename: Mapping[str, str] | None = None,
                        value: str = "v", scale: float | None = None) -> str:
     """The SQL text of the contraction ``T1 ⊙_over T2 ⊙_over ...``.
@@ -126,7 +149,6 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
     relational rho).  The result has one column per kept axis and ``value``.
     """
     names = list(tables)
-    over = _axes(over)
     rename = dict(rename or {})
     alias = {t: f"t{k}" for k, t in enumerate(names)}
     first: dict = {}                # axis -> the column that provides it
@@ -144,21 +166,7 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
         else:
             on = "\n    AND ".join(conds) if conds else "1"
             joins.append(f"JOIN {_q(t)} AS {alias[t]} ON {on}")
-    for a in over:
-        if a not in first:
-            raise AxisError(f"sql_contract_query: no table has axis {a!r} "
-                            f"to contract over; the tables' axes are "
-                            f"{sorted(first)}")
     keep = [a for a in first if a not in over]
-    for a in rename:
-        if a not in keep:
-            raise AxisError(f"sql_contract_query: cannot rename {a!r}: it is "
-                            f"not a kept axis; the kept axes are {keep}")
-    out = [rename.get(a, a) for a in keep]
-    dup = sorted({a for a in out if out.count(a) > 1})
-    if dup:
-        raise AxisError(f"sql_contract_query: renaming {rename} gives "
-                        f"repeated columns {dup}; the kept axes are {keep}")
     product = " * ".join(f"{alias[t]}.{_q(value)}" for t in names)
     if scale is not None:
         product = f"{product} * {float(scale)!r}"
@@ -170,16 +178,12 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over=(), *,
     return text
 
 
-def _over_check(what):
-    def check(**kw):
-        _checks.axis_names(kw["over"], what, "over")
-    return check
+def _sizes_check(conn, query, sizes, value, dtype):
+    for a, n in sizes.items():
+        axis_size(n, "sql_read", a)
 
 
-sql_contract_query = _checks.checked(sql_contract_query,
-                                     _over_check("sql_contract_query"))
-
-
+@checked(check=_sizes_check)
 def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
              value: str = "v", dtype=torch.float64):
     """Run ``query``; its rows (index columns, ``value``) as a named tensor.
@@ -197,15 +201,19 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
     if missing:
         raise AxisError(f"sql_read: no size given for axes {missing}; "
                         f"sizes are {_fmt(sizes)}")
-    for a in axes:
-        _checks.size(sizes[a], a, "sql_read")
     out = np.zeros([sizes[a] for a in axes])
     for row in cur:
         out[tuple(row[:-1])] = row[-1]
     return tensor(torch.from_numpy(out).to(dtype), axes)
 
 
-def sql_contract(*tensors, over=(), rename: Mapping[str, str] | None = None,
+def _two_operands(tensors, over, rename, conn):
+    if len(tensors) < 2:
+        raise TypeError("sql_contract needs at least two operands")
+
+
+@checked(tensors="each", check=_two_operands)
+def sql_contract(*tensors, over: Axes = (), rename: Mapping[str, str] | None = None,
                  conn: sqlite3.Connection | None = None):
     """``nt.contract(*tensors, over=over)`` computed by sqlite3.
 
@@ -214,11 +222,8 @@ def sql_contract(*tensors, over=(), rename: Mapping[str, str] | None = None,
     Each operand is loaded as a table ``T0, T1, ...`` (see :func:`sql_load`),
     the query of :func:`sql_contract_query` is run, and its rows are read back.
     """
-    if len(tensors) < 2:
-        raise TypeError("sql_contract needs at least two operands")
-    _checks.axis_names(over, "sql_contract", "over")
-    ts = [_as_funsor(t) for t in tensors]
-    sizes = dict(_merged_sizes(ts, "sql_contract"))
+    ts = tensors
+    sizes = merged_sizes(ts, "sql_contract")
     own = conn is None
     conn = sqlite3.connect(":memory:") if own else conn
     try:
@@ -366,7 +371,20 @@ class Network:
         return ax
 
 
-def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
+def _network_check(tensors, names, over):
+    if names is not None and (len(names) != len(tensors) or len(set(names)) != len(names)):
+        raise ValueError(f"network: need {len(tensors)} distinct names, "
+                         f"got {list(names)}")
+    sizes = merged_sizes(tensors, "network")
+    for a in over:
+        if a not in sizes:
+            raise AxisError(f"network: no tensor has axis {a!r} to contract "
+                            f"over; the tensors' axes are {_fmt(sizes)}")
+
+
+@checked(tensors="each", check=_network_check)
+def network(*tensors, names: Sequence[str] | None = None,
+            over: Axes = ()) -> Network:
     """The diagram of ``nt.contract(*tensors, over=over)``, as a graph.
 
     ``names`` labels the tensors (default ``T0, T1, ...``).  Built from the
@@ -374,19 +392,9 @@ def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
     is an edge; a kept axis held by one tensor is a dangling leg; any other
     axis (held by three or more, or shared and kept — a batch axis) is a hub.
     """
-    ts = [_as_funsor(t) for t in tensors]
-    if names is None:
-        names = [f"T{k}" for k in range(len(ts))]
-    labels = list(names)
-    if len(labels) != len(ts) or len(set(labels)) != len(labels):
-        raise ValueError(f"network: need {len(ts)} distinct names, "
-                         f"got {labels}")
-    sizes = dict(_merged_sizes(ts, "network"))
-    over = _axes(over)
-    for a in over:
-        if a not in sizes:
-            raise AxisError(f"network: no tensor has axis {a!r} to contract "
-                            f"over; the tensors' axes are {_fmt(sizes)}")
+    ts = tensors
+    labels = list(names or (f"T{k}" for k in range(len(ts))))
+    sizes = merged_sizes(ts, "network")
     holders = {a: [v for v, t in zip(labels, ts) if a in shape(t)]
                for a in sizes}
     edges, hubs, legs = [], {}, []
@@ -407,13 +415,32 @@ def network(*tensors, names: Sequence[str] | None = None, over=()) -> Network:
     return Network(labels, edges, hubs, legs, sizes, axes)
 
 
-network = _checks.checked(network, _over_check("network"))
-
-
 # --------------------------------------------------------------------------
 # relations as Boolean tensors
 
-def relation(rows, names: Sequence[str], sizes: Mapping[str, int]):
+def _rows_check(rows, names, sizes):
+    for a in names:
+        if a not in sizes:
+            raise AxisError(f"relation: no size given for axis {a!r}; "
+                            f"sizes are {_fmt(sizes)}")
+        axis_size(sizes[a], "relation", a)
+
+
+def _row(row, names, sizes):
+    """One row as a tuple of ints, checked against the axes (AxisError)."""
+    row = tuple(row)
+    if len(row) != len(names):
+        raise AxisError(f"relation: the row {row} has {len(row)} members "
+                        f"but the axes are {names}")
+    for a, i in zip(names, row):
+        if not 0 <= int(i) < int(sizes[a]):
+            raise AxisError(f"relation: index {i} is out of range for "
+                            f"axis {a!r}[{sizes[a]}] in the row {row}")
+    return row
+
+
+@checked(check=_rows_check)
+def relation(rows, names: Axes, sizes: Mapping[str, int]):
     """The relation ``rows`` as a Boolean named tensor.
 
     ``rows`` is an iterable of tuples of 0-based indices, member k on axis
@@ -421,39 +448,25 @@ def relation(rows, names: Sequence[str], sizes: Mapping[str, int]):
     the record s is one of the rows: the paper's reading of an r-ary
     relation as an order-r tensor with Boolean entries.
     """
-    names = tuple(names)
-    for a in names:
-        if not isinstance(a, str):
-            raise AxisError(f"relation: axis names must be strings; got "
-                            f"{a!r} in {names}")
-        if a not in sizes:
-            raise AxisError(f"relation: no size given for axis {a!r}; "
-                            f"sizes are {_fmt(sizes)}")
-    data = torch.zeros([int(sizes[a]) for a in names], dtype=torch.bool)
+    data = torch.zeros([sizes[a] for a in names], dtype=torch.bool)
     for row in rows:
-        row = tuple(row)
-        if len(row) != len(names):
-            raise AxisError(f"relation: the row {row} has {len(row)} members "
-                            f"but the axes are {names}")
-        for a, i in zip(names, row):
-            if not 0 <= int(i) < int(sizes[a]):
-                raise AxisError(f"relation: index {i} is out of range for "
-                                f"axis {a!r}[{sizes[a]}] in the row {row}")
-        data[row] = True
+        data[_row(row, names, sizes)] = True
     return tensor(data, names)
 
 
-def tuples(x, names: Sequence[str]) -> set:
+def _all_axes(x, names):
+    if sorted(names) != sorted(x.names):
+        raise AxisError(f"tuples: names {names} must be the axes of the "
+                        f"tensor, each once; it has {_fmt(shape(x))}")
+
+
+@checked("x", check=_all_axes)
+def tuples(x, names: Axes) -> set:
     """The records where ``x`` is nonzero (True), as a set of index tuples.
 
     Member k of each tuple is the index on axis ``names[k]``; ``names`` must
     be exactly the axes of ``x``, in the order the tuples should have.
     """
-    x = _as_funsor(x)
-    names = tuple(names)
-    if sorted(names) != sorted(shape(x)) or len(set(names)) != len(names):
-        raise AxisError(f"tuples: names {names} must be the axes of the "
-                        f"tensor, each once; it has {_fmt(shape(x))}")
     data = positional(x, names)
     return {tuple(int(i) for i in idx) for idx in torch.nonzero(data)}
 
@@ -461,7 +474,13 @@ def tuples(x, names: Sequence[str]) -> set:
 # --------------------------------------------------------------------------
 # dropout, specified by the axes of its mask
 
-def dropout(X, p: float, over, *, seed: int):
+def _probability(X, p, over, seed):
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1); got {p!r}")
+
+
+@checked(X="has over", check=_probability)
+def dropout(X, p: float, over: Axes, *, seed: int):
     """X ⊙ M / (1 − p) with M ∈ {0, 1}^{over}, M = 1 with probability 1 − p.
 
     One Bernoulli draw per record of the axes ``over``, broadcast over the
@@ -471,21 +490,14 @@ def dropout(X, p: float, over, *, seed: int):
     ``seed`` in a fixed order of ``over`` (then moved), so a seed gives the
     same mask everywhere.
     """
-    X = _as_funsor(X)
-    over = _axes(over)
     sizes = shape(X)
-    for a in over:
-        if a not in sizes:
-            raise AxisError(f"dropout: the mask axis {a!r} is not an axis of "
-                            f"X; X has {_fmt(sizes)}")
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be in [0, 1); got {p}")
     gen = torch.Generator().manual_seed(int(seed))
     keep = torch.rand([sizes[a] for a in over], generator=gen) >= p
     M = tensor(keep.to(positional(X, tuple(sizes)).device), over)
     return X * M / (1 - p)
 
 
+@checked("x")
 def varying_axes(x) -> tuple:
     """The axes of ``x`` along which it is not constant, in storage order.
 
@@ -493,8 +505,7 @@ def varying_axes(x) -> tuple:
     Applied to the zero pattern of a dropout output, it names the axes of
     the mask the implementation drew.
     """
-    x = _as_funsor(x)
-    order = tuple(shape(x))
+    order = x.names
     data = positional(x, order)
     out = []
     for k, a in enumerate(order):

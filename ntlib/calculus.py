@@ -19,9 +19,9 @@ import warnings
 
 import torch
 
-from . import _checks
-from .core import (AxisError, _as_funsor, _fmt, _require, _wrap, contract,
-                   device, norm, positional, rename, shape, softmax)
+from ._internal import (AxisError, Axes, Axis, axis_size, checked, device, fmt, make,
+                        same_device, wrap)
+from .core import contract, norm, positional, rename, shape, softmax
 from .core import dtype as _dtype
 
 __all__ = [
@@ -39,64 +39,41 @@ STAR = "*"
 # --------------------------------------------------------------------------
 # the starred axes and the identity tensor
 
-def star(x, axes=None):
-    """X*: the axes ``axes`` of ``x`` (default: all of them) renamed a → a*.
+@checked(x="has axes")
+def star(x, axes: Axes = None):
+    """X*: the axes of x given by axes (default: all of them) renamed a → a*.
 
-    The starred name is the name followed by ``*``.
+    The starred name is the name followed by *.
     """
-    x = _as_funsor(x)
-    axes = tuple(shape(x)) if axes is None else \
-        ((axes,) if isinstance(axes, str) else tuple(axes))
-    _require(x, axes, "star")
     return rename(x, {a: a + STAR for a in axes})
 
 
-def _axes_check(what, param):
-    """A check (for _checks.checked) that ``param`` names distinct axes, if given."""
-    def check(**kw):
-        if kw[param] is not None:
-            _checks.axis_names(kw[param], what, param)
-    return check
+def _different(ax, new, size, dtype):
+    axis_size(size, "identity", ax)
+    if ax == new:
+        raise AxisError(f"identity: the two axes must have different names; "
+                        f"got {ax!r} twice (size {size})")
 
 
-star = _checks.checked(star, _axes_check("star", "axes"))
-
-
-def identity(ax: str, new: str, size: int, *, dtype=torch.float64):
+@checked(check=_different)
+def identity(ax: Axis, new: Axis, size: int, *, dtype=torch.float64):
     """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0
     (the identity tensor).
 
     Contracting with it renames: I_{ax,new} ⊙_ax A = A_{ax→new}.
     """
-    if ax == new:
-        raise AxisError(f"identity: the two axes must have different names; "
-                        f"got {ax!r} twice (size {size})")
-    return _wrap(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
+    return make(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
 
 
-def _identity_check(ax, new, size, dtype):
-    for role, name in (("ax", ax), ("new", new)):
-        if not isinstance(name, str):
-            raise AxisError(f"identity: {role} must be an axis name (a str), "
-                            f"got {name!r}")
-    _checks.size(size, ax, "identity")
+@checked(x="has axes")
+def identity_like(x, axes: Axes = None):
+    """I_{S,S*}: the product of I_{a,a*} over the axes a of x.
 
+    axes defaults to all of them.
 
-identity = _checks.checked(identity, _identity_check)
-
-
-def identity_like(x, axes=None):
-    """I_{S,S*}: the product of I_{a,a*} over the axes ``a`` of ``x``.
-
-    ``axes`` defaults to all of them.
-
-    Its axes are S and S*; ``x``'s sizes and dtype are used.
+    Its axes are S and S*; x's sizes and dtype are used.
     """
-    x = _as_funsor(x)
     sizes = shape(x)
-    axes = tuple(sizes) if axes is None else \
-        ((axes,) if isinstance(axes, str) else tuple(axes))
-    _require(x, axes, "identity_like")
     out = None
     for a in axes:
         eye = identity(a, a + STAR, sizes[a], dtype=_dtype(x))
@@ -104,14 +81,10 @@ def identity_like(x, axes=None):
     return out
 
 
-identity_like = _checks.checked(identity_like, _axes_check("identity_like", "axes"))
-
-
 # --------------------------------------------------------------------------
 # derivative and differential by automatic differentiation
 
 def _check_input(X, what):
-    X = _as_funsor(X)
     sizes = shape(X)
     for a in sizes:
         if a.endswith(STAR):
@@ -119,20 +92,54 @@ def _check_input(X, what):
                 f"{what}: the input already has a starred axis "
                 f"{a!r}[{sizes[a]}]; the derivative's own starred axes "
                 f"could not be told apart from it. Rename it first; the "
-                f"input's axes are {_fmt(sizes)}")
+                f"input's axes are {fmt(sizes)}")
     if not _dtype(X).is_floating_point:
         raise TypeError(f"{what}: the input must be real-valued, "
                         f"got {_dtype(X)}")
-    return X, sizes
+
+
+def _derivative_check(f, X):
+    _check_input(X, "derivative")
+
+
+def _same_shape(what, xname, X, hname, H):
+    sizes, hs = shape(X), shape(H)
+    if hs != sizes:
+        bad = [a for a in dict.fromkeys(list(sizes) + list(hs))
+               if sizes.get(a) != hs.get(a)]
+        raise AxisError(f"{what}: {hname} must have the axes and sizes of {xname}; "
+                        f"axes {bad} differ: {xname} has {fmt(sizes)}, "
+                        f"{hname} has {fmt(hs)}")
+
+
+def _differential_check(f, X, H):
+    _check_input(X, "differential")
+    _same_shape("differential", "X", X, "H", H)
+
+
+def _identify_check(df, X):
+    _check_input(X, "identify")
 
 
 def _positional_fn(f, in_order, out_order):
     """f as a function of positional tensors, with both axis orders fixed."""
     def pf(x):
-        return positional(f(_wrap(x, in_order)), out_order)
+        return positional(f(wrap(x, in_order)), out_order)
     return pf
 
 
+def _starred_output(Y, sizes):
+    out = shape(Y)
+    for a in sizes:
+        if a + STAR in out:
+            raise AxisError(
+                f"derivative: f's output has an axis {a + STAR!r}, the "
+                f"starred name of the input axis {a!r}[{sizes[a]}]; f's "
+                f"output axes are {fmt(out)}")
+    return tuple(out)
+
+
+@checked("X", check=_derivative_check)
 def derivative(f, X):
     """∂f/∂X*, evaluated at X: axes of f(X) plus the starred axes of X.
 
@@ -144,22 +151,24 @@ def derivative(f, X):
     shares axis names with X, is fine: output axis ``a`` and input axis
     ``a*`` are different axes.
     """
-    X, sizes = _check_input(X, "derivative")
-    in_order = tuple(sizes)
-    Y = _as_funsor(f(X))
-    out = shape(Y)
-    for a in sizes:
-        if a + STAR in out:
-            raise AxisError(
-                f"derivative: f's output has an axis {a + STAR!r}, the "
-                f"starred name of the input axis {a!r}[{sizes[a]}]; f's "
-                f"output axes are {_fmt(out)}")
-    out_order = tuple(out)
+    in_order = X.names
+    out_order = _starred_output(f(X), shape(X))
     pf = _positional_fn(f, in_order, out_order)
     J = torch.func.jacrev(pf)(positional(X, in_order))
-    return _wrap(J, out_order + tuple(a + STAR for a in in_order))
+    return make(J, out_order + tuple(a + STAR for a in in_order))
 
 
+def _jvp(pf, x, h):
+    """The tangent of torch.func.jvp, without torch's own warning: its first
+    call scripts torch's decompositions with torch.jit, which torch deprecates
+    (a DeprecationWarning in torch 2.13, a FutureWarning from 2.14 on); not
+    the caller's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
+        return torch.func.jvp(pf, (x,), (h,))[1]
+
+
+@checked("X", "H", check=_differential_check)
 def differential(f, X, H):
     """∂f(X; H): the part of f(X + H) − f(X) that is linear in H.
 
@@ -167,33 +176,14 @@ def differential(f, X, H):
     (torch.func.jvp), without forming the derivative; it equals
     ∂f/∂X* ⊙_{S*} H* (see :func:`derivative`).
     """
-    X, sizes = _check_input(X, "differential")
-    H = _as_funsor(H)
-    hs = shape(H)
-    if hs != sizes:
-        bad = [a for a in dict.fromkeys(list(sizes) + list(hs))
-               if sizes.get(a) != hs.get(a)]
-        raise AxisError(f"differential: H must have the axes and sizes of X; "
-                        f"axes {bad} differ: X has {_fmt(sizes)}, "
-                        f"H has {_fmt(hs)}")
-    in_order = tuple(sizes)
-    out_order = tuple(shape(f(X)))
+    in_order = X.names
+    out_order = f(X).names
     pf = _positional_fn(f, in_order, out_order)
     h = positional(H, in_order).to(_dtype(X))
-    _, dy = _jvp(pf, positional(X, in_order), h)
-    return _wrap(dy, out_order)
+    return make(_jvp(pf, positional(X, in_order), h), out_order)
 
 
-def _jvp(f, x, h):
-    """torch.func.jvp without torch's own warning: its first call scripts
-    torch's decompositions with torch.jit, which torch deprecates (a
-    DeprecationWarning in torch 2.13, a FutureWarning from 2.14 on); not the
-    caller's concern."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
-        return torch.func.jvp(f, (x,), (h,))
-
-
+@checked("X", check=_identify_check)
 def identify(df, X):
     """Read the derivative off a differential (first identification theorem).
 
@@ -202,20 +192,23 @@ def identify(df, X):
     and A = ∂f/∂X*.  Feeding it H = I_{S,S*} (one unit tensor per record of
     S*, as a lifted argument) returns A.
     """
-    X, _ = _check_input(X, "identify")
     return df(identity_like(X))
 
 
-def max_difference(x, y) -> float:
-    """max |x − y| over all entries of two named tensors with the same axes."""
-    x, y = _as_funsor(x), _as_funsor(y)
+def _same_axes(x, y):
+    same_device((x, y), "max_difference")
     sx, sy = shape(x), shape(y)
     if sx != sy:
         bad = [a for a in dict.fromkeys(list(sx) + list(sy))
                if sx.get(a) != sy.get(a)]
         raise AxisError(f"max_difference: axes {bad} differ: the first "
-                        f"tensor has {_fmt(sx)}, the second {_fmt(sy)}")
-    order = tuple(sx)
+                        f"tensor has {fmt(sx)}, the second {fmt(sy)}")
+
+
+@checked("x", "y", check=_same_axes, compatible=False)
+def max_difference(x, y) -> float:
+    """max |x − y| over all entries of two named tensors with the same axes."""
+    order = x.names
     d = positional(x, order) - positional(y, order)
     return float(d.abs().max()) if d.numel() else 0.0
 
@@ -241,22 +234,17 @@ def softmax_derivative(X, ax: str):
     return s * (eye - star(s, ax))
 
 
-def derivative_of_lift(G, over):
-    """``∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}``.
+@checked(G="has over")
+def derivative_of_lift(G, over: Axes):
+    """∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}.
 
     ``G`` = g^{S'}(X) is the derivative of the unlifted f, lifted over the
     axes ``over`` (= S'); the lifted f's derivative has, in addition, the
-    axes ``S'*`` and is zero off the diagonal ``s' = s'*``.
+    axes S'* and is zero off the diagonal s' = s'*.
     """
-    G = _as_funsor(G)
-    over = (over,) if isinstance(over, str) else tuple(over)
     if not over:
         return G
     return contract(G, identity_like(G, over))
-
-
-derivative_of_lift = _checks.checked(
-    derivative_of_lift, _axes_check("derivative_of_lift", "over"))
 
 
 def attention_unscaled(Q, K, V, *, key="key", seq="seq"):
@@ -271,11 +259,10 @@ def _alpha(Q, K, key, seq):
     return softmax(contract(Q, K, over=key), seq)
 
 
+@checked(V="has val", compatible=False)
 def attention_dV(Q, K, V, *, key="key", seq="seq", val="val"):
     """∂Att/∂V* = α_{seq→seq*} ⊙ I_{val,val*}, α = softmax_seq(Q ⊙_key K)."""
     a = _alpha(Q, K, key, seq)
-    V = _as_funsor(V)
-    _require(V, (val,), "attention_dV")
     eye = identity(val, val + STAR, shape(V)[val], dtype=_dtype(V))
     return contract(star(a, seq), eye)
 
@@ -302,6 +289,14 @@ def attention_dK(Q, K, V, *, key="key", seq="seq"):
 # --------------------------------------------------------------------------
 # the definitions, executed literally (section 5.1 and Appendix B)
 
+def _partial_check(f, X, step):
+    _check_input(X, "partial_derivatives")
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0:
+        raise ValueError(f"partial_derivatives: step must be a positive number, "
+                         f"got {step!r}")
+
+
+@checked("X", check=_partial_check)
 def partial_derivatives(f, X, *, step: float = 1e-5):
     """∂f(X)/∂X* from its definition (§5.1): entry (s*, t) is ∂f(X)_t/∂X_s.
 
@@ -310,8 +305,7 @@ def partial_derivatives(f, X, *, step: float = 1e-5):
     record s of X and h = ``step``: no automatic differentiation.  In float64
     with the default step the error is about 1e-10 for smooth f of size ~1.
     """
-    X, sizes = _check_input(X, "partial_derivatives")
-    order = tuple(sizes)
+    order = X.names
     x = positional(X, order)
     out_order = tuple(shape(f(X)))
     columns = []
@@ -319,19 +313,24 @@ def partial_derivatives(f, X, *, step: float = 1e-5):
         e = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
         e[k] = step
         e = e.reshape(x.shape)
-        up = positional(f(_wrap(x + e, order)), out_order)
-        down = positional(f(_wrap(x - e, order)), out_order)
+        up = positional(f(make(x + e, order)), out_order)
+        down = positional(f(make(x - e, order)), out_order)
         columns.append((up - down) / (2 * step))
     J = torch.stack(columns, -1).reshape(*columns[0].shape, *x.shape)
-    return _wrap(J, out_order + tuple(a + STAR for a in order))
+    return make(J, out_order + tuple(a + STAR for a in order))
 
 
+@checked("X")
 def tensor_norm(X):
     """‖X‖ = norm_S X: the 2-norm over all axes S of X (Appendix B)."""
-    X = _as_funsor(X)
-    return norm(X, tuple(shape(X)))
+    return norm(X, X.names)
 
 
+def _remainder_check(f, A, D, H):
+    _same_shape("remainder", "A", A, "H", H)
+
+
+@checked("A", "D", "H", check=_remainder_check)
 def remainder(f, A, D, H):
     """R(A, H) = f(A + H) − f(A) − D ⊙_{S*} H_{S→S*} (Appendix B).
 
@@ -340,10 +339,11 @@ def remainder(f, A, D, H):
     f is differentiable at A, with derivative D, when ‖R(A, H)‖ / ‖H‖ → 0
     as H → 0.
     """
-    S_star = tuple(a + STAR for a in shape(A))
+    S_star = tuple(a + STAR for a in A.names)
     return f(A + H) - f(A) - contract(D, star(H), over=S_star)
 
 
+@checked("A", "D", "H", check=_remainder_check)
 def remainder_ratio(f, A, D, H) -> float:
     """‖R(A, H)‖ / ‖H‖, the quantity whose limit (H → 0) Appendix B's
     definition of differentiability requires to be 0."""
@@ -426,6 +426,13 @@ def _parse(tokens, env):
     return v
 
 
+def _text_check(text, env=None):
+    if not isinstance(text, str):
+        raise TypeError(f"a formula must be given as a str, got "
+                        f"{type(text).__name__}")
+
+
+@checked(check=_text_check)
 def evaluate_formula(text: str, env):
     """The value of a formula written with named tensors from ``env``.
 
@@ -438,6 +445,7 @@ def evaluate_formula(text: str, env):
     return _parse(_tokens(text), env)
 
 
+@checked(check=_text_check)
 def paren_repairs(text: str) -> list:
     """Every well-formed formula one parenthesis away from ``text``.
 

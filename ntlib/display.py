@@ -5,12 +5,14 @@ from __future__ import annotations
 import ast
 import inspect
 import io
+import re
 import textwrap
 import tokenize
 
 import numpy as np
 
-from .core import _as_funsor, positional, shape
+from ._internal import Axes, checked
+from .core import positional, shape
 
 
 # The book's code column holds 79 characters (tests/test_book.py measures it).
@@ -129,19 +131,31 @@ def _same_program(a, b):
         return False
 
 
-def _shown(fn):
-    """The source of ``fn`` as the book shows it: core's names without the
-    module prefix that ntlib's own modules use (``_core.sum`` reads
-    ``nt.sum``), long lines broken to the book's width."""
-    text = _fit(inspect.getsource(fn).rstrip())
+_ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|obj|exc|const):`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text):
+    """reST markup as plain text: ``x`` reads x, :func:`f` reads f."""
+    return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
+
+
+def _shown(fn, generated=False):
+    """The source of fn as the book shows it: docstrings as plain text, core's
+    names without the module prefix that ntlib's own modules use (_core.sum
+    reads nt.sum), long lines broken to the book's width.  With generated,
+    the wrapper that ntlib's checking decorator wrote for fn instead."""
+    if generated:
+        return _fit(fn.__ntlib__["source"].rstrip())
+    text = _fit(plain_text(inspect.getsource(fn)).rstrip())
     return text.replace("_core.", "nt.")
 
 
 class Source:
     """A function's source: highlighted code in the book, text elsewhere."""
 
-    def __init__(self, *fns):
-        self.text = "\n\n".join(_shown(f) for f in fns)
+    def __init__(self, *fns, generated=False):
+        self.text = "\n\n".join(_shown(f, generated) for f in fns)
 
     def _repr_markdown_(self):
         return "```python\n" + self.text + "\n```"
@@ -150,9 +164,14 @@ class Source:
         return self.text
 
 
-def source(*fns) -> Source:
-    """Display the source of ntlib functions (the code lives only in ntlib)."""
-    return Source(*fns)
+def source(*fns, generated: bool = False) -> Source:
+    """Display the source of ntlib functions (the code lives only in ntlib).
+
+    generated=True shows, for a function with declared checks (and a fused
+    kernel), the wrapper ntlib writes from the declaration: the conversions,
+    checks and dispatch that run before the formula.
+    """
+    return Source(*fns, generated=generated)
 
 
 class Pretty:
@@ -163,16 +182,15 @@ class Pretty:
         return self.text
 
 
-def show(x, order=None, decimals: int = 4) -> Pretty:
+@checked(x="has order")
+def show(x, order: Axes = None, decimals: int = 4) -> Pretty:
     """A device-independent text view of a named tensor.
 
     ``order`` fixes which axis is printed as rows, columns, ... (default: the
     storage order).  Values are rounded to ``decimals`` places so the view is
     the same on every device.
     """
-    x = _as_funsor(x)
     sizes = shape(x)
-    order = tuple(order) if order is not None else tuple(sizes)
     data = positional(x, order).detach().cpu()
     if data.is_floating_point():
         arr = np.round(data.double().numpy(), decimals) + 0.0

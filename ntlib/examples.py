@@ -18,10 +18,14 @@ import math
 
 import torch
 
-from . import _checks
-from .core import (AxisError, _as_funsor, _data, _fmt, _merged_sizes,
-                   _not_axis, _require, _wrap, argmin, contract, device, float_dtype,
-                   index, log, max, norm, rename, shape, softmax, sum)
+from ._internal import (AxisError, Axes, Axis, checked, data_in as _data, device,
+                        float_dtype, fmt as _fmt, make, merged_sizes as _merged_sizes)
+from .core import (argmin, contract, index, log, max, norm, positional, rename, shape,
+                   softmax, sum, tensor)
+
+
+def _wrap(data, names):
+    return make(data, tuple(names))
 
 __all__ = [
     "joint", "marginal", "bayes",
@@ -43,10 +47,9 @@ def joint(p_B_given_A, p_A):
     return p_B_given_A * p_A
 
 
+@checked(p_B_given_A="has A", p_A="has A")
 def marginal(p_B_given_A, p_A, *, A: str = "A"):
     """The marginal p(B) = p(B | A) ⊙_A p(A): sum the joint over A."""
-    _require(p_B_given_A, (A,), "marginal (p(B|A))")
-    _require(p_A, (A,), "marginal (p(A))")
     return contract(p_B_given_A, p_A, over=A)
 
 
@@ -58,6 +61,8 @@ def bayes(p_B_given_A, p_A, *, A: str = "A"):
 # --------------------------------------------------------------------------
 # continuous bag of words
 
+@checked(X="has seq vocab, lacks classes", E="has vocab emb",
+         W="has classes emb")
 def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
          classes: str = "classes"):
     """CBOW(X; E, W) = softmax_classes(Σ_seq W ⊙_emb E ⊙_vocab X).
@@ -67,18 +72,15 @@ def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
     three-way contraction over emb, vocab and seq is one einsum (summing
     over seq is the Σ_seq of the formula).
     """
-    _require(X, (seq, vocab), "cbow (X)")
-    _require(E, (vocab, emb), "cbow (E)")
-    _require(W, (classes, emb), "cbow (W)")
-    _not_axis(X, classes, "cbow", "X")
     return softmax(contract(W, E, X, over=(emb, vocab, seq)), classes)
 
 
 # --------------------------------------------------------------------------
 # Sudoku
 
-def sudoku_one_hot(grid, *, height: str = "height", width: str = "width",
-                   assign: str = "assign"):
+@checked()
+def sudoku_one_hot(grid, *, height: Axis = "height", width: Axis = "width",
+                   assign: Axis = "assign"):
     """A grid of digits 1..n (nested lists, n×n) as a one-hot tensor
     X ∈ {0,1}^{height×width×assign}.
 
@@ -101,6 +103,15 @@ def box_rows(h_box, h, b: int = 3):
     return b * h_box + h
 
 
+def _square_grid(X, height, width, height_box, width_box, rows):
+    n = shape(X)[height]
+    b = math.isqrt(n)
+    if b * b != n or shape(X)[width] != n:
+        raise AxisError(f"sudoku_boxes: axes {height!r}[{n}] and {width!r}"
+                        f"[{shape(X)[width]}] must have one square size b·b")
+
+
+@checked(X="has height width, lacks height_box width_box", check=_square_grid)
 def sudoku_boxes(X, *, height: str = "height", width: str = "width",
                  height_box: str = "height'", width_box: str = "width'",
                  rows=box_rows):
@@ -112,17 +123,10 @@ def sudoku_boxes(X, *, height: str = "height", width: str = "width",
     side b), built by named indexing: an integer tensor over (height', height)
     indexes the grid's rows, one over (width', width) its columns.
     """
-    _require(X, (height, width), "sudoku_boxes")
-    n = shape(X)[height]
-    b = math.isqrt(n)
-    if b * b != n or shape(X)[width] != n:
-        raise AxisError(f"sudoku_boxes: axes {height!r}[{n}] and {width!r}"
-                        f"[{shape(X)[width]}] must have one square size b·b")
-    for ax in (height_box, width_box):
-        _not_axis(X, ax, "sudoku_boxes", "X")
+    b = math.isqrt(shape(X)[height])
     r = torch.arange(b, device=device())
-    Irow = _wrap(rows(r[:, None], r[None, :], b), (height_box, height))
-    Icol = _wrap(rows(r[:, None], r[None, :], b), (width_box, width))
+    Irow = tensor(rows(r[:, None], r[None, :], b), (height_box, height))
+    Icol = tensor(rows(r[:, None], r[None, :], b), (width_box, width))
     grid_h, grid_w = height + "@grid", width + "@grid"
     G = rename(X, {height: grid_h, width: grid_w})
     return index(index(G, grid_h, Irow), grid_w, Icol)
@@ -139,6 +143,7 @@ def _all_equal_one(s, keep):
     return _wrap(data, kept)
 
 
+@checked(X="has height width assign")
 def sudoku_constraints(X, *, height: str = "height", width: str = "width",
                        assign: str = "assign", rows=box_rows):
     """The four constraints of a solved grid, each 1.0 (holds) or 0.0 (fails).
@@ -147,7 +152,6 @@ def sudoku_constraints(X, *, height: str = "height", width: str = "width",
     = 1 (each digit once per box); ``column``: Σ_height X = 1; ``row``:
     Σ_width X = 1.  Axes of X other than the three are lifted over.
     """
-    _require(X, (height, width, assign), "sudoku_constraints")
     keep = [a for a in shape(X) if a not in (height, width, assign)]
     Y = sudoku_boxes(X, height=height, width=width, rows=rows)
     return {"cell": _all_equal_one(sum(X, assign), keep),
@@ -167,8 +171,7 @@ def sudoku_check(X, *, height: str = "height", width: str = "width",
 
 def _is(x, value):
     """1.0 where x equals value, else 0.0 (elementwise)."""
-    x = _as_funsor(x)
-    return _wrap((x.data == value).to(torch.float64), tuple(x.inputs))
+    return _wrap((x.data == value).to(torch.float64), x.names)
 
 
 def _box_to_grid(B, height, width, height_box, width_box, b):
@@ -178,6 +181,7 @@ def _box_to_grid(B, height, width, height_box, width_box, b):
     return index(B, width_box, _wrap(r, (width,)))
 
 
+@checked(X="has height width assign")
 def sudoku_propagate(X, *, height: str = "height", width: str = "width",
                      assign: str = "assign", max_iter: int = 100):
     """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
@@ -191,7 +195,6 @@ def sudoku_propagate(X, *, height: str = "height", width: str = "width",
     (spread back onto the grid by indexing).  Stops when nothing changes;
     returns C, a solution where every cell has one candidate.
     """
-    _require(X, (height, width, assign), "sudoku_propagate")
     b = math.isqrt(shape(X)[height])
     hb, wb = height + "'", width + "'"
     empty = _is(sum(X, assign), 0)
@@ -220,14 +223,13 @@ def sudoku_propagate(X, *, height: str = "height", width: str = "width",
 # --------------------------------------------------------------------------
 # k-means
 
+@checked(X="has d, lacks clusters", C="has clusters d")
 def kmeans_assign(X, C, *, d: str = "d", clusters: str = "clusters"):
     """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot."""
-    _require(X, (d,), "kmeans (X)")
-    _require(C, (clusters, d), "kmeans (C)")
-    _not_axis(X, clusters, "kmeans", "X")
     return argmin(norm(C - X, d), clusters)
 
 
+@checked(X="has batch", Q="has batch")
 def kmeans_update(X, Q, *, batch: str = "batch"):
     """C = (Q ⊙_batch X) / Σ_batch Q: each centroid is the mean of its points.
 
@@ -235,11 +237,10 @@ def kmeans_update(X, Q, *, batch: str = "batch"):
     wherever a point is not in a cluster.)  A cluster with no points gets
     0/0 = nan.
     """
-    _require(X, (batch,), "kmeans (X)")
-    _require(Q, (batch,), "kmeans (Q)")
     return contract(Q, X, over=batch) / sum(Q, batch)
 
 
+@checked(X="has batch d", C0="lacks batch")
 def kmeans(X, C0, *, steps: int, batch: str = "batch", d: str = "d",
            clusters: str = "clusters"):
     """``steps`` rounds of Lloyd's k-means from centroids C0 ∈ R^{clusters×d}.
@@ -247,8 +248,6 @@ def kmeans(X, C0, *, steps: int, batch: str = "batch", d: str = "d",
     X ∈ R^{batch×d}.  Each round assigns (:func:`kmeans_assign`) and updates
     (:func:`kmeans_update`).  Returns the centroids.
     """
-    _require(X, (batch, d), "kmeans (X)")
-    _not_axis(C0, batch, "kmeans", "C0")
     C = C0
     for _ in range(steps):
         Q = kmeans_assign(X, C, d=d, clusters=clusters)
@@ -260,12 +259,7 @@ def kmeans(X, C0, *, steps: int, batch: str = "batch", d: str = "d",
 # beam search
 
 def _topk(x, ax, k, new, what):
-    x = _as_funsor(x)
-    axes = _checks.axis_names(ax, what, "ax")
-    _require(x, axes, what)
-    _checks.real(what, x=x)
-    if not isinstance(new, str):
-        raise AxisError(f"{what}: new must be an axis name (a str), got {new!r}")
+    axes = (ax,) if isinstance(ax, str) else tuple(ax)
     have = shape(x)
     n = math.prod(have[a] for a in axes)
     if not 1 <= k <= n:
@@ -282,14 +276,16 @@ def _topk(x, ax, k, new, what):
     return vals, idx, rest, axes, have, n
 
 
-def maxk(x, ax, k: int, *, new: str = "k"):
+@checked(x="real has ax")
+def maxk(x, ax: Axes, k: int, *, new: Axis = "k"):
     """maxk_{ax,k} X: the k largest values along ``ax`` (one axis or several,
     taken together), largest first, along a new axis ``new`` of size k."""
     vals, _, rest, _, _, _ = _topk(x, ax, k, new, "maxk")
-    return _wrap(vals, rest + (new,))
+    return tensor(vals, rest + (new,))
 
 
-def argmaxk(x, ax, k: int, *, new: str = "k"):
+@checked(x="real has ax")
+def argmaxk(x, ax: Axes, k: int, *, new: Axis = "k"):
     """argmaxk_{ax,k} X ∈ {0,1}^{ax×k}: for each j along ``new``, the one-hot
     position of the j-th largest value, so that X ⊙_ax argmaxk X = maxk X.
 
@@ -302,7 +298,7 @@ def argmaxk(x, ax, k: int, *, new: str = "k"):
     onehot.scatter_(-2, idx.unsqueeze(-2), 1.0)
     onehot = onehot.reshape(vals.shape[:-1] + tuple(have[a] for a in axes)
                             + (k,))
-    return _wrap(onehot, rest + axes + (new,))
+    return tensor(onehot, rest + axes + (new,))
 
 
 def _append(Y, S, time):
@@ -316,16 +312,13 @@ def _append(Y, S, time):
 def _first_argmax(x, ax, new):
     """One-hot along ``new`` (same size as ``ax``) of the first position of
     the maximum along ``ax``: ties go to one position, not shared."""
-    x = _as_funsor(x)
     rest = tuple(a for a in shape(x) if a != ax)
     i = torch.argmax(_data(x, rest + (ax,)), dim=-1)
     onehot = torch.nn.functional.one_hot(i, shape(x)[ax]).to(x.data.dtype)
     return _wrap(onehot, rest + (new,))
 
 
-def _beam_check(H, S, k, beam, state, merge):
-    _require(H, (beam,), "beam_search (H)")
-    _require(S, (beam, state), "beam_search (S)")
+def _beam_check(f, H, S, steps, k, merge, beam, state, time):
     n = shape(S)[state]
     if merge and not 1 <= k <= n:
         raise AxisError(f"beam_search: with merge=True the beam keeps at most "
@@ -335,6 +328,7 @@ def _beam_check(H, S, k, beam, state, merge):
         raise AxisError(f"beam_search: k = {k} must be at least 1")
 
 
+@checked(H="real has beam", S="real has beam state", compatible=False, check=_beam_check)
 def beam_search(f, H, S, *, steps: int, k: int, merge: bool = True,
                 beam: str = "beam", state: str = "state", time: str = "time"):
     """Beam search of width k for ``steps`` steps.
@@ -360,10 +354,9 @@ def beam_search(f, H, S, *, steps: int, k: int, merge: bool = True,
     Other axes of H, S and f(S) (a batch) are lifted over.  Log-scores must
     be finite if f contracts the one-hot S with them (0·(−∞) is nan).
     """
-    _beam_check(H, S, k, beam, state, merge)
     prev = beam + "@prev"                      # the beam before the step
-    Y = _wrap(_data(S, tuple(shape(S))).unsqueeze(-1),
-              tuple(shape(S)) + (time,))
+    order = tuple(shape(S))
+    Y = tensor(positional(S, order).unsqueeze(-1), order + (time,))
     for _ in range(steps):
         E = H + f(S)                                    # R^{beam×state}
         if merge:
@@ -386,28 +379,39 @@ def beam_search(f, H, S, *, steps: int, k: int, merge: bool = True,
 # --------------------------------------------------------------------------
 # multivariate normal
 
-def _square(x, ax1, ax2, what):
-    x = _as_funsor(x)
-    _require(x, (ax1, ax2), what)
+def _square_check(x, ax1, ax2, what):
     s = shape(x)
     if s[ax1] != s[ax2]:
         raise AxisError(f"{what}: axes {ax1!r}[{s[ax1]}] and "
                         f"{ax2!r}[{s[ax2]}] must have the same size "
                         f"(a square matrix)")
-    rest = tuple(a for a in s if a not in (ax1, ax2))
+
+
+def _square(x, ax1, ax2, what):
+    rest = tuple(a for a in x.names if a not in (ax1, ax2))
     data = _data(x, rest + (ax1, ax2))
     if not (data.is_floating_point() or data.is_complex()):
         data = data.to(float_dtype(x))  # integers: the default float dtype
     return data, rest
 
 
+def _det_check(x, ax1, ax2):
+    _square_check(x, ax1, ax2, "det")
+
+
+def _inv_check(x, ax1, ax2):
+    _square_check(x, ax1, ax2, "inv")
+
+
+@checked(x="has ax1 ax2", check=_det_check)
 def det(x, ax1: str, ax2: str):
     """det_{ax1,ax2} X: the determinant of the matrix with axes ax1, ax2
     (lifted over the other axes)."""
     data, rest = _square(x, ax1, ax2, "det")
-    return _wrap(torch.linalg.det(data), rest)
+    return tensor(torch.linalg.det(data), rest)
 
 
+@checked(x="has ax1 ax2", check=_inv_check)
 def inv(x, ax1: str, ax2: str):
     """inv_{ax1,ax2} X: the matrix inverse, with the same axes.
 
@@ -416,9 +420,20 @@ def inv(x, ax1: str, ax2: str):
     = torch.linalg.inv(positional(X, (ax1, ax2))).
     """
     data, rest = _square(x, ax1, ax2, "inv")
-    return _wrap(torch.linalg.inv(data), rest + (ax1, ax2))
+    return tensor(torch.linalg.inv(data), rest + (ax1, ax2))
 
 
+def _mvn_check(X, mu, Sigma, d, d1, d2):
+    _square_check(Sigma, d1, d2, "mvn_log_density (Sigma)")
+    n = shape(X)[d]
+    if shape(Sigma)[d1] != n:
+        raise AxisError(f"mvn_log_density: Sigma's axes "
+                        f"{d1!r}[{shape(Sigma)[d1]}], "
+                        f"{d2!r}[{shape(Sigma)[d2]}] must match X's "
+                        f"{d!r}[{n}]")
+
+
+@checked(X="real has d", mu="real has d", Sigma="real has d1 d2", check=_mvn_check)
 def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1",
                     d2: str = "d2"):
     """log N(X; μ, Σ) = −½ (inv_{d1,d2} Σ) ⊙_{d1,d2} ([X−μ]_{d→d1} ⊙
@@ -426,27 +441,12 @@ def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1",
 
     X, μ ∈ R^{d}, Σ ∈ R^{d1×d2} (|d| = |d1| = |d2|); other axes are lifted.
     """
-    _require(X, (d,), "mvn_log_density (X)")
-    _require(mu, (d,), "mvn_log_density (mu)")
-    _square(Sigma, d1, d2, "mvn_log_density (Sigma)")
     n = shape(X)[d]
-    if shape(Sigma)[d1] != n:
-        raise AxisError(f"mvn_log_density: Sigma's axes "
-                        f"{d1!r}[{shape(Sigma)[d1]}], "
-                        f"{d2!r}[{shape(Sigma)[d2]}] must match X's "
-                        f"{d!r}[{n}]")
     D = X - mu
     quad = contract(inv(Sigma, d1, d2), rename(D, {d: d1}), rename(D, {d: d2}),
                     over=(d1, d2))
     log_norm = n * math.log(2 * math.pi) + log(det(Sigma, d1, d2))
     return -0.5 * quad - 0.5 * log_norm
-
-
-def _mvn_check(X, mu, Sigma, d, d1, d2):
-    _checks.real("mvn_log_density", X=X, mu=mu, Sigma=Sigma)
-
-
-mvn_log_density = _checks.checked(mvn_log_density, _mvn_check)
 
 
 # --------------------------------------------------------------------------
@@ -469,6 +469,17 @@ def _normalise(m, ax):
     return m / sum(m, ax)
 
 
+def _factors_check(factors, max_iter, tol, return_messages, init):
+    for i, f in enumerate(factors):
+        if not shape(f):
+            raise AxisError(f"belief_propagation: factor {i} has no axes "
+                            f"(variables)")
+        if bool((f.data < 0).any()):
+            raise ValueError(f"belief_propagation: factor {i} has negative "
+                             f"entries")
+
+
+@checked(factors="each real", check=_factors_check)
 def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
                        return_messages: bool = False, init=None):
     """Sum-product belief propagation on the factor graph of ``factors``.
@@ -496,15 +507,8 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
     ``init`` (such a ``factor_to_variable`` dict) continues from earlier
     messages instead of uniform ones.
     """
-    fs = [_as_funsor(f) for f in factors]
+    fs = factors
     sizes = _merged_sizes(fs, "belief_propagation")
-    for i, f in enumerate(fs):
-        if not shape(f):
-            raise AxisError(f"belief_propagation: factor {i} has no axes "
-                            f"(variables)")
-        if bool((f.data < 0).any()):
-            raise ValueError(f"belief_propagation: factor {i} has negative "
-                             f"entries")
     like = fs[0].data
     edges = [(i, v) for i, f in enumerate(fs) for v in f.inputs]
     of_var = {v: [i for i, f in enumerate(fs) if v in f.inputs] for v in sizes}
@@ -535,13 +539,3 @@ def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
         return beliefs, {"factor_to_variable": f2v, "iterations": it,
                          "change": change}
     return beliefs
-
-
-def _belief_propagation_check(factors, max_iter, tol, return_messages, init):
-    factors = list(factors)
-    _checks.real("belief_propagation",
-                 **{f"factor {i}": f for i, f in enumerate(factors)})
-    return {"factors": factors}
-
-
-belief_propagation = _checks.checked(belief_propagation, _belief_propagation_check)

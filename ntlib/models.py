@@ -24,11 +24,11 @@ from collections import OrderedDict
 
 import torch
 
-from . import _checks
 from . import core as _core
-from .core import (AxisError, _data, _wrap, contract, index, max as _max, relu, rename, shape,
-                   softmax)
 from . import nn as _nn
+from ._internal import (AxisError, axis_size, checked, data_in, float_dtype, fmt, fused_by,
+                        make, missing_axis, real)
+from .core import contract, index, max as _max, relu, rename, shape, softmax
 
 __all__ = [
     "one_hot", "embed", "positional_encoding", "init_transformer", "self_attention",
@@ -61,18 +61,11 @@ def parameters(params: dict) -> list:
 # --------------------------------------------------------------------------
 # the Transformer (Appendix A.1)
 
-def one_hot(tokens, *, vocab: str = "vocab", size: int) -> "_core.Tensor":
-    """I ∈ {0,1}^{... × vocab}: the one-hot form of an integer named tensor."""
-    data = torch.nn.functional.one_hot(tokens.data, size).to(torch.float64)
-    return _core.tensor(data, _core.names(tokens) + (vocab,))
-
-
-def _ids(ids, n, what, role, vocab, convert=True):
+def _ids(ids, n, what, role, vocab):
     """Token ids as int64 in [0, n): any integer dtype, negative ids counted
     from the end (as a negative index); TypeError for other dtypes, AxisError
-    for ids out of range.  ``convert=False``: check only."""
-    ids = _core._as_funsor(ids)
-    dt = _core.dtype(ids)
+    for ids out of range."""
+    dt = ids.data.dtype
     if dt == torch.bool or dt.is_floating_point or dt.is_complex:
         raise TypeError(f"{what}: {role} must hold integer token ids, got {dt} values "
                         f"(a {str(dt).replace('torch.', '')} tensor is not an index)")
@@ -82,18 +75,31 @@ def _ids(ids, n, what, role, vocab, convert=True):
         raise AxisError(f"{what}: {role} must lie in [-{n}, {n}) to index axis "
                         f"{vocab!r}[{n}]; got ids from {int(data.min())} to "
                         f"{int(data.max())}")
-    if convert:
-        return _core.tensor(torch.where(data < 0, data + n, data), _core.names(ids))
+    return data
 
 
-def _one_hot_check(tokens, vocab, size):
-    size = _checks.size(size, vocab, "one_hot")
-    return {"tokens": _ids(tokens, size, "one_hot", "tokens", vocab), "size": size}
+def _one_hot_ids(tokens, vocab, size):
+    size = axis_size(size, "one_hot", vocab)
+    data = _ids(tokens, size, "one_hot", "tokens", vocab)
+    return {"tokens": make(torch.where(data < 0, data + size, data), tokens.names),
+            "size": size}
 
 
-one_hot = _checks.checked(one_hot, _one_hot_check)
+@checked(tokens="lacks vocab", check=_one_hot_ids, replaces="tokens size")
+def one_hot(tokens, *, vocab: str = "vocab", size: int) -> "_core.Tensor":
+    """I ∈ {0,1}^{... × vocab}: the one-hot form of an integer named tensor."""
+    data = torch.nn.functional.one_hot(tokens.data, size).to(torch.float64)
+    return _core.tensor(data, _core.names(tokens) + (vocab,))
 
 
+def _embed_check(I, E, vocab, layer):
+    if I.data.is_floating_point() and vocab not in I.names:
+        raise TypeError(f"embed: I must be integer token ids or one-hot over "
+                        f"{vocab!r}; got {I.data.dtype} values over "
+                        f"{fmt(I.shape)}, without the axis {vocab!r}")
+
+
+@checked(I="", E="has vocab layer", check=_embed_check)
 def embed(I, E, *, vocab: str = "vocab", layer: str = "layer"):
     """W = (E ⊙_vocab I) √|layer|.
 
@@ -108,17 +114,12 @@ def embed(I, E, *, vocab: str = "vocab", layer: str = "layer"):
     return index(E, vocab, I) * scale
 
 
-def _embed_check(I, E, vocab, layer):
-    _core._require(E, (vocab, layer), "embed (E)")
-    if _core.dtype(I).is_floating_point and vocab not in _core.shape(I):
-        raise TypeError(f"embed: I must be integer token ids or one-hot over "
-                        f"{vocab!r}; got {_core.dtype(I)} values over "
-                        f"{_core._fmt(_core.shape(I))}, without the axis {vocab!r}")
+def _sizes(n, d, seq, layer, dtype):
+    axis_size(n, "positional_encoding", seq)
+    axis_size(d, "positional_encoding", layer)
 
 
-embed = _checks.checked(embed, _embed_check)
-
-
+@checked(check=_sizes)
 def positional_encoding(n: int, d: int, *, seq: str = "seq", layer: str = "layer",
                         dtype=torch.float64) -> "_core.Tensor":
     """P ∈ R^{seq[n] × layer[d]}, with the paper's 1-based p and i:
@@ -134,14 +135,13 @@ def positional_encoding(n: int, d: int, *, seq: str = "seq", layer: str = "layer
     return _core.tensor(P, (seq, layer))
 
 
-def _positional_encoding_check(n, d, seq, layer, dtype):
-    _checks.size(n, seq, "positional_encoding")
-    _checks.size(d, layer, "positional_encoding")
+def _transformer_sizes(vocab, layers, heads, layer, hidden, seed, dtype, names):
+    for ax, n in (("vocab", vocab), ("heads", heads), ("layer", layer),
+                  ("hidden", 4 * layer if hidden is None else hidden)):
+        axis_size(n, "init_transformer", (names or {}).get(ax, ax))
 
 
-positional_encoding = _checks.checked(positional_encoding, _positional_encoding_check)
-
-
+@checked(check=_transformer_sizes)
 def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int = 64,
                      hidden: int | None = None, seed: int = 0, dtype=torch.float32,
                      names: dict | None = None) -> dict:
@@ -155,9 +155,6 @@ def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int 
     ``l.b2`` (layer), ``l.gamma'``, ``l.beta'`` (layer; after the FFN).
     ``names`` renames axes (e.g. ``{"layer": "emb"}``).
     """
-    for ax, n in (("vocab", vocab), ("heads", heads), ("layer", layer),
-                  ("hidden", 4 * layer if hidden is None else hidden)):
-        _checks.size(n, (names or {}).get(ax, ax), "init_transformer")
     if layer % heads:
         raise AxisError(f"|layer| = {layer} is not divisible by |heads| = {heads}")
     hidden = 4 * layer if hidden is None else hidden
@@ -226,6 +223,12 @@ def _layer_norm(X, gamma, beta, *, layer, eps):
     return _nn.layer_norm(X, gamma, beta, layer=layer, chans=None, eps=eps)
 
 
+def _known_version(X, params, l, M, version, **axes):
+    if version not in ("latest", "v1"):
+        raise ValueError(f"version must be 'latest' or 'v1', got {version!r}")
+
+
+@checked("X", check=_known_version)
 def transformer_layer(X, params, l: int, M=None, *, version: str = "latest",
                       seq="seq", query="seq'", layer="layer", heads="heads", key="key",
                       val="val", hidden="hidden", eps: float = 1e-5):
@@ -243,14 +246,23 @@ def transformer_layer(X, params, l: int, M=None, *, version: str = "latest",
         T = _layer_norm(att + X, p["gamma"], p["beta"], layer=layer, eps=eps)
         F = ffn(T, p["W1"], p["b1"], p["W2"], p["b2"], layer=layer, hidden=hidden)
         return _layer_norm(F + T, p["gamma'"], p["beta'"], layer=layer, eps=eps)
-    if version == "v1":
+    if version == "v1":  # (the declared check admits no other version)
         T = _layer_norm(att, p["gamma"], p["beta"], layer=layer, eps=eps) + X
         F = ffn(T, p["W1"], p["b1"], p["W2"], p["b2"], layer=layer, hidden=hidden,
                 final_relu=True)
         return _layer_norm(F, p["gamma'"], p["beta'"], layer=layer, eps=eps) + T
-    raise ValueError(f"version must be 'latest' or 'v1', got {version!r}")
 
 
+def _logits_check(I, params, version, causal, seq, query, vocab, layer, heads, key, val,
+                  hidden, eps):
+    E = params["E"]
+    for a in (vocab, layer):
+        if a not in E.names:
+            raise missing_axis("transformer_logits (E)", a, E)
+    real("transformer_logits", **params)
+
+
+@checked(I="has seq", check=_logits_check)
 def transformer_logits(I, params, *, version: str = "latest", causal: bool = True,
                        seq="seq", query="seq'", vocab="vocab", layer="layer",
                        heads="heads", key="key", val="val", hidden="hidden",
@@ -272,16 +284,6 @@ def transformer_logits(I, params, *, version: str = "latest", causal: bool = Tru
     return contract(X, E, over=layer)               # = E ⊙_layer X^L
 
 
-def _transformer_logits_check(I, params, version, causal, seq, query, vocab, layer,
-                              heads, key, val, hidden, eps):
-    _core._require(I, (seq,), "transformer_logits (I)")
-    _core._require(params["E"], (vocab, layer), "transformer_logits (E)")
-    _checks.real("transformer_logits", **params)
-
-
-transformer_logits = _checks.checked(transformer_logits, _transformer_logits_check)
-
-
 def transformer(I, params, **kw):
     """O = softmax_vocab(E ⊙_layer X^L): next-token distributions at every position.
 
@@ -295,29 +297,28 @@ def _cross_entropy_check(logits, target, vocab, reduction):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
                          f"got {reduction!r}")
-    _core._require(logits, (vocab,), "cross_entropy (logits)")
-    if vocab in target.inputs:
+    if vocab in target.names:
         raise AxisError(f"cross_entropy: the target holds class ids and must not have "
-                        f"the axis {vocab!r}; its axes are {_core._fmt(shape(target))}")
-    _core._merged_sizes((logits, target), "cross_entropy")
-    _ids(target, shape(logits)[vocab], "cross_entropy", "target", vocab, convert=False)
+                        f"the axis {vocab!r}; its axes are {fmt(target.shape)}")
+    _ids(target, logits.shape[vocab], "cross_entropy", "target", vocab)
 
 
 def _cross_entropy_fused(logits, target, vocab, reduction):
-    rest = tuple(a for a in logits.inputs if a != vocab)
-    if set(_core.names(target)) != set(rest):
+    rest = tuple(a for a in logits.names if a != vocab)
+    if set(target.names) != set(rest):
         return NotImplemented   # target with other axes: the formula lifts
-    z = _data(logits, rest + (vocab,)).to(_core.float_dtype(logits))
-    t = (_data(target, rest) if rest else target.data).to(torch.int64)
+    z = data_in(logits, rest + (vocab,)).to(float_dtype(logits))
+    t = data_in(target, rest).to(torch.int64)
     t = torch.where(t < 0, t + z.shape[-1], t)      # negative ids count from the end
     loss = torch.nn.functional.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1),
                                              reduction=reduction)
     if reduction == "none":
-        return _wrap(loss.reshape(t.shape), rest)
-    return _wrap(loss, ())
+        return make(loss.reshape(t.shape), rest)
+    return make(loss, ())
 
 
-@_core.fused_by(_cross_entropy_fused, _cross_entropy_check)
+@checked(logits="has vocab", target="", check=_cross_entropy_check, real=True)
+@fused_by(_cross_entropy_fused)
 def cross_entropy(logits, target, *, vocab: str = "vocab",
                   reduction: str = "mean"):
     """−log softmax_vocab(logits) at the target ids, averaged over positions.
@@ -339,6 +340,13 @@ def cross_entropy(logits, target, *, vocab: str = "vocab",
 # --------------------------------------------------------------------------
 # LeNet (Appendix A.2)
 
+def _lenet_sizes(chans, kernels, pools, height, width, hidden, classes, seed, dtype):
+    for ax, n in (("height", height), ("width", width), ("hidden", hidden),
+                  ("classes", classes)):
+        axis_size(n, "init_lenet", ax)
+
+
+@checked(check=_lenet_sizes)
 def init_lenet(*, chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2)),
                height: int = 28, width: int = 28, hidden: int = 120, classes: int = 10,
                seed: int = 0, dtype=torch.float32) -> dict:
@@ -350,9 +358,6 @@ def init_lenet(*, chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2,
     ``layer`` are found by running the shape arithmetic (valid convolutions,
     pools that divide evenly).
     """
-    for ax, n in (("height", height), ("width", width), ("hidden", hidden),
-                  ("classes", classes)):
-        _checks.size(n, ax, "init_lenet")
     h, w = height, width
     params = {}
     for l, ((kh, kw), (ph, pw)) in enumerate(zip(kernels, pools), start=1):
@@ -381,6 +386,14 @@ def _conv(X, W, b, *, chans, height, width):
     return rename(Y, {"chans'": chans})
 
 
+def _lenet_check(X, params, pools, flatten, chans, height, width, layer, hidden, classes):
+    W4 = params["W4"]
+    for a in (classes, hidden):
+        if a not in W4.names:
+            raise missing_axis("lenet_logits (W4)", a, W4)
+
+
+@checked("X", check=_lenet_check)
 def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
                  chans="chans", height="height", width="width", layer="layer",
                  hidden="hidden", classes="classes"):
@@ -409,14 +422,6 @@ def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
         W3 = _core.unflatten(W3, layer, {height: s[height], width: s[width], chans: s[chans]})
         X3 = relu(contract(X2, W3, over=(height, width, chans)) + params["b3"])
     return contract(X3, params["W4"], over=hidden) + params["b4"]
-
-
-def _lenet_logits_check(X, params, pools, flatten, chans, height, width, layer, hidden,
-                        classes):
-    _core._require(params["W4"], (classes, hidden), "lenet_logits (W4)")
-
-
-lenet_logits = _checks.checked(lenet_logits, _lenet_logits_check)
 
 
 def lenet(X, params, **kw):

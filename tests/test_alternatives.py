@@ -45,30 +45,30 @@ def test_xarray_round_trip(data):
     k = data.draw(st.integers(1, 4))
     sizes = {a: data.draw(st.integers(1, 5)) for a in POOL}
     x = data.draw(named_tensors(names=order[:k], sizes=sizes, max_size=5))
-    da = nt.to_xarray(x)
+    da = nt.alternatives.to_xarray(x)
     assert isinstance(da, xr.DataArray)
     assert set(da.dims) == set(nt.names(x))
     assert dict(da.sizes) == nt.shape(x)
     # the values, read by numpy in another order, are x's values
     want = list(reversed(order[:k]))
     assert_equal(x, da.transpose(*want).values, order=want)
-    back = nt.from_xarray(da)
+    back = nt.alternatives.from_xarray(da)
     assert_equal(back, x)                                       # exact
     # and from an xarray-side transpose
-    assert_equal(nt.from_xarray(da.transpose(*want)), x)
+    assert_equal(nt.alternatives.from_xarray(da.transpose(*want)), x)
 
 
 def test_xarray_integer_and_coords_rule():
     i = nt.tensor([[1, 2, 3], [4, 5, 6]], ("batch", "seq"))
-    da = nt.to_xarray(i, coords={"seq": ["a", "b", "c"]})
+    da = nt.alternatives.to_xarray(i, coords={"seq": ["a", "b", "c"]})
     assert list(da.coords["seq"].values) == ["a", "b", "c"]
-    back = nt.from_xarray(da)                         # coordinates are dropped
+    back = nt.alternatives.from_xarray(da)                         # coordinates are dropped
     assert not back.data.is_floating_point()
     assert_equal(back, i)
     # a DataArray with labels in another order: values taken in da's order
     da2 = xr.DataArray(np.arange(6.0).reshape(2, 3), dims=("a", "b"),
                        coords={"b": [30, 10, 20], "extra": ("a", [7, 8])})
-    y = nt.from_xarray(da2)
+    y = nt.alternatives.from_xarray(da2)
     assert nt.shape(y) == {"a": 2, "b": 3}
     assert_equal(y, np.arange(6.0).reshape(2, 3), order=("a", "b"))
 
@@ -76,7 +76,7 @@ def test_xarray_integer_and_coords_rule():
 def test_from_xarray_rejects_non_string_dims():
     da = xr.DataArray(np.zeros((2, 3)), dims=("a", 5))
     with pytest.raises(nt.AxisError, match="5"):
-        nt.from_xarray(da)
+        nt.alternatives.from_xarray(da)
 
 
 @SETTINGS
@@ -84,8 +84,8 @@ def test_from_xarray_rejects_non_string_dims():
 def test_xr_dot_equals_contract(ops):
     ts, over = ops
     want = nt.contract(*ts, over=over)
-    got = xr.dot(*[nt.to_xarray(t) for t in ts], dim=list(over))
-    assert_close(nt.from_xarray(got), want, **TOL)
+    got = xr.dot(*[nt.alternatives.to_xarray(t) for t in ts], dim=list(over))
+    assert_close(nt.alternatives.from_xarray(got), want, **TOL)
 
 
 # --------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def test_xr_dot_equals_contract(ops):
 @given(operands())
 def test_sql_contract_equals_contract(ops):
     ts, over = ops
-    assert_close(nt.sql_contract(*ts, over=over), nt.contract(*ts, over=over), **TOL)
+    assert_close(nt.alternatives.sql_contract(*ts, over=over), nt.contract(*ts, over=over), **TOL)
 
 
 @SETTINGS
@@ -108,14 +108,14 @@ def test_sql_contract_with_rename(ops, data):
         return
     old = data.draw(st.sampled_from(kept))
     mapping = {old: old + "_new"}
-    assert_close(nt.sql_contract(*ts, over=over, rename=mapping), nt.rename(want, mapping),
+    assert_close(nt.alternatives.sql_contract(*ts, over=over, rename=mapping), nt.rename(want, mapping),
                  **TOL)
 
 
 def test_sql_tables_hold_every_record():
     x = nt.randn(seed=4, dtype=torch.float64, seq=3, key=2)
     conn = sqlite3.connect(":memory:")
-    nt.sql_load(conn, "X", x)
+    nt.alternatives.sql_load(conn, "X", x)
     rows = conn.execute('SELECT "key", "seq", "v" FROM "X" ORDER BY "key", "seq"').fetchall()
     assert len(rows) == 6
     for k, s, v in rows:
@@ -123,7 +123,7 @@ def test_sql_tables_hold_every_record():
 
 
 def test_sql_query_text():
-    q = nt.sql_contract_query({"W": ("out", "layer"), "X": ("batch", "layer")}, "layer",
+    q = nt.alternatives.sql_contract_query({"W": ("out", "layer"), "X": ("batch", "layer")}, "layer",
                               rename={"out": "layer"})
     assert 'JOIN "X" AS t1 ON t1."layer" = t0."layer"' in q
     assert 'GROUP BY t0."out", t1."batch"' in q
@@ -135,14 +135,14 @@ def test_sql_errors_name_the_axis():
     x = nt.randn(seed=1, dtype=torch.float64, seq=3, key=2)
     y = nt.randn(seed=2, dtype=torch.float64, seq=4, key=2)
     with pytest.raises(nt.AxisError, match="'seq'"):
-        nt.sql_contract(x, y, over="key")
+        nt.alternatives.sql_contract(x, y, over="key")
     with pytest.raises(nt.AxisError, match="'kye'"):
-        nt.sql_contract_query({"X": ("seq", "key")}, over="kye")
+        nt.alternatives.sql_contract_query({"X": ("seq", "key")}, over="kye")
     with pytest.raises(nt.AxisError, match="'seq'"):
-        nt.sql_contract_query({"X": ("seq", "key")}, over="key", rename={"seq": "key2",
+        nt.alternatives.sql_contract_query({"X": ("seq", "key")}, over="key", rename={"seq": "key2",
                                                                         "key": "z"})
     with pytest.raises(nt.AxisError, match="'v'"):
-        nt.sql_load(sqlite3.connect(":memory:"), "X",
+        nt.alternatives.sql_load(sqlite3.connect(":memory:"), "X",
                     nt.randn(seed=1, dtype=torch.float64, v=2))
 
 
@@ -171,7 +171,7 @@ def brute_network(ts, labels, over):
 def test_network_structure(ops):
     ts, over = ops
     labels = [f"X{k}" for k in range(len(ts))]
-    g = nt.network(*ts, names=labels, over=over)
+    g = nt.alternatives.network(*ts, names=labels, over=over)
     edges, hubs, legs = brute_network(ts, labels, over)
     assert g.nodes == labels
     assert {(frozenset((u, v)), a) for u, v, a in g.edges} == edges
@@ -186,12 +186,12 @@ def test_network_attention_and_draw():
     matplotlib.use("Agg")
     q = nt.randn(seed=1, dtype=torch.float64, key=3)
     K = nt.randn(seed=2, dtype=torch.float64, seq=4, key=3)
-    g = nt.network(q, K, names=["q", "K"], over="key")
+    g = nt.alternatives.network(q, K, names=["q", "K"], over="key")
     assert g.edges == [("q", "K", "key")] and g.legs == [("K", "seq")] and not g.hubs
     ax = g.draw()
     assert len(ax.lines) == 2                    # one edge, one leg
     with pytest.raises(nt.AxisError, match="'kye'"):
-        nt.network(q, K, over="kye")
+        nt.alternatives.network(q, K, over="kye")
 
 
 # --------------------------------------------------------------------------
@@ -241,12 +241,12 @@ def test_sql_query_scale_and_cte():
     a = nt.randn(seed=7, dtype=torch.float64, batch=2, key=3)
     k = nt.randn(seed=8, dtype=torch.float64, key=3, seq=4)
     conn = sqlite3.connect(":memory:")
-    sizes = {**nt.sql_load(conn, "A", a), **nt.sql_load(conn, "K", k)}
-    inner = nt.sql_contract_query({"A": ("batch", "key"), "K": ("key", "seq")},
+    sizes = {**nt.alternatives.sql_load(conn, "A", a), **nt.alternatives.sql_load(conn, "K", k)}
+    inner = nt.alternatives.sql_contract_query({"A": ("batch", "key"), "K": ("key", "seq")},
                                   "key", scale=0.25)
     query = f"WITH S AS ({inner}) SELECT \"seq\", SUM(\"v\") AS \"v\" " \
             f"FROM S GROUP BY \"seq\""
-    got = nt.sql_read(conn, query, sizes)
+    got = nt.alternatives.sql_read(conn, query, sizes)
     assert_close(got, nt.sum(nt.contract(a, k, over="key"), "batch") * 0.25, **TOL)
 
 

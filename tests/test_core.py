@@ -160,7 +160,40 @@ def test_contract_with_a_python_scalar():
     torch.testing.assert_close(back(got, ("i",)), 2.5 * back(x, ("i", "j")) @ back(y, ("j",)))
 
 
-def test_contract_lowers_to_one_einsum(monkeypatch):
+def _aten_calls(fn):
+    """The aten operators fn() runs, in order (torch's dispatch, below Python)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.calls.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    with Record() as rec:
+        fn()
+    return rec.calls
+
+
+@pytest.mark.parametrize("sx,sy,over", [
+    ({"batch": 4, "input": 6}, {"out": 5, "input": 6}, "input"),
+    ({"b": 3, "i": 4, "j": 5}, {"b": 3, "j": 5, "k": 2}, "j"),
+    ({"i": 4, "j": 5}, {"j": 5, "i": 4}, ("i", "j")),
+])
+def test_contract_is_one_matrix_product(sx, sy, over):
+    # a contraction of two operands is one (batched) matrix product, never the
+    # broadcast product followed by a sum
+    x, W = nt.randn(seed=0, **sx), nt.randn(seed=1, **sy)
+    calls = _aten_calls(lambda: nt.contract(W, x, over=over))
+    products = [c for c in calls if c in ("mm", "bmm", "matmul", "dot", "mv", "einsum")]
+    assert len(products) == 1, calls
+    assert not {"mul", "sum"} & set(calls), calls
+
+
+def test_contract_of_three_operands_is_one_einsum(monkeypatch):
     calls = []
     real = torch.einsum
 
@@ -169,9 +202,10 @@ def test_contract_lowers_to_one_einsum(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(torch, "einsum", spy)
-    x = nt.randn(seed=0, batch=4, input=6)
-    W = nt.randn(seed=1, out=5, input=6)
-    nt.contract(W, x, over="input")
+    x = nt.randn(seed=0, i=3, j=4)
+    y = nt.randn(seed=1, j=4, k=5)
+    z = nt.randn(seed=2, k=5, l=2)
+    nt.contract(x, y, z, over=("j", "k"))
     assert len(calls) == 1
 
 
@@ -323,31 +357,80 @@ def test_gradients_flow_through_named_ops():
     torch.testing.assert_close(w.grad, w2.grad)
 
 
-def test_funsor_fast_tensor_construction_is_funsors_own():
-    # _funsor_compat.make repeats funsor's construction steps with a cache;
-    # the result must be the object funsor's own constructor returns.
+def test_funsor_named_tensor_is_what_funsors_constructor_makes():
+    # ntlib builds results without funsor's constructor (ntlib._internal.make);
+    # the object must be the one funsor's constructor would make: same class,
+    # same inputs, output, fresh and bound variables, same _ast_values
     from collections import OrderedDict
 
+    from funsor.domains import Bint, Real
     from funsor.tensor import Tensor
 
-    from ntlib import _funsor_compat as fc
-    from ntlib import core
+    from ntlib._internal import make
 
     d = torch.randn(3, 4, dtype=torch.float64)
-    ours = core._wrap(d, ("a", "b"))
-    theirs = nt.NamedTensor(d, OrderedDict(a=core._bint(3), b=core._bint(4)))
-    assert ours is theirs                      # the same cons-hashed term
-    assert isinstance(ours, Tensor)            # usable wherever funsor Tensors are
-    fresh = core._wrap(d.clone(), ("a", "b"))
-    assert type(fresh) is type(theirs) and fresh is not theirs
-    assert fresh._ast_values[1] == theirs._ast_values[1]
-    torch.testing.assert_close(nt.positional(fresh + theirs, ("a", "b")), 2 * d)
-    p = fc.make(Tensor, d, tuple(ours.inputs.items()))
-    assert type(p).__mro__[1] is Tensor and p is Tensor(d, OrderedDict(ours.inputs))
-    i = fc.plain(core._wrap(torch.tensor([0, 2]), ("k",)), 3)
-    assert i.dtype == 3 and i is Tensor(i.data, OrderedDict(k=core._bint(2)), 3)
-    # funsor's substitution (used by index) on the plain term
-    torch.testing.assert_close(fc.subs(p, {"a": i}).data, d[[0, 2]])
+    ours = make(d, ("a", "b"))
+    theirs = nt.NamedTensor(d, OrderedDict(a=Bint[3], b=Bint[4]))
+    assert type(ours) is type(theirs) and isinstance(ours, Tensor)
+    assert ours.inputs == theirs.inputs == OrderedDict(a=Bint[3], b=Bint[4])
+    assert ours.output == theirs.output == Real
+    assert ours.fresh == theirs.fresh == frozenset({"a", "b"})
+    assert ours.bound == theirs.bound == {}
+    assert ours._ast_values[1:] == theirs._ast_values[1:]
+    assert ours._ast_values[0] is theirs._ast_values[0] is d
+    assert theirs.names == ("a", "b") and nt.equal(ours, theirs)
+    torch.testing.assert_close(nt.positional(ours + theirs, ("a", "b")), 2 * d)
+    # funsor's own algorithms accept it: reduce, substitution, sum_product
+    from funsor import ops
+    from funsor.sum_product import sum_product
+
+    from ntlib._internal import funsor_compat as fc
+    r = ours.reduce(ops.add, "a")
+    assert isinstance(r, Tensor) and not isinstance(r, nt.NamedTensor) and not r.output.shape
+    torch.testing.assert_close(r.data, d.sum(0))
+    i = Tensor(torch.tensor([0, 2]), OrderedDict(k=Bint[2]), 3)
+    torch.testing.assert_close(nt.positional(fc.subs(ours, {"a": i}), ("k", "b")), d[[0, 2]])
+    torch.testing.assert_close(nt.positional(fc.subs(ours, {"b": 1}), "a"), d[:, 1])
+    y = make(torch.randn(4, 2, dtype=torch.float64), ("b", "c"))
+    m = sum_product(ops.add, ops.mul, [ours, y], eliminate=frozenset({"b"}))
+    torch.testing.assert_close(nt.positional(m, ("a", "c")),
+                               d @ nt.positional(y, ("b", "c")))
+    # and funsor's reinterpretation rebuilds it
+    from funsor.interpreter import reinterpret
+    assert nt.equal(reinterpret(ours), ours)
+
+
+def test_funsor_stays_funsor():
+    # after import ntlib, plain funsor Tensors keep funsor's semantics exactly:
+    # their products are plain funsor Tensors (funsor's .sum() sums values)
+    import subprocess
+    import sys
+    code = """
+import torch, funsor, funsor.ops as ops
+from collections import OrderedDict
+from funsor.domains import Bint
+funsor.set_backend("torch")
+def run():
+    a = funsor.Tensor(torch.arange(6.).reshape(2, 3), OrderedDict(i=Bint[2]))
+    b = funsor.Tensor(torch.arange(2.) + 1, OrderedDict(i=Bint[2]))
+    c = funsor.Tensor(torch.arange(3.), OrderedDict(j=Bint[3]))
+    out = []
+    for r in (a * b, a + b, ops.mul(b, c), b - c, a.sum(), (b * c).reduce(ops.add, "i")):
+        out.append((type(r).__name__, tuple(r.inputs), tuple(r.output.shape),
+                    r.data.tolist()))
+    return out
+before = run()
+import ntlib as nt
+after = run()
+assert before == after, (before, after)
+assert all(t == "Tensor" for t, *_ in after), after
+x = nt.tensor(torch.arange(2.) + 1, "i")
+c = funsor.Tensor(torch.arange(3.), OrderedDict(j=Bint[3]))
+assert isinstance(c * x, nt.NamedTensor) and isinstance(x * c, nt.NamedTensor)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 def test_funsor_checked_binary_keeps_funsors_elementwise_rule():

@@ -138,7 +138,7 @@ def block_cases(d1, d2):
                                            gamma=r(d2, 2, chans=6), beta=r(d2, 3, chans=6), k=2)),
         ("softmax", nt.softmax, dict(x=r(d1, 1, batch=3, vocab=5), ax="vocab")),
         ("log_softmax", nt.log_softmax, dict(x=r(d1, 1, batch=3, vocab=5), ax="vocab")),
-        ("cross_entropy", nt.cross_entropy, dict(logits=r(d1, 1, batch=3, seq=2, vocab=5),
+        ("cross_entropy", nt.models.cross_entropy, dict(logits=r(d1, 1, batch=3, seq=2, vocab=5),
                                                  target=nt.randint(0, 5, seed=9, seq=2,
                                                                    batch=3))),
     ]

@@ -59,24 +59,24 @@ def test_random_variables_against_loops(nA, nB, lifted, seed):
         pj = [[c[a, k] * prior[a] for k in range(nB)] for a in range(nA)]
         pb = [sum(pj[a][k] for a in range(nA)) for k in range(nB)]
         post = [[pj[a][k] / pb[k] for k in range(nB)] for a in range(nA)]
-        J, M, Bay = P(nt.joint(pBA, pA), order), P(nt.marginal(pBA, pA), order[:-2] + ("B",)), \
-            P(nt.bayes(pBA, pA), order)
+        J, M, Bay = P(nt.examples.joint(pBA, pA), order), P(nt.examples.marginal(pBA, pA), order[:-2] + ("B",)), \
+            P(nt.examples.bayes(pBA, pA), order)
         if lifted:
             J, M, Bay = J[b], M[b], Bay[b]
         torch.testing.assert_close(J, torch.tensor(pj, dtype=f64), **ALLCLOSE)
         torch.testing.assert_close(M, torch.tensor(pb, dtype=f64), **ALLCLOSE)
         torch.testing.assert_close(Bay, torch.tensor(post, dtype=f64), **ALLCLOSE)
     # the posterior is a distribution over A
-    assert_close(nt.sum(nt.bayes(pBA, pA), "A"),
+    assert_close(nt.sum(nt.examples.bayes(pBA, pA), "A"),
                  torch.ones(*([3] if lifted else []), nB, dtype=f64),
                  order=order[:-2] + ("B",), **ALLCLOSE)
 
 
 def test_random_variables_errors():
     with pytest.raises(nt.AxisError, match="'A'"):
-        nt.marginal(nt.rand(seed=1, C=2, B=3), nt.rand(seed=2, A=2))
+        nt.examples.marginal(nt.rand(seed=1, C=2, B=3), nt.rand(seed=2, A=2))
     with pytest.raises(nt.AxisError, match="'A'"):
-        nt.bayes(nt.rand(seed=1, A=2, B=3), nt.rand(seed=2, A=3))
+        nt.examples.bayes(nt.rand(seed=1, A=2, B=3), nt.rand(seed=2, A=3))
 
 
 # --------------------------------------------------------------------------
@@ -92,7 +92,7 @@ def test_cbow_against_embedding_bag(n, V, m, K, order, seed):
     X = nt.tensor(P(X, order).contiguous(), order)                   # another storage order
     E = nt.randn(seed=seed % 1000, emb=m, vocab=V, dtype=f64)
     W = nt.randn(seed=seed % 1000 + 1, classes=K, emb=m, dtype=f64)
-    got = P(nt.cbow(X, E, W), ("batch", "classes"))
+    got = P(nt.examples.cbow(X, E, W), ("batch", "classes"))
     bag = torch.nn.EmbeddingBag(V, m, mode="sum").double()
     bag.weight.data = P(E, ("vocab", "emb")).clone()
     ref = torch.softmax(torch.nn.functional.linear(bag(words), P(W, ("classes", "emb"))), -1)
@@ -102,9 +102,9 @@ def test_cbow_against_embedding_bag(n, V, m, K, order, seed):
 def test_cbow_errors():
     X = nt.rand(seed=1, seq=3, vocab=5)
     with pytest.raises(nt.AxisError, match="'vocab'"):
-        nt.cbow(X, nt.rand(seed=2, vocab=4, emb=2), nt.rand(seed=3, classes=2, emb=2))
+        nt.examples.cbow(X, nt.rand(seed=2, vocab=4, emb=2), nt.rand(seed=3, classes=2, emb=2))
     with pytest.raises(nt.AxisError, match="'classes'"):
-        nt.cbow(X, nt.rand(seed=2, vocab=5, emb=2), nt.rand(seed=3, cls=2, emb=2))
+        nt.examples.cbow(X, nt.rand(seed=2, vocab=5, emb=2), nt.rand(seed=3, cls=2, emb=2))
 
 
 # --------------------------------------------------------------------------
@@ -131,71 +131,71 @@ def valid_by_loops(grid):
 
 
 def ok(X, **kw):
-    return bool(P(nt.sudoku_check(X, **kw), ()) == 1)
+    return bool(P(nt.examples.sudoku_check(X, **kw), ()) == 1)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_sudoku_valid_and_violations(seed):
     g = relabel(SOLVED, seed)
-    assert valid_by_loops(g) and ok(nt.sudoku_one_hot(g.tolist()))
+    assert valid_by_loops(g) and ok(nt.examples.sudoku_one_hot(g.tolist()))
     rng = np.random.default_rng(seed)
     r, c = rng.integers(9), rng.integers(9)
     # row only: swap two cells of one column inside one box (column, box still fine)
     bad = g.copy()
     r2 = 3 * (r // 3) + (r + 1) % 3
     bad[r, c], bad[r2, c] = bad[r2, c], bad[r, c]
-    cons = nt.sudoku_constraints(nt.sudoku_one_hot(bad.tolist()))
+    cons = nt.examples.sudoku_constraints(nt.examples.sudoku_one_hot(bad.tolist()))
     assert {k: float(P(v, ())) for k, v in cons.items()} == \
         {"cell": 1.0, "box": 1.0, "column": 1.0, "row": 0.0}
     # column only: swap two cells of one row inside one box
     bad = g.copy()
     c2 = 3 * (c // 3) + (c + 1) % 3
     bad[r, c], bad[r, c2] = bad[r, c2], bad[r, c]
-    cons = nt.sudoku_constraints(nt.sudoku_one_hot(bad.tolist()))
+    cons = nt.examples.sudoku_constraints(nt.examples.sudoku_one_hot(bad.tolist()))
     assert {k: float(P(v, ())) for k, v in cons.items()} == \
         {"cell": 1.0, "box": 1.0, "column": 0.0, "row": 1.0}
     # box only: shift the grid cyclically by one row (rows and columns stay permutations)
     bad = np.roll(g, 1, axis=0)
     assert not valid_by_loops(bad)
-    cons = nt.sudoku_constraints(nt.sudoku_one_hot(bad.tolist()))
+    cons = nt.examples.sudoku_constraints(nt.examples.sudoku_one_hot(bad.tolist()))
     assert {k: float(P(v, ())) for k, v in cons.items()} == \
         {"cell": 1.0, "box": 0.0, "column": 1.0, "row": 1.0}
     # cell: an empty cell, and a cell holding two digits
-    X = nt.sudoku_one_hot(g.tolist())
+    X = nt.examples.sudoku_one_hot(g.tolist())
     empty = P(X, ("height", "width", "assign")).clone()
     empty[r, c] = 0
-    assert float(P(nt.sudoku_constraints(nt.tensor(empty, ("height", "width", "assign")))["cell"],
+    assert float(P(nt.examples.sudoku_constraints(nt.tensor(empty, ("height", "width", "assign")))["cell"],
                    ())) == 0.0
     two = P(X, ("height", "width", "assign")).clone()
     two[r, c, (g[r, c]) % 9] = 1
     assert not ok(nt.tensor(two, ("height", "width", "assign")))
-    assert not ok(nt.sudoku_one_hot(bad.tolist()))
+    assert not ok(nt.examples.sudoku_one_hot(bad.tolist()))
 
 
 def test_sudoku_boxes_by_loops_and_lifting():
     grids = [relabel(SOLVED, s) for s in range(3)] + [np.roll(relabel(SOLVED, 0), 1, axis=0)]
-    data = torch.stack([P(nt.sudoku_one_hot(g.tolist()), ("height", "width", "assign"))
+    data = torch.stack([P(nt.examples.sudoku_one_hot(g.tolist()), ("height", "width", "assign"))
                         for g in grids])
     X = nt.tensor(data.permute(3, 2, 0, 1).contiguous(), ("assign", "width", "grids", "height"))
-    Y = nt.sudoku_boxes(X)
+    Y = nt.examples.sudoku_boxes(X)
     y = P(Y, ("grids", "height'", "width'", "height", "width", "assign"))
     for n in range(4):
         for hb, wb, h, w in itertools.product(range(3), repeat=4):
             assert torch.equal(y[n, hb, wb, h, w], data[n, 3 * hb + h, 3 * wb + w])
-    assert P(nt.sudoku_check(X), ("grids",)).tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert P(nt.examples.sudoku_check(X), ("grids",)).tolist() == [1.0, 1.0, 1.0, 0.0]
     assert [valid_by_loops(g) for g in grids] == [True, True, True, False]
 
 
 def test_sudoku_printed_box_index():
-    X = nt.sudoku_one_hot(SOLVED.tolist())
+    X = nt.examples.sudoku_one_hot(SOLVED.tolist())
     printed = lambda hb, h, b: (3 * (hb + 1) + (h + 1) - 1) - 1   # 1-based 3h'+h-1, as 0-based
     with pytest.raises(nt.AxisError, match="height@grid"):
-        nt.sudoku_check(X, rows=printed)
+        nt.examples.sudoku_check(X, rows=printed)
     wrapped = lambda hb, h, b: printed(hb, h, b) % 9
     G = np.roll(SOLVED, (2, 2), (0, 1))
     assert not valid_by_loops(G)
-    assert ok(nt.sudoku_one_hot(G.tolist()), rows=wrapped)      # misses the box violation
-    assert not ok(nt.sudoku_one_hot(G.tolist()))                # the corrected index catches it
+    assert ok(nt.examples.sudoku_one_hot(G.tolist()), rows=wrapped)      # misses the box violation
+    assert not ok(nt.examples.sudoku_one_hot(G.tolist()))                # the corrected index catches it
     # the printed index is two rows past the corrected 3(h'-1) + h, for every h', h
     for hb in range(3):
         for h in range(3):
@@ -203,8 +203,8 @@ def test_sudoku_printed_box_index():
             assert nt.examples.box_rows(hb, h) == corrected
             assert printed(hb, h, 3) - corrected == 2
     # the misread boxes of G (moved 2 down, 2 right) are the true boxes of SOLVED
-    misread = nt.examples.sudoku_boxes(nt.sudoku_one_hot(G.tolist()), rows=wrapped)
-    true = nt.examples.sudoku_boxes(nt.sudoku_one_hot(SOLVED.tolist()))
+    misread = nt.examples.sudoku_boxes(nt.examples.sudoku_one_hot(G.tolist()), rows=wrapped)
+    true = nt.examples.sudoku_boxes(nt.examples.sudoku_one_hot(SOLVED.tolist()))
     assert nt.equal(misread, true)
 
 
@@ -219,16 +219,16 @@ def digits(rows):
 def test_sudoku_propagate_solves_and_lifts():
     clues, solution = digits(WIKI_CLUES), digits(WIKI_SOLUTION)
     assert valid_by_loops(solution)
-    C = nt.sudoku_propagate(nt.sudoku_one_hot(clues.tolist()))
+    C = nt.examples.sudoku_propagate(nt.examples.sudoku_one_hot(clues.tolist()))
     c = P(C, ("height", "width", "assign"))
-    assert torch.equal(c, P(nt.sudoku_one_hot(solution.tolist()), ("height", "width", "assign")))
+    assert torch.equal(c, P(nt.examples.sudoku_one_hot(solution.tolist()), ("height", "width", "assign")))
     # a batch of puzzles: the clues, transposed, relabelled
     perm = np.array([0, 3, 1, 4, 9, 2, 6, 5, 8, 7])          # digit relabelling, 0 stays 0
     puzzles = [clues, clues.T, perm[clues]]
     answers = [solution, solution.T, perm[solution]]
-    X = nt.tensor(torch.stack([P(nt.sudoku_one_hot(p.tolist()), ("height", "width", "assign"))
+    X = nt.tensor(torch.stack([P(nt.examples.sudoku_one_hot(p.tolist()), ("height", "width", "assign"))
                                for p in puzzles]), ("n", "height", "width", "assign"))
-    got = P(nt.argmax_index(nt.sudoku_propagate(X), "assign"), ("n", "height", "width")) + 1
+    got = P(nt.argmax_index(nt.examples.sudoku_propagate(X), "assign"), ("n", "height", "width")) + 1
     assert [np.array_equal(got[i].numpy(), answers[i]) for i in range(3)] == [True] * 3
 
 
@@ -237,14 +237,14 @@ def test_sudoku_propagate_never_removes_the_solution(seed):
     rng = np.random.default_rng(seed)
     solution = relabel(SOLVED, seed + 10)
     clues = np.where(rng.random((9, 9)) < 0.35, solution, 0)
-    C = P(nt.sudoku_propagate(nt.sudoku_one_hot(clues.tolist())), ("height", "width", "assign"))
-    truth = P(nt.sudoku_one_hot(solution.tolist()), ("height", "width", "assign"))
+    C = P(nt.examples.sudoku_propagate(nt.examples.sudoku_one_hot(clues.tolist())), ("height", "width", "assign"))
+    truth = P(nt.examples.sudoku_one_hot(solution.tolist()), ("height", "width", "assign"))
     assert torch.equal(C * truth, truth)        # the true digit is always still possible
 
 
 def test_sudoku_errors():
     with pytest.raises(nt.AxisError, match="'height'"):
-        nt.sudoku_boxes(nt.rand(seed=1, height=8, width=8, assign=8))
+        nt.examples.sudoku_boxes(nt.rand(seed=1, height=8, width=8, assign=8))
 
 
 # --------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_kmeans_against_sklearn(iris, rows, steps):
     # same number of rounds, or both converged (then further rounds change nothing)
     assert km.n_iter_ == steps or km.n_iter_ < steps
     X = nt.tensor(iris.T.contiguous(), ("d", "batch"))
-    C = nt.kmeans(X, nt.tensor(C0, ("clusters", "d")), steps=steps)
+    C = nt.examples.kmeans(X, nt.tensor(C0, ("clusters", "d")), steps=steps)
     assert np.allclose(P(C, ("clusters", "d")).numpy(), km.cluster_centers_, atol=1e-10)
 
 
@@ -275,8 +275,8 @@ def test_kmeans_against_sklearn(iris, rows, steps):
 def test_kmeans_step_by_loops_and_lifting(n, dim, k, seed):
     X = nt.randn(seed=seed % 997, batch=n, d=dim, dtype=f64)
     C0 = nt.randn(seed=seed % 991 + 1, runs=2, d=dim, clusters=k, dtype=f64)
-    Q = nt.kmeans_assign(X, C0)
-    C1 = nt.kmeans(X, C0, steps=1)
+    Q = nt.examples.kmeans_assign(X, C0)
+    C1 = nt.examples.kmeans(X, C0, steps=1)
     x, c0 = P(X, ("batch", "d")), P(C0, ("runs", "clusters", "d"))
     q, c1 = P(Q, ("runs", "batch", "clusters")), P(C1, ("runs", "clusters", "d"))
     for r in range(2):
@@ -293,9 +293,9 @@ def test_kmeans_step_by_loops_and_lifting(n, dim, k, seed):
 
 def test_kmeans_errors():
     with pytest.raises(nt.AxisError, match="'d'"):
-        nt.kmeans(nt.rand(seed=1, batch=5, d=3), nt.rand(seed=2, clusters=2, d=4), steps=1)
+        nt.examples.kmeans(nt.rand(seed=1, batch=5, d=3), nt.rand(seed=2, clusters=2, d=4), steps=1)
     with pytest.raises(nt.AxisError, match="'clusters'"):
-        nt.kmeans(nt.rand(seed=1, batch=5, d=3), nt.rand(seed=2, k=2, d=3), steps=1)
+        nt.examples.kmeans(nt.rand(seed=1, batch=5, d=3), nt.rand(seed=2, k=2, d=3), steps=1)
 
 
 # --------------------------------------------------------------------------
@@ -312,8 +312,8 @@ def test_maxk_argmaxk_against_topk(sizes, data):
     k = data.draw(st.integers(1, n))
     flat = P(x, rest + axes).reshape(*[dict(zip(names, sizes))[a] for a in rest], n)
     vals, idx = torch.topk(flat, k, dim=-1)
-    assert_close(nt.maxk(x, axes, k), vals, order=rest + ["k"], **ALLCLOSE)
-    A = nt.argmaxk(x, axes, k)
+    assert_close(nt.examples.maxk(x, axes, k), vals, order=rest + ["k"], **ALLCLOSE)
+    A = nt.examples.argmaxk(x, axes, k)
     a = P(A, rest + axes + ["k"]).reshape(*flat.shape, k)
     torch.testing.assert_close(a, torch.nn.functional.one_hot(idx, n).transpose(-1, -2),
                                **ALLCLOSE)
@@ -324,22 +324,22 @@ def test_maxk_argmaxk_against_topk(sizes, data):
 def test_argmaxk_with_ties_is_still_one_hot_and_satisfies_the_identity():
     x = nt.tensor(torch.tensor([[1.0, 1.0, 1.0, 0.0], [2.0, 2.0, 3.0, 3.0]], dtype=f64),
                   ("b", "a"))
-    A = nt.argmaxk(x, "a", 3)
+    A = nt.examples.argmaxk(x, "a", 3)
     a = P(A, ("b", "a", "k"))
     assert torch.equal(a.sum(1), torch.ones(2, 3, dtype=f64))      # one position per k
     assert torch.equal(a.sum(2).max(), torch.tensor(1.0, dtype=f64))  # no position twice
-    assert_close(nt.contract(x, A, over="a"), nt.maxk(x, "a", 3), **ALLCLOSE)
-    assert P(nt.maxk(x, "a", 3), ("b", "k")).tolist() == [[1, 1, 1], [3, 3, 2]]
+    assert_close(nt.contract(x, A, over="a"), nt.examples.maxk(x, "a", 3), **ALLCLOSE)
+    assert P(nt.examples.maxk(x, "a", 3), ("b", "k")).tolist() == [[1, 1, 1], [3, 3, 2]]
 
 
 def test_maxk_errors():
     x = nt.rand(seed=1, a=3, b=2)
     with pytest.raises(nt.AxisError, match="'a'"):
-        nt.maxk(x, "a", 4)
+        nt.examples.maxk(x, "a", 4)
     with pytest.raises(nt.AxisError, match="'b'"):
-        nt.argmaxk(x, "a", 2, new="b")
+        nt.examples.argmaxk(x, "a", 2, new="b")
     with pytest.raises(nt.AxisError, match="'c'"):
-        nt.maxk(x, "c", 1)
+        nt.examples.maxk(x, "c", 1)
 
 
 def bigram_f(L):
@@ -400,7 +400,7 @@ def test_beam_search_merge_at_full_width_is_viterbi(ns, T, seed):
     best_ending = {}
     for sc, seq in ref:                           # sorted: first is best
         best_ending.setdefault(seq[-1], sc)
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns)
+    H, Y = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=ns)
     got = found(H, Y)
     assert len(got) == ns
     assert sorted(q[-1] for _, q in got) == list(range(ns))   # one per state
@@ -421,7 +421,7 @@ def test_beam_search_never_beats_exhaustive(ns, T, seed, merge):
     S0 = nt.tensor(torch.eye(ns, dtype=f64)[[start]], ("beam", "state"))
     exact = all_scores(Lp, start, T)[0][0]
     for k in range(1, (ns if merge else ns * ns) + 1):
-        H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=k, merge=merge)
+        H, Y = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=k, merge=merge)
         got = found(H, Y)
         hs = [h for h, _ in got]
         assert hs == sorted(hs, reverse=True)
@@ -446,8 +446,8 @@ def test_beam_search_variants_differ_at_width_state():
         L = nt.log(nt.softmax(2 * nt.randn(seed=seed, state=ns, **{"state'": ns},
                                            dtype=f64), "state'"))
         exact = all_scores(P(L, ("state", "state'")), 0, T)[0][0]
-        Hm, _ = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns)
-        Hr, _ = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns, merge=False)
+        Hm, _ = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=ns)
+        Hr, _ = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=ns, merge=False)
         assert abs(float(P(Hm, "beam")[0]) - exact) < 1e-9
         missed += float(P(Hr, "beam")[0]) < exact - 1e-9
     assert missed > 0
@@ -461,8 +461,8 @@ def test_beam_search_merge_differs_from_ranking_all():
     L = nt.tensor(torch.log(Pm), ("state", "state'"))
     H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
     S0 = nt.tensor(torch.tensor([[0.0, 0.0, 1.0]], dtype=f64), ("beam", "state"))
-    Hr, Yr = nt.beam_search(bigram_f(L), H0, S0, steps=2, k=2, merge=False)
-    Hm, Ym = nt.beam_search(bigram_f(L), H0, S0, steps=2, k=2)
+    Hr, Yr = nt.examples.beam_search(bigram_f(L), H0, S0, steps=2, k=2, merge=False)
+    Hm, Ym = nt.examples.beam_search(bigram_f(L), H0, S0, steps=2, k=2)
     assert [q for _, q in found(Hr, Yr)] == [(2, 0, 0), (2, 1, 0)]
     assert [q for _, q in found(Hm, Ym)] == [(2, 0, 0), (2, 1, 1)]
 
@@ -472,11 +472,11 @@ def test_beam_search_errors():
     H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
     S0 = nt.tensor(torch.eye(3, dtype=f64)[[0]], ("beam", "state"))
     with pytest.raises(nt.AxisError, match=r"k = 4 .*\[1, 3\].*'state'"):
-        nt.beam_search(bigram_f(L), H0, S0, steps=2, k=4)
+        nt.examples.beam_search(bigram_f(L), H0, S0, steps=2, k=4)
     with pytest.raises(nt.AxisError, match="k = 0"):
-        nt.beam_search(bigram_f(L), H0, S0, steps=2, k=0, merge=False)
+        nt.examples.beam_search(bigram_f(L), H0, S0, steps=2, k=0, merge=False)
     with pytest.raises(nt.AxisError, match="'beam'"):
-        nt.beam_search(bigram_f(L), nt.tensor(torch.zeros(1, dtype=f64), "b"), S0,
+        nt.examples.beam_search(bigram_f(L), nt.tensor(torch.zeros(1, dtype=f64), "b"), S0,
                        steps=1, k=1)
 
 
@@ -493,20 +493,20 @@ def test_beam_search_exhaustive(ns, T, seed):
     S0 = nt.tensor(torch.eye(ns, dtype=f64)[[start]], ("beam", "state"))
     ref = all_scores(Lp, start, T)
     # beam as wide as the set of sequences: every sequence, sorted
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** T, merge=False)
+    H, Y = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** T, merge=False)
     assert np.allclose(P(H, "beam").numpy(), [s for s, _ in ref])
     seqs = P(nt.argmax_index(Y, "state"), ("beam", "time")).tolist()
     for (s, seq), got in zip(ref, seqs):
         got_score = float(sum(Lp[a, b] for a, b in zip(got, got[1:])))
         assert abs(got_score - s) < 1e-9 and got[0] == start
     # width |state|^(T-1) never prunes before the last step: the best is exact
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** (T - 1), merge=False)
+    H, Y = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=ns ** (T - 1), merge=False)
     assert abs(float(P(H, "beam")[0]) - ref[0][0]) < 1e-9
     best = P(nt.argmax_index(Y, "state"), ("beam", "time"))[0].tolist()
     # (sequences using the same transitions in another order tie: compare scores)
     assert abs(float(sum(Lp[a, b] for a, b in zip(best, best[1:]))) - ref[0][0]) < 1e-9
     # any width: the best found is a real sequence with its true score, no better than exact
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=1, merge=False)
+    H, Y = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=1, merge=False)
     got = P(nt.argmax_index(Y, "state"), ("beam", "time"))[0].tolist()
     assert abs(float(sum(Lp[a, b] for a, b in zip(got, got[1:]))) - float(P(H, "beam")[0])) < 1e-9
     assert float(P(H, "beam")[0]) <= ref[0][0] + 1e-12
@@ -519,10 +519,10 @@ def test_beam_search_lifts_over_batch(merge):
                           "state'"))
     H0 = nt.tensor(torch.zeros(1, dtype=f64), "beam")
     S0 = nt.tensor(torch.eye(ns, dtype=f64)[[1]], ("beam", "state"))
-    H, Y = nt.beam_search(bigram_f(L), H0, S0, steps=T, k=k, merge=merge)
+    H, Y = nt.examples.beam_search(bigram_f(L), H0, S0, steps=T, k=k, merge=merge)
     for b in range(3):
         Lb = nt.index(L, "batch", b)
-        Hb, Yb = nt.beam_search(bigram_f(Lb), H0, S0, steps=T, k=k, merge=merge)
+        Hb, Yb = nt.examples.beam_search(bigram_f(Lb), H0, S0, steps=T, k=k, merge=merge)
         torch.testing.assert_close(P(H, ("batch", "beam"))[b], P(Hb, "beam"), **ALLCLOSE)
         assert torch.equal(P(Y, ("batch", "beam", "time", "state"))[b],
                            P(Yb, ("beam", "time", "state")))
@@ -544,11 +544,11 @@ def test_det_inv_against_linalg(n, swap, seed):
     M = torch.randn(3, n, n, generator=g, dtype=f64) + 2 * torch.eye(n, dtype=f64)
     order = ("d2", "batch", "d1") if swap else ("batch", "d1", "d2")
     X = nt.tensor(nt.positional(nt.tensor(M, ("batch", "d1", "d2")), order).contiguous(), order)
-    assert_close(nt.det(X, "d1", "d2"), torch.linalg.det(M), order="batch", **ALLCLOSE)
-    assert_close(nt.inv(X, "d1", "d2"), torch.linalg.inv(M), order=("batch", "d1", "d2"),
+    assert_close(nt.examples.det(X, "d1", "d2"), torch.linalg.det(M), order="batch", **ALLCLOSE)
+    assert_close(nt.examples.inv(X, "d1", "d2"), torch.linalg.inv(M), order=("batch", "d1", "d2"),
                  **ALLCLOSE)
     # rows d1: inverse with d2 renamed meets X with d1 renamed -> identity
-    Y = nt.contract(nt.rename(nt.inv(X, "d1", "d2"), {"d2": "c"}), nt.rename(X, {"d1": "c"}),
+    Y = nt.contract(nt.rename(nt.examples.inv(X, "d1", "d2"), {"d2": "c"}), nt.rename(X, {"d1": "c"}),
                     over="c")
     assert_close(Y, torch.eye(n, dtype=f64).expand(3, n, n), order=("batch", "d1", "d2"),
                  **ALLCLOSE)
@@ -563,7 +563,7 @@ def test_mvn_against_torch_distributions(n, batch_sigma, seed):
     S = spd(n, seed, (4,) if batch_sigma else ())
     X = nt.tensor(x.T.contiguous(), ("d", "batch"))
     Sig = nt.tensor(S, ("batch", "d1", "d2") if batch_sigma else ("d1", "d2"))
-    got = P(nt.mvn_log_density(X, nt.tensor(mu, "d"), Sig), "batch")
+    got = P(nt.examples.mvn_log_density(X, nt.tensor(mu, "d"), Sig), "batch")
     ref = torch.distributions.MultivariateNormal(mu, S).log_prob(x)
     torch.testing.assert_close(got, ref, **ALLCLOSE)
 
@@ -571,11 +571,11 @@ def test_mvn_against_torch_distributions(n, batch_sigma, seed):
 def test_mvn_errors():
     X, mu = nt.rand(seed=1, d=3), nt.rand(seed=2, d=3)
     with pytest.raises(nt.AxisError, match="'d1'"):
-        nt.mvn_log_density(X, mu, nt.rand(seed=3, d1=3, d2=2))
+        nt.examples.mvn_log_density(X, mu, nt.rand(seed=3, d1=3, d2=2))
     with pytest.raises(nt.AxisError, match="'d1'"):
-        nt.mvn_log_density(X, mu, nt.rand(seed=3, d1=2, d2=2))
+        nt.examples.mvn_log_density(X, mu, nt.rand(seed=3, d1=2, d2=2))
     with pytest.raises(nt.AxisError, match="'d2'"):
-        nt.det(nt.rand(seed=3, d1=3, d2=2), "d1", "d2")
+        nt.examples.det(nt.rand(seed=3, d1=3, d2=2), "d1", "d2")
 
 
 # --------------------------------------------------------------------------
@@ -628,7 +628,7 @@ def random_tree(draw):
 @SETTINGS
 @given(random_tree())
 def test_belief_propagation_exact_on_random_trees(factors):
-    bp = nt.belief_propagation(factors)
+    bp = nt.examples.belief_propagation(factors)
     bf = brute_marginals(factors)
     fu = funsor_marginals(factors)
     assert set(bp) == set(bf)
@@ -694,7 +694,7 @@ def test_belief_propagation_needs_the_rounds_on_a_chain():
 def test_belief_propagation_star_with_a_three_way_factor():
     fs = [nt.rand(seed=1, a=2, b=3, c=2, dtype=f64), nt.rand(seed=2, c=2, d=4, dtype=f64),
           nt.rand(seed=3, a=2, dtype=f64), nt.rand(seed=4, d=4, e=3, dtype=f64)]
-    bp, info = nt.belief_propagation(fs, return_messages=True)
+    bp, info = nt.examples.belief_propagation(fs, return_messages=True)
     bf = brute_marginals(fs)
     for v in bf:
         assert_close(bp[v], bf[v], order=v, rtol=1e-5, atol=1e-12, check_dtype=False)
@@ -705,7 +705,7 @@ def test_loopy_belief_propagation_is_approximate():
     J = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=f64)
     fs = [nt.tensor(J, ("x", "y")), nt.tensor(J, ("y", "z")), nt.tensor(J, ("z", "x")),
           nt.tensor(torch.tensor([0.7, 0.3], dtype=f64), "x")]
-    bp, info = nt.belief_propagation(fs, max_iter=500, return_messages=True)
+    bp, info = nt.examples.belief_propagation(fs, max_iter=500, return_messages=True)
     assert info["change"] < 1e-12                  # it converged ...
     bf = brute_marginals(fs)
     err = max(float((P(bp[v], v) - bf[v]).abs().max()) for v in bf)
@@ -714,9 +714,9 @@ def test_loopy_belief_propagation_is_approximate():
 
 def test_belief_propagation_errors():
     with pytest.raises(nt.AxisError, match="'b'"):
-        nt.belief_propagation([nt.rand(seed=1, a=2, b=3), nt.rand(seed=2, b=4)])
+        nt.examples.belief_propagation([nt.rand(seed=1, a=2, b=3), nt.rand(seed=2, b=4)])
     with pytest.raises(ValueError, match="negative"):
-        nt.belief_propagation([nt.randn(seed=1, a=2, b=3)])
+        nt.examples.belief_propagation([nt.randn(seed=1, a=2, b=3)])
 
 
 # --------------------------------------------------------------------------
@@ -758,9 +758,9 @@ def _first_case(id):
 def test_belief_propagation_init_continues():
     fs = [nt.rand(seed=1, a=2, b=3, dtype=f64), nt.rand(seed=2, b=3, c=2, dtype=f64),
           nt.rand(seed=3, c=2, a=2, dtype=f64)]                     # a cycle
-    _, three = nt.belief_propagation(fs, max_iter=3, return_messages=True)
-    _, two = nt.belief_propagation(fs, max_iter=2, return_messages=True)
-    _, more = nt.belief_propagation(fs, max_iter=1, init=two["factor_to_variable"],
+    _, three = nt.examples.belief_propagation(fs, max_iter=3, return_messages=True)
+    _, two = nt.examples.belief_propagation(fs, max_iter=2, return_messages=True)
+    _, more = nt.examples.belief_propagation(fs, max_iter=1, init=two["factor_to_variable"],
                                     return_messages=True)
     for e, m in three["factor_to_variable"].items():
         assert_close(m, more["factor_to_variable"][e], rtol=1e-5, atol=1e-14, check_dtype=False)

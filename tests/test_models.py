@@ -122,24 +122,24 @@ def randomize(params, seed):
 
 
 def _tf(vocab=11, layers=2, heads=4, layer=16, seed=0, random_affine=True):
-    params = nt.init_transformer(vocab=vocab, layers=layers, heads=heads, layer=layer,
+    params = nt.models.init_transformer(vocab=vocab, layers=layers, heads=heads, layer=layer,
                                  hidden=24, seed=seed, dtype=torch.float64)
     return randomize(params, seed) if random_affine else params
 
 
 def _lenet(seed=0, **cfg):
-    return randomize(nt.init_lenet(seed=seed, dtype=torch.float64, **cfg), seed + 1)
+    return randomize(nt.models.init_lenet(seed=seed, dtype=torch.float64, **cfg), seed + 1)
 
 
 def test_positional_encoding_matches_vaswani():
-    P = nt.positional_encoding(9, 12)
+    P = nt.models.positional_encoding(9, 12)
     torch.testing.assert_close(nt.positional(P, ("seq", "layer")).cpu(),
                                ref_positional_encoding(9, 12), **TOL)
 
 
 def test_positional_encoding_one_based_entries():
     d = 6
-    P = nt.positional_encoding(4, d)
+    P = nt.models.positional_encoding(4, d)
     for p in range(1, 5):          # the paper's 1-based p and i
         for i in range(1, d + 1):
             want = (math.sin((p - 1) / 10000 ** ((i - 1) / d)) if i % 2 == 1
@@ -150,8 +150,8 @@ def test_positional_encoding_one_based_entries():
 def test_embedding_one_hot_equals_index():
     params = _tf()
     I = nt.randint(0, 11, seed=1, batch=3, seq=5)
-    a = nt.embed(I, params["E"])
-    b = nt.embed(nt.one_hot(I, size=11), params["E"])
+    a = nt.models.embed(I, params["E"])
+    b = nt.models.embed(nt.models.one_hot(I, size=11), params["E"])
     torch.testing.assert_close(nt.positional(a, ("batch", "seq", "layer")),
                                nt.positional(b, ("batch", "seq", "layer")), **TOL)
 
@@ -163,10 +163,10 @@ def test_transformer_matches_positional_reference(version, layers, heads, fused)
     params = _tf(layers=layers, heads=heads, seed=layers * 10 + heads)
     tokens = nt.randint(0, 11, seed=2, batch=3, seq=7)
     if fused:
-        O = nt.transformer(tokens, params, version=version)
+        O = nt.models.transformer(tokens, params, version=version)
     else:
         with nt.plain():
-            O = nt.transformer(tokens, params, version=version)
+            O = nt.models.transformer(tokens, params, version=version)
     ref = torch.softmax(ref_transformer_logits(nt.positional(tokens, ("batch", "seq")),
                                                transformer_weights(params), version), -1)
     torch.testing.assert_close(nt.positional(O, ("batch", "seq", "vocab")), ref, **TOL)
@@ -175,7 +175,7 @@ def test_transformer_matches_positional_reference(version, layers, heads, fused)
 def test_transformer_without_mask_and_without_batch():
     params = _tf()
     tokens = nt.randint(0, 11, seed=3, seq=6)
-    O = nt.transformer(tokens, params, causal=False)
+    O = nt.models.transformer(tokens, params, causal=False)
     ref = torch.softmax(ref_transformer_logits(nt.positional(tokens, "seq").unsqueeze(0),
                                                transformer_weights(params), causal=False), -1)[0]
     torch.testing.assert_close(nt.positional(O, ("seq", "vocab")), ref, **TOL)
@@ -184,7 +184,7 @@ def test_transformer_without_mask_and_without_batch():
 def test_transformer_gradients_match_reference():
     params = _tf(layers=2, heads=2)
     tokens = nt.randint(0, 11, seed=4, batch=2, seq=5)
-    loss = nt.cross_entropy(nt.transformer_logits(tokens, params), tokens)
+    loss = nt.models.cross_entropy(nt.models.transformer_logits(tokens, params), tokens)
     loss.data.backward()
     w = transformer_weights(params)
     ref_w = {"E": w["E"].detach().clone().requires_grad_(),
@@ -206,7 +206,7 @@ def test_self_attention_matches_torch_multihead_attention():
     X = nt.randn(seed=5, batch=3, seq=n, layer=d)
     M = nt.causal_mask(n, seq="seq", query="seq'")
     p = {k: params[f"1.{k}"] for k in ("WQ", "WK", "WV", "WO")}
-    Y = nt.self_attention(X, p["WQ"], p["WK"], p["WV"], p["WO"], M)
+    Y = nt.models.self_attention(X, p["WQ"], p["WK"], p["WV"], p["WO"], M)
     mha = torch.nn.MultiheadAttention(d, h, bias=False, batch_first=True, dtype=torch.float64)
     with torch.no_grad():  # in_proj rows are (head, key) flattened; columns are layer
         proj = [nt.positional(p[k], ("heads", ax, "layer")).reshape(d, d)
@@ -218,7 +218,7 @@ def test_self_attention_matches_torch_multihead_attention():
     ref, _ = mha(x, x, x, attn_mask=mask, need_weights=False)
     torch.testing.assert_close(nt.positional(Y, ("batch", "seq", "layer")).cpu(), ref, **TOL)
     with nt.plain():
-        Y2 = nt.self_attention(X, p["WQ"], p["WK"], p["WV"], p["WO"], M)
+        Y2 = nt.models.self_attention(X, p["WQ"], p["WK"], p["WV"], p["WO"], M)
     torch.testing.assert_close(nt.positional(Y2, ("batch", "seq", "layer")).cpu(), ref, **TOL)
 
 
@@ -227,8 +227,8 @@ def test_ffn_b2_is_over_layer_and_v1_ends_in_relu():
     X = nt.randn(seed=6, seq=4, layer=16)
     args = [params[f"1.{k}"] for k in ("W1", "b1", "W2", "b2")]
     assert nt.shape(params["1.b2"]) == {"layer": 16}
-    Y = nt.ffn(X, *args)
-    Yv1 = nt.ffn(X, *args, final_relu=True)
+    Y = nt.models.ffn(X, *args)
+    Yv1 = nt.models.ffn(X, *args, final_relu=True)
     assert nt.shape(Y) == {"seq": 4, "layer": 16}
     y = nt.positional(Y, ("seq", "layer"))
     assert (y < 0).any()
@@ -238,19 +238,19 @@ def test_ffn_b2_is_over_layer_and_v1_ends_in_relu():
 def test_versions_differ():
     params = _tf()
     tokens = nt.randint(0, 11, seed=7, batch=2, seq=5)
-    a = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
-    b = nt.positional(nt.transformer(tokens, params, version="v1"), ("batch", "seq", "vocab"))
+    a = nt.positional(nt.models.transformer(tokens, params), ("batch", "seq", "vocab"))
+    b = nt.positional(nt.models.transformer(tokens, params, version="v1"), ("batch", "seq", "vocab"))
     assert (a - b).abs().max() > 1e-2
     with pytest.raises(ValueError):
-        nt.transformer(tokens, params, version="v2")
+        nt.models.transformer(tokens, params, version="v2")
 
 
 def test_transformer_custom_axis_names():
     params = _tf()
     renamed = {k: nt.rename(v, {a: a.upper() for a in nt.names(v)}) for k, v in params.items()}
     tokens = nt.randint(0, 11, seed=8, batch=2, seq=5)
-    O = nt.transformer(tokens, params)
-    O2 = nt.transformer(nt.rename(tokens, {"seq": "SEQ"}), renamed, seq="SEQ", query="Q",
+    O = nt.models.transformer(tokens, params)
+    O2 = nt.models.transformer(nt.rename(tokens, {"seq": "SEQ"}), renamed, seq="SEQ", query="Q",
                         vocab="VOCAB", layer="LAYER", heads="HEADS", key="KEY", val="VAL",
                         hidden="HIDDEN")
     torch.testing.assert_close(nt.positional(O2, ("batch", "SEQ", "VOCAB")),
@@ -263,21 +263,21 @@ def test_causal_prefix_property():
     a = torch.tensor([[1, 2, 3, 4, 5, 6]])
     b = a.clone()
     b[0, 4:] = torch.tensor([9, 0])
-    Oa = nt.positional(nt.transformer(nt.tensor(a, ("batch", "seq")), params), ("batch", "seq", "vocab"))
-    Ob = nt.positional(nt.transformer(nt.tensor(b, ("batch", "seq")), params), ("batch", "seq", "vocab"))
+    Oa = nt.positional(nt.models.transformer(nt.tensor(a, ("batch", "seq")), params), ("batch", "seq", "vocab"))
+    Ob = nt.positional(nt.models.transformer(nt.tensor(b, ("batch", "seq")), params), ("batch", "seq", "vocab"))
     torch.testing.assert_close(Oa[:, :4], Ob[:, :4], **TOL)
     assert (Oa[:, 4:] - Ob[:, 4:]).abs().max() > 1e-3
 
 
 def test_heads_must_divide_layer():
     with pytest.raises(nt.AxisError, match="divisible"):
-        nt.init_transformer(vocab=5, layer=10, heads=4)
+        nt.models.init_transformer(vocab=5, layer=10, heads=4)
 
 
 def test_parameters_are_seeded_leaves():
     a, b = _tf(seed=3, random_affine=False), _tf(seed=3, random_affine=False)
     assert all(torch.equal(a[k].data, b[k].data) for k in a)
-    leaves = nt.parameters(a)
+    leaves = nt.models.parameters(a)
     assert all(t.is_leaf and t.requires_grad and t.device == nt.device() for t in leaves)
     assert not torch.equal(a["1.WQ"].data, a["1.WK"].data)
 
@@ -295,10 +295,10 @@ def test_lenet_matches_positional_reference(fused, cfg):
                     kernels=cfg["kernels"], pools=cfg["pools"], hidden=7)
     X = nt.randn(seed=9, batch=3, chans=2, height=cfg["height"], width=cfg["width"])
     if fused:
-        O = nt.lenet(X, params, pools=cfg["pools"])
+        O = nt.models.lenet(X, params, pools=cfg["pools"])
     else:
         with nt.plain():
-            O = nt.lenet(X, params, pools=cfg["pools"])
+            O = nt.models.lenet(X, params, pools=cfg["pools"])
     x = nt.positional(X, ("batch", "chans", "height", "width"))
     ref = torch.softmax(ref_lenet_logits(x, lenet_weights(params), cfg["pools"]), -1)
     torch.testing.assert_close(nt.positional(O, ("batch", "classes")), ref, **TOL)
@@ -307,23 +307,23 @@ def test_lenet_matches_positional_reference(fused, cfg):
 def test_lenet_contraction_form_equals_flattening_form():
     params = _lenet(height=16, width=16, kernels=((5, 5), (3, 3)))
     X = nt.randn(seed=10, batch=5, chans=1, height=16, width=16)
-    a = nt.lenet(X, params)
-    b = nt.lenet(X, params, flatten=False)
+    a = nt.models.lenet(X, params)
+    b = nt.models.lenet(X, params, flatten=False)
     torch.testing.assert_close(nt.positional(a, ("batch", "classes")),
                                nt.positional(b, ("batch", "classes")), **TOL)
 
 
 def test_lenet_pool_uses_ph_and_pw():
     """The erratum: MaxPool2d_{ph,pw}, not _{ph,ph}; a 2x1 pool halves height only."""
-    params = nt.init_lenet(chans=(1, 2, 2), height=14, width=6, kernels=((3, 3), (3, 1)),
+    params = nt.models.init_lenet(chans=(1, 2, 2), height=14, width=6, kernels=((3, 3), (3, 1)),
                            pools=((2, 1), (2, 1)), hidden=3, dtype=torch.float64)
     # height 14 -> 12 -> 6 -> 4 -> 2; width 6 -> 4 -> 4 -> 4 -> 4; layer = 2 * 4 * 2 chans
     assert nt.shape(params["W3"])["layer"] == 16
     X = nt.randn(seed=11, batch=2, chans=1, height=14, width=6)
-    T = nt.lenet(X, params, pools=((2, 1), (2, 1)))
+    T = nt.models.lenet(X, params, pools=((2, 1), (2, 1)))
     assert nt.shape(T) == {"batch": 2, "classes": 10}
     with pytest.raises(nt.AxisError):
-        nt.lenet(X, params, pools=((2, 2), (2, 2)))
+        nt.models.lenet(X, params, pools=((2, 2), (2, 2)))
 
 
 def test_cross_entropy_and_softmax_fused_equal_plain():
@@ -331,22 +331,22 @@ def test_cross_entropy_and_softmax_fused_equal_plain():
     t = nt.randint(0, 6, seed=13, batch=4, seq=3)
     ref = F.cross_entropy(nt.positional(z, ("batch", "seq", "vocab")).reshape(-1, 6),
                           nt.positional(t, ("batch", "seq")).reshape(-1))
-    torch.testing.assert_close(nt.cross_entropy(z, t).data, ref, **TOL)
+    torch.testing.assert_close(nt.models.cross_entropy(z, t).data, ref, **TOL)
     with nt.plain():
-        torch.testing.assert_close(nt.cross_entropy(z, t).data, ref, **TOL)
+        torch.testing.assert_close(nt.models.cross_entropy(z, t).data, ref, **TOL)
     params = _tf()
     tokens = nt.randint(0, 11, seed=14, batch=2, seq=4)
-    a = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
+    a = nt.positional(nt.models.transformer(tokens, params), ("batch", "seq", "vocab"))
     with nt.plain():
-        b = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
+        b = nt.positional(nt.models.transformer(tokens, params), ("batch", "seq", "vocab"))
     torch.testing.assert_close(a, b, **TOL)
 
 
 def test_one_hot_input_in_float32_model():
-    params = nt.init_transformer(vocab=11, layers=1, heads=2, layer=8, seed=1, dtype=torch.float32)
+    params = nt.models.init_transformer(vocab=11, layers=1, heads=2, layer=8, seed=1, dtype=torch.float32)
     tokens = nt.randint(0, 11, seed=15, batch=2, seq=4)
-    a = nt.positional(nt.transformer(tokens, params), ("batch", "seq", "vocab"))
-    b = nt.positional(nt.transformer(nt.one_hot(tokens, size=11), params), ("batch", "seq", "vocab"))
+    a = nt.positional(nt.models.transformer(tokens, params), ("batch", "seq", "vocab"))
+    b = nt.positional(nt.models.transformer(nt.models.one_hot(tokens, size=11), params), ("batch", "seq", "vocab"))
     assert a.dtype == b.dtype == torch.float32
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
@@ -371,7 +371,7 @@ def _conv_without_bias(X, W, b, *, chans, height, width):
 
 def _transformer_matches(params):
     tokens = nt.randint(0, 11, seed=2, batch=2, seq=5)
-    O = nt.transformer(tokens, params)
+    O = nt.models.transformer(tokens, params)
     ref = torch.softmax(ref_transformer_logits(nt.positional(tokens, ("batch", "seq")),
                                                transformer_weights(params)), -1)
     try:
@@ -398,9 +398,9 @@ def test_broken_lenet_is_caught(monkeypatch):
     X = nt.randn(seed=9, batch=2, chans=1, height=18, width=18)
     ref = torch.softmax(ref_lenet_logits(nt.positional(X, ("batch", "chans", "height", "width")),
                                          lenet_weights(params)), -1)
-    torch.testing.assert_close(nt.positional(nt.lenet(X, params), ("batch", "classes")), ref,
+    torch.testing.assert_close(nt.positional(nt.models.lenet(X, params), ("batch", "classes")), ref,
                                **TOL)
     monkeypatch.setattr(nt.models, "_conv", _conv_without_bias)
     with pytest.raises(AssertionError):
-        torch.testing.assert_close(nt.positional(nt.lenet(X, params), ("batch", "classes")),
+        torch.testing.assert_close(nt.positional(nt.models.lenet(X, params), ("batch", "classes")),
                                    ref, **TOL)

@@ -38,7 +38,8 @@ from typing import Any, Callable
 
 import torch
 
-from ..core import AxisError, _as_funsor, positional, shape
+from .._internal import AxisError, as_named as _as_funsor
+from ..core import positional, shape
 
 __all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "solution",
            "get", "validate"]

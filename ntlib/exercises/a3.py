@@ -37,7 +37,8 @@ def ex_a3_1(X, W, *, layer="layer"):
 
 @exercise("A3.2", title="how nt.contract computes", kind="choice",
           choices={"a": "it forms the broadcast product X * Y, then sums",
-                   "b": "it makes one torch.einsum call",
+                   "b": "it makes one torch call: torch.einsum, or the matrix "
+                        "product einsum would make",
                    "c": "it loops over the records of the kept axes"})
 def ex_a3_2():
     return "b"

@@ -1,8 +1,8 @@
 """Exercises of chapter 5: differentials and derivatives by the rules of §5.
 
 Every reference answer is written with the rules, not with autograd; the
-tests (tests/test_calculus.py) check each one against ``nt.differential``
-or ``nt.derivative``, which use torch's automatic differentiation.
+tests (tests/test_calculus.py) check each one against ``nt.calculus.differential``
+or ``nt.calculus.derivative``, which use torch's automatic differentiation.
 """
 
 import ntlib as nt

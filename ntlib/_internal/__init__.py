@@ -1,0 +1,21 @@
+"""ntlib's internal layer: what the public modules share, not part of the notation.
+
+- funsor_compat: every funsor internal ntlib relies on;
+- base: the errors, the device, making and reading named tensors, axis
+  arguments, error messages, the dtype rule;
+- checks: the checking decorator (argument checks that stay out of the formula);
+- dispatch: plain formulas and fused kernels (fused_by, plain, strict_fused).
+
+Public modules import from here and from the public names of other modules,
+never a private name of a public module (tests/test_layout.py checks this).
+"""
+
+from . import funsor_compat
+from .base import *  # noqa: F401,F403
+from .base import __all__ as _base_all
+from .checks import Axes, Axis, checked, compatible
+from .dispatch import PLAIN, STRICT, fused_by, fused_enabled, plain, strict_fused
+
+__all__ = list(_base_all) + ["funsor_compat", "Axes", "Axis", "checked", "compatible",
+                             "PLAIN", "STRICT", "fused_by", "fused_enabled", "plain",
+                             "strict_fused"]

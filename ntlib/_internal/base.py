@@ -1,0 +1,400 @@
+"""What every ntlib module shares: errors, the device, making and reading named
+tensors, axis arguments, error messages and the dtype rule.
+
+Nothing here is part of the notation; the public modules import it as
+``from .._internal import ...`` (or ``from ._internal import ...``).
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import torch
+
+from . import funsor_compat as fc
+
+__all__ = [
+    "AxisError", "DeviceError", "device", "set_named_type", "named_type", "is_named",
+    "make", "wrap", "as_named", "positional_error", "scalar_operand", "fmt", "sizes_of",
+    "missing_axis", "require", "forbid", "axis_name", "axis_names", "axis_size",
+    "data_in", "align", "merged_sizes", "union_sizes", "same_device", "is_float", "promote",
+    "float_dtype", "floating", "refuse_complex", "real",
+]
+
+
+class AxisError(ValueError):
+    """An operation was given axes that do not fit its operands.
+
+    The message always names the offending axis (or argument) and the sizes
+    involved: a missing or repeated axis, a size clash, an axis name that is
+    not a str, a size that is not a non-negative int.
+    """
+
+
+class DeviceError(ValueError):
+    """Operands of one operation live on different devices; the message names both."""
+
+
+AxisError.__module__ = DeviceError.__module__ = "ntlib"
+
+
+# --------------------------------------------------------------------------
+# the device, read from NTLIB_DEVICE (looked up in os.environ's own dict: the
+# mapping's get costs microseconds, a construction should not)
+
+try:
+    _ENV, _KEY = os.environ._data, os.environ.encodekey("NTLIB_DEVICE")
+except AttributeError:  # pragma: no cover (not CPython's os.environ)
+    _ENV, _KEY = os.environ, "NTLIB_DEVICE"
+_DEVICES: dict = {}
+
+
+def device() -> torch.device:
+    """The device every ntlib tensor is placed on.
+
+    NTLIB_DEVICE (cpu, cuda, cuda:N, meta) if set, else CUDA when available,
+    else the CPU.  This is the only place the choice is made.
+    """
+    raw = _ENV.get(_KEY)
+    dev = _DEVICES.get(raw)
+    if dev is None:
+        name = (raw.decode() if isinstance(raw, bytes) else raw or "").strip()
+        if name:
+            dev = torch.device(name)
+        else:
+            dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        _DEVICES[raw] = dev
+    return dev
+
+
+# --------------------------------------------------------------------------
+# making named tensors
+
+_NAMED = [None]   # the NamedTensor class, registered by ntlib.core.tensor
+_CLASSES: dict = {}
+_new = object.__new__
+
+
+def set_named_type(cls) -> None:
+    """Register the named-tensor class (done once, by ntlib.core.tensor)."""
+    _NAMED[0] = cls
+    _CLASSES.clear()
+
+
+def named_type():
+    return _NAMED[0]
+
+
+def is_named(x) -> bool:
+    return isinstance(x, _NAMED[0])
+
+
+def make(data: torch.Tensor, names: tuple):
+    """A named tensor with ``data`` and axes ``names`` (a tuple of distinct str,
+    one per dimension of data; not checked: for results ntlib computes).
+
+    An instance of the class funsor's constructor would make, without the
+    constructor's checks and cons cache; funsor's attributes (inputs, output,
+    ...) are computed from the names when first read (ntlib.core.tensor).
+    """
+    key = (data.__class__, len(names))
+    cls = _CLASSES.get(key)
+    if cls is None:
+        cls = _CLASSES[key] = fc.typed_class(_NAMED[0], data, len(names))
+    x = _new(cls)
+    x.data = data
+    x._names = names
+    return x
+
+
+def wrap(data: torch.Tensor, names: Iterable[str], what: str = "tensor"):
+    """A named tensor with axes ``names``, one per dimension of ``data`` (checked)."""
+    names = tuple(names)
+    if len(names) != data.dim():
+        raise AxisError(
+            f"{data.dim()}-dimensional data of shape {tuple(data.shape)} needs "
+            f"{data.dim()} axis names, got {len(names)}: {names}")
+    for a in names:
+        if a.__class__ is not str:
+            axis_name(a, what, "names")
+    if len(set(names)) != len(names):
+        dup = sorted({a for a in names if names.count(a) > 1})
+        raise AxisError(f"axis names must be distinct; repeated: {dup}")
+    return make(data, names)
+
+
+def as_named(x, what: str = "expected a named tensor", param: str | None = None):
+    """x as a named tensor: a NamedTensor itself; a funsor Tensor of scalars or a
+    funsor Number with the same data; a Python number as a tensor without axes.
+    A positional torch tensor or numpy array is refused (TypeError saying how to
+    name it), and so is anything else."""
+    cls = _NAMED[0]
+    if isinstance(x, cls):
+        return x
+    if isinstance(x, fc.Tensor):
+        if x.output.shape:
+            raise TypeError(
+                f"a funsor Tensor whose values are arrays of shape {x.output.shape} "
+                f"is not a named tensor; name every dimension with nt.tensor(data, names)")
+        return make(x.data, tuple(x.inputs))
+    if isinstance(x, fc.Number):
+        return make(torch.as_tensor(x.data, device=device()), ())
+    if isinstance(x, (bool, int, float)):
+        return make(torch.as_tensor(x, device=device()), ())
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        raise positional_error(x, what)
+    where = f" for argument {param!r}" if param else ""
+    raise TypeError(
+        f"{what}: expected a named tensor{where} (make one with nt.tensor), "
+        f"got {type(x).__name__}")
+
+
+def positional_error(x, where):
+    shape_ = tuple(x.shape) if hasattr(x, "shape") else "?"
+    return TypeError(
+        f"{where}: cannot combine a named tensor with a positional "
+        f"{type(x).__module__}.{type(x).__name__} of shape {shape_}: its "
+        f"dimensions have no names.  Name them first with nt.tensor(t, names), "
+        f"e.g. nt.tensor(t, ('height', 'width')).")
+
+
+def scalar_operand(other, what):
+    """A Python number or 0-dim torch tensor for ``other``, or None if it is not a scalar."""
+    if isinstance(other, (bool, int, float)):
+        return other
+    if isinstance(other, fc.Number):
+        return other.data
+    if isinstance(other, np.generic):
+        return other.item()
+    if isinstance(other, torch.Tensor):
+        if other.dim() == 0:
+            return other
+        raise positional_error(other, what)
+    if isinstance(other, np.ndarray):
+        if other.ndim == 0:
+            return other.item()
+        raise positional_error(other, what)
+    return None
+
+
+# --------------------------------------------------------------------------
+# messages and axis arguments
+
+def fmt(sizes: Mapping[str, int]) -> str:
+    if not sizes:
+        return "{} (a scalar)"
+    return "{" + ", ".join(f"{a}[{s}]" for a, s in sizes.items()) + "}"
+
+
+def sizes_of(x) -> dict:
+    """{axis: size} of a named tensor."""
+    return dict(zip(x._names, x.data.shape))
+
+
+def missing_axis(what, ax, x) -> AxisError:
+    return AxisError(f"{what}: axis {ax!r} is not an axis of the tensor, "
+                     f"whose axes are {fmt(sizes_of(x))}")
+
+
+def require(x, axes, what) -> None:
+    """Raise AxisError unless every axis in ``axes`` is an axis of ``x``."""
+    have = x._names
+    for a in axes:
+        if a not in have:
+            raise missing_axis(what, a, x)
+
+
+def forbid(x, ax, what, role) -> None:
+    """Raise AxisError if ``x`` (called ``role`` in the message) has the axis ``ax``."""
+    if ax in x._names:
+        raise AxisError(f"{what}: {role} must not have an axis {ax!r}; its axes are "
+                        f"{fmt(sizes_of(x))}")
+
+
+def _kind(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def axis_name(value, what, param) -> str:
+    """``value`` if it is an axis name (a str), else AxisError naming the argument."""
+    if value.__class__ is str or isinstance(value, str):
+        return value
+    hint = ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        hint = "; axes are named, not numbered: pass the axis name"
+    elif value is None:
+        hint = "; give the axis names"
+    raise AxisError(f"{what}: argument {param!r} must be an axis name (a str), "
+                    f"got {_kind(value)}{hint}")
+
+
+_VALID: set = set()
+
+
+def axis_names(value, what, param, owner=None) -> tuple:
+    """One axis name or a sequence of them, as a tuple (repeats refused; the
+    message names the axes of ``owner``, the tensor they belong to, if given)."""
+    if value.__class__ is str:
+        return (value,)
+    if value.__class__ is tuple:
+        try:
+            if value in _VALID:
+                return value
+        except TypeError:
+            pass
+    if isinstance(value, (Mapping, bytes)) or not isinstance(value, Iterable) \
+            or isinstance(value, torch.Tensor):
+        axis_name(value, what, param)
+    names = tuple(value)
+    for a in names:
+        if a.__class__ is not str:
+            raise AxisError(f"{what}: argument {param!r} must be axis names (str), "
+                            f"got {_kind(a)} among {names!r}")
+    if len(set(names)) != len(names):
+        dup = sorted({a for a in names if names.count(a) > 1})
+        of = f"; the tensor has {fmt(sizes_of(owner))}" if owner is not None else ""
+        raise AxisError(f"{what}: axes {names} repeat a name; repeated: {dup}{of}")
+    if len(_VALID) > 4096:
+        _VALID.clear()
+    _VALID.add(names)
+    return names
+
+
+def refuse_complex(what, role, x) -> None:
+    """Raise the TypeError for complex data in ``x`` (called ``role``)."""
+    raise TypeError(f"{what}: {role} must be real; got {x.data.dtype} values over "
+                    f"{fmt(sizes_of(x))} (complex input is not supported here)")
+
+
+def real(what, **tensors) -> None:
+    """TypeError unless each named tensor given (by role) holds real data;
+    None and values that are not named tensors are passed over."""
+    for role, x in tensors.items():
+        if is_named(x) and x.data.dtype.is_complex:
+            refuse_complex(what, role, x)
+
+
+def axis_size(value, what, ax) -> int:
+    """A size given as ``name=size``: a non-negative int (bools refused)."""
+    if not isinstance(value, bool):
+        try:
+            n = operator.index(value)
+        except TypeError:
+            n = None
+        if n is not None and n >= 0:
+            return n
+    raise AxisError(f"{what}: the size of axis {ax!r} must be a non-negative int, "
+                    f"got {_kind(value)}")
+
+
+# --------------------------------------------------------------------------
+# data in a given axis order
+
+def data_in(x, order) -> torch.Tensor:
+    """x's data with dims permuted into ``order`` (all of x's axes), as a view."""
+    have = x._names
+    if have == order:
+        return x.data
+    return x.data.permute([have.index(a) for a in order])
+
+
+def align(x, order, sizes) -> torch.Tensor:
+    """x's data with dims in ``order`` (a superset of x's axes); missing axes have size 1."""
+    names = x._names
+    have = tuple(a for a in order if a in names)
+    d = data_in(x, have)
+    if len(have) == len(order):
+        return d
+    return d.reshape([sizes[a] if a in names else 1 for a in order])
+
+
+def merged_sizes(operands, what) -> dict:
+    """Union of the operands' shapes ({axis: size}); AxisError on a size clash."""
+    sizes: dict = {}
+    where = {}
+    for k, t in enumerate(operands):
+        for a, n in zip(t._names, t.data.shape):
+            m = sizes.setdefault(a, n)
+            if m != n:
+                raise AxisError(
+                    f"{what}: axis {a!r} has size {m} in operand {where[a]} "
+                    f"but size {n} in operand {k}")
+            where.setdefault(a, k)
+    return sizes
+
+
+_UNIONS: dict = {}
+
+
+def union_sizes(operands, what) -> dict:
+    """merged_sizes, remembered per signature of names and shapes (do not
+    modify the dict it returns)."""
+    key = tuple((t._names, t.data.shape) for t in operands)
+    sizes = _UNIONS.get(key)
+    if sizes is None:
+        if len(_UNIONS) > 4096:
+            _UNIONS.clear()
+        sizes = _UNIONS[key] = merged_sizes(operands, what)
+    return sizes
+
+
+def same_device(operands, what) -> None:
+    """DeviceError unless every operand's data is on one device."""
+    first = None
+    for k, t in enumerate(operands):
+        d = t.data.device
+        if first is None:
+            first, k0 = d, k
+        elif d != first:
+            raise DeviceError(
+                f"{what}: operand {k0} is on device {first} but operand {k} is on "
+                f"device {d}; move them to one device first (nt.device() is "
+                f"{device()})")
+
+
+# --------------------------------------------------------------------------
+# dtypes: one rule, torch's promotion
+
+def is_float(dt) -> bool:
+    return dt.is_floating_point or dt.is_complex
+
+
+def promote(xs):
+    """torch.result_type over the tensors (named or not) and Python numbers in xs."""
+    dt, scalar_float = None, False
+    for x in xs:
+        if x is None:
+            continue
+        if isinstance(x, fc.Number):
+            x = x.data
+        if isinstance(x, (fc.Tensor, torch.Tensor)):
+            d = x.data.dtype if isinstance(x, fc.Tensor) else x.dtype
+            dt = d if dt is None or dt is d else torch.promote_types(dt, d)
+        elif isinstance(x, float):
+            scalar_float = True
+    if dt is not None and scalar_float and not is_float(dt):
+        dt = torch.get_default_dtype()
+    return dt
+
+
+def float_dtype(*xs) -> torch.dtype:
+    """The dtype in which an operation needing real numbers computes on ``xs``.
+
+    torch's promotion of the operands' dtypes (torch.result_type); if that is
+    an integer or boolean type, torch's default float dtype instead.  Python
+    numbers among ``xs`` do not raise the precision (as in torch).
+    """
+    dt = promote(xs)
+    if dt is None or not is_float(dt):
+        return torch.get_default_dtype()
+    return dt
+
+
+def floating(data: torch.Tensor) -> torch.Tensor:
+    """data itself if it holds real numbers, else data in the default float dtype."""
+    if is_float(data.dtype):
+        return data
+    return data.to(torch.get_default_dtype())

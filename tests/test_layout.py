@@ -1,0 +1,183 @@
+"""The package's layout: one declared internal layer, a narrow public face.
+
+- public modules import from ntlib._internal and the public names of other
+  modules, never a private name of a public module (checked by reading every
+  import with ast);
+- nt.* is the notation (sections 2-4) in at most 90 names; the other parts
+  are namespaces; "from ntlib import *" shadows no Python built-in;
+- NamedTensor's methods are the functions of the same name (one table), so
+  help(x.sum) shows nt.sum's docstring.
+"""
+
+import ast
+import builtins
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import ntlib as nt
+
+PKG = pathlib.Path(nt.__file__).resolve().parent
+
+
+def _modules():
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        yield ".".join(parts), path
+
+
+def _is_private_module(name):
+    return any(p.startswith("_") for p in name.split("."))
+
+
+def _resolve(module, level, importer, is_package):
+    if level == 0:
+        return module
+    base = importer.split(".")
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+def _imports(name, path):
+    """(imported module, imported name or None) for every import in the file."""
+    tree = ast.parse(path.read_text())
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            mod = _resolve(node.module, node.level, name, is_package)
+            for alias in node.names:
+                yield mod, alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None
+
+
+def test_no_private_name_of_a_public_module_is_imported():
+    bad = []
+    for name, path in _modules():
+        for mod, imported in _imports(name, path):
+            if not mod.startswith("ntlib"):
+                continue
+            if _is_private_module(mod):
+                continue        # the internal layer (or funsor_compat inside it)
+            if imported and imported.startswith("_") and imported != "__all__" \
+                    and not _is_submodule(mod, imported):
+                bad.append(f"{name}: from {mod} import {imported}")
+    assert not bad, "\n".join(bad)
+
+
+def _is_submodule(mod, name):
+    """from mod import name imports a module (a private one is the internal layer)."""
+    base = PKG.parent.joinpath(*mod.split("."), name)
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def test_the_scan_sees_a_private_import(tmp_path):
+    # the check above can fail: a made-up module importing core's private name
+    src = "from .core.operations import _map\nfrom ._internal import make\n"
+    path = tmp_path / "fake.py"
+    path.write_text(src)
+    found = [(m, i) for m, i in _imports("ntlib.fake", path)]
+    assert ("ntlib.core.operations", "_map") in found
+    assert ("ntlib._internal", "make") in found
+    assert not _is_submodule("ntlib.core.operations", "_map")
+    assert _is_submodule("ntlib", "_internal")
+
+
+def test_internal_layer_does_not_import_public_modules():
+    for name, path in _modules():
+        if not name.startswith("ntlib._internal"):
+            continue
+        for mod, _ in _imports(name, path):
+            assert not mod.startswith("ntlib") or mod.startswith("ntlib._internal"), \
+                f"{name} imports {mod}"
+
+
+def test_public_face_is_narrow():
+    public = [n for n in dir(nt) if not n.startswith("_")]
+    assert len(public) <= 90, len(public)
+    for ns in ("core", "nn", "calculus", "examples", "models", "alternatives", "exercises"):
+        assert hasattr(nt, ns), ns
+    # the other parts are namespaces, not flat names
+    for flat in ("kmeans", "box_rows", "STAR", "joint", "transformer", "derivative",
+                 "to_xarray", "sql_contract"):
+        assert not hasattr(nt, flat), flat
+    assert nt.examples.kmeans and nt.calculus.STAR == "*" and nt.models.transformer
+
+
+def test_star_import_shadows_no_builtin():
+    code = ("import builtins\nfrom ntlib import *\n"
+            "assert sum is builtins.sum and max is builtins.max\n"
+            "import ntlib\n"
+            "assert not [n for n in ntlib.__all__ if hasattr(builtins, n)]\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert not [n for n in nt.__all__ if hasattr(builtins, n)]
+
+
+@pytest.mark.parametrize("method", ["sum", "mean", "max", "min", "prod", "var", "std",
+                                    "logsumexp", "norm", "softmax", "log_softmax",
+                                    "argmax", "argmin", "exp", "log", "sqrt", "sigmoid",
+                                    "tanh", "rename", "astype", "positional"])
+def test_methods_are_the_functions(method):
+    x = nt.randn(seed=0, a=2, b=3)
+    bound = getattr(x, method)
+    assert bound.__func__ is getattr(nt, method)
+    assert bound.__doc__ == getattr(nt, method).__doc__ and bound.__doc__
+
+
+# --------------------------------------------------------------------------
+# the listings the chapters show are the formulas
+
+PLUMBING = ("_as_funsor", "as_named(", "_require(", "_not_axis(", "_wrap(", "catch_warnings",
+            "raise ", "_fmt(", "fmt(", "AxisError(", "isinstance(x", "``", ":func:`")
+
+
+def _shown():
+    import re
+    names = set()
+    for path in sorted((PKG.parent / "chapters").glob("*.py")):
+        for m in re.finditer(r"nt\.source\(((?:[^()]|\([^()]*\))*)\)", path.read_text()):
+            for n in re.split(r",\s*(?![^()]*\))", m.group(1)):
+                n = n.strip()
+                if n and "=" not in n and "solution" not in n:
+                    names.add(n)
+    return sorted(names)
+
+
+# shown because checking is their subject: chapter 3 shows how binary operations
+# match axes by name and refuse a size clash
+CHECKING_IS_THE_POINT = {"nt.core.layout"}
+
+
+def test_listings_hold_no_plumbing():
+    shown = _shown()
+    assert len(shown) > 60, shown
+    bad = []
+    for n in shown:
+        if n in CHECKING_IS_THE_POINT:
+            continue
+        text = nt.source(eval(n, {"nt": nt})).text
+        body = "\n".join(line for line in text.splitlines()
+                         if not line.lstrip().startswith(("@", "#")))
+        found = [p for p in PLUMBING if p in body]
+        if found:
+            bad.append(f"{n}: {found}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_plumbing_scan_can_fail():
+    def f(x):
+        """A ``literal``."""
+        if not isinstance(x, int):
+            raise TypeError("no")
+        return x
+    text = nt.source(f).text
+    assert "``" not in text and "A literal." in text       # markup rendered as text
+    assert "raise " in text and "isinstance(x" in text     # what the test above refuses
