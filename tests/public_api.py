@@ -29,7 +29,7 @@ What the entry says about its parameters:
 - ``reduction``: a reduction (or a function along an axis that sums or
   compares over it): the low-precision class applies;
 - ``device``: a string saying why, for an entry with several tensors that
-  does not compute with their values (``float_dtype``, ``network``);
+  does not compute with their values (``network``, ``models.parameters``);
   ``unused``: positions (in the order ``tensors_in`` walks the arguments) of
   tensors whose values are not used, only their axes (the device class
   skips them);
@@ -77,6 +77,14 @@ def spd(seed, a, b, n):
 
 SUDOKU = [[1, 2, 3, 4], [3, 4, 1, 2], [2, 1, 4, 3], [4, 3, 2, 1]]
 SUDOKU_CLUES = [[1, 0, 0, 4], [0, 4, 1, 0], [2, 0, 0, 3], [0, 3, 2, 0]]
+
+
+def _remainder_args():
+    """f, A, D = the derivative of f at A, H: a valid call of remainder(f, A, D, H)."""
+    def f(X):
+        return X * X * 0.5
+    A = R(1, a=2, b=3)
+    return (f, A, nt.calculus.derivative(f, A), R(2, b=3, a=2) * 1e-3), {}
 
 
 def transformer_params():
@@ -220,6 +228,7 @@ NO_TENSORS = "takes no named tensor"
 TABLE = [
     # -- core: construction and conversion ---------------------------------
     Entry("AxisError", note="an exception class"),
+    Entry("DeviceError", note="an exception class"),
     Entry("NamedTensor", note="the class; its methods have their own entries"),
     Entry("device", lambda: ((), {}), note=NO_TENSORS),
     Entry("tensor", lambda: (([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], ("a", "b")), {}),
@@ -242,8 +251,6 @@ TABLE = [
           note=NO_TENSORS),
     Entry("dtype", unary(), complex=True),
     Entry("astype", lambda: ((a_b(), torch.float32), {}), complex=True),
-    Entry("float_dtype", lambda: ((a_b(), R(2, b=3)), {}), complex=True,
-          device="reads dtypes only"),
     # -- contraction and reductions ---------------------------------------
     Entry("contract", lambda: ((R(1, a=2, b=3), R(2, b=3, c=4)), dict(over="b")),
           axes=("over",), multi=("over",), complex=True, reduction=True),
@@ -310,7 +317,6 @@ TABLE = [
     Entry("show", lambda: ((a_b(), ("b", "a")), {}), axes=("order",),
           multi=("order",), complex=True),
     Entry("source", note="shows source code"),
-    Entry("Source", note="shows source code"),
     # -- the NamedTensor methods ------------------------------------------
     *[binary(f"__{op}__", complex=op in ("add", "sub", "mul", "truediv", "pow",
                                           "eq", "ne"))
@@ -343,7 +349,7 @@ TABLE = [
           axes=(("mapping_keys", _rename_axis),),
           new=(("mapping_values", _rename_new),), complex=True),
     method("astype", torch.float32),
-    method("positional", ("a", "b"), axes=("order",), multi=("order",)),
+    method("positional", ("a", "b"), axes=("names",), multi=("names",)),
     Entry("NamedTensor.item", lambda: ((nt.sum(a_b()),), {}), complex=True),
     Entry("NamedTensor.__bool__", lambda: ((nt.sum(a_b()) > 0,), {})),
     Entry("NamedTensor.__float__", lambda: ((nt.sum(a_b()),), {}), complex=False),
@@ -356,6 +362,11 @@ TABLE = [
     Entry("NamedTensor.__str__", unary(), complex=True),
     Entry("NamedTensor.shape", note="a property"),
     Entry("NamedTensor.names", note="a property"),
+    *[Entry(f"NamedTensor.{a}", note="funsor's attribute, computed from the axis names "
+                                      "when first read (tests/test_fast_paths.py)")
+      for a in ("inputs", "output", "fresh", "bound")],
+    Entry("NamedTensor.__treescope_ndarray_adapter__",
+          note="treescope's array adapter (tests/test_treescope.py)"),
     # -- nn: the blocks of section 4 ----------------------------------------
     Entry("nn.full_conn", lambda: ((R(1, batch=2, layer=3), R(2, out=4, layer=3),
                                     R(3, out=4)), {}),
@@ -431,6 +442,18 @@ TABLE = [
             axes=("key", "seq") + (("val",) if w == "V" else ()), complex=False,
             unused=(2,) if w == "V" else ())      # dAtt/dV* needs V's axes only
       for w in "VQK"],
+    Entry("calculus.partial_derivatives", lambda: ((lambda X: nt.softmax(X, "a"), a_b()),
+                                                   {}),
+          complex=False),                 # central differences of a real function
+    Entry("calculus.tensor_norm", unary(), complex=True, reduction=True),
+    Entry("calculus.remainder", lambda: _remainder_args(), complex=True),
+    Entry("calculus.remainder_ratio", lambda: _remainder_args(), complex=True),
+    Entry("calculus.evaluate_formula",
+          lambda: (("A ⊙_b B − C", {"A": a_b(), "B": R(2, b=3, c=4),
+                                    "C": R(3, a=2, c=4)}), {}),
+          complex=True),
+    Entry("calculus.paren_repairs", lambda: (("(A − B", ), {}),
+          note="reads a formula as text"),
     # -- examples -----------------------------------------------------------
     Entry("examples.joint", lambda: ((U(1, A=2, B=3), U(2, A=2)), {}), complex=True),
     Entry("examples.marginal", lambda: ((U(1, A=2, B=3), U(2, A=2)), {}),
@@ -556,6 +579,19 @@ TABLE = [
                                                 dict(over="b")),
           axes=("over",), multi=("over",), complex=False),
     Entry("alternatives.Network", note="a dataclass made by network()"),
+    Entry("alternatives.relation",
+          lambda: (([(0, 1), (1, 2)], ("a", "b"), {"a": 2, "b": 3}), {}),
+          new=("names",),
+          sizes={"sizes": ("a", lambda bad: (([(0, 1)], ("a", "b"), {"a": bad, "b": 3}),
+                                             {}))},
+          note="takes rows of indices"),
+    Entry("alternatives.tuples", lambda: ((a_b(), ("b", "a")), {}), axes=("names",),
+          multi=("names",), complex=True),
+    Entry("alternatives.dropout",
+          lambda: ((R(1, batch=2, chans=3, height=4), 0.5, ("batch", "chans")),
+                   dict(seed=0)),
+          axes=("over",), multi=("over",), complex=True),
+    Entry("alternatives.varying_axes", unary(), complex=True),
     Entry("alternatives.network", lambda: ((R(1, a=2, b=3), R(2, b=3, c=4)),
                                            dict(over="b")),
           axes=("over",), multi=("over",), complex=True,
@@ -570,8 +606,9 @@ Complex input is accepted where the operation is defined for complex numbers:
 construction and conversion, arithmetic (+ - * / ** == !=), contract, sum,
 mean, prod, logsumexp, var and std (real: E|x - mean x|^2), norm, abs, exp,
 log, sqrt, tanh, sigmoid, renaming, reshaping, indexing, cat, stack, equal,
-allclose, show, standardize, unroll, pool, star, identity_like, the random
-variables, k-means, Sudoku, det, inv, embed, to_xarray.  What orders values
+allclose, show, standardize, unroll, pool, star, identity_like, tensor_norm,
+remainder, remainder_ratio, evaluate_formula, the random variables, k-means,
+Sudoku, det, inv, embed, to_xarray, tuples, dropout, varying_axes.  What orders values
 (max, min, argmax, topk, relu, softmax, <, //, %), the blocks of section 4
 (fused_by), the models built on them, the calculus of real functions, the
 multivariate normal, belief propagation and the SQL tables refuse it with a

@@ -40,47 +40,21 @@ def expect_own_error(fn, kind, *mentions, what=""):
     return err
 
 
-def cases(items, xfail=None):
+def cases(items):
     """pytest params from ``items`` (a list of (id, values) or of names), each
-    marked xfail(strict=True) when its id is a key of ``xfail`` ({id: reason}).
-
-    With NTLIB_NO_XFAIL=1 no case is marked (to see what still fails).  Every
-    key of ``xfail`` must be the id of a case, so that a stale mark is noticed.
-    """
-    xfail = dict(xfail or {})
+    with its id."""
     items = [(i, (i,)) if isinstance(i, str) else (i[0], tuple(i[1])) for i in items]
-    unknown = set(xfail) - {i for i, _ in items}
-    assert not unknown, f"xfail marks for cases that do not exist: {sorted(unknown)}"
-    off = os.environ.get("NTLIB_NO_XFAIL", "") not in ("", "0")
-    out = []
-    for i, values in items:
-        marks = ([pytest.mark.xfail(strict=True, reason=xfail[i])]
-                 if i in xfail and not off else [])
-        out.append(pytest.param(*values, marks=marks, id=i))
-    return out
+    return [pytest.param(*values, id=i) for i, values in items]
 
 
-def params(names, xfail=None):
+def params(names):
     """cases() over entry names."""
-    return cases(list(names), xfail)
-
-
-def expand(reason, spec):
-    """{id: reason} from {name: "label label ..."} ids "name:label" (or from
-    {name: None}: the id is the name)."""
-    out = {}
-    for name, labels in spec.items():
-        if labels is None:
-            out[name] = reason
-        else:
-            for lab in labels.split():
-                out[f"{name}:{lab}"] = reason
-    return out
+    return cases(list(names))
 
 
 def entries(pred):
     return [e.name for e in TABLE if pred(e)]
 
 
-__all__ = ["raised_in_ntlib", "expect_own_error", "cases", "params", "expand", "entries",
+__all__ = ["raised_in_ntlib", "expect_own_error", "cases", "params", "entries",
            "BY_NAME", "TABLE"]

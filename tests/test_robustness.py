@@ -11,9 +11,8 @@ empty axis, integer input to the linear algebra of the examples, and
 ``test_robustness_dtypes.py``, devices in ``test_robustness_devices.py``,
 funsor left as it was in ``test_robustness_funsor.py``.
 
-A case marked ``xfail(strict=True, reason="core: ...")`` waits for a fix in
-ntlib's core; once the fix lands the case passes, the mark makes it fail
-(XPASS), and the mark is removed.
+No case is marked xfail: each class holds over every function it applies
+to, and where a convention had to be chosen the test asserts the one chosen.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import torch
 
 import ntlib as nt
 from public_api import (BY_NAME, TABLE, entry_for, public_callables, resolve)
-from robust import cases, expand, expect_own_error, params
+from robust import cases, expect_own_error, params
 
 F64 = torch.float64
 
@@ -98,25 +97,7 @@ def _label_cases(pairs):
     return [(f"{n}:{lab}", (n, lab)) for n, lab in pairs]
 
 
-# what still fails goes through core: _axes (sum(x, 0), contract(over=0), ...),
-# tensor() given a non-str name (TypeError, not AxisError)
-CORE_AXIS = "core: an int where an axis name belongs raises AxisError naming it"
-XFAIL_INT_AXIS = expand(CORE_AXIS, {
-    "positional": "names", "contract": "over", "sum": "axes", "mean": "axes",
-    "var": "axes", "std": "axes", "prod": "axes", "logsumexp": "axes", "max": "axes",
-    "min": "axes", "norm": "axes", "flatten": "axes", "lift": "over", "show": "order",
-    "restrict": "axes",
-    **{f"NamedTensor.{m}": "axes" for m in ("sum", "mean", "max", "min", "prod", "var",
-                                            "std", "logsumexp", "all", "any", "norm")},
-    "NamedTensor.positional": "order", "nn.standardize": "over",
-    **{f"calculus.attention_{f}": "key" for f in ("unscaled", "dV", "dQ", "dK")},
-    "models.self_attention": "layer heads val", "models.ffn": "layer hidden",
-    "models.transformer_layer": "layer heads val hidden",
-    "models.transformer_logits": "heads val hidden",
-})
-
-
-@pytest.mark.parametrize("name,label", cases(_label_cases(AXIS_ARGS), XFAIL_INT_AXIS))
+@pytest.mark.parametrize("name,label", cases(_label_cases(AXIS_ARGS)))
 @pytest.mark.parametrize("bad", [0, -1])
 def test_int_where_an_axis_name_belongs(name, label, bad):
     e = BY_NAME[name]
@@ -145,23 +126,7 @@ def test_int_axis_class_covers_every_axis_argument():
 
 
 NEW_ARGS = _param_ids("new")
-# funsor's bare AssertionError from tensor construction (_wrap), rename, flatten,
-# stack, topk, unflatten; tensor()'s TypeError for a non-str name
-CORE_NEW = ("core: a new axis name that is not a str (or names=None) raises AxisError "
-            "naming it, in construction and in rename/flatten/stack/topk/unflatten")
-XFAIL_NEW = expand(CORE_NEW, {
-    "tensor": "names", "rename": "mapping_values", "NamedTensor.rename": "mapping_values",
-    "flatten": "new", "unflatten": "sizes_keys", "stack": "ax", "topk": "new",
-    "nn.causal_mask": "seq query", "nn.unroll": "kernel", "nn.pool": "kernel",
-    "examples.sudoku_one_hot": "height width assign",
-    "examples.sudoku_boxes": "height_box width_box", "examples.beam_search": "time",
-    "models.one_hot": "vocab", "models.positional_encoding": "seq layer",
-    "models.self_attention": "query", "models.transformer_layer": "query",
-    "models.transformer_logits": "query", "models.lenet_logits": "layer",
-})
-
-
-@pytest.mark.parametrize("name,label", cases(_label_cases(NEW_ARGS), XFAIL_NEW))
+@pytest.mark.parametrize("name,label", cases(_label_cases(NEW_ARGS)))
 @pytest.mark.parametrize("bad", [3, None], ids=["int", "None"])
 def test_new_axis_name_that_is_not_a_str(name, label, bad):
     e = BY_NAME[name]
@@ -178,11 +143,9 @@ def test_new_axis_name_that_is_not_a_str(name, label, bad):
 
 
 MULTI = [(e.name, p) for e in TABLE for p in e.multi]
-CORE_REPEAT = "core: an axis repeated in over=/axes= raises AxisError, as in sum"
-XFAIL_REPEAT = expand(CORE_REPEAT, {"contract": "over", "flatten": "axes"})
 
 
-@pytest.mark.parametrize("name,param", cases(_label_cases(MULTI), XFAIL_REPEAT))
+@pytest.mark.parametrize("name,param", cases(_label_cases(MULTI)))
 def test_repeated_axis_is_refused_as_in_sum(name, param):
     e = BY_NAME[name]
     ba = e.bind()
@@ -198,16 +161,10 @@ def test_repeated_axis_is_refused_as_in_sum(name, param):
 
 SIZE_ARGS = [(e.name, label) for e in TABLE for label in e.sizes]
 BAD_SIZES = {"float": 2.5, "negative": -2, "bool": True, "str": "3"}
-CORE_SIZES = ("core: a size that is not a non-negative int raises AxisError naming the "
-              "axis (randn, rand, randint, unflatten)")
-XFAIL_SIZES = {f"{n}:a:{b}": CORE_SIZES for n in ("randn", "rand", "randint")
-               for b in BAD_SIZES}
-XFAIL_SIZES["unflatten:c:str"] = CORE_SIZES
 
 
 @pytest.mark.parametrize("name,label,bad", cases(
-    [(f"{n}:{lab}:{b}", (n, lab, v)) for n, lab in SIZE_ARGS for b, v in BAD_SIZES.items()],
-    XFAIL_SIZES))
+    [(f"{n}:{lab}:{b}", (n, lab, v)) for n, lab in SIZE_ARGS for b, v in BAD_SIZES.items()]))
 def test_size_that_is_not_a_non_negative_int(name, label, bad):
     axis, fn = BY_NAME[name].sizes[label]
     e = BY_NAME[name]
@@ -256,16 +213,8 @@ def _torch_op(dunder):
     return _OPS[name]
 
 
-CORE_INT_BOOL = ("core: integer x bool follows torch.result_type (the bool is not made "
-                 "int64 first)")
-XFAIL_INT_BOOL = {f"{dt}-{d}": CORE_INT_BOOL for dt in INT_DTYPES for d in ARITH
-                  if d.strip("_").lstrip("r") in ("add", "sub", "mul", "floordiv", "mod",
-                                                  "pow")
-                  and dt != torch.int64}
-
-
 @pytest.mark.parametrize("dt,dunder", cases(
-    [(f"{dt}-{d}", (dt, d)) for dt in INT_DTYPES for d in ARITH], XFAIL_INT_BOOL))
+    [(f"{dt}-{d}", (dt, d)) for dt in INT_DTYPES for d in ARITH]))
 def test_integer_times_bool_follows_result_type(dt, dunder):
     """Booleans count as integers of the other operand's type: the result dtype
     is torch.result_type's, and the values those of the bool cast to it (torch
@@ -298,7 +247,6 @@ BOOLS = torch.tensor([[True, False, True], [False, False, True]])
 
 
 @pytest.mark.parametrize("p", [1, 2, 3, math.inf, -math.inf, 0])
-@pytest.mark.xfail(strict=True, reason="core: norm counts booleans as integers")
 def test_booleans_count_as_integers_in_norm(p):
     x = nt.tensor(BOOLS, ("a", "b"))
     got = nt.norm(x, "b", p=p)
@@ -308,8 +256,6 @@ def test_booleans_count_as_integers_in_norm(p):
 
 @pytest.mark.parametrize("fn,tfn", [("argmax_index", torch.argmax),
                                     ("argmin_index", torch.argmin)])
-@pytest.mark.xfail(strict=True, reason="core: argmax_index/argmin_index count booleans "
-                                       "as integers")
 def test_booleans_count_as_integers_in_argmax_index(fn, tfn):
     x = nt.tensor(BOOLS, ("a", "b"))
     got = getattr(nt, fn)(x, "b")
@@ -320,20 +266,20 @@ NORM_DATA = torch.tensor([[3.0, -1.0, 0.0, 2.5], [0.0, 0.0, -4.0, 0.5]], dtype=F
 
 
 @pytest.mark.parametrize("p", cases([(str(p), (p,)) for p in (-math.inf, 0.5, 1, 2, 3,
-                                                                math.inf)],
-                                     {"-inf": "core: norm with p = -inf is min |x|"}))
+                                                                math.inf)]))
 def test_norm_is_torchs_vector_norm(p):
     """p = -inf is min |x| (torch's value); numpy agrees where it has the norm."""
     x = nt.tensor(NORM_DATA, ("a", "b"))
     got = nt.positional(nt.norm(x, "b", p=p), "a")
     torch.testing.assert_close(got, torch.linalg.vector_norm(NORM_DATA, ord=p, dim=1))
     want = np.abs(NORM_DATA.numpy())
-    want = {-math.inf: want.min(1), math.inf: want.max(1)}.get(
-        p, (want ** p).sum(1) ** (1 / p))
+    if math.isinf(p):
+        want = want.min(1) if p < 0 else want.max(1)
+    else:
+        want = (want ** p).sum(1) ** (1 / p)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="core: norm with p = 0 counts the non-zeros")
 def test_norm_p0_counts_non_zeros():
     x = nt.tensor(NORM_DATA, ("a", "b"))
     got = nt.positional(nt.norm(x, "b", p=0), "a")
@@ -346,16 +292,26 @@ NAN_DATA = torch.tensor([[1.0, math.nan, 3.0], [2.0, 5.0, -1.0], [math.nan, 0.0,
 
 @pytest.mark.parametrize("one_hot,index,tfn", [
     ("argmax", "argmax_index", torch.argmax), ("argmin", "argmin_index", torch.argmin)])
-@pytest.mark.xfail(strict=True, reason="core: with NaN present the one-hot argmax/argmin "
-                                       "marks the index argmax_index gives (NaN is the "
-                                       "extreme, as in torch)")
 def test_nan_one_hot_and_index_agree(one_hot, index, tfn):
+    """NaN is the extreme value, as in torch: argmax_index gives torch's position
+    (the first NaN), and the one-hot argmax puts its mass on the NaNs.  Decided
+    (core's tie rule, nt.core.one_hot_limit): the one-hot form shares the mass
+    equally among tied extremes, several NaNs included, so with one NaN it is
+    the one-hot vector of argmax_index's position and with several it is 1/k
+    on each NaN, the first of them (argmax_index's) among them."""
     x = nt.tensor(NAN_DATA, ("a", "b"))
     idx = getattr(nt, index)(x, "b")
     assert torch.equal(nt.positional(idx, "a"), tfn(NAN_DATA, 1))
     oh = nt.positional(getattr(nt, one_hot)(x, "b"), ("a", "b"))
-    want = torch.nn.functional.one_hot(tfn(NAN_DATA, 1), 3).to(F64)
+    nan = torch.isnan(NAN_DATA)
+    ref = torch.where(nan.any(1, keepdim=True), nan,
+                      NAN_DATA == getattr(NAN_DATA, "amax" if one_hot == "argmax"
+                                          else "amin")(1, keepdim=True)).to(F64)
+    want = ref / ref.sum(1, keepdim=True)
     assert torch.equal(oh, want)
+    assert torch.equal(oh.argmax(1), tfn(NAN_DATA, 1))    # the first extreme
+    # one NaN in a row: exactly the one-hot vector of argmax_index's position
+    assert torch.equal(oh[0], torch.nn.functional.one_hot(tfn(NAN_DATA, 1)[0], 3).to(F64))
 
 
 def test_nan_topk_and_argmax_index_agree():
@@ -372,13 +328,9 @@ def test_nan_topk_and_argmax_index_agree():
 EMPTY = ["max", "min", "argmax", "argmin", "argmax_index", "argmin_index",
          "NamedTensor.max", "NamedTensor.min", "NamedTensor.argmax",
          "NamedTensor.argmin", "examples.maxk", "examples.argmaxk", "topk"]
-XFAIL_EMPTY = {n: "core: a max/argmax over an axis of size 0 raises AxisError naming it"
-               for n in ("max", "min", "argmax", "argmin", "argmax_index",
-                         "argmin_index", "NamedTensor.max", "NamedTensor.min",
-                         "NamedTensor.argmax", "NamedTensor.argmin")}
 
 
-@pytest.mark.parametrize("name", params(EMPTY, XFAIL_EMPTY))
+@pytest.mark.parametrize("name", params(EMPTY))
 def test_extreme_over_an_empty_axis_names_it(name):
     x = nt.randn(seed=0, a=0, b=3)
     e = BY_NAME[name]
@@ -430,16 +382,11 @@ def test_integer_input_to_linear_algebra_is_promoted(name, dt):
 # repr: short for a large tensor, working for a meta tensor
 
 
-REPR_CORE = "core: repr of a large tensor is a short summary"
-
-
 @pytest.mark.parametrize("sizes", [
     pytest.param(dict(a=100_000), id="1"),
     pytest.param(dict(a=300, b=300), id="2"),
-    pytest.param(dict(a=6, b=5, c=5, d=5, e=5, f=5), id="6",
-                 marks=pytest.mark.xfail(strict=True, reason=REPR_CORE)),
-    pytest.param(dict(a=2, b=2, c=2, d=2, e=2, f=2, g=2, h=2, i=2, j=2, k=2, m=2), id="12",
-                 marks=pytest.mark.xfail(strict=True, reason=REPR_CORE))])
+    pytest.param(dict(a=6, b=5, c=5, d=5, e=5, f=5), id="6"),
+    pytest.param(dict(a=2, b=2, c=2, d=2, e=2, f=2, g=2, h=2, i=2, j=2, k=2, m=2), id="12")])
 def test_repr_of_a_large_tensor_is_short(sizes):
     x = nt.randn(seed=0, dtype=torch.float32, **sizes)
     for text in (repr(x), str(x)):
@@ -449,7 +396,6 @@ def test_repr_of_a_large_tensor_is_short(sizes):
         assert "float32" in text
 
 
-@pytest.mark.xfail(strict=True, reason="core: repr of a meta tensor works")
 def test_repr_of_a_meta_tensor():
     from ntlib.testing import to_device
     x = to_device(nt.randn(seed=0, a=2, b=3), "meta")

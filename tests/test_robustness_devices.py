@@ -16,12 +16,8 @@ from ntlib.testing import to_device
 from public_api import BY_NAME, TABLE, n_tensors, replace_tensors, tensors_in
 from robust import expect_own_error, params
 
-CORE_DEVICE = ("core: nt.DeviceError (a ValueError naming both devices) from every "
-               "binary and n-ary operation, contract and the fused blocks included")
-
 DEVICE_ENTRIES = [e.name for e in TABLE
                   if e.device is True and e.build is not None and n_tensors(e) >= 2]
-XFAIL_DEVICE = {n: CORE_DEVICE for n in DEVICE_ENTRIES}
 
 
 def test_device_class_covers_the_multi_tensor_functions():
@@ -32,7 +28,6 @@ def test_device_class_covers_the_multi_tensor_functions():
                 f"{e.name}: say why the device class does not apply"
 
 
-@pytest.mark.xfail(strict=True, reason=CORE_DEVICE)
 def test_device_error_is_a_value_error():
     assert issubclass(nt.DeviceError, ValueError)
 
@@ -48,7 +43,7 @@ def _moved(args, kwargs, k, device):
     return replace_tensors(args, move), replace_tensors(kwargs, move)
 
 
-@pytest.mark.parametrize("name", params(DEVICE_ENTRIES, XFAIL_DEVICE))
+@pytest.mark.parametrize("name", params(DEVICE_ENTRIES))
 def test_operands_on_different_devices_raise_device_error(name):
     entry = BY_NAME[name]
     args, kwargs = entry.build()

@@ -58,15 +58,6 @@ INDEX_CASES = {
         lambda il: (F.cross_entropy(Z, il, reduction="none"), ("c",)), "vocab"),
 }
 
-CORE_INDEX = ("core: index tensors of every integer dtype index by value (uint8 is not a "
-              "mask), negative entries as Python's negative positions")
-# nt.index itself, the methods, and embed and the plain path of cross_entropy (which
-# index with nt.index); int32 and int64 work already
-VIA_INDEX = ("index", "NamedTensor.__call__", "NamedTensor.__getitem__", "models.embed",
-             "models.cross_entropy")
-XFAIL_INDEX = {f"{n}-{dt}": CORE_INDEX for n in VIA_INDEX for dt in INT_DTYPES
-               if dt not in (torch.int32, torch.int64)}
-XFAIL_NEGATIVE = {f"{n}-{dt}": CORE_INDEX for n in VIA_INDEX for dt in SIGNED}
 
 
 def test_index_class_covers_every_function_taking_indices():
@@ -91,14 +82,14 @@ def _check_index(name, values, dtype):
 
 
 @pytest.mark.parametrize("name,dtype", cases(
-    [(f"{n}-{dt}", (n, dt)) for n in INDEX_CASES for dt in INT_DTYPES], XFAIL_INDEX))
+    [(f"{n}-{dt}", (n, dt)) for n in INDEX_CASES for dt in INT_DTYPES]))
 def test_index_of_every_integer_dtype_indexes_by_value(name, dtype):
     """uint8 is not a mask; int8, int16, uint16, ... index like int64."""
     _check_index(name, [2, 0, 1], dtype)
 
 
 @pytest.mark.parametrize("name,dtype", cases(
-    [(f"{n}-{dt}", (n, dt)) for n in INDEX_CASES for dt in SIGNED], XFAIL_NEGATIVE))
+    [(f"{n}-{dt}", (n, dt)) for n in INDEX_CASES for dt in SIGNED]))
 def test_negative_index_counts_from_the_end(name, dtype):
     """-1 is the last position, as a negative int index (and numpy, xarray)."""
     _check_index(name, [-1, 0, -3], dtype)
@@ -162,17 +153,13 @@ _R = {
     "nn.standardize": ([400.0, 0.0], lambda x: nt.nn.standardize(x, "a"),
                        lambda d: (d - d.mean()) / (d.var(unbiased=False) + 1e-5).sqrt()),
 }
+_R["calculus.tensor_norm"] = ([300.0, 400.0], lambda x: nt.calculus.tensor_norm(x),
+                              lambda d: d.norm())
 HALF_CASES = dict(_R)
 for _m in ("sum", "mean", "max", "min", "prod", "var", "std", "logsumexp", "norm",
            "softmax", "log_softmax", "argmax", "argmin"):
     HALF_CASES[f"NamedTensor.{_m}"] = (
         _R[_m][0], (lambda m: lambda x: getattr(x, m)("a"))(_m), _R[_m][2])
-
-CORE_HALF = ("core: reductions of float16/bfloat16 accumulate in float32 (as torch "
-             "does) and return the input dtype")
-XFAIL_HALF = {f"{n}-torch.float16": CORE_HALF
-              for n in ("mean", "var", "std", "norm", "nn.standardize", "NamedTensor.mean",
-                        "NamedTensor.var", "NamedTensor.std", "NamedTensor.norm")}
 
 
 def test_half_class_covers_every_reduction():
@@ -180,7 +167,7 @@ def test_half_class_covers_every_reduction():
 
 
 @pytest.mark.parametrize("name,dtype", cases(
-    [(f"{n}-{dt}", (n, dt)) for n in HALF_CASES for dt in HALF], XFAIL_HALF))
+    [(f"{n}-{dt}", (n, dt)) for n in HALF_CASES for dt in HALF]))
 def test_half_precision_reductions(name, dtype):
     """mean([60000, 60000]) = 60000, var([400, 0]) = 40000, a sum of 4096 ones is
     4096: the result is in the input dtype and as exact as that dtype allows."""
@@ -193,12 +180,6 @@ def test_half_precision_reductions(name, dtype):
     assert bool(torch.isfinite(nt.positional(got, names)).all()), \
         f"{name} overflowed: {got}"
     assert_close(got, nt.tensor(want.to(dtype), names))
-
-
-CORE_FUSED_HALF = ("core: the plain path of the normalisation blocks in float16 needs "
-                   "mean/var accumulated in float32")
-XFAIL_FUSED_HALF = {f"nn.{n}-torch.float16": CORE_FUSED_HALF
-                    for n in ("batch_norm", "instance_norm", "layer_norm", "group_norm")}
 
 
 def _half_inputs(entry, dtype):
@@ -219,8 +200,7 @@ def _as64(t):
 
 
 @pytest.mark.parametrize("name,dtype", cases(
-    [(f"{n}-{dt}", (n, dt)) for n in sorted(fused_blocks()) for dt in HALF],
-    XFAIL_FUSED_HALF))
+    [(f"{n}-{dt}", (n, dt)) for n in sorted(fused_blocks()) for dt in HALF]))
 def test_plain_and_fused_agree_in_half_precision(name, dtype):
     """Every block with a fused kernel: both paths give, in the input dtype, the
     float64 result of the same (rounded) inputs."""
@@ -240,10 +220,6 @@ def test_plain_and_fused_agree_in_half_precision(name, dtype):
 # ---------------------------------------------------------------------------
 # complex data
 
-CORE_COMPLEX = ("core: complex input is refused with ntlib's TypeError where it is "
-                "not accepted")
-
-
 def _complexify(t):
     if not t.data.is_floating_point():
         return t
@@ -258,28 +234,6 @@ def _complex_call(entry):
 
 
 COMPLEX_ENTRIES = [e.name for e in TABLE if has_float_tensor(e)]
-CORE_COMPLEX_BLOCKS = ("core: the blocks (fused_by) refuse complex input with ntlib's "
-                       "TypeError")
-XFAIL_COMPLEX = {
-    **{n: CORE_COMPLEX for n in (
-        "max", "min", "softmax", "log_softmax", "argmax", "argmin", "argmax_index",
-        "argmin_index", "topk", "relu", "backward", "NamedTensor.__floordiv__",
-        "NamedTensor.__mod__", "NamedTensor.__lt__", "NamedTensor.__le__",
-        "NamedTensor.__gt__", "NamedTensor.__ge__", "NamedTensor.__rfloordiv__",
-        "NamedTensor.__rmod__", "NamedTensor.max", "NamedTensor.min",
-        "NamedTensor.softmax", "NamedTensor.log_softmax", "NamedTensor.argmax",
-        "NamedTensor.argmin", "NamedTensor.__float__", "NamedTensor.__int__",
-        # built on softmax and relu, which will refuse it
-        "calculus.softmax_differential", "calculus.softmax_derivative",
-        "calculus.attention_unscaled", "calculus.attention_dV", "calculus.attention_dQ",
-        "calculus.attention_dK", "examples.cbow", "models.ffn", "models.lenet_logits",
-        "models.lenet")},
-    **{n: CORE_COMPLEX_BLOCKS for n in (
-        "nn.full_conn", "nn.feedforward", "nn.rnn", "nn.attention", "nn.conv1d",
-        "nn.conv2d", "nn.max_pool1d", "nn.max_pool2d", "nn.batch_norm",
-        "nn.instance_norm", "nn.layer_norm", "nn.group_norm", "models.self_attention",
-        "models.transformer_layer", "models.cross_entropy")},
-}
 
 
 def test_complex_class_says_for_every_function_whether_it_accepts_complex():
@@ -288,7 +242,7 @@ def test_complex_class_says_for_every_function_whether_it_accepts_complex():
 
 
 @pytest.mark.filterwarnings("ignore:Casting complex values to real:UserWarning")
-@pytest.mark.parametrize("name", params(COMPLEX_ENTRIES, XFAIL_COMPLEX))
+@pytest.mark.parametrize("name", params(COMPLEX_ENTRIES))
 def test_complex_input_is_accepted_or_refused_clearly(name):
     entry = BY_NAME[name]
     if entry.complex:
@@ -303,8 +257,6 @@ CPLX = torch.tensor([[1 + 2j, -0.5 + 0j, 3 - 1j], [0 + 1j, 2 + 2j, -1 - 1j]],
 
 @pytest.mark.parametrize("fn", ["var", "std"])
 @pytest.mark.parametrize("axes", [("b",), ("a",), ("a", "b")], ids=str)
-@pytest.mark.xfail(strict=True, reason="core: var/std of complex values are real, "
-                                       "E|x - mean x|^2")
 def test_complex_var_std_are_real(fn, axes):
     """var = E|x − x̄|² (real), as numpy, xarray and torch give."""
     import xarray as xr

@@ -107,15 +107,9 @@ CASES = ["mul", "add", "sub", "truediv", "pow", "neg", "lt", "reduce_add",
          "reduce_logaddexp", "reduce_max", "sum_all", "exp", "ops_exp", "subs_int",
          "subs_tensor", "vector_mul", "vector_add_scalar", "sum_product", "align",
          "materialize_shape"]
-CORE_FUNSOR = ("core: operations whose operands are all plain funsor terms give plain "
-               "funsor results (funsor's types and semantics) after import ntlib")
-XFAIL_FUNSOR = {c: CORE_FUNSOR for c in ("mul", "add", "sub", "truediv", "lt",
-                                        "materialize_shape")}
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c, marks=(
-    [pytest.mark.xfail(strict=True, reason=XFAIL_FUNSOR[c])] if c in XFAIL_FUNSOR else []))
-    for c in CASES])
+@pytest.mark.parametrize("case", CASES)
 def test_plain_funsor_gives_what_funsor_gives_without_ntlib(results, case):
     without, with_ = results
     assert "error" not in without[case], f"the program itself fails: {without[case]}"
