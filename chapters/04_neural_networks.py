@@ -107,8 +107,10 @@ nt.source(nt.full_conn)
 
 # %% [markdown]
 # The first decorator line says what the layer needs of its arguments: $x$ has the
-# axis named by `layer` and not the one named by `out`, $W$ has both, $b$ has `out`.
-# `ntlib` checks this before the formula runs, so the body is the formula alone. The
+# axis named by `layer` and not the one named by `out`, $W$ has both, $b$ has `out`,
+# and all three hold real numbers (`real=True`: a layer of complex numbers is
+# refused). `ntlib` checks this before the formula runs, so the body is the formula
+# alone. The
 # second pairs the formula with a fused implementation; the last section of this
 # chapter explains both. A layer from $\layer[3]$ to $\layer[2]$:
 

@@ -43,7 +43,7 @@ STAR = "*"
 def star(x, axes: Axes = None):
     """X*: the axes of x given by axes (default: all of them) renamed a → a*.
 
-    The starred name is the name followed by *.
+    The starred name is the name followed by ``*``.
     """
     return rename(x, {a: a + STAR for a in axes})
 
@@ -236,11 +236,11 @@ def softmax_derivative(X, ax: str):
 
 @checked(G="has over")
 def derivative_of_lift(G, over: Axes):
-    """∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}.
+    """``∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}``.
 
     ``G`` = g^{S'}(X) is the derivative of the unlifted f, lifted over the
     axes ``over`` (= S'); the lifted f's derivative has, in addition, the
-    axes S'* and is zero off the diagonal s' = s'*.
+    axes ``S'*`` and is zero off the diagonal ``s' = s'*``.
     """
     if not over:
         return G

@@ -62,7 +62,7 @@ def fused_by(fast, check=None):
     """Decorator: pair a plain (formula-shaped) definition with a fused kernel.
 
     The decorated block first runs its checks (those declared with
-    ntlib's checking decorator, and check(**arguments) if given), which raise
+    ntlib's checking decorator, and ``check(**arguments)`` if given), which raise
     on unfit axes on both paths alike.  Then, unless inside
     "with nt.plain():", it calls fast with every argument by keyword
     (defaults filled in); fast returns a named tensor, or NotImplemented to
