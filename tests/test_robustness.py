@@ -408,3 +408,16 @@ def test_repr_of_a_small_tensor_shows_every_value():
     text = repr(x)
     for v in ("1.5", "2.25", "6.125"):
         assert v in text
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+def test_repr_has_no_signed_zero(dtype):
+    """Values that round to zero print as 0, never -0 (ci18's rule, kept in the
+    new repr), and the others keep their sign."""
+    x = nt.tensor(torch.tensor([[-0.0, -1e-7, 2.5], [-3e-5, 1.0, -4e-5]], dtype=dtype),
+                  ("a", "b"))
+    for text in (repr(x), str(x)):
+        body = text.split("\n", 1)[1]
+        assert "-0" not in body, text
+        assert "2.5" in body and "1." in body
+    assert "-2.5" in repr(-x).split("\n", 1)[1]
