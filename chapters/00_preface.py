@@ -3,7 +3,7 @@
 #
 # This book is an executable companion to the paper *Named Tensor Notation* by
 # David Chiang, Alexander M. Rush and Boaz Barak (Transactions on Machine Learning
-# Research, 2023; arXiv:2102.13196). The paper proposes writing tensor formulas with
+# Research, 2023; arXiv:2102.13196) {cite}`chiang+:2023`. The paper proposes writing tensor formulas with
 # **named axes** — $\height$, $\width$, $\seq$, $\key$, … — instead of positions
 # ("dimension 0", "the last dimension"), so that each formula says by itself which
 # axis an operation acts on, and keeps working when a tensor gains extra axes such as
@@ -12,7 +12,8 @@
 # We follow the structure of the paper's latest version. The formulas in the
 # chapters below are typeset with the paper's own macros and then *run*: the
 # named-tensor functions live in a small Python package, `ntlib`, built on
-# [funsor](https://github.com/pyro-ppl/funsor) with the PyTorch backend. Each
+# [funsor](https://github.com/pyro-ppl/funsor) {cite}`obermeyer+:2019` with the
+# PyTorch backend {cite}`pytorch`. Each
 # chapter shows the source of the `ntlib` function next to the formula it
 # implements, applies it to concrete numbers, and compares the result with a
 # computation that does not use it: ordinary positional PyTorch, automatic
@@ -41,25 +42,26 @@
 # - **Chapter 5** (§5 and Appendix B) does differential calculus with named
 #   tensors: differentials, derivatives with starred axes, and the formal
 #   definitions behind them.
-# - **Chapter 6** (§6) writes the same formulas in the other notations the paper
-#   discusses (index notation, diagrams, relational algebra) and in software with
-#   named axes.
+# - **Chapter 6** (§6) runs the paper's arguments about the alternatives (index
+#   notation, graphical notation, relational algebra, code in place of
+#   equations), then writes three formulas in seven notations, among them
+#   software with named axes.
 #
 # **More examples.** **Chapter 7** runs the examples that the paper's first
-# arXiv version had and the published one dropped (random variables, a bag of
-# words, Sudoku, k-means, beam search, the multivariate normal), and one of our
-# own, belief propagation.
+# arXiv version {cite}`chiang+:2021` had and the published one dropped (random
+# variables, a bag of words, Sudoku, k-means, beam search, the multivariate
+# normal), and one of our own, belief propagation.
 #
 # **Appendices.** **Appendix A.1** and **Appendix A.2** are the paper's
 # Appendix A: a complete Transformer and LeNet, each checked against a positional
 # implementation and trained. **Appendix A.3** records how fast the named code
-# runs next to positional PyTorch (not in the paper). **Appendix C**, *Writing
-# named tensor notation*, shows the paper's LaTeX macros with their rendered
-# output, for use in your own papers.
+# runs next to positional PyTorch (not in the paper). **Appendix C**,
+# [*Writing named tensor notation*](a4_writing_notation.ipynb), shows the
+# paper's LaTeX macros with their rendered output, for use in your own papers.
 #
-# At the end of the book, the **bibliography** lists the works the book cites,
-# and the **API reference** documents every public function of `ntlib`, with its
-# formula and an example.
+# At the end of the book, the [**bibliography**](a5_references.ipynb) lists the
+# works the book cites, and the {doc}`API reference </reference/index>`
+# documents every public function of `ntlib`, with its formula and an example.
 #
 # Chapters 1–3 are the core; read them in order. Chapters 4 to 7 and the
 # appendices can be read in any order after them. Each code cell depends only on
@@ -213,25 +215,31 @@ for what, (named, positional) in checks.items():
 #
 # | paper | topic | book | run and checked | stated, not run |
 # | --- | --- | --- | --- | --- |
-# | §1 | attention, positional and named | [Ch. 1](01_introduction.ipynb) | both readings of the positional formula; named attention, lifted to queries, batches and heads, against positional torch | §1's list of software with named axes: compared, not all run, in Ch. 6's table |
+# | §1 | attention, positional and named | [Ch. 1](01_introduction.ipynb) | both readings of the positional formula; named attention, lifted to queries, batches and heads, against positional torch; §1's sentence that gives the queries the keys' axis $\seq$, run: the positions are then matched, not lifted over | §1's list of software with named axes: compared, not all run, in Ch. 6's table |
 # | §2 | named tensors, by example and formally | [Ch. 2](02_named_tensors.ipynb) | the running example and its indexing; axes, records, shapes, restriction, named tensors as functions of records | §2.2's advice on choosing names (prose) |
-# | §3 | operations | [Ch. 3](03_operations.ipynb) | lifting, broadcasting, reductions, contraction, vector functions, renaming, reshaping, indexing, against positional torch | — |
+# | §3 | operations | [Ch. 3](03_operations.ipynb) | lifting, broadcasting, reductions, contraction, vector functions, renaming, reshaping, indexing, against positional torch; the printed $p$-norm beside ours; §3.7's misprinted entry formula, printed and corrected | — |
 # | §4 | neural networks | [Ch. 4](04_neural_networks.ipynb) | feedforward, RNN, attention, convolution, pooling, the three normalizations, against torch's layers | — |
-# | v1 §3.1 | GroupNorm | [Ch. 4](04_neural_networks.ipynb) | against `F.group_norm` | — |
-# | §5 | differential calculus | [Ch. 5](05_calculus.ipynb) | differentials and derivatives by the rules, against autograd; the misprints, printed form and corrected | — |
-# | Appendix B | formal definitions of differentiation | [Ch. 5](05_calculus.ipynb) | identification of a derivative from a differential; the remainder measured shrinking like $\lVert H \rVert^2$ | the definitions as mathematics; the identification theorem is used, not proved |
-# | §6 | alternative notations, software | [Ch. 6](06_alternatives.ipynb) | the same formulas in index notation (`einsum`), einops, xarray and SQL, checked equal to the named result; tensor-network diagrams drawn from the axis names | software that is not installed here: the chapter's table marks each row it did not run |
+# | v1 §3.1.6 | GroupNorm | [Ch. 4](04_neural_networks.ipynb) | against `F.group_norm` | — |
+# | §5 | differential calculus | [Ch. 5](05_calculus.ipynb) | the definition of the derivative (§5.1), computed literally by finite differences, against autograd; each rule of §5.2, equations (9a)–(9j), against forward-mode autograd; the softmax differential (10) and derivative (14); the derivative of a lift (§5.4); the three derivatives of attention (§5.5), the one in $K^*$ also derived step by step; the misprints: (14)'s missing star, and every one-parenthesis repair of $\partial\text{Att}/\partial K^*$ evaluated | §5's remark on derivatives in index notation (prose) |
+# | Appendix B | formal definitions of differentiation | [Ch. 5](05_calculus.ipynb) | the definition of differentiability: the remainder $R(A, H)$ computed, $\lVert R \rVert / \lVert H \rVert \to 0$ for the true derivative, a positive limit for a wrong candidate, and no candidate for $\lVert X \rVert$ at $0$; the identification theorem in both directions, on attention in its keys, and the uniqueness of the derivative | the theorem is checked on examples, not proved (the paper states it, after Magnus and Neudecker, without proof) |
+# | §6 | alternative notations | [Ch. 6](06_alternatives.ipynb) | §6.1's index-notation attention, both readings of its sum, the reductions $\max_i A_i$ and $A_i B_i$ with and without a batch, and the fully indexed batched form, by `einsum`; §6.2's diagrams, drawn from the axis names; §6.3's relations as Boolean tensors in sqlite3: join as $\odot$, contraction as join then projection, renaming as $\rho$; §6.4's `Dropout2d`, in the installed torch, and dropout with named mask axes | `Dropout2d` in the torch versions §6.4 names (only the installed one runs); probabilistic relational algebras (§6.3, prose) |
+# | — | three formulas in seven notations (ours) | [Ch. 6](06_alternatives.ipynb) | named, positional, `einsum`, einops, xarray, SQL and diagrams, each asserted equal to the named result; the mistake each lets through; the systems table: each *yes* or *no* of the rows run here is a check | the systems of §1 not installed here (Nexus, tsalib, AxisArrays, NamedTensor, Dex, JAX): cited, not run |
 # | §7 | conclusions | — | — | not reproduced |
 #
 # The examples and the appendices:
 #
 # | paper | topic | book | run and checked | stated, not run |
 # | --- | --- | --- | --- | --- |
-# | v1 §3.4 | other examples | [Ch. 7](07_more_examples.ipynb) | random variables, bag of words, Sudoku, k-means, beam search, multivariate normal; the misprints, printed form and corrected | — |
-# | — | belief propagation (ours, not in the paper) | [Ch. 7](07_more_examples.ipynb) | against brute force and funsor's `sum_product` | — |
+# | v1 §3.4.1 | discrete random variables | [Ch. 7](07_more_examples.ipynb) | chain rule, marginal and Bayes' rule against loops over the values | — |
+# | v1 §3.4.3 | continuous bag of words | [Ch. 7](07_more_examples.ipynb) | against `nn.EmbeddingBag`, a linear layer and softmax, lifted over a batch; trained on a short text, its accuracy bounded by the one ambiguous bag, counted | — |
+# | v1 §3.4.4 | Sudoku | [Ch. 7](07_more_examples.ipynb) | the check on a solved grid and on one fault of each kind, lifted over a batch; the printed box index, out of range, and its wrap-around repair, which accepts a wrong grid; (ours) solving an easy puzzle by constraint propagation | the section's title calls it an ILP; only the check is printed, and no integer program is solved |
+# | v1 §3.4.5 | k-means | [Ch. 7](07_more_examples.ipynb) | against scikit-learn's `KMeans` (Lloyd's algorithm, same start) on the iris data, round by round, and the round at which it stops; the printed update, which gives `nan` | — |
+# | v1 §3.4.6 | beam search | [Ch. 7](07_more_examples.ipynb) | `maxk` and `argmaxk` against `torch.topk`, and the printed identity (`max` for `maxk`) shown false; the printed update, with recombination (`merge=True`), against exhaustive search on 200 small models (exact at width $\lvert\state\rvert$, never better than exhaustive) and against a positional Viterbi recursion at full width; lifted over a batch; our rank-all-extensions variant (`merge=False`) beside it | — |
+# | v1 §3.4.7 | multivariate normal | [Ch. 7](07_more_examples.ipynb) | `det` and `inv` against `torch.linalg`; the log-density against `torch.distributions`, lifted over points and over covariances | — |
+# | — | belief propagation (ours, not in the paper) | [Ch. 7](07_more_examples.ipynb) | against brute force and funsor's `sum_product` on a tree; the number of rounds a tree needs; on a graph with a cycle, beliefs that are not the marginals | the junction tree algorithm (named, not run) |
 # | Appendix A.1 | the Transformer | [App. A.1](a1_transformer.ipynb) | every piece against torch; the whole model, latest and v1, against a positional implementation; trained | — |
 # | Appendix A.2 | LeNet | [App. A.2](a2_lenet.ipynb) | every block and the whole model against torch; the pooling misprint; trained on digits | — |
-# | Appendix C | the LaTeX macros | Appendix C | every page renders the paper's macros (MathJax) | the macros as LaTeX (`namedtensor.sty`) |
+# | Appendix C | the LaTeX macros | [App. C](a4_writing_notation.ipynb) | every macro of `namedtensor.sty` and of the paper's preamble, compared with the book's MathJax definitions (only `\nmatrix` differs, on purpose); each shown rendered | `namedtensor.sty` itself is not compiled here |
 # | — | speed of `ntlib` (not in the paper) | [App. A.3](a3_performance.ipynb) | reads timings recorded by `benchmarks/` | the timings are of one machine, not rerun by the page |
 # | — | exercises (not in the paper) | end of each chapter | each written-out solution, by the checker | — |
 

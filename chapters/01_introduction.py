@@ -39,8 +39,8 @@ f64 = torch.float64
 # - In practice $Q$, $K$, $V$ also have a **batch** axis, and with multi-head
 #   attention a **heads** axis. Where do these go, what does $K^\top$ transpose then,
 #   and what does the matrix product multiply? Again the formula is silent; code has
-#   to fix a convention (PyTorch's `scaled_dot_product_attention` puts them in front
-#   and transposes the last two dimensions).
+#   to fix a convention (PyTorch's {cite}`pytorch` `scaled_dot_product_attention`
+#   puts them in front and transposes the last two dimensions).
 #
 # Both readings of the softmax are equally legal PyTorch, and with square score
 # matrices both run without complaint:
@@ -166,6 +166,30 @@ assert torch.allclose(
     nt.positional(out, ("seq'", "val")).cpu(), over_keys @ Vt
 )
 nt.show(out, ("seq'", "val"))
+
+# %% [markdown]
+# The new axis needs a name of its own. §1 of the paper words this step
+# differently: it lets $Q$ have "three axes $\key$, $\seq$ and $\batch$
+# (corresponding to tokens of a sequence and examples in a minibatch,
+# respectively)" and says that the function then "works as written" (the
+# first version's §1 says the same {cite}`chiang+:2021`). With
+# the name $\seq$, though, the query positions are not lifted over: they
+# share their name with the key positions, so $Q \ndot{\key} K$ matches them
+# (query $i$ meets only key $i$), the softmax and the sum over $\seq$ then run
+# across the queries too, and the result is a single vector over $\val$ —
+# one weighted average of the values, with weights from the diagonal scores
+# $Q_i \cdot K_i$. The paper's own §4.3 and Appendix A.1 give the queries the
+# axis $\seq'$, as here. The reading with $\seq$, run and checked against
+# that positional computation:
+
+# %%
+Q_on_seq = nt.tensor(Qt, ("seq", "key"))  # query positions named like keys
+matched = attention(Q_on_seq, K, V)
+print(nt.shape(matched))
+diagonal = (Qt * Kt).sum(dim=1) / math.sqrt(d_k)  # Q_i . K_i, one per i
+assert torch.allclose(
+    nt.positional(matched, "val").cpu(), torch.softmax(diagonal, 0) @ Vt
+)
 
 # %% [markdown]
 # **Batches and heads.** Add $\batch$ and $\heads$ axes to all three inputs:

@@ -2,7 +2,7 @@
 # # Named tensors
 #
 # This chapter follows §2 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR
-# 2023). It introduces the vocabulary — axes, named indices, shapes, records — first
+# 2023) {cite}`chiang+:2023`. It introduces the vocabulary — axes, named indices, shapes, records — first
 # by example and then formally, and checks each definition in code.
 
 # %%
@@ -362,8 +362,8 @@ nt.show(total)
 # of a shape to numbers. `ntlib` stores one as a `torch.Tensor` (the values, in
 # some storage order) together with the axis names and sizes. The type that holds
 # them is `nt.NamedTensor`. It is a subclass of the tensor type of
-# [funsor](https://funsor.pyro.ai), a library in which the *inputs* of a tensor are
-# named, exactly as our axes are; being a subclass, a named tensor can be handed
+# [funsor](https://funsor.pyro.ai) {cite}`obermeyer+:2019`, a library in which
+# the *inputs* of a tensor are named, exactly as our axes are; being a subclass, a named tensor can be handed
 # to any code written for funsor tensors.
 #
 # A subclass also inherits methods, and funsor's methods have funsor's meanings:

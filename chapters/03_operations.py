@@ -2,7 +2,7 @@
 # # Operations
 #
 # This chapter follows §3 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR
-# 2023), one subsection at a time. Every operation is given by its formula, by the
+# 2023) {cite}`chiang+:2023`, one subsection at a time. Every operation is given by its formula, by the
 # `ntlib` function that implements it (its source is printed next to the formula),
 # and by a run on the running example, checked against a positional PyTorch
 # computation that spells out which dimension is which.
@@ -77,8 +77,8 @@ nt.show(A, ("height", "width"))
 # $$
 # :::
 #
-# In the paper the superscript is usually dropped (as §3.1 says right after the
-# definition): a function applied to a tensor with more
+# In the paper the superscript is usually dropped (as the last sentence of §3.1's
+# unary definition says): a function applied to a tensor with more
 # axes than it needs is lifted over the extra ones. `ntlib` does the same, without a
 # loop. To check it against the definition, `nt.lift` executes the definition
 # literally — one call of $f$ per record $s'$:
@@ -277,7 +277,8 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 # the absolute value. The two agree when $p$ is even or $X \ge 0$; `nt.norm` uses
 # $|X|^p$, the usual $p$-norm (what `torch.linalg.vector_norm` computes), because
 # for odd $p$ the printed form lets negative entries cancel positive ones. (The
-# first version defines only $\operatorname{norm}$, with $X^2$.) The cell after the
+# first version defines only $\operatorname{norm}$, as
+# $\sqrt{\nsum{\ax} A^2}$, in its §5.4.) The cell after the
 # checks evaluates the printed form on $A - 5$, which has negative entries.
 
 # %%
@@ -1018,8 +1019,9 @@ assert nt.exercises.check("3.3", answer)
 # \end{aligned}
 # $$
 #
-# Return $C'$. (The paper's v1 prints the update as
-# $\nsum{\batch} (Q \odot X) / Q$; the form above is the corrected one.)
+# Return $C'$. (The paper's v1, §3.4.5, prints the update as
+# $C \leftarrow \nsum{\batch} \frac{Q \odot X}{Q}$; the form above is the
+# corrected one, and chapter 7 runs both.)
 
 # %%
 def answer(X, C, *, batch="batch", d="d", clusters="clusters"):

@@ -2,12 +2,12 @@
 # # Neural networks
 #
 # This chapter follows §4 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR
-# 2023): the building blocks of neural networks, written in named notation. Each block
+# 2023) {cite}`chiang+:2023`: the building blocks of neural networks, written in named notation. Each block
 # is given by its formula, then by the `ntlib` function that implements it (the printed
 # source is the formula, transcribed), then run on a small example and checked against
 # PyTorch's positional implementation. The section on normalization also includes
-# GroupNorm, which appeared in the paper's first arXiv version (its §3.1.6,
-# "Normalization layers") and is not printed in the TMLR version.
+# GroupNorm, which appeared in the paper's first arXiv version {cite}`chiang+:2021`
+# (its §3.1.6, "Normalization layers") and is not printed in the TMLR version.
 #
 # The blocks never mention batch or head axes. A block uses only the axes its formula
 # names, and any other axis of its arguments is carried through by lifting (§3.1), so
@@ -217,7 +217,8 @@ print("rnn agrees with the positional loop")
 # %% [markdown]
 # ## Attention
 #
-# The introduction opened with attention. For one query $Q \in \reals^{\key}$,
+# The introduction opened with attention, the core of the Transformer
+# {cite}`vaswani+:2017`. For one query $Q \in \reals^{\key}$,
 # keys $K \in \reals^{\seq \times \key}$ and values $V \in \reals^{\seq \times \val}$,
 #
 # $$
@@ -649,8 +650,10 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # \end{aligned}
 # $$
 #
-# (These three are TMLR §4.6, unnumbered display.) GroupNorm, from the first version
-# of the paper (§3.1.6, "Normalization layers"), splits the channels into groups of
+# (These three are TMLR §4.6, unnumbered display: BatchNorm
+# {cite}`ioffe+szegedy:2015`, InstanceNorm {cite}`ulyanov+:2016` and LayerNorm
+# {cite}`ba+:2016`.) GroupNorm {cite}`wu+he:2018`, from the first version
+# of the paper {cite}`chiang+:2021` (§3.1.6, "Normalization layers"), splits the channels into groups of
 # $k$ consecutive channels with $\operatorname{pool}$, standardizes each group
 # together with $\layer$, and flattens the channels back:
 #

@@ -494,6 +494,29 @@ assert all(np.all(blocks[b, :, c, :] == 0)
            for b in range(3) for c in range(3) if b != c)
 
 # %% [markdown]
+# The flattening above chose an order for the picture. treescope (as in
+# chapters 2–4) draws the derivative itself, with its four axes named in the
+# picture, starred ones included, and places each where we name it (hover on
+# an entry for its record, e.g. `{batch: 1, ax: 2, batch*: 1, ax*: 0}`). On
+# the left, rows are $\ax$ within $\batch$ and columns $\ax^*$ within
+# $\batch^*$: the three Jacobians of the rows of $X$ sit on the diagonal, as
+# above. On the right the same tensor with the nesting swapped, $\batch$
+# within $\ax$ and $\batch^*$ within $\ax^*$: now each of the $4 \times 4$
+# blocks is a diagonal $\batch \times \batch^*$ matrix, the identity
+# $I_{\batch,\batch^*}$ of {prf:ref}`prop-lift` scaled by one entry of each
+# row's Jacobian.
+
+# %%
+import treescope
+
+treescope.figures.inline(
+    treescope.render_array(derivative_of_lift, rows=["ax", "batch"],
+                           columns=["ax*", "batch*"], pixels_per_cell=10),
+    treescope.render_array(derivative_of_lift, rows=["batch", "ax"],
+                           columns=["batch*", "ax*"], pixels_per_cell=10),
+)
+
+# %% [markdown]
 # ## Self-attention
 #
 # The extended example of §5.5 differentiates attention for one query,

@@ -2,9 +2,9 @@
 # # More examples
 #
 # The first arXiv version of *Named Tensor Notation* (Chiang, Rush and Barak,
-# arXiv:2102.13196v1, February 2021; "the first version" below) worked
-# through seven problems in its §3.4 "Other examples". The published version
-# (TMLR 2023) kept one of them, advanced indexing, as its §3.7 (chapter 3
+# arXiv:2102.13196v1, February 2021 {cite}`chiang+:2021`; "the first version"
+# below) worked through seven problems in its §3.4 "Other examples". The
+# published version (TMLR 2023) {cite}`chiang+:2023` kept one of them, advanced indexing, as its §3.7 (chapter 3
 # runs it), and dropped the rest, together with GroupNorm from the first
 # version's §3.1.6 (chapter 4 runs that one). This chapter runs the other
 # six — discrete random variables (§3.4.1), a continuous bag of words
@@ -161,7 +161,7 @@ print(nt.show(nt.examples.cbow(X, E, W), ("batch", "classes")))
 
 # %% [markdown]
 # CBOW was introduced to learn word embeddings by predicting a word from the
-# words around it (Mikolov et al., 2013). A text small enough to inspect
+# words around it {cite}`mikolov+:2013`. A text small enough to inspect
 # ships with Python: the Zen of Python, `import this`, which the module
 # stores in rot13. Each window is two words on each side of a centre word;
 # the class is the centre word, so $\classes$ has one position per word.
@@ -447,7 +447,7 @@ assert int(cpu(nt.examples.sudoku_check(C), ())) == 1
 # %% [markdown]
 # ## k-means
 #
-# Lloyd's k-means alternates two steps on points $X \in \reals^{\batch
+# Lloyd's k-means {cite}`lloyd:1982` alternates two steps on points $X \in \reals^{\batch
 # \times \dd}$ and centroids $C \in \reals^{\clusters \times \dd}$: assign
 # each point to its nearest centroid (one-hot), then move each centroid to
 # the mean of its points:
@@ -468,8 +468,9 @@ nt.source(nt.examples.kmeans_assign, nt.examples.kmeans_update,
           nt.examples.kmeans)
 
 # %% [markdown]
-# The iris measurements (150 flowers, 4 measurements; bundled with
-# scikit-learn) from three starting centroids: the first three flowers of
+# The iris measurements {cite}`fisher:1936` (150 flowers, 4 measurements;
+# bundled with scikit-learn {cite}`pedregosa+:2011`) from three starting
+# centroids: the first three flowers of
 # one species, virginica (rows 100, 101 and 102, counting from 0).
 # scikit-learn's `KMeans` with the same starting
 # centroids, one initialisation, tolerance 0 and Lloyd's algorithm is the
@@ -636,7 +637,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # the better one — safe, because $f$ sees only the current state, so the
 # worse one can never overtake it. Two consequences: $k \le |\state|$, and
 # with $k = |\state|$ nothing but such losers is ever dropped. That is the
-# Viterbi recursion, and the search is exact.
+# Viterbi recursion {cite}`viterbi:1967`, and the search is exact.
 #
 # With probabilities the product $H \odot f(S)$ is right; with log-scores,
 # as here and in practice, it becomes a sum. `nt.examples.beam_search` runs the
@@ -946,8 +947,8 @@ print(nt.show(logp4, ("dist", "batch")))
 # %% [markdown]
 # ## Belief propagation
 #
-# This example is our own addition: belief propagation is in no version of
-# the paper. It is here because it shows the notation at work on a problem
+# This example is our own addition: belief propagation {cite}`pearl:1988` is
+# in no version of the paper. It is here because it shows the notation at work on a problem
 # that is not a neural network. A *factor graph* describes a
 # distribution over several discrete variables as a product of nonnegative
 # factors, each touching a few of the variables:
@@ -1003,7 +1004,8 @@ for v, b in beliefs.items():
 # %% [markdown]
 # Two independent references. Brute force: contract all factors into the
 # joint and sum out the rest (`nt.contract` of every factor, then a
-# positional sum). funsor, on which `ntlib` is built, has its own
+# positional sum). funsor {cite}`obermeyer+:2019`, on which `ntlib` is built,
+# has its own
 # sum-product machinery: `sum_product` (in `funsor.sum_product`) eliminates
 # variables by its own contraction planner; it accepts our tensors as they
 # are, since they are funsor tensors.

@@ -2,7 +2,8 @@
 # # Appendix A.1: the Transformer
 #
 # Appendix A.1 of Chiang, Rush and Barak, *Named Tensor Notation* (TMLR 2023)
-# writes a complete decoder-only Transformer in named notation. This chapter
+# {cite}`chiang+:2023` writes a complete Transformer {cite}`vaswani+:2017`,
+# decoder only, in named notation. This chapter
 # builds it from the formulas, one piece at a time, checks every piece against
 # positional PyTorch, then checks the whole model against an independent
 # positional implementation, and finally trains a small instance on the CPU to
@@ -10,7 +11,7 @@
 # model.
 #
 # We follow the paper's **latest** version. The first arXiv version (v1, 2021)
-# has the same model as its §3.2 and differs from Appendix A.1 in three places;
+# {cite}`chiang+:2021` has the same model as its §3.2 and differs from Appendix A.1 in three places;
 # the chapter runs both where the difference matters:
 #
 # | | v1, §3.2 | latest, Appendix A.1 |

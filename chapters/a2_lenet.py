@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Appendix A.2: LeNet
 #
-# The second model of the paper's Appendix A (A.2; §3.3 in v1) is LeNet, a small
-# convolutional network for images: two rounds of convolution, relu and
+# The second model of the paper's Appendix A (A.2; §3.3 in v1) is LeNet
+# {cite}`lecun+:1998`, a small convolutional network for images: two rounds of convolution, relu and
 # max-pooling, then two fully connected layers. In named notation the image axes
 # are $\height$ and $\width$, the channels $\chans$, and each block of §4 is
 # applied by name. This chapter assembles the model from those blocks, checks it
@@ -247,8 +247,10 @@ print("non-square LeNet = positional PyTorch:",
 # %% [markdown]
 # ## Training on handwritten digits
 #
-# scikit-learn ships a small digits data set (1797 grayscale images of $8\times 8$
-# pixels, intensities 0–16, from the UCI repository), so no download is needed. An
+# scikit-learn {cite}`pedregosa+:2011` ships a small digits data set (1797
+# grayscale images of $8\times 8$ pixels, intensities 0–16: the test set of the
+# UCI repository's handwritten digits {cite}`alpaydin+kaynak:1998`), so no
+# download is needed. An
 # $8\times 8$ image is too small for these layers (two valid $5\times5$
 # convolutions and two $2\times 2$ pools need at least $16 \times 16$, and leave
 # almost nothing at that size), so we **upsample every image to $28\times 28$**
