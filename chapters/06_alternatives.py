@@ -304,8 +304,8 @@ print(nt.names(renamed), f"{len(rho)} tuples, the same as ρ in SQL")
 # the meaning of a paper should not depend on the version of a library. Its
 # example is PyTorch's `Dropout2d` on order-3 tensors, which the paper says
 # has "one behavior in versions 1.11 and 1.13, but another behavior in 1.10,
-# 1.12, and future versions" {cite}`pytorchdoc`. We cannot run old versions here; we can run
-# the installed one and read off which axes its mask has. A tensor of ones of
+# 1.12, and future versions" (§6.4, with no citation). We cannot run old
+# versions here; we can run the installed one and read off which axes its mask has. A tensor of ones of
 # shape (4, 5, 6) goes in; the zero pattern of the output shows the mask (the
 # output depends on the installed torch, so the tests do not compare it):
 
