@@ -231,6 +231,7 @@ TABLE = [
     Entry("DeviceError", note="an exception class"),
     Entry("NamedTensor", note="the class; its methods have their own entries"),
     Entry("device", lambda: ((), {}), note=NO_TENSORS),
+    Entry("on_device", note="a context manager (tests/test_meta.py)"),
     Entry("tensor", lambda: (([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], ("a", "b")), {}),
           new=("names",), complex=True),
     Entry("randn", lambda: ((), dict(seed=0, a=2, b=3)),
