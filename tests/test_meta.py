@@ -275,7 +275,8 @@ def test_model_parameters_on_meta_draw_nothing(no_generators):
 def test_gpt3_sized_model_on_meta_in_little_memory():
     """In a fresh process with NTLIB_DEVICE=meta and its address space capped
     at 1.5 GB above what torch takes: a GPT-3-sized model's parameters (700 GB
-    in float32), a forward pass, the loss and backward."""
+    in float32), a forward pass and the loss (backward: the test above and
+    chapter A.1)."""
     code = textwrap.dedent("""
         import resource, torch, ntlib as nt
         P = nt.models.init_transformer(vocab=5, layers=1, heads=2, layer=4)
@@ -291,9 +292,9 @@ def test_gpt3_sized_model_on_meta_in_little_memory():
                                        layer=12288, seed=0)
         I = nt.randint(0, 50257, seed=0, batch=1, seq=2048)
         Z = nt.models.transformer_logits(I, P)
-        nt.models.cross_entropy(Z, I).data.backward()
+        loss = nt.models.cross_entropy(Z, I)
         assert nt.shape(Z) == {"batch": 1, "seq": 2048, "vocab": 50257}
-        assert all(v.data.grad.is_meta for v in P.values())
+        assert loss.data.is_meta and all(v.data.is_meta for v in P.values())
         grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0
         print("grown_kb", grown)
         assert grown < 512 * 1024, grown
@@ -333,3 +334,29 @@ def test_ntlib_device_meta_from_the_environment(monkeypatch):
     P = nt.models.positional_encoding(4, 6)
     assert x.data.is_meta and M.data.is_meta and P.data.is_meta
     assert "no values" in repr(x)
+
+
+# --------------------------------------------------------------------------
+# meta and the CPU mixed: nt.DeviceError naming both (tests/test_robustness_devices.py
+# runs the table's entries with two or more tensors; here n-ary and integer cases)
+
+
+@pytest.mark.parametrize("k", range(3))
+def test_mixed_devices_in_nary_operations(k):
+    ts = [nt.randn(seed=1, a=2, b=3), nt.randn(seed=2, b=3, c=4),
+          nt.randn(seed=3, c=4, a=2)]
+    ints = [nt.astype(t * 10, torch.int64) for t in ts]
+    for group in (ts, ints):
+        moved = [to_device(t, "meta") if j == k else t for j, t in enumerate(group)]
+        calls = {
+            "contract": lambda: nt.contract(*moved, over=("b", "c")),
+            "contract with a number": lambda: nt.contract(moved[0], 2, *moved[1:],
+                                                          over="b"),
+            "cat": lambda: nt.cat([nt.flatten(t, t.names, "z") for t in moved], "z"),
+            "stack": lambda: nt.stack([nt.sum(t) for t in moved], "s"),
+            "lift": lambda: nt.lift(lambda x, y, z: x * y * z, *moved,
+                                    over=("a", "b", "c")),
+        }
+        for what, call in calls.items():
+            expect_own_error(call, nt.DeviceError, "meta", "cpu",
+                             what=f"{what}, operand {k} on meta")
