@@ -343,9 +343,10 @@ def test_ntlib_device_meta_from_the_environment(monkeypatch):
 
 @pytest.mark.parametrize("k", range(3))
 def test_mixed_devices_in_nary_operations(k):
-    ts = [nt.randn(seed=1, a=2, b=3), nt.randn(seed=2, b=3, c=4),
-          nt.randn(seed=3, c=4, a=2)]
-    ints = [nt.astype(t * 10, torch.int64) for t in ts]
+    with nt.on_device("cpu"):   # on the CPU also under NTLIB_DEVICE=meta
+        ts = [nt.randn(seed=1, a=2, b=3), nt.randn(seed=2, b=3, c=4),
+              nt.randn(seed=3, c=4, a=2)]
+        ints = [nt.astype(t * 10, torch.int64) for t in ts]
     for group in (ts, ints):
         moved = [to_device(t, "meta") if j == k else t for j, t in enumerate(group)]
         calls = {
