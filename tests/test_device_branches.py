@@ -40,6 +40,14 @@ class Spy(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+@pytest.fixture(autouse=True)
+def on_the_cpu():
+    """Every test here runs on the CPU, whatever NTLIB_DEVICE says: meta has
+    no values to compare, and on CUDA the branches are real, not forced."""
+    with nt.on_device("cpu"):
+        yield
+
+
 @pytest.fixture
 def as_on_cuda(monkeypatch):
     """Make both predicates answer as they do on a CUDA device."""
