@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # a second venv for the newest torch (make test-newest-torch)
 NEWEST_VENV ?= .venv-newest
 
-.PHONY: book pdf test test-perturbed test-newest-torch test-gpu install browser latex bench lab clean
+.PHONY: book pdf test test-meta test-perturbed test-newest-torch test-gpu install browser latex bench lab clean
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -28,6 +28,14 @@ pdf: $(STAMP) latex
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The meta device (shapes only, no values): every public function of the
+# table in tests/public_api.py on meta, the models forward, loss and backward,
+# parameters made without drawing on the CPU, a GPT-3-sized model in capped
+# memory; and the CUDA-only branches forced on the CPU.  Part of `make test`
+# too; this runs just these (seconds).
+test-meta: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_meta.py tests/test_device_branches.py
 
 # nbval on every chapter as if on another device: each kernel multiplies the
 # floating results of reductions, matrix products, convolutions and

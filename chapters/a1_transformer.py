@@ -6,7 +6,8 @@
 # decoder only, in named notation. This chapter
 # builds it from the formulas, one piece at a time, checks every piece against
 # positional PyTorch, then checks the whole model against an independent
-# positional implementation, and finally trains a small instance on the CPU to
+# positional implementation, runs it at GPT-3's size with shapes only (on
+# PyTorch's meta device), and finally trains a small instance on the CPU to
 # show that the named program is not only a faithful transcription but a working
 # model.
 #
@@ -551,6 +552,213 @@ diff = (
 )
 print("max |O_latest − O_v1| > 0.01:", bool(diff > 0.01))
 nt.show(nt.index(O_v1, "batch", 0), ("seq", "vocab"), decimals=3)
+
+# %% [markdown]
+# ## At GPT-3's size: the shapes alone
+#
+# The notation's promise is that the shapes are in the names: each formula
+# above says, through the axes it names, what the shape of its result is,
+# whatever the sizes. To see that at a scale no one can run here, we build the
+# model with the sizes of the largest GPT-3 {cite}`brown+:2020`: 96 layers,
+# $|\layer| = d_\text{model} = 12288$ and 96 heads of
+# $|\key| = |\val| = d_\text{head} = 128$ (its Table 2.1),
+# $|\hidden| = d_\text{ff} = 4\,d_\text{model} = 49152$ and a context of
+# $n_\text{ctx} = 2048$ tokens (its §2.1), and the vocabulary of GPT-2, which
+# GPT-3 reuses, $|\vocab| = 50257$ {cite}`radford+:2019`. In float32 its
+# parameters alone would take 700 GB.
+#
+# PyTorch's *meta* device holds tensors that have a shape and a dtype but no
+# values: an operation on them computes only the shape of its result, so
+# nothing is allocated, and nothing takes time in proportion to the sizes.
+# Inside `with nt.on_device("meta"):` every tensor `ntlib` makes is made there;
+# `init_transformer` draws nothing (there is nothing to draw into), and what
+# would need values, such as `nt.show` or `float(x)`, raises `nt.DeviceError`.
+#
+# GPT-3 is not exactly the model of this appendix: it follows GPT-2, which
+# normalizes before each sublayer rather than after it, learns its positional
+# embeddings and has biases in the attention projections, and it alternates
+# dense attention with locally banded sparse attention. None of this changes
+# the shapes of the stages below; the parameter count, at the end, shows what
+# it does change.
+
+# %%
+GPT3 = dict(vocab=50257, layers=96, heads=96, layer=12288)  # hidden: 4|layer|
+n_ctx = 2048
+start = time.perf_counter()
+with nt.on_device("meta"):
+    gpt3 = nt.models.init_transformer(**GPT3, seed=0)
+    J = nt.randint(0, GPT3["vocab"], seed=0, batch=1, seq=n_ctx)  # token ids
+print(gpt3["E"])
+
+# %% [markdown]
+# A batch of one sequence: on meta a larger batch costs the same. The tables
+# below list each tensor's axes with their sizes; a named tensor's axes have no
+# order, so the tables print them in one fixed order (the helpers are behind
+# the toggle).
+
+# %% tags=["hide-input"]
+ORDER = ("batch", "seq'", "seq", "vocab", "heads", "hidden", "layer", "key",
+         "val")
+
+
+def named_shape(t):
+    """'batch[1] × seq[2048] × layer[12288]', axes in the order ORDER."""
+    s = nt.shape(t)
+    return " × ".join(f"{a}[{s[a]}]" for a in sorted(s, key=ORDER.index)) \
+        or "(no axes)"
+
+
+def print_table(rows, head):
+    """Rows of (label, named tensor or text), the label column aligned."""
+    w = max(len(label) for label, _ in [head, *rows])
+    print(f"{head[0]:{w}}  {head[1]}")
+    for label, t in rows:
+        print(f"{label:{w}}  {t if isinstance(t, str) else named_shape(t)}")
+
+# %% [markdown]
+# **One layer, stage by stage**, as the formulas of this appendix write it,
+# with layer 1's parameters:
+
+# %%
+p = {k[2:]: v for k, v in gpt3.items() if k.startswith("1.")}
+with nt.on_device("meta"):
+    E = gpt3["E"]
+    W = nt.models.embed(J, E)
+    P = nt.models.positional_encoding(n_ctx, GPT3["layer"], dtype=E.data.dtype)
+    X = W + P
+    M = nt.causal_mask(n_ctx, seq="seq", query="seq'", dtype=E.data.dtype)
+    Q = nt.contract(nt.rename(X, {"seq": "seq'"}), p["WQ"], over="layer")
+    K = nt.contract(X, p["WK"], over="layer")
+    V = nt.contract(X, p["WV"], over="layer")
+    S = nt.contract(Q, K, over="key") / math.sqrt(nt.shape(K)["key"]) + M
+    A = nt.softmax(S, "seq")
+    H = nt.contract(A, V, over="seq")
+    Y = nt.contract(nt.rename(H, {"seq'": "seq"}), p["WO"],
+                    over=("heads", "val"))
+    T = nt.layer_norm(Y + X, p["gamma"], p["beta"], chans=None)
+    X1 = nt.relu(nt.contract(T, p["W1"], over="layer") + p["b1"])
+    X2 = nt.contract(X1, p["W2"], over="hidden") + p["b2"]
+    X_next = nt.layer_norm(X2 + T, p["gamma'"], p["beta'"], chans=None)
+
+layer_stages = [
+    ("X = X^{l-1}", X),
+    ("Q = W^Q ⊙_layer X_seq→seq'", Q),
+    ("K = W^K ⊙_layer X", K),
+    ("V = W^V ⊙_layer X", V),
+    ("M (causal mask)", M),
+    ("S = Q ⊙_key K/√|key| + M", S),
+    ("α = softmax_seq S", A),
+    ("α ⊙_seq V", H),
+    ("Y = SelfAtt(X)", Y),
+    ("T = LayerNorm(Y + X)", T),
+    ("X¹ = relu(W¹ ⊙_layer T + b¹)", X1),
+    ("X² = W² ⊙_hidden X¹ + b²", X2),
+    ("X^l = LayerNorm(X² + T)", X_next),
+]
+print_table(layer_stages, ("stage", "named shape"))
+
+# %% [markdown]
+# The same shapes, read off the formulas by hand from the figures above, and
+# the layer as `nt.models.transformer_layer` computes it (layer 96, the last):
+
+# %%
+SIZES = {"batch": 1, "seq": n_ctx, "seq'": n_ctx, "heads": 96, "key": 128,
+         "val": 128, "layer": 12288, "hidden": 4 * 12288, "vocab": 50257}
+by_hand = ["batch seq layer", "batch seq' heads key", "batch seq heads key",
+           "batch seq heads val", "seq seq'", "batch seq' heads seq",
+           "batch seq' heads seq", "batch seq' heads val", "batch seq layer",
+           "batch seq layer", "batch seq hidden", "batch seq layer",
+           "batch seq layer"]
+for (stage, t), axes in zip(layer_stages, by_hand, strict=True):
+    assert nt.shape(t) == {a: SIZES[a] for a in axes.split()}, stage
+with nt.on_device("meta"):
+    last = nt.models.transformer_layer(X, gpt3, 96, M)
+assert nt.shape(last) == nt.shape(X_next) == nt.shape(X)
+print("13 stages as read off the formulas; transformer_layer maps\n",
+      named_shape(X), "to itself")
+
+# %% [markdown]
+# **The whole model**, with `nt.models.transformer_logits` as in the sections
+# above, then the loss against next tokens $J'$ and backpropagation: on meta,
+# autograd computes the gradients' shapes too.
+
+# %%
+with nt.on_device("meta"):
+    J_next = nt.randint(0, GPT3["vocab"], seed=1, batch=1, seq=n_ctx)
+    Z = nt.models.transformer_logits(J, gpt3)    # E ⊙_layer X^96
+    O = nt.softmax(Z, "vocab")
+    loss = nt.models.cross_entropy(Z, J_next)
+    loss.data.backward()
+seconds = time.perf_counter() - start
+
+print_table([
+    ("I (token ids)", J),
+    ("W = (E ⊙_vocab I) √|layer|", W),
+    ("P (positional encoding)", P),
+    ("X^0 = W + P", X),
+    ("X^1, …, X^96 (each)", last),
+    ("E ⊙_layer X^96 (scores)", Z),
+    ("O = softmax_vocab(E ⊙_layer X^96)", O),
+    ("cross-entropy loss", loss),
+], ("stage", "named shape"))
+grads = [v.data.grad for v in gpt3.values()]
+assert all(g.is_meta and g.shape == v.data.shape
+           for g, v in zip(grads, gpt3.values()))
+print(f"{len(grads)} gradients, each of its parameter's shape, on meta")
+
+# %% [markdown]
+# **The parameters**, with the number of entries each named shape holds. The
+# twelve of a layer repeat in each of the 96 layers:
+
+# %%
+def entries(t):
+    return math.prod(nt.shape(t).values())
+
+
+names = ["WQ", "WK", "WV", "WO", "gamma", "beta", "W1", "b1", "W2", "b2",
+         "gamma'", "beta'"]
+rows = [("E", gpt3["E"])] + [(f"l.{k}", gpt3[f"1.{k}"]) for k in names]
+print_table([(k, f"{named_shape(t):36s}{entries(t):>14,}") for k, t in rows],
+            ("parameter", f"{'named shape':36s}{'entries':>14}"))
+per_layer = sum(entries(gpt3[f"1.{k}"]) for k in names)
+count = sum(entries(t) for t in gpt3.values())
+print(f"\none layer: {per_layer:,}")
+print(f"all: {entries(gpt3['E']):,} + 96 × {per_layer:,} = {count:,}")
+print(f"in float32: {4 * count / 1e9:.1f} GB")
+
+# %% [markdown]
+# The count follows from the shapes alone. With $d = |\layer|$, $L = 96$
+# layers and $|\hidden| = 4d$: $E$ has $|\vocab|\, d$ entries, and each layer
+# has $4d^2$ in its four attention matrices ($|\heads|\,|\key| = d$),
+# $2 \cdot 4d^2$ in the feedforward matrices, $4d + d$ in their biases and
+# $4d$ in the two LayerNorms, $12d^2 + 9d$ in all:
+
+# %%
+d, L, v = GPT3["layer"], GPT3["layers"], GPT3["vocab"]
+by_formula = v * d + L * (12 * d**2 + 9 * d)
+print(f"|vocab| d + L (12 d² + 9 d) = {by_formula:,}")
+assert by_formula == count
+print("the same as the count of entries above:", by_formula == count)
+# what GPT-3 has besides: learned positions, biases of the 4 projections,
+# a final LayerNorm
+extra = n_ctx * d + L * 4 * d + 2 * d
+print(f"this model: {count / 1e9:.2f} B parameters; with GPT-3's learned "
+      f"positions,\nprojection biases and final LayerNorm: "
+      f"{(count + extra) / 1e9:.2f} B; GPT-3's Table 2.1: 175.0 B")
+assert abs(count / 175.0e9 - 1) < 0.01
+print("within 1% of 175.0 B:", abs(count / 175.0e9 - 1) < 0.01)
+assert seconds < 60, seconds
+print("built, run forward and backward in under a minute:", seconds < 60)
+
+# %% [markdown]
+# The model written here has $174.57$ B parameters, 0.24% fewer than GPT-3's
+# 175.0 B. Its parts that this appendix's Transformer does not have, learned
+# positional embeddings ($n_\text{ctx}\, d$), biases of $Q$, $K$, $V$ and the
+# output projection ($4d$ per layer) and a LayerNorm after the last layer
+# ($2d$), add 30 M and bring the count to $174.60$ B; Table 2.1 rounds to
+# $175.0$ B without a breakdown. Like GPT-2, the model uses one matrix $E$ for
+# the input and the output; a separate output matrix would add another
+# $|\vocab|\, d = 0.62$ B.
 
 # %% [markdown]
 # ## Training: reversing a sequence

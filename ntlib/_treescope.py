@@ -21,7 +21,7 @@ from treescope import ndarray_adapters, rendering_parts
 
 # ntlib's public names only (the package is fully imported by the time
 # treescope asks for an adapter)
-from . import AxisError, NamedTensor, positional, shape
+from . import AxisError, DeviceError, NamedTensor, positional, shape
 
 
 def _fmt(sizes) -> str:
@@ -96,6 +96,10 @@ class NamedTensorAdapter(ndarray_adapters.NDArrayAdapter):
 
     def get_array_data_with_truncation(self, array, mask, edge_items_per_axis):
         data = array.data.detach()
+        if data.is_meta:
+            raise DeviceError(f"treescope: a picture needs the values of the tensor "
+                              f"{_fmt(shape(array))}, and a tensor on device meta has "
+                              f"none (only its shape)")
         keep = _mask_data(array, mask)
         data = _truncate(data, edge_items_per_axis)
         keep = _truncate(keep, edge_items_per_axis).clone()
@@ -119,7 +123,7 @@ class NamedTensorAdapter(ndarray_adapters.NDArrayAdapter):
                      rendering_parts.text("nt ")),
                  rendering_parts.text(head)]
         data = array.data.detach()
-        if not fast and 0 < data.numel() < 100_000:
+        if not fast and not data.is_meta and 0 < data.numel() < 100_000:
             if data.is_floating_point():
                 finite = data[torch.isfinite(data)].double()
                 if finite.numel():

@@ -44,7 +44,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 # xarray
 
-@checked("x")
+@checked("x", values=True)
 def to_xarray(x, coords: Mapping | None = None):
     """The named tensor ``x`` as an ``xarray.DataArray``, one dim per axis.
 
@@ -91,7 +91,7 @@ def _q(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-@checked(x="real")
+@checked(x="real", values=True)
 def sql_load(conn: sqlite3.Connection, table: str, x, *,
              value: str = "v") -> dict:
     """Store the named tensor ``x`` as table ``table``, a row per record.
@@ -212,7 +212,7 @@ def _two_operands(tensors, over, rename, conn):
         raise TypeError("sql_contract needs at least two operands")
 
 
-@checked(tensors="each", check=_two_operands)
+@checked(tensors="each", check=_two_operands, values=True)
 def sql_contract(*tensors, over: Axes = (), rename: Mapping[str, str] | None = None,
                  conn: sqlite3.Connection | None = None):
     """``nt.contract(*tensors, over=over)`` computed by sqlite3.
@@ -460,7 +460,7 @@ def _all_axes(x, names):
                         f"tensor, each once; it has {_fmt(shape(x))}")
 
 
-@checked("x", check=_all_axes)
+@checked("x", check=_all_axes, values=True)
 def tuples(x, names: Axes) -> set:
     """The records where ``x`` is nonzero (True), as a set of index tuples.
 
@@ -497,7 +497,7 @@ def dropout(X, p: float, over: Axes, *, seed: int):
     return X * M / (1 - p)
 
 
-@checked("x")
+@checked("x", values=True)
 def varying_axes(x) -> tuple:
     """The axes of ``x`` along which it is not constant, in storage order.
 

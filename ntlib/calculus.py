@@ -205,7 +205,7 @@ def _same_axes(x, y):
                         f"tensor has {fmt(sx)}, the second {fmt(sy)}")
 
 
-@checked("x", "y", check=_same_axes, compatible=False)
+@checked("x", "y", check=_same_axes, compatible=False, values=True)
 def max_difference(x, y) -> float:
     """max |x − y| over all entries of two named tensors with the same axes."""
     order = x.names
@@ -343,7 +343,7 @@ def remainder(f, A, D, H):
     return f(A + H) - f(A) - contract(D, star(H), over=S_star)
 
 
-@checked("A", "D", "H", check=_remainder_check)
+@checked("A", "D", "H", check=_remainder_check, values=True)
 def remainder_ratio(f, A, D, H) -> float:
     """‖R(A, H)‖ / ‖H‖, the quantity whose limit (H → 0) Appendix B's
     definition of differentiability requires to be 0."""

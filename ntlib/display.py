@@ -182,7 +182,7 @@ class Pretty:
         return self.text
 
 
-@checked(x="has order")
+@checked(x="has order", values=True)
 def show(x, order: Axes = None, decimals: int = 4) -> Pretty:
     """A device-independent text view of a named tensor.
 

@@ -181,7 +181,7 @@ def _box_to_grid(B, height, width, height_box, width_box, b):
     return index(B, width_box, _wrap(r, (width,)))
 
 
-@checked(X="has height width assign")
+@checked(X="has height width assign", values=True)
 def sudoku_propagate(X, *, height: str = "height", width: str = "width",
                      assign: str = "assign", max_iter: int = 100):
     """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
@@ -479,7 +479,7 @@ def _factors_check(factors, max_iter, tol, return_messages, init):
                              f"entries")
 
 
-@checked(factors="each real", check=_factors_check)
+@checked(factors="each real", check=_factors_check, values=True)
 def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
                        return_messages: bool = False, init=None):
     """Sum-product belief propagation on the factor graph of ``factors``.

@@ -127,8 +127,9 @@ def positional_encoding(n: int, d: int, *, seq: str = "seq", layer: str = "layer
     P_{seq(p), layer(i)} = sin((p−1) / 10000^{(i−1)/|layer|})  for odd i,
                            cos((p−1) / 10000^{(i−2)/|layer|})  for even i.
     """
-    p = torch.arange(1, n + 1, dtype=dtype).unsqueeze(1)
-    i = torch.arange(1, d + 1, dtype=dtype).unsqueeze(0)
+    dev = _core.device()
+    p = torch.arange(1, n + 1, dtype=dtype, device=dev).unsqueeze(1)
+    i = torch.arange(1, d + 1, dtype=dtype, device=dev).unsqueeze(0)
     P = torch.where(i % 2 == 1,
                     torch.sin((p - 1) / 10000 ** ((i - 1) / d)),
                     torch.cos((p - 1) / 10000 ** ((i - 2) / d)))

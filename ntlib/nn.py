@@ -195,10 +195,10 @@ def causal_mask(n, *, seq: Axis = "seq", query: Axis = "query",
 
     Key position i may be attended to from query position j only if it is not later.
     """
-    i = torch.arange(n).reshape(n, 1)
-    j = torch.arange(n).reshape(1, n)
-    data = torch.zeros(n, n, dtype=dtype).masked_fill(i > j, -math.inf)
-    return make(data.to(device()), (seq, query))
+    pos = torch.arange(n, device=device())
+    i, j = pos.reshape(n, 1), pos.reshape(1, n)
+    data = torch.zeros(n, n, dtype=dtype, device=pos.device)
+    return make(data.masked_fill(i > j, -math.inf), (seq, query))
 
 
 # --------------------------------------------------------------------------

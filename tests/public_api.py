@@ -120,8 +120,15 @@ def beam_f():
 
 def sql_table():
     conn = sqlite3.connect(":memory:")
-    nt.alternatives.sql_load(conn, "T", R(1, a=2, b=3))
+    with nt.on_device("cpu"):   # a table holds values, also under meta
+        nt.alternatives.sql_load(conn, "T", R(1, a=2, b=3))
     return conn
+
+
+def data_array():
+    """An xarray.DataArray over a[2], b[3]: values, also under meta."""
+    with nt.on_device("cpu"):
+        return nt.alternatives.to_xarray(R(1, a=2, b=3))
 
 
 # ---------------------------------------------------------------------------
@@ -231,6 +238,7 @@ TABLE = [
     Entry("DeviceError", note="an exception class"),
     Entry("NamedTensor", note="the class; its methods have their own entries"),
     Entry("device", lambda: ((), {}), note=NO_TENSORS),
+    Entry("on_device", note="a context manager (tests/test_meta.py)"),
     Entry("tensor", lambda: (([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], ("a", "b")), {}),
           new=("names",), complex=True),
     Entry("randn", lambda: ((), dict(seed=0, a=2, b=3)),
@@ -564,7 +572,7 @@ TABLE = [
     # -- alternatives (section 6) -------------------------------------------
     Entry("alternatives.to_xarray", unary(), complex=True),
     Entry("alternatives.from_xarray",
-          lambda: ((nt.alternatives.to_xarray(a_b()),), {}), note="takes a DataArray"),
+          lambda: ((data_array(),), {}), note="takes a DataArray"),
     Entry("alternatives.sql_load", lambda: ((sqlite3.connect(":memory:"), "T", a_b()), {}),
           complex=False),
     Entry("alternatives.sql_contract_query",

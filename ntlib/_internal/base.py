@@ -17,7 +17,8 @@ import torch
 from . import funsor_compat as fc
 
 __all__ = [
-    "AxisError", "DeviceError", "device", "set_named_type", "named_type", "is_named",
+    "AxisError", "DeviceError", "device", "on_device", "needs_values", "seeded_data",
+    "set_named_type", "named_type", "is_named",
     "make", "wrap", "as_named", "positional_error", "scalar_operand", "fmt", "sizes_of",
     "missing_axis", "require", "forbid", "axis_name", "axis_names", "axis_size",
     "data_in", "align", "merged_sizes", "union_sizes", "same_device", "is_float", "promote",
@@ -35,7 +36,13 @@ class AxisError(ValueError):
 
 
 class DeviceError(ValueError):
-    """Operands of one operation live on different devices; the message names both."""
+    """Operands of one operation live on different devices; the message names both.
+
+    Also raised when an operation needs the values of tensors on the meta
+    device, which have none (only their shapes): comparing or printing
+    values, a Python number from a tensor, a loop that stops when the values
+    converge, handing the values to another library (see :func:`on_device`).
+    """
 
 
 AxisError.__module__ = DeviceError.__module__ = "ntlib"
@@ -50,14 +57,19 @@ try:
 except AttributeError:  # pragma: no cover (not CPython's os.environ)
     _ENV, _KEY = os.environ, "NTLIB_DEVICE"
 _DEVICES: dict = {}
+_FORCED: list = [None]   # the innermost "with nt.on_device(...)", if any
 
 
 def device() -> torch.device:
     """The device every ntlib tensor is placed on.
 
-    NTLIB_DEVICE (cpu, cuda, cuda:N, meta) if set, else CUDA when available,
-    else the CPU.  This is the only place the choice is made.
+    Inside ``with nt.on_device(d):``, d; else NTLIB_DEVICE (cpu, cuda, cuda:N,
+    meta) if set, else CUDA when available, else the CPU.  This is the only
+    place the choice is made.
     """
+    forced = _FORCED[-1]
+    if forced is not None:
+        return forced
     raw = _ENV.get(_KEY)
     dev = _DEVICES.get(raw)
     if dev is None:
@@ -68,6 +80,63 @@ def device() -> torch.device:
             dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         _DEVICES[raw] = dev
     return dev
+
+
+class on_device:
+    """Context manager: inside ``with nt.on_device("meta"):``, nt.device() is
+    that device (over NTLIB_DEVICE), so every tensor ntlib makes there
+    (nt.tensor, nt.randn, a model's parameters, a mask) is made on it.
+
+    On the meta device a tensor has a shape and a dtype but no values and no
+    memory: every operation computes the shape of its result, so a model far
+    too large for this machine runs in seconds, shapes only.  What needs
+    values (printing or comparing them, ``float(x)``, a loop that stops when
+    values converge, another library) raises nt.DeviceError there.
+    """
+
+    def __init__(self, dev):
+        self.device = dev if isinstance(dev, torch.device) else torch.device(dev)
+
+    def __enter__(self):
+        _FORCED.append(self.device)
+        return self.device
+
+    def __exit__(self, *exc):
+        _FORCED.pop()
+        return False
+
+
+def needs_values(what, tensors) -> None:
+    """DeviceError when ``what`` would read the values of a tensor on the meta
+    device, which has none (tensors on several devices: the usual message,
+    naming two of them)."""
+    for t in tensors:
+        if t.data.is_meta:
+            break
+    else:
+        return
+    same_device(tensors, what)
+    raise DeviceError(
+        f"{what} needs the values of its tensors, and a tensor on device meta has "
+        f"none (only its shape); make the tensors on a device with values "
+        f"(cpu, cuda) to run it")
+
+
+def seeded_data(kind: str, shape_: tuple, seed: int, dtype, low: int = 0, high: int = 1):
+    """Seeded random data of ``shape_`` on nt.device(): drawn on the CPU
+    (``kind`` randn, rand or randint) and moved, so that a seed gives the same
+    values on every device; on the meta device an empty tensor of that shape,
+    made there directly (nothing drawn, nothing allocated on the CPU)."""
+    dev = device()
+    if dev.type == "meta":
+        return torch.empty(shape_, dtype=dtype, device=dev)
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    if kind == "randint":
+        data = torch.randint(low, high, shape_, generator=g, dtype=dtype)
+    else:
+        data = (torch.randn if kind == "randn" else torch.rand)(
+            shape_, generator=g, dtype=dtype)
+    return data if dev.type == "cpu" else data.to(dev)
 
 
 # --------------------------------------------------------------------------

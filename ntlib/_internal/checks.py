@@ -20,12 +20,15 @@ signature binding per call) that
 3. checks "has" and "lacks" (AxisError naming the axis and the tensor's axes);
 4. checks that the tensors agree on the sizes of shared axes (AxisError) and
    live on one device (DeviceError), unless compatible=False;
-5. runs ``check(**arguments)`` if given (the block's own conditions; with
+5. with values=True (a function that reads values: compares or prints them,
+   loops until they converge, hands them to another library), refuses
+   tensors on the meta device, which have none (DeviceError);
+6. runs ``check(**arguments)`` if given (the block's own conditions; with
    ``replaces=`` it also converts those arguments, e.g. token ids to int64);
-6. with accumulate=True, gives float16 and bfloat16 data to the body in
+7. with accumulate=True, gives float16 and bfloat16 data to the body in
    float32 and returns the result in the input's dtype (as torch accumulates
    its reductions);
-7. calls the function, or, for a block paired with a fused kernel by
+8. calls the function, or, for a block paired with a fused kernel by
    ntlib.fused_by, the kernel unless inside ``with nt.plain():``.
 
 Spec words: parameter names of axis arguments; ``has`` and ``lacks`` switch
@@ -182,7 +185,7 @@ def _down(r, dt):
 
 
 def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=None,
-             accumulate=False, replaces=(), real=False):
+             accumulate=False, replaces=(), real=False, values=False):
     """The wrapper of ``fn`` described in this module's docstring (its source is
     registered with linecache, so tracebacks show it)."""
     from . import dispatch
@@ -224,7 +227,7 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
           "forbid": base.forbid, "compatible": compatible, "formula": fn, "fused": fast,
           "check": check, "PLAIN": dispatch.PLAIN, "STRICT": dispatch.STRICT,
           "declined": _declined, "in_float32": _up, "back_to": _down,
-          "refuse_complex": base.refuse_complex,
+          "refuse_complex": base.refuse_complex, "needs_values": base.needs_values,
           "HALF": (torch.float16, torch.bfloat16)}
     if ns["NamedTensor"] is None:
         raise RuntimeError("checked: the named-tensor type is not registered yet")
@@ -374,27 +377,30 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
                 lines.append(f"    if {pre}{a} is not None and {a} in {t}._names: "
                              f"forbid({t}, {a}, {name!r}, {role})")
     # 4. sizes and devices
+    fixed, extra = [], []
+    for t, (_, _, each, numbers, _) in specs.items():
+        if each:
+            extra.append(f"tuple(t for t in {t} if isinstance(t, {NT}))" if numbers
+                         else f"tuple({t})")
+        elif byname[t].default is None:
+            extra.append(f"(() if {t} is None else ({t},))")
+        else:
+            fixed.append(t)
+    tup = f"({fixed[0]},)" if len(fixed) == 1 else f"({', '.join(fixed)})"
+    every = " + ".join(([tup] if fixed else []) + extra)
     if compat and specs:
-        fixed, extra = [], []
-        for t, (_, _, each, numbers, _) in specs.items():
-            if each:
-                extra.append(f"tuple(t for t in {t} if isinstance(t, {NT}))" if numbers
-                             else f"tuple({t})")
-            elif byname[t].default is None:
-                extra.append(f"(() if {t} is None else ({t},))")
-            else:
-                fixed.append(t)
-        tup = f"({fixed[0]},)" if len(fixed) == 1 else f"({', '.join(fixed)})"
-        parts = ([tup] if fixed else []) + extra
-        lines.append(f"    compatible({name!r}, {' + '.join(parts)})")
-    # 5. the block's own check
+        lines.append(f"    compatible({name!r}, {every})")
+    # 5. values needed: none on the meta device
+    if values and specs:
+        lines.append(f"    needs_values({name!r}, {every})")
+    # 6. the block's own check
     if check is not None and replaces:
         lines.append(f"    new_ = check({', '.join(checkcall)})")
         for a in replaces:
             lines.append(f"    {a} = new_[{a!r}]")
     elif check is not None:
         lines.append(f"    check({', '.join(checkcall)})")
-    # 6. the call (half-precision data accumulated in float32, as torch does)
+    # 7. the call (half-precision data accumulated in float32, as torch does)
     if accumulate:
         t = next(iter(specs))
         lines.append(f"    if {t}.data.dtype in HALF:")
@@ -418,7 +424,7 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
     wrapper.__wrapped__ = fn
     wrapper.__ntlib__ = dict(tensors=tuple(tensors), requirements=requirements, check=check,
                              compat=compat, fast=fast, accumulate=accumulate,
-                             replaces=replaces, real=real, source=src)
+                             replaces=replaces, real=real, values=values, source=src)
     wrapper.plain = fn
     if fast is not None:
         wrapper.fused = fast
@@ -426,7 +432,7 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
 
 
 def checked(*tensors, check=None, compatible=None, accumulate=False, replaces=(),
-            real=False, **requirements):
+            real=False, values=False, **requirements):
     """Declare the named tensors and axis arguments of a function (see the module
     docstring); the checks run in a wrapper generated once, before the body.
 
@@ -435,13 +441,16 @@ def checked(*tensors, check=None, compatible=None, accumulate=False, replaces=()
     (token ids of any integer dtype as int64, say), which the body receives.
     ``real=True``: every tensor argument must hold real numbers (the word
     ``real`` in one declaration says it for that argument alone).
+    ``values=True``: the function reads its tensors' values (compares or prints
+    them, stops when they converge, hands them to another library), so tensors
+    on the meta device, which have none, are refused with DeviceError.
     """
     def deco(fn):
         info = getattr(fn, "__ntlib__", None)
         if info is not None:   # over fused_by: one wrapper for both
             return generate(fn.__wrapped__, tensors, requirements, check or info["check"],
-                            compatible, info["fast"], accumulate, replaces, real)
+                            compatible, info["fast"], accumulate, replaces, real, values)
         return generate(fn, tensors, requirements, check, compatible, accumulate=accumulate,
-                        replaces=replaces, real=real)
+                        replaces=replaces, real=real, values=values)
     return deco
 

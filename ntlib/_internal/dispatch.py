@@ -75,6 +75,7 @@ def fused_by(fast, check=None):
         if info is not None:   # over the checking decorator: one wrapper for both
             return checks.generate(plain_def.__wrapped__, info["tensors"],
                                    info["requirements"], info["check"] or check,
-                                   info["compat"], fast, info["accumulate"])
+                                   info["compat"], fast, info["accumulate"],
+                                   values=info.get("values", False))
         return checks.generate(plain_def, check=check, compat=False, fast=fast)
     return pair

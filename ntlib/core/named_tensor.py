@@ -23,10 +23,11 @@ import numpy as np
 import torch
 
 from .._internal import (AxisError, Axes, axis_size, checked, data_in, device, fmt,
-                         refuse_complex, set_named_type, sizes_of, wrap)
+                         needs_values, on_device, refuse_complex, seeded_data,
+                         set_named_type, sizes_of, wrap)
 from .._internal import funsor_compat as fc
 
-__all__ = ["NamedTensor", "AxisError", "device", "tensor", "randn", "rand", "randint",
+__all__ = ["NamedTensor", "AxisError", "device", "on_device", "tensor", "randn", "rand", "randint",
            "positional", "names", "shape", "dtype"]
 
 
@@ -177,6 +178,8 @@ class NamedTensor(fc.Tensor):
             raise AxisError(
                 f"{what} needs a named tensor without axes; this one has "
                 f"{fmt(self.shape)} (reduce them first, e.g. nt.sum(x))")
+        if self.data.is_meta:
+            needs_values(what, (self,))
         return self.data
 
     def item(self):
@@ -246,21 +249,17 @@ def _generate(kind, seed, dtype, sizes, **kw):
     if not sizes:
         raise AxisError("give at least one axis as name=size")
     shape_ = tuple(axis_size(s, kind, a) for a, s in sizes.items())
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    if kind == "randint":
-        data = torch.randint(kw["low"], kw["high"], shape_, generator=g,
-                             dtype=dtype or torch.int64)
-    else:
-        fn = torch.randn if kind == "randn" else torch.rand
-        data = fn(shape_, generator=g, dtype=dtype or torch.float64)
-    return wrap(data.to(device()), tuple(sizes))
+    default = torch.int64 if kind == "randint" else torch.float64
+    return wrap(seeded_data(kind, shape_, seed, dtype or default, **kw), tuple(sizes))
 
 
 def randn(*, seed: int, dtype=None, **sizes: int) -> NamedTensor:
     """Standard normal entries, axes name=size in the order given.
 
     Drawn on the CPU from seed and then moved to nt.device(), so the same
-    seed gives the same values on every device.  float64 by default.
+    seed gives the same values on every device.  float64 by default.  On the
+    meta device nothing is drawn: the tensor is made there directly, with its
+    shape and dtype only (no memory, however large).
     """
     return _generate("randn", seed, dtype, sizes)
 

@@ -578,6 +578,14 @@ def _matmul(plan, x, y):
     return data if outperm is None else data.permute(outperm)
 
 
+def _int_products_on(dev) -> bool:
+    """Whether torch multiplies integer matrices on dev: on the CPU, and on the
+    meta device (shapes only); not on CUDA, where integer contractions go
+    to the CPU and back (exact there).  One predicate, so that a test can
+    force the CUDA branch on the CPU."""
+    return dev.type in ("cpu", "meta")
+
+
 def _einsum_general(equation, operands):
     named = [t for t in operands if isinstance(t, NamedTensor)]
     dev = named[0].data.device
@@ -587,7 +595,7 @@ def _einsum_general(equation, operands):
     datas = [(t.data if t.data.dtype is dtype else t.data.to(dtype))
              if isinstance(t, NamedTensor) else torch.tensor(t, dtype=dtype, device=dev)
              for t in operands]
-    off_cpu = not is_float(dtype) and dev.type != "cpu"
+    off_cpu = not is_float(dtype) and not _int_products_on(dev)
     if off_cpu:  # integer matrix products exist on the CPU only: exact there
         datas = [d.cpu() for d in datas]
     plan = None
@@ -919,13 +927,21 @@ def select(x, indices, what="index"):
     return _advanced(make(data, names_), tensors, what)
 
 
+def _bounds_checked_by_torch(dev) -> bool:
+    """Whether index_select checks its positions on dev (the CPU: a bad one
+    raises, and we check only then); elsewhere an index out of bounds is a
+    fatal device error, so ntlib checks first (on meta no values: no check).
+    One predicate, so that a test can force the accelerator branch on the CPU."""
+    return dev.type == "cpu"
+
+
 def _take(data, names_, ax, i, d, what):
     """data (axes names_) at the positions d (the data of i) of axis ax, when i
     shares no axis with it: i's axes take ax's place (torch.index_select)."""
     k = names_.index(ax)
     n = data.shape[k]
     flat = d if d.dim() == 1 else d.reshape(-1)
-    if d.device.type == "cpu":
+    if _bounds_checked_by_torch(d.device):
         try:      # torch checks the bounds on the CPU; negative positions need a second go
             out = data.index_select(k, flat)
         except (IndexError, RuntimeError):
@@ -1096,7 +1112,7 @@ def _comparable(x, y, what):
     return data_in(x, order).to(dt), data_in(y, order).to(dt)
 
 
-@checked("x", "y", compatible=False)
+@checked("x", "y", compatible=False, values=True)
 def equal(x, y) -> bool:
     """True when x and y have the same axes (names and sizes) and equal values.
 
@@ -1106,7 +1122,7 @@ def equal(x, y) -> bool:
     return xy is not None and bool(torch.equal(*xy))
 
 
-@checked("x", "y", compatible=False)
+@checked("x", "y", compatible=False, values=True)
 def allclose(x, y, *, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
     """True when x and y have the same axes and values equal within tolerance
