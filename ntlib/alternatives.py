@@ -26,13 +26,13 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ._internal import AxisError, Axes, axis_size, checked, fmt as _fmt, merged_sizes
-from .core import positional, shape, tensor
+from .core import Named, positional, shape, tensor
 
 __all__ = [
     "to_xarray", "from_xarray", "sql_load", "sql_contract_query", "sql_read",
@@ -45,7 +45,7 @@ __all__ = [
 # xarray
 
 @checked("x")
-def to_xarray(x, coords: Mapping | None = None):
+def to_xarray(x: Named, coords: Mapping[str, Any] | None = None) -> Any:
     """The named tensor ``x`` as an ``xarray.DataArray``, one dim per axis.
 
     The dims have the axes' names.
@@ -69,7 +69,7 @@ def _string_dims(da):
 
 
 @checked(check=_string_dims)
-def from_xarray(da):
+def from_xarray(da: Any) -> Named:
     """An ``xarray.DataArray`` as a named tensor: one axis per dim, same names.
 
     Rule for coordinates: a named tensor indexes every axis by position
@@ -92,8 +92,8 @@ def _q(name: str) -> str:
 
 
 @checked(x="real")
-def sql_load(conn: sqlite3.Connection, table: str, x, *,
-             value: str = "v") -> dict:
+def sql_load(conn: sqlite3.Connection, table: str, x: Named, *,
+             value: str = "v") -> dict[str, int]:
     """Store the named tensor ``x`` as table ``table``, a row per record.
 
     Columns: one INTEGER column per axis (named like the axis, 0-based) and a
@@ -185,7 +185,7 @@ def _sizes_check(conn, query, sizes, value, dtype):
 
 @checked(check=_sizes_check)
 def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
-             value: str = "v", dtype=torch.float64):
+             value: str = "v", dtype: torch.dtype = torch.float64) -> Named:
     """Run ``query``; its rows (index columns, ``value``) as a named tensor.
 
     The axes are the result's index columns, by name; their sizes come from
@@ -213,8 +213,8 @@ def _two_operands(tensors, over, rename, conn):
 
 
 @checked(tensors="each", check=_two_operands)
-def sql_contract(*tensors, over: Axes = (), rename: Mapping[str, str] | None = None,
-                 conn: sqlite3.Connection | None = None):
+def sql_contract(*tensors: Named, over: Axes = (), rename: Mapping[str, str] | None = None,
+                 conn: sqlite3.Connection | None = None) -> Named:
     """``nt.contract(*tensors, over=over)`` computed by sqlite3.
 
     The result's axes are then renamed by ``rename`` (column aliases).
@@ -224,20 +224,19 @@ def sql_contract(*tensors, over: Axes = (), rename: Mapping[str, str] | None = N
     """
     ts = tensors
     sizes = merged_sizes(ts, "sql_contract")
-    own = conn is None
-    conn = sqlite3.connect(":memory:") if own else conn
+    db = sqlite3.connect(":memory:") if conn is None else conn
     try:
         tables = {}
         for k, t in enumerate(ts):
-            sql_load(conn, f"T{k}", t)
+            sql_load(db, f"T{k}", t)
             tables[f"T{k}"] = tuple(shape(t))
         query = sql_contract_query(tables, over, rename=rename)
         for old, new in (rename or {}).items():
             sizes[new] = sizes[old]
-        return sql_read(conn, query, sizes)
+        return sql_read(db, query, sizes)
     finally:
-        if own:
-            conn.close()
+        if conn is None:
+            db.close()
 
 
 # --------------------------------------------------------------------------
@@ -294,7 +293,7 @@ class Network:
             pos[("hub", a)] = p + (0.8 + 0.35 * (k // 2)) * away
         return pos, centre
 
-    def draw(self, ax=None, *, fontsize: int = 10, title: str | None = None):
+    def draw(self, ax: Any = None, *, fontsize: int = 10, title: str | None = None) -> Any:
         """Draw the diagram with matplotlib; returns the axes."""
         import matplotlib.pyplot as plt
         from matplotlib.patches import Circle
@@ -383,7 +382,7 @@ def _network_check(tensors, names, over):
 
 
 @checked(tensors="each", check=_network_check)
-def network(*tensors, names: Sequence[str] | None = None,
+def network(*tensors: Named, names: Sequence[str] | None = None,
             over: Axes = ()) -> Network:
     """The diagram of ``nt.contract(*tensors, over=over)``, as a graph.
 
@@ -397,7 +396,9 @@ def network(*tensors, names: Sequence[str] | None = None,
     sizes = merged_sizes(ts, "network")
     holders = {a: [v for v, t in zip(labels, ts) if a in shape(t)]
                for a in sizes}
-    edges, hubs, legs = [], {}, []
+    edges: list[tuple[str, str, str]] = []
+    hubs: dict[str, list[str]] = {}
+    legs: list[tuple[Any, str]] = []
     for a, hs in holders.items():
         kept = a not in over
         if len(hs) == 2 and not kept:
@@ -440,7 +441,7 @@ def _row(row, names, sizes):
 
 
 @checked(check=_rows_check)
-def relation(rows, names: Axes, sizes: Mapping[str, int]):
+def relation(rows: Iterable[Sequence[int]], names: Axes, sizes: Mapping[str, int]) -> Named:
     """The relation ``rows`` as a Boolean named tensor.
 
     ``rows`` is an iterable of tuples of 0-based indices, member k on axis
@@ -461,7 +462,7 @@ def _all_axes(x, names):
 
 
 @checked("x", check=_all_axes)
-def tuples(x, names: Axes) -> set:
+def tuples(x: Named, names: Axes) -> set[tuple[int, ...]]:
     """The records where ``x`` is nonzero (True), as a set of index tuples.
 
     Member k of each tuple is the index on axis ``names[k]``; ``names`` must
@@ -480,7 +481,7 @@ def _probability(X, p, over, seed):
 
 
 @checked(X="has over", check=_probability)
-def dropout(X, p: float, over: Axes, *, seed: int):
+def dropout(X: Named, p: float, over: Axes, *, seed: int) -> Named:
     """X ⊙ M / (1 − p) with M ∈ {0, 1}^{over}, M = 1 with probability 1 − p.
 
     One Bernoulli draw per record of the axes ``over``, broadcast over the
@@ -498,7 +499,7 @@ def dropout(X, p: float, over: Axes, *, seed: int):
 
 
 @checked("x")
-def varying_axes(x) -> tuple:
+def varying_axes(x: Named) -> tuple[str, ...]:
     """The axes of ``x`` along which it is not constant, in storage order.
 
     An axis is constant when every slice along it equals the first slice.

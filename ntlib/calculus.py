@@ -14,14 +14,16 @@ book checks each formula against the autograd ones.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import torch
 
 from ._internal import (AxisError, Axes, Axis, axis_size, checked, device, fmt, make,
                         same_device, wrap)
-from .core import contract, norm, positional, rename, shape, softmax
+from .core import Named, contract, norm, positional, rename, shape, softmax
 from .core import dtype as _dtype
 
 __all__ = [
@@ -40,11 +42,13 @@ STAR = "*"
 # the starred axes and the identity tensor
 
 @checked(x="has axes")
-def star(x, axes: Axes = None):
+def star(x: Named, axes: Axes | None = None) -> Named:
     """X*: the axes of x given by axes (default: all of them) renamed a → a*.
 
     The starred name is the name followed by ``*``.
     """
+    if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
+        assert axes is not None
     return rename(x, {a: a + STAR for a in axes})
 
 
@@ -56,7 +60,8 @@ def _different(ax, new, size, dtype):
 
 
 @checked(check=_different)
-def identity(ax: Axis, new: Axis, size: int, *, dtype=torch.float64):
+def identity(ax: Axis, new: Axis, size: int, *,
+             dtype: torch.dtype = torch.float64) -> Named:
     """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0
     (the identity tensor).
 
@@ -66,19 +71,18 @@ def identity(ax: Axis, new: Axis, size: int, *, dtype=torch.float64):
 
 
 @checked(x="has axes")
-def identity_like(x, axes: Axes = None):
+def identity_like(x: Named, axes: Axes | None = None) -> Named:
     """I_{S,S*}: the product of I_{a,a*} over the axes a of x.
 
     axes defaults to all of them.
 
     Its axes are S and S*; x's sizes and dtype are used.
     """
+    if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
+        assert axes is not None
     sizes = shape(x)
-    out = None
-    for a in axes:
-        eye = identity(a, a + STAR, sizes[a], dtype=_dtype(x))
-        out = eye if out is None else contract(out, eye)
-    return out
+    eyes = [identity(a, a + STAR, sizes[a], dtype=_dtype(x)) for a in axes]
+    return functools.reduce(contract, eyes)
 
 
 # --------------------------------------------------------------------------
@@ -140,7 +144,7 @@ def _starred_output(Y, sizes):
 
 
 @checked("X", check=_derivative_check)
-def derivative(f, X):
+def derivative(f: Callable[[Named], Named], X: Named) -> Named:
     """∂f/∂X*, evaluated at X: axes of f(X) plus the starred axes of X.
 
     ``f`` maps a named tensor to a named tensor.  Entry (t, s*) is the
@@ -169,7 +173,7 @@ def _jvp(pf, x, h):
 
 
 @checked("X", "H", check=_differential_check)
-def differential(f, X, H):
+def differential(f: Callable[[Named], Named], X: Named, H: Named) -> Named:
     """∂f(X; H): the part of f(X + H) − f(X) that is linear in H.
 
     ``H`` has the axes and sizes of ``X``.  Computed in forward mode
@@ -184,7 +188,7 @@ def differential(f, X, H):
 
 
 @checked("X", check=_identify_check)
-def identify(df, X):
+def identify(df: Callable[[Named], Named], X: Named) -> Named:
     """Read the derivative off a differential (first identification theorem).
 
     ``df`` is H ↦ ∂f(X; H), written with named operations so that it lifts
@@ -206,7 +210,7 @@ def _same_axes(x, y):
 
 
 @checked("x", "y", check=_same_axes, compatible=False)
-def max_difference(x, y) -> float:
+def max_difference(x: Named, y: Named) -> float:
     """max |x − y| over all entries of two named tensors with the same axes."""
     order = x.names
     d = positional(x, order) - positional(y, order)
@@ -216,13 +220,13 @@ def max_difference(x, y) -> float:
 # --------------------------------------------------------------------------
 # the worked results of section 5, as named formulas
 
-def softmax_differential(X, dX, ax: str):
+def softmax_differential(X: Named, dX: Named, ax: Axis) -> Named:
     """∂softmax_ax X = softmax_ax X ⊙ (∂X − softmax_ax X ⊙_ax ∂X)."""
     s = softmax(X, ax)
     return s * (dX - contract(s, dX, over=ax))
 
 
-def softmax_derivative(X, ax: str):
+def softmax_derivative(X: Named, ax: Axis) -> Named:
     """∂/∂X* softmax_ax X = softmax_ax X ⊙ (I_{ax,ax*} − (softmax_ax X)*).
 
     Only ``ax`` is starred.  For X ∈ R^{ax} this is the whole derivative;
@@ -235,7 +239,7 @@ def softmax_derivative(X, ax: str):
 
 
 @checked(G="has over")
-def derivative_of_lift(G, over: Axes):
+def derivative_of_lift(G: Named, over: Axes) -> Named:
     """``∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}``.
 
     ``G`` = g^{S'}(X) is the derivative of the unlifted f, lifted over the
@@ -247,7 +251,8 @@ def derivative_of_lift(G, over: Axes):
     return contract(G, identity_like(G, over))
 
 
-def attention_unscaled(Q, K, V, *, key="key", seq="seq"):
+def attention_unscaled(Q: Named, K: Named, V: Named, *, key: Axis = "key",
+                       seq: Axis = "seq") -> Named:
     """Att(Q, K, V) = softmax_seq(Q ⊙_key K) ⊙_seq V.
 
     Without the factor 1/sqrt|key|, as in §5 of the paper.
@@ -260,21 +265,24 @@ def _alpha(Q, K, key, seq):
 
 
 @checked(V="has val", compatible=False)
-def attention_dV(Q, K, V, *, key="key", seq="seq", val="val"):
+def attention_dV(Q: Named, K: Named, V: Named, *, key: Axis = "key", seq: Axis = "seq",
+                 val: Axis = "val") -> Named:
     """∂Att/∂V* = α_{seq→seq*} ⊙ I_{val,val*}, α = softmax_seq(Q ⊙_key K)."""
     a = _alpha(Q, K, key, seq)
     eye = identity(val, val + STAR, shape(V)[val], dtype=_dtype(V))
     return contract(star(a, seq), eye)
 
 
-def attention_dQ(Q, K, V, *, key="key", seq="seq"):
+def attention_dQ(Q: Named, K: Named, V: Named, *, key: Axis = "key",
+                 seq: Axis = "seq") -> Named:
     """∂Att/∂Q* = V ⊙_seq (α ⊙ (K_{key→key*} − α ⊙_seq K_{key→key*}))."""
     a = _alpha(Q, K, key, seq)
     Ks = star(K, key)
     return contract(V, a * (Ks - contract(a, Ks, over=seq)), over=seq)
 
 
-def attention_dK(Q, K, V, *, key="key", seq="seq"):
+def attention_dK(Q: Named, K: Named, V: Named, *, key: Axis = "key",
+                 seq: Axis = "seq") -> Named:
     """∂Att/∂K* = V ⊙_seq (α ⊙ (QI − α ⊙_seq QI)), QI = Q* ⊙ I_{seq,seq*}.
 
     Here Q* is Q_{key→key*}.  The paper prints this formula with unbalanced
@@ -297,7 +305,8 @@ def _partial_check(f, X, step):
 
 
 @checked("X", check=_partial_check)
-def partial_derivatives(f, X, *, step: float = 1e-5):
+def partial_derivatives(f: Callable[[Named], Named], X: Named, *,
+                        step: float = 1e-5) -> Named:
     """∂f(X)/∂X* from its definition (§5.1): entry (s*, t) is ∂f(X)_t/∂X_s.
 
     Each partial derivative is a central difference
@@ -321,7 +330,7 @@ def partial_derivatives(f, X, *, step: float = 1e-5):
 
 
 @checked("X")
-def tensor_norm(X):
+def tensor_norm(X: Named) -> Named:
     """‖X‖ = norm_S X: the 2-norm over all axes S of X (Appendix B)."""
     return norm(X, X.names)
 
@@ -331,7 +340,7 @@ def _remainder_check(f, A, D, H):
 
 
 @checked("A", "D", "H", check=_remainder_check)
-def remainder(f, A, D, H):
+def remainder(f: Callable[[Named], Named], A: Named, D: Named, H: Named) -> Named:
     """R(A, H) = f(A + H) − f(A) − D ⊙_{S*} H_{S→S*} (Appendix B).
 
     ``D`` is a candidate derivative at A, with the axes of f(A) and starred
@@ -344,7 +353,8 @@ def remainder(f, A, D, H):
 
 
 @checked("A", "D", "H", check=_remainder_check)
-def remainder_ratio(f, A, D, H) -> float:
+def remainder_ratio(f: Callable[[Named], Named], A: Named, D: Named,
+                    H: Named) -> float:
     """‖R(A, H)‖ / ‖H‖, the quantity whose limit (H → 0) Appendix B's
     definition of differentiability requires to be 0."""
     return float(tensor_norm(remainder(f, A, D, H))) / float(tensor_norm(H))
@@ -433,7 +443,7 @@ def _text_check(text, env=None):
 
 
 @checked(check=_text_check)
-def evaluate_formula(text: str, env):
+def evaluate_formula(text: str, env: Mapping[str, Named]) -> Named:
     """The value of a formula written with named tensors from ``env``.
 
     Syntax: names (keys of ``env``, e.g. ``α``, ``Q*``), ``⊙`` (elementwise
@@ -446,7 +456,7 @@ def evaluate_formula(text: str, env):
 
 
 @checked(check=_text_check)
-def paren_repairs(text: str) -> list:
+def paren_repairs(text: str) -> list[str]:
     """Every well-formed formula one parenthesis away from ``text``.
 
     The candidates are ``text`` with one parenthesis deleted, or with one

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import builtins
 import math
+from typing import Any, Callable, Sequence
 
 import torch
 
 from ._internal import (AxisError, Axes, Axis, checked, data_in as _data, device,
                         float_dtype, fmt as _fmt, make, merged_sizes as _merged_sizes)
-from .core import (argmin, contract, index, log, max, norm, positional, rename, shape,
+from .core import (Named, argmin, contract, index, log, max, norm, positional, rename, shape,
                    softmax, sum, tensor)
 
 
-def _wrap(data, names):
+def _wrap(data: torch.Tensor, names: Sequence[str]) -> Named:
     return make(data, tuple(names))
 
 __all__ = [
@@ -42,18 +43,18 @@ __all__ = [
 # --------------------------------------------------------------------------
 # discrete random variables
 
-def joint(p_B_given_A, p_A):
+def joint(p_B_given_A: Named, p_A: Named) -> Named:
     """The chain rule p(A, B) = p(B | A) ⊙ p(A) (an elementwise product)."""
     return p_B_given_A * p_A
 
 
 @checked(p_B_given_A="has A", p_A="has A")
-def marginal(p_B_given_A, p_A, *, A: str = "A"):
+def marginal(p_B_given_A: Named, p_A: Named, *, A: Axis = "A") -> Named:
     """The marginal p(B) = p(B | A) ⊙_A p(A): sum the joint over A."""
     return contract(p_B_given_A, p_A, over=A)
 
 
-def bayes(p_B_given_A, p_A, *, A: str = "A"):
+def bayes(p_B_given_A: Named, p_A: Named, *, A: Axis = "A") -> Named:
     """Bayes' rule p(A | B) = p(B | A) ⊙ p(A) / (p(B | A) ⊙_A p(A))."""
     return joint(p_B_given_A, p_A) / marginal(p_B_given_A, p_A, A=A)
 
@@ -63,8 +64,8 @@ def bayes(p_B_given_A, p_A, *, A: str = "A"):
 
 @checked(X="has seq vocab, lacks classes", E="has vocab emb",
          W="has classes emb")
-def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
-         classes: str = "classes"):
+def cbow(X: Named, E: Named, W: Named, *, seq: Axis = "seq", vocab: Axis = "vocab",
+         emb: Axis = "emb", classes: Axis = "classes") -> Named:
     """CBOW(X; E, W) = softmax_classes(Σ_seq W ⊙_emb E ⊙_vocab X).
 
     X ∈ {0,1}^{seq×vocab} holds one one-hot word per position, E ∈
@@ -79,8 +80,8 @@ def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
 # Sudoku
 
 @checked()
-def sudoku_one_hot(grid, *, height: Axis = "height", width: Axis = "width",
-                   assign: Axis = "assign"):
+def sudoku_one_hot(grid: Sequence[Sequence[int]], *, height: Axis = "height",
+                   width: Axis = "width", assign: Axis = "assign") -> Named:
     """A grid of digits 1..n (nested lists, n×n) as a one-hot tensor
     X ∈ {0,1}^{height×width×assign}.
 
@@ -93,7 +94,7 @@ def sudoku_one_hot(grid, *, height: Axis = "height", width: Axis = "width",
     return _wrap(X.to(device()), (height, width, assign))
 
 
-def box_rows(h_box, h, b: int = 3):
+def box_rows(h_box: Any, h: Any, b: int = 3) -> Any:
     """The grid row (0-based) of row h of box row h' (both 0-based): b·h' + h.
 
     In the paper's 1-based counting this is b(h'−1) + h; the first version
@@ -112,9 +113,9 @@ def _square_grid(X, height, width, height_box, width_box, rows):
 
 
 @checked(X="has height width, lacks height_box width_box", check=_square_grid)
-def sudoku_boxes(X, *, height: str = "height", width: str = "width",
-                 height_box: str = "height'", width_box: str = "width'",
-                 rows=box_rows):
+def sudoku_boxes(X: Named, *, height: Axis = "height", width: Axis = "width",
+                 height_box: Axis = "height'", width_box: Axis = "width'",
+                 rows: Callable[[Any, Any, int], Any] = box_rows) -> Named:
     """The box tensor Y ∈ {0,1}^{height'×width'×height×width×assign} of X.
 
     Y_{height'(h'),width'(w'),height(h),width(w)} = X_{height(r(h',h)),
@@ -144,8 +145,9 @@ def _all_equal_one(s, keep):
 
 
 @checked(X="has height width assign")
-def sudoku_constraints(X, *, height: str = "height", width: str = "width",
-                       assign: str = "assign", rows=box_rows):
+def sudoku_constraints(X: Named, *, height: Axis = "height", width: Axis = "width",
+                       assign: Axis = "assign",
+                       rows: Callable[[Any, Any, int], Any] = box_rows) -> dict[str, Named]:
     """The four constraints of a solved grid, each 1.0 (holds) or 0.0 (fails).
 
     ``cell``: Σ_assign X = 1 (one digit per cell); ``box``: Σ_{height,width} Y
@@ -160,8 +162,9 @@ def sudoku_constraints(X, *, height: str = "height", width: str = "width",
             "row": _all_equal_one(sum(X, width), keep)}
 
 
-def sudoku_check(X, *, height: str = "height", width: str = "width",
-                 assign: str = "assign", rows=box_rows):
+def sudoku_check(X: Named, *, height: Axis = "height", width: Axis = "width",
+                 assign: Axis = "assign",
+                 rows: Callable[[Any, Any, int], Any] = box_rows) -> Named:
     """check(X) = 𝕀[Σ_assign X = 1 ∧ Σ_{height,width} Y = 1 ∧ Σ_height X = 1 ∧
     Σ_width X = 1], lifted over any other axes of X (1.0 valid, 0.0 not)."""
     c = sudoku_constraints(X, height=height, width=width, assign=assign,
@@ -182,8 +185,8 @@ def _box_to_grid(B, height, width, height_box, width_box, b):
 
 
 @checked(X="has height width assign")
-def sudoku_propagate(X, *, height: str = "height", width: str = "width",
-                     assign: str = "assign", max_iter: int = 100):
+def sudoku_propagate(X: Named, *, height: Axis = "height", width: Axis = "width",
+                     assign: Axis = "assign", max_iter: int = 100) -> Named:
     """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
     holds the clues (an empty cell is all zeros).
 
@@ -224,13 +227,14 @@ def sudoku_propagate(X, *, height: str = "height", width: str = "width",
 # k-means
 
 @checked(X="has d, lacks clusters", C="has clusters d")
-def kmeans_assign(X, C, *, d: str = "d", clusters: str = "clusters"):
+def kmeans_assign(X: Named, C: Named, *, d: Axis = "d",
+                  clusters: Axis = "clusters") -> Named:
     """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot."""
     return argmin(norm(C - X, d), clusters)
 
 
 @checked(X="has batch", Q="has batch")
-def kmeans_update(X, Q, *, batch: str = "batch"):
+def kmeans_update(X: Named, Q: Named, *, batch: Axis = "batch") -> Named:
     """C = (Q ⊙_batch X) / Σ_batch Q: each centroid is the mean of its points.
 
     (The first version printed Σ_batch (Q ⊙ X) / Q, which divides by zero
@@ -241,8 +245,8 @@ def kmeans_update(X, Q, *, batch: str = "batch"):
 
 
 @checked(X="has batch d", C0="lacks batch")
-def kmeans(X, C0, *, steps: int, batch: str = "batch", d: str = "d",
-           clusters: str = "clusters"):
+def kmeans(X: Named, C0: Named, *, steps: int, batch: Axis = "batch", d: Axis = "d",
+           clusters: Axis = "clusters") -> Named:
     """``steps`` rounds of Lloyd's k-means from centroids C0 ∈ R^{clusters×d}.
 
     X ∈ R^{batch×d}.  Each round assigns (:func:`kmeans_assign`) and updates
@@ -277,7 +281,7 @@ def _topk(x, ax, k, new, what):
 
 
 @checked(x="real has ax")
-def maxk(x, ax: Axes, k: int, *, new: Axis = "k"):
+def maxk(x: Named, ax: Axes, k: int, *, new: Axis = "k") -> Named:
     """maxk_{ax,k} X: the k largest values along ``ax`` (one axis or several,
     taken together), largest first, along a new axis ``new`` of size k."""
     vals, _, rest, _, _, _ = _topk(x, ax, k, new, "maxk")
@@ -285,7 +289,7 @@ def maxk(x, ax: Axes, k: int, *, new: Axis = "k"):
 
 
 @checked(x="real has ax")
-def argmaxk(x, ax: Axes, k: int, *, new: Axis = "k"):
+def argmaxk(x: Named, ax: Axes, k: int, *, new: Axis = "k") -> Named:
     """argmaxk_{ax,k} X ∈ {0,1}^{ax×k}: for each j along ``new``, the one-hot
     position of the j-th largest value, so that X ⊙_ax argmaxk X = maxk X.
 
@@ -329,8 +333,9 @@ def _beam_check(f, H, S, steps, k, merge, beam, state, time):
 
 
 @checked(H="real has beam", S="real has beam state", compatible=False, check=_beam_check)
-def beam_search(f, H, S, *, steps: int, k: int, merge: bool = True,
-                beam: str = "beam", state: str = "state", time: str = "time"):
+def beam_search(f: Callable[[Named], Named], H: Named, S: Named, *, steps: int, k: int,
+                merge: bool = True, beam: Axis = "beam", state: Axis = "state",
+                time: Axis = "time") -> tuple[Named, Named]:
     """Beam search of width k for ``steps`` steps.
 
     H ∈ R^{beam} are the hypotheses' log-scores, S ∈ {0,1}^{beam×state} their
@@ -404,7 +409,7 @@ def _inv_check(x, ax1, ax2):
 
 
 @checked(x="has ax1 ax2", check=_det_check)
-def det(x, ax1: str, ax2: str):
+def det(x: Named, ax1: Axis, ax2: Axis) -> Named:
     """det_{ax1,ax2} X: the determinant of the matrix with axes ax1, ax2
     (lifted over the other axes)."""
     data, rest = _square(x, ax1, ax2, "det")
@@ -412,7 +417,7 @@ def det(x, ax1: str, ax2: str):
 
 
 @checked(x="has ax1 ax2", check=_inv_check)
-def inv(x, ax1: str, ax2: str):
+def inv(x: Named, ax1: Axis, ax2: Axis) -> Named:
     """inv_{ax1,ax2} X: the matrix inverse, with the same axes.
 
     If X's rows are ax1 and its columns ax2, so are the inverse's:
@@ -434,8 +439,8 @@ def _mvn_check(X, mu, Sigma, d, d1, d2):
 
 
 @checked(X="real has d", mu="real has d", Sigma="real has d1 d2", check=_mvn_check)
-def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1",
-                    d2: str = "d2"):
+def mvn_log_density(X: Named, mu: Named, Sigma: Named, *, d: Axis = "d", d1: Axis = "d1",
+                    d2: Axis = "d2") -> Named:
     """log N(X; μ, Σ) = −½ (inv_{d1,d2} Σ) ⊙_{d1,d2} ([X−μ]_{d→d1} ⊙
     [X−μ]_{d→d2}) − ½ log((2π)^{|d|} det_{d1,d2} Σ).
 
@@ -480,8 +485,9 @@ def _factors_check(factors, max_iter, tol, return_messages, init):
 
 
 @checked(factors="each real", check=_factors_check)
-def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
-                       return_messages: bool = False, init=None):
+def belief_propagation(factors: Sequence[Named], *, max_iter: int = 100,
+                       tol: float = 1e-12, return_messages: bool = False,
+                       init: dict[tuple[int, str], Named] | None = None) -> Any:
     """Sum-product belief propagation on the factor graph of ``factors``.
 
     Each factor is a nonnegative named tensor whose axes are the variables it

@@ -29,12 +29,24 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 import ntlib as _nt
+
+from .core import Named
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+else:
+    class SearchStrategy:
+        """hypothesis' SearchStrategy in annotations (hypothesis itself is
+        imported only when a strategy is asked for)."""
+
+        def __class_getitem__(cls, item: Any) -> type:
+            return cls
 
 __all__ = ["assert_close", "assert_equal", "named", "positional_reference", "to_device",
            "default_tolerances", "shapes", "axis_orders", "named_tensors"]
@@ -61,13 +73,11 @@ def _fmt(sizes: Mapping[str, int]) -> str:
     return "{" + ", ".join(f"{a}[{s}]" for a, s in sizes.items()) + "}"
 
 
-def _is_named(x) -> bool:
+def _is_named(x: Any) -> bool:
     return isinstance(x, _nt.NamedTensor)
 
 
-def _names_of(order) -> tuple:
-    if order is None:
-        return None
+def _names_of(order: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(order, str):
         return (order,)
     return tuple(order)
@@ -81,7 +91,7 @@ def _as_pair(actual, expected, order, what):
             f"{what}: actual must be a named tensor, got {type(actual).__name__}; "
             f"compare positional tensors with torch.testing.assert_close")
     have = _nt.shape(actual)
-    order = _names_of(order)
+    order = None if order is None else _names_of(order)
     if _is_named(expected):
         want = _nt.shape(expected)
         missing = [a for a in want if a not in have]
@@ -171,7 +181,7 @@ def _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype, what):
         f"|expected|)")
 
 
-def assert_close(actual, expected, *, order: Sequence[str] | str | None = None,
+def assert_close(actual: Named, expected: Any, *, order: Sequence[str] | str | None = None,
                  rtol: float | None = None, atol: float | None = None,
                  equal_nan: bool = False, check_dtype: bool = True) -> None:
     """Assert that the named tensor ``actual`` equals ``expected`` within tolerance.
@@ -188,14 +198,15 @@ def assert_close(actual, expected, *, order: Sequence[str] | str | None = None,
              "assert_close")
 
 
-def assert_equal(actual, expected, *, order: Sequence[str] | str | None = None,
+def assert_equal(actual: Named, expected: Any, *, order: Sequence[str] | str | None = None,
                  check_dtype: bool = True) -> None:
     """Assert that ``actual`` equals ``expected`` exactly (see :func:`assert_close`
     for the arguments); NaN equals NaN, as in numpy.testing.assert_array_equal."""
     _compare(actual, expected, order, 0.0, 0.0, True, check_dtype, "assert_equal")
 
 
-def named(data, names: Sequence[str] | str, *, storage: Sequence | None = None):
+def named(data: Any, names: Sequence[str] | str, *,
+          storage: Sequence[str] | Sequence[int] | None = None) -> Named:
     """A named tensor holding the positional ``data`` whose dims are ``names``.
 
     ``storage`` (axis names, or a permutation of the dims as ints) stores the
@@ -203,20 +214,19 @@ def named(data, names: Sequence[str] | str, *, storage: Sequence | None = None):
     so that code which relied on the storage order or on contiguous data would
     fail; the values by name are the same.
     """
-    names = _names_of(names)
+    axes = _names_of(names)
     data = torch.as_tensor(data)
     if storage is None:
-        return _nt.tensor(data, names)
-    storage = tuple(storage)
-    if all(isinstance(s, int) for s in storage):
-        storage = tuple(names[p] for p in storage)
-    if sorted(storage) != sorted(names):
-        raise ValueError(f"named: storage {storage} must list each of {names} once")
-    perm = [names.index(a) for a in storage]
-    return _nt.tensor(data.permute(perm), storage)
+        return _nt.tensor(data, axes)
+    order = tuple(axes[p] if isinstance(p, int) else p for p in storage)
+    if sorted(order) != sorted(axes):
+        raise ValueError(f"named: storage {tuple(storage)} must list each of {axes} once")
+    perm = [axes.index(a) for a in order]
+    return _nt.tensor(data.permute(perm), order)
 
 
-def positional_reference(fn: Callable, *tensors, order: Sequence, names=()):
+def positional_reference(fn: Callable[..., Any], *tensors: Any, order: Sequence[Any],
+                         names: Sequence[Any] = ()) -> Any:
     """``fn`` run on the positional data of ``tensors``, its result named ``names``.
 
     Each named tensor among ``tensors`` is passed to ``fn`` as a torch tensor
@@ -257,7 +267,7 @@ def positional_reference(fn: Callable, *tensors, order: Sequence, names=()):
 # hypothesis strategies
 
 
-def _st():
+def _st() -> Any:
     try:
         from hypothesis import strategies as st
     except ImportError as e:  # pragma: no cover
@@ -270,7 +280,8 @@ POOL = ("a", "b", "c", "d")
 
 
 def shapes(names: Sequence[str] = POOL, *, min_size: int = 1, max_size: int = 4,
-           min_axes: int | None = None, max_axes: int | None = None):
+           min_axes: int | None = None, max_axes: int | None = None
+           ) -> SearchStrategy[dict[str, int]]:
     """A strategy of shapes ``{axis: size}``.
 
     Without ``min_axes``/``max_axes`` every name of ``names`` is an axis;
@@ -292,7 +303,7 @@ def shapes(names: Sequence[str] = POOL, *, min_size: int = 1, max_size: int = 4,
     return draw_shape()
 
 
-def axis_orders(names: Sequence[str]):
+def axis_orders(names: Sequence[str]) -> SearchStrategy[tuple[str, ...]]:
     """A strategy of the orders (permutations, as tuples) of the axis names."""
     st = _st()
     return st.permutations(list(_names_of(names))).map(tuple)
@@ -311,9 +322,10 @@ def _values(shape_, dtype, seed, low, high):
     return torch.randint(lo, hi + 1, shape_, generator=g, dtype=torch.int64).to(dtype)
 
 
-def named_tensors(names: Sequence[str] | None = None, sizes=None,
-                  dtype: torch.dtype = torch.float64, *, elements=None,
-                  min_size: int = 1, max_size: int = 4, low: int = -4, high: int = 4):
+def named_tensors(names: Sequence[str] | None = None, sizes: Any = None,
+                  dtype: torch.dtype = torch.float64, *, elements: Any = None,
+                  min_size: int = 1, max_size: int = 4, low: int = -4,
+                  high: int = 4) -> SearchStrategy[Named]:
     """A strategy of named tensors stored in a drawn axis order.
 
     ``names``: the axes (default: a drawn subset of ``a, b, c, d``);
@@ -349,7 +361,7 @@ def named_tensors(names: Sequence[str] | None = None, sizes=None,
     return draw_tensor()
 
 
-def to_device(x, device):
+def to_device(x: Named, device: str | torch.device) -> Named:
     """The named tensor ``x`` with its data on ``device`` (e.g. ``"meta"``).
 
     Unlike :func:`ntlib.tensor`, which places data on :func:`ntlib.device`,
