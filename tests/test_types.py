@@ -98,3 +98,17 @@ def test_axis_arguments_use_the_axis_types():
 
 def test_py_typed_is_in_the_package():
     assert (pathlib.Path(nt.__file__).parent / "py.typed").exists()
+
+
+def test_make_test_runs_mypy_before_pytest():
+    """The Makefile's test target type-checks ntlib, and mypy is a requirement."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    lines = root.joinpath("Makefile").read_text().split("\ntest:", 1)[1].split("\n\n")[0]
+    recipe = [ln.strip() for ln in lines.splitlines()[1:] if ln.startswith("\t")]
+    mypy = [i for i, ln in enumerate(recipe) if "-m mypy" in ln]
+    pytest_ = [i for i, ln in enumerate(recipe) if "-m pytest" in ln]
+    assert mypy and pytest_ and mypy[0] < pytest_[0], recipe
+    reqs = root.joinpath("requirements.txt").read_text().splitlines()
+    assert any(ln.split("#")[0].strip().startswith("mypy") for ln in reqs)
+    config = root.joinpath("pyproject.toml").read_text()
+    assert "[tool.mypy]" in config and 'files = ["ntlib"]' in config
