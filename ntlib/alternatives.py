@@ -53,6 +53,15 @@ def to_xarray(x: Named, coords: Mapping[str, Any] | None = None) -> Any:
     The values are copied to a numpy array on the CPU (dims in ``x``'s storage
     order, which carries no meaning).  ``coords`` (optional) is passed on to
     the DataArray, e.g. ``{"seq": ["a", "b", "c"]}``.
+
+    Example:
+
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> da = nt.alternatives.to_xarray(A)
+    >>> da.dims
+    ('i', 'j')
+    >>> nt.equal(nt.alternatives.from_xarray(da.transpose("j", "i")), A)
+    True
     """
     import xarray as xr
 
@@ -147,6 +156,17 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over: Axes = (), *,
     is ``SUM`` of the product of the tables' values (times ``scale``, if
     given).  ``rename`` maps kept axes to new names (column aliases, the
     relational rho).  The result has one column per kept axis and ``value``.
+
+    Example:
+
+    >>> print(nt.alternatives.sql_contract_query(
+    ...     {"T0": ("i", "j"), "T1": ("j", "k")}, over="j"))
+    SELECT t0."i" AS "i",
+           t1."k" AS "k",
+           SUM(t0."v" * t1."v") AS "v"
+    FROM "T0" AS t0
+    JOIN "T1" AS t1 ON t1."j" = t0."j"
+    GROUP BY t0."i", t1."k"
     """
     names = list(tables)
     rename = dict(rename or {})
@@ -190,6 +210,20 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
 
     The axes are the result's index columns, by name; their sizes come from
     ``sizes``.  An index record with no row is 0 (a sum over nothing).
+
+    Example:
+
+    >>> import sqlite3
+    >>> conn = sqlite3.connect(":memory:")
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> nt.alternatives.sql_load(conn, "A", A)          # the sizes it stored
+    {'i': 2, 'j': 2}
+    >>> query = "SELECT j AS i, i AS j, v FROM A"      # renaming: a transpose
+    >>> T = nt.alternatives.sql_read(conn, query, {"i": 2, "j": 2})
+    >>> nt.show(T, ("i", "j"))
+    i[2] × j[2]   (rows: i, columns: j)
+    [[1. 3.]
+     [2. 4.]]
     """
     cur = conn.execute(query)
     cols = [d[0] for d in cur.description]
@@ -221,6 +255,15 @@ def sql_contract(*tensors: Named, over: Axes = (), rename: Mapping[str, str] | N
 
     Each operand is loaded as a table ``T0, T1, ...`` (see :func:`sql_load`),
     the query of :func:`sql_contract_query` is run, and its rows are read back.
+
+    Example:
+
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> B = nt.tensor([[5., 6], [7, 8]], ("j", "k"))
+    >>> nt.show(nt.alternatives.sql_contract(A, B, over="j"), ("i", "k"))
+    i[2] × k[2]   (rows: i, columns: k)
+    [[19. 22.]
+     [43. 50.]]
     """
     ts = tensors
     sizes = merged_sizes(ts, "sql_contract")
@@ -390,6 +433,18 @@ def network(*tensors: Named, names: Sequence[str] | None = None,
     tensors' axis names only: a contracted axis shared by exactly two tensors
     is an edge; a kept axis held by one tensor is a dangling leg; any other
     axis (held by three or more, or shared and kept — a batch axis) is a hub.
+
+    Example:
+
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> B = nt.tensor([[5., 6], [7, 8]], ("j", "k"))
+    >>> c = nt.tensor([1., 1], "k")
+    >>> net = nt.alternatives.network(A, B, c, names=("A", "B", "c"),
+    ...                               over=("j", "k"))
+    >>> net.edges                       # (tensor, tensor, contracted axis)
+    [('A', 'B', 'j'), ('B', 'c', 'k')]
+    >>> net.legs                        # (tensor, kept axis)
+    [('A', 'i')]
     """
     ts = tensors
     labels = list(names or (f"T{k}" for k in range(len(ts))))
@@ -448,6 +503,15 @@ def relation(rows: Iterable[Sequence[int]], names: Axes, sizes: Mapping[str, int
     ``names[k]`` (of size ``sizes[names[k]]``).  Entry s is True exactly when
     the record s is one of the rows: the paper's reading of an r-ary
     relation as an order-r tensor with Boolean entries.
+
+    Example:
+
+    >>> R = nt.alternatives.relation([(0, 1), (1, 2)], ("person", "city"),
+    ...                              {"person": 2, "city": 3})
+    >>> nt.show(R, ("person", "city"))
+    person[2] × city[3]   (rows: person, columns: city)
+    [[False  True False]
+     [False False  True]]
     """
     data = torch.zeros([sizes[a] for a in names], dtype=torch.bool)
     for row in rows:
@@ -467,6 +531,15 @@ def tuples(x: Named, names: Axes) -> set[tuple[int, ...]]:
 
     Member k of each tuple is the index on axis ``names[k]``; ``names`` must
     be exactly the axes of ``x``, in the order the tuples should have.
+
+    Example:
+
+    >>> R = nt.alternatives.relation([(0, 1), (1, 2)], ("person", "city"),
+    ...                              {"person": 2, "city": 3})
+    >>> S = nt.alternatives.relation([(1, 0), (2, 1)], ("city", "country"),
+    ...                              {"city": 3, "country": 2})
+    >>> sorted(nt.alternatives.tuples(R * S, ("person", "city", "country")))
+    [(0, 1, 0), (1, 2, 1)]
     """
     data = positional(x, names)
     return {tuple(int(i) for i in idx) for idx in torch.nonzero(data)}
@@ -490,6 +563,13 @@ def dropout(X: Named, p: float, over: Axes, *, seed: int) -> Named:
     = all axes is ordinary dropout.  The mask is drawn on the CPU from
     ``seed`` in a fixed order of ``over`` (then moved), so a seed gives the
     same mask everywhere.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=2, chans=3, height=4, width=4) + 10
+    >>> Y = nt.alternatives.dropout(X, 0.5, ("batch", "chans"), seed=0)
+    >>> nt.alternatives.varying_axes(Y == 0)        # whole channels dropped
+    ('batch', 'chans')
     """
     sizes = shape(X)
     gen = torch.Generator().manual_seed(int(seed))
@@ -505,6 +585,12 @@ def varying_axes(x: Named) -> tuple[str, ...]:
     An axis is constant when every slice along it equals the first slice.
     Applied to the zero pattern of a dropout output, it names the axes of
     the mask the implementation drew.
+
+    Example:
+
+    >>> x = nt.tensor([[1, 2, 3], [1, 2, 3]], ("a", "b"))
+    >>> nt.alternatives.varying_axes(x)
+    ('b',)
     """
     order = x.names
     data = positional(x, order)

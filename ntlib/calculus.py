@@ -46,6 +46,11 @@ def star(x: Named, axes: Axes | None = None) -> Named:
     """X*: the axes of x given by axes (default: all of them) renamed a → a*.
 
     The starred name is the name followed by ``*``.
+
+    Example:
+
+    >>> nt.shape(nt.calculus.star(nt.tensor([[1., 2]], ("a", "b")), "b"))
+    {'a': 1, 'b*': 2}
     """
     if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
         assert axes is not None
@@ -66,6 +71,13 @@ def identity(ax: Axis, new: Axis, size: int, *,
     (the identity tensor).
 
     Contracting with it renames: I_{ax,new} ⊙_ax A = A_{ax→new}.
+
+    Example:
+
+    >>> nt.show(nt.calculus.identity("a", "a*", 2))
+    a[2] × a*[2]   (rows: a, columns: a*)
+    [[1. 0.]
+     [0. 1.]]
     """
     return make(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
 
@@ -154,6 +166,15 @@ def derivative(f: Callable[[Named], Named], X: Named) -> Named:
     and f's output is read in a fixed order.  A lifted f, whose output
     shares axis names with X, is fine: output axis ``a`` and input axis
     ``a*`` are different axes.
+
+    Example:
+
+    >>> x = nt.tensor([1., 2, 3], "a")
+    >>> nt.show(nt.calculus.derivative(lambda t: t * t, x), ("a", "a*"))
+    a[3] × a*[3]   (rows: a, columns: a*)
+    [[2. 0. 0.]
+     [0. 4. 0.]
+     [0. 0. 6.]]
     """
     in_order = X.names
     out_order = _starred_output(f(X), shape(X))
@@ -179,6 +200,14 @@ def differential(f: Callable[[Named], Named], X: Named, H: Named) -> Named:
     ``H`` has the axes and sizes of ``X``.  Computed in forward mode
     (torch.func.jvp), without forming the derivative; it equals
     ∂f/∂X* ⊙_{S*} H* (see :func:`derivative`).
+
+    Example:
+
+    >>> x = nt.tensor([1., 2, 3], "a")
+    >>> H = nt.tensor([1., 0, -1], "a")
+    >>> nt.show(nt.calculus.differential(lambda t: t * t, x, H))    # 2 x H
+    a[3]
+    [ 2.  0. -6.]
     """
     in_order = X.names
     out_order = f(X).names
@@ -195,6 +224,16 @@ def identify(df: Callable[[Named], Named], X: Named) -> Named:
     over axes H has and X lacks.  If it is linear in H, ∂f(X; H) = A ⊙_{S*} H*
     and A = ∂f/∂X*.  Feeding it H = I_{S,S*} (one unit tensor per record of
     S*, as a lifted argument) returns A.
+
+    Example:
+
+    >>> x = nt.tensor([1., 2, 3], "a")
+    >>> df = lambda H: x * H             # the differential of x ↦ x²/2 at x
+    >>> nt.show(nt.calculus.identify(df, x), ("a", "a*"))
+    a[3] × a*[3]   (rows: a, columns: a*)
+    [[1. 0. 0.]
+     [0. 2. 0.]
+     [0. 0. 3.]]
     """
     return df(identity_like(X))
 
@@ -211,10 +250,17 @@ def _same_axes(x, y):
 
 @checked("x", "y", check=_same_axes, compatible=False)
 def max_difference(x: Named, y: Named) -> float:
-    """max |x − y| over all entries of two named tensors with the same axes."""
+    """max |x − y| over all entries of two named tensors with the same axes.
+
+    Example:
+
+    >>> x, y = nt.tensor([1., 2], "a"), nt.tensor([1.5, 2], "a")
+    >>> nt.calculus.max_difference(x, y)
+    0.5
+    """
     order = x.names
     d = positional(x, order) - positional(y, order)
-    return float(d.abs().max()) if d.numel() else 0.0
+    return float(d.detach().abs().max()) if d.numel() else 0.0
 
 
 # --------------------------------------------------------------------------
@@ -232,6 +278,14 @@ def softmax_derivative(X: Named, ax: Axis) -> Named:
     Only ``ax`` is starred.  For X ∈ R^{ax} this is the whole derivative;
     for X with more axes S' it is the lift g^{S'} of that derivative, and
     the derivative of the lifted softmax is ``derivative_of_lift`` of it.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, a=3)
+    >>> J = nt.calculus.derivative(lambda t: nt.softmax(t, "a"), X)  # autograd
+    >>> S = nt.calculus.softmax_derivative(X, "a")                   # formula
+    >>> nt.calculus.max_difference(S, J) < 1e-12
+    True
     """
     s = softmax(X, ax)
     eye = identity(ax, ax + STAR, shape(s)[ax], dtype=_dtype(s))
@@ -313,6 +367,14 @@ def partial_derivatives(f: Callable[[Named], Named], X: Named, *,
     (f(X + h e_s) − f(X − h e_s)) / 2h, with e_s the unit tensor at the
     record s of X and h = ``step``: no automatic differentiation.  In float64
     with the default step the error is about 1e-10 for smooth f of size ~1.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, a=3)
+    >>> f = lambda t: nt.softmax(t, "a")
+    >>> P = nt.calculus.partial_derivatives(f, X)       # central differences
+    >>> nt.calculus.max_difference(P, nt.calculus.derivative(f, X)) < 1e-9
+    True
     """
     order = X.names
     x = positional(X, order)
@@ -331,7 +393,14 @@ def partial_derivatives(f: Callable[[Named], Named], X: Named, *,
 
 @checked("X")
 def tensor_norm(X: Named) -> Named:
-    """‖X‖ = norm_S X: the 2-norm over all axes S of X (Appendix B)."""
+    """‖X‖ = norm_S X: the 2-norm over all axes S of X (Appendix B).
+
+    Example:
+
+    >>> X = nt.tensor([[3., 0], [0, 4]], ("a", "b"))
+    >>> nt.show(nt.calculus.tensor_norm(X))
+    scalar: 5.
+    """
     return norm(X, X.names)
 
 
@@ -356,7 +425,16 @@ def remainder(f: Callable[[Named], Named], A: Named, D: Named, H: Named) -> Name
 def remainder_ratio(f: Callable[[Named], Named], A: Named, D: Named,
                     H: Named) -> float:
     """‖R(A, H)‖ / ‖H‖, the quantity whose limit (H → 0) Appendix B's
-    definition of differentiability requires to be 0."""
+    definition of differentiability requires to be 0.
+
+    Example:
+
+    >>> x, H = nt.tensor([1., 2, 3], "a"), nt.tensor([1e-3, 0, -1e-3], "a")
+    >>> f = lambda t: t * t
+    >>> D = nt.calculus.derivative(f, x)
+    >>> f"{nt.calculus.remainder_ratio(f, x, D, H):.1e}"   # ‖H ⊙ H‖ / ‖H‖
+    '1.0e-03'
+    """
     return float(tensor_norm(remainder(f, A, D, H))) / float(tensor_norm(H))
 
 
@@ -451,6 +529,14 @@ def evaluate_formula(text: str, env: Mapping[str, Named]) -> Named:
     ``−`` (difference) and parentheses.  Products bind tighter than
     differences; both group from the left.  Raises SyntaxError if the
     parentheses or operators do not make a formula.
+
+    Example:
+
+    >>> A, B = nt.tensor([[1., 2]], ("a", "b")), nt.tensor([3., 4], "b")
+    >>> env = {"A": A, "B": B}
+    >>> nt.show(nt.calculus.evaluate_formula("A ⊙_b B", env))
+    a[1]
+    [11.]
     """
     return _parse(_tokens(text), env)
 
@@ -464,6 +550,11 @@ def paren_repairs(text: str) -> list[str]:
     (for a print with one ``)`` too many, only deleting a ``)`` or inserting
     a ``(`` can succeed).  The results are token strings joined by single
     spaces, without repeats, deletions first.
+
+    Example:
+
+    >>> nt.calculus.paren_repairs("(A − B ⊙ C")
+    ['A − B ⊙ C', '( A ) − B ⊙ C', '( A − B ) ⊙ C', '( A − B ⊙ C )']
     """
     toks = _tokens(text)
     candidates = [toks[:k] + toks[k + 1:] for k, t in enumerate(toks)

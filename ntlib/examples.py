@@ -50,12 +50,31 @@ def joint(p_B_given_A: Named, p_A: Named) -> Named:
 
 @checked(p_B_given_A="has A", p_A="has A")
 def marginal(p_B_given_A: Named, p_A: Named, *, A: Axis = "A") -> Named:
-    """The marginal p(B) = p(B | A) ⊙_A p(A): sum the joint over A."""
+    """The marginal p(B) = p(B | A) ⊙_A p(A): sum the joint over A.
+
+    Example:
+
+    >>> p_A = nt.tensor([0.5, 0.5], "A")
+    >>> p_B_given_A = nt.tensor([[0.9, 0.1], [0.2, 0.8]], ("A", "B"))
+    >>> nt.show(nt.examples.marginal(p_B_given_A, p_A))
+    B[2]
+    [0.55 0.45]
+    """
     return contract(p_B_given_A, p_A, over=A)
 
 
 def bayes(p_B_given_A: Named, p_A: Named, *, A: Axis = "A") -> Named:
-    """Bayes' rule p(A | B) = p(B | A) ⊙ p(A) / (p(B | A) ⊙_A p(A))."""
+    """Bayes' rule p(A | B) = p(B | A) ⊙ p(A) / (p(B | A) ⊙_A p(A)).
+
+    Example:
+
+    >>> p_A = nt.tensor([0.5, 0.5], "A")
+    >>> p_B_given_A = nt.tensor([[0.9, 0.1], [0.2, 0.8]], ("A", "B"))
+    >>> nt.show(nt.examples.bayes(p_B_given_A, p_A), ("A", "B"))   # p(A | B)
+    A[2] × B[2]   (rows: A, columns: B)
+    [[0.8182 0.1111]
+     [0.1818 0.8889]]
+    """
     return joint(p_B_given_A, p_A) / marginal(p_B_given_A, p_A, A=A)
 
 
@@ -166,7 +185,17 @@ def sudoku_check(X: Named, *, height: Axis = "height", width: Axis = "width",
                  assign: Axis = "assign",
                  rows: Callable[[Any, Any, int], Any] = box_rows) -> Named:
     """check(X) = 𝕀[Σ_assign X = 1 ∧ Σ_{height,width} Y = 1 ∧ Σ_height X = 1 ∧
-    Σ_width X = 1], lifted over any other axes of X (1.0 valid, 0.0 not)."""
+    Σ_width X = 1], lifted over any other axes of X (1.0 valid, 0.0 not).
+
+    Example:
+
+    >>> grid = [[1, 2, 3, 4], [3, 4, 1, 2], [2, 1, 4, 3], [4, 3, 2, 1]]
+    >>> nt.show(nt.examples.sudoku_check(nt.examples.sudoku_one_hot(grid)))
+    scalar: 1.
+    >>> grid[3] = [4, 3, 1, 2]                  # two 1s in the last box
+    >>> nt.show(nt.examples.sudoku_check(nt.examples.sudoku_one_hot(grid)))
+    scalar: 0.
+    """
     c = sudoku_constraints(X, height=height, width=width, assign=assign,
                            rows=rows)
     return c["cell"] * c["box"] * c["column"] * c["row"]
@@ -197,6 +226,18 @@ def sudoku_propagate(X: Named, *, height: Axis = "height", width: Axis = "width"
     Unit counts are sums over width, over height, and over the box tensor
     (spread back onto the grid by indexing).  Stops when nothing changes;
     returns C, a solution where every cell has one candidate.
+
+    Example:
+
+    >>> clues = [[1, 0, 0, 4], [0, 0, 1, 0], [2, 0, 0, 0], [0, 3, 0, 0]]
+    >>> C = nt.examples.sudoku_propagate(nt.examples.sudoku_one_hot(clues))
+    >>> digits = nt.tensor([1., 2, 3, 4], "assign")
+    >>> nt.show(nt.contract(C, digits, over="assign"), ("height", "width"))
+    height[4] × width[4]   (rows: height, columns: width)
+    [[1. 2. 3. 4.]
+     [3. 4. 1. 2.]
+     [2. 1. 4. 3.]
+     [4. 3. 2. 1.]]
     """
     b = math.isqrt(shape(X)[height])
     hb, wb = height + "'", width + "'"
@@ -229,7 +270,18 @@ def sudoku_propagate(X: Named, *, height: Axis = "height", width: Axis = "width"
 @checked(X="has d, lacks clusters", C="has clusters d")
 def kmeans_assign(X: Named, C: Named, *, d: Axis = "d",
                   clusters: Axis = "clusters") -> Named:
-    """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot."""
+    """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot.
+
+    Example:
+
+    >>> X = nt.tensor([[0., 0], [0, 1], [9, 9]], ("batch", "d"))
+    >>> C = nt.tensor([[0., 0], [5, 5]], ("clusters", "d"))
+    >>> nt.show(nt.examples.kmeans_assign(X, C), ("batch", "clusters"))
+    batch[3] × clusters[2]   (rows: batch, columns: clusters)
+    [[1. 0.]
+     [1. 0.]
+     [0. 1.]]
+    """
     return argmin(norm(C - X, d), clusters)
 
 
@@ -251,6 +303,15 @@ def kmeans(X: Named, C0: Named, *, steps: int, batch: Axis = "batch", d: Axis = 
 
     X ∈ R^{batch×d}.  Each round assigns (:func:`kmeans_assign`) and updates
     (:func:`kmeans_update`).  Returns the centroids.
+
+    Example:
+
+    >>> X = nt.tensor([[0., 0], [0, 1], [9, 9], [9, 10]], ("batch", "d"))
+    >>> C0 = nt.tensor([[0., 0], [5, 5]], ("clusters", "d"))
+    >>> nt.show(nt.examples.kmeans(X, C0, steps=2), ("clusters", "d"))
+    clusters[2] × d[2]   (rows: clusters, columns: d)
+    [[0.  0.5]
+     [9.  9.5]]
     """
     C = C0
     for _ in range(steps):
@@ -283,7 +344,15 @@ def _topk(x, ax, k, new, what):
 @checked(x="real has ax")
 def maxk(x: Named, ax: Axes, k: int, *, new: Axis = "k") -> Named:
     """maxk_{ax,k} X: the k largest values along ``ax`` (one axis or several,
-    taken together), largest first, along a new axis ``new`` of size k."""
+    taken together), largest first, along a new axis ``new`` of size k.
+
+    Example:
+
+    >>> x = nt.tensor([3., 1, 4, 1, 5], "vocab")
+    >>> nt.show(nt.examples.maxk(x, "vocab", 2))
+    k[2]
+    [5. 4.]
+    """
     vals, _, rest, _, _, _ = _topk(x, ax, k, new, "maxk")
     return tensor(vals, rest + (new,))
 
@@ -295,6 +364,14 @@ def argmaxk(x: Named, ax: Axes, k: int, *, new: Axis = "k") -> Named:
 
     (The first version printed the right side as max_{ax,k} A, not maxk.)  Ties
     are broken as torch.topk breaks them.
+
+    Example:
+
+    >>> x = nt.tensor([3., 1, 4, 1, 5], "vocab")
+    >>> nt.show(nt.examples.argmaxk(x, "vocab", 2), ("k", "vocab"))
+    k[2] × vocab[5]   (rows: k, columns: vocab)
+    [[0. 0. 0. 0. 1.]
+     [0. 0. 1. 0. 0.]]
     """
     vals, idx, rest, axes, have, n = _topk(x, ax, k, new, "argmaxk")
     onehot = torch.zeros(vals.shape[:-1] + (n, k), dtype=vals.dtype,
@@ -411,7 +488,14 @@ def _inv_check(x, ax1, ax2):
 @checked(x="has ax1 ax2", check=_det_check)
 def det(x: Named, ax1: Axis, ax2: Axis) -> Named:
     """det_{ax1,ax2} X: the determinant of the matrix with axes ax1, ax2
-    (lifted over the other axes)."""
+    (lifted over the other axes).
+
+    Example:
+
+    >>> A = nt.tensor([[2., 1], [1, 3]], ("row", "col"))
+    >>> nt.show(nt.examples.det(A, "row", "col"))
+    scalar: 5.
+    """
     data, rest = _square(x, ax1, ax2, "det")
     return tensor(torch.linalg.det(data), rest)
 
@@ -423,6 +507,14 @@ def inv(x: Named, ax1: Axis, ax2: Axis) -> Named:
     If X's rows are ax1 and its columns ax2, so are the inverse's:
     positional(inv(X), (ax1, ax2))
     = torch.linalg.inv(positional(X, (ax1, ax2))).
+
+    Example:
+
+    >>> A = nt.tensor([[2., 1], [1, 3]], ("row", "col"))
+    >>> nt.show(nt.examples.inv(A, "row", "col"), ("col", "row"))
+    col[2] × row[2]   (rows: col, columns: row)
+    [[ 0.6 -0.2]
+     [-0.2  0.4]]
     """
     data, rest = _square(x, ax1, ax2, "inv")
     return tensor(torch.linalg.inv(data), rest + (ax1, ax2))
@@ -445,6 +537,15 @@ def mvn_log_density(X: Named, mu: Named, Sigma: Named, *, d: Axis = "d", d1: Axi
     [X−μ]_{d→d2}) − ½ log((2π)^{|d|} det_{d1,d2} Σ).
 
     X, μ ∈ R^{d}, Σ ∈ R^{d1×d2} (|d| = |d1| = |d2|); other axes are lifted.
+
+    Example:
+
+    >>> X = nt.tensor([[0., 0], [1, 1]], ("batch", "d"))
+    >>> mu = nt.tensor([0., 0], "d")
+    >>> Sigma = nt.tensor([[1., 0], [0, 1]], ("d1", "d2"))
+    >>> nt.show(nt.examples.mvn_log_density(X, mu, Sigma))   # -log 2π - |x|²/2
+    batch[2]
+    [-1.8379 -2.8379]
     """
     n = shape(X)[d]
     D = X - mu

@@ -92,7 +92,17 @@ def _one_hot_ids(tokens, vocab, size):
 
 @checked(tokens="lacks vocab", check=_one_hot_ids, replaces="tokens size")
 def one_hot(tokens: Named, *, vocab: Axis = "vocab", size: int) -> Named:
-    """I ∈ {0,1}^{... × vocab}: the one-hot form of an integer named tensor."""
+    """I ∈ {0,1}^{... × vocab}: the one-hot form of an integer named tensor.
+
+    Example:
+
+    >>> I = nt.tensor([2, 0, 1], "seq")
+    >>> nt.show(nt.models.one_hot(I, size=3), ("seq", "vocab"))
+    seq[3] × vocab[3]   (rows: seq, columns: vocab)
+    [[0. 0. 1.]
+     [1. 0. 0.]
+     [0. 1. 0.]]
+    """
     data = torch.nn.functional.one_hot(tokens.data, size).to(torch.float64)
     return _core.tensor(data, _core.names(tokens) + (vocab,))
 
@@ -131,6 +141,14 @@ def positional_encoding(n: int, d: int, *, seq: Axis = "seq", layer: Axis = "lay
 
     P_{seq(p), layer(i)} = sin((p−1) / 10000^{(i−1)/|layer|})  for odd i,
                            cos((p−1) / 10000^{(i−2)/|layer|})  for even i.
+
+    Example:
+
+    >>> nt.show(nt.models.positional_encoding(3, 4), ("seq", "layer"))
+    seq[3] × layer[4]   (rows: seq, columns: layer)
+    [[ 0.      1.      0.      1.    ]
+     [ 0.8415  0.5403  0.01    1.    ]
+     [ 0.9093 -0.4161  0.02    0.9998]]
     """
     p = torch.arange(1, n + 1, dtype=dtype).unsqueeze(1)
     i = torch.arange(1, d + 1, dtype=dtype).unsqueeze(0)
@@ -160,6 +178,15 @@ def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int 
     ``l.W1`` (hidden × layer), ``l.b1`` (hidden), ``l.W2`` (hidden × layer),
     ``l.b2`` (layer), ``l.gamma'``, ``l.beta'`` (layer; after the FFN).
     ``names`` renames axes (e.g. ``{"layer": "emb"}``).
+
+    Example:
+
+    >>> params = nt.models.init_transformer(vocab=11, layers=1, heads=2,
+    ...                                      layer=8)
+    >>> nt.shape(params["1.WQ"])
+    {'heads': 2, 'layer': 8, 'key': 4}
+    >>> sum(p.numel() for p in nt.models.parameters(params))
+    928
     """
     if layer % heads:
         raise AxisError(f"|layer| = {layer} is not divisible by |heads| = {heads}")
@@ -298,6 +325,20 @@ def transformer(I: Named, params: Mapping[str, Named], **kw: Any) -> Named:
 
     Keyword arguments (axis names with the paper's defaults, ``version``,
     ``causal``, ``eps``) are those of :func:`transformer_logits`.
+
+    Example:
+
+    >>> params = nt.models.init_transformer(vocab=11, layers=1, heads=2,
+    ...                                      layer=8)
+    >>> I = nt.models.one_hot(nt.tensor([3, 1, 4, 1, 5], "seq"), size=11)
+    >>> Y = nt.models.transformer(I, params)    # causal: p(next token)
+    >>> nt.shape(Y)
+    {'seq': 5, 'vocab': 11}
+    >>> J = nt.models.one_hot(nt.tensor([3, 1, 4, 1, 9], "seq"), size=11)
+    >>> first = lambda Z: nt.index(Z, "seq", 0)
+    >>> nt.calculus.max_difference(first(nt.models.transformer(J, params)),
+    ...                            first(Y)) < 1e-6     # the last token unseen
+    True
     """
     return softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
 
@@ -336,6 +377,16 @@ def cross_entropy(logits: Named, target: Named, *, vocab: Axis = "vocab",
     maximum over vocab is subtracted first, for floating-point safety.
     ``reduction="sum"`` sums instead of averaging; ``reduction="none"`` keeps
     one loss per position (every axis but ``vocab``).
+
+    Example:
+
+    >>> logits = nt.tensor([[2., 0, 0], [0, 0, 0]], ("seq", "vocab"))
+    >>> target = nt.tensor([0, 2], "seq")
+    >>> nt.show(nt.models.cross_entropy(logits, target, reduction="none"))
+    seq[2]
+    [0.2395 1.0986]
+    >>> nt.show(nt.models.cross_entropy(logits, target))
+    scalar: 0.6691
     """
     z = logits - _max(logits, vocab)
     nll = _core.log(_core.sum(_core.exp(z), vocab)) - index(z, vocab, target)

@@ -62,7 +62,16 @@ _TOLERANCES = {
 
 def default_tolerances(*dtypes: torch.dtype) -> tuple:
     """(rtol, atol) as torch.testing.assert_close chooses them: per dtype,
-    the loosest over ``dtypes``; 0 for integers and booleans."""
+    the loosest over ``dtypes``; 0 for integers and booleans.
+
+    Example:
+
+    >>> from ntlib.testing import default_tolerances
+    >>> default_tolerances(torch.float32, torch.float64)     # the looser one
+    (1.3e-06, 1e-05)
+    >>> default_tolerances(torch.int64)
+    (0.0, 0.0)
+    """
     tols = [_TOLERANCES.get(d, (0.0, 0.0)) for d in dtypes]
     return max(t[0] for t in tols), max(t[1] for t in tols)
 
@@ -193,6 +202,18 @@ def assert_close(actual: Named, expected: Any, *, order: Sequence[str] | str | N
     (``default_tolerances``); dtypes must agree unless ``check_dtype=False``.
     The AssertionError names the axes and sizes that differ, or the number of
     differing values and the first index record where they differ.
+
+    Example:
+
+    >>> from ntlib.testing import assert_close
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> assert_close(A, nt.tensor([[1., 3], [2, 4]], ("j", "i")))    # by name
+    >>> assert_close(A, torch.tensor([[1., 3], [2, 4]], dtype=torch.float64),
+    ...              order=("j", "i"))            # positional, read as j, i
+    >>> assert_close(A, nt.tensor([[1., 2], [3, 4.001]], ("i", "j")))
+    Traceback (most recent call last):
+        ...
+    AssertionError: assert_close: 1 of 4 values differ ... 4.0, expected 4.001 ...
     """
     _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype,
              "assert_close")
@@ -201,7 +222,18 @@ def assert_close(actual: Named, expected: Any, *, order: Sequence[str] | str | N
 def assert_equal(actual: Named, expected: Any, *, order: Sequence[str] | str | None = None,
                  check_dtype: bool = True) -> None:
     """Assert that ``actual`` equals ``expected`` exactly (see :func:`assert_close`
-    for the arguments); NaN equals NaN, as in numpy.testing.assert_array_equal."""
+    for the arguments); NaN equals NaN, as in numpy.testing.assert_array_equal.
+
+    Example:
+
+    >>> from ntlib.testing import assert_equal
+    >>> x = nt.tensor([1, 2, 3], "a")
+    >>> assert_equal(x + x, 2 * x)
+    >>> assert_equal(x, nt.tensor([1, 2], "a"))
+    Traceback (most recent call last):
+        ...
+    AssertionError: assert_equal: axis sizes differ: 'a' has size 3 ... 2 ...
+    """
     _compare(actual, expected, order, 0.0, 0.0, True, check_dtype, "assert_equal")
 
 
@@ -213,6 +245,17 @@ def named(data: Any, names: Sequence[str] | str, *,
     result with its axes in that order instead (a permuted view, not a copy),
     so that code which relied on the storage order or on contiguous data would
     fail; the values by name are the same.
+
+    Example:
+
+    >>> from ntlib.testing import named
+    >>> B = named([[1, 2, 3], [4, 5, 6]], ("a", "b"), storage=("b", "a"))
+    >>> B.names                                       # stored b first
+    ('b', 'a')
+    >>> nt.show(B, ("a", "b"))                        # the same values by name
+    a[2] × b[3]   (rows: a, columns: b)
+    [[1 2 3]
+     [4 5 6]]
     """
     axes = _names_of(names)
     data = torch.as_tensor(data)
@@ -236,6 +279,18 @@ def positional_reference(fn: Callable[..., Any], *tensors: Any, order: Sequence[
     returns a torch tensor whose dimensions are ``names``, or a tuple of
     them, with ``names`` a sequence of name sequences.  Axis order is then
     explicit everywhere, as in a positional reference implementation.
+
+    Example:
+
+    >>> from ntlib.testing import assert_close, positional_reference
+    >>> X = nt.randn(seed=0, batch=2, layer=3)
+    >>> W = nt.randn(seed=1, out=4, layer=3)
+    >>> ref = positional_reference(lambda x, w: x @ w.T, X, W,
+    ...                            order=("batch", "out", "layer"),
+    ...                            names=("batch", "out"))
+    >>> nt.shape(ref)
+    {'batch': 2, 'out': 4}
+    >>> assert_close(nt.contract(X, W, over="layer"), ref)
     """
     per_arg = (not isinstance(order, str) and len(order) > 0
                and not isinstance(order[0], str))
