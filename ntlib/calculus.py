@@ -282,8 +282,8 @@ def softmax_derivative(X: Named, ax: Axis) -> Named:
     Example:
 
     >>> X = nt.randn(seed=0, a=3)
-    >>> J = nt.calculus.derivative(lambda t: nt.softmax(t, "a"), X)  # autograd
-    >>> S = nt.calculus.softmax_derivative(X, "a")                   # formula
+    >>> J = nt.calculus.derivative(lambda t: nt.softmax(t, "a"), X)
+    >>> S = nt.calculus.softmax_derivative(X, "a")    # the closed form
     >>> nt.calculus.max_difference(S, J) < 1e-12
     True
     """

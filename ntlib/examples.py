@@ -543,7 +543,7 @@ def mvn_log_density(X: Named, mu: Named, Sigma: Named, *, d: Axis = "d", d1: Axi
     >>> X = nt.tensor([[0., 0], [1, 1]], ("batch", "d"))
     >>> mu = nt.tensor([0., 0], "d")
     >>> Sigma = nt.tensor([[1., 0], [0, 1]], ("d1", "d2"))
-    >>> nt.show(nt.examples.mvn_log_density(X, mu, Sigma))   # -log 2π - |x|²/2
+    >>> nt.show(nt.examples.mvn_log_density(X, mu, Sigma))  # -log 2π - |x|²/2
     batch[2]
     [-1.8379 -2.8379]
     """

@@ -337,7 +337,7 @@ def transformer(I: Named, params: Mapping[str, Named], **kw: Any) -> Named:
     >>> J = nt.models.one_hot(nt.tensor([3, 1, 4, 1, 9], "seq"), size=11)
     >>> first = lambda Z: nt.index(Z, "seq", 0)
     >>> nt.calculus.max_difference(first(nt.models.transformer(J, params)),
-    ...                            first(Y)) < 1e-6     # the last token unseen
+    ...                            first(Y)) < 1e-6   # last token unseen
     True
     """
     return softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))

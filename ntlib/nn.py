@@ -277,7 +277,8 @@ def unroll(X: Named, k: int, *, seq: Axis = "seq", kernel: Axis = "kernel") -> N
 
     Example:
 
-    >>> nt.show(nt.unroll(nt.tensor([1, 2, 3, 4], "seq"), 2), ("seq", "kernel"))
+    >>> x = nt.tensor([1, 2, 3, 4], "seq")
+    >>> nt.show(nt.unroll(x, 2), ("seq", "kernel"))
     seq[3] × kernel[2]   (rows: seq, columns: kernel)
     [[1 2]
      [2 3]
@@ -338,7 +339,7 @@ def conv1d(X: Named, W: Named, b: Named, *, chans: Axis = "chans", seq: Axis = "
     Example:
 
     >>> X = nt.tensor([[1., 2, 4, 8]], ("chans", "seq"))
-    >>> W = nt.tensor([[[-1., 1]]], ("out", "chans", "kernel"))   # a difference
+    >>> W = nt.tensor([[[-1., 1]]], ("out", "chans", "kernel"))  # differences
     >>> b = nt.tensor([0.], "out")
     >>> nt.show(nt.conv1d(X, W, b), ("out", "seq"))
     out[1] × seq[3]   (rows: out, columns: seq)
@@ -398,7 +399,8 @@ def pool(X: Named, k: int, *, seq: Axis = "seq", kernel: Axis = "kernel") -> Nam
 
     Example:
 
-    >>> nt.show(nt.pool(nt.tensor([1, 2, 3, 4, 5, 6], "seq"), 2), ("seq", "kernel"))
+    >>> x = nt.tensor([1, 2, 3, 4, 5, 6], "seq")
+    >>> nt.show(nt.pool(x, 2), ("seq", "kernel"))
     seq[3] × kernel[2]   (rows: seq, columns: kernel)
     [[1 2]
      [3 4]
@@ -492,7 +494,8 @@ def standardize(X: Named, over: Axes, eps: float = 1e-5) -> Named:
 
     Example:
 
-    >>> nt.show(nt.standardize(nt.tensor([1., 2, 3], "layer"), "layer", eps=0))
+    >>> x = nt.tensor([1., 2, 3], "layer")
+    >>> nt.show(nt.standardize(x, "layer", eps=0))
     layer[3]
     [-1.2247  0.      1.2247]
     """
@@ -558,7 +561,8 @@ def instance_norm(X: Named, gamma: Named, beta: Named, *, chans: Axis = "chans",
     Example:
 
     >>> X = nt.randn(seed=0, batch=4, chans=2, layer=3)
-    >>> Y = nt.instance_norm(X, nt.tensor([1., 1], "chans"), nt.tensor([0., 0], "chans"))
+    >>> ones, zeros = nt.tensor([1., 1], "chans"), nt.tensor([0., 0], "chans")
+    >>> Y = nt.instance_norm(X, ones, zeros)
     >>> nt.show(nt.mean(Y, "layer"), ("batch", "chans"))
     batch[4] × chans[2]   (rows: batch, columns: chans)
     [[0. 0.]
@@ -598,7 +602,8 @@ def layer_norm(X: Named, gamma: Named, beta: Named, *, layer: Axis = "layer",
     Example:
 
     >>> X = nt.randn(seed=0, batch=2, layer=4)
-    >>> gamma, beta = nt.tensor([1., 1, 1, 1], "layer"), nt.tensor([0., 0, 0, 0], "layer")
+    >>> gamma = nt.tensor([1., 1, 1, 1], "layer")
+    >>> beta = nt.tensor([0., 0, 0, 0], "layer")
     >>> Y = nt.layer_norm(X, gamma, beta, chans=None)   # over layer alone
     >>> nt.show(nt.mean(Y, "layer"))
     batch[2]
@@ -639,7 +644,8 @@ def group_norm(X: Named, gamma: Named, beta: Named, k: int, *, chans: Axis = "ch
     Example:
 
     >>> X = nt.randn(seed=0, batch=2, chans=4, layer=3)
-    >>> ones, zeros = nt.tensor([1., 1, 1, 1], "chans"), nt.tensor([0., 0, 0, 0], "chans")
+    >>> ones = nt.tensor([1., 1, 1, 1], "chans")
+    >>> zeros = nt.tensor([0., 0, 0, 0], "chans")
     >>> Y = nt.group_norm(X, ones, zeros, 2)     # two groups of two channels
     >>> nt.shape(Y)
     {'batch': 2, 'chans': 4, 'layer': 3}

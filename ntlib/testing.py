@@ -213,7 +213,7 @@ def assert_close(actual: Named, expected: Any, *, order: Sequence[str] | str | N
     >>> assert_close(A, nt.tensor([[1., 2], [3, 4.001]], ("i", "j")))
     Traceback (most recent call last):
         ...
-    AssertionError: assert_close: 1 of 4 values differ ... 4.0, expected 4.001 ...
+    AssertionError: assert_close: 1 of 4 values differ ... expected 4.001 ...
     """
     _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype,
              "assert_close")
@@ -252,7 +252,7 @@ def named(data: Any, names: Sequence[str] | str, *,
     >>> B = named([[1, 2, 3], [4, 5, 6]], ("a", "b"), storage=("b", "a"))
     >>> B.names                                       # stored b first
     ('b', 'a')
-    >>> nt.show(B, ("a", "b"))                        # the same values by name
+    >>> nt.show(B, ("a", "b"))                  # the same values by name
     a[2] × b[3]   (rows: a, columns: b)
     [[1 2 3]
      [4 5 6]]

@@ -115,6 +115,30 @@ def test_the_output_checks_can_fail():
     assert not _SIGNED_ZERO.search("[-0.5  -0.0001 -10.]")
 
 
+# The book's reference renders each example as a code block: 79 columns at
+# 1280 px, less where a method's docstring is nested (tests/test_book.py
+# measures the rendered pages in a browser; this catches it without one).
+WIDTH = 74
+
+
+def _too_wide(test):
+    out = []
+    for ex in test.examples:
+        src = ex.source.rstrip("\n").split("\n")
+        lines = [(">>> " if k == 0 else "... ") + ln for k, ln in enumerate(src)]
+        lines += ex.want.rstrip("\n").split("\n") if ex.want else []
+        out += [ln for ln in lines if len(ln) > WIDTH]
+    return out
+
+
+def test_examples_fit_the_reference_column():
+    wide = {name: _too_wide(t) for name, t in TESTS.items() if _too_wide(t)}
+    assert not wide, wide
+    fake = doctest.DocTestParser().get_doctest(
+        ">>> x = 1  " + "#" * WIDTH + "\n", {}, "fake", None, 0)
+    assert _too_wide(fake)
+
+
 @pytest.mark.parametrize("name", sorted(TESTS))
 def test_docstring_examples_run(name):
     if nt.device().type == "meta":

@@ -42,11 +42,11 @@ class AxisError(ValueError):
     >>> nt.sum(A, "depth")
     Traceback (most recent call last):
         ...
-    ntlib.AxisError: sum: axis 'depth' is not an axis of the tensor, whose axes are {height[2], width[3]}
+    ntlib.AxisError: sum: axis 'depth' is not an axis of the tensor, ...
     >>> A + nt.tensor([1., 2, 3, 4], "width")
     Traceback (most recent call last):
         ...
-    ntlib.AxisError: binary operation add: axis 'width' has size 3 in operand 0 but size 4 in operand 1
+    ntlib.AxisError: binary operation add: axis 'width' has size 3 in ...
     """
 
 
@@ -56,10 +56,10 @@ class DeviceError(ValueError):
     Example:
 
     >>> x = nt.tensor([1., 2], "a")
-    >>> x + nt.testing.to_device(x, "meta")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    >>> x + nt.testing.to_device(x, "meta")
     Traceback (most recent call last):
         ...
-    ntlib.DeviceError: the message names both devices
+    ntlib.DeviceError: binary operation add: operand 0 is on device ... first
     """
 
 

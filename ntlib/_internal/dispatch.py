@@ -60,13 +60,13 @@ class strict_fused:
     >>> X = nt.randn(seed=0, batch=2, layer=3)
     >>> W = nt.randn(seed=1, batch=2, out=4, layer=3)    # weights per example
     >>> b = nt.randn(seed=2, out=4)
-    >>> nt.shape(nt.full_conn(X, W, b))      # F.linear declines; the formula runs
+    >>> nt.shape(nt.full_conn(X, W, b))    # F.linear declines: the formula
     {'batch': 2, 'layer': 4}
     >>> with nt.strict_fused():
     ...     nt.full_conn(X, W, b)
     Traceback (most recent call last):
         ...
-    RuntimeError: full_conn: the fused kernel declined these inputs (strict_fused is on)
+    RuntimeError: full_conn: the fused kernel declined these inputs ...
     """
 
     def __enter__(self) -> strict_fused:

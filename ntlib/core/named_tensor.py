@@ -90,7 +90,7 @@ class NamedTensor(fc.Tensor):
     >>> len(A)
     Traceback (most recent call last):
         ...
-    TypeError: len() is not defined for named tensors: their axes have no order.  Use nt.shape(x), a dict {axis: size}.
+    TypeError: len() is not defined for named tensors: ... Use nt.shape(x)...
     """
 
     __hash__ = fc.Tensor.__hash__
@@ -372,7 +372,7 @@ def randn(*, seed: int, dtype: torch.dtype | None = None, **sizes: int) -> Named
     batch[2] × layer[3]   (rows: batch, columns: layer)
     [[ 1.541  -0.2934 -2.1788]
      [ 0.5684 -1.0845 -1.3986]]
-    >>> nt.equal(X, nt.randn(seed=0, batch=2, layer=3))   # the same seed, the same values
+    >>> nt.equal(X, nt.randn(seed=0, batch=2, layer=3))   # same seed, values
     True
     """
     return _generate("randn", seed, dtype, sizes)
@@ -470,6 +470,6 @@ def positional(x: Named, names: Axes) -> torch.Tensor:
     >>> nt.positional(A, "width")
     Traceback (most recent call last):
         ...
-    ntlib.AxisError: positional: names ('width',) must list each axis of the tensor once; the tensor has {height[2], width[3]}; left out: ['height']
+    ntlib.AxisError: positional: names ('width',) must list each axis ...
     """
     return data_in(x, names)

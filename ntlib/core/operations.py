@@ -520,7 +520,7 @@ def mean(x: Named, axes: Axes | None = None) -> Named:
     >>> nt.show(nt.mean(A, "width"))
     height[2]
     [2.6667 5.    ]
-    >>> nt.show(nt.mean(nt.tensor([1, 0, 1, 1], "batch")))   # of integers: a float
+    >>> nt.show(nt.mean(nt.tensor([1, 0, 1, 1], "batch")))   # a float
     scalar: 0.75
     """
     if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
@@ -641,7 +641,8 @@ def einsum_equation(axes: tuple[tuple[str, ...], ...],
 
     Example:
 
-    >>> nt.core.einsum_equation((("height", "width"), ("height",)), ("height",))
+    >>> nt.core.einsum_equation((("height", "width"), ("height",)),
+    ...                          ("height",))
     ('ab,a->b', ('width',))
     """
     letter: dict[str, str] = {}
@@ -671,7 +672,7 @@ def contract(*tensors: Named | float, over: Axes = ()) -> Named:
     >>> nt.show(nt.contract(A, x, over="height"))
     width[3]
     [13. 37. 71.]
-    >>> nt.show(nt.contract(A, x), ("height", "width"))    # over nothing: A ⊙ x
+    >>> nt.show(nt.contract(A, x), ("height", "width"))   # over nothing
     height[2] × width[3]   (rows: height, columns: width)
     [[ 6.  2.  8.]
      [ 7. 35. 63.]]
@@ -878,7 +879,7 @@ def argmax(x: Named, ax: Axis) -> Named:
     height[2] × width[3]   (rows: height, columns: width)
     [[0. 0. 1.]
      [0. 0. 1.]]
-    >>> nt.show(nt.argmax(nt.tensor([2., 5, 5], "a"), "a"))   # a tie shares the mass
+    >>> nt.show(nt.argmax(nt.tensor([2., 5, 5], "a"), "a"))   # a tie: shared
     a[3]
     [0.  0.5 0.5]
     """

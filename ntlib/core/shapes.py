@@ -35,8 +35,10 @@ def orthogonal(s: Mapping[str, int], t: Mapping[str, int]) -> bool:
 
     Example:
 
-    >>> nt.orthogonal({"height": 2}, {"width": 3}), nt.orthogonal({"height": 2}, {"height": 2})
-    (True, False)
+    >>> nt.orthogonal({"height": 2}, {"width": 3})
+    True
+    >>> nt.orthogonal({"height": 2}, {"height": 2})
+    False
     """
     return not (set(s) & set(t))
 
@@ -46,8 +48,12 @@ def records(s: Mapping[str, int]) -> Iterator[dict[str, int]]:
 
     Example:
 
-    >>> list(nt.records({"height": 2, "width": 2}))
-    [{'height': 0, 'width': 0}, {'height': 0, 'width': 1}, {'height': 1, 'width': 0}, {'height': 1, 'width': 1}]
+    >>> for r in nt.records({"height": 2, "width": 2}):
+    ...     print(r)
+    {'height': 0, 'width': 0}
+    {'height': 0, 'width': 1}
+    {'height': 1, 'width': 0}
+    {'height': 1, 'width': 1}
     """
     axes = list(s)
     for idx in itertools.product(*(range(s[a]) for a in axes)):
@@ -87,7 +93,7 @@ def lift(f: Callable[..., Named], *args: Named | float, over: Axes) -> Named:
 
     >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
     >>> rows = nt.lift(lambda row: nt.softmax(row, "width"), A, over="height")
-    >>> nt.allclose(rows, nt.softmax(A, "width"))    # what lifting does anyway
+    >>> nt.allclose(rows, nt.softmax(A, "width"))    # softmax lifts itself
     True
     """
     named = [t for t in args if isinstance(t, NamedTensor)]  # not numbers
