@@ -26,7 +26,10 @@ pdf: $(STAMP) latex
 	test ! -d _build/html || cp _build/latex/ntn-book.pdf _build/html/ntn-book.pdf
 	@echo "pdf: _build/latex/ntn-book.pdf"
 
+# mypy first: ntlib's annotations (settings in pyproject.toml's [tool.mypy]),
+# a few seconds with its cache in .mypy_cache
 test: $(STAMP) browser
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 # The meta device (shapes only, no values): every public function of the

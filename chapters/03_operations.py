@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 import ntlib as nt
+from ntlib.testing import assert_close
 
 f64 = torch.float64
 A = nt.tensor(
@@ -31,13 +32,9 @@ yt = nt.positional(y, "width")
 
 
 def same(named, order, expected):
-    """Assert that a named tensor, laid out in `order`, equals a positional
-    result."""
-    got = nt.positional(named, order)
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    assert torch.allclose(
-        got, expected.to(device=got.device, dtype=got.dtype)
-    ), (got, expected)
+    """Assert that a named tensor, read in `order`, equals a positional
+    result (ntlib.testing's assert_close: shapes, then values)."""
+    assert_close(named, expected, order=order, check_dtype=False)
 
 
 nt.show(A, ("height", "width"))

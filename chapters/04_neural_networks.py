@@ -29,16 +29,16 @@ import torch
 import torch.nn.functional as F
 
 import ntlib as nt
+from ntlib.testing import assert_close
 
 f64 = torch.float64
 
 
 def same(named, order, expected, tol=1e-12):
-    """Assert that a named tensor, laid out in `order`, equals a positional
-    result."""
-    got = nt.positional(named, order)
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    torch.testing.assert_close(got, expected.to(got.dtype), rtol=tol, atol=tol)
+    """Assert that a named tensor, read in `order`, equals a positional
+    result (ntlib.testing's assert_close)."""
+    assert_close(named, expected, order=order, rtol=tol, atol=tol,
+                 check_dtype=False)
 
 
 def r(seed, **sizes):

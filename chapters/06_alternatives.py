@@ -41,6 +41,7 @@ from funsor.domains import Bint
 from IPython.display import Markdown, display
 
 import ntlib as nt
+from ntlib.testing import assert_close
 
 f64 = torch.float64
 alt = nt.alternatives
@@ -48,13 +49,11 @@ P = nt.positional
 
 
 def same(named, order, expected, tol=1e-12):
-    """Assert that a named tensor, laid out in `order`, equals `expected`."""
-    got = nt.positional(named, order).cpu()
-    if torch.is_tensor(expected):
-        expected = expected.detach().cpu()
-    expected = torch.as_tensor(np.asarray(expected), dtype=got.dtype)
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    torch.testing.assert_close(got, expected, rtol=tol, atol=tol)
+    """Assert that a named tensor, read in `order`, equals the positional
+    `expected` (a torch tensor or numpy array; ntlib.testing's
+    assert_close)."""
+    assert_close(named, expected, order=order, rtol=tol, atol=tol,
+                 check_dtype=False)
 
 
 def bound(x):

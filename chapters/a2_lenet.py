@@ -32,17 +32,16 @@ from matplotlib.ticker import PercentFormatter
 from tqdm import tqdm
 
 import ntlib as nt
+from ntlib.testing import assert_close
 
 f64 = torch.float64
 
 
 def same(named, order, expected, tol=1e-10):
-    """Assert that a named tensor, laid out in `order`, equals a positional
-    result (compared on the CPU, whatever the device)."""
-    got = nt.positional(named, order).detach().cpu()
-    expected = expected.detach().cpu().to(got.dtype)
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    torch.testing.assert_close(got, expected, rtol=tol, atol=tol)
+    """Assert that a named tensor, read in `order`, equals a positional
+    result (ntlib.testing's assert_close, on the CPU whatever the device)."""
+    assert_close(named, expected, order=order, rtol=tol, atol=tol,
+                 check_dtype=False)
     return True
 
 # %% [markdown]

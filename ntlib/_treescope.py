@@ -15,6 +15,8 @@ and treescope is then already imported.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from treescope import ndarray_adapters, rendering_parts
@@ -24,7 +26,7 @@ from treescope import ndarray_adapters, rendering_parts
 from . import AxisError, DeviceError, NamedTensor, positional, shape
 
 
-def _fmt(sizes) -> str:
+def _fmt(sizes: dict[str, int]) -> str:
     return " × ".join(f"{a}[{s}]" for a, s in sizes.items()) or "(no axes)"
 
 
@@ -40,7 +42,7 @@ def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
     return torch.empty((), dtype=dtype).numpy().dtype
 
 
-def _mask_data(array, mask) -> torch.Tensor:
+def _mask_data(array: NamedTensor, mask: Any) -> torch.Tensor:
     """``mask`` as a bool torch tensor laid out like ``array.data``.
 
     A mask is a named tensor whose axes are among the array's (matched by
@@ -76,7 +78,7 @@ def _mask_data(array, mask) -> torch.Tensor:
         f"bool), not {type(mask).__name__}: name its axes with nt.tensor first")
 
 
-def _truncate(data: torch.Tensor, edge_items_per_axis) -> torch.Tensor:
+def _truncate(data: torch.Tensor, edge_items_per_axis: Any) -> torch.Tensor:
     """Keep ``e`` items at each end of an axis with ``e`` edge items, plus one
     (arbitrary) middle item, as treescope's adapter protocol asks."""
     for k, e in enumerate(edge_items_per_axis):

@@ -26,13 +26,13 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ._internal import AxisError, Axes, axis_size, checked, fmt as _fmt, merged_sizes
-from .core import positional, shape, tensor
+from .core import Named, positional, shape, tensor
 
 __all__ = [
     "to_xarray", "from_xarray", "sql_load", "sql_contract_query", "sql_read",
@@ -45,7 +45,7 @@ __all__ = [
 # xarray
 
 @checked("x", values=True)
-def to_xarray(x, coords: Mapping | None = None):
+def to_xarray(x: Named, coords: Mapping[str, Any] | None = None) -> Any:
     """The named tensor ``x`` as an ``xarray.DataArray``, one dim per axis.
 
     The dims have the axes' names.
@@ -53,6 +53,15 @@ def to_xarray(x, coords: Mapping | None = None):
     The values are copied to a numpy array on the CPU (dims in ``x``'s storage
     order, which carries no meaning).  ``coords`` (optional) is passed on to
     the DataArray, e.g. ``{"seq": ["a", "b", "c"]}``.
+
+    Example:
+
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> da = nt.alternatives.to_xarray(A)
+    >>> da.dims
+    ('i', 'j')
+    >>> nt.equal(nt.alternatives.from_xarray(da.transpose("j", "i")), A)
+    True
     """
     import xarray as xr
 
@@ -69,7 +78,7 @@ def _string_dims(da):
 
 
 @checked(check=_string_dims)
-def from_xarray(da):
+def from_xarray(da: Any) -> Named:
     """An ``xarray.DataArray`` as a named tensor: one axis per dim, same names.
 
     Rule for coordinates: a named tensor indexes every axis by position
@@ -92,8 +101,8 @@ def _q(name: str) -> str:
 
 
 @checked(x="real", values=True)
-def sql_load(conn: sqlite3.Connection, table: str, x, *,
-             value: str = "v") -> dict:
+def sql_load(conn: sqlite3.Connection, table: str, x: Named, *,
+             value: str = "v") -> dict[str, int]:
     """Store the named tensor ``x`` as table ``table``, a row per record.
 
     Columns: one INTEGER column per axis (named like the axis, 0-based) and a
@@ -147,6 +156,17 @@ def sql_contract_query(tables: Mapping[str, Sequence[str]], over: Axes = (), *,
     is ``SUM`` of the product of the tables' values (times ``scale``, if
     given).  ``rename`` maps kept axes to new names (column aliases, the
     relational rho).  The result has one column per kept axis and ``value``.
+
+    Example:
+
+    >>> print(nt.alternatives.sql_contract_query(
+    ...     {"T0": ("i", "j"), "T1": ("j", "k")}, over="j"))
+    SELECT t0."i" AS "i",
+           t1."k" AS "k",
+           SUM(t0."v" * t1."v") AS "v"
+    FROM "T0" AS t0
+    JOIN "T1" AS t1 ON t1."j" = t0."j"
+    GROUP BY t0."i", t1."k"
     """
     names = list(tables)
     rename = dict(rename or {})
@@ -185,11 +205,25 @@ def _sizes_check(conn, query, sizes, value, dtype):
 
 @checked(check=_sizes_check)
 def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
-             value: str = "v", dtype=torch.float64):
+             value: str = "v", dtype: torch.dtype = torch.float64) -> Named:
     """Run ``query``; its rows (index columns, ``value``) as a named tensor.
 
     The axes are the result's index columns, by name; their sizes come from
     ``sizes``.  An index record with no row is 0 (a sum over nothing).
+
+    Example:
+
+    >>> import sqlite3
+    >>> conn = sqlite3.connect(":memory:")
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> nt.alternatives.sql_load(conn, "A", A)          # the sizes it stored
+    {'i': 2, 'j': 2}
+    >>> query = "SELECT j AS i, i AS j, v FROM A"      # renaming: a transpose
+    >>> T = nt.alternatives.sql_read(conn, query, {"i": 2, "j": 2})
+    >>> nt.show(T, ("i", "j"))
+    i[2] × j[2]   (rows: i, columns: j)
+    [[1. 3.]
+     [2. 4.]]
     """
     cur = conn.execute(query)
     cols = [d[0] for d in cur.description]
@@ -213,31 +247,39 @@ def _two_operands(tensors, over, rename, conn):
 
 
 @checked(tensors="each", check=_two_operands, values=True)
-def sql_contract(*tensors, over: Axes = (), rename: Mapping[str, str] | None = None,
-                 conn: sqlite3.Connection | None = None):
+def sql_contract(*tensors: Named, over: Axes = (), rename: Mapping[str, str] | None = None,
+                 conn: sqlite3.Connection | None = None) -> Named:
     """``nt.contract(*tensors, over=over)`` computed by sqlite3.
 
     The result's axes are then renamed by ``rename`` (column aliases).
 
     Each operand is loaded as a table ``T0, T1, ...`` (see :func:`sql_load`),
     the query of :func:`sql_contract_query` is run, and its rows are read back.
+
+    Example:
+
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> B = nt.tensor([[5., 6], [7, 8]], ("j", "k"))
+    >>> nt.show(nt.alternatives.sql_contract(A, B, over="j"), ("i", "k"))
+    i[2] × k[2]   (rows: i, columns: k)
+    [[19. 22.]
+     [43. 50.]]
     """
     ts = tensors
     sizes = merged_sizes(ts, "sql_contract")
-    own = conn is None
-    conn = sqlite3.connect(":memory:") if own else conn
+    db = sqlite3.connect(":memory:") if conn is None else conn
     try:
         tables = {}
         for k, t in enumerate(ts):
-            sql_load(conn, f"T{k}", t)
+            sql_load(db, f"T{k}", t)
             tables[f"T{k}"] = tuple(shape(t))
         query = sql_contract_query(tables, over, rename=rename)
         for old, new in (rename or {}).items():
             sizes[new] = sizes[old]
-        return sql_read(conn, query, sizes)
+        return sql_read(db, query, sizes)
     finally:
-        if own:
-            conn.close()
+        if conn is None:
+            db.close()
 
 
 # --------------------------------------------------------------------------
@@ -294,7 +336,7 @@ class Network:
             pos[("hub", a)] = p + (0.8 + 0.35 * (k // 2)) * away
         return pos, centre
 
-    def draw(self, ax=None, *, fontsize: int = 10, title: str | None = None):
+    def draw(self, ax: Any = None, *, fontsize: int = 10, title: str | None = None) -> Any:
         """Draw the diagram with matplotlib; returns the axes."""
         import matplotlib.pyplot as plt
         from matplotlib.patches import Circle
@@ -383,7 +425,7 @@ def _network_check(tensors, names, over):
 
 
 @checked(tensors="each", check=_network_check)
-def network(*tensors, names: Sequence[str] | None = None,
+def network(*tensors: Named, names: Sequence[str] | None = None,
             over: Axes = ()) -> Network:
     """The diagram of ``nt.contract(*tensors, over=over)``, as a graph.
 
@@ -391,13 +433,27 @@ def network(*tensors, names: Sequence[str] | None = None,
     tensors' axis names only: a contracted axis shared by exactly two tensors
     is an edge; a kept axis held by one tensor is a dangling leg; any other
     axis (held by three or more, or shared and kept — a batch axis) is a hub.
+
+    Example:
+
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> B = nt.tensor([[5., 6], [7, 8]], ("j", "k"))
+    >>> c = nt.tensor([1., 1], "k")
+    >>> net = nt.alternatives.network(A, B, c, names=("A", "B", "c"),
+    ...                               over=("j", "k"))
+    >>> net.edges                       # (tensor, tensor, contracted axis)
+    [('A', 'B', 'j'), ('B', 'c', 'k')]
+    >>> net.legs                        # (tensor, kept axis)
+    [('A', 'i')]
     """
     ts = tensors
     labels = list(names or (f"T{k}" for k in range(len(ts))))
     sizes = merged_sizes(ts, "network")
     holders = {a: [v for v, t in zip(labels, ts) if a in shape(t)]
                for a in sizes}
-    edges, hubs, legs = [], {}, []
+    edges: list[tuple[str, str, str]] = []
+    hubs: dict[str, list[str]] = {}
+    legs: list[tuple[Any, str]] = []
     for a, hs in holders.items():
         kept = a not in over
         if len(hs) == 2 and not kept:
@@ -440,13 +496,22 @@ def _row(row, names, sizes):
 
 
 @checked(check=_rows_check)
-def relation(rows, names: Axes, sizes: Mapping[str, int]):
+def relation(rows: Iterable[Sequence[int]], names: Axes, sizes: Mapping[str, int]) -> Named:
     """The relation ``rows`` as a Boolean named tensor.
 
     ``rows`` is an iterable of tuples of 0-based indices, member k on axis
     ``names[k]`` (of size ``sizes[names[k]]``).  Entry s is True exactly when
     the record s is one of the rows: the paper's reading of an r-ary
     relation as an order-r tensor with Boolean entries.
+
+    Example:
+
+    >>> R = nt.alternatives.relation([(0, 1), (1, 2)], ("person", "city"),
+    ...                              {"person": 2, "city": 3})
+    >>> nt.show(R, ("person", "city"))
+    person[2] × city[3]   (rows: person, columns: city)
+    [[False  True False]
+     [False False  True]]
     """
     data = torch.zeros([sizes[a] for a in names], dtype=torch.bool)
     for row in rows:
@@ -461,11 +526,20 @@ def _all_axes(x, names):
 
 
 @checked("x", check=_all_axes, values=True)
-def tuples(x, names: Axes) -> set:
+def tuples(x: Named, names: Axes) -> set[tuple[int, ...]]:
     """The records where ``x`` is nonzero (True), as a set of index tuples.
 
     Member k of each tuple is the index on axis ``names[k]``; ``names`` must
     be exactly the axes of ``x``, in the order the tuples should have.
+
+    Example:
+
+    >>> R = nt.alternatives.relation([(0, 1), (1, 2)], ("person", "city"),
+    ...                              {"person": 2, "city": 3})
+    >>> S = nt.alternatives.relation([(1, 0), (2, 1)], ("city", "country"),
+    ...                              {"city": 3, "country": 2})
+    >>> sorted(nt.alternatives.tuples(R * S, ("person", "city", "country")))
+    [(0, 1, 0), (1, 2, 1)]
     """
     data = positional(x, names)
     return {tuple(int(i) for i in idx) for idx in torch.nonzero(data)}
@@ -480,7 +554,7 @@ def _probability(X, p, over, seed):
 
 
 @checked(X="has over", check=_probability)
-def dropout(X, p: float, over: Axes, *, seed: int):
+def dropout(X: Named, p: float, over: Axes, *, seed: int) -> Named:
     """X ⊙ M / (1 − p) with M ∈ {0, 1}^{over}, M = 1 with probability 1 − p.
 
     One Bernoulli draw per record of the axes ``over``, broadcast over the
@@ -489,6 +563,13 @@ def dropout(X, p: float, over: Axes, *, seed: int):
     = all axes is ordinary dropout.  The mask is drawn on the CPU from
     ``seed`` in a fixed order of ``over`` (then moved), so a seed gives the
     same mask everywhere.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=2, chans=3, height=4, width=4) + 10
+    >>> Y = nt.alternatives.dropout(X, 0.5, ("batch", "chans"), seed=0)
+    >>> nt.alternatives.varying_axes(Y == 0)        # whole channels dropped
+    ('batch', 'chans')
     """
     sizes = shape(X)
     gen = torch.Generator().manual_seed(int(seed))
@@ -498,12 +579,18 @@ def dropout(X, p: float, over: Axes, *, seed: int):
 
 
 @checked("x", values=True)
-def varying_axes(x) -> tuple:
+def varying_axes(x: Named) -> tuple[str, ...]:
     """The axes of ``x`` along which it is not constant, in storage order.
 
     An axis is constant when every slice along it equals the first slice.
     Applied to the zero pattern of a dropout output, it names the axes of
     the mask the implementation drew.
+
+    Example:
+
+    >>> x = nt.tensor([[1, 2, 3], [1, 2, 3]], ("a", "b"))
+    >>> nt.alternatives.varying_axes(x)
+    ('b',)
     """
     order = x.names
     data = positional(x, order)

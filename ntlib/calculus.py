@@ -14,14 +14,16 @@ book checks each formula against the autograd ones.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import torch
 
 from ._internal import (AxisError, Axes, Axis, axis_size, checked, device, fmt, make,
                         same_device, wrap)
-from .core import contract, norm, positional, rename, shape, softmax
+from .core import Named, contract, norm, positional, rename, shape, softmax
 from .core import dtype as _dtype
 
 __all__ = [
@@ -40,11 +42,18 @@ STAR = "*"
 # the starred axes and the identity tensor
 
 @checked(x="has axes")
-def star(x, axes: Axes = None):
+def star(x: Named, axes: Axes | None = None) -> Named:
     """X*: the axes of x given by axes (default: all of them) renamed a → a*.
 
     The starred name is the name followed by ``*``.
+
+    Example:
+
+    >>> nt.shape(nt.calculus.star(nt.tensor([[1., 2]], ("a", "b")), "b"))
+    {'a': 1, 'b*': 2}
     """
+    if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
+        assert axes is not None
     return rename(x, {a: a + STAR for a in axes})
 
 
@@ -56,29 +65,36 @@ def _different(ax, new, size, dtype):
 
 
 @checked(check=_different)
-def identity(ax: Axis, new: Axis, size: int, *, dtype=torch.float64):
+def identity(ax: Axis, new: Axis, size: int, *,
+             dtype: torch.dtype = torch.float64) -> Named:
     """I_{ax,new} ∈ R^{ax[size] × new[size]}: 1 where the indices agree, else 0
     (the identity tensor).
 
     Contracting with it renames: I_{ax,new} ⊙_ax A = A_{ax→new}.
+
+    Example:
+
+    >>> nt.show(nt.calculus.identity("a", "a*", 2))
+    a[2] × a*[2]   (rows: a, columns: a*)
+    [[1. 0.]
+     [0. 1.]]
     """
     return make(torch.eye(int(size), dtype=dtype, device=device()), (ax, new))
 
 
 @checked(x="has axes")
-def identity_like(x, axes: Axes = None):
+def identity_like(x: Named, axes: Axes | None = None) -> Named:
     """I_{S,S*}: the product of I_{a,a*} over the axes a of x.
 
     axes defaults to all of them.
 
     Its axes are S and S*; x's sizes and dtype are used.
     """
+    if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
+        assert axes is not None
     sizes = shape(x)
-    out = None
-    for a in axes:
-        eye = identity(a, a + STAR, sizes[a], dtype=_dtype(x))
-        out = eye if out is None else contract(out, eye)
-    return out
+    eyes = [identity(a, a + STAR, sizes[a], dtype=_dtype(x)) for a in axes]
+    return functools.reduce(contract, eyes)
 
 
 # --------------------------------------------------------------------------
@@ -140,7 +156,7 @@ def _starred_output(Y, sizes):
 
 
 @checked("X", check=_derivative_check)
-def derivative(f, X):
+def derivative(f: Callable[[Named], Named], X: Named) -> Named:
     """∂f/∂X*, evaluated at X: axes of f(X) plus the starred axes of X.
 
     ``f`` maps a named tensor to a named tensor.  Entry (t, s*) is the
@@ -150,6 +166,15 @@ def derivative(f, X):
     and f's output is read in a fixed order.  A lifted f, whose output
     shares axis names with X, is fine: output axis ``a`` and input axis
     ``a*`` are different axes.
+
+    Example:
+
+    >>> x = nt.tensor([1., 2, 3], "a")
+    >>> nt.show(nt.calculus.derivative(lambda t: t * t, x), ("a", "a*"))
+    a[3] × a*[3]   (rows: a, columns: a*)
+    [[2. 0. 0.]
+     [0. 4. 0.]
+     [0. 0. 6.]]
     """
     in_order = X.names
     out_order = _starred_output(f(X), shape(X))
@@ -169,12 +194,20 @@ def _jvp(pf, x, h):
 
 
 @checked("X", "H", check=_differential_check)
-def differential(f, X, H):
+def differential(f: Callable[[Named], Named], X: Named, H: Named) -> Named:
     """∂f(X; H): the part of f(X + H) − f(X) that is linear in H.
 
     ``H`` has the axes and sizes of ``X``.  Computed in forward mode
     (torch.func.jvp), without forming the derivative; it equals
     ∂f/∂X* ⊙_{S*} H* (see :func:`derivative`).
+
+    Example:
+
+    >>> x = nt.tensor([1., 2, 3], "a")
+    >>> H = nt.tensor([1., 0, -1], "a")
+    >>> nt.show(nt.calculus.differential(lambda t: t * t, x, H))    # 2 x H
+    a[3]
+    [ 2.  0. -6.]
     """
     in_order = X.names
     out_order = f(X).names
@@ -184,13 +217,23 @@ def differential(f, X, H):
 
 
 @checked("X", check=_identify_check)
-def identify(df, X):
+def identify(df: Callable[[Named], Named], X: Named) -> Named:
     """Read the derivative off a differential (first identification theorem).
 
     ``df`` is H ↦ ∂f(X; H), written with named operations so that it lifts
     over axes H has and X lacks.  If it is linear in H, ∂f(X; H) = A ⊙_{S*} H*
     and A = ∂f/∂X*.  Feeding it H = I_{S,S*} (one unit tensor per record of
     S*, as a lifted argument) returns A.
+
+    Example:
+
+    >>> x = nt.tensor([1., 2, 3], "a")
+    >>> df = lambda H: x * H             # the differential of x ↦ x²/2 at x
+    >>> nt.show(nt.calculus.identify(df, x), ("a", "a*"))
+    a[3] × a*[3]   (rows: a, columns: a*)
+    [[1. 0. 0.]
+     [0. 2. 0.]
+     [0. 0. 3.]]
     """
     return df(identity_like(X))
 
@@ -206,28 +249,43 @@ def _same_axes(x, y):
 
 
 @checked("x", "y", check=_same_axes, compatible=False, values=True)
-def max_difference(x, y) -> float:
-    """max |x − y| over all entries of two named tensors with the same axes."""
+def max_difference(x: Named, y: Named) -> float:
+    """max |x − y| over all entries of two named tensors with the same axes.
+
+    Example:
+
+    >>> x, y = nt.tensor([1., 2], "a"), nt.tensor([1.5, 2], "a")
+    >>> nt.calculus.max_difference(x, y)
+    0.5
+    """
     order = x.names
     d = positional(x, order) - positional(y, order)
-    return float(d.abs().max()) if d.numel() else 0.0
+    return float(d.detach().abs().max()) if d.numel() else 0.0
 
 
 # --------------------------------------------------------------------------
 # the worked results of section 5, as named formulas
 
-def softmax_differential(X, dX, ax: str):
+def softmax_differential(X: Named, dX: Named, ax: Axis) -> Named:
     """∂softmax_ax X = softmax_ax X ⊙ (∂X − softmax_ax X ⊙_ax ∂X)."""
     s = softmax(X, ax)
     return s * (dX - contract(s, dX, over=ax))
 
 
-def softmax_derivative(X, ax: str):
+def softmax_derivative(X: Named, ax: Axis) -> Named:
     """∂/∂X* softmax_ax X = softmax_ax X ⊙ (I_{ax,ax*} − (softmax_ax X)*).
 
     Only ``ax`` is starred.  For X ∈ R^{ax} this is the whole derivative;
     for X with more axes S' it is the lift g^{S'} of that derivative, and
     the derivative of the lifted softmax is ``derivative_of_lift`` of it.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, a=3)
+    >>> J = nt.calculus.derivative(lambda t: nt.softmax(t, "a"), X)
+    >>> S = nt.calculus.softmax_derivative(X, "a")    # the closed form
+    >>> nt.calculus.max_difference(S, J) < 1e-12
+    True
     """
     s = softmax(X, ax)
     eye = identity(ax, ax + STAR, shape(s)[ax], dtype=_dtype(s))
@@ -235,7 +293,7 @@ def softmax_derivative(X, ax: str):
 
 
 @checked(G="has over")
-def derivative_of_lift(G, over: Axes):
+def derivative_of_lift(G: Named, over: Axes) -> Named:
     """``∂f^{S'}(X)/∂X* = g^{S'}(X) ⊙ I_{S',S'*}``.
 
     ``G`` = g^{S'}(X) is the derivative of the unlifted f, lifted over the
@@ -247,7 +305,8 @@ def derivative_of_lift(G, over: Axes):
     return contract(G, identity_like(G, over))
 
 
-def attention_unscaled(Q, K, V, *, key="key", seq="seq"):
+def attention_unscaled(Q: Named, K: Named, V: Named, *, key: Axis = "key",
+                       seq: Axis = "seq") -> Named:
     """Att(Q, K, V) = softmax_seq(Q ⊙_key K) ⊙_seq V.
 
     Without the factor 1/sqrt|key|, as in §5 of the paper.
@@ -260,21 +319,24 @@ def _alpha(Q, K, key, seq):
 
 
 @checked(V="has val", compatible=False)
-def attention_dV(Q, K, V, *, key="key", seq="seq", val="val"):
+def attention_dV(Q: Named, K: Named, V: Named, *, key: Axis = "key", seq: Axis = "seq",
+                 val: Axis = "val") -> Named:
     """∂Att/∂V* = α_{seq→seq*} ⊙ I_{val,val*}, α = softmax_seq(Q ⊙_key K)."""
     a = _alpha(Q, K, key, seq)
     eye = identity(val, val + STAR, shape(V)[val], dtype=_dtype(V))
     return contract(star(a, seq), eye)
 
 
-def attention_dQ(Q, K, V, *, key="key", seq="seq"):
+def attention_dQ(Q: Named, K: Named, V: Named, *, key: Axis = "key",
+                 seq: Axis = "seq") -> Named:
     """∂Att/∂Q* = V ⊙_seq (α ⊙ (K_{key→key*} − α ⊙_seq K_{key→key*}))."""
     a = _alpha(Q, K, key, seq)
     Ks = star(K, key)
     return contract(V, a * (Ks - contract(a, Ks, over=seq)), over=seq)
 
 
-def attention_dK(Q, K, V, *, key="key", seq="seq"):
+def attention_dK(Q: Named, K: Named, V: Named, *, key: Axis = "key",
+                 seq: Axis = "seq") -> Named:
     """∂Att/∂K* = V ⊙_seq (α ⊙ (QI − α ⊙_seq QI)), QI = Q* ⊙ I_{seq,seq*}.
 
     Here Q* is Q_{key→key*}.  The paper prints this formula with unbalanced
@@ -297,13 +359,22 @@ def _partial_check(f, X, step):
 
 
 @checked("X", check=_partial_check)
-def partial_derivatives(f, X, *, step: float = 1e-5):
+def partial_derivatives(f: Callable[[Named], Named], X: Named, *,
+                        step: float = 1e-5) -> Named:
     """∂f(X)/∂X* from its definition (§5.1): entry (s*, t) is ∂f(X)_t/∂X_s.
 
     Each partial derivative is a central difference
     (f(X + h e_s) − f(X − h e_s)) / 2h, with e_s the unit tensor at the
     record s of X and h = ``step``: no automatic differentiation.  In float64
     with the default step the error is about 1e-10 for smooth f of size ~1.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, a=3)
+    >>> f = lambda t: nt.softmax(t, "a")
+    >>> P = nt.calculus.partial_derivatives(f, X)       # central differences
+    >>> nt.calculus.max_difference(P, nt.calculus.derivative(f, X)) < 1e-9
+    True
     """
     order = X.names
     x = positional(X, order)
@@ -321,8 +392,15 @@ def partial_derivatives(f, X, *, step: float = 1e-5):
 
 
 @checked("X")
-def tensor_norm(X):
-    """‖X‖ = norm_S X: the 2-norm over all axes S of X (Appendix B)."""
+def tensor_norm(X: Named) -> Named:
+    """‖X‖ = norm_S X: the 2-norm over all axes S of X (Appendix B).
+
+    Example:
+
+    >>> X = nt.tensor([[3., 0], [0, 4]], ("a", "b"))
+    >>> nt.show(nt.calculus.tensor_norm(X))
+    scalar: 5.
+    """
     return norm(X, X.names)
 
 
@@ -331,7 +409,7 @@ def _remainder_check(f, A, D, H):
 
 
 @checked("A", "D", "H", check=_remainder_check)
-def remainder(f, A, D, H):
+def remainder(f: Callable[[Named], Named], A: Named, D: Named, H: Named) -> Named:
     """R(A, H) = f(A + H) − f(A) − D ⊙_{S*} H_{S→S*} (Appendix B).
 
     ``D`` is a candidate derivative at A, with the axes of f(A) and starred
@@ -344,9 +422,19 @@ def remainder(f, A, D, H):
 
 
 @checked("A", "D", "H", check=_remainder_check, values=True)
-def remainder_ratio(f, A, D, H) -> float:
+def remainder_ratio(f: Callable[[Named], Named], A: Named, D: Named,
+                    H: Named) -> float:
     """‖R(A, H)‖ / ‖H‖, the quantity whose limit (H → 0) Appendix B's
-    definition of differentiability requires to be 0."""
+    definition of differentiability requires to be 0.
+
+    Example:
+
+    >>> x, H = nt.tensor([1., 2, 3], "a"), nt.tensor([1e-3, 0, -1e-3], "a")
+    >>> f = lambda t: t * t
+    >>> D = nt.calculus.derivative(f, x)
+    >>> f"{nt.calculus.remainder_ratio(f, x, D, H):.1e}"   # ‖H ⊙ H‖ / ‖H‖
+    '1.0e-03'
+    """
     return float(tensor_norm(remainder(f, A, D, H))) / float(tensor_norm(H))
 
 
@@ -433,7 +521,7 @@ def _text_check(text, env=None):
 
 
 @checked(check=_text_check)
-def evaluate_formula(text: str, env):
+def evaluate_formula(text: str, env: Mapping[str, Named]) -> Named:
     """The value of a formula written with named tensors from ``env``.
 
     Syntax: names (keys of ``env``, e.g. ``α``, ``Q*``), ``⊙`` (elementwise
@@ -441,12 +529,20 @@ def evaluate_formula(text: str, env):
     ``−`` (difference) and parentheses.  Products bind tighter than
     differences; both group from the left.  Raises SyntaxError if the
     parentheses or operators do not make a formula.
+
+    Example:
+
+    >>> A, B = nt.tensor([[1., 2]], ("a", "b")), nt.tensor([3., 4], "b")
+    >>> env = {"A": A, "B": B}
+    >>> nt.show(nt.calculus.evaluate_formula("A ⊙_b B", env))
+    a[1]
+    [11.]
     """
     return _parse(_tokens(text), env)
 
 
 @checked(check=_text_check)
-def paren_repairs(text: str) -> list:
+def paren_repairs(text: str) -> list[str]:
     """Every well-formed formula one parenthesis away from ``text``.
 
     The candidates are ``text`` with one parenthesis deleted, or with one
@@ -454,6 +550,11 @@ def paren_repairs(text: str) -> list:
     (for a print with one ``)`` too many, only deleting a ``)`` or inserting
     a ``(`` can succeed).  The results are token strings joined by single
     spaces, without repeats, deletions first.
+
+    Example:
+
+    >>> nt.calculus.paren_repairs("(A − B ⊙ C")
+    ['A − B ⊙ C', '( A ) − B ⊙ C', '( A − B ) ⊙ C', '( A − B ⊙ C )']
     """
     toks = _tokens(text)
     candidates = [toks[:k] + toks[k + 1:] for k, t in enumerate(toks)

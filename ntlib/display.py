@@ -8,11 +8,12 @@ import io
 import re
 import textwrap
 import tokenize
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ._internal import Axes, checked
-from .core import positional, shape
+from .core import Named, positional, shape
 
 
 # The book's code column holds 79 characters (tests/test_book.py measures it).
@@ -140,57 +141,174 @@ def plain_text(text):
     return _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
 
 
+_EXAMPLES = re.compile(r"\s*(Examples?:|>>>)")
+
+
+def _header(lines, node, offset):
+    """The def line of the function node without its annotations, on one line
+    (_fit breaks it again at the book's width).  Defaults keep their source
+    text; ``offset`` is the indentation that textwrap.dedent removed."""
+    src = "\n".join(lines)
+    a = node.args
+
+    def seg(n):
+        return ast.get_source_segment(src, n)
+
+    params = []
+    plain = a.posonlyargs + a.args
+    defaults = [None] * (len(plain) - len(a.defaults)) + list(a.defaults)
+    for k, (arg, d) in enumerate(zip(plain, defaults)):
+        params.append(arg.arg if d is None else f"{arg.arg}={seg(d)}")
+        if a.posonlyargs and k == len(a.posonlyargs) - 1:
+            params.append("/")
+    if a.vararg:
+        params.append("*" + a.vararg.arg)
+    elif a.kwonlyargs:
+        params.append("*")
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+        params.append(arg.arg if d is None else f"{arg.arg}={seg(d)}")
+    if a.kwarg:
+        params.append("**" + a.kwarg.arg)
+    indent = " " * (offset + node.col_offset)
+    return f"{indent}def {node.name}({', '.join(params)}):"
+
+
+def _listing(text):
+    """A function's source as the book lists it: the formula.  Dropped: the
+    annotations of its signature (help() and the reference show them), the
+    examples section of its docstring (from a line "Example:" or the first
+    ">>>" to the end; the reference and help() show it, the doctests run it),
+    and "if TYPE_CHECKING:" blocks (narrowing for mypy, no code at run time).
+    Anything else, and any text that does not parse, is kept as it is."""
+    lines = text.splitlines()
+    try:
+        dedented = textwrap.dedent(text)
+        tree = ast.parse(dedented)
+    except SyntaxError:
+        return text
+    offset = len(lines[0]) - len(dedented.splitlines()[0]) if lines else 0
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef)), None)
+    if fn is None:
+        return text
+    drop, replace = set(), {}
+    body = fn.body
+    doc = body[0] if body and isinstance(body[0], ast.Expr) \
+        and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str) \
+        else None
+    if doc is not None and doc.end_lineno is not None and doc.lineno < doc.end_lineno:
+        first, last = doc.lineno - 1, doc.end_lineno - 1
+        cut = next((k for k in range(first + 1, last + 1)
+                    if _EXAMPLES.match(lines[k])), None)
+        if cut is not None:
+            end = cut
+            while end > first + 1 and not lines[end - 1].strip():
+                end -= 1
+            drop.update(range(end, last))
+            closing = lines[last].strip()
+            if end == first + 1 and closing in ('"""', "'''"):
+                replace[first] = lines[first] + closing     # a one-line docstring
+                drop.add(last)
+    for node in body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) \
+                and node.test.id == "TYPE_CHECKING" and not node.orelse \
+                and node.end_lineno is not None:
+            drop.update(range(node.lineno - 1, node.end_lineno))
+    a = fn.args
+    annotated = fn.returns is not None or any(
+        p.annotation is not None
+        for p in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg] if p)
+    if annotated:
+        start = fn.lineno - 1
+        stop = (body[0].lineno - 1 if body[0].lineno > fn.lineno else start)
+        colon = stop - 1    # the header's last line: the one before the body ...
+        while colon > start and not lines[colon].rstrip().endswith(":"):
+            colon -= 1      # ... or before comments and blank lines
+        replace[start] = _header(dedented.splitlines(), fn, offset)
+        drop.update(range(start + 1, colon + 1))
+    out = [replace.get(k, line) for k, line in enumerate(lines) if k not in drop]
+    return "\n".join(out)
+
+
 def _shown(fn, generated=False):
-    """The source of fn as the book shows it: docstrings as plain text, core's
-    names without the module prefix that ntlib's own modules use (_core.sum
-    reads nt.sum), long lines broken to the book's width.  With generated,
-    the wrapper that ntlib's checking decorator wrote for fn instead."""
+    """The source of fn as the book shows it (see _listing): docstrings as
+    plain text, core's names without the module prefix that ntlib's own
+    modules use (_core.sum reads nt.sum), long lines broken to the book's
+    width.  With generated, the wrapper that ntlib's checking decorator wrote
+    for fn instead."""
     if generated:
         return _fit(fn.__ntlib__["source"].rstrip())
-    text = _fit(plain_text(inspect.getsource(fn)).rstrip())
+    text = _fit(plain_text(_listing(inspect.getsource(fn))).rstrip())
     return text.replace("_core.", "nt.")
 
 
 class Source:
     """A function's source: highlighted code in the book, text elsewhere."""
 
-    def __init__(self, *fns, generated=False):
+    def __init__(self, *fns: Callable[..., Any], generated: bool = False) -> None:
         self.text = "\n\n".join(_shown(f, generated) for f in fns)
 
-    def _repr_markdown_(self):
+    def _repr_markdown_(self) -> str:
         return "```python\n" + self.text + "\n```"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.text
 
 
-def source(*fns, generated: bool = False) -> Source:
+def source(*fns: Callable[..., Any], generated: bool = False) -> Source:
     """Display the source of ntlib functions (the code lives only in ntlib).
 
     generated=True shows, for a function with declared checks (and a fused
     kernel), the wrapper ntlib writes from the declaration: the conversions,
     checks and dispatch that run before the formula.
+
+    Example:
+
+    >>> listing = nt.source(nt.softmax).text
+    >>> for line in listing.splitlines()[:3]:
+    ...     print(line)
+    @checked(x="has ax", real=True)
+    @fused_by(_softmax_fused)
+    def softmax(x, ax):
+    >>> ">>>" in listing        # no examples (and no annotations)
+    False
     """
     return Source(*fns, generated=generated)
 
 
 class Pretty:
-    def __init__(self, text):
+    """Text shown as it is (the repr is the text, without quotes)."""
+
+    def __init__(self, text: str) -> None:
         self.text = text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.text
 
 
 @checked(x="has order", values=True)
-def show(x, order: Axes = None, decimals: int = 4) -> Pretty:
+def show(x: Named, order: Axes | None = None, decimals: int = 4) -> Pretty:
     """A device-independent text view of a named tensor.
 
     ``order`` fixes which axis is printed as rows, columns, ... (default: the
     storage order).  Values are rounded to ``decimals`` places so the view is
     the same on every device.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(A, ("width", "height"))
+    width[3] × height[2]   (rows: width, columns: height)
+    [[3. 1.]
+     [1. 5.]
+     [4. 9.]]
+    >>> nt.show(A / 3, ("height", "width"), decimals=2)
+    height[2] × width[3]   (rows: height, columns: width)
+    [[1.   0.33 1.33]
+     [0.33 1.67 3.  ]]
     """
     sizes = shape(x)
+    if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
+        assert order is not None
     data = positional(x, order).detach().cpu()
     if data.is_floating_point():
         arr = np.round(data.double().numpy(), decimals) + 0.0

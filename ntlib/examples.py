@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import builtins
 import math
+from typing import Any, Callable, Sequence
 
 import torch
 
 from ._internal import (AxisError, Axes, Axis, checked, data_in as _data, device,
                         float_dtype, fmt as _fmt, make, merged_sizes as _merged_sizes)
-from .core import (argmin, contract, index, log, max, norm, positional, rename, shape,
+from .core import (Named, argmin, contract, index, log, max, norm, positional, rename, shape,
                    softmax, sum, tensor)
 
 
-def _wrap(data, names):
+def _wrap(data: torch.Tensor, names: Sequence[str]) -> Named:
     return make(data, tuple(names))
 
 __all__ = [
@@ -42,19 +43,38 @@ __all__ = [
 # --------------------------------------------------------------------------
 # discrete random variables
 
-def joint(p_B_given_A, p_A):
+def joint(p_B_given_A: Named, p_A: Named) -> Named:
     """The chain rule p(A, B) = p(B | A) ⊙ p(A) (an elementwise product)."""
     return p_B_given_A * p_A
 
 
 @checked(p_B_given_A="has A", p_A="has A")
-def marginal(p_B_given_A, p_A, *, A: str = "A"):
-    """The marginal p(B) = p(B | A) ⊙_A p(A): sum the joint over A."""
+def marginal(p_B_given_A: Named, p_A: Named, *, A: Axis = "A") -> Named:
+    """The marginal p(B) = p(B | A) ⊙_A p(A): sum the joint over A.
+
+    Example:
+
+    >>> p_A = nt.tensor([0.5, 0.5], "A")
+    >>> p_B_given_A = nt.tensor([[0.9, 0.1], [0.2, 0.8]], ("A", "B"))
+    >>> nt.show(nt.examples.marginal(p_B_given_A, p_A))
+    B[2]
+    [0.55 0.45]
+    """
     return contract(p_B_given_A, p_A, over=A)
 
 
-def bayes(p_B_given_A, p_A, *, A: str = "A"):
-    """Bayes' rule p(A | B) = p(B | A) ⊙ p(A) / (p(B | A) ⊙_A p(A))."""
+def bayes(p_B_given_A: Named, p_A: Named, *, A: Axis = "A") -> Named:
+    """Bayes' rule p(A | B) = p(B | A) ⊙ p(A) / (p(B | A) ⊙_A p(A)).
+
+    Example:
+
+    >>> p_A = nt.tensor([0.5, 0.5], "A")
+    >>> p_B_given_A = nt.tensor([[0.9, 0.1], [0.2, 0.8]], ("A", "B"))
+    >>> nt.show(nt.examples.bayes(p_B_given_A, p_A), ("A", "B"))   # p(A | B)
+    A[2] × B[2]   (rows: A, columns: B)
+    [[0.8182 0.1111]
+     [0.1818 0.8889]]
+    """
     return joint(p_B_given_A, p_A) / marginal(p_B_given_A, p_A, A=A)
 
 
@@ -63,8 +83,8 @@ def bayes(p_B_given_A, p_A, *, A: str = "A"):
 
 @checked(X="has seq vocab, lacks classes", E="has vocab emb",
          W="has classes emb")
-def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
-         classes: str = "classes"):
+def cbow(X: Named, E: Named, W: Named, *, seq: Axis = "seq", vocab: Axis = "vocab",
+         emb: Axis = "emb", classes: Axis = "classes") -> Named:
     """CBOW(X; E, W) = softmax_classes(Σ_seq W ⊙_emb E ⊙_vocab X).
 
     X ∈ {0,1}^{seq×vocab} holds one one-hot word per position, E ∈
@@ -79,8 +99,8 @@ def cbow(X, E, W, *, seq: str = "seq", vocab: str = "vocab", emb: str = "emb",
 # Sudoku
 
 @checked()
-def sudoku_one_hot(grid, *, height: Axis = "height", width: Axis = "width",
-                   assign: Axis = "assign"):
+def sudoku_one_hot(grid: Sequence[Sequence[int]], *, height: Axis = "height",
+                   width: Axis = "width", assign: Axis = "assign") -> Named:
     """A grid of digits 1..n (nested lists, n×n) as a one-hot tensor
     X ∈ {0,1}^{height×width×assign}.
 
@@ -93,7 +113,7 @@ def sudoku_one_hot(grid, *, height: Axis = "height", width: Axis = "width",
     return _wrap(X.to(device()), (height, width, assign))
 
 
-def box_rows(h_box, h, b: int = 3):
+def box_rows(h_box: Any, h: Any, b: int = 3) -> Any:
     """The grid row (0-based) of row h of box row h' (both 0-based): b·h' + h.
 
     In the paper's 1-based counting this is b(h'−1) + h; the first version
@@ -112,9 +132,9 @@ def _square_grid(X, height, width, height_box, width_box, rows):
 
 
 @checked(X="has height width, lacks height_box width_box", check=_square_grid)
-def sudoku_boxes(X, *, height: str = "height", width: str = "width",
-                 height_box: str = "height'", width_box: str = "width'",
-                 rows=box_rows):
+def sudoku_boxes(X: Named, *, height: Axis = "height", width: Axis = "width",
+                 height_box: Axis = "height'", width_box: Axis = "width'",
+                 rows: Callable[[Any, Any, int], Any] = box_rows) -> Named:
     """The box tensor Y ∈ {0,1}^{height'×width'×height×width×assign} of X.
 
     Y_{height'(h'),width'(w'),height(h),width(w)} = X_{height(r(h',h)),
@@ -144,8 +164,9 @@ def _all_equal_one(s, keep):
 
 
 @checked(X="has height width assign")
-def sudoku_constraints(X, *, height: str = "height", width: str = "width",
-                       assign: str = "assign", rows=box_rows):
+def sudoku_constraints(X: Named, *, height: Axis = "height", width: Axis = "width",
+                       assign: Axis = "assign",
+                       rows: Callable[[Any, Any, int], Any] = box_rows) -> dict[str, Named]:
     """The four constraints of a solved grid, each 1.0 (holds) or 0.0 (fails).
 
     ``cell``: Σ_assign X = 1 (one digit per cell); ``box``: Σ_{height,width} Y
@@ -160,10 +181,21 @@ def sudoku_constraints(X, *, height: str = "height", width: str = "width",
             "row": _all_equal_one(sum(X, width), keep)}
 
 
-def sudoku_check(X, *, height: str = "height", width: str = "width",
-                 assign: str = "assign", rows=box_rows):
+def sudoku_check(X: Named, *, height: Axis = "height", width: Axis = "width",
+                 assign: Axis = "assign",
+                 rows: Callable[[Any, Any, int], Any] = box_rows) -> Named:
     """check(X) = 𝕀[Σ_assign X = 1 ∧ Σ_{height,width} Y = 1 ∧ Σ_height X = 1 ∧
-    Σ_width X = 1], lifted over any other axes of X (1.0 valid, 0.0 not)."""
+    Σ_width X = 1], lifted over any other axes of X (1.0 valid, 0.0 not).
+
+    Example:
+
+    >>> grid = [[1, 2, 3, 4], [3, 4, 1, 2], [2, 1, 4, 3], [4, 3, 2, 1]]
+    >>> nt.show(nt.examples.sudoku_check(nt.examples.sudoku_one_hot(grid)))
+    scalar: 1.
+    >>> grid[3] = [4, 3, 1, 2]                  # two 1s in the last box
+    >>> nt.show(nt.examples.sudoku_check(nt.examples.sudoku_one_hot(grid)))
+    scalar: 0.
+    """
     c = sudoku_constraints(X, height=height, width=width, assign=assign,
                            rows=rows)
     return c["cell"] * c["box"] * c["column"] * c["row"]
@@ -182,8 +214,8 @@ def _box_to_grid(B, height, width, height_box, width_box, b):
 
 
 @checked(X="has height width assign", values=True)
-def sudoku_propagate(X, *, height: str = "height", width: str = "width",
-                     assign: str = "assign", max_iter: int = 100):
+def sudoku_propagate(X: Named, *, height: Axis = "height", width: Axis = "width",
+                     assign: Axis = "assign", max_iter: int = 100) -> Named:
     """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
     holds the clues (an empty cell is all zeros).
 
@@ -194,6 +226,18 @@ def sudoku_propagate(X, *, height: str = "height", width: str = "width",
     Unit counts are sums over width, over height, and over the box tensor
     (spread back onto the grid by indexing).  Stops when nothing changes;
     returns C, a solution where every cell has one candidate.
+
+    Example:
+
+    >>> clues = [[1, 0, 0, 4], [0, 0, 1, 0], [2, 0, 0, 0], [0, 3, 0, 0]]
+    >>> C = nt.examples.sudoku_propagate(nt.examples.sudoku_one_hot(clues))
+    >>> digits = nt.tensor([1., 2, 3, 4], "assign")
+    >>> nt.show(nt.contract(C, digits, over="assign"), ("height", "width"))
+    height[4] × width[4]   (rows: height, columns: width)
+    [[1. 2. 3. 4.]
+     [3. 4. 1. 2.]
+     [2. 1. 4. 3.]
+     [4. 3. 2. 1.]]
     """
     b = math.isqrt(shape(X)[height])
     hb, wb = height + "'", width + "'"
@@ -224,13 +268,25 @@ def sudoku_propagate(X, *, height: str = "height", width: str = "width",
 # k-means
 
 @checked(X="has d, lacks clusters", C="has clusters d")
-def kmeans_assign(X, C, *, d: str = "d", clusters: str = "clusters"):
-    """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot."""
+def kmeans_assign(X: Named, C: Named, *, d: Axis = "d",
+                  clusters: Axis = "clusters") -> Named:
+    """Q = argmin_clusters norm_d(C − X): the nearest centroid, one-hot.
+
+    Example:
+
+    >>> X = nt.tensor([[0., 0], [0, 1], [9, 9]], ("batch", "d"))
+    >>> C = nt.tensor([[0., 0], [5, 5]], ("clusters", "d"))
+    >>> nt.show(nt.examples.kmeans_assign(X, C), ("batch", "clusters"))
+    batch[3] × clusters[2]   (rows: batch, columns: clusters)
+    [[1. 0.]
+     [1. 0.]
+     [0. 1.]]
+    """
     return argmin(norm(C - X, d), clusters)
 
 
 @checked(X="has batch", Q="has batch")
-def kmeans_update(X, Q, *, batch: str = "batch"):
+def kmeans_update(X: Named, Q: Named, *, batch: Axis = "batch") -> Named:
     """C = (Q ⊙_batch X) / Σ_batch Q: each centroid is the mean of its points.
 
     (The first version printed Σ_batch (Q ⊙ X) / Q, which divides by zero
@@ -241,12 +297,21 @@ def kmeans_update(X, Q, *, batch: str = "batch"):
 
 
 @checked(X="has batch d", C0="lacks batch")
-def kmeans(X, C0, *, steps: int, batch: str = "batch", d: str = "d",
-           clusters: str = "clusters"):
+def kmeans(X: Named, C0: Named, *, steps: int, batch: Axis = "batch", d: Axis = "d",
+           clusters: Axis = "clusters") -> Named:
     """``steps`` rounds of Lloyd's k-means from centroids C0 ∈ R^{clusters×d}.
 
     X ∈ R^{batch×d}.  Each round assigns (:func:`kmeans_assign`) and updates
     (:func:`kmeans_update`).  Returns the centroids.
+
+    Example:
+
+    >>> X = nt.tensor([[0., 0], [0, 1], [9, 9], [9, 10]], ("batch", "d"))
+    >>> C0 = nt.tensor([[0., 0], [5, 5]], ("clusters", "d"))
+    >>> nt.show(nt.examples.kmeans(X, C0, steps=2), ("clusters", "d"))
+    clusters[2] × d[2]   (rows: clusters, columns: d)
+    [[0.  0.5]
+     [9.  9.5]]
     """
     C = C0
     for _ in range(steps):
@@ -277,20 +342,36 @@ def _topk(x, ax, k, new, what):
 
 
 @checked(x="real has ax")
-def maxk(x, ax: Axes, k: int, *, new: Axis = "k"):
+def maxk(x: Named, ax: Axes, k: int, *, new: Axis = "k") -> Named:
     """maxk_{ax,k} X: the k largest values along ``ax`` (one axis or several,
-    taken together), largest first, along a new axis ``new`` of size k."""
+    taken together), largest first, along a new axis ``new`` of size k.
+
+    Example:
+
+    >>> x = nt.tensor([3., 1, 4, 1, 5], "vocab")
+    >>> nt.show(nt.examples.maxk(x, "vocab", 2))
+    k[2]
+    [5. 4.]
+    """
     vals, _, rest, _, _, _ = _topk(x, ax, k, new, "maxk")
     return tensor(vals, rest + (new,))
 
 
 @checked(x="real has ax")
-def argmaxk(x, ax: Axes, k: int, *, new: Axis = "k"):
+def argmaxk(x: Named, ax: Axes, k: int, *, new: Axis = "k") -> Named:
     """argmaxk_{ax,k} X ∈ {0,1}^{ax×k}: for each j along ``new``, the one-hot
     position of the j-th largest value, so that X ⊙_ax argmaxk X = maxk X.
 
     (The first version printed the right side as max_{ax,k} A, not maxk.)  Ties
     are broken as torch.topk breaks them.
+
+    Example:
+
+    >>> x = nt.tensor([3., 1, 4, 1, 5], "vocab")
+    >>> nt.show(nt.examples.argmaxk(x, "vocab", 2), ("k", "vocab"))
+    k[2] × vocab[5]   (rows: k, columns: vocab)
+    [[0. 0. 0. 0. 1.]
+     [0. 0. 1. 0. 0.]]
     """
     vals, idx, rest, axes, have, n = _topk(x, ax, k, new, "argmaxk")
     onehot = torch.zeros(vals.shape[:-1] + (n, k), dtype=vals.dtype,
@@ -329,8 +410,9 @@ def _beam_check(f, H, S, steps, k, merge, beam, state, time):
 
 
 @checked(H="real has beam", S="real has beam state", compatible=False, check=_beam_check)
-def beam_search(f, H, S, *, steps: int, k: int, merge: bool = True,
-                beam: str = "beam", state: str = "state", time: str = "time"):
+def beam_search(f: Callable[[Named], Named], H: Named, S: Named, *, steps: int, k: int,
+                merge: bool = True, beam: Axis = "beam", state: Axis = "state",
+                time: Axis = "time") -> tuple[Named, Named]:
     """Beam search of width k for ``steps`` steps.
 
     H ∈ R^{beam} are the hypotheses' log-scores, S ∈ {0,1}^{beam×state} their
@@ -404,20 +486,35 @@ def _inv_check(x, ax1, ax2):
 
 
 @checked(x="has ax1 ax2", check=_det_check)
-def det(x, ax1: str, ax2: str):
+def det(x: Named, ax1: Axis, ax2: Axis) -> Named:
     """det_{ax1,ax2} X: the determinant of the matrix with axes ax1, ax2
-    (lifted over the other axes)."""
+    (lifted over the other axes).
+
+    Example:
+
+    >>> A = nt.tensor([[2., 1], [1, 3]], ("row", "col"))
+    >>> nt.show(nt.examples.det(A, "row", "col"))
+    scalar: 5.
+    """
     data, rest = _square(x, ax1, ax2, "det")
     return tensor(torch.linalg.det(data), rest)
 
 
 @checked(x="has ax1 ax2", check=_inv_check)
-def inv(x, ax1: str, ax2: str):
+def inv(x: Named, ax1: Axis, ax2: Axis) -> Named:
     """inv_{ax1,ax2} X: the matrix inverse, with the same axes.
 
     If X's rows are ax1 and its columns ax2, so are the inverse's:
     positional(inv(X), (ax1, ax2))
     = torch.linalg.inv(positional(X, (ax1, ax2))).
+
+    Example:
+
+    >>> A = nt.tensor([[2., 1], [1, 3]], ("row", "col"))
+    >>> nt.show(nt.examples.inv(A, "row", "col"), ("col", "row"))
+    col[2] × row[2]   (rows: col, columns: row)
+    [[ 0.6 -0.2]
+     [-0.2  0.4]]
     """
     data, rest = _square(x, ax1, ax2, "inv")
     return tensor(torch.linalg.inv(data), rest + (ax1, ax2))
@@ -434,12 +531,21 @@ def _mvn_check(X, mu, Sigma, d, d1, d2):
 
 
 @checked(X="real has d", mu="real has d", Sigma="real has d1 d2", check=_mvn_check)
-def mvn_log_density(X, mu, Sigma, *, d: str = "d", d1: str = "d1",
-                    d2: str = "d2"):
+def mvn_log_density(X: Named, mu: Named, Sigma: Named, *, d: Axis = "d", d1: Axis = "d1",
+                    d2: Axis = "d2") -> Named:
     """log N(X; μ, Σ) = −½ (inv_{d1,d2} Σ) ⊙_{d1,d2} ([X−μ]_{d→d1} ⊙
     [X−μ]_{d→d2}) − ½ log((2π)^{|d|} det_{d1,d2} Σ).
 
     X, μ ∈ R^{d}, Σ ∈ R^{d1×d2} (|d| = |d1| = |d2|); other axes are lifted.
+
+    Example:
+
+    >>> X = nt.tensor([[0., 0], [1, 1]], ("batch", "d"))
+    >>> mu = nt.tensor([0., 0], "d")
+    >>> Sigma = nt.tensor([[1., 0], [0, 1]], ("d1", "d2"))
+    >>> nt.show(nt.examples.mvn_log_density(X, mu, Sigma))  # -log 2π - |x|²/2
+    batch[2]
+    [-1.8379 -2.8379]
     """
     n = shape(X)[d]
     D = X - mu
@@ -480,8 +586,9 @@ def _factors_check(factors, max_iter, tol, return_messages, init):
 
 
 @checked(factors="each real", check=_factors_check, values=True)
-def belief_propagation(factors, *, max_iter: int = 100, tol: float = 1e-12,
-                       return_messages: bool = False, init=None):
+def belief_propagation(factors: Sequence[Named], *, max_iter: int = 100,
+                       tol: float = 1e-12, return_messages: bool = False,
+                       init: dict[tuple[int, str], Named] | None = None) -> Any:
     """Sum-product belief propagation on the factor graph of ``factors``.
 
     Each factor is a nonnegative named tensor whose axes are the variables it

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from typing import Any, Literal, Mapping, Sequence
 
 import torch
 
 from . import core as _core
 from . import nn as _nn
-from ._internal import (AxisError, axis_size, checked, data_in, float_dtype, fmt, fused_by,
+from ._internal import (AxisError, Axis, axis_size, checked, data_in, float_dtype, fmt, fused_by,
                         make, missing_axis, real)
-from .core import contract, index, max as _max, relu, rename, shape, softmax
+from .core import Named, contract, index, max as _max, relu, rename, shape, softmax
 
 __all__ = [
     "one_hot", "embed", "positional_encoding", "init_transformer", "self_attention",
@@ -40,7 +41,8 @@ __all__ = [
 # --------------------------------------------------------------------------
 # parameters
 
-def _param(sizes: "OrderedDict[str, int]", *, seed: int, scale: float, dtype) -> "_core.Tensor":
+def _param(sizes: OrderedDict[str, int], *, seed: int, scale: float,
+           dtype: torch.dtype) -> Named:
     """A trainable named tensor: N(0, scale^2) entries drawn from ``seed``."""
     t = _core.randn(seed=seed, dtype=dtype, **sizes)
     data = (t.data * scale).detach().requires_grad_(True)
@@ -53,13 +55,16 @@ def _const(sizes, value, *, dtype):
     return _core.tensor(data, tuple(sizes))
 
 
-def parameters(params: dict) -> list:
+def parameters(params: Mapping[str, Named]) -> list[torch.Tensor]:
     """The leaf torch tensors behind a parameter dict, for a torch optimizer."""
     return [p.data for p in params.values()]
 
 
 # --------------------------------------------------------------------------
 # the Transformer (Appendix A.1)
+
+#: the paper's version of the Transformer layer: the latest (TMLR) or arXiv v1
+Version = Literal["latest", "v1"]
 
 def _ids(ids, n, what, role, vocab):
     """Token ids as int64 in [0, n): any integer dtype, negative ids counted
@@ -86,8 +91,18 @@ def _one_hot_ids(tokens, vocab, size):
 
 
 @checked(tokens="lacks vocab", check=_one_hot_ids, replaces="tokens size")
-def one_hot(tokens, *, vocab: str = "vocab", size: int) -> "_core.Tensor":
-    """I ∈ {0,1}^{... × vocab}: the one-hot form of an integer named tensor."""
+def one_hot(tokens: Named, *, vocab: Axis = "vocab", size: int) -> Named:
+    """I ∈ {0,1}^{... × vocab}: the one-hot form of an integer named tensor.
+
+    Example:
+
+    >>> I = nt.tensor([2, 0, 1], "seq")
+    >>> nt.show(nt.models.one_hot(I, size=3), ("seq", "vocab"))
+    seq[3] × vocab[3]   (rows: seq, columns: vocab)
+    [[0. 0. 1.]
+     [1. 0. 0.]
+     [0. 1. 0.]]
+    """
     data = torch.nn.functional.one_hot(tokens.data, size).to(torch.float64)
     return _core.tensor(data, _core.names(tokens) + (vocab,))
 
@@ -100,7 +115,7 @@ def _embed_check(I, E, vocab, layer):
 
 
 @checked(I="", E="has vocab layer", check=_embed_check)
-def embed(I, E, *, vocab: str = "vocab", layer: str = "layer"):
+def embed(I: Named, E: Named, *, vocab: Axis = "vocab", layer: Axis = "layer") -> Named:
     """W = (E ⊙_vocab I) √|layer|.
 
     ``I`` is one-hot over ``vocab`` as in the paper, or an integer named tensor
@@ -120,12 +135,20 @@ def _sizes(n, d, seq, layer, dtype):
 
 
 @checked(check=_sizes)
-def positional_encoding(n: int, d: int, *, seq: str = "seq", layer: str = "layer",
-                        dtype=torch.float64) -> "_core.Tensor":
+def positional_encoding(n: int, d: int, *, seq: Axis = "seq", layer: Axis = "layer",
+                        dtype: torch.dtype = torch.float64) -> Named:
     """P ∈ R^{seq[n] × layer[d]}, with the paper's 1-based p and i:
 
     P_{seq(p), layer(i)} = sin((p−1) / 10000^{(i−1)/|layer|})  for odd i,
                            cos((p−1) / 10000^{(i−2)/|layer|})  for even i.
+
+    Example:
+
+    >>> nt.show(nt.models.positional_encoding(3, 4), ("seq", "layer"))
+    seq[3] × layer[4]   (rows: seq, columns: layer)
+    [[ 0.      1.      0.      1.    ]
+     [ 0.8415  0.5403  0.01    1.    ]
+     [ 0.9093 -0.4161  0.02    0.9998]]
     """
     dev = _core.device()
     p = torch.arange(1, n + 1, dtype=dtype, device=dev).unsqueeze(1)
@@ -144,8 +167,9 @@ def _transformer_sizes(vocab, layers, heads, layer, hidden, seed, dtype, names):
 
 @checked(check=_transformer_sizes)
 def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int = 64,
-                     hidden: int | None = None, seed: int = 0, dtype=torch.float32,
-                     names: dict | None = None) -> dict:
+                     hidden: int | None = None, seed: int = 0,
+                     dtype: torch.dtype = torch.float32,
+                     names: Mapping[str, str] | None = None) -> dict[str, Named]:
     """Parameters of an L-layer Transformer, seeded, on :func:`ntlib.device`.
 
     ``|key| = |val| = |layer| / |heads|``; ``hidden`` defaults to 4 |layer|.
@@ -155,6 +179,15 @@ def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int 
     ``l.W1`` (hidden × layer), ``l.b1`` (hidden), ``l.W2`` (hidden × layer),
     ``l.b2`` (layer), ``l.gamma'``, ``l.beta'`` (layer; after the FFN).
     ``names`` renames axes (e.g. ``{"layer": "emb"}``).
+
+    Example:
+
+    >>> params = nt.models.init_transformer(vocab=11, layers=1, heads=2,
+    ...                                      layer=8)
+    >>> nt.shape(params["1.WQ"])
+    {'heads': 2, 'layer': 8, 'key': 4}
+    >>> sum(p.numel() for p in nt.models.parameters(params))
+    928
     """
     if layer % heads:
         raise AxisError(f"|layer| = {layer} is not divisible by |heads| = {heads}")
@@ -185,13 +218,14 @@ def init_transformer(*, vocab: int, layers: int = 2, heads: int = 4, layer: int 
     return params
 
 
-def _layers(params) -> int:
+def _layers(params: Mapping[str, Named]) -> int:
     return len([k for k in params if k.endswith(".WQ")])
 
 
-def self_attention(X, WQ, WK, WV, WO, M=None, *, seq: str = "seq", query: str = "seq'",
-                   layer: str = "layer", heads: str = "heads", key: str = "key",
-                   val: str = "val"):
+def self_attention(X: Named, WQ: Named, WK: Named, WV: Named, WO: Named,
+                   M: Named | None = None, *, seq: Axis = "seq", query: Axis = "seq'",
+                   layer: Axis = "layer", heads: Axis = "heads", key: Axis = "key",
+                   val: Axis = "val") -> Named:
     """SelfAtt(X) = W^O ⊙_{heads,val} Attention(Q, K, V, M)_{seq'→seq}, with
 
     Q = W^Q ⊙_layer X_{seq→seq'},  K = W^K ⊙_layer X,  V = W^V ⊙_layer X.
@@ -208,8 +242,8 @@ def self_attention(X, WQ, WK, WV, WO, M=None, *, seq: str = "seq", query: str = 
     return contract(rename(A, {query: seq}), WO, over=(heads, val))
 
 
-def ffn(X, W1, b1, W2, b2, *, layer: str = "layer", hidden: str = "hidden",
-        final_relu: bool = False):
+def ffn(X: Named, W1: Named, b1: Named, W2: Named, b2: Named, *, layer: Axis = "layer",
+        hidden: Axis = "hidden", final_relu: bool = False) -> Named:
     """FFN(X) = W^2 ⊙_hidden relu(W^1 ⊙_layer X + b^1) + b^2  (b^2 over layer).
 
     ``final_relu=True`` is the arXiv v1 version, which ends with a second relu.
@@ -230,9 +264,10 @@ def _known_version(X, params, l, M, version, **axes):
 
 
 @checked("X", check=_known_version)
-def transformer_layer(X, params, l: int, M=None, *, version: str = "latest",
-                      seq="seq", query="seq'", layer="layer", heads="heads", key="key",
-                      val="val", hidden="hidden", eps: float = 1e-5):
+def transformer_layer(X: Named, params: Mapping[str, Named], l: int, M: Named | None = None,
+                      *, version: Version = "latest", seq: Axis = "seq", query: Axis = "seq'",
+                      layer: Axis = "layer", heads: Axis = "heads", key: Axis = "key",
+                      val: Axis = "val", hidden: Axis = "hidden", eps: float = 1e-5) -> Named:
     """Layer l of the Transformer.
 
     latest (post-norm):  T = LayerNorm^l(SelfAtt^l(X) + X),  X' = LayerNorm^l'(FFN^l(T) + T).
@@ -264,10 +299,11 @@ def _logits_check(I, params, version, causal, seq, query, vocab, layer, heads, k
 
 
 @checked(I="has seq", check=_logits_check)
-def transformer_logits(I, params, *, version: str = "latest", causal: bool = True,
-                       seq="seq", query="seq'", vocab="vocab", layer="layer",
-                       heads="heads", key="key", val="val", hidden="hidden",
-                       eps: float = 1e-5):
+def transformer_logits(I: Named, params: Mapping[str, Named], *, version: Version = "latest",
+                       causal: bool = True, seq: Axis = "seq", query: Axis = "seq'",
+                       vocab: Axis = "vocab", layer: Axis = "layer", heads: Axis = "heads",
+                       key: Axis = "key", val: Axis = "val", hidden: Axis = "hidden",
+                       eps: float = 1e-5) -> Named:
     """E ⊙_layer X^L: the Transformer's scores over ``vocab`` before the softmax.
 
     X^0 = W + P with W = (E ⊙_vocab I) √|layer| and P the positional encoding;
@@ -285,11 +321,25 @@ def transformer_logits(I, params, *, version: str = "latest", causal: bool = Tru
     return contract(X, E, over=layer)               # = E ⊙_layer X^L
 
 
-def transformer(I, params, **kw):
+def transformer(I: Named, params: Mapping[str, Named], **kw: Any) -> Named:
     """O = softmax_vocab(E ⊙_layer X^L): next-token distributions at every position.
 
     Keyword arguments (axis names with the paper's defaults, ``version``,
     ``causal``, ``eps``) are those of :func:`transformer_logits`.
+
+    Example:
+
+    >>> params = nt.models.init_transformer(vocab=11, layers=1, heads=2,
+    ...                                      layer=8)
+    >>> I = nt.models.one_hot(nt.tensor([3, 1, 4, 1, 5], "seq"), size=11)
+    >>> Y = nt.models.transformer(I, params)    # causal: p(next token)
+    >>> nt.shape(Y)
+    {'seq': 5, 'vocab': 11}
+    >>> J = nt.models.one_hot(nt.tensor([3, 1, 4, 1, 9], "seq"), size=11)
+    >>> first = lambda Z: nt.index(Z, "seq", 0)
+    >>> nt.calculus.max_difference(first(nt.models.transformer(J, params)),
+    ...                            first(Y)) < 1e-6   # last token unseen
+    True
     """
     return softmax(transformer_logits(I, params, **kw), kw.get("vocab", "vocab"))
 
@@ -320,14 +370,24 @@ def _cross_entropy_fused(logits, target, vocab, reduction):
 
 @checked(logits="has vocab", target="", check=_cross_entropy_check, real=True)
 @fused_by(_cross_entropy_fused)
-def cross_entropy(logits, target, *, vocab: str = "vocab",
-                  reduction: str = "mean"):
+def cross_entropy(logits: Named, target: Named, *, vocab: Axis = "vocab",
+                  reduction: str = "mean") -> Named:
     """−log softmax_vocab(logits) at the target ids, averaged over positions.
 
     −log softmax_vocab(Z)_{vocab(t)} = log Σ_vocab exp Z − Z_{vocab(t)}; the
     maximum over vocab is subtracted first, for floating-point safety.
     ``reduction="sum"`` sums instead of averaging; ``reduction="none"`` keeps
     one loss per position (every axis but ``vocab``).
+
+    Example:
+
+    >>> logits = nt.tensor([[2., 0, 0], [0, 0, 0]], ("seq", "vocab"))
+    >>> target = nt.tensor([0, 2], "seq")
+    >>> nt.show(nt.models.cross_entropy(logits, target, reduction="none"))
+    seq[2]
+    [0.2395 1.0986]
+    >>> nt.show(nt.models.cross_entropy(logits, target))
+    scalar: 0.6691
     """
     z = logits - _max(logits, vocab)
     nll = _core.log(_core.sum(_core.exp(z), vocab)) - index(z, vocab, target)
@@ -348,9 +408,11 @@ def _lenet_sizes(chans, kernels, pools, height, width, hidden, classes, seed, dt
 
 
 @checked(check=_lenet_sizes)
-def init_lenet(*, chans=(1, 6, 16), kernels=((5, 5), (5, 5)), pools=((2, 2), (2, 2)),
+def init_lenet(*, chans: Sequence[int] = (1, 6, 16),
+               kernels: Sequence[tuple[int, int]] = ((5, 5), (5, 5)),
+               pools: Sequence[tuple[int, int]] = ((2, 2), (2, 2)),
                height: int = 28, width: int = 28, hidden: int = 120, classes: int = 10,
-               seed: int = 0, dtype=torch.float32) -> dict:
+               seed: int = 0, dtype: torch.dtype = torch.float32) -> dict[str, Named]:
     """Parameters of LeNet, seeded, on :func:`ntlib.device`.
 
     ``W1``, ``W2`` ∈ R^{chans'[c_l] × chans[c_{l−1}] × kh × kw}, ``b1``, ``b2`` ∈ R^{chans'};
@@ -395,9 +457,11 @@ def _lenet_check(X, params, pools, flatten, chans, height, width, layer, hidden,
 
 
 @checked("X", check=_lenet_check)
-def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
-                 chans="chans", height="height", width="width", layer="layer",
-                 hidden="hidden", classes="classes"):
+def lenet_logits(X: Named, params: Mapping[str, Named], *,
+                 pools: Sequence[tuple[int, int]] = ((2, 2), (2, 2)), flatten: bool = True,
+                 chans: Axis = "chans", height: Axis = "height", width: Axis = "width",
+                 layer: Axis = "layer", hidden: Axis = "hidden",
+                 classes: Axis = "classes") -> Named:
     """W^4 ⊙_hidden X^3 + b^4: LeNet's class scores before the softmax.
 
     T^1 = relu(Conv^1(X^0)),  X^1 = MaxPool2d_{ph^1,pw^1}(T^1),
@@ -425,6 +489,6 @@ def lenet_logits(X, params, *, pools=((2, 2), (2, 2)), flatten: bool = True,
     return contract(X3, params["W4"], over=hidden) + params["b4"]
 
 
-def lenet(X, params, **kw):
+def lenet(X: Named, params: Mapping[str, Named], **kw: Any) -> Named:
     """O = softmax_classes(W^4 ⊙_hidden X^3 + b^4); keywords as :func:`lenet_logits`."""
     return softmax(lenet_logits(X, params, **kw), kw.get("classes", "classes"))

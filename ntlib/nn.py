@@ -20,6 +20,7 @@ is the paper's name; all other axes are carried through by lifting.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from ._internal import (AxisError, Axes, Axis, axis_name, axis_size, checked, data_in, device,
                         float_dtype, fmt, fused_by, is_float, make, merged_sizes, promote,
                         sizes_of, union_sizes)
-from .core import (contract, flatten, index, max, mean, rename, shape, sigmoid, softmax,
+from .core import (Named, contract, flatten, index, max, mean, rename, shape, sigmoid, softmax,
                    sqrt, unflatten)
 
 __all__ = [
@@ -79,13 +80,34 @@ def _full_conn_fused(x, W, b, layer, out):
 
 @checked(x="has layer, lacks out", W="has out layer", b="has out", real=True)
 @fused_by(_full_conn_fused)
-def full_conn(x, W, b, *, layer="layer", out="out"):
-    """FullConn(x) = σ(W ⊙_layer x + b)_{out→layer}, W ∈ R^{out×layer}, b ∈ R^{out}."""
+def full_conn(x: Named, W: Named, b: Named, *, layer: Axis = "layer",
+              out: Axis = "out") -> Named:
+    """FullConn(x) = σ(W ⊙_layer x + b)_{out→layer}, W ∈ R^{out×layer}, b ∈ R^{out}.
+
+    Example:
+
+    >>> x = nt.tensor([1., -1], "layer")
+    >>> W = nt.tensor([[2., 1], [0, 0], [1, 1]], ("out", "layer"))
+    >>> b = nt.tensor([-1., 0, 1], "out")
+    >>> nt.show(nt.full_conn(x, W, b))    # σ([0, 0, 1]), along layer
+    layer[3]
+    [0.5    0.5    0.7311]
+    """
     return rename(sigmoid(contract(W, x, over=layer) + b), {out: layer})
 
 
-def feedforward(x, params, *, layer="layer", out="out"):
-    """A stack of full_conn layers; params is a list of (W, b), sizes may differ."""
+def feedforward(x: Named, params: Sequence[tuple[Named, Named]], *,
+                layer: Axis = "layer", out: Axis = "out") -> Named:
+    """A stack of full_conn layers; params is a list of (W, b), sizes may differ.
+
+    Example:
+
+    >>> x = nt.randn(seed=0, batch=2, layer=4)
+    >>> params = [(nt.randn(seed=1, out=5, layer=4), nt.randn(seed=2, out=5)),
+    ...           (nt.randn(seed=3, out=3, layer=5), nt.randn(seed=4, out=3))]
+    >>> nt.shape(nt.feedforward(x, params))
+    {'batch': 2, 'layer': 3}
+    """
     for W, b in params:
         x = full_conn(x, W, b, layer=layer, out=out)
     return x
@@ -124,11 +146,26 @@ def _rnn_fused(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
          h0="has hidden, lacks hidden_out time", Wh="has hidden hidden_out",
          Wi="has input hidden_out", b="has hidden_out", check=_rnn_check, real=True)
 @fused_by(_rnn_fused)
-def rnn(x, h0, Wh, Wi, b, *, time="time", hidden="hidden", hidden_out="hidden_out",
-        input="input"):
+def rnn(x: Named, h0: Named, Wh: Named, Wi: Named, b: Named, *, time: Axis = "time",
+        hidden: Axis = "hidden", hidden_out: Axis = "hidden_out",
+        input: Axis = "input") -> Named:
     """Elman RNN: h^t = σ(Wh ⊙_hidden h^{t-1} + Wi ⊙_input x^t + b)_{hidden_out→hidden}.
 
     Returns h^1, ..., h^n stacked along time (0-based: position t holds h^{t+1}).
+
+    Example:
+
+    >>> x = nt.randn(seed=0, time=5, input=3)
+    >>> h0 = nt.randn(seed=1, hidden=4)
+    >>> Wh = nt.randn(seed=2, hidden=4, hidden_out=4)
+    >>> Wi = nt.randn(seed=3, input=3, hidden_out=4)
+    >>> b = nt.randn(seed=4, hidden_out=4)
+    >>> H = nt.rnn(x, h0, Wh, Wi, b)
+    >>> nt.shape(H)
+    {'time': 5, 'hidden': 4}
+    >>> with nt.plain():          # the formula, step by step
+    ...     nt.allclose(nt.rnn(x, h0, Wh, Wi, b), H)
+    True
     """
     h, hs = h0, []
     for t in range(shape(x)[time]):
@@ -176,8 +213,22 @@ def _attention_fused(Q, K, V, M, key, seq):
 @checked(Q="has key", K="has seq key", V="has seq", M="has seq",
          check=_query_positions, real=True)
 @fused_by(_attention_fused)
-def attention(Q, K, V, M=None, *, key="key", seq="seq"):
-    """Attention(Q, K, V, M) = softmax_seq(Q ⊙_key K / sqrt|key| + M) ⊙_seq V."""
+def attention(Q: Named, K: Named, V: Named, M: Named | None = None, *,
+              key: Axis = "key", seq: Axis = "seq") -> Named:
+    """Attention(Q, K, V, M) = softmax_seq(Q ⊙_key K / sqrt|key| + M) ⊙_seq V.
+
+    Example:
+
+    >>> Q = nt.randn(seed=0, batch=2, key=4)       # one query per example
+    >>> K = nt.randn(seed=1, batch=2, seq=3, key=4)
+    >>> V = nt.randn(seed=2, batch=2, seq=3, val=5)
+    >>> Y = nt.attention(Q, K, V)
+    >>> nt.shape(Y)
+    {'batch': 2, 'val': 5}
+    >>> with nt.plain():
+    ...     nt.allclose(nt.attention(Q, K, V), Y)
+    True
+    """
     scores = contract(Q, K, over=key) / math.sqrt(shape(K)[key])
     if M is not None:
         scores = scores + M
@@ -189,11 +240,19 @@ def _mask_size(n, seq, query, dtype):
 
 
 @checked(check=_mask_size)
-def causal_mask(n, *, seq: Axis = "seq", query: Axis = "query",
-                dtype=torch.float64):
+def causal_mask(n: int, *, seq: Axis = "seq", query: Axis = "query",
+                dtype: torch.dtype = torch.float64) -> Named:
     """M ∈ R^{seq[n]×query[n]}: M_{seq(i),query(j)} = 0 if i ≤ j, else −∞.
 
     Key position i may be attended to from query position j only if it is not later.
+
+    Example:
+
+    >>> nt.show(nt.causal_mask(3), ("seq", "query"))
+    seq[3] × query[3]   (rows: seq, columns: query)
+    [[  0.   0.   0.]
+     [-inf   0.   0.]
+     [-inf -inf   0.]]
     """
     pos = torch.arange(n, device=device())
     i, j = pos.reshape(n, 1), pos.reshape(1, n)
@@ -211,10 +270,19 @@ def _kernel_fits(X, k, seq, kernel):
 
 
 @checked(X="has seq, lacks kernel", check=_kernel_fits)
-def unroll(X, k, *, seq="seq", kernel="kernel"):
+def unroll(X: Named, k: int, *, seq: Axis = "seq", kernel: Axis = "kernel") -> Named:
     """unroll_{seq,kernel}: R^{seq[n]} → R^{seq[n-k+1]×kernel[k]}, Y_{seq(i),kernel(j)} = X_{seq(i+j)}.
 
     0-based.  The result is a strided view of X (torch's unfold), not a copy.
+
+    Example:
+
+    >>> x = nt.tensor([1, 2, 3, 4], "seq")
+    >>> nt.show(nt.unroll(x, 2), ("seq", "kernel"))
+    seq[3] × kernel[2]   (rows: seq, columns: kernel)
+    [[1 2]
+     [2 3]
+     [3 4]]
     """
     return make(X.data.unfold(X._names.index(seq), k, 1), X._names + (kernel,))
 
@@ -262,10 +330,20 @@ def _conv1d_fused(X, W, b, chans, seq, kernel):
 @checked(X="has chans seq, lacks kernel", W="has chans kernel", b="",
          check=_conv1d_check, real=True)
 @fused_by(_conv1d_fused)
-def conv1d(X, W, b, *, chans="chans", seq="seq", kernel="kernel"):
+def conv1d(X: Named, W: Named, b: Named, *, chans: Axis = "chans", seq: Axis = "seq",
+           kernel: Axis = "kernel") -> Named:
     """Conv1d(X; W, b) = W ⊙_{chans,kernel} unroll_{seq,kernel} X + b.
 
     W has axes chans, kernel and the output channel axis (any other name, e.g. chans').
+
+    Example:
+
+    >>> X = nt.tensor([[1., 2, 4, 8]], ("chans", "seq"))
+    >>> W = nt.tensor([[[-1., 1]]], ("out", "chans", "kernel"))  # differences
+    >>> b = nt.tensor([0.], "out")
+    >>> nt.show(nt.conv1d(X, W, b), ("out", "seq"))
+    out[1] × seq[3]   (rows: out, columns: seq)
+    [[1. 2. 4.]]
     """
     U = unroll(X, shape(W)[kernel], seq=seq, kernel=kernel)
     return contract(W, U, over=(chans, kernel)) + b
@@ -282,8 +360,19 @@ def _conv2d_fused(X, W, b, chans, height, width, kh, kw):
 @checked(X="has chans height width, lacks kh kw", W="has chans kh kw", b="",
          check=_conv2d_check, real=True)
 @fused_by(_conv2d_fused)
-def conv2d(X, W, b, *, chans="chans", height="height", width="width", kh="kh", kw="kw"):
-    """Conv2d(X; W, b) = W ⊙_{chans,kh,kw} unroll_{height,kh} unroll_{width,kw} X + b."""
+def conv2d(X: Named, W: Named, b: Named, *, chans: Axis = "chans",
+           height: Axis = "height", width: Axis = "width", kh: Axis = "kh",
+           kw: Axis = "kw") -> Named:
+    """Conv2d(X; W, b) = W ⊙_{chans,kh,kw} unroll_{height,kh} unroll_{width,kw} X + b.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=2, chans=3, height=6, width=5)
+    >>> W = nt.randn(seed=1, out=4, chans=3, kh=3, kw=2)
+    >>> b = nt.randn(seed=2, out=4)
+    >>> nt.shape(nt.conv2d(X, W, b))
+    {'batch': 2, 'out': 4, 'height': 4, 'width': 4}
+    """
     U = unroll(unroll(X, shape(W)[kh], seq=height, kernel=kh),
                shape(W)[kw], seq=width, kernel=kw)
     return contract(W, U, over=(chans, kh, kw)) + b
@@ -303,10 +392,19 @@ def _pool_check(X, k, seq, kernel):
 
 
 @checked(X="has seq, lacks kernel", check=_pool_check)
-def pool(X, k, *, seq="seq", kernel="kernel"):
+def pool(X: Named, k: int, *, seq: Axis = "seq", kernel: Axis = "kernel") -> Named:
     """pool_{seq,kernel}: R^{seq[n]} → R^{seq[n/k]×kernel[k]}, Y_{seq(i),kernel(j)} = X_{seq(ik+j)}.
 
     0-based.  A reshape (a view), so n must be divisible by k.
+
+    Example:
+
+    >>> x = nt.tensor([1, 2, 3, 4, 5, 6], "seq")
+    >>> nt.show(nt.pool(x, 2), ("seq", "kernel"))
+    seq[3] × kernel[2]   (rows: seq, columns: kernel)
+    [[1 2]
+     [3 4]
+     [5 6]]
     """
     return unflatten(X, seq, {seq: shape(X)[seq] // k, kernel: k})
 
@@ -335,8 +433,15 @@ def _max_pool1d_fused(X, k, seq, kernel):
 
 @checked(X="has seq", check=_max_pool1d_check, real=True)
 @fused_by(_max_pool1d_fused)
-def max_pool1d(X, k, *, seq="seq", kernel="kernel"):
-    """MaxPool1d_k(X) = max_kernel pool_{seq,kernel} X."""
+def max_pool1d(X: Named, k: int, *, seq: Axis = "seq", kernel: Axis = "kernel") -> Named:
+    """MaxPool1d_k(X) = max_kernel pool_{seq,kernel} X.
+
+    Example:
+
+    >>> nt.show(nt.max_pool1d(nt.tensor([1., 5, 3, 2, 6, 4], "seq"), 2))
+    seq[3]
+    [5. 3. 6.]
+    """
     return max(pool(X, k, seq=seq, kernel=kernel), kernel)
 
 
@@ -361,8 +466,17 @@ def _max_pool2d_fused(X, kh, kw, height, width):
 
 @checked(X="has height width", check=_max_pool2d_check, real=True)
 @fused_by(_max_pool2d_fused)
-def max_pool2d(X, kh, kw, *, height="height", width="width"):
-    """MaxPool2d_{kh,kw}(X) = max_{kh,kw} pool_{height,kh} pool_{width,kw} X."""
+def max_pool2d(X: Named, kh: int, kw: int, *, height: Axis = "height",
+               width: Axis = "width") -> Named:
+    """MaxPool2d_{kh,kw}(X) = max_{kh,kw} pool_{height,kh} pool_{width,kw} X.
+
+    Example:
+
+    >>> X = nt.tensor([[1., 2, 3, 4], [5, 6, 7, 8]], ("height", "width"))
+    >>> nt.show(nt.max_pool2d(X, 2, 2), ("height", "width"))
+    height[1] × width[2]   (rows: height, columns: width)
+    [[6. 8.]]
+    """
     a, b = _fresh(X, "kh"), _fresh(X, "kw")
     P = pool(pool(X, kh, seq=height, kernel=a), kw, seq=width, kernel=b)
     return max(P, (a, b))
@@ -372,11 +486,18 @@ def max_pool2d(X, kh, kw, *, height="height", width="width"):
 # normalization
 
 @checked(X="has over", accumulate=True)
-def standardize(X, over: Axes, eps=1e-5):
+def standardize(X: Named, over: Axes, eps: float = 1e-5) -> Named:
     """standardize_over(X) = (X − mean_over X) / sqrt(var_over X + ε).
 
     With D = X − mean_over X, var_over X = mean_over D², so D is computed once.
     (float16 and bfloat16 data are standardized in float32, as torch does.)
+
+    Example:
+
+    >>> x = nt.tensor([1., 2, 3], "layer")
+    >>> nt.show(nt.standardize(x, "layer", eps=0))
+    layer[3]
+    [-1.2247  0.      1.2247]
     """
     D = X - mean(X, over)
     return D / sqrt(mean(D * D, over) + eps)
@@ -402,8 +523,19 @@ def _batch_norm_fused(X, gamma, beta, batch, chans, layer, eps):
 
 @checked(X="has batch chans layer", gamma="", beta="", real=True)
 @fused_by(_batch_norm_fused)
-def batch_norm(X, gamma, beta, *, batch="batch", chans="chans", layer="layer", eps=1e-5):
-    """BatchNorm(X; γ, β) = standardize_{batch,layer}(X) ⊙ γ + β, γ, β ∈ R^{chans}."""
+def batch_norm(X: Named, gamma: Named, beta: Named, *, batch: Axis = "batch",
+               chans: Axis = "chans", layer: Axis = "layer", eps: float = 1e-5) -> Named:
+    """BatchNorm(X; γ, β) = standardize_{batch,layer}(X) ⊙ γ + β, γ, β ∈ R^{chans}.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=4, chans=2, layer=3)
+    >>> gamma, beta = nt.tensor([1., 2], "chans"), nt.tensor([0., 5], "chans")
+    >>> Y = nt.batch_norm(X, gamma, beta)
+    >>> nt.show(nt.mean(Y, ("batch", "layer")))      # β, per channel
+    chans[2]
+    [0. 5.]
+    """
     return standardize(X, (batch, layer), eps) * gamma + beta
 
 
@@ -422,8 +554,22 @@ def _instance_norm_fused(X, gamma, beta, chans, layer, eps):
 
 @checked(X="has chans layer", gamma="", beta="", real=True)
 @fused_by(_instance_norm_fused)
-def instance_norm(X, gamma, beta, *, chans="chans", layer="layer", eps=1e-5):
-    """InstanceNorm(X; γ, β) = standardize_layer(X) ⊙ γ + β, γ, β ∈ R^{chans}."""
+def instance_norm(X: Named, gamma: Named, beta: Named, *, chans: Axis = "chans",
+                  layer: Axis = "layer", eps: float = 1e-5) -> Named:
+    """InstanceNorm(X; γ, β) = standardize_layer(X) ⊙ γ + β, γ, β ∈ R^{chans}.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=4, chans=2, layer=3)
+    >>> ones, zeros = nt.tensor([1., 1], "chans"), nt.tensor([0., 0], "chans")
+    >>> Y = nt.instance_norm(X, ones, zeros)
+    >>> nt.show(nt.mean(Y, "layer"), ("batch", "chans"))
+    batch[4] × chans[2]   (rows: batch, columns: chans)
+    [[0. 0.]
+     [0. 0.]
+     [0. 0.]
+     [0. 0.]]
+    """
     return standardize(X, layer, eps) * gamma + beta
 
 
@@ -447,11 +593,24 @@ def _layer_norm_fused(X, gamma, beta, layer, chans, eps):
 
 @checked(X="has layer chans", gamma="", beta="", real=True)
 @fused_by(_layer_norm_fused)
-def layer_norm(X, gamma, beta, *, layer="layer", chans: str | None = "chans",
-               eps=1e-5):
+def layer_norm(X: Named, gamma: Named, beta: Named, *, layer: Axis = "layer",
+               chans: Axis | None = "chans", eps: float = 1e-5) -> Named:
     """LayerNorm(X; γ, β) = standardize_{layer,chans}(X) ⊙ γ + β, γ, β ∈ R^{chans×layer}.
 
     With chans=None it standardizes over layer alone (the Transformer's LayerNorm).
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=2, layer=4)
+    >>> gamma = nt.tensor([1., 1, 1, 1], "layer")
+    >>> beta = nt.tensor([0., 0, 0, 0], "layer")
+    >>> Y = nt.layer_norm(X, gamma, beta, chans=None)   # over layer alone
+    >>> nt.show(nt.mean(Y, "layer"))
+    batch[2]
+    [0. 0.]
+    >>> nt.show(nt.mean(Y * Y, "layer"), decimals=3)   # variance 1 (less ε)
+    batch[2]
+    [1. 1.]
     """
     return standardize(X, _layer_norm_axes(chans, layer), eps) * gamma + beta
 
@@ -476,10 +635,20 @@ def _group_norm_fused(X, gamma, beta, k, chans, layer, kernel, eps):
 
 @checked(X="has chans layer", gamma="", beta="", check=_group_norm_check, real=True)
 @fused_by(_group_norm_fused)
-def group_norm(X, gamma, beta, k, *, chans="chans", layer="layer", kernel="kernel", eps=1e-5):
+def group_norm(X: Named, gamma: Named, beta: Named, k: int, *, chans: Axis = "chans",
+               layer: Axis = "layer", kernel: Axis = "kernel", eps: float = 1e-5) -> Named:
     """GroupNorm_k(X; γ, β) = [standardize_{kernel,layer} pool_{chans,kernel} X]_{(chans,kernel)→chans} ⊙ γ + β.
 
     Groups of k consecutive channels are standardized together; γ, β ∈ R^{chans}.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=2, chans=4, layer=3)
+    >>> ones = nt.tensor([1., 1, 1, 1], "chans")
+    >>> zeros = nt.tensor([0., 0, 0, 0], "chans")
+    >>> Y = nt.group_norm(X, ones, zeros, 2)     # two groups of two channels
+    >>> nt.shape(Y)
+    {'batch': 2, 'chans': 4, 'layer': 3}
     """
     P = pool(X, k, seq=chans, kernel=kernel)
     return flatten(standardize(P, (kernel, layer), eps), (chans, kernel), chans) * gamma + beta

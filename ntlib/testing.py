@@ -29,12 +29,24 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 import ntlib as _nt
+
+from .core import Named
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+else:
+    class SearchStrategy:
+        """hypothesis' SearchStrategy in annotations (hypothesis itself is
+        imported only when a strategy is asked for)."""
+
+        def __class_getitem__(cls, item: Any) -> type:
+            return cls
 
 __all__ = ["assert_close", "assert_equal", "named", "positional_reference", "to_device",
            "default_tolerances", "shapes", "axis_orders", "named_tensors"]
@@ -50,7 +62,16 @@ _TOLERANCES = {
 
 def default_tolerances(*dtypes: torch.dtype) -> tuple:
     """(rtol, atol) as torch.testing.assert_close chooses them: per dtype,
-    the loosest over ``dtypes``; 0 for integers and booleans."""
+    the loosest over ``dtypes``; 0 for integers and booleans.
+
+    Example:
+
+    >>> from ntlib.testing import default_tolerances
+    >>> default_tolerances(torch.float32, torch.float64)     # the looser one
+    (1.3e-06, 1e-05)
+    >>> default_tolerances(torch.int64)
+    (0.0, 0.0)
+    """
     tols = [_TOLERANCES.get(d, (0.0, 0.0)) for d in dtypes]
     return max(t[0] for t in tols), max(t[1] for t in tols)
 
@@ -61,13 +82,11 @@ def _fmt(sizes: Mapping[str, int]) -> str:
     return "{" + ", ".join(f"{a}[{s}]" for a, s in sizes.items()) + "}"
 
 
-def _is_named(x) -> bool:
+def _is_named(x: Any) -> bool:
     return isinstance(x, _nt.NamedTensor)
 
 
-def _names_of(order) -> tuple:
-    if order is None:
-        return None
+def _names_of(order: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(order, str):
         return (order,)
     return tuple(order)
@@ -81,7 +100,7 @@ def _as_pair(actual, expected, order, what):
             f"{what}: actual must be a named tensor, got {type(actual).__name__}; "
             f"compare positional tensors with torch.testing.assert_close")
     have = _nt.shape(actual)
-    order = _names_of(order)
+    order = None if order is None else _names_of(order)
     if _is_named(expected):
         want = _nt.shape(expected)
         missing = [a for a in want if a not in have]
@@ -171,7 +190,7 @@ def _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype, what):
         f"|expected|)")
 
 
-def assert_close(actual, expected, *, order: Sequence[str] | str | None = None,
+def assert_close(actual: Named, expected: Any, *, order: Sequence[str] | str | None = None,
                  rtol: float | None = None, atol: float | None = None,
                  equal_nan: bool = False, check_dtype: bool = True) -> None:
     """Assert that the named tensor ``actual`` equals ``expected`` within tolerance.
@@ -183,40 +202,74 @@ def assert_close(actual, expected, *, order: Sequence[str] | str | None = None,
     (``default_tolerances``); dtypes must agree unless ``check_dtype=False``.
     The AssertionError names the axes and sizes that differ, or the number of
     differing values and the first index record where they differ.
+
+    Example:
+
+    >>> from ntlib.testing import assert_close
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> assert_close(A, nt.tensor([[1., 3], [2, 4]], ("j", "i")))    # by name
+    >>> assert_close(A, torch.tensor([[1., 3], [2, 4]], dtype=torch.float64),
+    ...              order=("j", "i"))            # positional, read as j, i
+    >>> assert_close(A, nt.tensor([[1., 2], [3, 4.001]], ("i", "j")))
+    Traceback (most recent call last):
+        ...
+    AssertionError: assert_close: 1 of 4 values differ ... expected 4.001 ...
     """
     _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype,
              "assert_close")
 
 
-def assert_equal(actual, expected, *, order: Sequence[str] | str | None = None,
+def assert_equal(actual: Named, expected: Any, *, order: Sequence[str] | str | None = None,
                  check_dtype: bool = True) -> None:
     """Assert that ``actual`` equals ``expected`` exactly (see :func:`assert_close`
-    for the arguments); NaN equals NaN, as in numpy.testing.assert_array_equal."""
+    for the arguments); NaN equals NaN, as in numpy.testing.assert_array_equal.
+
+    Example:
+
+    >>> from ntlib.testing import assert_equal
+    >>> x = nt.tensor([1, 2, 3], "a")
+    >>> assert_equal(x + x, 2 * x)
+    >>> assert_equal(x, nt.tensor([1, 2], "a"))
+    Traceback (most recent call last):
+        ...
+    AssertionError: assert_equal: axis sizes differ: 'a' has size 3 ... 2 ...
+    """
     _compare(actual, expected, order, 0.0, 0.0, True, check_dtype, "assert_equal")
 
 
-def named(data, names: Sequence[str] | str, *, storage: Sequence | None = None):
+def named(data: Any, names: Sequence[str] | str, *,
+          storage: Sequence[str] | Sequence[int] | None = None) -> Named:
     """A named tensor holding the positional ``data`` whose dims are ``names``.
 
     ``storage`` (axis names, or a permutation of the dims as ints) stores the
     result with its axes in that order instead (a permuted view, not a copy),
     so that code which relied on the storage order or on contiguous data would
     fail; the values by name are the same.
+
+    Example:
+
+    >>> from ntlib.testing import named
+    >>> B = named([[1, 2, 3], [4, 5, 6]], ("a", "b"), storage=("b", "a"))
+    >>> B.names                                       # stored b first
+    ('b', 'a')
+    >>> nt.show(B, ("a", "b"))                  # the same values by name
+    a[2] × b[3]   (rows: a, columns: b)
+    [[1 2 3]
+     [4 5 6]]
     """
-    names = _names_of(names)
+    axes = _names_of(names)
     data = torch.as_tensor(data)
     if storage is None:
-        return _nt.tensor(data, names)
-    storage = tuple(storage)
-    if all(isinstance(s, int) for s in storage):
-        storage = tuple(names[p] for p in storage)
-    if sorted(storage) != sorted(names):
-        raise ValueError(f"named: storage {storage} must list each of {names} once")
-    perm = [names.index(a) for a in storage]
-    return _nt.tensor(data.permute(perm), storage)
+        return _nt.tensor(data, axes)
+    order = tuple(axes[p] if isinstance(p, int) else p for p in storage)
+    if sorted(order) != sorted(axes):
+        raise ValueError(f"named: storage {tuple(storage)} must list each of {axes} once")
+    perm = [axes.index(a) for a in order]
+    return _nt.tensor(data.permute(perm), order)
 
 
-def positional_reference(fn: Callable, *tensors, order: Sequence, names=()):
+def positional_reference(fn: Callable[..., Any], *tensors: Any, order: Sequence[Any],
+                         names: Sequence[Any] = ()) -> Any:
     """``fn`` run on the positional data of ``tensors``, its result named ``names``.
 
     Each named tensor among ``tensors`` is passed to ``fn`` as a torch tensor
@@ -226,6 +279,18 @@ def positional_reference(fn: Callable, *tensors, order: Sequence, names=()):
     returns a torch tensor whose dimensions are ``names``, or a tuple of
     them, with ``names`` a sequence of name sequences.  Axis order is then
     explicit everywhere, as in a positional reference implementation.
+
+    Example:
+
+    >>> from ntlib.testing import assert_close, positional_reference
+    >>> X = nt.randn(seed=0, batch=2, layer=3)
+    >>> W = nt.randn(seed=1, out=4, layer=3)
+    >>> ref = positional_reference(lambda x, w: x @ w.T, X, W,
+    ...                            order=("batch", "out", "layer"),
+    ...                            names=("batch", "out"))
+    >>> nt.shape(ref)
+    {'batch': 2, 'out': 4}
+    >>> assert_close(nt.contract(X, W, over="layer"), ref)
     """
     per_arg = (not isinstance(order, str) and len(order) > 0
                and not isinstance(order[0], str))
@@ -257,7 +322,7 @@ def positional_reference(fn: Callable, *tensors, order: Sequence, names=()):
 # hypothesis strategies
 
 
-def _st():
+def _st() -> Any:
     try:
         from hypothesis import strategies as st
     except ImportError as e:  # pragma: no cover
@@ -270,7 +335,8 @@ POOL = ("a", "b", "c", "d")
 
 
 def shapes(names: Sequence[str] = POOL, *, min_size: int = 1, max_size: int = 4,
-           min_axes: int | None = None, max_axes: int | None = None):
+           min_axes: int | None = None, max_axes: int | None = None
+           ) -> SearchStrategy[dict[str, int]]:
     """A strategy of shapes ``{axis: size}``.
 
     Without ``min_axes``/``max_axes`` every name of ``names`` is an axis;
@@ -292,7 +358,7 @@ def shapes(names: Sequence[str] = POOL, *, min_size: int = 1, max_size: int = 4,
     return draw_shape()
 
 
-def axis_orders(names: Sequence[str]):
+def axis_orders(names: Sequence[str]) -> SearchStrategy[tuple[str, ...]]:
     """A strategy of the orders (permutations, as tuples) of the axis names."""
     st = _st()
     return st.permutations(list(_names_of(names))).map(tuple)
@@ -311,9 +377,10 @@ def _values(shape_, dtype, seed, low, high):
     return torch.randint(lo, hi + 1, shape_, generator=g, dtype=torch.int64).to(dtype)
 
 
-def named_tensors(names: Sequence[str] | None = None, sizes=None,
-                  dtype: torch.dtype = torch.float64, *, elements=None,
-                  min_size: int = 1, max_size: int = 4, low: int = -4, high: int = 4):
+def named_tensors(names: Sequence[str] | None = None, sizes: Any = None,
+                  dtype: torch.dtype = torch.float64, *, elements: Any = None,
+                  min_size: int = 1, max_size: int = 4, low: int = -4,
+                  high: int = 4) -> SearchStrategy[Named]:
     """A strategy of named tensors stored in a drawn axis order.
 
     ``names``: the axes (default: a drawn subset of ``a, b, c, d``);
@@ -349,7 +416,7 @@ def named_tensors(names: Sequence[str] | None = None, sizes=None,
     return draw_tensor()
 
 
-def to_device(x, device):
+def to_device(x: Named, device: str | torch.device) -> Named:
     """The named tensor ``x`` with its data on ``device`` (e.g. ``"meta"``).
 
     Unlike :func:`ntlib.tensor`, which places data on :func:`ntlib.device`,

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from . import funsor_compat as fc
+
+if TYPE_CHECKING:
+    from ..core.named_tensor import Named
 
 __all__ = [
     "AxisError", "DeviceError", "device", "on_device", "needs_values", "seeded_data",
@@ -32,6 +36,18 @@ class AxisError(ValueError):
     The message always names the offending axis (or argument) and the sizes
     involved: a missing or repeated axis, a size clash, an axis name that is
     not a str, a size that is not a non-negative int.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.sum(A, "depth")
+    Traceback (most recent call last):
+        ...
+    ntlib.AxisError: sum: axis 'depth' is not an axis of the tensor, ...
+    >>> A + nt.tensor([1., 2, 3, 4], "width")
+    Traceback (most recent call last):
+        ...
+    ntlib.AxisError: binary operation add: axis 'width' has size 3 in ...
     """
 
 
@@ -42,6 +58,14 @@ class DeviceError(ValueError):
     device, which have none (only their shapes): comparing or printing
     values, a Python number from a tensor, a loop that stops when the values
     converge, handing the values to another library (see :func:`on_device`).
+
+    Example:
+
+    >>> x = nt.tensor([1., 2], "a")
+    >>> x + nt.testing.to_device(x, "meta")
+    Traceback (most recent call last):
+        ...
+    ntlib.DeviceError: binary operation add: operand 0 is on device ... first
     """
 
 
@@ -52,8 +76,9 @@ AxisError.__module__ = DeviceError.__module__ = "ntlib"
 # the device, read from NTLIB_DEVICE (looked up in os.environ's own dict: the
 # mapping's get costs microseconds, a construction should not)
 
+_ENV: Mapping[Any, Any]
 try:
-    _ENV, _KEY = os.environ._data, os.environ.encodekey("NTLIB_DEVICE")
+    _ENV, _KEY = getattr(os.environ, "_data"), os.environ.encodekey("NTLIB_DEVICE")
 except AttributeError:  # pragma: no cover (not CPython's os.environ)
     _ENV, _KEY = os.environ, "NTLIB_DEVICE"
 _DEVICES: dict = {}
@@ -66,6 +91,12 @@ def device() -> torch.device:
     Inside ``with nt.on_device(d):``, d; else NTLIB_DEVICE (cpu, cuda, cuda:N,
     meta) if set, else CUDA when available, else the CPU.  This is the only
     place the choice is made.
+
+    Example:
+
+    >>> x = nt.tensor([1., 2], "a")
+    >>> x.data.device == nt.device()
+    True
     """
     forced = _FORCED[-1]
     if forced is not None:
@@ -106,7 +137,7 @@ class on_device:
         return False
 
 
-def needs_values(what, tensors) -> None:
+def needs_values(what: str, tensors: Sequence[Any]) -> None:
     """DeviceError when ``what`` would read the values of a tensor on the meta
     device, which has none (tensors on several devices: the usual message,
     naming two of them)."""
@@ -122,7 +153,8 @@ def needs_values(what, tensors) -> None:
         f"(cpu, cuda) to run it")
 
 
-def seeded_data(kind: str, shape_: tuple, seed: int, dtype, low: int = 0, high: int = 1):
+def seeded_data(kind: str, shape_: tuple, seed: int, dtype: torch.dtype | None,
+                low: int = 0, high: int = 1) -> torch.Tensor:
     """Seeded random data of ``shape_`` on nt.device(): drawn on the CPU
     (``kind`` randn, rand or randint) and moved, so that a seed gives the same
     values on every device; on the meta device an empty tensor of that shape,
@@ -142,26 +174,26 @@ def seeded_data(kind: str, shape_: tuple, seed: int, dtype, low: int = 0, high: 
 # --------------------------------------------------------------------------
 # making named tensors
 
-_NAMED = [None]   # the NamedTensor class, registered by ntlib.core.tensor
+_NAMED: list[Any] = [None]   # the NamedTensor class, registered by ntlib.core.tensor
 _CLASSES: dict = {}
 _new = object.__new__
 
 
-def set_named_type(cls) -> None:
+def set_named_type(cls: type) -> None:
     """Register the named-tensor class (done once, by ntlib.core.tensor)."""
     _NAMED[0] = cls
     _CLASSES.clear()
 
 
-def named_type():
+def named_type() -> Any:
     return _NAMED[0]
 
 
-def is_named(x) -> bool:
+def is_named(x: object) -> bool:
     return isinstance(x, _NAMED[0])
 
 
-def make(data: torch.Tensor, names: tuple):
+def make(data: torch.Tensor, names: tuple[str, ...]) -> Named:
     """A named tensor with ``data`` and axes ``names`` (a tuple of distinct str,
     one per dimension of data; not checked: for results ntlib computes).
 
@@ -179,7 +211,7 @@ def make(data: torch.Tensor, names: tuple):
     return x
 
 
-def wrap(data: torch.Tensor, names: Iterable[str], what: str = "tensor"):
+def wrap(data: torch.Tensor, names: Iterable[str], what: str = "tensor") -> Named:
     """A named tensor with axes ``names``, one per dimension of ``data`` (checked)."""
     names = tuple(names)
     if len(names) != data.dim():
@@ -195,7 +227,8 @@ def wrap(data: torch.Tensor, names: Iterable[str], what: str = "tensor"):
     return make(data, names)
 
 
-def as_named(x, what: str = "expected a named tensor", param: str | None = None):
+def as_named(x: Any, what: str = "expected a named tensor",
+             param: str | None = None) -> Named:
     """x as a named tensor: a NamedTensor itself; a funsor Tensor of scalars or a
     funsor Number with the same data; a Python number as a tensor without axes.
     A positional torch tensor or numpy array is refused (TypeError saying how to
@@ -221,7 +254,7 @@ def as_named(x, what: str = "expected a named tensor", param: str | None = None)
         f"got {type(x).__name__}")
 
 
-def positional_error(x, where):
+def positional_error(x: Any, where: str) -> TypeError:
     shape_ = tuple(x.shape) if hasattr(x, "shape") else "?"
     return TypeError(
         f"{where}: cannot combine a named tensor with a positional "
@@ -230,7 +263,7 @@ def positional_error(x, where):
         f"e.g. nt.tensor(t, ('height', 'width')).")
 
 
-def scalar_operand(other, what):
+def scalar_operand(other: Any, what: str) -> Any:
     """A Python number or 0-dim torch tensor for ``other``, or None if it is not a scalar."""
     if isinstance(other, (bool, int, float)):
         return other
@@ -258,17 +291,17 @@ def fmt(sizes: Mapping[str, int]) -> str:
     return "{" + ", ".join(f"{a}[{s}]" for a, s in sizes.items()) + "}"
 
 
-def sizes_of(x) -> dict:
+def sizes_of(x: Named) -> dict[str, int]:
     """{axis: size} of a named tensor."""
     return dict(zip(x._names, x.data.shape))
 
 
-def missing_axis(what, ax, x) -> AxisError:
+def missing_axis(what: str, ax: str, x: Named) -> AxisError:
     return AxisError(f"{what}: axis {ax!r} is not an axis of the tensor, "
                      f"whose axes are {fmt(sizes_of(x))}")
 
 
-def require(x, axes, what) -> None:
+def require(x: Named, axes: Iterable[str], what: str) -> None:
     """Raise AxisError unless every axis in ``axes`` is an axis of ``x``."""
     have = x._names
     for a in axes:
@@ -276,18 +309,18 @@ def require(x, axes, what) -> None:
             raise missing_axis(what, a, x)
 
 
-def forbid(x, ax, what, role) -> None:
+def forbid(x: Named, ax: str, what: str, role: str) -> None:
     """Raise AxisError if ``x`` (called ``role`` in the message) has the axis ``ax``."""
     if ax in x._names:
         raise AxisError(f"{what}: {role} must not have an axis {ax!r}; its axes are "
                         f"{fmt(sizes_of(x))}")
 
 
-def _kind(value) -> str:
+def _kind(value: object) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def axis_name(value, what, param) -> str:
+def axis_name(value: Any, what: str, param: str) -> str:
     """``value`` if it is an axis name (a str), else AxisError naming the argument."""
     if value.__class__ is str or isinstance(value, str):
         return value
@@ -303,7 +336,8 @@ def axis_name(value, what, param) -> str:
 _VALID: set = set()
 
 
-def axis_names(value, what, param, owner=None) -> tuple:
+def axis_names(value: Any, what: str, param: str,
+               owner: Named | None = None) -> tuple[str, ...]:
     """One axis name or a sequence of them, as a tuple (repeats refused; the
     message names the axes of ``owner``, the tensor they belong to, if given)."""
     if value.__class__ is str:
@@ -332,13 +366,13 @@ def axis_names(value, what, param, owner=None) -> tuple:
     return names
 
 
-def refuse_complex(what, role, x) -> None:
+def refuse_complex(what: str, role: str, x: Named) -> None:
     """Raise the TypeError for complex data in ``x`` (called ``role``)."""
     raise TypeError(f"{what}: {role} must be real; got {x.data.dtype} values over "
                     f"{fmt(sizes_of(x))} (complex input is not supported here)")
 
 
-def real(what, **tensors) -> None:
+def real(what: str, **tensors: Any) -> None:
     """TypeError unless each named tensor given (by role) holds real data;
     None and values that are not named tensors are passed over."""
     for role, x in tensors.items():
@@ -346,7 +380,7 @@ def real(what, **tensors) -> None:
             refuse_complex(what, role, x)
 
 
-def axis_size(value, what, ax) -> int:
+def axis_size(value: Any, what: str, ax: str) -> int:
     """A size given as ``name=size``: a non-negative int (bools refused)."""
     if not isinstance(value, bool):
         try:
@@ -362,7 +396,7 @@ def axis_size(value, what, ax) -> int:
 # --------------------------------------------------------------------------
 # data in a given axis order
 
-def data_in(x, order) -> torch.Tensor:
+def data_in(x: Named, order: Sequence[str]) -> torch.Tensor:
     """x's data with dims permuted into ``order`` (all of x's axes), as a view."""
     have = x._names
     if have == order:
@@ -370,7 +404,7 @@ def data_in(x, order) -> torch.Tensor:
     return x.data.permute([have.index(a) for a in order])
 
 
-def align(x, order, sizes) -> torch.Tensor:
+def align(x: Named, order: Sequence[str], sizes: Mapping[str, int]) -> torch.Tensor:
     """x's data with dims in ``order`` (a superset of x's axes); missing axes have size 1."""
     names = x._names
     have = tuple(a for a in order if a in names)
@@ -380,10 +414,10 @@ def align(x, order, sizes) -> torch.Tensor:
     return d.reshape([sizes[a] if a in names else 1 for a in order])
 
 
-def merged_sizes(operands, what) -> dict:
+def merged_sizes(operands: Iterable[Named], what: str) -> dict[str, int]:
     """Union of the operands' shapes ({axis: size}); AxisError on a size clash."""
-    sizes: dict = {}
-    where = {}
+    sizes: dict[str, int] = {}
+    where: dict[str, int] = {}
     for k, t in enumerate(operands):
         for a, n in zip(t._names, t.data.shape):
             m = sizes.setdefault(a, n)
@@ -398,7 +432,7 @@ def merged_sizes(operands, what) -> dict:
 _UNIONS: dict = {}
 
 
-def union_sizes(operands, what) -> dict:
+def union_sizes(operands: Sequence[Named], what: str) -> dict[str, int]:
     """merged_sizes, remembered per signature of names and shapes (do not
     modify the dict it returns)."""
     key = tuple((t._names, t.data.shape) for t in operands)
@@ -410,7 +444,7 @@ def union_sizes(operands, what) -> dict:
     return sizes
 
 
-def same_device(operands, what) -> None:
+def same_device(operands: Iterable[Named], what: str) -> None:
     """DeviceError unless every operand's data is on one device."""
     first = None
     for k, t in enumerate(operands):
@@ -427,11 +461,11 @@ def same_device(operands, what) -> None:
 # --------------------------------------------------------------------------
 # dtypes: one rule, torch's promotion
 
-def is_float(dt) -> bool:
+def is_float(dt: torch.dtype) -> bool:
     return dt.is_floating_point or dt.is_complex
 
 
-def promote(xs):
+def promote(xs: Iterable[Any]) -> torch.dtype | None:
     """torch.result_type over the tensors (named or not) and Python numbers in xs."""
     dt, scalar_float = None, False
     for x in xs:
@@ -449,7 +483,7 @@ def promote(xs):
     return dt
 
 
-def float_dtype(*xs) -> torch.dtype:
+def float_dtype(*xs: Any) -> torch.dtype:
     """The dtype in which an operation needing real numbers computes on ``xs``.
 
     torch's promotion of the operands' dtypes (torch.result_type); if that is

@@ -48,7 +48,7 @@ import inspect
 import itertools
 import linecache
 import re
-from typing import Annotated, Sequence, Union
+from typing import Annotated, Any, Callable, Sequence, TypeVar, Union, cast
 
 import torch
 
@@ -61,6 +61,9 @@ __all__ = ["checked", "Axis", "Axes", "generate", "compatible"]
 Axis = Annotated[str, "ntlib axis"]
 #: one axis name or several; the decorator passes them on as a tuple
 Axes = Annotated[Union[str, Sequence[str]], "ntlib axes"]
+
+#: a function; the decorators below return it with its own signature (for mypy)
+F = TypeVar("F", bound=Callable[..., Any])
 
 _WORDS = {"has", "lacks", "each", "numbers", "real"}
 
@@ -184,10 +187,16 @@ def _down(r, dt):
     return base.make(r.data.to(dt), r._names)
 
 
-def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=None,
-             accumulate=False, replaces=(), real=False, values=False):
+def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
+             requirements: dict[str, str] | None = None,
+             check: Callable[..., Any] | None = None, compat: bool | None = None,
+             fast: Callable[..., Any] | None = None, accumulate: bool = False,
+             replaces: str | Sequence[str] = (), real: bool = False,
+             values: bool = False) -> Callable[..., Any]:
     """The wrapper of ``fn`` described in this module's docstring (its source is
-    registered with linecache, so tracebacks show it)."""
+    registered with linecache, so tracebacks show it).  The wrapper carries
+    fn's name, docstring and annotations, and ``__wrapped__`` = fn, so that
+    help(), inspect.signature and the book's reference show fn's signature."""
     from . import dispatch
 
     requirements = dict(requirements or {})
@@ -199,7 +208,8 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
     for t in list(tensors) + list(requirements):
         if t not in byname:
             raise TypeError(f"checked: {name} has no parameter {t!r}")
-    specs = {t: ([], [], False, False, False) for t in tensors}
+    specs: dict[str, tuple[list[str], list[str], bool, bool, bool]] = {
+        t: ([], [], False, False, False) for t in tensors}
     for t, text in requirements.items():
         specs[t] = _parse(t, text, names)
     if real:       # every tensor argument must hold real numbers
@@ -339,11 +349,11 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
             plural = _plural(fn, byname[a])
             opt_a = _optional(fn, byname[a])
             ind = "    "
-            pre = []
+            conds = []
             if opt_t:
-                pre.append(f"{t} is not None")
+                conds.append(f"{t} is not None")
             if opt_a and not plural:
-                pre.append(f"{a} is not None")
+                conds.append(f"{a} is not None")
             if each:
                 lines.append(f"{ind}for each in {t}:")
                 ind += "    "
@@ -352,8 +362,8 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
                 tv = "each"
             else:
                 tv = t
-            if pre:
-                lines.append(f"{ind}if {' and '.join(pre)}:")
+            if conds:
+                lines.append(f"{ind}if {' and '.join(conds)}:")
                 ind += "    "
             if plural:
                 normalised = not each and opt_a and a in specs[t][0]
@@ -419,6 +429,7 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
     wrapper = ns[defname]
     wrapper.__name__ = name
     wrapper.__doc__ = fn.__doc__
+    wrapper.__annotations__ = dict(getattr(fn, "__annotations__", {}))
     wrapper.__qualname__ = fn.__qualname__
     wrapper.__module__ = fn.__module__
     wrapper.__wrapped__ = fn
@@ -431,8 +442,10 @@ def generate(fn, tensors=(), requirements=None, check=None, compat=None, fast=No
     return wrapper
 
 
-def checked(*tensors, check=None, compatible=None, accumulate=False, replaces=(),
-            real=False, values=False, **requirements):
+def checked(*tensors: str, check: Callable[..., Any] | None = None,
+            compatible: bool | None = None, accumulate: bool = False,
+            replaces: str | Sequence[str] = (), real: bool = False,
+            values: bool = False, **requirements: str) -> Callable[[F], F]:
     """Declare the named tensors and axis arguments of a function (see the module
     docstring); the checks run in a wrapper generated once, before the body.
 
@@ -445,12 +458,14 @@ def checked(*tensors, check=None, compatible=None, accumulate=False, replaces=()
     them, stops when they converge, hands them to another library), so tensors
     on the meta device, which have none, are refused with DeviceError.
     """
-    def deco(fn):
+    def deco(fn: F) -> F:
         info = getattr(fn, "__ntlib__", None)
         if info is not None:   # over fused_by: one wrapper for both
-            return generate(fn.__wrapped__, tensors, requirements, check or info["check"],
-                            compatible, info["fast"], accumulate, replaces, real, values)
-        return generate(fn, tensors, requirements, check, compatible, accumulate=accumulate,
-                        replaces=replaces, real=real, values=values)
+            return cast(F, generate(getattr(fn, "__wrapped__"), tensors, requirements,
+                                    check or info["check"], compatible, info["fast"],
+                                    accumulate, replaces, real, values))
+        return cast(F, generate(fn, tensors, requirements, check, compatible,
+                                accumulate=accumulate, replaces=replaces, real=real,
+                                values=values))
     return deco
 

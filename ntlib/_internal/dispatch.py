@@ -8,8 +8,10 @@ fused one runs by default; ``with nt.plain():`` runs the formula.
 from __future__ import annotations
 
 import os
+from typing import Any, Callable, cast
 
 from . import checks
+from .checks import F
 
 __all__ = ["plain", "strict_fused", "fused_enabled", "fused_by", "PLAIN", "STRICT"]
 
@@ -25,15 +27,25 @@ class plain:
     computation, ntlib dispatches to it by default (tests check that both
     paths agree).  Inside "with nt.plain():" every block runs its plain
     definition instead.
+
+    Example:
+
+    >>> x = nt.randn(seed=0, batch=2, seq=3)
+    >>> fused = nt.softmax(x, "seq")          # torch.softmax
+    >>> with nt.plain():
+    ...     formula = nt.softmax(x, "seq")    # exp(x - max) / sum, as shown
+    ...     nt.fused_enabled()
+    False
+    >>> nt.allclose(formula, fused)
+    True
     """
 
-    def __enter__(self):
+    def __enter__(self) -> plain:
         PLAIN.append(True)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         PLAIN.pop()
-        return False
 
 
 class strict_fused:
@@ -42,23 +54,45 @@ class strict_fused:
     For tests: inside "with nt.strict_fused():" a block whose fused kernel
     returns NotImplemented raises RuntimeError, so a kernel that never runs
     cannot go unnoticed.  NTLIB_STRICT_FUSED=1 turns it on for a whole run.
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=2, layer=3)
+    >>> W = nt.randn(seed=1, batch=2, out=4, layer=3)    # weights per example
+    >>> b = nt.randn(seed=2, out=4)
+    >>> nt.shape(nt.full_conn(X, W, b))    # F.linear declines: the formula
+    {'batch': 2, 'layer': 4}
+    >>> with nt.strict_fused():
+    ...     nt.full_conn(X, W, b)
+    Traceback (most recent call last):
+        ...
+    RuntimeError: full_conn: the fused kernel declined these inputs ...
     """
 
-    def __enter__(self):
+    def __enter__(self) -> strict_fused:
         STRICT.append(True)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         STRICT.pop()
-        return False
 
 
 def fused_enabled() -> bool:
-    """True unless inside "with nt.plain():"."""
+    """True unless inside "with nt.plain():".
+
+    Example:
+
+    >>> nt.fused_enabled()
+    True
+    >>> with nt.plain():
+    ...     nt.fused_enabled()
+    False
+    """
     return not PLAIN[-1]
 
 
-def fused_by(fast, check=None):
+def fused_by(fast: Callable[..., Any],
+             check: Callable[..., Any] | None = None) -> Callable[[F], F]:
     """Decorator: pair a plain (formula-shaped) definition with a fused kernel.
 
     The decorated block first runs its checks (those declared with
@@ -69,13 +103,27 @@ def fused_by(fast, check=None):
     decline, in which case the plain definition runs (inside
     "with nt.strict_fused():" declining raises).  The two implementations
     stay reachable as block.plain and block.fused.
+
+    Example:
+
+    >>> def cube_fused(x):                        # the fused kernel
+    ...     return nt.tensor(torch.pow(x.data, 3), nt.names(x))
+    >>> @nt.fused_by(cube_fused)
+    ... def cube(x):                              # the formula
+    ...     return x * x * x
+    >>> x = nt.tensor([1., 2, 3], "a")
+    >>> nt.show(cube(x))
+    a[3]
+    [ 1.  8. 27.]
+    >>> cube.plain is not cube and nt.equal(cube.plain(x), cube.fused(x))
+    True
     """
-    def pair(plain_def):
+    def pair(plain_def: F) -> F:
         info = getattr(plain_def, "__ntlib__", None)
         if info is not None:   # over the checking decorator: one wrapper for both
-            return checks.generate(plain_def.__wrapped__, info["tensors"],
-                                   info["requirements"], info["check"] or check,
-                                   info["compat"], fast, info["accumulate"],
-                                   values=info.get("values", False))
-        return checks.generate(plain_def, check=check, compat=False, fast=fast)
+            return cast(F, checks.generate(getattr(plain_def, "__wrapped__"), info["tensors"],
+                                           info["requirements"], info["check"] or check,
+                                           info["compat"], fast, info["accumulate"],
+                                           values=info.get("values", False)))
+        return cast(F, checks.generate(plain_def, check=check, compat=False, fast=fast))
     return pair

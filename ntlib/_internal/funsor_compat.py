@@ -38,6 +38,7 @@ Nothing else in ntlib imports funsor.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any
 
 with warnings.catch_warnings():
     # funsor's torch backend imports pyro, which imports tqdm.auto; in a
@@ -47,11 +48,34 @@ with warnings.catch_warnings():
     import funsor.ops as ops
     from funsor.domains import Bint, Real
     from funsor.interpretations import eager, eager_base
-    from funsor.tensor import Tensor
-    from funsor.terms import Binary, Funsor, Number
+    from funsor.terms import Binary
     from funsor.typing import deep_type, get_args, get_origin
 
     funsor.set_backend("torch")
+
+if TYPE_CHECKING:
+    # funsor has no type information; were its classes Any, a named tensor (a
+    # subclass of Tensor) would pass for any type at all (a float, say).  Type
+    # checkers see these shells instead: what ntlib reads of them is declared,
+    # anything else is Any.
+    import torch
+
+    class Funsor:
+        inputs: Any
+        output: Any
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    class Tensor(Funsor):
+        data: torch.Tensor
+
+        def __init__(self, data: Any, inputs: Any = None, dtype: Any = "real") -> None: ...
+
+    class Number(Funsor):
+        data: Any
+else:
+    from funsor.tensor import Tensor
+    from funsor.terms import Funsor, Number
 
 __all__ = ["funsor", "ops", "Tensor", "Funsor", "Number", "Real", "bint", "typed_class",
            "funsor_tensor", "register_named_binary", "subs"]
@@ -59,7 +83,7 @@ __all__ = ["funsor", "ops", "Tensor", "Funsor", "Number", "Real", "bint", "typed
 _BINT: dict = {}
 
 
-def bint(size: int):
+def bint(size: int) -> Any:
     """funsor's Bint[size], cached (the domain lookup is slow next to a small op)."""
     dom = _BINT.get(size)
     if dom is None:
@@ -67,7 +91,7 @@ def bint(size: int):
     return dom
 
 
-def typed_class(cls, data, ndim: int):
+def typed_class(cls: type, data: Any, ndim: int) -> Any:
     """The class funsor's constructor would instantiate for cls(data, inputs) with
     ``ndim`` inputs: get_origin(cls)[deep_type((data, inputs, "real"))]."""
     inputs = tuple(("a%d" % k, bint(1)) for k in range(ndim))

@@ -16,6 +16,8 @@ from .operations import abs, einsum, einsum_equation, elementwise, layout, max, 
     one_hot_limit, reduce, select, sum  # noqa: F401,A004
 from .shapes import *  # noqa: F401,F403
 from .named_tensor import *  # noqa: F401,F403
+# the annotation alias (x: Named), for ntlib's modules; not part of nt.*
+from .named_tensor import Named  # noqa: F401
 
 _BUILTIN_NAMES = ("sum", "max", "min", "abs")
 __all__ = [n for n in (["DeviceError", "fused_by", "plain", "strict_fused"]

@@ -18,12 +18,13 @@ is the one explicit way back to a positional torch.Tensor.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Union
 
 import numpy as np
 import torch
 
-from .._internal import (AxisError, Axes, axis_size, checked, data_in, device, fmt,
-                         needs_values, on_device, refuse_complex, seeded_data,
+from .._internal import (AxisError, Axes, Axis, axis_size, checked, data_in, device,
+                         fmt, needs_values, on_device, refuse_complex, seeded_data,
                          set_named_type, sizes_of, wrap)
 from .._internal import funsor_compat as fc
 
@@ -34,10 +35,10 @@ __all__ = ["NamedTensor", "AxisError", "device", "on_device", "tensor", "randn",
 class _computed:
     """A funsor attribute computed from the axis names when first read, then kept."""
 
-    def __init__(self, fn):
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
         self.fn, self.name = fn, fn.__name__
 
-    def __get__(self, obj, cls=None):
+    def __get__(self, obj: Any, cls: type | None = None) -> Any:
         if obj is None:
             return self
         value = obj.__dict__[self.name] = self.fn(obj)
@@ -47,8 +48,8 @@ class _computed:
 _INPUTS: dict = {}
 
 
-def _no_positional(what, hint):
-    def method(self, *args, **kwargs):
+def _no_positional(what: str, hint: str) -> Callable[..., NoReturn]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError(f"{what} is not defined for named tensors: their axes have no "
                         f"order.  {hint}")
     method.__name__ = what
@@ -75,12 +76,28 @@ class NamedTensor(fc.Tensor):
     - what needs an axis order (x @ y, x[0], len(x), iteration, x.reshape,
       numpy conversion) raises a TypeError that says what to use instead;
       bool, float, int and .item() work for a tensor without axes.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> A.shape
+    {'height': 2, 'width': 3}
+    >>> nt.show(A.sum("height") + nt.tensor([10., 20, 30], "width"))
+    width[3]
+    [14. 26. 43.]
+    >>> nt.show(A(width=2))
+    height[2]
+    [4. 9.]
+    >>> len(A)
+    Traceback (most recent call last):
+        ...
+    TypeError: len() is not defined for named tensors: ... Use nt.shape(x)...
     """
 
     __hash__ = fc.Tensor.__hash__
     __array_ufunc__ = None          # numpy defers to our reflected operators
 
-    def __init__(self, data, inputs=None, dtype="real"):
+    def __init__(self, data: torch.Tensor, inputs: Any = None, dtype: str = "real") -> None:
         # funsor's own constructor (NamedTensor(data, inputs)) comes here;
         # ntlib's operations build results without it (ntlib._internal.make)
         super().__init__(data, inputs, dtype)
@@ -116,16 +133,16 @@ class NamedTensor(fc.Tensor):
 
     # -- description ---------------------------------------------------------
     @property
-    def shape(self):
+    def shape(self) -> dict[str, int]:
         """The axes and their sizes, {axis: size} (as nt.shape)."""
         return dict(zip(self._names, self.data.shape))
 
     @property
-    def names(self):
+    def names(self) -> tuple[str, ...]:
         """The axis names (storage order, which carries no meaning)."""
         return self._names
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         d = self.data
         head = "named tensor " + (" × ".join(f"{a}[{s}]" for a, s in self.shape.items())
                                   or "(no axes)")
@@ -136,11 +153,11 @@ class NamedTensor(fc.Tensor):
             return head + "\n(no values: a meta tensor has only its shape)"
         n = d.dim()
         with torch.no_grad():
-            arr = d.detach().cpu()
-            if arr.dtype in (torch.bfloat16, torch.float16):
-                arr = arr.float()
+            t = d.detach().cpu()
+            if t.dtype in (torch.bfloat16, torch.float16):
+                t = t.float()
             edge = 3 if n <= 2 else 2 if n == 3 else 1
-            arr = arr.numpy()
+            arr = t.numpy()
             if arr.dtype.kind == "f":  # rounded, and + 0.0: never a "-0."
                 arr = np.round(arr, 4) + 0.0
             body = np.array2string(arr, precision=4, separator=" ",
@@ -155,6 +172,70 @@ class NamedTensor(fc.Tensor):
 
     __str__ = __repr__
 
+    # -- the methods installed from the table METHODS of ntlib.core.operations,
+    # declared here for type checkers (x + y, x.sum("a"), ... are named tensors)
+    if TYPE_CHECKING:
+        def __add__(self, other: Operand) -> NamedTensor: ...
+        def __radd__(self, other: Operand) -> NamedTensor: ...
+        def __sub__(self, other: Operand) -> NamedTensor: ...
+        def __rsub__(self, other: Operand) -> NamedTensor: ...
+        def __mul__(self, other: Operand) -> NamedTensor: ...
+        def __rmul__(self, other: Operand) -> NamedTensor: ...
+        def __truediv__(self, other: Operand) -> NamedTensor: ...
+        def __rtruediv__(self, other: Operand) -> NamedTensor: ...
+        def __floordiv__(self, other: Operand) -> NamedTensor: ...
+        def __rfloordiv__(self, other: Operand) -> NamedTensor: ...
+        def __mod__(self, other: Operand) -> NamedTensor: ...
+        def __rmod__(self, other: Operand) -> NamedTensor: ...
+        def __pow__(self, other: Operand) -> NamedTensor: ...
+        def __rpow__(self, other: Operand) -> NamedTensor: ...
+        def __and__(self, other: Operand) -> NamedTensor: ...
+        def __rand__(self, other: Operand) -> NamedTensor: ...
+        def __or__(self, other: Operand) -> NamedTensor: ...
+        def __ror__(self, other: Operand) -> NamedTensor: ...
+        def __xor__(self, other: Operand) -> NamedTensor: ...
+        def __rxor__(self, other: Operand) -> NamedTensor: ...
+        def __lt__(self, other: Operand) -> NamedTensor: ...
+        def __le__(self, other: Operand) -> NamedTensor: ...
+        def __gt__(self, other: Operand) -> NamedTensor: ...
+        def __ge__(self, other: Operand) -> NamedTensor: ...
+        # elementwise, as in torch and numpy (object's == returns a bool)
+        def __eq__(self, other: object) -> NamedTensor: ...  # type: ignore[override]
+        def __ne__(self, other: object) -> NamedTensor: ...  # type: ignore[override]
+        def __neg__(self) -> NamedTensor: ...
+        def __pos__(self) -> NamedTensor: ...
+        def __abs__(self) -> NamedTensor: ...
+        def __invert__(self) -> NamedTensor: ...
+        def __call__(self, **indices: int | NamedTensor) -> NamedTensor: ...
+        def __getitem__(self, item: Mapping[str, int | NamedTensor]) -> NamedTensor: ...
+        def sum(self, axes: Axes | None = None) -> NamedTensor: ...
+        def mean(self, axes: Axes | None = None) -> NamedTensor: ...
+        def max(self, axes: Axes | None = None) -> NamedTensor: ...
+        def min(self, axes: Axes | None = None) -> NamedTensor: ...
+        def prod(self, axes: Axes | None = None) -> NamedTensor: ...
+        def var(self, axes: Axes | None = None) -> NamedTensor: ...
+        def std(self, axes: Axes | None = None) -> NamedTensor: ...
+        def logsumexp(self, axes: Axes | None = None) -> NamedTensor: ...
+        def all(self, axes: Axes | None = None) -> NamedTensor: ...
+        def any(self, axes: Axes | None = None) -> NamedTensor: ...
+        def norm(self, axes: Axes | None = None, p: float = 2) -> NamedTensor: ...
+        def softmax(self, ax: Axis) -> NamedTensor: ...
+        def log_softmax(self, ax: Axis) -> NamedTensor: ...
+        def argmax(self, ax: Axis) -> NamedTensor: ...
+        def argmin(self, ax: Axis) -> NamedTensor: ...
+        def exp(self) -> NamedTensor: ...
+        def log(self) -> NamedTensor: ...
+        def log1p(self) -> NamedTensor: ...
+        def sqrt(self) -> NamedTensor: ...
+        def abs(self) -> NamedTensor: ...
+        def sigmoid(self) -> NamedTensor: ...
+        def tanh(self) -> NamedTensor: ...
+        def atanh(self) -> NamedTensor: ...
+        def rename(self, mapping: Mapping[str, str] | None = None, /,
+                   **names: str) -> NamedTensor: ...
+        def astype(self, dtype: torch.dtype) -> NamedTensor: ...
+        def positional(self, names: Axes) -> torch.Tensor: ...
+
     # -- what needs an axis order ------------------------------------------
     __lshift__ = __rshift__ = __rlshift__ = __rrshift__ = _no_positional(
         "bit shifting", "Use torch on nt.positional(x, order).")
@@ -168,12 +249,12 @@ class NamedTensor(fc.Tensor):
     reshape = _no_positional(
         "reshape", "Use nt.flatten(x, axes, new) and nt.unflatten(x, ax, sizes).")
 
-    def __array__(self, *args, **kwargs):
+    def __array__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("a named tensor has no axis order to give numpy; use "
                         "nt.positional(x, order) (then .cpu().numpy())")
 
     # -- scalars -------------------------------------------------------------
-    def _scalar(self, what):
+    def _scalar(self, what: str) -> torch.Tensor:
         if self._names:
             raise AxisError(
                 f"{what} needs a named tensor without axes; this one has "
@@ -182,25 +263,25 @@ class NamedTensor(fc.Tensor):
             needs_values(what, (self,))
         return self.data
 
-    def item(self):
+    def item(self) -> Any:
         return self._scalar("item()").item()
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self._scalar("bool()"))
 
-    def __float__(self):
+    def __float__(self) -> float:
         d = self._scalar("float()")
         if d.is_complex():     # as Python's float(complex): refused
             refuse_complex("float()", "the tensor", self)
         return float(d)
 
-    def __int__(self):
+    def __int__(self) -> int:
         d = self._scalar("int()")
         if d.is_complex():
             refuse_complex("int()", "the tensor", self)
         return int(d)
 
-    def __treescope_ndarray_adapter__(self):
+    def __treescope_ndarray_adapter__(self) -> Any:
         """treescope's array adapter: ``treescope.render_array(x)`` draws the
         tensor faceted by axis name (see :mod:`ntlib._treescope`)."""
         from .._treescope import NamedTensorAdapter
@@ -208,6 +289,12 @@ class NamedTensor(fc.Tensor):
 
 
 set_named_type(NamedTensor)
+
+#: the type of a named tensor in ntlib's annotations (``x: Named``)
+Named = NamedTensor
+#: what arithmetic takes besides a named tensor: a Python number (a 0-dim torch
+#: tensor works too; a positional one is refused)
+Operand = Union[NamedTensor, complex, torch.Tensor]
 
 
 # --------------------------------------------------------------------------
@@ -233,7 +320,7 @@ def _not_named_yet(data, names, dtype):
 
 
 @checked(check=_not_named_yet)
-def tensor(data, names: Axes, *, dtype=None) -> NamedTensor:
+def tensor(data: Any, names: Axes, *, dtype: torch.dtype | None = None) -> Named:
     """Make a named tensor whose axes are names, one per dimension of data.
 
     data may be nested lists, a numpy array or a torch tensor; it is moved to
@@ -241,11 +328,25 @@ def tensor(data, names: Axes, *, dtype=None) -> NamedTensor:
     there).  Integer data stays integer (useful as indices).  Real numbers
     given as Python lists become float64 (torch would make float32); a
     tensor or array keeps its own dtype unless dtype says otherwise.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.shape(A), nt.dtype(A)
+    ({'height': 2, 'width': 3}, torch.float64)
+    >>> nt.show(A, ("width", "height"))
+    width[3] × height[2]   (rows: width, columns: height)
+    [[3. 1.]
+     [1. 5.]
+     [4. 9.]]
+    >>> nt.dtype(nt.tensor([2, 0, 1], "seq"))   # integers stay integers
+    torch.int64
     """
     return wrap(_as_data(data, dtype, device()), names)
 
 
-def _generate(kind, seed, dtype, sizes, **kw):
+def _generate(kind: str, seed: int, dtype: torch.dtype | None, sizes: dict[str, int],
+              **kw: int) -> Named:
     if not sizes:
         raise AxisError("give at least one axis as name=size")
     shape_ = tuple(axis_size(s, kind, a) for a, s in sizes.items())
@@ -253,24 +354,51 @@ def _generate(kind, seed, dtype, sizes, **kw):
     return wrap(seeded_data(kind, shape_, seed, dtype or default, **kw), tuple(sizes))
 
 
-def randn(*, seed: int, dtype=None, **sizes: int) -> NamedTensor:
+def randn(*, seed: int, dtype: torch.dtype | None = None, **sizes: int) -> Named:
     """Standard normal entries, axes name=size in the order given.
 
     Drawn on the CPU from seed and then moved to nt.device(), so the same
     seed gives the same values on every device.  float64 by default.  On the
     meta device nothing is drawn: the tensor is made there directly, with its
     shape and dtype only (no memory, however large).
+
+    Example:
+
+    >>> X = nt.randn(seed=0, batch=2, layer=3)
+    >>> nt.shape(X)
+    {'batch': 2, 'layer': 3}
+    >>> nt.show(X, ("batch", "layer"))
+    batch[2] × layer[3]   (rows: batch, columns: layer)
+    [[ 1.541  -0.2934 -2.1788]
+     [ 0.5684 -1.0845 -1.3986]]
+    >>> nt.equal(X, nt.randn(seed=0, batch=2, layer=3))   # same seed, values
+    True
     """
     return _generate("randn", seed, dtype, sizes)
 
 
-def rand(*, seed: int, dtype=None, **sizes: int) -> NamedTensor:
-    """Uniform [0, 1) entries; otherwise as nt.randn."""
+def rand(*, seed: int, dtype: torch.dtype | None = None, **sizes: int) -> Named:
+    """Uniform [0, 1) entries; otherwise as nt.randn.
+
+    Example:
+
+    >>> nt.show(nt.rand(seed=0, a=3))
+    a[3]
+    [0.9701 0.7078 0.4594]
+    """
     return _generate("rand", seed, dtype, sizes)
 
 
-def randint(low: int, high: int, *, seed: int, dtype=None, **sizes: int) -> NamedTensor:
-    """Integers uniform in [low, high) (int64 by default); otherwise as nt.randn."""
+def randint(low: int, high: int, *, seed: int, dtype: torch.dtype | None = None,
+            **sizes: int) -> Named:
+    """Integers uniform in [low, high) (int64 by default); otherwise as nt.randn.
+
+    Example:
+
+    >>> nt.show(nt.randint(0, 10, seed=0, a=5))
+    a[5]
+    [4 9 3 0 3]
+    """
     return _generate("randint", seed, dtype, sizes, low=low, high=high)
 
 
@@ -278,20 +406,40 @@ def randint(low: int, high: int, *, seed: int, dtype=None, **sizes: int) -> Name
 # reading a named tensor
 
 @checked("x")
-def names(x) -> tuple:
-    """The axis names of x (in storage order, which carries no meaning)."""
+def names(x: Named) -> tuple[str, ...]:
+    """The axis names of x (in storage order, which carries no meaning).
+
+    Example:
+
+    >>> nt.names(nt.tensor([[1, 2, 3]], ("height", "width")))
+    ('height', 'width')
+    """
     return x._names
 
 
 @checked("x")
-def shape(x) -> dict:
-    """The shape of x as a dict {axis: size} (the paper's shp X with sizes)."""
+def shape(x: Named) -> dict[str, int]:
+    """The shape of x as a dict {axis: size} (the paper's shp X with sizes).
+
+    Example:
+
+    >>> nt.shape(nt.tensor([[1, 2, 3]], ("height", "width")))
+    {'height': 1, 'width': 3}
+    """
     return sizes_of(x)
 
 
 @checked("x")
-def dtype(x) -> torch.dtype:
-    """The torch dtype of x's values (x.dtype is funsor's output domain)."""
+def dtype(x: Named) -> torch.dtype:
+    """The torch dtype of x's values (x.dtype is funsor's output domain).
+
+    Example:
+
+    >>> nt.dtype(nt.tensor([1.5, 2.5], "a"))
+    torch.float64
+    >>> nt.dtype(nt.tensor([1, 2], "a"))
+    torch.int64
+    """
     return x.data.dtype
 
 
@@ -308,9 +456,19 @@ def _each_axis_once(x, names):
 
 
 @checked("x", check=_each_axis_once)
-def positional(x, names: Axes) -> torch.Tensor:
+def positional(x: Named, names: Axes) -> torch.Tensor:
     """The data of x as a plain torch.Tensor with dimensions in the order names.
 
     names must list every axis of x exactly once.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.positional(A, ("width", "height")).tolist()
+    [[3.0, 1.0], [1.0, 5.0], [4.0, 9.0]]
+    >>> nt.positional(A, "width")
+    Traceback (most recent call last):
+        ...
+    ntlib.AxisError: positional: names ('width',) must list each axis ...
     """
     return data_in(x, names)

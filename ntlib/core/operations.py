@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from .._internal import (AxisError, Axes, Axis, DeviceError, as_named, axis_name
                          positional_error, promote, refuse_complex, same_device,
                          scalar_operand, sizes_of, wrap)
 from .._internal import funsor_compat as fc
-from .named_tensor import NamedTensor, positional, shape
+from .named_tensor import Named, NamedTensor, positional, shape
 
 __all__ = [
     "contract", "sum", "mean", "var", "std", "prod", "max", "min", "logsumexp", "norm",
@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 _builtin_sum, _builtin_max, _builtin_abs = sum, max, abs
+#: a function laying a tensor's data out in a common axis order (see layout)
+Viewer = Callable[[torch.Tensor], torch.Tensor]
 
 
 # --------------------------------------------------------------------------
@@ -71,7 +73,9 @@ def _viewer(perm, shape_, has):
 
 
 @functools.lru_cache(maxsize=4096)
-def layout(what, x_axes, x_shape, y_axes, y_shape):
+def layout(what: str, x_axes: tuple[str, ...], x_shape: Sequence[int],
+           y_axes: tuple[str, ...], y_shape: Sequence[int]
+           ) -> tuple[tuple[str, ...], Viewer, Viewer]:
     """One axis order for two named tensors (x's axes, then those only y has),
     and for each a function laying its data out in that order, with a
     dimension of size 1 for an axis it lacks, so that torch broadcasts.
@@ -91,13 +95,23 @@ def layout(what, x_axes, x_shape, y_axes, y_shape):
     return order, view(x_axes), view(y_axes)
 
 
-def elementwise(fn, x, y, what="binary operation"):
+def elementwise(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: Named,
+                y: Named, what: str = "binary operation") -> Named:
     """fn(X, Y) entry by entry, lifted over the union of the axes:
 
     [fn(X, Y)]_s = fn(X_{s|shp X}, Y_{s|shp Y}).
 
     The operands' data are laid out in one axis order (see layout) and
     torch broadcasts.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> x = nt.tensor([2., 7], "height")
+    >>> nt.show(nt.core.elementwise(torch.mul, A, x), ("height", "width"))
+    height[2] × width[3]   (rows: height, columns: width)
+    [[ 6.  2.  8.]
+     [ 7. 35. 63.]]
     """
     order, x_view, y_view = layout(what, x.names, x.data.shape,
                                    y.names, y.data.shape)
@@ -222,14 +236,22 @@ fc.register_named_binary(NamedTensor, _funsor_binary)
 # --------------------------------------------------------------------------
 # elementwise functions (lifted to every axis automatically)
 
-def _map(fn, x, real=False) -> NamedTensor:
+def _map(fn: Callable[[torch.Tensor], torch.Tensor], x: Named,
+         real: bool = False) -> Named:
     """fn applied to x's data; real: integer input is made float first."""
     return make(fn(floating(x.data) if real else x.data), x._names)
 
 
 @checked("x")
-def sigmoid(x) -> NamedTensor:
-    """σ(X) = 1 / (1 + exp(-X)), elementwise."""
+def sigmoid(x: Named) -> Named:
+    """σ(X) = 1 / (1 + exp(-X)), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.sigmoid(nt.tensor([0., 2], "a")))
+    a[2]
+    [0.5    0.8808]
+    """
     return _map(torch.sigmoid, x, real=True)
 
 
@@ -238,50 +260,106 @@ def _abs(d):
 
 
 @checked("x")
-def abs(x) -> NamedTensor:
-    """|X|, elementwise (booleans count as integers)."""
+def abs(x: Named) -> Named:
+    """|X|, elementwise (booleans count as integers).
+
+    Example:
+
+    >>> nt.show(nt.abs(nt.tensor([-3, 0, 2], "a")))
+    a[3]
+    [3 0 2]
+    """
     return _map(_abs, x)
 
 
 @checked("x", real=True)
-def relu(x) -> NamedTensor:
-    """relu(X) = max(X, 0), elementwise."""
+def relu(x: Named) -> Named:
+    """relu(X) = max(X, 0), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.relu(nt.tensor([-1.5, 0, 2], "a")))
+    a[3]
+    [0. 0. 2.]
+    """
     return _map(torch.relu, x)
 
 
 @checked("x")
-def exp(x) -> NamedTensor:
-    """exp(X), elementwise."""
+def exp(x: Named) -> Named:
+    """exp(X), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.exp(nt.tensor([0., 1], "a")))
+    a[2]
+    [1.     2.7183]
+    """
     return _map(torch.exp, x, real=True)
 
 
 @checked("x")
-def log(x) -> NamedTensor:
-    """log(X), elementwise."""
+def log(x: Named) -> Named:
+    """log(X), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.log(nt.tensor([1., 10], "a")))
+    a[2]
+    [0.     2.3026]
+    """
     return _map(torch.log, x, real=True)
 
 
 @checked("x")
-def tanh(x) -> NamedTensor:
-    """tanh(X), elementwise."""
+def tanh(x: Named) -> Named:
+    """tanh(X), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.tanh(nt.tensor([0., 1], "a")))
+    a[2]
+    [0.     0.7616]
+    """
     return _map(torch.tanh, x, real=True)
 
 
 @checked("x")
-def sqrt(x) -> NamedTensor:
-    """sqrt(X), elementwise."""
+def sqrt(x: Named) -> Named:
+    """sqrt(X), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.sqrt(nt.tensor([4., 2], "a")))
+    a[2]
+    [2.     1.4142]
+    """
     return _map(torch.sqrt, x, real=True)
 
 
 @checked("x")
-def log1p(x) -> NamedTensor:
-    """log(1 + X), elementwise."""
+def log1p(x: Named) -> Named:
+    """log(1 + X), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.tensor([0., 1], "a").log1p())
+    a[2]
+    [0.     0.6931]
+    """
     return _map(torch.log1p, x, real=True)
 
 
 @checked("x")
-def atanh(x) -> NamedTensor:
-    """atanh(X), elementwise."""
+def atanh(x: Named) -> Named:
+    """atanh(X), elementwise.
+
+    Example:
+
+    >>> nt.show(nt.tensor([0., 0.5], "a").atanh())
+    a[2]
+    [0.     0.5493]
+    """
     return _map(torch.atanh, x, real=True)
 
 
@@ -298,8 +376,18 @@ def _invert(x):
 
 
 @checked("x")
-def astype(x, dtype) -> NamedTensor:
-    """x with its values converted to the torch dtype dtype (same axes)."""
+def astype(x: Named, dtype: torch.dtype) -> Named:
+    """x with its values converted to the torch dtype dtype (same axes).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.dtype(nt.astype(A, torch.float32))
+    torch.float32
+    >>> nt.show(nt.astype(nt.tensor([0.5, 2.7], "a"), torch.int64))
+    a[2]
+    [0 2]
+    """
     return make(x.data.to(dtype), x._names)
 
 
@@ -311,7 +399,8 @@ def _dims(axes, over):
     return [axes.index(a) for a in over], tuple(a for a in axes if a not in over)
 
 
-def reduce(fn, x, axes):
+def reduce(fn: Callable[[torch.Tensor, list[int]], torch.Tensor], x: Named,
+           axes: Sequence[str] | None) -> Named:
     """fn over the dims of the axes axes of x, lifted over x's other axes,
     which the result keeps."""
     if not axes:
@@ -331,23 +420,53 @@ def _not_empty(what):
 
 
 @checked(x="has axes")
-def sum(x, axes: Axes = None) -> NamedTensor:
+def sum(x: Named, axes: Axes | None = None) -> Named:
     """Sum over axes (one name or several; all if omitted): Σ_ax X.
 
     Integers and booleans are summed as int64 (a count), as in torch.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.sum(A, "height"))
+    width[3]
+    [ 4.  6. 13.]
+    >>> nt.show(nt.sum(A))
+    scalar: 23.
+    >>> nt.show(nt.sum(A > 2, "width"))    # a count
+    height[2]
+    [2 2]
     """
     return reduce(torch.sum, x, axes)
 
 
 @checked(x="has axes", check=_not_empty("max"), real=True)
-def max(x, axes: Axes = None) -> NamedTensor:
-    """Maximum over axes (all if omitted)."""
+def max(x: Named, axes: Axes | None = None) -> Named:
+    """Maximum over axes (all if omitted).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.max(A, "width"))
+    height[2]
+    [4. 9.]
+    """
     return reduce(torch.amax, x, axes)
 
 
 @checked(x="has axes", check=_not_empty("min"), real=True)
-def min(x, axes: Axes = None) -> NamedTensor:
-    """Minimum over axes (all if omitted)."""
+def min(x: Named, axes: Axes | None = None) -> Named:
+    """Minimum over axes (all if omitted).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.min(A, "height"))
+    width[3]
+    [1. 1. 4.]
+    >>> nt.show(nt.min(A))
+    scalar: 1.
+    """
     return reduce(torch.amin, x, axes)
 
 
@@ -358,8 +477,16 @@ def _prod(d, dims):
 
 
 @checked(x="has axes")
-def prod(x, axes: Axes = None) -> NamedTensor:
-    """Product over axes (all if omitted): Π_ax X."""
+def prod(x: Named, axes: Axes | None = None) -> Named:
+    """Product over axes (all if omitted): Π_ax X.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.prod(A, "height"))
+    width[3]
+    [ 3.  5. 36.]
+    """
     return reduce(_prod, x, axes)
 
 
@@ -368,41 +495,85 @@ def _logsumexp(d, dims):
 
 
 @checked(x="has axes")
-def logsumexp(x, axes: Axes = None) -> NamedTensor:
-    """log Σ_ax exp X, computed stably (torch.logsumexp); all axes if omitted."""
+def logsumexp(x: Named, axes: Axes | None = None) -> Named:
+    """log Σ_ax exp X, computed stably (torch.logsumexp); all axes if omitted.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.logsumexp(A, "width"))
+    height[2]
+    [4.349  9.0185]
+    """
     return reduce(_logsumexp, x, axes)
 
 
 @checked(x="has axes", accumulate=True)
-def mean(x, axes: Axes = None) -> NamedTensor:
+def mean(x: Named, axes: Axes | None = None) -> Named:
     """mean_ax X = (Σ_ax X) / |ax|, over one axis or several (all if omitted).
 
     The mean of integers or booleans (an accuracy, say) is a float.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.mean(A, "width"))
+    height[2]
+    [2.6667 5.    ]
+    >>> nt.show(nt.mean(nt.tensor([1, 0, 1, 1], "batch")))   # a float
+    scalar: 0.75
     """
+    if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
+        assert axes is not None
     return sum(x, axes) / math.prod(x.shape[a] for a in axes)
 
 
 @checked(x="has axes", accumulate=True)
-def var(x, axes: Axes = None) -> NamedTensor:
+def var(x: Named, axes: Axes | None = None) -> Named:
     """Population variance: var_ax X = mean_ax |X - mean_ax X|^2.
 
     Over all axes if axes is omitted; real also for complex X.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.var(A, "height"))
+    width[3]
+    [1.   4.   6.25]
     """
     return mean(abs(x - mean(x, axes)) ** 2, axes)
 
 
 @checked(x="has axes")
-def std(x, axes: Axes = None) -> NamedTensor:
-    """Population standard deviation: sqrt(var_ax X) (all axes if omitted)."""
+def std(x: Named, axes: Axes | None = None) -> Named:
+    """Population standard deviation: sqrt(var_ax X) (all axes if omitted).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.std(A, "height"))
+    width[3]
+    [1.  2.  2.5]
+    """
     return sqrt(var(x, axes))
 
 
 @checked(x="has axes", accumulate=True)
-def norm(x, axes: Axes = None, p: float = 2) -> NamedTensor:
+def norm(x: Named, axes: Axes | None = None, p: float = 2) -> Named:
     """The p-norm over axes (all if omitted): (Σ_ax |X|^p)^(1/p).
 
     p = inf gives max |X|, p = -inf min |X|, and p = 0 the number of
     non-zero entries (torch's values); booleans count as integers.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.norm(A, "height"))
+    width[3]
+    [3.1623 5.099  9.8489]
+    >>> nt.show(nt.norm(A, "width", p=1))
+    height[2]
+    [ 8. 15.]
     """
     if p == math.inf:
         return max(abs(x), axes)
@@ -461,12 +632,20 @@ def _contractible(tensors, over):
 
 
 @functools.lru_cache(maxsize=4096)
-def einsum_equation(axes, over):
+def einsum_equation(axes: tuple[tuple[str, ...], ...],
+                    over: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """The torch.einsum equation of X ⊙_over Y ⊙_over ... from the operands'
     axes (a tuple of name tuples): a letter per axis name, the output keeping
     the axes not in over, in the order they first appear.  Returns
-    (equation, kept axes); remembered per signature."""
-    letter = {}
+    (equation, kept axes); remembered per signature.
+
+    Example:
+
+    >>> nt.core.einsum_equation((("height", "width"), ("height",)),
+    ...                          ("height",))
+    ('ab,a->b', ('width',))
+    """
+    letter: dict[str, str] = {}
     for names_ in axes:
         for a in names_:
             letter.setdefault(a, _LETTERS[len(letter)])
@@ -476,7 +655,7 @@ def einsum_equation(axes, over):
 
 
 @checked(tensors="numbers", check=_contractible, compatible=False)
-def contract(*tensors, over: Axes = ()) -> NamedTensor:
+def contract(*tensors: Named | float, over: Axes = ()) -> Named:
     """The paper's contraction X ⊙_over Y ⊙_over ...
 
     Multiply the operands elementwise (broadcasting by name) and sum over the
@@ -485,6 +664,18 @@ def contract(*tensors, over: Axes = ()) -> NamedTensor:
     product is never materialised.  The operands are promoted to one dtype
     first (torch's rule; booleans count as int64), so float32 with float64
     gives float64.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> x = nt.tensor([2., 7], "height")
+    >>> nt.show(nt.contract(A, x, over="height"))
+    width[3]
+    [13. 37. 71.]
+    >>> nt.show(nt.contract(A, x), ("height", "width"))   # over nothing
+    height[2] × width[3]   (rows: height, columns: width)
+    [[ 6.  2.  8.]
+     [ 7. 35. 63.]]
     """
     # each operand's axes (a number has none)
     axes = tuple(getattr(t, "names", ()) for t in tensors)
@@ -539,7 +730,7 @@ def _matmul_plan(equation, shapes):
 _MATMUL: dict = {}
 
 
-def einsum(equation, operands):
+def einsum(equation: str, operands: Sequence[Named | float]) -> torch.Tensor:
     """torch.einsum(equation, ...) on the operands' data, promoted to one dtype
     (booleans as int64; a number becomes a factor in that dtype).  Two
     operands whose equation is a matrix product go to torch.matmul directly,
@@ -578,7 +769,7 @@ def _matmul(plan, x, y):
     return data if outperm is None else data.permute(outperm)
 
 
-def _int_products_on(dev) -> bool:
+def _int_products_on(dev: torch.device) -> bool:
     """Whether torch multiplies integer matrices on dev: on the CPU, and on the
     meta device (shapes only); not on CUDA, where integer contractions go
     to the CPU and back (exact there).  One predicate, so that a test can
@@ -619,12 +810,23 @@ def _softmax_fused(x, ax):
 
 @checked(x="has ax", real=True)
 @fused_by(_softmax_fused)
-def softmax(x, ax: Axis) -> NamedTensor:
+def softmax(x: Named, ax: Axis) -> Named:
     """softmax_ax X = exp X / Σ_ax exp X.
 
     The maximum over ax is subtracted first; it cancels in the quotient and
     keeps exp from overflowing.  (Outside "with nt.plain():" this runs as
     torch.softmax along ax; see nt.fused_by.)
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.softmax(A, "width"), ("height", "width"))
+    height[2] × width[3]   (rows: height, columns: width)
+    [[0.2595 0.0351 0.7054]
+     [0.0003 0.018  0.9817]]
+    >>> nt.show(nt.sum(nt.softmax(A, "width"), "width"))
+    height[2]
+    [1. 1.]
     """
     z = exp(x - max(x, ax))
     return z / sum(z, ax)
@@ -636,13 +838,23 @@ def _log_softmax_fused(x, ax):
 
 @checked(x="has ax", real=True)
 @fused_by(_log_softmax_fused)
-def log_softmax(x, ax: Axis) -> NamedTensor:
-    """log softmax_ax X = Z − log Σ_ax exp Z, with Z = X − max_ax X (for safety)."""
+def log_softmax(x: Named, ax: Axis) -> Named:
+    """log softmax_ax X = Z − log Σ_ax exp Z, with Z = X − max_ax X (for safety).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.log_softmax(A, "width"), ("height", "width"))
+    height[2] × width[3]   (rows: height, columns: width)
+    [[-1.349  -3.349  -0.349 ]
+     [-8.0185 -4.0185 -0.0185]]
+    """
     z = x - max(x, ax)
     return z - log(sum(exp(z), ax))
 
 
-def one_hot_limit(x, ax, extreme):
+def one_hot_limit(x: Named, ax: str,
+                  extreme: Callable[[Named, str], Named]) -> Named:
     """Where x takes its extreme value along ax (NaN counts as extreme, as in
     torch), with the mass shared equally among ties."""
     hits = _equals(x, extreme(x, ax))
@@ -662,18 +874,38 @@ def _equals(x, m):
 
 
 @checked(x="has ax", check=_not_empty("argmax"), real=True)
-def argmax(x, ax: Axis) -> NamedTensor:
+def argmax(x: Named, ax: Axis) -> Named:
     """The one-hot argmax along ax: lim_{α→∞} softmax_ax(α X).
 
     In the limit, tied maxima share the mass equally, so the result sums to 1
     along ax even with ties.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.argmax(A, "width"), ("height", "width"))
+    height[2] × width[3]   (rows: height, columns: width)
+    [[0. 0. 1.]
+     [0. 0. 1.]]
+    >>> nt.show(nt.argmax(nt.tensor([2., 5, 5], "a"), "a"))   # a tie: shared
+    a[3]
+    [0.  0.5 0.5]
     """
     return one_hot_limit(x, ax, max)
 
 
 @checked(x="has ax", check=_not_empty("argmin"), real=True)
-def argmin(x, ax: Axis) -> NamedTensor:
-    """The one-hot argmin along ax: lim_{α→-∞} softmax_ax(α X)."""
+def argmin(x: Named, ax: Axis) -> Named:
+    """The one-hot argmin along ax: lim_{α→-∞} softmax_ax(α X).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.argmin(A, "height"), ("height", "width"))
+    height[2] × width[3]   (rows: height, columns: width)
+    [[0. 1. 1.]
+     [1. 0. 0.]]
+    """
     return one_hot_limit(x, ax, min)
 
 
@@ -686,19 +918,34 @@ def _arg_index(fn, x, ax):
 
 
 @checked(x="has ax", check=_not_empty("argmax_index"), real=True)
-def argmax_index(x, ax: Axis) -> NamedTensor:
+def argmax_index(x: Named, ax: Axis) -> Named:
     """The position (0-based) of the maximum along ax; ax is removed.
 
     The result is an integer (int64) named tensor that nt.index accepts and
     that can be compared and counted.  Ties go to the first position, as in
     torch.argmax, and so does NaN, which counts as the maximum.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.argmax_index(A, "width"))
+    height[2]
+    [2 2]
     """
     return _arg_index(torch.argmax, x, ax)
 
 
 @checked(x="has ax", check=_not_empty("argmin_index"), real=True)
-def argmin_index(x, ax: Axis) -> NamedTensor:
-    """The position (0-based) of the minimum along ax; ax is removed."""
+def argmin_index(x: Named, ax: Axis) -> Named:
+    """The position (0-based) of the minimum along ax; ax is removed.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.argmin_index(A, "width"))
+    height[2]
+    [1 0]
+    """
     return _arg_index(torch.argmin, x, ax)
 
 
@@ -712,12 +959,26 @@ def _topk_check(x, ax, k, new, largest):
 
 
 @checked(x="has ax", check=_topk_check, real=True)
-def topk(x, ax: Axis, k: int, *, new: Axis = "k", largest: bool = True):
+def topk(x: Named, ax: Axis, k: int, *, new: Axis = "k",
+         largest: bool = True) -> tuple[Named, Named]:
     """The k largest values along ax and their positions, over a new axis new.
 
     Returns (values, indices); both have x's other axes and new[k] (ordered
     from the largest down), and index(x, ax, indices) equals values.
     largest=False gives the k smallest.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> values, indices = nt.topk(A, "width", 2)
+    >>> nt.show(values, ("height", "k"))
+    height[2] × k[2]   (rows: height, columns: k)
+    [[4. 3.]
+     [9. 5.]]
+    >>> nt.show(indices, ("height", "k"))
+    height[2] × k[2]   (rows: height, columns: k)
+    [[2 0]
+     [2 1]]
     """
     vals, idx = torch.topk(x.data, k, dim=x._names.index(ax), largest=largest)
     out = tuple(new if a == ax else a for a in x._names)
@@ -745,13 +1006,21 @@ def _rename_check(x, mapping, names):
 
 
 @checked("x", check=_rename_check)
-def rename(x, mapping: Mapping[str, str] | None = None, /,
-           **names) -> NamedTensor:
+def rename(x: Named, mapping: Mapping[str, str] | None = None, /,
+           **names: str) -> Named:
     """X_{old→new}: the same tensor with axes renamed by mapping (or keywords,
     rename(x, height="h")).
 
     Several axes can be renamed at once (a swap included); a new name may not
     be one that the tensor keeps.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.names(nt.rename(A, {"height": "h"}))
+    ('h', 'width')
+    >>> nt.names(nt.rename(A, width="w"))
+    ('height', 'w')
     """
     new = {**(mapping or {}), **names}
     return make(x.data, tuple(new.get(a, a) for a in x._names))
@@ -767,15 +1036,25 @@ def _flatten_check(x, axes, new):
 
 
 @checked(x="has axes", check=_flatten_check)
-def flatten(x, axes: Axes, new: Axis) -> NamedTensor:
+def flatten(x: Named, axes: Axes, new: Axis) -> Named:
     """X_{(axes)→new}: merge axes into one axis new.
 
     Element order is row-major in the order axes is given: the first axis
     varies slowest, so for axes (height, width) position h * |width| + w of
     new holds X_{height(h), width(w)}.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.flatten(A, ("height", "width"), "layer"))
+    layer[6]
+    [3. 1. 4. 1. 5. 9.]
+    >>> nt.show(nt.flatten(A, ("width", "height"), "layer"))
+    layer[6]
+    [3. 1. 1. 5. 4. 9.]
     """
     rest = tuple(a for a in x._names if a not in axes)
-    data = data_in(x, rest + axes)
+    data = data_in(x, rest + tuple(axes))
     return make(data.reshape(data.shape[:len(rest)] + (-1,)), rest + (new,))
 
 
@@ -812,11 +1091,20 @@ def _unflatten_check(x, ax, sizes):
 
 
 @checked(x="has ax", check=_unflatten_check)
-def unflatten(x, ax: Axis, sizes: Mapping[str, int]) -> NamedTensor:
+def unflatten(x: Named, ax: Axis, sizes: Mapping[str, int]) -> Named:
     """Split axis ax into the axes of sizes (an ordered dict), row-major.
 
     The inverse of nt.flatten: unflatten(flatten(X, (a, b), "ab"), "ab",
     {a: |a|, b: |b|}) is X.  One size may be -1: it is inferred.
+
+    Example:
+
+    >>> L = nt.tensor([1, 2, 3, 4, 5, 6], "layer")
+    >>> nt.show(nt.unflatten(L, "layer", {"height": 2, "width": 3}),
+    ...         ("height", "width"))
+    height[2] × width[3]   (rows: height, columns: width)
+    [[1 2 3]
+     [4 5 6]]
     """
     rest = tuple(a for a in x._names if a != ax)
     data = data_in(x, rest + (ax,))
@@ -891,7 +1179,7 @@ def _arange(n, dev):
     return r
 
 
-def select(x, indices, what="index"):
+def select(x: Named, indices: Mapping[str, int | Named], what: str = "index") -> Named:
     """X_{ax1(i1), ax2(i2), ...}: x at the given positions of several axes at once.
 
     An int removes its axis; an integer named tensor I puts its own axes in
@@ -927,7 +1215,7 @@ def select(x, indices, what="index"):
     return _advanced(make(data, names_), tensors, what)
 
 
-def _bounds_checked_by_torch(dev) -> bool:
+def _bounds_checked_by_torch(dev: torch.device) -> bool:
     """Whether index_select checks its positions on dev (the CPU: a bad one
     raises, and we check only then); elsewhere an index out of bounds is a
     fatal device error, so ntlib checks first (on meta no values: no check).
@@ -992,7 +1280,7 @@ def _advanced(x, tensors, what):
 
 
 @checked(x="has ax")
-def index(x, ax: Axis, i) -> NamedTensor:
+def index(x: Named, ax: Axis, i: int | Named) -> Named:
     """index_ax(X, i) = X_{ax(i)}, lifted over the axes of i.
 
     i is an int (the axis disappears; negative counts from the end) or a
@@ -1002,6 +1290,20 @@ def index(x, ax: Axis, i) -> NamedTensor:
     broadcast.  This single function covers E[I], take, index_select,
     take_along_axis and gather; indexing two axes with indices that share an
     axis gives double indexing.  Also written X[{ax: i}] or X(ax=i).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.index(A, "width", 2))
+    height[2]
+    [4. 9.]
+    >>> I = nt.tensor([2, 0, 2, 1], "seq")
+    >>> nt.show(nt.index(A, "width", I), ("height", "seq"))
+    height[2] × seq[4]   (rows: height, columns: seq)
+    [[4. 3. 4. 1.]
+     [9. 1. 9. 5.]]
+    >>> nt.show(A[{"height": 1, "width": -1}])
+    scalar: 9.
     """
     return select(x, {ax: i})
 
@@ -1032,8 +1334,17 @@ def _narrow_check(x, ax, start, length):
 
 
 @checked(x="has ax", check=_narrow_check)
-def narrow(x, ax: Axis, start: int, length: int) -> NamedTensor:
-    """Positions start to start + length − 1 of axis ax (0-based), as a view."""
+def narrow(x: Named, ax: Axis, start: int, length: int) -> Named:
+    """Positions start to start + length − 1 of axis ax (0-based), as a view.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.show(nt.narrow(A, "width", 1, 2), ("height", "width"))
+    height[2] × width[2]   (rows: height, columns: width)
+    [[1. 4.]
+     [5. 9.]]
+    """
     return make(x.data.narrow(x._names.index(ax), start, length), x._names)
 
 
@@ -1059,11 +1370,20 @@ def _cat_check(tensors, ax):
 
 
 @checked(tensors="each has ax", check=_cat_check, compatible=False)
-def cat(tensors, ax: Axis) -> NamedTensor:
+def cat(tensors: Sequence[Named], ax: Axis) -> Named:
     """Concatenate named tensors along their axis ax.
 
     Every operand has the same axes; sizes agree except along ax.  dtypes are
     promoted (torch's rule).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> B = nt.tensor([[2.], [6.]], ("height", "width"))
+    >>> nt.show(nt.cat([A, B], "width"), ("height", "width"))
+    height[2] × width[4]   (rows: height, columns: width)
+    [[3. 1. 4. 2.]
+     [1. 5. 9. 6.]]
     """
     order = tensors[0]._names
     dt = promote(tensors)
@@ -1082,10 +1402,18 @@ def _stack_check(tensors, ax):
 
 
 @checked(tensors="each", check=_stack_check)
-def stack(tensors, ax: Axis) -> NamedTensor:
+def stack(tensors: Sequence[Named], ax: Axis) -> Named:
     """Stack named tensors with the same axes and sizes along a new axis ax.
 
     Position k of ax holds tensors[k]; dtypes are promoted (torch's rule).
+
+    Example:
+
+    >>> x = nt.tensor([2., 7], "height")
+    >>> nt.show(nt.stack([x, 10 * x], "k"), ("k", "height"))
+    k[2] × height[2]   (rows: k, columns: height)
+    [[ 2.  7.]
+     [20. 70.]]
     """
     order = tensors[0]._names
     dt = promote(tensors)
@@ -1093,8 +1421,19 @@ def stack(tensors, ax: Axis) -> NamedTensor:
 
 
 @checked(x="has ax")
-def unbind(x, ax: Axis) -> list:
-    """The slices of x along ax, as a list (ax removed): the inverse of nt.stack."""
+def unbind(x: Named, ax: Axis) -> list[Named]:
+    """The slices of x along ax, as a list (ax removed): the inverse of nt.stack.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> top, bottom = nt.unbind(A, "height")
+    >>> nt.show(bottom)
+    width[3]
+    [1. 5. 9.]
+    >>> nt.equal(nt.stack([top, bottom], "height"), A)
+    True
+    """
     k = x._names.index(ax)
     rest = x._names[:k] + x._names[k + 1:]
     return [make(d, rest) for d in torch.unbind(x.data, k)]
@@ -1113,20 +1452,35 @@ def _comparable(x, y, what):
 
 
 @checked("x", "y", compatible=False, values=True)
-def equal(x, y) -> bool:
+def equal(x: Named, y: Named) -> bool:
     """True when x and y have the same axes (names and sizes) and equal values.
 
     Axis order is ignored; dtypes are promoted before comparing.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.equal(A, nt.tensor([[3., 1], [1, 5], [4, 9]], ("width", "height")))
+    True
+    >>> nt.equal(A, nt.rename(A, height="h"))
+    False
     """
     xy = _comparable(x, y, "equal")
     return xy is not None and bool(torch.equal(*xy))
 
 
 @checked("x", "y", compatible=False, values=True)
-def allclose(x, y, *, rtol: float = 1e-5, atol: float = 1e-8,
+def allclose(x: Named, y: Named, *, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
     """True when x and y have the same axes and values equal within tolerance
-    (torch.allclose)."""
+    (torch.allclose).
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.allclose(A, A + 1e-9), nt.allclose(A, A + 1e-3)
+    (True, False)
+    """
     xy = _comparable(x, y, "allclose")
     if xy is None:
         return False
@@ -1144,18 +1498,39 @@ def _no_axes(loss):
 
 
 @checked("loss", check=_no_axes, real=True)
-def backward(loss) -> None:
+def backward(loss: Named) -> None:
     """Backpropagate from a named tensor without axes (loss.data.backward()).
 
     Afterwards nt.grad gives the gradient of each leaf as a named tensor.
+
+    Example:
+
+    >>> w = nt.tensor(torch.tensor([1., 2, 3], dtype=torch.float64,
+    ...                            requires_grad=True), "a")
+    >>> nt.backward(nt.sum(w * w))
+    >>> nt.show(nt.grad(w))    # the gradient of Σ w², 2w
+    a[3]
+    [2. 4. 6.]
     """
     loss.data.backward()
 
 
 @checked("x")
-def grad(x):
+def grad(x: Named) -> Named | None:
     """The gradient accumulated in the leaf named tensor x, named like x
-    (None if none)."""
+    (None if none).
+
+    Example:
+
+    >>> w = nt.tensor(torch.tensor([1., 2, 3], dtype=torch.float64,
+    ...                            requires_grad=True), "a")
+    >>> nt.grad(w) is None
+    True
+    >>> nt.backward(nt.sum(3 * w))
+    >>> nt.show(nt.grad(w))
+    a[3]
+    [3. 3. 3.]
+    """
     g = x.data.grad
     return None if g is None else make(g, x._names)
 
@@ -1163,12 +1538,12 @@ def grad(x):
 # --------------------------------------------------------------------------
 # the methods of NamedTensor: one table
 
-def _all(x, axes: Axes = None):
+def _all(x: Named, axes: Axes | None = None) -> Named:
     """True where every value over axes (all axes if None) is non-zero."""
     return reduce(lambda d, dims: torch.amin(d.bool(), dims), x, axes)
 
 
-def _any(x, axes: Axes = None):
+def _any(x: Named, axes: Axes | None = None) -> Named:
     """True where some value over axes (all axes if None) is non-zero."""
     return reduce(lambda d, dims: torch.amax(d.bool(), dims), x, axes)
 

@@ -34,7 +34,7 @@ import pkgutil
 import re
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, TypeVar
 
 import torch
 
@@ -43,6 +43,10 @@ from ..core import positional, shape
 
 __all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "solution",
            "get", "validate"]
+
+
+#: the reference answer a decorator registers (returned unchanged)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ExerciseError(AssertionError):
@@ -64,8 +68,9 @@ class Exercise:
 _REGISTRY: dict = {}
 
 
-def exercise(id: str, *, title: str, kind: str = "function", cases=None, choices=None,
-             rtol: float = 1e-6, atol: float = 1e-8):
+def exercise(id: str, *, title: str, kind: str = "function",
+             cases: Callable[[], list] | None = None, choices: Mapping[str, str] | None = None,
+             rtol: float = 1e-6, atol: float = 1e-8) -> Callable[[F], F]:
     """Decorator: register the decorated function as the reference answer of exercise ``id``.
 
     ``cases`` (for kind ``"function"``) is a function of no arguments that
@@ -79,7 +84,7 @@ def exercise(id: str, *, title: str, kind: str = "function", cases=None, choices
     if kind == "function" and cases is None:
         raise ValueError(f"exercise {id}: a function exercise needs cases")
 
-    def register(ref):
+    def register(ref: F) -> F:
         if id in _REGISTRY and _REGISTRY[id].reference.__qualname__ != ref.__qualname__:
             raise ValueError(f"exercise {id} is registered twice")
         _REGISTRY[id] = Exercise(id, title, ref, kind, cases, dict(choices or {}), rtol, atol)
@@ -92,13 +97,13 @@ def _load_all():
         importlib.import_module(f"{__name__}.{mod.name}")
 
 
-def _order(id: str):
+def _order(id: str) -> tuple[bool, int, int]:
     chapter, _, number = id.partition(".")
     # chapters 0-9 first, then appendices A1, A2, ...
     return (chapter[:1].isalpha(), int(re.sub(r"\D", "", chapter) or 0), int(number))
 
 
-def ids() -> list:
+def ids() -> list[str]:
     """Every exercise id, in book order (chapters, then appendices)."""
     _load_all()
     return sorted(_REGISTRY, key=_order)
@@ -112,13 +117,13 @@ def get(id: str) -> Exercise:
         raise KeyError(f"no exercise {id!r}; the exercises are {ids()}") from None
 
 
-def solution(id: str):
+def solution(id: str) -> Callable[..., Any]:
     """The reference answer of exercise ``id`` (a function, or for value/choice
     exercises the function that returns the expected answer)."""
     return get(id).reference
 
 
-def _describe(x) -> str:
+def _describe(x: Any) -> str:
     if isinstance(x, torch.Tensor):
         return (f"a positional torch.Tensor of shape {tuple(x.shape)} (give it names "
                 f"with nt.tensor(data, names))")
@@ -131,7 +136,7 @@ def _describe(x) -> str:
     return "a named tensor with axes {" + ", ".join(f"{a}[{s}]" for a, s in shape(f).items()) + "}"
 
 
-def _is_named(x) -> bool:
+def _is_named(x: Any) -> bool:
     try:
         _as_funsor(x)
         return not isinstance(x, (int, float))
@@ -139,7 +144,8 @@ def _is_named(x) -> bool:
         return False
 
 
-def compare(expected, got, *, rtol=1e-6, atol=1e-8) -> str | None:
+def compare(expected: Any, got: Any, *, rtol: float = 1e-6,
+            atol: float = 1e-8) -> str | None:
     """None if ``got`` matches ``expected``; else what differs, without giving the answer away."""
     if (got is None and expected is not None) or got is Ellipsis:
         return ("no answer yet: " + ("your function returned None" if got is None else
@@ -181,11 +187,11 @@ def compare(expected, got, *, rtol=1e-6, atol=1e-8) -> str | None:
     return None
 
 
-def _fmt_shape(s) -> str:
+def _fmt_shape(s: Mapping[str, int]) -> str:
     return "{" + ", ".join(f"{a}[{n}]" for a, n in s.items()) + "}"
 
 
-def _axis_hint(es, gs) -> str:
+def _axis_hint(es: Mapping[str, int], gs: Mapping[str, int]) -> str:
     missing = [a for a in es if a not in gs]
     extra = [a for a in gs if a not in es]
     parts = []
@@ -196,13 +202,13 @@ def _axis_hint(es, gs) -> str:
     return " (" + "; ".join(parts) + ")" if parts else ""
 
 
-def check(id: str, answer) -> bool:
+def check(id: str, answer: Any) -> bool:
     """Check ``answer`` for exercise ``id``: True (and one line saying so) or ExerciseError."""
     ex = get(id)
     if ex.kind == "function":
         if not callable(answer):
             raise ExerciseError(f"exercise {id}: the answer should be a function, got {_describe(answer)}")
-        cases = ex.cases()
+        cases = _cases(ex)
         for desc, kwargs in cases:
             expected = ex.reference(**kwargs)
             try:
@@ -233,13 +239,19 @@ def check(id: str, answer) -> bool:
     return True
 
 
+def _cases(ex: Exercise) -> list:
+    if ex.cases is None:   # (exercise() refuses a function exercise without cases)
+        raise ValueError(f"exercise {ex.id} has no cases")
+    return ex.cases()
+
+
 def _say(text: str) -> None:
     """Print a verdict wrapped to the width of a code cell (no scrolling in the book)."""
     print(textwrap.fill(text, 79, subsequent_indent="  ",
                         break_long_words=False, break_on_hyphens=False))
 
 
-def report(id: str, answer) -> None:
+def report(id: str, answer: Any) -> None:
     """Like :func:`check`, but prints the checker's verdict instead of raising.
 
     For notebooks: it returns nothing, so a cell that ends with it shows the
@@ -259,7 +271,7 @@ def validate(id: str) -> None:
     exercise's answer is one of its choices."""
     ex = get(id)
     if ex.kind == "function":
-        cases = ex.cases()
+        cases = _cases(ex)
         if len(cases) < 3:
             raise ValueError(f"exercise {id}: needs at least 3 cases, has {len(cases)}")
         outs = [ex.reference(**kw) for _, kw in cases]
