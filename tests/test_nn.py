@@ -475,6 +475,74 @@ def test_fused_kernel_is_called(monkeypatch, block, kernel):
     assert calls == [1]
 
 
+def _count(monkeypatch, module, name):
+    calls = []
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("mode,sdpa,softmax", [
+    ("default", 1, 0),           # the fused kernel, no softmax of its own
+    ("plain", 0, 1),             # attention's formula; its softmax as by default
+    ("attention", 0, 1),         # nt.plain(nt.attention): the same
+    ("attention+softmax", 0, 0),  # both formulas: the softmax as exp / sum
+    ("nested", 0, 0),            # every block at every depth
+    ("softmax", 1, 0),           # only softmax named: attention fused
+])
+def test_plain_modes_run_what_they_say(monkeypatch, mode, sdpa, softmax):
+    """nt.plain() runs the formula of the blocks called directly, and the blocks
+    that formula calls as by default; named blocks or nested=True reach deeper."""
+    qd, kd, vd = g(2, 3, 4, seed=1), g(5, 4, seed=2), g(5, 6, seed=3)
+    Q, K = nt.tensor(qd, ("batch", "query", "key")), nt.tensor(kd, ("seq", "key"))
+    V = nt.tensor(vd, ("seq", "val"))
+    ctx = {"default": contextlib.nullcontext(), "plain": nt.plain(),
+           "attention": nt.plain(nt.attention),
+           "attention+softmax": nt.plain(nt.attention, nt.softmax),
+           "nested": nt.plain(nested=True), "softmax": nt.plain(nt.softmax)}[mode]
+    c_sdpa = _count(monkeypatch, F, "scaled_dot_product_attention")
+    c_soft = _count(monkeypatch, torch, "softmax")
+    with ctx:
+        y = nt.attention(Q, K, V)
+        assert nt.fused_enabled() is (mode == "default")
+    assert (len(c_sdpa), len(c_soft)) == (sdpa, softmax)
+    ref = torch.softmax(qd @ kd.T / 2.0, -1) @ vd
+    assert_close(y, ref, order=("batch", "query", "val"), **TOL)
+    assert nt.fused_enabled()
+
+
+def test_plain_softmax_called_directly_runs_its_formula(monkeypatch):
+    c_soft = _count(monkeypatch, torch, "softmax")
+    x = nt.randn(seed=0, a=3, b=4)
+    with nt.plain():
+        y = nt.softmax(x, "a")
+    assert c_soft == []
+    assert_close(y, torch.softmax(nt.positional(x, ("a", "b")), 0), order=("a", "b"), **TOL)
+
+
+def test_plain_mode_restored_after_an_error_in_a_formula():
+    from ntlib._internal import PLAIN
+
+    def boom(x):
+        """A formula that fails."""
+        raise RuntimeError("inside the formula")
+    block = nt.fused_by(lambda x: x)(boom)
+    depth = len(PLAIN)
+    assert block(1) == 1                       # the fused half
+    with nt.plain():
+        with pytest.raises(RuntimeError, match="inside the formula"):
+            block(1)
+        assert not nt.fused_enabled() and len(PLAIN) == depth + 1
+    assert nt.fused_enabled() and len(PLAIN) == depth
+
+
+def test_plain_refuses_what_is_not_a_block():
+    with pytest.raises(TypeError, match="contract"):
+        nt.plain(nt.contract)
+    with pytest.raises(TypeError):
+        nt.plain(nt.attention, nested=True)
+
+
 def test_block_signatures():
     x, W, b = nt.randn(seed=0, batch=2, layer=3), nt.randn(seed=1, out=2, layer=3), nt.randn(seed=2, out=2)
     with pytest.raises(TypeError):
