@@ -2,7 +2,7 @@
 # # Performance
 #
 # `ntlib` is meant to be usable, not only readable: a named operation should cost
-# about what the positional PyTorch code costs. This appendix collects the
+# about what the positional PyTorch {cite}`pytorch` code costs. This appendix collects the
 # measurements recorded by the scripts in `benchmarks/` and compares every `ntlib`
 # function with a positional reference computed on the same data in the same run,
 # and, for single operations, with other named-tensor libraries.
@@ -112,10 +112,11 @@ Markdown("\n".join(lines))
 # The fixed cost of a named operation: each operation on 4×4 float32 tensors, where
 # the arithmetic itself is negligible, in positional PyTorch, in `ntlib`, and in
 # other libraries that name axes, measured in the same process and interleaved:
-# funsor used directly (as the paper's original companion notebook did), harvardnlp's
-# `namedtensor` 0.0.2, xarray (over numpy arrays), `functorch.dim` (first-class
-# dimensions, shipped inside PyTorch) and einops (positional patterns, for what it
-# has). Times in microseconds per call; an empty cell is an operation the library
+# funsor {cite}`obermeyer+:2019` used directly (as the notebook this book grew
+# from used it), harvardnlp's `namedtensor` 0.0.2 {cite}`namedtensor`, xarray
+# {cite}`xarray` (over numpy arrays), `functorch.dim` (first-class dimensions
+# {cite}`torchdim`, shipped inside PyTorch) and einops {cite}`einops` (positional
+# patterns, for what it has). Times in microseconds per call; an empty cell is an operation the library
 # does not offer in that form.
 #
 # The targets were set as times on a machine where PyTorch's own call took about
