@@ -470,9 +470,49 @@ def test_fused_kernel_is_called(monkeypatch, block, kernel):
     }[block]
     args()
     assert calls == [1]
-    with nt.plain():
+    with nt.plain(nested=True):
         args()
     assert calls == [1]
+    with nt.plain():      # the block's formula; layer_norm's standardize as by default
+        args()
+    assert calls == ([1, 1] if block == "layer_norm" else [1])
+
+
+def test_standardize_fused_and_formula_agree_with_positional_torch():
+    """standardize by F.layer_norm (the default) and by its formula: the
+    positional computation's values and gradients, over axes stored in any order."""
+    xd = (g(3, 4, 5, 6, seed=7) * 3 + 1).requires_grad_()
+    X = named(xd, ("a", "b", "c", "d"), storage=(2, 0, 3, 1))
+    xp = nt.positional(X, ("a", "b", "c", "d"))
+    u = g(3, 4, 5, 6, seed=8)
+    for over in (("d", "b"), "c"):
+        dims = [("a", "b", "c", "d").index(a) for a in over]
+        mu = xp.mean(dims, keepdim=True)
+        ref = (xp - mu) / (((xp - mu) ** 2).mean(dims, keepdim=True) + 0.3).sqrt()
+        want = torch.autograd.grad((ref * u).sum(), xd)[0]
+        for ctx in (contextlib.nullcontext(), nt.plain()):
+            with ctx:
+                y = nt.standardize(X, over, eps=0.3)
+            assert_close(y, ref, order=("a", "b", "c", "d"), **TOL)
+            got = torch.autograd.grad((nt.positional(y, ("a", "b", "c", "d")) * u).sum(), xd)[0]
+            torch.testing.assert_close(got, want, **TOL)
+
+
+def test_layer_norm_plain_multiplies_by_gamma_itself(monkeypatch):
+    """Inside nt.plain() layer_norm runs its formula: the only kernel call is
+    standardize's (no γ, no β), the ⊙ γ + β is the formula's."""
+    seen = []
+    real = F.layer_norm
+    monkeypatch.setattr(F, "layer_norm", lambda x, s, w=None, b=None, eps=1e-5:
+                        seen.append((w is None, b is None)) or real(x, s, w, b, eps))
+    X, G, B = nt.randn(seed=0, batch=2, layer=5), nt.randn(seed=1, layer=5), nt.randn(seed=2, layer=5)
+    nt.layer_norm(X, G, B, chans=None)
+    with nt.plain():
+        y = nt.layer_norm(X, G, B, chans=None)
+    assert seen == [(False, False), (True, True)]
+    ref = F.layer_norm(nt.positional(X, ("batch", "layer")), (5,), nt.positional(G, ("layer",)),
+                       nt.positional(B, ("layer",)))
+    assert_close(y, ref, order=("batch", "layer"), **TOL)
 
 
 def _count(monkeypatch, module, name):
