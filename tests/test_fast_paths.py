@@ -149,6 +149,7 @@ def window_route(monkeypatch):
     """The window route for tensors of any size; yields the list of its results
     (True: it computed, False: it declined at run time)."""
     monkeypatch.setattr(windowed, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(windowed, "MIN_WORK", 0)
     operations._MATMUL.clear()
     windowed._PLANS.clear()
     taken = []
@@ -294,8 +295,8 @@ def windows(draw):
 @SET
 def test_window_route_against_einsum_on_the_laid_out_windows(case):
     axes, sizes, storage, kernels, extra, seed = case
-    saved = windowed.MIN_ELEMENTS
-    windowed.MIN_ELEMENTS = 0
+    saved = windowed.MIN_ELEMENTS, windowed.MIN_WORK
+    windowed.MIN_ELEMENTS = windowed.MIN_WORK = 0
     operations._MATMUL.clear()
     windowed._PLANS.clear()
     try:
@@ -320,6 +321,6 @@ def test_window_route_against_einsum_on_the_laid_out_windows(case):
         want = torch.einsum(eq, nt.positional(W, waxes), u)
         assert_close(got, want, order=tuple(keep), rtol=1e-12, atol=1e-12)
     finally:
-        windowed.MIN_ELEMENTS = saved
+        windowed.MIN_ELEMENTS, windowed.MIN_WORK = saved
         operations._MATMUL.clear()
         windowed._PLANS.clear()
