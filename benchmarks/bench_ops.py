@@ -7,8 +7,8 @@ same process, and interleaved, the same operation is timed in
 
 - positional torch (the reference of every ratio),
 - ntlib (``nt.*``, the default path),
-- funsor used directly (``funsor.Tensor`` with named inputs, as the paper's
-  original companion notebook used it),
+- funsor used directly (``funsor.Tensor`` with named inputs, as the notebook
+  this book grew from used it),
 - harvardnlp's ``namedtensor`` (PyPI 0.0.2),
 - xarray (``DataArray`` over numpy; xarray does not hold torch tensors),
 - ``functorch.dim`` (first-class dimensions, shipped inside torch),

@@ -2,7 +2,7 @@
 # # Performance
 #
 # `ntlib` is meant to be usable, not only readable: a named operation should cost
-# about what the positional PyTorch code costs. This appendix collects the
+# about what the positional PyTorch {cite}`pytorch` code costs. This appendix collects the
 # measurements recorded by the scripts in `benchmarks/` and compares every `ntlib`
 # function with a positional reference computed on the same data in the same run,
 # and, for single operations, with other named-tensor libraries.
@@ -26,6 +26,15 @@
 # dispatched to PyTorch's kernel) and **plain**, so the table shows what the
 # dispatch buys.
 #
+# **What the plain path runs.** Inside `with nt.plain():` a block called in the
+# body runs its formula line by line, and the operations the formula is made of
+# run as they do by default: in attention the softmax of the formula is one
+# softmax call, as each contraction is one matrix product, and in layer norm
+# $\operatorname{standardize}_{\layer}(X)$ is one call, after which the formula
+# multiplies by $\gamma$ and adds $\beta$ itself. (`nt.plain(nested=True)`
+# would expand every formula at every depth, the softmax into a maximum,
+# an exponential, a sum and a quotient; that is not what is timed here.)
+#
 # **The clock.** With one PyTorch thread on the CPU (`BENCH_THREADS=1`, as
 # recorded here) the clock is the thread's CPU time: on a machine shared with other
 # jobs, the time spent waiting for a core is not counted, while everything the
@@ -40,7 +49,9 @@
 # allocator noise.
 #
 # **Reproducing.** On the machine at hand (absolute times differ between machines;
-# the ratios are what to compare), `make bench`, or one script at a time:
+# the ratios are what to compare), `make bench` (about 7 minutes on a 2-core
+# machine; it also rebuilds this page from the new results), or one script at a
+# time, then `.venv/bin/python tools/nb.py build chapters/a3_performance.py`:
 #
 # ```
 # BENCH_THREADS=1 .venv/bin/python benchmarks/bench_ops.py \
@@ -112,10 +123,11 @@ Markdown("\n".join(lines))
 # The fixed cost of a named operation: each operation on 4×4 float32 tensors, where
 # the arithmetic itself is negligible, in positional PyTorch, in `ntlib`, and in
 # other libraries that name axes, measured in the same process and interleaved:
-# funsor used directly (as the paper's original companion notebook did), harvardnlp's
-# `namedtensor` 0.0.2, xarray (over numpy arrays), `functorch.dim` (first-class
-# dimensions, shipped inside PyTorch) and einops (positional patterns, for what it
-# has). Times in microseconds per call; an empty cell is an operation the library
+# funsor {cite}`obermeyer+:2019` used directly (as the notebook this book grew
+# from used it), harvardnlp's `namedtensor` 0.0.2 {cite}`namedtensor`, xarray
+# {cite}`xarray` (over numpy arrays), `functorch.dim` (first-class dimensions
+# {cite}`torchdim`, shipped inside PyTorch) and einops {cite}`einops` (positional
+# patterns, for what it has). Times in microseconds per call; an empty cell is an operation the library
 # does not offer in that form.
 #
 # The targets were set as times on a machine where PyTorch's own call took about
@@ -363,28 +375,40 @@ if plain:
 #   operations where the positional one issues 15 (the bias is added after the
 #   matrix product instead of inside `F.linear`), and each named call adds a few
 #   microseconds of Python: about 2% of the 4 ms forward.
-# - **The plain attention** (5.2 forward, 5.8 with the backward; 12 times the
-#   memory) materialises the score matrix, 16 · 8 · 256 · 256 floats (32 MB), and
-#   passes over it six times (the scale, and the maximum, difference,
-#   exponential, sum and quotient of the softmax formula), where PyTorch's fused
-#   kernel works on blocks that stay in the cache and never stores the matrix.
-# - **The plain convolution** (4.8 and 5.2) contracts the kernel with the windows
-#   of `unroll`, a strided view that the contraction must first lay out: a matrix
-#   of 144 × 123,008 floats (71 MB), whose copy takes about three quarters of the
-#   time; the convolution kernel never forms it.
-# - **The plain layer norm** (3.9 forward, 7.0 with the backward) makes five
-#   full passes over its 16 MB input (X − mean, D ⊙ D, the quotient, ⊙ γ, + β)
-#   and two reductions, where the fused kernel makes one pass; every new result is
-#   freshly allocated, and page faults (about 7,000 per call against 800 for the
-#   kernel) add the rest. The backward of each elementwise step adds as many
-#   passes again. (The formula is computed with D = X − mean X once, rather than
-#   as written in `var`, which saved two of the passes it made before.)
-# - **The plain max-pooling** with its backward (3.1): the gradient of `max` is
-#   routed by comparing every entry with the maximum again (and dividing among
-#   ties), where the pooling kernel stores the position of each maximum.
+# - **The plain max-pooling** with its backward (3.1 to 3.3 in repeated runs)
+#   is the one block above 3. Its forward (the windows of `pool` are a
+#   reshape, then one maximum over two axes) is as fast as the kernel; the
+#   gradient of that maximum takes about five sixths of the time: PyTorch
+#   routes it by comparing every entry with the maximum again, counting the
+#   ties, converting the comparison to floating point twice and multiplying,
+#   where the pooling kernel stores the position of each maximum and adds the
+#   gradient there.
+# - **The plain attention** (2.2 to 3.5 forward in repeated runs, 2.3 with the
+#   backward; 9 times the memory) materialises the score matrix, 16 · 8 · 256 ·
+#   256 floats (32 MB), and passes over it for the scale and the softmax, where
+#   PyTorch's fused kernel works on blocks that stay in the cache and never
+#   stores the matrix.
+# - **The plain layer norm** (2.8 forward, 2.4 with the backward; 2 times the
+#   memory) standardizes in one call and then makes two more full passes over
+#   its 16 MB input (⊙ γ and + β), where the fused kernel makes one.
+# - **The plain convolution** (1.6 and 2.2) contracts the kernel with the
+#   windows of `unroll`, a strided view. Laying that view out as a matrix (144 ×
+#   123,008 floats here) took three quarters of the time, so a large
+#   contraction with such a view is computed one window position at a time,
+#   each a matrix product read straight from the input's memory, with the
+#   same products and only their order of addition changed (the module
+#   `ntlib._internal.windowed`); the listing stays the formula.
 #
-# These are the costs of executing the formulas as written; the default path,
-# which hands each block to the fused kernel, meets its target on every block.
+# - **Other default-path cases above their targets** in the numbers above are
+#   the noise of this loaded machine, not a cost of the names: on the default
+#   path a block issues the same PyTorch operations as its reference (a profile
+#   of layer norm with its backward shows the same kernels on both sides), and
+#   ratios near 1 move by 20% and more between runs here (layer norm with its
+#   backward measured 1.30, 1.23, 1.25, 1.01 and 0.78 within an hour; the
+#   Transformer with its backward 0.96 and 1.13).
+#
+# The plain-path items are the costs of executing the formulas as written; the
+# default path hands each block to the fused kernel.
 
 # %% [markdown]
 # ## All measurements

@@ -485,7 +485,19 @@ def max_pool2d(X: Named, kh: int, kw: int, *, height: Axis = "height",
 # --------------------------------------------------------------------------
 # normalization
 
+def _standardize_fused(X, over, eps):
+    over = (over,) if isinstance(over, str) else tuple(over)
+    x = X.data
+    if not x.dtype.is_floating_point or isinstance(eps, torch.Tensor) or x.numel() == 0:
+        return NotImplemented   # integers promote, complex and empty stay with the formula
+    rest = tuple(a for a in X._names if a not in over)
+    x = data_in(X, rest + over)
+    y = F.layer_norm(x, x.shape[len(rest):], None, None, float(eps))
+    return make(y, rest + over)
+
+
 @checked(X="has over", accumulate=True)
+@fused_by(_standardize_fused)
 def standardize(X: Named, over: Axes, eps: float = 1e-5) -> Named:
     """standardize_over(X) = (X − mean_over X) / sqrt(var_over X + ε).
 

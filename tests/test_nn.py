@@ -470,9 +470,117 @@ def test_fused_kernel_is_called(monkeypatch, block, kernel):
     }[block]
     args()
     assert calls == [1]
-    with nt.plain():
+    with nt.plain(nested=True):
         args()
     assert calls == [1]
+    with nt.plain():      # the block's formula; layer_norm's standardize as by default
+        args()
+    assert calls == ([1, 1] if block == "layer_norm" else [1])
+
+
+def test_standardize_fused_and_formula_agree_with_positional_torch():
+    """standardize by F.layer_norm (the default) and by its formula: the
+    positional computation's values and gradients, over axes stored in any order."""
+    xd = (g(3, 4, 5, 6, seed=7) * 3 + 1).requires_grad_()
+    X = named(xd, ("a", "b", "c", "d"), storage=(2, 0, 3, 1))
+    xp = nt.positional(X, ("a", "b", "c", "d"))
+    u = g(3, 4, 5, 6, seed=8)
+    for over in (("d", "b"), "c"):
+        dims = [("a", "b", "c", "d").index(a) for a in over]
+        mu = xp.mean(dims, keepdim=True)
+        ref = (xp - mu) / (((xp - mu) ** 2).mean(dims, keepdim=True) + 0.3).sqrt()
+        want = torch.autograd.grad((ref * u).sum(), xd)[0]
+        for ctx in (contextlib.nullcontext(), nt.plain()):
+            with ctx:
+                y = nt.standardize(X, over, eps=0.3)
+            assert_close(y, ref, order=("a", "b", "c", "d"), **TOL)
+            got = torch.autograd.grad((nt.positional(y, ("a", "b", "c", "d")) * u).sum(), xd)[0]
+            torch.testing.assert_close(got, want, **TOL)
+
+
+def test_layer_norm_plain_multiplies_by_gamma_itself(monkeypatch):
+    """Inside nt.plain() layer_norm runs its formula: the only kernel call is
+    standardize's (no γ, no β), the ⊙ γ + β is the formula's."""
+    seen = []
+    real = F.layer_norm
+    monkeypatch.setattr(F, "layer_norm", lambda x, s, w=None, b=None, eps=1e-5:
+                        seen.append((w is None, b is None)) or real(x, s, w, b, eps))
+    X, G, B = nt.randn(seed=0, batch=2, layer=5), nt.randn(seed=1, layer=5), nt.randn(seed=2, layer=5)
+    nt.layer_norm(X, G, B, chans=None)
+    with nt.plain():
+        y = nt.layer_norm(X, G, B, chans=None)
+    assert seen == [(False, False), (True, True)]
+    ref = F.layer_norm(nt.positional(X, ("batch", "layer")), (5,), nt.positional(G, ("layer",)),
+                       nt.positional(B, ("layer",)))
+    assert_close(y, ref, order=("batch", "layer"), **TOL)
+
+
+def _count(monkeypatch, module, name):
+    calls = []
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("mode,sdpa,softmax", [
+    ("default", 1, 0),           # the fused kernel, no softmax of its own
+    ("plain", 0, 1),             # attention's formula; its softmax as by default
+    ("attention", 0, 1),         # nt.plain(nt.attention): the same
+    ("attention+softmax", 0, 0),  # both formulas: the softmax as exp / sum
+    ("nested", 0, 0),            # every block at every depth
+    ("softmax", 1, 0),           # only softmax named: attention fused
+])
+def test_plain_modes_run_what_they_say(monkeypatch, mode, sdpa, softmax):
+    """nt.plain() runs the formula of the blocks called directly, and the blocks
+    that formula calls as by default; named blocks or nested=True reach deeper."""
+    qd, kd, vd = g(2, 3, 4, seed=1), g(5, 4, seed=2), g(5, 6, seed=3)
+    Q, K = nt.tensor(qd, ("batch", "query", "key")), nt.tensor(kd, ("seq", "key"))
+    V = nt.tensor(vd, ("seq", "val"))
+    ctx = {"default": contextlib.nullcontext(), "plain": nt.plain(),
+           "attention": nt.plain(nt.attention),
+           "attention+softmax": nt.plain(nt.attention, nt.softmax),
+           "nested": nt.plain(nested=True), "softmax": nt.plain(nt.softmax)}[mode]
+    c_sdpa = _count(monkeypatch, F, "scaled_dot_product_attention")
+    c_soft = _count(monkeypatch, torch, "softmax")
+    with ctx:
+        y = nt.attention(Q, K, V)
+        assert nt.fused_enabled() is (mode == "default")
+    assert (len(c_sdpa), len(c_soft)) == (sdpa, softmax)
+    ref = torch.softmax(qd @ kd.T / 2.0, -1) @ vd
+    assert_close(y, ref, order=("batch", "query", "val"), **TOL)
+    assert nt.fused_enabled()
+
+
+def test_plain_softmax_called_directly_runs_its_formula(monkeypatch):
+    c_soft = _count(monkeypatch, torch, "softmax")
+    x = nt.randn(seed=0, a=3, b=4)
+    with nt.plain():
+        y = nt.softmax(x, "a")
+    assert c_soft == []
+    assert_close(y, torch.softmax(nt.positional(x, ("a", "b")), 0), order=("a", "b"), **TOL)
+
+
+def test_plain_mode_restored_after_an_error_in_a_formula():
+    from ntlib._internal import PLAIN
+
+    def boom(x):
+        """A formula that fails."""
+        raise RuntimeError("inside the formula")
+    block = nt.fused_by(lambda x: x)(boom)
+    depth = len(PLAIN)
+    assert block(1) == 1                       # the fused half
+    with nt.plain():
+        with pytest.raises(RuntimeError, match="inside the formula"):
+            block(1)
+        assert not nt.fused_enabled() and len(PLAIN) == depth + 1
+    assert nt.fused_enabled() and len(PLAIN) == depth
+
+
+def test_plain_refuses_what_is_not_a_block():
+    with pytest.raises(TypeError, match="contract"):
+        nt.plain(nt.contract)
+    with pytest.raises(TypeError):
+        nt.plain(nt.attention, nested=True)
 
 
 def test_block_signatures():

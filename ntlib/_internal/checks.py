@@ -29,7 +29,8 @@ signature binding per call) that
    float32 and returns the result in the input's dtype (as torch accumulates
    its reductions);
 8. calls the function, or, for a block paired with a fused kernel by
-   ntlib.fused_by, the kernel unless inside ``with nt.plain():``.
+   ntlib.fused_by, the kernel unless ``with nt.plain(...):`` asks for the
+   formula (ntlib._internal.dispatch describes the modes).
 
 Spec words: parameter names of axis arguments; ``has`` and ``lacks`` switch
 between the two lists (``has`` is the default); ``each`` says the argument is a
@@ -236,13 +237,14 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
           "axis_names": base.axis_names, "missing_axis": base.missing_axis,
           "forbid": base.forbid, "compatible": compatible, "formula": fn, "fused": fast,
           "check": check, "PLAIN": dispatch.PLAIN, "STRICT": dispatch.STRICT,
+          "OUTER": dispatch.OUTER, "outer_formula": dispatch.outer_formula,
           "declined": _declined, "in_float32": _up, "back_to": _down,
           "refuse_complex": base.refuse_complex, "needs_values": base.needs_values,
           "HALF": (torch.float16, torch.bfloat16)}
     if ns["NamedTensor"] is None:
         raise RuntimeError("checked: the named-tensor type is not registered yet")
     clash = set(names) & (set(ns) | {"result", "dtype_", "each", "axis", "ts", "each_i",
-                                     "new_"})
+                                     "new_", "mode_"})
     replaces = tuple(re.split(r"[\s,;]+", replaces.strip())) if isinstance(replaces, str) \
         else tuple(replaces)
     for a in replaces:
@@ -416,11 +418,15 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
         lines.append(f"    if {t}.data.dtype in HALF:")
         lines.append(f"        dtype_, {t} = {t}.data.dtype, in_float32({t})")
         lines.append(f"        return back_to(formula({', '.join(call)}), dtype_)")
-    if fast is not None:
-        lines.append("    if not PLAIN[-1]:")
+    if fast is not None:   # the modes of nt.plain: see ntlib._internal.dispatch
+        lines.append("    mode_ = PLAIN[-1]")
+        lines.append("    if mode_ is False or mode_.__class__ is frozenset "
+                     "and formula not in mode_:")
         lines.append(f"        result = fused({', '.join(kwcall)})")
         lines.append("        if result is not NotImplemented: return result")
         lines.append(f"        if STRICT[-1]: raise declined({name!r})")
+        lines.append("    elif mode_ is OUTER:   # nt.plain(): the blocks it calls as by default")
+        lines.append(f"        return outer_formula(formula, {', '.join(call)})")
     lines.append(f"    return formula({', '.join(call)})")
     src = "\n".join(lines) + "\n"
     filename = f"<ntlib checked {fn.__module__}.{fn.__qualname__} #{next(_SEQ)}>"

@@ -13,20 +13,43 @@ from typing import Any, Callable, cast
 from . import checks
 from .checks import F
 
-__all__ = ["plain", "strict_fused", "fused_enabled", "fused_by", "PLAIN", "STRICT"]
+__all__ = ["plain", "strict_fused", "fused_enabled", "fused_by", "PLAIN", "STRICT", "OUTER"]
 
-PLAIN = [False]
+
+class _Outer:
+    """The mode of ``nt.plain()``: the blocks called directly run their formulas,
+    the blocks those formulas call run as by default."""
+
+    def __repr__(self):
+        return "OUTER"
+
+
+OUTER = _Outer()
+# The dispatch mode, innermost last: False (fused kernels), OUTER, True (every
+# block at every depth runs its formula), or a frozenset of the formulas (the
+# ``.plain`` functions) of the blocks that run their formulas wherever called.
+PLAIN: list = [False]
 STRICT = [os.environ.get("NTLIB_STRICT_FUSED", "") not in ("", "0")]
 
 
 class plain:
-    """Context manager: run the formula-shaped definitions, not fused kernels.
+    """Context manager: run blocks as their formulas, not as fused kernels.
 
     Blocks such as attention or convolution are written in ntlib exactly as
     the book's formulas read.  Where torch has a fused kernel for the same
     computation, ntlib dispatches to it by default (tests check that both
-    paths agree).  Inside "with nt.plain():" every block runs its plain
-    definition instead.
+    paths agree).
+
+    - "with nt.plain():" every block called in the body runs its formula;
+      the operations that formula calls run as they do by default.  So
+      attention runs softmax_seq(Q ⊙_key K / sqrt|key| + M) ⊙_seq V as
+      written, and the softmax in it (an operation of section 3 with a
+      formula of its own) is torch.softmax, as a contraction is one einsum.
+    - "with nt.plain(nt.attention, nt.softmax):" exactly the blocks named run
+      their formulas, wherever they are called (inside another block's
+      formula too); every other block runs its fused kernel.
+    - "with nt.plain(nested=True):" every block runs its formula at every
+      depth (attention's softmax as exp and a sum, say).
 
     Example:
 
@@ -40,8 +63,18 @@ class plain:
     True
     """
 
+    def __init__(self, *blocks: Callable[..., Any], nested: bool = False) -> None:
+        for b in blocks:
+            if not callable(getattr(b, "fused", None)) or not callable(getattr(b, "plain", None)):
+                raise TypeError(f"plain: {getattr(b, '__name__', b)!r} is not a block "
+                                f"with a formula and a fused kernel (made by nt.fused_by)")
+        if blocks and nested:
+            raise TypeError("plain: give blocks or nested=True, not both")
+        self.mode = frozenset(getattr(b, "plain") for b in blocks) if blocks else \
+            (True if nested else OUTER)
+
     def __enter__(self) -> plain:
-        PLAIN.append(True)
+        PLAIN.append(self.mode)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -78,7 +111,8 @@ class strict_fused:
 
 
 def fused_enabled() -> bool:
-    """True unless inside "with nt.plain():".
+    """True unless inside "with nt.plain(...):" (False there even where only some
+    blocks are named).
 
     Example:
 
@@ -88,7 +122,17 @@ def fused_enabled() -> bool:
     ...     nt.fused_enabled()
     False
     """
-    return not PLAIN[-1]
+    return PLAIN[-1] is False
+
+
+def outer_formula(formula: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """formula(*args, **kwargs) with the blocks it calls at their default (the
+    mode of nt.plain())."""
+    PLAIN.append(False)
+    try:
+        return formula(*args, **kwargs)
+    finally:
+        PLAIN.pop()
 
 
 def fused_by(fast: Callable[..., Any],
@@ -97,12 +141,12 @@ def fused_by(fast: Callable[..., Any],
 
     The decorated block first runs its checks (those declared with
     ntlib's checking decorator, and ``check(**arguments)`` if given), which raise
-    on unfit axes on both paths alike.  Then, unless inside
-    "with nt.plain():", it calls fast with every argument by keyword
-    (defaults filled in); fast returns a named tensor, or NotImplemented to
-    decline, in which case the plain definition runs (inside
-    "with nt.strict_fused():" declining raises).  The two implementations
-    stay reachable as block.plain and block.fused.
+    on unfit axes on both paths alike.  Then, unless "with nt.plain(...):"
+    asks for its formula (see nt.plain), it calls fast with every argument by
+    keyword (defaults filled in); fast returns a named tensor, or
+    NotImplemented to decline, in which case the plain definition runs
+    (inside "with nt.strict_fused():" declining raises).  The two
+    implementations stay reachable as block.plain and block.fused.
 
     Example:
 

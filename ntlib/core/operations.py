@@ -35,6 +35,7 @@ from .._internal import (AxisError, Axes, Axis, DeviceError, as_named, axis_name
                          positional_error, promote, refuse_complex, same_device,
                          scalar_operand, sizes_of, wrap)
 from .._internal import funsor_compat as fc
+from .._internal import windowed
 from .named_tensor import Named, NamedTensor, positional, shape
 
 __all__ = [
@@ -689,8 +690,10 @@ def _matmul_plan(equation, shapes):
     n (only in Y); X is laid out as [batch..., m, k], Y as [batch..., k, n],
     each group merged into one dimension only where it has several axes (or,
     for m and n, none) and torch.matmul broadcasts over batch.  Returns the
-    permutations and reshapes to apply (None where there is nothing to do),
-    or None if the equation is not a matrix product."""
+    permutations and reshapes to apply (None where there is nothing to do)
+    and whether an operand is large enough for the window route
+    (ntlib._internal.windowed), or None if the equation is not a matrix
+    product."""
     ins, out = equation.split("->")
     xs, ys = ins.split(",")
     shared = [a for a in xs if a in ys]
@@ -722,9 +725,11 @@ def _matmul_plan(equation, shapes):
     xperm = [xs.index(a) for a in b + m + k]
     yperm = [ys.index(a) for a in b + k + n]
     outperm = [(b + m + n).index(a) for a in out]
+    # an operand this large may be a view of overlapping windows (unroll's)
+    large = _builtin_max(math.prod(shapes[0]), math.prod(shapes[1])) >= windowed.MIN_ELEMENTS
     return (None if xperm == sorted(xperm) else xperm,
             None if yperm == sorted(yperm) else yperm, xshape, yshape, outshape,
-            None if outperm == sorted(outperm) else outperm)
+            None if outperm == sorted(outperm) else outperm, large)
 
 
 _MATMUL: dict = {}
@@ -734,7 +739,10 @@ def einsum(equation: str, operands: Sequence[Named | float]) -> torch.Tensor:
     """torch.einsum(equation, ...) on the operands' data, promoted to one dtype
     (booleans as int64; a number becomes a factor in that dtype).  Two
     operands whose equation is a matrix product go to torch.matmul directly,
-    which is what einsum would call, without einsum's own set-up."""
+    which is what einsum would call, without einsum's own set-up; a large
+    operand that is a view of overlapping windows (unroll's) is contracted
+    window position by window position instead of being copied
+    (ntlib._internal.windowed)."""
     if len(operands) == 2 and isinstance(operands[0], NamedTensor) \
             and isinstance(operands[1], NamedTensor):
         x, y = operands[0].data, operands[1].data
@@ -749,12 +757,16 @@ def einsum(equation: str, operands: Sequence[Named | float]) -> torch.Tensor:
             plan = _MATMUL[key] = _matmul_plan(equation, key[1:])
         if plan is None:
             return torch.einsum(equation, x, y)
+        if plan[6]:   # a large operand: overlapping windows are not laid out
+            data = windowed.contract(equation, x, y)
+            if data is not None:
+                return data
         return _matmul(plan, x, y)
     return _einsum_general(equation, operands)
 
 
 def _matmul(plan, x, y):
-    xperm, yperm, xshape, yshape, outshape, outperm = plan
+    xperm, yperm, xshape, yshape, outshape, outperm, _ = plan
     if xperm is not None:
         x = x.permute(xperm)
     if yperm is not None:
