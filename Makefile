@@ -110,7 +110,7 @@ lab: $(STAMP)
 
 # One torch thread on the CPU (BENCH_THREADS=1): the recorded results are
 # single-threaded, timed by the thread's CPU time (see benchmarks/common.py).
-# Records benchmarks/results/*-cpu.json (about 7 minutes on a 2-core machine),
+# Records benchmarks/results/*-cpu.json (5 to 7 minutes on a 2-core machine),
 # then rebuilds the Performance appendix (its tables and figures) from them;
 # exits non-zero if a measured ratio missed its target (the results are kept).
 bench: $(STAMP)

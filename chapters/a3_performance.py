@@ -371,25 +371,30 @@ if plain:
 # ## Where the targets are missed, and why
 #
 # - **LeNet at batch 64** sits at its target (1.10) within the noise of this
-#   machine (repeated runs gave 1.09 to 1.14). The named forward issues 17 PyTorch
+#   machine (repeated runs gave 1.09 to 1.14 forward, and 1.11 forward and
+#   backward in the run recorded here). The named forward issues 17 PyTorch
 #   operations where the positional one issues 15 (the bias is added after the
 #   matrix product instead of inside `F.linear`), and each named call adds a few
 #   microseconds of Python: about 2% of the 4 ms forward.
-# - **The plain max-pooling** with its backward (3.1 to 3.3 in repeated runs)
-#   is the one block above 3. Its forward (the windows of `pool` are a
-#   reshape, then one maximum over two axes) is as fast as the kernel; the
+# - Three plain-path cases sit at the limit of 3 and cross it in some runs:
+#   max-pooling with its backward (2.7 to 3.3 in repeated runs), attention's
+#   forward (2.2 to 3.5) and layer norm's forward (2.8 to 3.1). Which of
+#   them cross it depends on the run; the summary above counts the run
+#   recorded on this page.
+# - **The plain max-pooling** with its backward: its forward (the windows of
+#   `pool` are a reshape, then one maximum over two axes) is as fast as the kernel; the
 #   gradient of that maximum takes about five sixths of the time: PyTorch
 #   routes it by comparing every entry with the maximum again, counting the
 #   ties, converting the comparison to floating point twice and multiplying,
 #   where the pooling kernel stores the position of each maximum and adds the
 #   gradient there.
-# - **The plain attention** (2.2 to 3.5 forward in repeated runs, 2.3 with the
-#   backward; 9 times the memory) materialises the score matrix, 16 · 8 · 256 ·
+# - **The plain attention** (2.2 to 3.5 forward in repeated runs, 2.0 to 2.3
+#   with the backward; 9 times the memory) materialises the score matrix, 16 · 8 · 256 ·
 #   256 floats (32 MB), and passes over it for the scale and the softmax, where
 #   PyTorch's fused kernel works on blocks that stay in the cache and never
 #   stores the matrix.
-# - **The plain layer norm** (2.8 forward, 2.4 with the backward; 2 times the
-#   memory) standardizes in one call and then makes two more full passes over
+# - **The plain layer norm** (2.8 to 3.1 forward, 2.3 to 2.4 with the
+#   backward; 2 times the memory) standardizes in one call and then makes two more full passes over
 #   its 16 MB input (⊙ γ and + β), where the fused kernel makes one.
 # - **The plain convolution** (1.6 and 2.2) contracts the kernel with the
 #   windows of `unroll`, a strided view. Laying that view out as a matrix (144 ×
