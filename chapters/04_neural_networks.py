@@ -814,10 +814,11 @@ plt.show()
 # windows of `unroll` in a convolution or the full score matrix in attention. `ntlib`
 # keeps both: the decorator `nt.fused_by` pairs the formula with a function that
 # lays the named arguments out in an explicit axis order, calls the kernel, and names
-# the result. The kernel runs by default; inside `with nt.plain():` the formula runs.
-# (The operations that formula calls, such as the softmax inside attention, run as
-# they do by default; `nt.plain(nested=True)` runs every formula at every depth,
-# and `nt.plain(nt.attention, nt.softmax)` exactly the blocks named.)
+# the result. The kernel runs by default; inside `with nt.plain():` the formula runs,
+# and so do the formulas of the blocks it calls, such as the softmax inside
+# attention. (`nt.plain(nested=False)` runs only the formula of the block called,
+# the blocks inside it as by default; `nt.plain(nt.attention, nt.softmax)` exactly
+# the blocks named.)
 # If the arguments carry axes the kernel cannot express (a weight lifted over an
 # extra axis, say), the fused function declines and the formula runs anyway.
 #

@@ -26,17 +26,16 @@
 # dispatched to PyTorch's kernel) and **plain**, so the table shows what the
 # dispatch buys.
 #
-# **What the plain path runs.** Inside `with nt.plain():` a block called in the
-# body runs its formula line by line, and the operations the formula is made of
-# run as they do by default: in attention the softmax of the formula is one
-# softmax call, as each contraction is one matrix product, and in layer norm
-# $\operatorname{standardize}_{\layer}(X)$ is one call, after which the formula
-# multiplies by $\gamma$ and adds $\beta$ itself. (`nt.plain(nested=True)`
-# would expand every formula at every depth, the softmax into a maximum,
-# an exponential, a sum and a quotient; that is not what is timed here. Timed
-# once that way on 2026-12-01, with the same cases and clock, forward and
-# forward+backward: attention 4.2 and 4.8, layer norm 3.6 and 5.1,
-# max-pooling 1.2 and 3.0, the other blocks within 2.)
+# **What the plain path runs.** Inside `with nt.plain():` every block runs its
+# formula line by line, and so does every block that formula calls: in
+# attention the softmax is a maximum, an exponential, a sum and a quotient, and
+# in layer norm $\operatorname{standardize}_{\layer}(X)$ is a mean, a
+# difference, a mean of squares, a square root and a quotient (a contraction
+# stays one matrix product). `nt.plain(nested=False)` runs only the formula of
+# the block called and the blocks inside it as by default (the softmax one
+# call, standardize one call); timed once that way on 2026-12-01, with the same
+# cases and clock, forward and forward+backward: attention 3.1 and 2.0, layer
+# norm 3.05 and 2.3, max-pooling 1.1 and 2.7, the other blocks within 2.
 #
 # **The clock.** With one PyTorch thread on the CPU (`BENCH_THREADS=1`, as
 # recorded here) the clock is the thread's CPU time: on a machine shared with other
@@ -374,32 +373,33 @@ if plain:
 # ## Where the targets are missed, and why
 #
 # - **LeNet at batch 64** sits at its target (1.10) within the noise of this
-#   machine (repeated runs gave 1.09 to 1.14 forward, and 1.11 forward and
-#   backward in the run recorded here). The named forward issues 17 PyTorch
-#   operations where the positional one issues 15 (the bias is added after the
-#   matrix product instead of inside `F.linear`), and each named call adds a few
-#   microseconds of Python: about 2% of the 4 ms forward.
-# - Three plain-path cases sit at the limit of 3 and cross it in some runs:
-#   max-pooling with its backward (2.7 to 3.3 in repeated runs), attention's
-#   forward (2.2 to 3.5) and layer norm's forward (2.8 to 3.1). Which of
-#   them cross it depends on the run; the summary above counts the run
-#   recorded on this page.
-# - **The plain max-pooling** with its backward: its forward (the windows of
-#   `pool` are a reshape, then one maximum over two axes) is as fast as the kernel; the
-#   gradient of that maximum takes about five sixths of the time: PyTorch
-#   routes it by comparing every entry with the maximum again, counting the
-#   ties, converting the comparison to floating point twice and multiplying,
-#   where the pooling kernel stores the position of each maximum and adds the
-#   gradient there.
-# - **The plain attention** (2.2 to 3.5 forward in repeated runs, 2.0 to 2.3
-#   with the backward; 9 times the memory) materialises the score matrix, 16 · 8 · 256 ·
-#   256 floats (32 MB), and passes over it for the scale and the softmax, where
-#   PyTorch's fused kernel works on blocks that stay in the cache and never
-#   stores the matrix.
-# - **The plain layer norm** (2.8 to 3.1 forward, 2.3 to 2.4 with the
-#   backward; 2 times the memory) standardizes in one call and then makes two more full passes over
-#   its 16 MB input (⊙ γ and + β), where the fused kernel makes one.
-# - **The plain convolution** (1.6 and 2.2) contracts the kernel with the
+#   machine (repeated runs gave 1.09 to 1.14 forward), and so does the
+#   **Transformer** at |layer| 128 (1.04 to 1.08 forward against 1.05). The
+#   named LeNet forward issues 17 PyTorch operations where the positional one
+#   issues 15 (the bias is added after the matrix product instead of inside
+#   `F.linear`), and each named call adds a few microseconds of Python: about
+#   2% of the 4 ms forward.
+# - **The plain attention** (4.0 to 4.2 forward, 4.7 to 4.8 with the backward;
+#   12 times the memory) materialises the score matrix, 16 · 8 · 256 · 256
+#   floats (32 MB), and passes over it for the scale, the mask and each step
+#   of the softmax (maximum, difference, exponential, sum, quotient), each pass
+#   writing another 32 MB, where PyTorch's fused kernel works on blocks that
+#   stay in the cache and never stores the matrix. With the softmax as one call
+#   (`nested=False`) it is 3.1 and 2.0.
+# - **The plain layer norm** (3.6 to 5.1 forward, 5.1 to 5.8 with the
+#   backward; 2 and 3 times the memory): a profile of forward and backward
+#   shows about 35 PyTorch calls (9 quotients, 8 products, 7 sums, additions,
+#   negations), nearly each a full pass over the 16 MB input, where the fused
+#   kernel makes one pass forward and one backward. With standardize as one
+#   call (`nested=False`) it is 3.05 and 2.3.
+# - **The plain max-pooling** with its backward (2.7 to 3.3 in repeated runs):
+#   its forward (the windows of `pool` are a reshape, then one maximum over two
+#   axes) is as fast as the kernel; the gradient of that maximum takes about
+#   five sixths of the time: PyTorch routes it by comparing every entry with
+#   the maximum again, counting the ties, converting the comparison to floating
+#   point twice and multiplying, where the pooling kernel stores the position
+#   of each maximum and adds the gradient there.
+# - **The plain convolution** (1.6 and 2.0 to 2.2) contracts the kernel with the
 #   windows of `unroll`, a strided view. Laying that view out as a matrix (144 ×
 #   123,008 floats here) took three quarters of the time, so a large
 #   contraction with such a view is computed one window position at a time,
@@ -413,7 +413,7 @@ if plain:
 #   of layer norm with its backward shows the same kernels on both sides), and
 #   ratios near 1 move by 20% and more between runs here (layer norm with its
 #   backward measured 1.30, 1.23, 1.25, 1.01 and 0.78 within an hour; the
-#   Transformer with its backward 0.96 and 1.13).
+#   Transformer with its backward 0.96, 0.99, 1.00 and 1.13).
 #
 # The plain-path items are the costs of executing the formulas as written; the
 # default path hands each block to the fused kernel.

@@ -470,10 +470,10 @@ def test_fused_kernel_is_called(monkeypatch, block, kernel):
     }[block]
     args()
     assert calls == [1]
-    with nt.plain(nested=True):
+    with nt.plain():      # every formula at every depth: no kernel
         args()
     assert calls == [1]
-    with nt.plain():      # the block's formula; layer_norm's standardize as by default
+    with nt.plain(nested=False):   # the block's formula; standardize as by default
         args()
     assert calls == ([1, 1] if block == "layer_norm" else [1])
 
@@ -499,17 +499,22 @@ def test_standardize_fused_and_formula_agree_with_positional_torch():
 
 
 def test_layer_norm_plain_multiplies_by_gamma_itself(monkeypatch):
-    """Inside nt.plain() layer_norm runs its formula: the only kernel call is
-    standardize's (no γ, no β), the ⊙ γ + β is the formula's."""
+    """Inside nt.plain(nested=False) layer_norm runs its formula: the only kernel
+    call is standardize's (no γ, no β), the ⊙ γ + β is the formula's; inside
+    nt.plain() no kernel runs."""
     seen = []
     real = F.layer_norm
     monkeypatch.setattr(F, "layer_norm", lambda x, s, w=None, b=None, eps=1e-5:
                         seen.append((w is None, b is None)) or real(x, s, w, b, eps))
     X, G, B = nt.randn(seed=0, batch=2, layer=5), nt.randn(seed=1, layer=5), nt.randn(seed=2, layer=5)
     nt.layer_norm(X, G, B, chans=None)
-    with nt.plain():
+    with nt.plain(nested=False):
         y = nt.layer_norm(X, G, B, chans=None)
     assert seen == [(False, False), (True, True)]
+    with nt.plain():
+        z = nt.layer_norm(X, G, B, chans=None)
+    assert seen == [(False, False), (True, True)]
+    assert_close(z, y, **TOL)
     ref = F.layer_norm(nt.positional(X, ("batch", "layer")), (5,), nt.positional(G, ("layer",)),
                        nt.positional(B, ("layer",)))
     assert_close(y, ref, order=("batch", "layer"), **TOL)
@@ -524,19 +529,22 @@ def _count(monkeypatch, module, name):
 
 @pytest.mark.parametrize("mode,sdpa,softmax", [
     ("default", 1, 0),           # the fused kernel, no softmax of its own
-    ("plain", 0, 1),             # attention's formula; its softmax as by default
+    ("plain", 0, 0),             # every block at every depth
+    ("one level", 0, 1),         # attention's formula; its softmax as by default
     ("attention", 0, 1),         # nt.plain(nt.attention): the same
     ("attention+softmax", 0, 0),  # both formulas: the softmax as exp / sum
-    ("nested", 0, 0),            # every block at every depth
+    ("nested", 0, 0),            # nested=True: the same as nt.plain()
     ("softmax", 1, 0),           # only softmax named: attention fused
 ])
 def test_plain_modes_run_what_they_say(monkeypatch, mode, sdpa, softmax):
-    """nt.plain() runs the formula of the blocks called directly, and the blocks
-    that formula calls as by default; named blocks or nested=True reach deeper."""
+    """nt.plain() runs every formula at every depth; nested=False the formula of
+    the blocks called directly and the blocks that formula calls as by default;
+    named blocks wherever they are called."""
     qd, kd, vd = g(2, 3, 4, seed=1), g(5, 4, seed=2), g(5, 6, seed=3)
     Q, K = nt.tensor(qd, ("batch", "query", "key")), nt.tensor(kd, ("seq", "key"))
     V = nt.tensor(vd, ("seq", "val"))
     ctx = {"default": contextlib.nullcontext(), "plain": nt.plain(),
+           "one level": nt.plain(nested=False),
            "attention": nt.plain(nt.attention),
            "attention+softmax": nt.plain(nt.attention, nt.softmax),
            "nested": nt.plain(nested=True), "softmax": nt.plain(nt.softmax)}[mode]
@@ -579,8 +587,9 @@ def test_plain_mode_restored_after_an_error_in_a_formula():
 def test_plain_refuses_what_is_not_a_block():
     with pytest.raises(TypeError, match="contract"):
         nt.plain(nt.contract)
-    with pytest.raises(TypeError):
-        nt.plain(nt.attention, nested=True)
+    for nested in (True, False):
+        with pytest.raises(TypeError):
+            nt.plain(nt.attention, nested=nested)
 
 
 def test_block_signatures():

@@ -425,7 +425,7 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
         lines.append(f"        result = fused({', '.join(kwcall)})")
         lines.append("        if result is not NotImplemented: return result")
         lines.append(f"        if STRICT[-1]: raise declined({name!r})")
-        lines.append("    elif mode_ is OUTER:   # nt.plain(): the blocks it calls as by default")
+        lines.append("    elif mode_ is OUTER:   # nested=False: the blocks it calls as by default")
         lines.append(f"        return outer_formula(formula, {', '.join(call)})")
     lines.append(f"    return formula({', '.join(call)})")
     src = "\n".join(lines) + "\n"

@@ -17,8 +17,8 @@ __all__ = ["plain", "strict_fused", "fused_enabled", "fused_by", "PLAIN", "STRIC
 
 
 class _Outer:
-    """The mode of ``nt.plain()``: the blocks called directly run their formulas,
-    the blocks those formulas call run as by default."""
+    """The mode of ``nt.plain(nested=False)``: the blocks called directly run
+    their formulas, the blocks those formulas call run as by default."""
 
     def __repr__(self):
         return "OUTER"
@@ -40,16 +40,16 @@ class plain:
     computation, ntlib dispatches to it by default (tests check that both
     paths agree).
 
-    - "with nt.plain():" every block called in the body runs its formula;
-      the operations that formula calls run as they do by default.  So
+    - "with nt.plain():" every block runs its formula, at every depth
+      (attention's softmax as exp and a sum, say).
+    - "with nt.plain(nested=False):" every block called in the body runs its
+      formula; the blocks that formula calls run as they do by default.  So
       attention runs softmax_seq(Q ⊙_key K / sqrt|key| + M) ⊙_seq V as
       written, and the softmax in it (an operation of section 3 with a
       formula of its own) is torch.softmax, as a contraction is one einsum.
     - "with nt.plain(nt.attention, nt.softmax):" exactly the blocks named run
       their formulas, wherever they are called (inside another block's
       formula too); every other block runs its fused kernel.
-    - "with nt.plain(nested=True):" every block runs its formula at every
-      depth (attention's softmax as exp and a sum, say).
 
     Example:
 
@@ -63,15 +63,15 @@ class plain:
     True
     """
 
-    def __init__(self, *blocks: Callable[..., Any], nested: bool = False) -> None:
+    def __init__(self, *blocks: Callable[..., Any], nested: bool | None = None) -> None:
         for b in blocks:
             if not callable(getattr(b, "fused", None)) or not callable(getattr(b, "plain", None)):
                 raise TypeError(f"plain: {getattr(b, '__name__', b)!r} is not a block "
                                 f"with a formula and a fused kernel (made by nt.fused_by)")
-        if blocks and nested:
-            raise TypeError("plain: give blocks or nested=True, not both")
+        if blocks and nested is not None:
+            raise TypeError("plain: give blocks or nested=..., not both")
         self.mode = frozenset(getattr(b, "plain") for b in blocks) if blocks else \
-            (True if nested else OUTER)
+            (OUTER if nested is False else True)
 
     def __enter__(self) -> plain:
         PLAIN.append(self.mode)
@@ -127,7 +127,7 @@ def fused_enabled() -> bool:
 
 def outer_formula(formula: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """formula(*args, **kwargs) with the blocks it calls at their default (the
-    mode of nt.plain())."""
+    mode of nt.plain(nested=False))."""
     PLAIN.append(False)
     try:
         return formula(*args, **kwargs)
