@@ -379,7 +379,7 @@ if plain:
 #   issues 15 (the bias is added after the matrix product instead of inside
 #   `F.linear`), and each named call adds a few microseconds of Python: about
 #   2% of the 4 ms forward.
-# - **The plain attention** (4.0 to 4.2 forward, 4.7 to 4.8 with the backward;
+# - **The plain attention** (4.0 to 4.7 forward, 4.3 to 4.8 with the backward;
 #   12 times the memory) materialises the score matrix, 16 · 8 · 256 · 256
 #   floats (32 MB), and passes over it for the scale, the mask and each step
 #   of the softmax (maximum, difference, exponential, sum, quotient), each pass
