@@ -87,7 +87,7 @@ from . import core
 from ._internal import AxisError, is_named, make
 
 __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_latex",
-           "latex", "MACROS", "AXIS_MACROS", "load_ipython_extension", "Node"]
+           "latex", "trace", "MACROS", "AXIS_MACROS", "load_ipython_extension", "Node"]
 
 # --------------------------------------------------------------------------
 # the paper's macros (a copy of _config.yml's sphinx.config.mathjax3_config
@@ -1352,6 +1352,7 @@ def _wrap(node: Node, need: int) -> str:
     s = to_latex(node)
     if need > _PREC_POST:     # the base of a power or a subscript
         simple = isinstance(node, (Var, Size, Call)) or (
+            isinstance(node, Lift) and node.parens) or (
             isinstance(node, Num) and node.value >= 0) or (
             isinstance(node, Mul) and node.written == "\\frac")
         return s if simple else f"\\left({s}\\right)"
@@ -1382,6 +1383,7 @@ def to_latex(node: Node) -> str:
             return f"\\frac{{{to_latex(node.left)}}}{{{to_latex(node.right)}}}"
         if isinstance(node, Mul):
             op = "/" if node.op == "/" else ("\\odot" if node.written == "\\odot"
+                                             else "" if node.written == " "
                                              else "\\cdot")
             if node.op == "*" and isinstance(node.left, Num) and node.left.value >= 0 \
                     and not isinstance(node.right, Num):
@@ -1408,7 +1410,7 @@ def to_latex(node: Node) -> str:
         else:
             fn = node.fn if node.p is None else f"norm_{{{_num_tex(node.p)}}}"
             head = f"\\nfun{{{_axes_tex(node.axes)}}}{{{fn}}}"
-        return f"{head} \\left({to_latex(node.x)}\\right)"
+        return f"{head} {_wrap(node.x, _PREC_MUL)}"
     if isinstance(node, IndexFn):
         return (f"\\nfun{{{_axis_tex(node.axis)}}}{{index}}\\left({to_latex(node.x)}, "
                 f"{to_latex(node.i)}\\right)")
@@ -1458,9 +1460,254 @@ def walk(node: Node) -> Iterator[Node]:
                             yield from walk(x)
 
 
+# --------------------------------------------------------------------------
+# code printed back as the notation: tracing ntlib's operations
+
+_GREEK_WORDS = _GREEK - {"pi"}
+
+
+def _var_tex(name: str) -> str:
+    """The LaTeX of a Python parameter name: gamma -> \\gamma, W1 -> W_1, W_q -> W_q."""
+    if name in _GREEK_WORDS:
+        return "\\" + name
+    m = re.fullmatch(r"([A-Za-z])_?([0-9]+|[A-Za-z])?", name)
+    if m:
+        return m.group(1) + ("_" + m.group(2) if m.group(2) else "")
+    m = re.fullmatch(r"([A-Za-z]+)_?([0-9]+)", name)
+    if m and m.group(1) in _GREEK_WORDS:
+        return f"\\{m.group(1)}_{m.group(2)}"
+    return f"\\mathit{{{name}}}"
+
+
+class _Tracer:
+    """Records, for each named tensor an ntlib operation returns, its tree."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, tuple[Any, Node]] = {}
+        self.depth = 0
+        self.env: dict[str, object] = {}
+        self.sizes: dict[str, int] = {}
+
+    def bind(self, name: str, value: Any) -> None:
+        tex = _var_tex(name)
+        self.env[tex] = value
+        self.nodes[id(value)] = (value, Var(tex))
+        for ax, dom in value.inputs.items():
+            self.sizes.setdefault(ax, dom.size)
+
+    def node(self, v: Any) -> Node:
+        if isinstance(v, bool):
+            return Num(int(v))
+        if isinstance(v, (int, float)):
+            return Num(v) if v >= 0 else Neg(Num(-v))
+        hit = self.nodes.get(id(v))
+        if hit is not None and hit[0] is v:
+            return hit[1]
+        if is_named(v):
+            # a tensor made inside the function (a mask, a constant): a variable
+            name = f"C_{{{sum(1 for k in self.env if k.startswith('C_'))}}}"
+            self.env[name] = v
+            self.nodes[id(v)] = (v, Var(name))
+            return Var(name)
+        if isinstance(v, torch.Tensor) and v.dim() == 0:
+            return Num(v.item())
+        raise TypeError(f"latex: cannot print {type(v).__name__} {v!r} in the notation")
+
+    def axes_of(self, x: Any, axes: Any) -> tuple[str, ...]:
+        if axes is None:
+            return tuple(x.inputs)
+        return (axes,) if isinstance(axes, str) else tuple(axes)
+
+    def divisor(self, num: Any, c: float) -> Node:
+        """A float divisor; sqrt(n) for an axis size n is printed \\sqrt{|ax|}."""
+        if isinstance(c, float) and c > 0:
+            have = set(num.inputs) if is_named(num) else set()
+            cands = [ax for ax, n in self.sizes.items() if math.isclose(math.sqrt(n), c)]
+            cands.sort(key=lambda ax: ax in have)
+            if cands:
+                return Lift("sqrt", Size(cands[0]), True)
+        return self.node(c)
+
+    def build(self, op: str, a: dict[str, Any]) -> Node:
+        n = self.node
+        if op == "contract":
+            ts = list(a["tensors"])
+            over = a.get("over", ())
+            axes = (over,) if isinstance(over, str) else tuple(over)
+            if len(ts) == 2 and axes:
+                return Contract(axes, n(ts[0]), n(ts[1]))
+            prod = n(ts[0])
+            for t in ts[1:]:
+                prod = Mul("*", prod, n(t), "\\odot")
+            return Reduce("sum", axes, prod) if axes else prod
+        if op in ("sum", "mean", "var", "std", "max", "min", "prod", "logsumexp"):
+            return Reduce(op, self.axes_of(a["x"], a.get("axes")), n(a["x"]))
+        if op == "norm":
+            p = a.get("p", 2)
+            return Reduce("norm", self.axes_of(a["x"], a.get("axes")), n(a["x"]),
+                          None if p == 2 else float(p))
+        if op in ("softmax", "log_softmax", "argmax", "argmin"):
+            return Reduce(op, (a["ax"],), n(a["x"]))
+        if op in ("exp", "log", "tanh", "relu", "sqrt", "abs", "sigmoid"):
+            return Lift("sigma" if op == "sigmoid" else op, n(a["x"]), True)
+        if op == "rename":
+            mapping = {**(a.get("mapping") or {}), **a.get("names", {})}
+            return Rename(n(a["x"]), tuple(mapping.items()))
+        if op == "flatten":
+            return Flatten(n(a["x"]), self.axes_of(a["x"], a["axes"]), a["new"])
+        if op == "index":
+            i = a["i"]
+            inode: Node = Num(i + 1) if isinstance(i, int) else Add("+", n(i), Num(1))
+            return Select(n(a["x"]), ((a["ax"], inode),))
+        if op == "cat":
+            ts = list(a["tensors"])
+            out = n(ts[0])
+            for t in ts[1:]:
+                out = Cat(a["ax"], out, n(t))
+            return out
+        x, y = a["self"], a.get("other")
+        if op == "__neg__":
+            return Neg(n(x))
+        if op == "__pos__":
+            return n(x)
+        if op.startswith("__r"):
+            x, y, op = y, x, "__" + op[3:]
+        if op == "__pow__":
+            return Pow(n(x), n(y), to_latex(n(y)))
+        if op == "__mul__" and x is y:
+            return Pow(n(x), Num(2), "2")
+        if op == "__truediv__" and isinstance(y, float):
+            return Mul("/", n(x), self.divisor(x, y), "\\frac")
+        if op == "__add__":
+            return Add("+", n(x), n(y))
+        if op == "__sub__":
+            return Add("-", n(x), n(y))
+        if op == "__mul__":
+            scalar = isinstance(x, (int, float)) or isinstance(y, (int, float))
+            return Mul("*", n(x), n(y), " " if scalar else "\\odot")
+        if op == "__truediv__":
+            return Mul("/", n(x), n(y), "\\frac")
+        raise TypeError(f"latex: {op} has no notation")  # pragma: no cover
+
+
+_PRIMITIVES = ("contract", "sum", "mean", "var", "std", "max", "min", "prod", "logsumexp",
+               "norm", "softmax", "log_softmax", "argmax", "argmin", "exp", "log", "tanh",
+               "relu", "sqrt", "abs", "sigmoid", "rename", "flatten", "index", "cat")
+_DUNDERS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+            "__truediv__", "__rtruediv__", "__pow__", "__rpow__", "__neg__", "__pos__")
+
+
+def _recording(tr: _Tracer, op: str, orig: Callable[..., Any]) -> Callable[..., Any]:
+    import inspect
+    sig = inspect.signature(orig)
+
+    @functools.wraps(orig)
+    def rec(*args: Any, **kwargs: Any) -> Any:
+        tr.depth += 1
+        try:
+            out = orig(*args, **kwargs)
+        finally:
+            tr.depth -= 1
+        if tr.depth == 0 and is_named(out):
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError:
+                return out
+            bound.apply_defaults()
+            a = dict(bound.arguments)
+            if op.startswith("__") and "other" not in a:
+                names = list(a)
+                a = {"self": a[names[0]], **({"other": a[names[1]]} if len(names) > 1
+                                             else {})}
+            tr.nodes[id(out)] = (out, tr.build(op, a))
+        return out
+    rec.__ntn_original__ = orig  # type: ignore[attr-defined]
+    return rec
+
+
+def _class_tree(cls: type) -> list[type]:
+    out, todo = [], [cls]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo.extend(c.__subclasses__())
+    return out
+
+
+def trace(fn: Callable[..., Any], *args: Any) -> tuple[Node, dict[str, object]]:
+    """The tree of fn(*args) in the notation and the bindings it reads.
+
+    fn is run once on args inside ``nt.plain()`` (blocks run their formulas),
+    with ntlib's operations recording what they compute; a named tensor that
+    fn makes itself (a mask) is bound as C_{0}, C_{1}, ...  The operations
+    are swapped for recording ones while fn runs: do not trace from two
+    threads at once.
+    """
+    import inspect
+    import sys
+    tr = _Tracer()
+    try:
+        params = inspect.signature(fn).bind(*args).arguments
+    except (TypeError, ValueError):
+        params = {f"x{k}": a for k, a in enumerate(args)}
+    for name, value in params.items():
+        if is_named(value):
+            tr.bind(name, value)
+    originals = {name: getattr(core, name) for name in _PRIMITIVES}
+    by_id = {id(f): name for name, f in originals.items()}
+    patched: list[tuple[Any, str, Any]] = []
+    wrappers = {name: _recording(tr, name, f) for name, f in originals.items()}
+    cls = core.NamedTensor
+    try:
+        mods = [m for k, m in list(sys.modules.items())
+                if m is not None and (k == "ntlib" or k.startswith("ntlib."))]
+        spaces: list[Any] = [vars(m) for m in mods]
+        fg = getattr(fn, "__globals__", None)
+        if fg is not None:
+            spaces.append(fg)
+        for space in spaces:
+            for k, v in list(space.items()):
+                name = by_id.get(id(v))
+                if name is not None and v is originals[name]:
+                    patched.append((space, k, v))
+                    space[k] = wrappers[name]
+        for sub in _class_tree(cls):
+            for k in list(vars(sub)):
+                v = vars(sub)[k]
+                name = by_id.get(id(v))
+                if k in _DUNDERS or (name is not None and v is originals[name]):
+                    setattr(sub, k, _recording(tr, k if k in _DUNDERS else name or k, v))
+        with core.plain():
+            out = fn(*args)
+    finally:
+        for space, k, v in reversed(patched):
+            space[k] = v
+        # funsor copies a class's attributes into the subclass it makes for each
+        # shape: put the originals back in every one, those made meanwhile too
+        for sub in _class_tree(cls):
+            for k, v in list(vars(sub).items()):
+                orig = getattr(v, "__ntn_original__", None)
+                if orig is not None:
+                    setattr(sub, k, orig)
+    return tr.node(out), tr.env
+
+
 def latex(fn: Callable[..., Any], *args: Any) -> str:
-    """Not yet."""
-    raise NotImplementedError
+    r"""fn(*args) printed in the paper's notation (blocks expanded to formulas).
+
+    Variables are named after fn's parameters (gamma is \gamma, W1 is W_1,
+    a longer name \mathit{name}); ``evaluate(latex(fn, *args), env)`` with
+    env binding those names (``trace(fn, *args)[1]``) equals fn(*args).
+
+    Example:
+
+    >>> Q = nt.randn(seed=0, key=4)
+    >>> K = nt.randn(seed=1, seq=3, key=4)
+    >>> V = nt.randn(seed=2, seq=3, val=5)
+    >>> print(nt.notation.latex(nt.attention, Q, K, V))
+    \nfun{\seq}{softmax} \left(\frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
+    """
+    return to_latex(trace(fn, *args)[0])
 
 
 def load_ipython_extension(ip: Any) -> None:
