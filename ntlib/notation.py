@@ -1667,15 +1667,15 @@ def trace(fn: Callable[..., Any], *args: Any) -> tuple[Node, dict[str, object]]:
             spaces.append(fg)
         for space in spaces:
             for k, v in list(space.items()):
-                name = by_id.get(id(v))
-                if name is not None and v is originals[name]:
+                name = by_id.get(id(v), "")
+                if name and v is originals[name]:
                     patched.append((space, k, v))
                     space[k] = wrappers[name]
         for sub in _class_tree(cls):
             for k in list(vars(sub)):
                 v = vars(sub)[k]
-                name = by_id.get(id(v))
-                if k in _DUNDERS or (name is not None and v is originals[name]):
+                name = by_id.get(id(v), "")
+                if k in _DUNDERS or (name and v is originals[name]):
                     setattr(sub, k, _recording(tr, k if k in _DUNDERS else name or k, v))
         with core.plain():
             out = fn(*args)
