@@ -1710,7 +1710,78 @@ def latex(fn: Callable[..., Any], *args: Any) -> str:
     return to_latex(trace(fn, *args)[0])
 
 
-def load_ipython_extension(ip: Any) -> None:
-    """Not yet."""
-    raise NotImplementedError
+def _user_env(ns: Mapping[str, Any]) -> dict[str, object]:
+    """A notebook's names as formula keys: A, \gamma for gamma, W_1 for W1, ..."""
+    env: dict[str, object] = {}
+    for k, v in ns.items():
+        if k.startswith("_") or not isinstance(k, str):
+            continue
+        env[k] = v
+        tex = _var_tex(k)
+        env.setdefault(tex, v)
+    return env
 
+
+_TARGET = re.compile(r"^\s*(\\?[A-Za-z][A-Za-z0-9_]*)\s*(?:=|:=|\\coloneqq)(?!=)\s*(.+)$",
+                     re.S)
+
+
+def run_cell(cell: str, ns: dict[str, Any]) -> Any:
+    r"""Evaluate the formulas of a ``%%ntn`` cell in the namespace ns.
+
+    One formula per line (a line ending in ``\\`` or inside an unclosed
+    brace continues on the next); ``%`` starts a comment; ``Y = formula``
+    binds ``Y`` (``\gamma = ...`` binds ``gamma``).  Returns the last value.
+    """
+    value: Any = None
+    for text in _cell_lines(cell):
+        m = _TARGET.match(text)
+        env = _user_env(ns)
+        if m:
+            target, formula = m.group(1).lstrip("\\"), m.group(2)
+            value = evaluate(formula, env)
+            ns[target] = value
+        else:
+            value = evaluate(text, env)
+    return value
+
+
+def _cell_lines(cell: str) -> list[str]:
+    out: list[str] = []
+    buf = ""
+    for line in cell.splitlines():
+        line = re.sub(r"(?<!\\)%.*$", "", line).rstrip()
+        if line.endswith("\\\\"):
+            line = line[:-2]
+        buf = (buf + " " + line).strip() if buf else line.strip()
+        if buf and _balanced(buf) and buf.count("\\left") <= buf.count("\\right"):
+            out.append(buf)
+            buf = ""
+    if buf:
+        out.append(buf)
+    return out
+
+
+def _ntn_magic(line: str, cell: str) -> Any:
+    from IPython import get_ipython
+    from IPython.display import Math, display
+    ip = get_ipython()
+    ns = ip.user_ns if ip is not None else {}
+    value = run_cell(cell, ns)
+    formulas = _cell_lines(cell)
+    if formulas and "quiet" not in line.split():
+        display(Math(" \\\\ ".join(formulas) if len(formulas) == 1 else
+                     "\\begin{aligned}" + " \\\\ ".join(formulas) + "\\end{aligned}"))
+    return value
+
+
+def load_ipython_extension(ip: Any) -> None:
+    """``%load_ext ntlib.notation``: the ``%%ntn`` cell magic.
+
+    Each line of the cell is a formula in the paper's notation, read with
+    the notebook's variables as bindings (``gamma`` is ``\\gamma``, ``W1``
+    is ``W_1``); ``Y = formula`` binds ``Y``.  The cell shows the formulas
+    typeset, then the last value (a named tensor is shown by treescope where
+    it is installed).  ``%%ntn quiet`` leaves the formulas out.
+    """
+    ip.register_magic_function(_ntn_magic, magic_kind="cell", magic_name="ntn")
