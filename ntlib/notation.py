@@ -321,7 +321,7 @@ def _tokens(s: str) -> list[_Tok]:
             kind = "cmd"
         elif t.startswith("\\"):
             kind = "cmd"
-        elif t[0].isdigit() or t[0] == ".":
+        elif t[0] in "0123456789.":
             kind = "num" if t != "." else "sym"
         elif t.isalpha():
             kind = "letter"
@@ -400,7 +400,8 @@ def _canon_group(text: str) -> str:
     text = re.sub(r"\s+", "", text)
     if len(text) >= 2 and text[0] == "{" and text[-1] == "}" and _balanced(text[1:-1]):
         text = text[1:-1]
-    if len(_tokens(text)) == 2:      # one token (and eof)
+    toks = _tokens(text)
+    if len(toks) == 2 and (len(text) == 1 or toks[0].kind == "cmd"):   # one token
         return text
     return "{" + text + "}"
 
@@ -469,7 +470,7 @@ class _Parser:
         if t.kind == "eof" or t.text in ("}", ")", "]"):
             raise self.unexpected(hint="expected a group")
         self.next()
-        if t.kind == "num" and len(t.text) > 1 and t.text.isdigit():
+        if t.kind == "num" and len(t.text) > 1:
             # X^12 is X^{1}2 in TeX; read it as X^{12} is unlikely to be meant
             return t.text
         return t.text
@@ -779,8 +780,9 @@ class _Parser:
                 ax = self.axis()
                 raise self.error(f"write the subscript in braces: _{{{ax}(...)}}", ut)
             self.next()
+            base = node
             while True:
-                node = self.sub_item(node)
+                node = self.sub_item(node, base)
                 if self.tok.text in (",", "\\\\"):
                     self.next()
                     continue
@@ -790,7 +792,9 @@ class _Parser:
             return Var(node.name + "_" + _canon_group(self.group_text()), node.column)
         raise self.unexpected(ut, "a subscript here must index or rename axes")
 
-    def sub_item(self, node: Node) -> Node:
+    def sub_item(self, node: Node, base: Node) -> Node:
+        """One item of a subscript; items of one subscript merge (a swap of
+        two axes is one renaming), those of the next subscript do not."""
         if self.tok.text == "(":
             self.next()
             axes = self.axes_list(")")
@@ -804,12 +808,12 @@ class _Parser:
             i = self.expr()
             self.bars = saved
             self.expect(")")
-            if isinstance(node, Select):
+            if isinstance(node, Select) and node is not base:
                 return Select(node.x, node.items + ((ax, i),))
             return Select(node, ((ax, i),))
         self.to_arrow()
         new = self.axis()
-        if isinstance(node, Rename):
+        if isinstance(node, Rename) and node is not base:
             return Rename(node.x, node.pairs + ((ax, new),))
         return Rename(node, ((ax, new),))
 
@@ -951,13 +955,13 @@ class _Parser:
             self.bars = saved
             self.expect("}")
             return x
-        if t.kind == "num" and len(t.text) > 1 and t.text[0].isdigit():
+        if t.kind == "num" and len(t.text) > 1 and t.text[1] != ".":
             # \frac12: TeX reads one digit
             self.toks[self.i] = _Tok("num", t.text[1:], t.col + 1)
             return Num(int(t.text[0]))
         if t.kind in ("num", "letter") or (t.kind == "cmd" and t.text[1:] in _GREEK):
             self.next()
-            return Num(int(t.text)) if t.kind == "num" and t.text.isdigit() else (
+            return Num(int(t.text)) if t.kind == "num" and "." not in t.text else (
                 Num(float(t.text)) if t.kind == "num" else Var(t.text, t.col))
         raise self.unexpected(hint="expected {...}")
 
@@ -1051,7 +1055,13 @@ def _lookup(ctx: _Ctx, name: str, col: int) -> Value:
     if name == "e":
         return math.e
     raise UnboundError(f"unbound variable {name!r} at column {col} (bound: "
-                       f"{', '.join(sorted(ctx.env)) or 'nothing'})", name, col)
+                       f"{_some(ctx.env)})", name, col)
+
+
+def _some(env: Mapping[str, object]) -> str:
+    names = sorted(env)
+    more = f", ... {len(names) - 12} more" if len(names) > 12 else ""
+    return (", ".join(names[:12]) + more) or "nothing"
 
 
 def _is_tensor(x: Value) -> bool:
@@ -1254,7 +1264,7 @@ def _compile_call(node: Call, fargs: list[_Fn]) -> _Fn:
         if node.mul and len(args) == 1 and plain in ("e", "\\pi"):
             return _lookup(c, plain, col) * args[0]
         raise UnboundError(f"unbound function {name!r} at column {col} (bound: "
-                           f"{', '.join(sorted(c.env)) or 'nothing'})", name, col)
+                           f"{_some(c.env)})", name, col)
     return call
 
 
@@ -1276,9 +1286,21 @@ def sides(formula: str | Node, env: Mapping[str, object]) -> list:
     """
     node = parse(formula) if isinstance(formula, str) else formula
     ctx = _Ctx(env)
-    if isinstance(node, Equation):
-        return [_result(_compile(s)(ctx)) for s in node.sides]
-    return [_result(_compile(node)(ctx))]
+    parts = node.sides if isinstance(node, Equation) else (node,)
+    return [_run(s, ctx) for s in parts]
+
+
+def _run(node: Node, ctx: _Ctx) -> Value:
+    try:
+        return _result(_compile(node)(ctx))
+    except UnboundError as err:
+        # compiled closures are shared by equal trees: take the column from this one
+        cols = [n.column for n in walk(node)
+                if isinstance(n, (Var, Call)) and err.token in (n.name, getattr(n, "plain", ""))]
+        if cols and cols[0] != err.column:
+            msg = str(err).replace(f"at column {err.column}", f"at column {cols[0]}")
+            raise UnboundError(msg, err.token, cols[0]) from None
+        raise
 
 
 def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
@@ -1298,7 +1320,7 @@ def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
     node = parse(formula) if isinstance(formula, str) else formula
     if isinstance(node, Equation):
         node = node.sides[-1]
-    return _result(_compile(node)(_Ctx(env)))
+    return _run(node, _Ctx(env))
 
 
 # --------------------------------------------------------------------------
@@ -1420,7 +1442,9 @@ def to_latex(node: Node) -> str:
         if node.fn == "sqrt":
             return f"\\sqrt{{{to_latex(node.x)}}}"
         if node.fn == "abs":
-            return f"\\left|{to_latex(node.x)}\\right|"
+            inner = to_latex(node.x)
+            return f"\\left|{inner}\\right|" if "|" not in inner else \
+                f"\\text{{abs}}\\left({inner}\\right)"
         return f"{name}\\left({to_latex(node.x)}\\right)"
     if isinstance(node, Call):
         return f"\\text{{{node.plain}}}" + (node.name[len(node.plain):]) + \
@@ -1467,15 +1491,23 @@ _GREEK_WORDS = _GREEK - {"pi"}
 
 
 def _var_tex(name: str) -> str:
-    """The LaTeX of a Python parameter name: gamma -> \\gamma, W1 -> W_1, W_q -> W_q."""
+    r"""The LaTeX of a Python name, as the paper writes such names.
+
+    gamma -> \gamma; W1 -> W^1, b2 -> b^2 (the paper numbers layers with a
+    superscript); WQ -> W^Q; W_q -> W_q; gamma1 -> \gamma^1; any other name
+    -> \mathit{name}.
+    """
     if name in _GREEK_WORDS:
         return "\\" + name
-    m = re.fullmatch(r"([A-Za-z])_?([0-9]+|[A-Za-z])?", name)
+    m = re.fullmatch(r"([A-Za-z]|" + "|".join(sorted(_GREEK_WORDS)) +
+                     r")(?:_([A-Za-z0-9]+)|([0-9]+|[A-Z]+))?", name)
     if m:
-        return m.group(1) + ("_" + m.group(2) if m.group(2) else "")
-    m = re.fullmatch(r"([A-Za-z]+)_?([0-9]+)", name)
-    if m and m.group(1) in _GREEK_WORDS:
-        return f"\\{m.group(1)}_{m.group(2)}"
+        base = ("\\" + m.group(1)) if m.group(1) in _GREEK_WORDS else m.group(1)
+        if m.group(2):
+            return base + "_" + _canon_group(m.group(2))
+        if m.group(3):
+            return base + "^" + _canon_group(m.group(3))
+        return base
     return f"\\mathit{{{name}}}"
 
 
@@ -1711,10 +1743,13 @@ def latex(fn: Callable[..., Any], *args: Any) -> str:
 
 
 def _user_env(ns: Mapping[str, Any]) -> dict[str, object]:
-    """A notebook's names as formula keys: A, \gamma for gamma, W_1 for W1, ..."""
+    r"""A notebook's names as formula keys: A, \gamma for gamma, W_1 for W1, ..."""
     env: dict[str, object] = {}
     for k, v in ns.items():
-        if k.startswith("_") or not isinstance(k, str):
+        if k.startswith("_") or not isinstance(k, str) or k in ("In", "Out") or not (
+                is_named(v) or isinstance(v, (int, float, torch.Tensor)) or (
+                    callable(v) and not isinstance(v, type) and k not in (
+                        "exit", "quit", "get_ipython", "open"))):
             continue
         env[k] = v
         tex = _var_tex(k)
@@ -1729,8 +1764,9 @@ _TARGET = re.compile(r"^\s*(\\?[A-Za-z][A-Za-z0-9_]*)\s*(?:=|:=|\\coloneqq)(?!=)
 def run_cell(cell: str, ns: dict[str, Any]) -> Any:
     r"""Evaluate the formulas of a ``%%ntn`` cell in the namespace ns.
 
-    One formula per line (a line ending in ``\\`` or inside an unclosed
-    brace continues on the next); ``%`` starts a comment; ``Y = formula``
+    One formula per line (a line inside an unclosed brace or ``\left``
+    continues on the next, and so does a line that starts with a binary
+    operator other than ``-``, or with ``=``); ``%`` starts a comment; ``Y = formula``
     binds ``Y`` (``\gamma = ...`` binds ``gamma``).  Returns the last value.
     """
     value: Any = None
@@ -1753,13 +1789,23 @@ def _cell_lines(cell: str) -> list[str]:
         line = re.sub(r"(?<!\\)%.*$", "", line).rstrip()
         if line.endswith("\\\\"):
             line = line[:-2]
-        buf = (buf + " " + line).strip() if buf else line.strip()
-        if buf and _balanced(buf) and buf.count("\\left") <= buf.count("\\right"):
+        line = line.strip()
+        if not line:
+            continue
+        if out and not buf and line.startswith(_CONTINUES):
+            buf = out.pop()
+        buf = (buf + " " + line).strip() if buf else line
+        if _balanced(buf) and buf.count("\\left") <= buf.count("\\right"):
             out.append(buf)
             buf = ""
     if buf:
         out.append(buf)
     return out
+
+
+#: a line of a %%ntn cell that starts with one of these continues the formula above
+_CONTINUES = ("\\ndot", "\\odot", "\\nbin", "\\ncat", "\\cdot", "\\times", "*", "/",
+              "+", "=", "\\right", "}")
 
 
 def _ntn_magic(line: str, cell: str) -> Any:
