@@ -79,11 +79,11 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence, cast
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, cast
 
 import torch
 
-from . import core
+from . import core, nn
 from ._internal import AxisError, is_named, make
 
 __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_latex",
@@ -209,6 +209,7 @@ class Contract(Node):
     axes: tuple[str, ...]
     left: Node
     right: Node
+    written_out: bool = dataclasses.field(default=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -285,8 +286,7 @@ class Equation(Node):
 # --------------------------------------------------------------------------
 # tokens
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str            # cmd num letter sym eof
     text: str
     col: int             # 1-based
@@ -295,53 +295,51 @@ class _Tok:
 _SKIP = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\displaystyle",
          "\\limits", "\\nolimits", "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl",
          "\\bigr", "\\Bigl", "\\Bigr", "\\biggl", "\\biggr", "\\middle", "&"}
-_TOKEN = re.compile(r"\\[A-Za-z]+\*?|\\.|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[A-Za-z]|\S",
-                    re.S)
+
+
+_ALL = re.compile(r"[\s~]+|\\[A-Za-z]+\*?|\\.|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[A-Za-z]|\S",
+                  re.S)
+_DELIMS = {"\\{": "{", "\\}": "}", "\\|": "|", "\\vert": "|", "\\lvert": "|",
+           "\\rvert": "|", "\\langle": "(", "\\rangle": ")", "\\lbrack": "[",
+           "\\rbrack": "]"}
 
 
 def _tokens(s: str) -> list[_Tok]:
     out: list[_Tok] = []
-    pos = 0
     n = len(s)
-    while pos < n:
-        c = s[pos]
-        if c.isspace() or c == "~":
-            pos += 1
-            continue
-        m = _TOKEN.match(s, pos)
-        if m is None:  # pragma: no cover - \S matches any non-space
-            raise NotationError(f"unreadable character {c!r} at column {pos + 1}",
-                                c, pos + 1)
+    pending = ""          # \left or \right waiting for its delimiter
+    pcol = 0
+    for m in _ALL.finditer(s):
         t = m.group()
-        col = pos + 1
-        pos = m.end()
+        c = t[0]
+        if c.isspace() or c == "~":
+            continue
+        col = m.start() + 1
+        if pending:
+            # \left( -> (, \left. -> nothing, \right| -> |
+            d = _DELIMS.get(t, t)
+            if d != ".":
+                if d not in ("(", ")", "[", "]", "|"):
+                    raise NotationError(f"{pending}{t}: unknown delimiter at column {pcol}",
+                                        pending + t, pcol)
+                out.append(_Tok("sym", d, pcol))
+            pending = ""
+            continue
         if t in _SKIP:
             continue
-        if t.startswith("\\") and len(t) > 1 and (t[1].isalpha()):
+        if c == "\\":
             kind = "cmd"
-        elif t.startswith("\\"):
-            kind = "cmd"
-        elif t[0] in "0123456789.":
+            if t == "\\left" or t == "\\right":
+                pending, pcol = t, col
+                continue
+        elif c in "0123456789.":
             kind = "num" if t != "." else "sym"
-        elif t.isalpha():
+        elif c.isalpha() and c.isascii():
             kind = "letter"
         else:
             kind = "sym"
-        if t in ("\\left", "\\right"):
-            # \left( -> (, \left. -> nothing, \right| -> |
-            m2 = re.compile(r"\s*(\\[{}|]|\\[A-Za-z]+|.)", re.S).match(s, pos)
-            if m2 is None:
-                raise NotationError(f"{t} without a delimiter at column {col}", t, col)
-            d = m2.group(1)
-            pos = m2.end()
-            d = {"\\{": "{", "\\}": "}", "\\|": "|", "\\vert": "|", "\\lvert": "|",
-                 "\\rvert": "|", "\\langle": "(", "\\rangle": ")", "\\lbrack": "[",
-                 "\\rbrack": "]"}.get(d, d)
-            if d == ".":
-                continue
-            if d not in "()[]|{}" or d in ("{", "}"):
-                raise NotationError(f"{t}{d}: unknown delimiter at column {col}", t + d, col)
-            out.append(_Tok("sym", d, col))
+        if kind != "cmd":
+            out.append(_Tok(kind, t, col))
             continue
         if t in ("\\lvert", "\\rvert", "\\vert", "\\mid"):
             out.append(_Tok("sym", "|", col))
@@ -363,6 +361,8 @@ def _tokens(s: str) -> list[_Tok]:
             out.append(_Tok("sym", "(" if t == "\\{" else ")", col))
             continue
         out.append(_Tok(kind, t, col))
+    if pending:
+        raise NotationError(f"{pending} without a delimiter at column {pcol}", pending, pcol)
     out.append(_Tok("eof", "end of formula", n + 1))
     return out
 
@@ -1027,6 +1027,13 @@ class _Ctx:
         self.env = {canonical_name(k): v for k, v in env.items()}
         self._sizes: dict[str, int] | None = None
 
+    def size_ok(self, ax: str, x: Any) -> bool:
+        """Is |ax| (as the formula reads it) the size of ax in x?"""
+        try:
+            return self.size(ax) == x.inputs[ax].size
+        except AxisError:
+            return False
+
     def size(self, ax: str) -> int:
         for key in (f"|{ax}|", f"|\\name{{{ax}}}|", ax):
             if key in self.env and isinstance(self.env[key], int):
@@ -1167,6 +1174,9 @@ def _compile(node: Node) -> _Fn:
             return lambda c: fa(c) / fb(c)
         return lambda c: fa(c) * fb(c)
     if isinstance(node, Contract):
+        fused = None if node.written_out else _attention_pattern(node)
+        if fused is not None:
+            return fused
         fa, fb = _compile(node.left), _compile(node.right)
         axes = node.axes
         over = axes[0] if len(axes) == 1 else axes
@@ -1238,6 +1248,53 @@ def _compile(node: Node) -> _Fn:
         fs = [_compile(s) for s in node.sides]
         return lambda c: [f(c) for f in fs]
     raise TypeError(f"not a notation node: {node!r}")  # pragma: no cover
+
+
+def _attention_pattern(node: Contract) -> _Fn | None:
+    r"""The paper's attention formula, evaluated by nt.attention (its own block).
+
+    (\nfun{seq}{softmax} (Q \ndot{key} K / \sqrt{|key|} [+ M])) \ndot{seq} V is
+    what nt.attention computes; calling it lets the formula use the block's
+    fused kernel (the same formula inside nt.plain()).  Where nt.attention
+    refuses the operands (say Q has the axis seq too), the formula is
+    evaluated operation by operation instead.
+    """
+    soft = node.left
+    if len(node.axes) != 1 or not isinstance(soft, Reduce) or soft.fn != "softmax" or \
+            soft.axes != node.axes:
+        return None
+    seq = node.axes[0]
+    scores, mask = soft.x, None
+    if isinstance(scores, Add) and scores.op == "+":
+        for a, b in ((scores.left, scores.right), (scores.right, scores.left)):
+            if isinstance(a, Mul) and a.op == "/":
+                scores, mask = a, b
+                break
+    if not (isinstance(scores, Mul) and scores.op == "/" and
+            isinstance(scores.left, Contract) and len(scores.left.axes) == 1 and
+            isinstance(scores.right, Lift) and scores.right.fn == "sqrt" and
+            isinstance(scores.right.x, Size) and
+            scores.right.x.axis == scores.left.axes[0]):
+        return None
+    key = scores.left.axes[0]
+    fa, fb = _compile(scores.left.left), _compile(scores.left.right)
+    fv = _compile(node.right)
+    fm = _compile(mask) if mask is not None else None
+    fallback = _compile(dataclasses.replace(node, written_out=True))
+    attention = nn.attention
+
+    def att(c: _Ctx) -> Value:
+        a, b, v = fa(c), fb(c), fv(c)
+        m = fm(c) if fm is not None else None
+        if is_named(a) and is_named(b) and is_named(v) and (m is None or is_named(m)):
+            if seq in a.inputs and seq not in b.inputs:
+                a, b = b, a
+            if key in a.inputs and key in b.inputs and seq in b.inputs and \
+                    seq not in a.inputs and seq in v.inputs and \
+                    a.inputs[key].size == b.inputs[key].size and c.size_ok(key, b):
+                return attention(a, b, v, m, key=key, seq=seq)
+        return fallback(c)
+    return att
 
 
 _BUILTIN_CALLS = {"relu": "relu", "ReLU": "relu", "exp": "exp", "log": "log",

@@ -152,6 +152,12 @@ NOT_IN_BOOK = [
      lambda p: torch.sigmoid(p["A"] @ p["y"] + p["x"])),
     (r"\left(x \odot y\right)_{\height(3), \width(1)} + A_{\height(1)} \ndot{\width} y", (),
      lambda p: p["x"][2] * p["y"][0] + p["A"][0] @ p["y"]),
+    # attention's shape with a Q that has seq: nt.attention refuses it, the formula
+    # is then evaluated operation by operation (the same value)
+    (r"\left(\nfun{\seq}{softmax} \frac{K \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V",
+     ("batch", "val"),
+     lambda p: torch.einsum("sb,sv->bv", _softmax(
+         torch.einsum("skb,skb->sb", p["K"], p["K"]) / 6 ** 0.5, 0), p["V"])),
     (r"\nfun{\height}{softmax} \alpha \left(x \ncat{\height} x\right)", ("height",),
      lambda p: _softmax(1.7 * torch.cat([p["x"], p["x"]]), 0)),
 ]
