@@ -1445,7 +1445,7 @@ def to_latex(node: Node) -> str:
 
     >>> t = nt.notation.parse(r"\nfun{\seq}{softmax}(Q \ndot{\key} K)")
     >>> nt.notation.to_latex(t)
-    '\\nfun{\\seq}{softmax} \\left(Q \\ndot{\\key} K\\right)'
+    '\\nfun{\\seq}{softmax} Q \\ndot{\\key} K'
     """
     if isinstance(node, Num):
         return _num_tex(node.value)
@@ -1794,7 +1794,7 @@ def latex(fn: Callable[..., Any], *args: Any) -> str:
     >>> K = nt.randn(seed=1, seq=3, key=4)
     >>> V = nt.randn(seed=2, seq=3, val=5)
     >>> print(nt.notation.latex(nt.attention, Q, K, V))
-    \nfun{\seq}{softmax} \left(\frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
+    \left(\nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
     """
     return to_latex(trace(fn, *args)[0])
 
