@@ -66,6 +66,9 @@ keyed by the name inside ``\text{}``, ``\mathrm{}`` or ``\operatorname{}``
 (``"Attention"``, ``"LayerNorm"``; with a superscript, ``"LayerNorm^l"`` is
 tried first) and are called with the arguments in order.  ``|ax|`` is the
 size of the axis in the named tensors of ``env``, or ``env["|ax|"]``.
+In a ``%%ntn`` cell and in ``latex()``, a Python name stands for the LaTeX the
+paper would write: ``gamma`` is ``\gamma``, ``W1`` is ``W^1``, ``WQ`` is
+``W^Q``, ``W_q`` is ``W_q``, any other longer name ``\mathit{name}``.
 A variable that ``env`` does not bind raises ``UnboundError``, which is both a
 ``NotationError`` and a ``KeyError``; a malformed formula raises
 ``NotationError`` naming the token and its (1-based) column; an axis a
@@ -87,7 +90,11 @@ from . import core, nn
 from ._internal import AxisError, is_named, make
 
 __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_latex",
-           "latex", "trace", "MACROS", "AXIS_MACROS", "load_ipython_extension", "Node"]
+           "latex", "trace", "canonical_name", "walk", "run_cell", "MACROS", "AXIS_MACROS",
+           "load_ipython_extension",
+           # the tree
+           "Node", "Num", "Var", "Size", "Neg", "Add", "Mul", "Contract", "Cat", "Pow",
+           "Reduce", "IndexFn", "Lift", "Call", "Select", "Rename", "Flatten", "Equation"]
 
 # --------------------------------------------------------------------------
 # the paper's macros (a copy of _config.yml's sphinx.config.mathjax3_config
@@ -438,18 +445,18 @@ class _Parser:
 
     def error(self, msg: str, tok: _Tok | None = None) -> NotationError:
         tok = tok or self.tok
-        return NotationError(f"{msg} at column {tok.col}: {tok.text!r} in "
-                             f"{self.src!r}", tok.text, tok.col)
+        return NotationError(f"{msg} at column {tok.col}: '{tok.text}' in "
+                             f"'{self.src}'", tok.text, tok.col)
 
     def unexpected(self, tok: _Tok | None = None, hint: str = "") -> NotationError:
         tok = tok or self.tok
-        return NotationError(f"unexpected {tok.text!r} at column {tok.col}"
-                             f"{': ' + hint if hint else ''} in {self.src!r}",
+        return NotationError(f"unexpected '{tok.text}' at column {tok.col}"
+                             f"{': ' + hint if hint else ''} in '{self.src}'",
                              tok.text, tok.col)
 
     def expect(self, text: str) -> _Tok:
         if self.tok.text != text:
-            raise self.unexpected(hint=f"expected {text!r}")
+            raise self.unexpected(hint=f"expected '{text}'")
         return self.next()
 
     def group_text(self) -> str:
@@ -1061,7 +1068,7 @@ def _lookup(ctx: _Ctx, name: str, col: int) -> Value:
         return math.pi
     if name == "e":
         return math.e
-    raise UnboundError(f"unbound variable {name!r} at column {col} (bound: "
+    raise UnboundError(f"unbound variable '{name}' at column {col} (bound: "
                        f"{_some(ctx.env)})", name, col)
 
 
@@ -1320,7 +1327,7 @@ def _compile_call(node: Call, fargs: list[_Fn]) -> _Fn:
             return _lift(_BUILTIN_CALLS[plain])(args[0])
         if node.mul and len(args) == 1 and plain in ("e", "\\pi"):
             return _lookup(c, plain, col) * args[0]
-        raise UnboundError(f"unbound function {name!r} at column {col} (bound: "
+        raise UnboundError(f"unbound function '{name}' at column {col} (bound: "
                            f"{_some(c.env)})", name, col)
     return call
 
@@ -1875,6 +1882,9 @@ def _ntn_magic(line: str, cell: str) -> Any:
     if formulas and "quiet" not in line.split():
         display(Math(" \\\\ ".join(formulas) if len(formulas) == 1 else
                      "\\begin{aligned}" + " \\\\ ".join(formulas) + "\\end{aligned}"))
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        # shown as a named tensor without axes: its repr is the same on any device
+        return make(value, ())
     return value
 
 

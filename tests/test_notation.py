@@ -257,7 +257,7 @@ def test_notation_errors_name_token_and_column(formula, token, column):
     err = info.value
     assert isinstance(err, ValueError)
     assert (err.token, err.column) == (token, column)
-    assert repr(token)[1:-1] in str(err) and f"column {column}" in str(err)
+    assert f"'{token}'" in str(err) and f"column {column}" in str(err)
 
 
 def test_absent_axis_and_unbound_variable():
