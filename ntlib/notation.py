@@ -69,7 +69,8 @@ size of the axis in the named tensors of ``env``, or ``env["|ax|"]``.
 In a ``%%ntn`` cell and in ``latex()``, a Python name stands for the LaTeX the
 paper would write: ``gamma`` is ``\gamma``, ``W1`` is ``W^1``, ``WQ`` is
 ``W^Q``, ``W_q`` is ``W_q``, any other longer name ``\mathit{name}``.
-A variable that ``env`` does not bind raises ``UnboundError``, which is both a
+``X^*``, unless bound itself, is ``X`` with every axis starred (the paper's
+section 5).  A variable that ``env`` does not bind raises ``UnboundError``, which is both a
 ``NotationError`` and a ``KeyError``; a malformed formula raises
 ``NotationError`` naming the token and its (1-based) column; an axis a
 tensor lacks raises ``nt.AxisError`` from the ntlib function that needs it.
@@ -1064,6 +1065,10 @@ def _lookup(ctx: _Ctx, name: str, col: int) -> Value:
         return ctx.env[name]
     except KeyError:
         pass
+    if name.endswith("^*") and name[:-2] in ctx.env and is_named(ctx.env[name[:-2]]):
+        # the paper's section 5: X^* is X with every axis starred
+        x = cast(Any, ctx.env[name[:-2]])
+        return core.rename(x, {ax: ax + "*" for ax in x.inputs})
     if name == "\\pi":
         return math.pi
     if name == "e":

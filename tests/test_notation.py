@@ -229,6 +229,12 @@ def test_names_superscripts_primes_and_functions():
     assert N.evaluate(r"c(2)", {"c": 3}) == 6                 # not a function: a product
 
 
+def test_starred_tensor_renames_every_axis():
+    pos, env = _env(1)
+    got = N.evaluate(r"A^* \ndot{\height^*} A_{\height \to \height^*}", env)
+    assert_close(got, torch.einsum("hw,hv->wv", pos["A"], pos["A"]), order=("width*", "width"))
+
+
 def test_sizes():
     env = {"A": nt.randn(seed=0, height=3, width=4)}
     assert N.evaluate(r"|\height| + |\name{width}|", env) == 7
