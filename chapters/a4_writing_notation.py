@@ -267,7 +267,8 @@ G = A_{\height \to \height'} \ndot{\width} A
 
 # %%
 # %%ntn
-A_{(\height, \width) \to \layer} \nbin{\layer}{\odot} A_{(\width, \height) \to \layer}
+A_{(\height, \width) \to \layer}
+    \nbin{\layer}{\odot} A_{(\width, \height) \to \layer}
 
 # %% [markdown]
 # ### Rules that running the formulas forces
