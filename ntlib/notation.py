@@ -1343,7 +1343,26 @@ def _result(v: Value) -> Value:
     return v
 
 
-def sides(formula: str | Node, env: Mapping[str, object]) -> list:
+@functools.lru_cache(maxsize=1024)
+def _as_written(node: Node) -> Node:
+    """The tree with every contraction marked written out (no block shortcut)."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(node):
+        v = getattr(node, f.name)
+        if isinstance(v, Node):
+            changes[f.name] = _as_written(v)
+        elif isinstance(v, tuple):
+            changes[f.name] = tuple(
+                _as_written(x) if isinstance(x, Node) else
+                tuple(_as_written(y) if isinstance(y, Node) else y for y in x)
+                if isinstance(x, tuple) else x for x in v)
+    if isinstance(node, Contract):
+        changes["written_out"] = True
+    return dataclasses.replace(node, **changes)
+
+
+def sides(formula: str | Node, env: Mapping[str, object], *,
+          as_written: bool = False) -> list:
     r"""The value of each side of an equation (a one-item list for an expression).
 
     Example:
@@ -1354,6 +1373,8 @@ def sides(formula: str | Node, env: Mapping[str, object]) -> list:
     (4.0, 4)
     """
     node = parse(formula) if isinstance(formula, str) else formula
+    if as_written:
+        node = _as_written(node)
     ctx = _Ctx(env)
     parts = node.sides if isinstance(node, Equation) else (node,)
     return [_run(s, ctx) for s in parts]
@@ -1372,12 +1393,16 @@ def _run(node: Node, ctx: _Ctx) -> Value:
         raise
 
 
-def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
+def evaluate(formula: str | Node, env: Mapping[str, object], *,
+             as_written: bool = False) -> Value:
     r"""The value of a formula on the named tensors (and functions) of ``env``.
 
     The result is a named tensor, or a number (a Python number or a torch
     scalar) where the formula has no axes.  For an equation, the value of
-    its last side.
+    its last side.  The paper's attention formula is computed by
+    nt.attention, the block it defines (and so by its fused kernel);
+    ``as_written=True`` computes every formula operation by operation, as a
+    check of a block against its formula needs.
 
     Example:
 
@@ -1389,6 +1414,8 @@ def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
     node = parse(formula) if isinstance(formula, str) else formula
     if isinstance(node, Equation):
         node = node.sides[-1]
+    if as_written:
+        node = _as_written(node)
     return _run(node, _Ctx(env))
 
 

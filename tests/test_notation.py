@@ -177,6 +177,22 @@ def test_construct_against_positional_torch(formula, order, ref, storage):
         assert torch.allclose(torch.as_tensor(got, dtype=torch.float64), want)
 
 
+def test_attention_shortcut_and_as_written_agree(monkeypatch):
+    pos, env = _env(2)
+    f = CASES[-1][0]
+    fast, slow = N.evaluate(f, env), N.evaluate(f, env, as_written=True)
+    assert_close(fast, slow)
+    # as_written never calls the block; the default does
+    calls = []
+    monkeypatch.setattr(nt.nn, "attention", lambda *a, **k: calls.append(a))
+    N._compile.cache_clear()
+    N.evaluate(f, env, as_written=True)
+    assert calls == []
+    N.evaluate(f, env)
+    assert len(calls) == 1
+    N._compile.cache_clear()
+
+
 def test_a_broken_definition_is_caught():
     # the check can fail: population vs sample variance differ on this data
     pos, env = _env(0)
