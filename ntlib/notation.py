@@ -1925,8 +1925,12 @@ def load_ipython_extension(ip: Any) -> None:
 
     Each line of the cell is a formula in the paper's notation, read with
     the notebook's variables as bindings (``gamma`` is ``\\gamma``, ``W1``
-    is ``W_1``); ``Y = formula`` binds ``Y``.  The cell shows the formulas
-    typeset, then the last value (a named tensor is shown by treescope where
-    it is installed).  ``%%ntn quiet`` leaves the formulas out.
+    is ``W^1``); ``Y = formula`` binds ``Y``.  The cell shows the formulas
+    typeset (IPython's Math display, in Jupyter and Colab alike), then
+    returns the last value, which the notebook displays as it displays any
+    value: by treescope where the notebook has made treescope its display
+    (``treescope.basic_interactive_setup()``), else by its repr.  A value
+    without axes is returned as a named tensor without axes, whose repr is
+    the same on every device.  ``%%ntn quiet`` leaves the formulas out.
     """
     ip.register_magic_function(_ntn_magic, magic_kind="cell", magic_name="ntn")
