@@ -367,7 +367,7 @@ def test_latex_self_attention_and_a_lambda():
 # --------------------------------------------------------------------------
 # properties: printed trees parse back to the same values; parse never crashes
 
-_AX = {"height": 3, "width": 4}
+_AX = {"height": 3, "width": 4, "layer": 12}
 _ENV = {"A": nt.randn(seed=11, height=3, width=4),
         "B": named(torch.randn(4, 3, generator=torch.Generator().manual_seed(12),
                                dtype=torch.float64), ("width", "height"),
@@ -396,6 +396,11 @@ def _extend(children):
                 lambda i: (N.Select(node, ((a, N.Num(i)),)), axes - {a})))] if axes else []),
             *([st.just((N.Rename(N.Rename(node, (("height", "seq"),)), (("seq", "height"),)),
                         axes))] if "height" in axes else []),
+            *([st.sampled_from(sorted(axes)).flatmap(lambda a: st.integers(1, _AX[a]).map(
+                lambda i: (N.IndexFn(a, node, N.Num(i)), axes - {a})))] if axes else []),
+            *([st.just((N.Flatten(node, ("height", "width"), "layer"),
+                        axes - {"height", "width"} | {"layer"}))]
+              if {"height", "width"} <= axes and "layer" not in axes else []),
         )
 
     def binary(pair):
