@@ -1829,11 +1829,11 @@ def latex(fn: Callable[..., Any], *args: Any) -> str:
 
     Example:
 
-    >>> Q = nt.randn(seed=0, key=4)
-    >>> K = nt.randn(seed=1, seq=3, key=4)
-    >>> V = nt.randn(seed=2, seq=3, val=5)
-    >>> print(nt.notation.latex(nt.attention, Q, K, V))
-    \left(\nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
+    >>> x = nt.randn(seed=0, layer=4)
+    >>> W = nt.randn(seed=1, out=3, layer=4)
+    >>> b = nt.randn(seed=2, out=3)
+    >>> print(nt.notation.latex(nt.full_conn, x, W, b))
+    \sigma\left(W \ndot{\layer} x + b\right)_{\out \to \layer}
     """
     return to_latex(trace(fn, *args)[0])
 
