@@ -32,7 +32,8 @@ Grammar (EBNF; ``{ }`` repetition, ``[ ]`` option, terminals quoted)::
     primary  = number | variable | "(" expr ")" | "[" expr "]"
              | "\frac" group group | "\sqrt" group | "|" axis "|"
              | "|" expr "|" | call | "\restrict{" expr "}{" subscript "}" ;
-    call     = fname_text [ "^" group ] [ "_" group ] "(" expr { ("," | ";") expr } ")" ;
+    call     = (fname_text [ "^" group ] [ "_" group ] | macro)
+               "(" expr { ("," | ";") expr } ")" ;
     subscript = item { ("," | "\\") item } ;
     item     = axis "(" expr ")"                     (* X_{\height(1)}: 1-based *)
              | axis "\to" axis                       (* renaming *)
@@ -64,7 +65,8 @@ A superscript on a variable is part of its name when ``env`` binds the
 decorated name (``X^0``), and a power otherwise (``X^2``).  Functions are
 keyed by the name inside ``\text{}``, ``\mathrm{}`` or ``\operatorname{}``
 (``"Attention"``, ``"LayerNorm"``; with a superscript, ``"LayerNorm^l"`` is
-tried first) and are called with the arguments in order.  ``|ax|`` is the
+tried first), or by a macro written with parentheses (``\softmax(X)`` is
+``env["\\softmax"]``), and are called with the arguments in order.  ``|ax|`` is the
 size of the axis in the named tensors of ``env``, or ``env["|ax|"]``.
 In a ``%%ntn`` cell and in ``latex()``, a Python name stands for the LaTeX the
 paper would write: ``gamma`` is ``\gamma``, ``W1`` is ``W^1``, ``WQ`` is
@@ -931,6 +933,11 @@ class _Parser:
             return Num(math.inf)
         if t.text in ("\\nfun", "\\nsum"):
             return self.unary()
+        if self.peek().text == "(" and t.text[1:] not in AXIS_MACROS and t.text not in (
+                "\\to", "\\rightarrow", "\\in"):
+            # \Phi(X), \softmax(X): a function the bindings give under that key
+            self.next()
+            return Call(t.text, self.args(), t.text, t.col)
         raise self.unexpected(hint="unknown command")
 
     def call_like(self) -> bool:

@@ -243,6 +243,10 @@ def test_names_superscripts_primes_and_functions():
     assert N.evaluate(r"\text{Attention}(1, 2; 3)", env2) == 7.0 and called == [(1, 2, 3)]
     assert N.evaluate(r"\mathrm{LayerNorm}^l(1)", env2) == 2
     assert N.evaluate(r"f(2)", {"f": lambda v: v * 10}) == 20
+    assert N.evaluate(r"\Phi(2) + \mathrm{g}(1)", {"\\Phi": lambda v: v * 10,
+                                                    "g": lambda v: -v}) == 19
+    assert N.evaluate(r"\softmax(3) - \Attn(1, 2)", {"\\softmax": lambda v: v + 1,
+                                                     "\\Attn": max}) == 2
     assert N.evaluate(r"c(2)", {"c": 3}) == 6                 # not a function: a product
 
 
