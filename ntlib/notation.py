@@ -72,8 +72,8 @@ In a ``%%ntn`` cell and in ``latex()``, a Python name stands for the LaTeX the
 paper would write: ``gamma`` is ``\gamma``, ``W1`` is ``W^1``, ``WQ`` is
 ``W^Q``, ``W_q`` is ``W_q``, any other longer name ``\mathit{name}``.
 ``X^*``, unless bound itself, is ``X`` with every axis starred (the paper's
-section 5).  A variable that ``env`` does not bind raises ``UnboundError``, which is both a
-``NotationError`` and a ``KeyError``; a malformed formula raises
+section 5).  A variable that ``env`` does not bind raises ``UnboundError``,
+which is both a ``NotationError`` and a ``KeyError``; a malformed formula raises
 ``NotationError`` naming the token and its (1-based) column; an axis a
 tensor lacks raises ``nt.AxisError`` from the ntlib function that needs it.
 """
