@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._internal import AxisError, Axes, axis_size, checked, fmt as _fmt, merged_sizes
+from ._internal import AxisError, Axes, Order, axis_size, checked, fmt as _fmt, merged_sizes
 from .core import Named, positional, shape, tensor
 
 __all__ = [
@@ -496,7 +496,7 @@ def _row(row, names, sizes):
 
 
 @checked(check=_rows_check)
-def relation(rows: Iterable[Sequence[int]], names: Axes, sizes: Mapping[str, int]) -> Named:
+def relation(rows: Iterable[Sequence[int]], names: Order, sizes: Mapping[str, int]) -> Named:
     """The relation ``rows`` as a Boolean named tensor.
 
     ``rows`` is an iterable of tuples of 0-based indices, member k on axis
@@ -526,7 +526,7 @@ def _all_axes(x, names):
 
 
 @checked("x", check=_all_axes, values=True)
-def tuples(x: Named, names: Axes) -> set[tuple[int, ...]]:
+def tuples(x: Named, names: Order) -> set[tuple[int, ...]]:
     """The records where ``x`` is nonzero (True), as a set of index tuples.
 
     Member k of each tuple is the index on axis ``names[k]``; ``names`` must
@@ -551,10 +551,13 @@ def tuples(x: Named, names: Axes) -> set[tuple[int, ...]]:
 def _probability(X, p, over, seed):
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
         raise ValueError(f"dropout: p must be in [0, 1); got {p!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"dropout: seed must be an int (the mask is drawn from it, "
+                        f"so the same seed drops the same entries); got {seed!r}")
 
 
 @checked(X="has over", check=_probability)
-def dropout(X: Named, p: float, over: Axes, *, seed: int) -> Named:
+def dropout(X: Named, p: float, over: Order, *, seed: int) -> Named:
     """X ⊙ M / (1 − p) with M ∈ {0, 1}^{over}, M = 1 with probability 1 − p.
 
     One Bernoulli draw per record of the axes ``over``, broadcast over the

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ._internal import Axes, checked
+from ._internal import Axes, Order, checked
 from .core import Named, positional, shape
 
 
@@ -286,7 +286,7 @@ class Pretty:
 
 
 @checked(x="has order", values=True)
-def show(x: Named, order: Axes | None = None, decimals: int = 4) -> Pretty:
+def show(x: Named, order: Order | None = None, decimals: int = 4) -> Pretty:
     """A device-independent text view of a named tensor.
 
     ``order`` fixes which axis is printed as rows, columns, ... (default: the

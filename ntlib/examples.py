@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ._internal import (AxisError, Axes, Axis, checked, data_in as _data, device,
+from ._internal import (AxisError, Axes, Axis, checked, count, data_in as _data, device,
                         float_dtype, fmt as _fmt, make, merged_sizes as _merged_sizes)
 from .core import (Named, argmin, contract, index, log, max, norm, positional, rename, shape,
                    softmax, sum, tensor)
@@ -213,7 +213,11 @@ def _box_to_grid(B, height, width, height_box, width_box, b):
     return index(B, width_box, _wrap(r, (width,)))
 
 
-@checked(X="has height width assign", values=True)
+def _rounds(X, height, width, assign, max_iter):
+    count(max_iter, "sudoku_propagate", "max_iter")
+
+
+@checked(X="has height width assign", values=True, check=_rounds)
 def sudoku_propagate(X: Named, *, height: Axis = "height", width: Axis = "width",
                      assign: Axis = "assign", max_iter: int = 100) -> Named:
     """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
@@ -296,7 +300,11 @@ def kmeans_update(X: Named, Q: Named, *, batch: Axis = "batch") -> Named:
     return contract(Q, X, over=batch) / sum(Q, batch)
 
 
-@checked(X="has batch d", C0="lacks batch")
+def _steps(X, C0, steps, batch, d, clusters):
+    count(steps, "kmeans", "steps")
+
+
+@checked(X="has batch d", C0="lacks batch", check=_steps)
 def kmeans(X: Named, C0: Named, *, steps: int, batch: Axis = "batch", d: Axis = "d",
            clusters: Axis = "clusters") -> Named:
     """``steps`` rounds of Lloyd's k-means from centroids C0 ∈ R^{clusters×d}.
@@ -400,6 +408,8 @@ def _first_argmax(x, ax, new):
 
 
 def _beam_check(f, H, S, steps, k, merge, beam, state, time):
+    count(steps, "beam_search", "steps")
+    count(k, "beam_search", "k")
     n = shape(S)[state]
     if merge and not 1 <= k <= n:
         raise AxisError(f"beam_search: with merge=True the beam keeps at most "
@@ -576,6 +586,10 @@ def _normalise(m, ax):
 
 
 def _factors_check(factors, max_iter, tol, return_messages, init):
+    count(max_iter, "belief_propagation", "max_iter")
+    if not factors:
+        raise ValueError("belief_propagation: factors is empty; give at least one "
+                         "factor (a factor graph without factors has no variables)")
     for i, f in enumerate(factors):
         if not shape(f):
             raise AxisError(f"belief_propagation: factor {i} has no axes "

@@ -28,7 +28,7 @@ import torch
 from . import core as _core
 from . import nn as _nn
 from ._internal import (AxisError, Axis, axis_size, checked, data_in, float_dtype, fmt, fused_by,
-                        make, missing_axis, real)
+                        make, missing_axis, real, values_readable)
 from .core import Named, contract, index, max as _max, relu, rename, shape, softmax
 
 __all__ = [
@@ -75,8 +75,8 @@ def _ids(ids, n, what, role, vocab):
         raise TypeError(f"{what}: {role} must hold integer token ids, got {dt} values "
                         f"(a {str(dt).replace('torch.', '')} tensor is not an index)")
     data = ids.data.to(torch.int64)
-    if data.numel() and data.device.type != "meta" \
-            and (int(data.min()) < -n or int(data.max()) >= n):   # meta: no values
+    if data.numel() and values_readable(data) \
+            and (int(data.min()) < -n or int(data.max()) >= n):   # meta, vmap: no values
         raise AxisError(f"{what}: {role} must lie in [-{n}, {n}) to index axis "
                         f"{vocab!r}[{n}]; got ids from {int(data.min())} to "
                         f"{int(data.max())}")
@@ -258,9 +258,26 @@ def _layer_norm(X, gamma, beta, *, layer, eps):
     return _nn.layer_norm(X, gamma, beta, layer=layer, chans=None, eps=eps)
 
 
+#: the parameters of one Transformer layer l, as keys "l.WQ", ...
+_LAYER_KEYS = ("WQ", "WK", "WV", "WO", "gamma", "beta", "W1", "b1", "W2", "b2",
+              "gamma'", "beta'")
+
+
+def _layer_keys(params, l, what):
+    """KeyError naming the layer and the keys if layer l lacks a parameter."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{what}: params must be a dict of named tensors (from "
+                        f"init_transformer), got {type(params).__name__}")
+    missing = ", ".join(f"{l}.{k}" for k in _LAYER_KEYS if f"{l}.{k}" not in params)
+    if missing:
+        raise KeyError(f"{what}: params lack {missing}, a parameter of layer {l} "
+                       f"(init_transformer makes every layer's)")
+
+
 def _known_version(X, params, l, M, version, **axes):
     if version not in ("latest", "v1"):
         raise ValueError(f"version must be 'latest' or 'v1', got {version!r}")
+    _layer_keys(params, l, "transformer_layer")
 
 
 @checked("X", check=_known_version)
@@ -291,6 +308,15 @@ def transformer_layer(X: Named, params: Mapping[str, Named], l: int, M: Named | 
 
 def _logits_check(I, params, version, causal, seq, query, vocab, layer, heads, key, val,
                   hidden, eps):
+    if "E" not in params:
+        raise KeyError("transformer_logits: params lack the embedding 'E' (vocab × layer)")
+    numbers = {k.split(".", 1)[0] for k in params if "." in k}
+    for l in numbers:
+        if not l.isdigit():
+            raise KeyError(f"transformer_logits: parameter keys are 'E' and 'l.name' "
+                           f"with l a layer number; got a key starting {l + '.'!r}")
+    for l in range(1, len(numbers) + 1):
+        _layer_keys(params, l, "transformer_logits")
     E = params["E"]
     for a in (vocab, layer):
         if a not in E.names:
@@ -450,6 +476,11 @@ def _conv(X, W, b, *, chans, height, width):
 
 
 def _lenet_check(X, params, pools, flatten, chans, height, width, layer, hidden, classes):
+    missing = [k for k in ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4") if k not in params]
+    if missing:
+        raise KeyError(f"lenet_logits: params lack {', '.join(missing)}, parameters of "
+                       f"layer {', '.join(sorted({k[1] for k in missing}))} (init_lenet "
+                       f"makes them)")
     W4 = params["W4"]
     for a in (classes, hidden):
         if a not in W4.names:

@@ -235,6 +235,7 @@ NO_TENSORS = "takes no named tensor"
 TABLE = [
     # -- core: construction and conversion ---------------------------------
     Entry("AxisError", note="an exception class"),
+    Entry("AxisTypeError", note="an exception class"),
     Entry("DeviceError", note="an exception class"),
     Entry("NamedTensor", note="the class; its methods have their own entries"),
     Entry("device", lambda: ((), {}), note=NO_TENSORS),

@@ -56,12 +56,14 @@ import torch
 from . import base
 from .base import AxisError
 
-__all__ = ["checked", "Axis", "Axes", "generate", "compatible"]
+__all__ = ["checked", "Axis", "Axes", "Order", "generate", "compatible"]
 
 #: an axis name (a str); as an annotation it marks an axis argument
 Axis = Annotated[str, "ntlib axis"]
 #: one axis name or several; the decorator passes them on as a tuple
 Axes = Annotated[Union[str, Sequence[str]], "ntlib axes"]
+#: several axis names whose order matters (a set is refused)
+Order = Annotated[Union[str, Sequence[str]], "ntlib axes, in order"]
 
 #: a function; the decorators below return it with its own signature (for mypy)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,8 +102,16 @@ def _annotation(fn, p):
 def _plural(fn, p):
     ann = _annotation(fn, p)
     if isinstance(ann, str):
-        return re.search(r"\bAxes\b", ann) is not None
+        return re.search(r"\b(Axes|Order)\b", ann) is not None
     return ann is not None and "ntlib axes" in repr(ann)
+
+
+def _ordered(fn, p):
+    """An axis argument whose order matters (annotated Order)."""
+    ann = _annotation(fn, p)
+    if isinstance(ann, str):
+        return re.search(r"\bOrder\b", ann) is not None
+    return ann is not None and "in order" in repr(ann)
 
 
 def _optional(fn, p):
@@ -147,6 +157,10 @@ def compatible(what, ts):
 def _convert_each(values, what, param, numbers):
     cls = base.named_type()
     if values.__class__ is not tuple and values.__class__ is not list:
+        if isinstance(values, (cls, str, bytes, base.Mapping, torch.Tensor)) \
+                or not isinstance(values, base.Iterable):
+            raise TypeError(f"{what}: argument {param!r} must be a list or tuple of "
+                            f"named tensors, got {base._kind(values)}")
         values = list(values)       # a generator, a dict's values: read once
     for v in values:
         if not isinstance(v, cls):
@@ -339,10 +353,12 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
                 lines.append(f"    elif {a}.__class__ is str: {a} = ({a},)")
             else:
                 lines.append(f"    if {a}.__class__ is str: {a} = ({a},)")
-            lines.append(f"    else: {a} = axis_names({a}, {w}, {a!r}, {of or 'None'})")
+            order = ", True" if _ordered(fn, p) else ""
+            lines.append(f"    else: {a} = axis_names({a}, {w}, {a!r}, {of or 'None'}{order})")
         else:
             guard = f"{a} is not None and " if opt else ""
-            lines.append(f"    if {guard}{a}.__class__ is not str: axis_name({a}, {w}, {a!r})")
+            lines.append(f"    if {guard}{a}.__class__ is not str: "
+                         f"{a} = axis_name({a}, {w}, {a!r})")
     # 3. has / lacks
     for t, (has, lacks, each, numbers, _) in specs.items():
         w = repr(what(t))
