@@ -222,6 +222,7 @@ def _layers(params: Mapping[str, Named]) -> int:
     return len([k for k in params if k.endswith(".WQ")])
 
 
+@checked("X")
 def self_attention(X: Named, WQ: Named, WK: Named, WV: Named, WO: Named,
                    M: Named | None = None, *, seq: Axis = "seq", query: Axis = "seq'",
                    layer: Axis = "layer", heads: Axis = "heads", key: Axis = "key",

@@ -202,6 +202,36 @@ def _down(r, dt):
     return base.make(r.data.to(dt), r._names)
 
 
+def _agrees(fn: Callable[..., Any], names: list[str], role: str,
+            other: Callable[..., Any]) -> None:
+    """TypeError, at decoration time, unless ``other`` (a block's check= function
+    or fused kernel, which the wrapper calls with every parameter of the block
+    by keyword) accepts exactly those keywords: none missing, none unknown
+    without a default.  The message names both functions and their parameters."""
+    try:
+        sig = inspect.signature(other)
+    except (TypeError, ValueError):
+        return
+    ps = sig.parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in ps.values())
+    unknown = [] if takes_any else [n for n in names if n not in ps
+                                    or ps[n].kind is inspect.Parameter.POSITIONAL_ONLY]
+    missing = [n for n, p in ps.items() if n not in names and p.default is p.empty
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if unknown or missing:
+        problems = []
+        if unknown:
+            problems.append(f"it has no parameter {', '.join(map(repr, unknown))}")
+        if missing:
+            problems.append(f"it requires {', '.join(map(repr, missing))}, which "
+                            f"{fn.__name__} does not have")
+        raise TypeError(
+            f"{fn.__module__}.{fn.__qualname__}{inspect.signature(fn)}: its {role} "
+            f"{getattr(other, '__module__', '?')}.{getattr(other, '__qualname__', other)}"
+            f"{sig} is called with every parameter of the block by keyword, but "
+            f"{' and '.join(problems)}")
+
+
 def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
              requirements: dict[str, str] | None = None,
              check: Callable[..., Any] | None = None, compat: bool | None = None,
@@ -268,6 +298,9 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
     if clash:
         raise TypeError(f"checked: {name}: parameter names {sorted(clash)} clash with "
                         f"the wrapper's own names")
+    for role, other in (("check", check), ("fused kernel", fast)):
+        if other is not None:
+            _agrees(fn, names, role, other)
 
     # the signature, as text, with the defaults bound in the namespace
     head, call, kwcall, checkcall = [], [], [], []
