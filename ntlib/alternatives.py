@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._internal import AxisError, Axes, Order, axis_size, checked, fmt as _fmt, merged_sizes
+from ._internal import AxisError, Axes, Order, axis_size, checked, fmt, merged_sizes
 from .core import Named, positional, shape, tensor
 
 __all__ = [
@@ -111,7 +111,7 @@ def sql_load(conn: sqlite3.Connection, table: str, x: Named, *,
     sizes = shape(x)
     if value in sizes:
         raise AxisError(f"sql_load: the value column {value!r} clashes with "
-                        f"an axis; the tensor has {_fmt(sizes)}")
+                        f"an axis; the tensor has {fmt(sizes)}")
     order = tuple(sizes)
     data = positional(x, order).detach().cpu().double().numpy()
     cols = [_q(a) + " INTEGER" for a in order] + [_q(value) + " REAL"]
@@ -234,7 +234,7 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
     missing = [a for a in axes if a not in sizes]
     if missing:
         raise AxisError(f"sql_read: no size given for axes {missing}; "
-                        f"sizes are {_fmt(sizes)}")
+                        f"sizes are {fmt(sizes)}")
     out = np.zeros([sizes[a] for a in axes])
     for row in cur:
         out[tuple(row[:-1])] = row[-1]
@@ -421,7 +421,7 @@ def _network_check(tensors, names, over):
     for a in over:
         if a not in sizes:
             raise AxisError(f"network: no tensor has axis {a!r} to contract "
-                            f"over; the tensors' axes are {_fmt(sizes)}")
+                            f"over; the tensors' axes are {fmt(sizes)}")
 
 
 @checked(tensors="each", check=_network_check)
@@ -478,7 +478,7 @@ def _rows_check(rows, names, sizes):
     for a in names:
         if a not in sizes:
             raise AxisError(f"relation: no size given for axis {a!r}; "
-                            f"sizes are {_fmt(sizes)}")
+                            f"sizes are {fmt(sizes)}")
         axis_size(sizes[a], "relation", a)
 
 
@@ -522,7 +522,7 @@ def relation(rows: Iterable[Sequence[int]], names: Order, sizes: Mapping[str, in
 def _all_axes(x, names):
     if sorted(names) != sorted(x.names):
         raise AxisError(f"tuples: names {names} must be the axes of the "
-                        f"tensor, each once; it has {_fmt(shape(x))}")
+                        f"tensor, each once; it has {fmt(shape(x))}")
 
 
 @checked("x", check=_all_axes, values=True)

@@ -230,15 +230,13 @@ def _listing(text):
 
 
 def _shown(fn, generated=False):
-    """The source of fn as the book shows it (see _listing): docstrings as
-    plain text, core's names without the module prefix that ntlib's own
-    modules use (_core.sum reads nt.sum), long lines broken to the book's
-    width.  With generated, the wrapper that ntlib's checking decorator wrote
-    for fn instead."""
+    """The source of fn as the book shows it (see _listing): the text of the
+    file, with docstrings as plain text and long lines broken to the book's
+    width; no name is rewritten.  With generated, the wrapper that ntlib's
+    checking decorator wrote for fn instead."""
     if generated:
         return _fit(fn.__ntlib__["source"].rstrip())
-    text = _fit(plain_text(_listing(inspect.getsource(fn))).rstrip())
-    return text.replace("_core.", "nt.")
+    return _fit(plain_text(_listing(inspect.getsource(fn))).rstrip())
 
 
 class Source:
