@@ -35,6 +35,11 @@ __all__ = [
     "evaluate_formula", "paren_repairs",
 ]
 
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
+
 STAR = "*"
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ._internal import Axes, Order, checked
+from ._internal import Order, checked
 from .core import Named, positional, shape
 
 

@@ -39,6 +39,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
+
+
 # --------------------------------------------------------------------------
 # parameters
 

@@ -51,6 +51,11 @@ else:
 __all__ = ["assert_close", "assert_equal", "named", "positional_reference", "to_device",
            "default_tolerances", "shapes", "axis_orders", "named_tensors"]
 
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
+
 # torch.testing.assert_close's defaults (rtol, atol) per dtype; exact otherwise
 _TOLERANCES = {
     torch.float16: (1e-3, 1e-5), torch.bfloat16: (1.6e-2, 1e-5),

@@ -188,10 +188,12 @@ def test_sudoku_boxes_by_loops_and_lifting():
 
 def test_sudoku_printed_box_index():
     X = nt.examples.sudoku_one_hot(SOLVED.tolist())
-    printed = lambda hb, h, b: (3 * (hb + 1) + (h + 1) - 1) - 1   # 1-based 3h'+h-1, as 0-based
+    def printed(hb, h, b):
+        return (3 * (hb + 1) + (h + 1) - 1) - 1   # 1-based 3h'+h-1, as 0-based
     with pytest.raises(nt.AxisError, match="height@grid"):
         nt.examples.sudoku_check(X, rows=printed)
-    wrapped = lambda hb, h, b: printed(hb, h, b) % 9
+    def wrapped(hb, h, b):
+        return printed(hb, h, b) % 9
     G = np.roll(SOLVED, (2, 2), (0, 1))
     assert not valid_by_loops(G)
     assert ok(nt.examples.sudoku_one_hot(G.tolist()), rows=wrapped)      # misses the box violation

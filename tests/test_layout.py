@@ -134,7 +134,7 @@ def test_type_only_imports_are_told_apart(tmp_path):
 def test_public_face_is_narrow():
     public = [n for n in dir(nt) if not n.startswith("_")]
     assert len(public) <= 90, len(public)
-    for ns in ("core", "nn", "calculus", "examples", "models", "alternatives", "exercises"):
+    for ns in ("core", "nn") + nt._NAMESPACES:
         assert hasattr(nt, ns), ns
     # the other parts are namespaces, not flat names
     for flat in ("kmeans", "box_rows", "STAR", "joint", "transformer", "derivative",
@@ -251,3 +251,34 @@ def test_the_plumbing_scan_can_fail():
     assert "raise " in text and "isinstance(x" in text     # what the test above refuses
     assert _not_in_file(f, text) == []
     assert _not_in_file(f, text + "\nnt.sum") == ["nt", "sum"]   # rewritten text is found
+
+
+# --------------------------------------------------------------------------
+# each namespace shows its own functions (issue 28)
+
+
+@pytest.mark.parametrize("space", nt._NAMESPACES)
+def test_each_namespace_shows_only_its_own_functions(space):
+    mod = getattr(nt, space)
+    assert mod.__all__, space
+    assert dir(mod) == sorted(mod.__all__), (space, sorted(set(dir(mod)) - set(mod.__all__)))
+    for n in mod.__all__:
+        obj = getattr(mod, n)
+        home = getattr(obj, "__module__", None)
+        if callable(obj) and home is not None:
+            assert home == mod.__name__ or home.startswith(mod.__name__ + "."), \
+                f"nt.{space}.{n} is {home}'s, not the namespace's own"
+
+
+def test_the_namespaces_are_listed_once():
+    """ntlib._NAMESPACES is the one list: no other file spells the list out."""
+    import re
+    spelled = re.compile(r'"calculus",\s*"examples"|"examples",\s*"models"')
+    copies = []
+    for path in [*PKG.parent.glob("tests/*.py"), *PKG.parent.glob("_ext/*.py"),
+                 *PKG.parent.glob("benchmarks/*.py"), *PKG.parent.glob("tools/*.py"),
+                 *PKG.rglob("*.py")]:
+        if spelled.search(path.read_text()) and path != PKG / "__init__.py" \
+                and path.name != "test_layout.py":
+            copies.append(str(path))
+    assert not copies, copies

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.autograd import gradcheck, gradgradcheck
+from torch.autograd import gradgradcheck
 
 import ntlib as nt
 from public_api import (BY_NAME, TABLE, beam_f, fused_blocks, lenet_params, LENET,

@@ -91,7 +91,7 @@ class DeviceError(ValueError):
     """
 
 
-AxisError.__module__ = DeviceError.__module__ = "ntlib"
+AxisError.__module__ = AxisTypeError.__module__ = DeviceError.__module__ = "ntlib"
 
 
 # --------------------------------------------------------------------------

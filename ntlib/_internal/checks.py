@@ -54,7 +54,6 @@ from typing import Annotated, Any, Callable, Sequence, TypeVar, Union, cast
 import torch
 
 from . import base
-from .base import AxisError
 
 __all__ = ["checked", "Axis", "Axes", "Order", "generate", "compatible"]
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .._internal import (AxisError, Axes, Axis, Order, DeviceError, as_named, axis_name,
-                         axis_names, axis_size, checked, data_in, float_dtype, floating, fmt,
+                         axis_size, checked, data_in, float_dtype, floating, fmt,
                          fused_by, is_float, make, merged_sizes, missing_axis,
                          positional_error, promote, refuse_complex, same_device,
                          scalar_operand, sizes_of, torch_dtype, values_readable, wrap)

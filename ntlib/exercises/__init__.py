@@ -45,6 +45,11 @@ __all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "s
            "get", "validate"]
 
 
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
+
+
 #: the reference answer a decorator registers (returned unchanged)
 F = TypeVar("F", bound=Callable[..., Any])
 
