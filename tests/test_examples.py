@@ -721,42 +721,6 @@ def test_belief_propagation_errors():
         nt.examples.belief_propagation([nt.randn(seed=1, a=2, b=3)])
 
 
-# --------------------------------------------------------------------------
-# exercises of chapter 7
-
-CH07 = ["7.1", "7.2", "7.3", "7.4"]
-
-
-@pytest.mark.parametrize("id", CH07)
-def test_exercise_solutions_pass_and_wrong_answers_fail(id):
-    from ntlib.exercises import ExerciseError, check, solution
-    ref = solution(id)
-    assert check(id, ref)
-
-    def scaled(**kw):
-        return ref(**kw) * 2
-
-    def renamed(**kw):
-        y = ref(**kw)
-        first = [a for a in nt.names(y) if a not in ("batch", "runs")][0]
-        return nt.rename(y, {first: "z"})
-
-    def raising(**kw):
-        raise nt.AxisError("no")
-
-    def ignores_input(**kw):
-        return ref(**_first_case(id))
-
-    for wrong in (scaled, renamed, raising, ignores_input):
-        with pytest.raises(ExerciseError):
-            check(id, wrong)
-
-
-def _first_case(id):
-    from ntlib.exercises import get
-    return get(id).cases()[0][1]
-
-
 def test_belief_propagation_init_continues():
     fs = [nt.rand(seed=1, a=2, b=3, dtype=f64), nt.rand(seed=2, b=3, c=2, dtype=f64),
           nt.rand(seed=3, c=2, a=2, dtype=f64)]                     # a cycle
