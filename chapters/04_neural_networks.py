@@ -18,6 +18,7 @@
 # 0-based form next to the paper's.
 
 # %%
+import functools
 import logging
 import math
 
@@ -29,16 +30,12 @@ import torch
 import torch.nn.functional as F
 
 import ntlib as nt
-from ntlib.testing import assert_close
 
 f64 = torch.float64
 
 
-def same(named, order, expected, tol=1e-12):
-    """Assert that a named tensor, read in `order`, equals a positional
-    result (ntlib.testing's assert_close)."""
-    assert_close(named, expected, order=order, rtol=tol, atol=tol,
-                 check_dtype=False)
+# the chapter's check: ntlib.testing.same, to 1e-12 unless told
+same = functools.partial(nt.testing.same, tol=1e-12)
 
 
 def r(seed, **sizes):
