@@ -242,8 +242,7 @@ def same(named: Named, order: Sequence[str] | str, expected: Any,
     >>> same(A, ("j", "i"), torch.tensor([[1., 3], [2, 4]]), tol=1e-12)
     True
     """
-    tols = {} if tol is None else dict(rtol=tol, atol=tol)
-    assert_close(named, expected, order=order, check_dtype=False, **tols)
+    assert_close(named, expected, order=order, rtol=tol, atol=tol, check_dtype=False)
     return True
 
 
