@@ -30,6 +30,7 @@ pdf: $(STAMP) latex
 # a few seconds with its cache in .mypy_cache
 test: $(STAMP) browser
 	$(BIN)/python -m mypy
+	$(BIN)/python -m ruff check
 	$(BIN)/python -m pytest
 
 # The meta device (shapes only, no values): every public function of the

@@ -4,8 +4,8 @@ Cases (float32, on nt.device()):
 
 - Transformer: 2 layers, 4 heads, |layer| = 128, |hidden| = 512, |vocab| = 1000,
   seq 128, batch 16, causal mask; ``nt.models.transformer`` vs the positional
-  reference of tests/test_models.py (einsum, F.layer_norm, torch.softmax) with
-  the same weights.
+  reference of ntlib.testing, tested in tests/test_models.py (einsum,
+  F.layer_norm, torch.softmax), with the same weights.
   Also small (``transformer_small``: |layer| 64, |hidden| 256, seq 32,
   batch 4), where ntlib's fixed cost per operation shows.
 - LeNet: batch 64, 1×28×28 inputs, channels 6 and 16, 5×5 kernels, 2×2 pools,
@@ -40,12 +40,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from common import ROOT, peak_in_subprocess, print_peak, row, timed_pair, write_results  # noqa: E402
 import ntlib as nt  # noqa: E402
-from test_models import (lenet_weights, ref_lenet_logits, ref_transformer_logits,  # noqa: E402
-                         transformer_weights)
+from ntlib.testing import (lenet_reference as ref_lenet_logits, lenet_weights,  # noqa: E402
+                           transformer_reference as ref_transformer_logits,
+                           transformer_weights)
 
 TF = dict(layers=2, heads=4, layer=128, hidden=512, vocab=1000, seq=128, batch=16)
 TF_SMALL = dict(layers=2, heads=4, layer=64, hidden=256, vocab=1000, seq=32, batch=4)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 import ntlib as nt
-from ntlib.testing import assert_close
+from ntlib.testing import same
 
 f64 = torch.float64
 A = nt.tensor(
@@ -29,13 +29,6 @@ y = nt.tensor([1, 4, 1], "width", dtype=f64)
 At = nt.positional(A, ("height", "width"))
 xt = nt.positional(x, "height")
 yt = nt.positional(y, "width")
-
-
-def same(named, order, expected):
-    """Assert that a named tensor, read in `order`, equals a positional
-    result (ntlib.testing's assert_close: shapes, then values)."""
-    assert_close(named, expected, order=order, check_dtype=False)
-
 
 nt.show(A, ("height", "width"))
 

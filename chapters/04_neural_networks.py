@@ -18,6 +18,7 @@
 # 0-based form next to the paper's.
 
 # %%
+import functools
 import logging
 import math
 
@@ -29,16 +30,12 @@ import torch
 import torch.nn.functional as F
 
 import ntlib as nt
-from ntlib.testing import assert_close
 
 f64 = torch.float64
 
 
-def same(named, order, expected, tol=1e-12):
-    """Assert that a named tensor, read in `order`, equals a positional
-    result (ntlib.testing's assert_close)."""
-    assert_close(named, expected, order=order, rtol=tol, atol=tol,
-                 check_dtype=False)
+# the chapter's check: ntlib.testing.same, to 1e-12 unless told
+same = functools.partial(nt.testing.same, tol=1e-12)
 
 
 def r(seed, **sizes):
@@ -913,6 +910,38 @@ for name, (run, axes_order, expected) in cases.items():
 print("formula (nt.plain) == PyTorch, and default path == formula, for:")
 for k in range(0, len(cases), 5):
     print("  " + ", ".join(list(cases)[k:k + 5]))
+
+# %% [markdown]
+# The two paths must also agree where the formula meets an edge. If the mask hides
+# every key from a query, that query's softmax is $0/0$: the formula has no value
+# there, and both paths give NaN for it (PyTorch's fused attention kernel returns 0,
+# which would hide the mistake). Over an empty $\seq$ axis nothing is divided: the
+# softmax has no entries, and its contraction with $V$ is an empty sum, 0, on both
+# paths. A softmax over an empty axis is likewise an empty tensor.
+
+# %%
+Qe, Ke = nt.randn(seed=1, query=2, key=3), nt.randn(seed=2, seq=4, key=3)
+Ve = nt.randn(seed=3, seq=4, val=2)
+hidden = torch.zeros(2, 4, dtype=torch.float64)
+hidden[0] = -math.inf                                # query 0 sees no key
+Mh = nt.tensor(hidden, ("query", "seq"))
+no_keys = (nt.randn(seed=2, seq=0, key=3), nt.randn(seed=3, seq=0, val=2))
+
+
+def edges():
+    y = nt.positional(nt.attention(Qe, Ke, Ve, Mh), ("query", "val"))
+    y0 = nt.positional(nt.attention(Qe, *no_keys), ("query", "val"))
+    s0 = nt.softmax(nt.randn(seed=4, seq=0, batch=2), "seq")
+    return (bool(y[0].isnan().all()), bool(y[1].isfinite().all()),
+            bool((y0 == 0).all()), nt.shape(s0))
+
+
+with nt.plain():
+    plain_edges = edges()
+assert edges() == plain_edges
+print("(query 0 NaN, query 1 finite, no keys give 0, softmax over seq[0]):")
+print("  default:", edges())
+print("  plain:  ", plain_edges)
 
 # %% [markdown]
 # The tests (`tests/test_nn.py`) check both paths against PyTorch on more shapes, with

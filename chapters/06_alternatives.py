@@ -21,6 +21,7 @@
 # are plain integers); the paper counts from 1.
 
 # %%
+import functools
 import logging
 import math
 import sqlite3
@@ -41,19 +42,14 @@ from funsor.domains import Bint
 from IPython.display import Markdown, display
 
 import ntlib as nt
-from ntlib.testing import assert_close
 
 f64 = torch.float64
 alt = nt.alternatives
 P = nt.positional
 
 
-def same(named, order, expected, tol=1e-12):
-    """Assert that a named tensor, read in `order`, equals the positional
-    `expected` (a torch tensor or numpy array; ntlib.testing's
-    assert_close)."""
-    assert_close(named, expected, order=order, rtol=tol, atol=tol,
-                 check_dtype=False)
+# the chapter's check: ntlib.testing.same, to 1e-12 unless told
+same = functools.partial(nt.testing.same, tol=1e-12)
 
 
 def bound(x):

@@ -33,6 +33,7 @@
 # the paper's form and checked against a 0-based one.
 
 # %%
+import functools
 import logging
 import math
 import sys
@@ -46,17 +47,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import ntlib as nt
-from ntlib.testing import assert_close
 
 f64 = torch.float64
 
 
-def same(named, order, expected, tol=1e-10):
-    """Assert that a named tensor, read in `order`, equals a positional
-    result (ntlib.testing's assert_close, on the CPU whatever the device)."""
-    assert_close(named, expected, order=order, rtol=tol, atol=tol,
-                 check_dtype=False)
-    return True
+# the chapter's check: ntlib.testing.same, to 1e-10 unless told
+same = functools.partial(nt.testing.same, tol=1e-10)
 
 # %% [markdown]
 # ## Parameters

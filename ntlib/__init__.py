@@ -36,6 +36,11 @@ __all__ = (list(core.__all__) + list(nn.__all__)
 __all__ = [n for n in __all__ if not hasattr(__import__("builtins"), n)]
 __version__ = "0.1.0"
 
+# The namespaces reached as nt.NAME.f beside the notation of nt.* (ntlib.core and
+# ntlib.nn, re-exported there): the one list of them that the tests, the
+# benchmarks and the book's reference read.
+_NAMESPACES = ("calculus", "examples", "models", "alternatives", "testing", "exercises")
+
 
 def __getattr__(name):
     # nt.testing is imported when first used (it needs hypothesis)

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._internal import AxisError, Axes, axis_size, checked, fmt as _fmt, merged_sizes
+from ._internal import AxisError, Axes, Order, axis_size, checked, fmt, merged_sizes
 from .core import Named, positional, shape, tensor
 
 __all__ = [
@@ -39,6 +39,11 @@ __all__ = [
     "sql_contract", "Network", "network", "relation", "tuples", "dropout",
     "varying_axes",
 ]
+
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
 
 
 # --------------------------------------------------------------------------
@@ -111,7 +116,7 @@ def sql_load(conn: sqlite3.Connection, table: str, x: Named, *,
     sizes = shape(x)
     if value in sizes:
         raise AxisError(f"sql_load: the value column {value!r} clashes with "
-                        f"an axis; the tensor has {_fmt(sizes)}")
+                        f"an axis; the tensor has {fmt(sizes)}")
     order = tuple(sizes)
     data = positional(x, order).detach().cpu().double().numpy()
     cols = [_q(a) + " INTEGER" for a in order] + [_q(value) + " REAL"]
@@ -234,7 +239,7 @@ def sql_read(conn: sqlite3.Connection, query: str, sizes: Mapping[str, int], *,
     missing = [a for a in axes if a not in sizes]
     if missing:
         raise AxisError(f"sql_read: no size given for axes {missing}; "
-                        f"sizes are {_fmt(sizes)}")
+                        f"sizes are {fmt(sizes)}")
     out = np.zeros([sizes[a] for a in axes])
     for row in cur:
         out[tuple(row[:-1])] = row[-1]
@@ -421,7 +426,7 @@ def _network_check(tensors, names, over):
     for a in over:
         if a not in sizes:
             raise AxisError(f"network: no tensor has axis {a!r} to contract "
-                            f"over; the tensors' axes are {_fmt(sizes)}")
+                            f"over; the tensors' axes are {fmt(sizes)}")
 
 
 @checked(tensors="each", check=_network_check)
@@ -478,7 +483,7 @@ def _rows_check(rows, names, sizes):
     for a in names:
         if a not in sizes:
             raise AxisError(f"relation: no size given for axis {a!r}; "
-                            f"sizes are {_fmt(sizes)}")
+                            f"sizes are {fmt(sizes)}")
         axis_size(sizes[a], "relation", a)
 
 
@@ -496,7 +501,7 @@ def _row(row, names, sizes):
 
 
 @checked(check=_rows_check)
-def relation(rows: Iterable[Sequence[int]], names: Axes, sizes: Mapping[str, int]) -> Named:
+def relation(rows: Iterable[Sequence[int]], names: Order, sizes: Mapping[str, int]) -> Named:
     """The relation ``rows`` as a Boolean named tensor.
 
     ``rows`` is an iterable of tuples of 0-based indices, member k on axis
@@ -522,11 +527,11 @@ def relation(rows: Iterable[Sequence[int]], names: Axes, sizes: Mapping[str, int
 def _all_axes(x, names):
     if sorted(names) != sorted(x.names):
         raise AxisError(f"tuples: names {names} must be the axes of the "
-                        f"tensor, each once; it has {_fmt(shape(x))}")
+                        f"tensor, each once; it has {fmt(shape(x))}")
 
 
 @checked("x", check=_all_axes, values=True)
-def tuples(x: Named, names: Axes) -> set[tuple[int, ...]]:
+def tuples(x: Named, names: Order) -> set[tuple[int, ...]]:
     """The records where ``x`` is nonzero (True), as a set of index tuples.
 
     Member k of each tuple is the index on axis ``names[k]``; ``names`` must
@@ -551,10 +556,13 @@ def tuples(x: Named, names: Axes) -> set[tuple[int, ...]]:
 def _probability(X, p, over, seed):
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
         raise ValueError(f"dropout: p must be in [0, 1); got {p!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"dropout: seed must be an int (the mask is drawn from it, "
+                        f"so the same seed drops the same entries); got {seed!r}")
 
 
 @checked(X="has over", check=_probability)
-def dropout(X: Named, p: float, over: Axes, *, seed: int) -> Named:
+def dropout(X: Named, p: float, over: Order, *, seed: int) -> Named:
     """X ⊙ M / (1 − p) with M ∈ {0, 1}^{over}, M = 1 with probability 1 − p.
 
     One Bernoulli draw per record of the axes ``over``, broadcast over the

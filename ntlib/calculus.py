@@ -24,7 +24,7 @@ import torch
 from ._internal import (AxisError, Axes, Axis, axis_size, checked, device, fmt, make,
                         same_device, wrap)
 from .core import Named, contract, norm, positional, rename, shape, softmax
-from .core import dtype as _dtype
+from .core import dtype
 
 __all__ = [
     "STAR", "star", "identity", "identity_like", "derivative", "differential",
@@ -34,6 +34,11 @@ __all__ = [
     "partial_derivatives", "tensor_norm", "remainder", "remainder_ratio",
     "evaluate_formula", "paren_repairs",
 ]
+
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
 
 STAR = "*"
 
@@ -93,7 +98,7 @@ def identity_like(x: Named, axes: Axes | None = None) -> Named:
     if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
         assert axes is not None
     sizes = shape(x)
-    eyes = [identity(a, a + STAR, sizes[a], dtype=_dtype(x)) for a in axes]
+    eyes = [identity(a, a + STAR, sizes[a], dtype=dtype(x)) for a in axes]
     return functools.reduce(contract, eyes)
 
 
@@ -109,9 +114,9 @@ def _check_input(X, what):
                 f"{a!r}[{sizes[a]}]; the derivative's own starred axes "
                 f"could not be told apart from it. Rename it first; the "
                 f"input's axes are {fmt(sizes)}")
-    if not _dtype(X).is_floating_point:
+    if not dtype(X).is_floating_point:
         raise TypeError(f"{what}: the input must be real-valued, "
-                        f"got {_dtype(X)}")
+                        f"got {dtype(X)}")
 
 
 def _derivative_check(f, X):
@@ -212,7 +217,7 @@ def differential(f: Callable[[Named], Named], X: Named, H: Named) -> Named:
     in_order = X.names
     out_order = f(X).names
     pf = _positional_fn(f, in_order, out_order)
-    h = positional(H, in_order).to(_dtype(X))
+    h = positional(H, in_order).to(dtype(X))
     return make(_jvp(pf, positional(X, in_order), h), out_order)
 
 
@@ -288,7 +293,7 @@ def softmax_derivative(X: Named, ax: Axis) -> Named:
     True
     """
     s = softmax(X, ax)
-    eye = identity(ax, ax + STAR, shape(s)[ax], dtype=_dtype(s))
+    eye = identity(ax, ax + STAR, shape(s)[ax], dtype=dtype(s))
     return s * (eye - star(s, ax))
 
 
@@ -323,7 +328,7 @@ def attention_dV(Q: Named, K: Named, V: Named, *, key: Axis = "key", seq: Axis =
                  val: Axis = "val") -> Named:
     """∂Att/∂V* = α_{seq→seq*} ⊙ I_{val,val*}, α = softmax_seq(Q ⊙_key K)."""
     a = _alpha(Q, K, key, seq)
-    eye = identity(val, val + STAR, shape(V)[val], dtype=_dtype(V))
+    eye = identity(val, val + STAR, shape(V)[val], dtype=dtype(V))
     return contract(star(a, seq), eye)
 
 
@@ -343,7 +348,7 @@ def attention_dK(Q: Named, K: Named, V: Named, *, key: Axis = "key",
     parentheses; the grouping here is the one that matches autograd.
     """
     a = _alpha(Q, K, key, seq)
-    eye = identity(seq, seq + STAR, shape(K)[seq], dtype=_dtype(K))
+    eye = identity(seq, seq + STAR, shape(K)[seq], dtype=dtype(K))
     QI = contract(star(Q, key), eye)                  # Q* ⊙ I_{seq,seq*}
     return contract(V, a * (QI - contract(a, QI, over=seq)), over=seq)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ._internal import Axes, checked
+from ._internal import Order, checked
 from .core import Named, positional, shape
 
 
@@ -230,15 +230,13 @@ def _listing(text):
 
 
 def _shown(fn, generated=False):
-    """The source of fn as the book shows it (see _listing): docstrings as
-    plain text, core's names without the module prefix that ntlib's own
-    modules use (_core.sum reads nt.sum), long lines broken to the book's
-    width.  With generated, the wrapper that ntlib's checking decorator wrote
-    for fn instead."""
+    """The source of fn as the book shows it (see _listing): the text of the
+    file, with docstrings as plain text and long lines broken to the book's
+    width; no name is rewritten.  With generated, the wrapper that ntlib's
+    checking decorator wrote for fn instead."""
     if generated:
         return _fit(fn.__ntlib__["source"].rstrip())
-    text = _fit(plain_text(_listing(inspect.getsource(fn))).rstrip())
-    return text.replace("_core.", "nt.")
+    return _fit(plain_text(_listing(inspect.getsource(fn))).rstrip())
 
 
 class Source:
@@ -286,7 +284,7 @@ class Pretty:
 
 
 @checked(x="has order", values=True)
-def show(x: Named, order: Axes | None = None, decimals: int = 4) -> Pretty:
+def show(x: Named, order: Order | None = None, decimals: int = 4) -> Pretty:
     """A device-independent text view of a named tensor.
 
     ``order`` fixes which axis is printed as rows, columns, ... (default: the

@@ -19,8 +19,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ._internal import (AxisError, Axes, Axis, checked, data_in as _data, device,
-                        float_dtype, fmt as _fmt, make, merged_sizes as _merged_sizes)
+from ._internal import (AxisError, Axes, Axis, checked, count, data_in, device,
+                        float_dtype, fmt, make, merged_sizes)
 from .core import (Named, argmin, contract, index, log, max, norm, positional, rename, shape,
                    softmax, sum, tensor)
 
@@ -38,6 +38,11 @@ __all__ = [
     "det", "inv", "mvn_log_density",
     "belief_propagation",
 ]
+
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
 
 
 # --------------------------------------------------------------------------
@@ -154,7 +159,7 @@ def sudoku_boxes(X: Named, *, height: Axis = "height", width: Axis = "width",
 
 def _all_equal_one(s, keep):
     """1.0 where all entries of s (over axes not in ``keep``) are 1, else 0."""
-    ok = (_data(s, tuple(shape(s))) == 1).to(torch.float64)
+    ok = (data_in(s, tuple(shape(s))) == 1).to(torch.float64)
     names = tuple(shape(s))
     kept = [a for a in names if a in keep]
     data = ok.permute([names.index(a) for a in kept]
@@ -213,7 +218,11 @@ def _box_to_grid(B, height, width, height_box, width_box, b):
     return index(B, width_box, _wrap(r, (width,)))
 
 
-@checked(X="has height width assign", values=True)
+def _rounds(X, height, width, assign, max_iter):
+    count(max_iter, "sudoku_propagate", "max_iter")
+
+
+@checked(X="has height width assign", values=True, check=_rounds)
 def sudoku_propagate(X: Named, *, height: Axis = "height", width: Axis = "width",
                      assign: Axis = "assign", max_iter: int = 100) -> Named:
     """Solve by constraint propagation: X ∈ {0,1}^{height×width×assign}
@@ -257,8 +266,8 @@ def sudoku_propagate(X: Named, *, height: Axis = "height", width: Axis = "width"
         hidden = 1 - _is(only[0] + only[1] + only[2], 0)
         decide = 1 - _is(sum(hidden, assign), 0)
         new = C * (1 - decide) + hidden * decide
-        if bool(torch.equal(_data(new, tuple(shape(C))),
-                            _data(C, tuple(shape(C))))):
+        if bool(torch.equal(data_in(new, tuple(shape(C))),
+                            data_in(C, tuple(shape(C))))):
             break
         C = new
     return C
@@ -296,7 +305,11 @@ def kmeans_update(X: Named, Q: Named, *, batch: Axis = "batch") -> Named:
     return contract(Q, X, over=batch) / sum(Q, batch)
 
 
-@checked(X="has batch d", C0="lacks batch")
+def _steps(X, C0, steps, batch, d, clusters):
+    count(steps, "kmeans", "steps")
+
+
+@checked(X="has batch d", C0="lacks batch", check=_steps)
 def kmeans(X: Named, C0: Named, *, steps: int, batch: Axis = "batch", d: Axis = "d",
            clusters: Axis = "clusters") -> Named:
     """``steps`` rounds of Lloyd's k-means from centroids C0 ∈ R^{clusters×d}.
@@ -330,12 +343,12 @@ def _topk(x, ax, k, new, what):
     if not 1 <= k <= n:
         raise AxisError(f"{what}: k = {k} must lie in [1, {n}], the size of "
                         f"axes {list(axes)} "
-                        f"{_fmt({a: have[a] for a in axes})}")
+                        f"{fmt({a: have[a] for a in axes})}")
     rest = tuple(a for a in have if a not in axes)
     if new in rest:
         raise AxisError(f"{what}: new axis name {new!r} is already an axis "
-                        f"of the tensor {_fmt(have)}")
-    data = _data(x, rest + axes)
+                        f"of the tensor {fmt(have)}")
+    data = data_in(x, rest + axes)
     data = data.reshape(data.shape[:len(rest)] + (n,))
     vals, idx = torch.topk(data, k, dim=-1)
     return vals, idx, rest, axes, have, n
@@ -385,8 +398,8 @@ def argmaxk(x: Named, ax: Axes, k: int, *, new: Axis = "k") -> Named:
 def _append(Y, S, time):
     """Y with the slice S added at the end of axis ``time``."""
     order = tuple(a for a in shape(Y) if a != time)
-    y = _data(Y, order + (time,))
-    s = _data(S, order).unsqueeze(-1).to(y.dtype)
+    y = data_in(Y, order + (time,))
+    s = data_in(S, order).unsqueeze(-1).to(y.dtype)
     return _wrap(torch.cat([y, s], -1), order + (time,))
 
 
@@ -394,12 +407,14 @@ def _first_argmax(x, ax, new):
     """One-hot along ``new`` (same size as ``ax``) of the first position of
     the maximum along ``ax``: ties go to one position, not shared."""
     rest = tuple(a for a in shape(x) if a != ax)
-    i = torch.argmax(_data(x, rest + (ax,)), dim=-1)
+    i = torch.argmax(data_in(x, rest + (ax,)), dim=-1)
     onehot = torch.nn.functional.one_hot(i, shape(x)[ax]).to(x.data.dtype)
     return _wrap(onehot, rest + (new,))
 
 
 def _beam_check(f, H, S, steps, k, merge, beam, state, time):
+    count(steps, "beam_search", "steps")
+    count(k, "beam_search", "k")
     n = shape(S)[state]
     if merge and not 1 <= k <= n:
         raise AxisError(f"beam_search: with merge=True the beam keeps at most "
@@ -471,7 +486,7 @@ def _square_check(x, ax1, ax2, what):
 
 def _square(x, ax1, ax2, what):
     rest = tuple(a for a in x.names if a not in (ax1, ax2))
-    data = _data(x, rest + (ax1, ax2))
+    data = data_in(x, rest + (ax1, ax2))
     if not (data.is_floating_point() or data.is_complex()):
         data = data.to(float_dtype(x))  # integers: the default float dtype
     return data, rest
@@ -576,6 +591,10 @@ def _normalise(m, ax):
 
 
 def _factors_check(factors, max_iter, tol, return_messages, init):
+    count(max_iter, "belief_propagation", "max_iter")
+    if not factors:
+        raise ValueError("belief_propagation: factors is empty; give at least one "
+                         "factor (a factor graph without factors has no variables)")
     for i, f in enumerate(factors):
         if not shape(f):
             raise AxisError(f"belief_propagation: factor {i} has no axes "
@@ -615,7 +634,7 @@ def belief_propagation(factors: Sequence[Named], *, max_iter: int = 100,
     messages instead of uniform ones.
     """
     fs = factors
-    sizes = _merged_sizes(fs, "belief_propagation")
+    sizes = merged_sizes(fs, "belief_propagation")
     like = fs[0].data
     edges = [(i, v) for i, f in enumerate(fs) for v in f.inputs]
     of_var = {v: [i for i, f in enumerate(fs) if v in f.inputs] for v in sizes}
@@ -635,8 +654,8 @@ def belief_propagation(factors: Sequence[Named], *, max_iter: int = 100,
             m = contract(fs[i], *[v2f[i, u] for u in others], over=others) \
                 if others else fs[i]
             new[i, v] = _normalise(m, v)
-        change = builtins.max(float((_data(new[e], (e[1],))
-                                     - _data(f2v[e], (e[1],))).abs().max())
+        change = builtins.max(float((data_in(new[e], (e[1],))
+                                     - data_in(f2v[e], (e[1],))).abs().max())
                               for e in edges)
         f2v = new
     beliefs = {v: _normalise(_product([f2v[j, v] for j in of_var[v]],

@@ -25,11 +25,12 @@ from typing import Any, Literal, Mapping, Sequence
 
 import torch
 
-from . import core as _core
-from . import nn as _nn
+from . import core
 from ._internal import (AxisError, Axis, axis_size, checked, data_in, float_dtype, fmt, fused_by,
-                        make, missing_axis, real)
-from .core import Named, contract, index, max as _max, relu, rename, shape, softmax
+                        make, missing_axis, real, values_readable)
+from .core import (Named, contract, device, exp, index, log, max, mean, names, randn, relu,
+                   rename, shape, softmax, sum, tensor)
+from .nn import attention, causal_mask, conv2d, layer_norm, max_pool2d
 
 __all__ = [
     "one_hot", "embed", "positional_encoding", "init_transformer", "self_attention",
@@ -38,21 +39,26 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
+
+
 # --------------------------------------------------------------------------
 # parameters
 
 def _param(sizes: OrderedDict[str, int], *, seed: int, scale: float,
            dtype: torch.dtype) -> Named:
     """A trainable named tensor: N(0, scale^2) entries drawn from ``seed``."""
-    t = _core.randn(seed=seed, dtype=dtype, **sizes)
+    t = randn(seed=seed, dtype=dtype, **sizes)
     data = (t.data * scale).detach().requires_grad_(True)
-    return _core.tensor(data, tuple(sizes))
+    return tensor(data, tuple(sizes))
 
 
 def _const(sizes, value, *, dtype):
     shape_ = tuple(sizes.values())
-    data = torch.full(shape_, float(value), dtype=dtype, device=_core.device()).requires_grad_(True)
-    return _core.tensor(data, tuple(sizes))
+    data = torch.full(shape_, float(value), dtype=dtype, device=device()).requires_grad_(True)
+    return tensor(data, tuple(sizes))
 
 
 def parameters(params: Mapping[str, Named]) -> list[torch.Tensor]:
@@ -75,8 +81,8 @@ def _ids(ids, n, what, role, vocab):
         raise TypeError(f"{what}: {role} must hold integer token ids, got {dt} values "
                         f"(a {str(dt).replace('torch.', '')} tensor is not an index)")
     data = ids.data.to(torch.int64)
-    if data.numel() and data.device.type != "meta" \
-            and (int(data.min()) < -n or int(data.max()) >= n):   # meta: no values
+    if data.numel() and values_readable(data) \
+            and (int(data.min()) < -n or int(data.max()) >= n):   # meta, vmap: no values
         raise AxisError(f"{what}: {role} must lie in [-{n}, {n}) to index axis "
                         f"{vocab!r}[{n}]; got ids from {int(data.min())} to "
                         f"{int(data.max())}")
@@ -104,7 +110,7 @@ def one_hot(tokens: Named, *, vocab: Axis = "vocab", size: int) -> Named:
      [0. 1. 0.]]
     """
     data = torch.nn.functional.one_hot(tokens.data, size).to(torch.float64)
-    return _core.tensor(data, _core.names(tokens) + (vocab,))
+    return tensor(data, names(tokens) + (vocab,))
 
 
 def _embed_check(I, E, vocab, layer):
@@ -124,7 +130,7 @@ def embed(I: Named, E: Named, *, vocab: Axis = "vocab", layer: Axis = "layer") -
     """
     scale = math.sqrt(shape(E)[layer])
     if I.data.is_floating_point():
-        I = _core.tensor(I.data.to(E.data.dtype), _core.names(I))  # one-hot in E's precision
+        I = tensor(I.data.to(E.data.dtype), names(I))  # one-hot in E's precision
         return contract(I, E, over=vocab) * scale
     return index(E, vocab, I) * scale
 
@@ -150,13 +156,13 @@ def positional_encoding(n: int, d: int, *, seq: Axis = "seq", layer: Axis = "lay
      [ 0.8415  0.5403  0.01    1.    ]
      [ 0.9093 -0.4161  0.02    0.9998]]
     """
-    dev = _core.device()
+    dev = device()
     p = torch.arange(1, n + 1, dtype=dtype, device=dev).unsqueeze(1)
     i = torch.arange(1, d + 1, dtype=dtype, device=dev).unsqueeze(0)
     P = torch.where(i % 2 == 1,
                     torch.sin((p - 1) / 10000 ** ((i - 1) / d)),
                     torch.cos((p - 1) / 10000 ** ((i - 2) / d)))
-    return _core.tensor(P, (seq, layer))
+    return tensor(P, (seq, layer))
 
 
 def _transformer_sizes(vocab, layers, heads, layer, hidden, seed, dtype, names):
@@ -222,6 +228,7 @@ def _layers(params: Mapping[str, Named]) -> int:
     return len([k for k in params if k.endswith(".WQ")])
 
 
+@checked("X")
 def self_attention(X: Named, WQ: Named, WK: Named, WV: Named, WO: Named,
                    M: Named | None = None, *, seq: Axis = "seq", query: Axis = "seq'",
                    layer: Axis = "layer", heads: Axis = "heads", key: Axis = "key",
@@ -238,7 +245,7 @@ def self_attention(X: Named, WQ: Named, WK: Named, WV: Named, WO: Named,
     Q = contract(rename(X, {seq: query}), WQ, over=layer)
     K = contract(X, WK, over=layer)
     V = contract(X, WV, over=layer)
-    A = _nn.attention(Q, K, V, M, key=key, seq=seq)
+    A = attention(Q, K, V, M, key=key, seq=seq)
     return contract(rename(A, {query: seq}), WO, over=(heads, val))
 
 
@@ -255,12 +262,29 @@ def ffn(X: Named, W1: Named, b1: Named, W2: Named, b2: Named, *, layer: Axis = "
 
 def _layer_norm(X, gamma, beta, *, layer, eps):
     """LayerNorm(X) = standardize_layer(X) ⊙ γ + β, γ, β ∈ R^{layer}."""
-    return _nn.layer_norm(X, gamma, beta, layer=layer, chans=None, eps=eps)
+    return layer_norm(X, gamma, beta, layer=layer, chans=None, eps=eps)
+
+
+#: the parameters of one Transformer layer l, as keys "l.WQ", ...
+_LAYER_KEYS = ("WQ", "WK", "WV", "WO", "gamma", "beta", "W1", "b1", "W2", "b2",
+              "gamma'", "beta'")
+
+
+def _layer_keys(params, l, what):
+    """KeyError naming the layer and the keys if layer l lacks a parameter."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{what}: params must be a dict of named tensors (from "
+                        f"init_transformer), got {type(params).__name__}")
+    missing = ", ".join(f"{l}.{k}" for k in _LAYER_KEYS if f"{l}.{k}" not in params)
+    if missing:
+        raise KeyError(f"{what}: params lack {missing}, a parameter of layer {l} "
+                       f"(init_transformer makes every layer's)")
 
 
 def _known_version(X, params, l, M, version, **axes):
     if version not in ("latest", "v1"):
         raise ValueError(f"version must be 'latest' or 'v1', got {version!r}")
+    _layer_keys(params, l, "transformer_layer")
 
 
 @checked("X", check=_known_version)
@@ -291,6 +315,15 @@ def transformer_layer(X: Named, params: Mapping[str, Named], l: int, M: Named | 
 
 def _logits_check(I, params, version, causal, seq, query, vocab, layer, heads, key, val,
                   hidden, eps):
+    if "E" not in params:
+        raise KeyError("transformer_logits: params lack the embedding 'E' (vocab × layer)")
+    numbers = {k.split(".", 1)[0] for k in params if "." in k}
+    for l in numbers:
+        if not l.isdigit():
+            raise KeyError(f"transformer_logits: parameter keys are 'E' and 'l.name' "
+                           f"with l a layer number; got a key starting {l + '.'!r}")
+    for l in range(1, len(numbers) + 1):
+        _layer_keys(params, l, "transformer_logits")
     E = params["E"]
     for a in (vocab, layer):
         if a not in E.names:
@@ -314,7 +347,7 @@ def transformer_logits(I: Named, params: Mapping[str, Named], *, version: Versio
     W = embed(I, E, vocab=vocab, layer=layer)
     n, d = shape(W)[seq], shape(E)[layer]
     X = W + positional_encoding(n, d, seq=seq, layer=layer, dtype=E.data.dtype)
-    M = _nn.causal_mask(n, seq=seq, query=query, dtype=E.data.dtype) if causal else None
+    M = causal_mask(n, seq=seq, query=query, dtype=E.data.dtype) if causal else None
     ax = dict(seq=seq, query=query, layer=layer, heads=heads, key=key, val=val, hidden=hidden)
     for l in range(1, _layers(params) + 1):
         X = transformer_layer(X, params, l, M, version=version, eps=eps, **ax)
@@ -389,13 +422,13 @@ def cross_entropy(logits: Named, target: Named, *, vocab: Axis = "vocab",
     >>> nt.show(nt.models.cross_entropy(logits, target))
     scalar: 0.6691
     """
-    z = logits - _max(logits, vocab)
-    nll = _core.log(_core.sum(_core.exp(z), vocab)) - index(z, vocab, target)
+    z = logits - max(logits, vocab)
+    nll = log(sum(exp(z), vocab)) - index(z, vocab, target)
     if reduction == "none":
         return nll
     if reduction == "sum":
-        return _core.sum(nll)
-    return _core.mean(nll, _core.names(nll))
+        return sum(nll)
+    return mean(nll, names(nll))
 
 
 # --------------------------------------------------------------------------
@@ -445,11 +478,16 @@ def init_lenet(*, chans: Sequence[int] = (1, 6, 16),
 
 def _conv(X, W, b, *, chans, height, width):
     """Conv^l(X) = Conv2d(X; W^l, b^l)_{chans'→chans}."""
-    Y = _nn.conv2d(X, W, b, chans=chans, height=height, width=width, kh="kh", kw="kw")
+    Y = conv2d(X, W, b, chans=chans, height=height, width=width, kh="kh", kw="kw")
     return rename(Y, {"chans'": chans})
 
 
 def _lenet_check(X, params, pools, flatten, chans, height, width, layer, hidden, classes):
+    missing = [k for k in ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4") if k not in params]
+    if missing:
+        raise KeyError(f"lenet_logits: params lack {', '.join(missing)}, parameters of "
+                       f"layer {', '.join(sorted({k[1] for k in missing}))} (init_lenet "
+                       f"makes them)")
     W4 = params["W4"]
     for a in (classes, hidden):
         if a not in W4.names:
@@ -475,16 +513,16 @@ def lenet_logits(X: Named, params: Mapping[str, Named], *,
     ax = dict(chans=chans, height=height, width=width)
     (ph1, pw1), (ph2, pw2) = pools
     T1 = relu(_conv(X, params["W1"], params["b1"], **ax))
-    X1 = _nn.max_pool2d(T1, ph1, pw1, height=height, width=width)
+    X1 = max_pool2d(T1, ph1, pw1, height=height, width=width)
     T2 = relu(_conv(X1, params["W2"], params["b2"], **ax))
-    X2 = _nn.max_pool2d(T2, ph2, pw2, height=height, width=width)
+    X2 = max_pool2d(T2, ph2, pw2, height=height, width=width)
     W3 = params["W3"]
     if flatten:
-        X2 = _core.flatten(X2, (height, width, chans), layer)
+        X2 = core.flatten(X2, (height, width, chans), layer)
         X3 = relu(contract(X2, W3, over=layer) + params["b3"])
     else:
         s = shape(X2)
-        W3 = _core.unflatten(W3, layer, {height: s[height], width: s[width], chans: s[chans]})
+        W3 = core.unflatten(W3, layer, {height: s[height], width: s[width], chans: s[chans]})
         X3 = relu(contract(X2, W3, over=(height, width, chans)) + params["b3"])
     return contract(X3, params["W4"], over=hidden) + params["b4"]
 

@@ -139,7 +139,8 @@ def _rnn_fused(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
         h = torch.sigmoid(torch.addmm(proj[t], h, wh) if h.dim() == 2
                           else proj[t] + torch.matmul(h, wh))
         hs.append(h)
-    return make(torch.stack(hs), tuple([time] + batch + [hidden]))
+    out = torch.stack(hs) if hs else torch.sigmoid(proj)    # no steps: time[0]
+    return make(out, tuple([time] + batch + [hidden]))
 
 
 @checked(x="has time input, lacks hidden_out",
@@ -151,7 +152,8 @@ def rnn(x: Named, h0: Named, Wh: Named, Wi: Named, b: Named, *, time: Axis = "ti
         input: Axis = "input") -> Named:
     """Elman RNN: h^t = σ(Wh ⊙_hidden h^{t-1} + Wi ⊙_input x^t + b)_{hidden_out→hidden}.
 
-    Returns h^1, ..., h^n stacked along time (0-based: position t holds h^{t+1}).
+    Returns h^1, ..., h^n stacked along time (0-based: position t holds h^{t+1});
+    over an empty time axis, an empty stack (time[0] and the other axes of a step).
 
     Example:
 
@@ -173,6 +175,9 @@ def rnn(x: Named, h0: Named, Wh: Named, Wi: Named, b: Named, *, time: Axis = "ti
                            + contract(Wi, index(x, time, t), over=input) + b),
                    {hidden_out: hidden})
         hs.append(h)
+    if not hs:   # no steps: the step over all of x at once, an empty stack along time
+        return rename(sigmoid(contract(Wh, h0, over=hidden) + contract(Wi, x, over=input)
+                              + b), {hidden_out: hidden})
     return _stack(hs, time)
 
 
@@ -191,6 +196,8 @@ def _attention_fused(Q, K, V, M, key, seq):
     if key in V._names or (M is not None and key in M._names):
         return NotImplemented
     sizes = union_sizes(ops, "attention")
+    if sizes[seq] == 0:         # torch's versions disagree; the formula gives 0
+        return NotImplemented
     dt = float_dtype(*ops)
     qs, ks, vs = _axes_of(Q), _axes_of(K), _axes_of(V)
     ms = _axes_of(M) if M is not None else set()
@@ -206,6 +213,8 @@ def _attention_fused(Q, K, V, M, key, seq):
     if M is not None:
         m = _pos(M, B + L + [seq], sizes, dt).reshape(bs + [nL, sizes[seq]])
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+    if m is not None:           # every key masked: softmax is 0/0, NaN as in the formula
+        y = y.masked_fill(torch.isneginf(m).all(-1, keepdim=True), math.nan)
     y = y.reshape(bs + [sizes[a] for a in L] + [sizes[a] for a in E])
     return make(y, tuple(B + L + E))
 
@@ -216,6 +225,10 @@ def _attention_fused(Q, K, V, M, key, seq):
 def attention(Q: Named, K: Named, V: Named, M: Named | None = None, *,
               key: Axis = "key", seq: Axis = "seq") -> Named:
     """Attention(Q, K, V, M) = softmax_seq(Q ⊙_key K / sqrt|key| + M) ⊙_seq V.
+
+    Where M masks every key of a query (all −∞) the softmax is 0/0 and the
+    result NaN, on both paths (torch's fused kernel would give 0); over an
+    empty seq the contraction is an empty sum, 0.
 
     Example:
 
@@ -237,6 +250,9 @@ def attention(Q: Named, K: Named, V: Named, M: Named | None = None, *,
 
 def _mask_size(n, seq, query, dtype):
     axis_size(n, "causal_mask", seq)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"causal_mask: dtype must be a floating-point torch dtype (the "
+                        f"mask holds −∞), got {dtype!r}")
 
 
 @checked(check=_mask_size)

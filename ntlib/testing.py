@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 import ntlib as _nt
 
@@ -49,7 +50,14 @@ else:
             return cls
 
 __all__ = ["assert_close", "assert_equal", "named", "positional_reference", "to_device",
-           "default_tolerances", "shapes", "axis_orders", "named_tensors"]
+           "default_tolerances", "same", "shapes", "axis_orders", "named_tensors",
+           "positional_encoding_reference", "transformer_weights", "transformer_reference",
+           "lenet_weights", "lenet_reference"]
+
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
 
 # torch.testing.assert_close's defaults (rtol, atol) per dtype; exact otherwise
 _TOLERANCES = {
@@ -217,6 +225,25 @@ def assert_close(actual: Named, expected: Any, *, order: Sequence[str] | str | N
     """
     _compare(actual, expected, order, rtol, atol, equal_nan, check_dtype,
              "assert_close")
+
+
+def same(named: Named, order: Sequence[str] | str, expected: Any,
+         tol: float | None = None) -> bool:
+    """The chapters' check: the named tensor, read in ``order``, equals the
+    positional ``expected`` (a torch tensor, numpy array or number) within
+    ``tol`` (relative and absolute; None: assert_close's defaults for the
+    dtypes), dtypes not compared.  Returns True, or raises AssertionError
+    (assert_close's message).
+
+    Example:
+
+    >>> from ntlib.testing import same
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> same(A, ("j", "i"), torch.tensor([[1., 3], [2, 4]]), tol=1e-12)
+    True
+    """
+    assert_close(named, expected, order=order, rtol=tol, atol=tol, check_dtype=False)
+    return True
 
 
 def assert_equal(actual: Named, expected: Any, *, order: Sequence[str] | str | None = None,
@@ -423,3 +450,107 @@ def to_device(x: Named, device: str | torch.device) -> Named:
     this keeps the device asked for, so that a test can mix devices.
     """
     return type(x)(x.data.to(device), x.inputs, "real")
+
+
+# --------------------------------------------------------------------------
+# the models of Appendix A in positional torch: the tests (tests/test_models.py)
+# compare ntlib's models with them, and the benchmarks (benchmarks/bench_models.py)
+# time them beside ntlib's
+
+
+def positional_encoding_reference(n: int, d: int,
+                                  dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Vaswani et al.'s 0-based form, (n, d): PE[p, 2k] = sin(p / 10000^(2k/d)),
+    PE[p, 2k+1] = cos(p / 10000^(2k/d))."""
+    pe = torch.zeros(n, d, dtype=dtype)
+    p = torch.arange(n, dtype=dtype).unsqueeze(1)
+    div = 10000 ** (torch.arange(0, d, 2, dtype=dtype) / d)
+    pe[:, 0::2] = torch.sin(p / div)
+    pe[:, 1::2] = torch.cos(p / div[: d // 2])
+    return pe
+
+
+def transformer_weights(params: Mapping[str, Named]) -> dict[str, Any]:
+    """A Transformer's parameter dict (nt.models.init_transformer) as positional
+    tensors in fixed orders, read with nt.positional: {"E": (vocab, layer),
+    "layers": [one dict per layer]}."""
+    n_layers = len([k for k in params if k.endswith(".WQ")])
+    w: dict[str, Any] = {"E": _nt.positional(params["E"], ("vocab", "layer")), "layers": []}
+    for l in range(1, n_layers + 1):
+        def g(k: str, order: tuple[str, ...], l: int = l) -> torch.Tensor:
+            return _nt.positional(params[f"{l}.{k}"], order)
+        w["layers"].append(dict(
+            WQ=g("WQ", ("heads", "layer", "key")), WK=g("WK", ("heads", "layer", "key")),
+            WV=g("WV", ("heads", "layer", "val")), WO=g("WO", ("heads", "val", "layer")),
+            g1=g("gamma", ("layer",)), b1n=g("beta", ("layer",)),
+            W1=g("W1", ("hidden", "layer")), b1=g("b1", ("hidden",)),
+            W2=g("W2", ("hidden", "layer")), b2=g("b2", ("layer",)),
+            g2=g("gamma'", ("layer",)), b2n=g("beta'", ("layer",))))
+    return w
+
+
+def _attention_block(x: torch.Tensor, p: Mapping[str, torch.Tensor],
+                     mask: torch.Tensor | None) -> torch.Tensor:
+    """x: (batch, n, d) -> multi-head self-attention output (batch, n, d)."""
+    q = torch.einsum("bnd,hdk->bhnk", x, p["WQ"])
+    k = torch.einsum("bnd,hdk->bhnk", x, p["WK"])
+    v = torch.einsum("bnd,hdk->bhnk", x, p["WV"])
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s + mask
+    a = torch.softmax(s, dim=-1) @ v
+    return torch.einsum("bhnv,hvd->bnd", a, p["WO"])
+
+
+def transformer_reference(tokens: torch.Tensor, w: Mapping[str, Any],
+                          version: str = "latest", causal: bool = True,
+                          eps: float = 1e-5) -> torch.Tensor:
+    """The Transformer's logits in positional torch, from the equations:
+    tokens (batch, n) int64 and weights from transformer_weights -> (batch, n, vocab)."""
+    E = w["E"]
+    n, d = tokens.shape[1], E.shape[1]
+    x = E[tokens] * math.sqrt(d) + positional_encoding_reference(n, d, E.dtype).to(E.device)
+    mask = None
+    if causal:  # rows: queries j, columns: keys i; i > j is masked
+        mask = torch.full((n, n), -math.inf, dtype=E.dtype, device=E.device).triu(1)
+    for p in w["layers"]:
+        att = _attention_block(x, p, mask)
+
+        def ln1(z: torch.Tensor, p: Mapping[str, torch.Tensor] = p) -> torch.Tensor:
+            return F.layer_norm(z, (d,), p["g1"], p["b1n"], eps)
+
+        def ln2(z: torch.Tensor, p: Mapping[str, torch.Tensor] = p) -> torch.Tensor:
+            return F.layer_norm(z, (d,), p["g2"], p["b2n"], eps)
+
+        def ff(z: torch.Tensor, p: Mapping[str, torch.Tensor] = p) -> torch.Tensor:
+            return torch.relu(z @ p["W1"].T + p["b1"]) @ p["W2"] + p["b2"]
+        if version == "latest":
+            t = ln1(att + x)
+            x = ln2(ff(t) + t)
+        else:
+            t = ln1(att) + x
+            x = ln2(torch.relu(ff(t))) + t
+    return x @ E.T
+
+
+def lenet_weights(params: Mapping[str, Named]) -> dict[str, torch.Tensor]:
+    """LeNet's parameter dict (nt.models.init_lenet) as positional tensors in
+    torch's orders (convolutions (out, in, kh, kw), linear maps (out, in))."""
+    def g(k: str, order: tuple[str, ...]) -> torch.Tensor:
+        return _nt.positional(params[k], order)
+    conv = ("chans'", "chans", "kh", "kw")
+    return dict(W1=g("W1", conv), b1=g("b1", ("chans'",)), W2=g("W2", conv),
+                b2=g("b2", ("chans'",)), W3=g("W3", ("hidden", "layer")),
+                b3=g("b3", ("hidden",)), W4=g("W4", ("classes", "hidden")),
+                b4=g("b4", ("classes",)))
+
+
+def lenet_reference(x: torch.Tensor, w: Mapping[str, torch.Tensor],
+                    pools: Sequence[tuple[int, int]] = ((2, 2), (2, 2))) -> torch.Tensor:
+    """LeNet's logits in positional torch: x (batch, chans, height, width) and
+    weights from lenet_weights -> (batch, classes)."""
+    x = F.max_pool2d(torch.relu(F.conv2d(x, w["W1"], w["b1"])), pools[0])
+    x = F.max_pool2d(torch.relu(F.conv2d(x, w["W2"], w["b2"])), pools[1])
+    x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # flatten in (height, width, chans) order
+    x = torch.relu(F.linear(x, w["W3"], w["b3"]))
+    return F.linear(x, w["W4"], w["b4"])

@@ -235,6 +235,7 @@ NO_TENSORS = "takes no named tensor"
 TABLE = [
     # -- core: construction and conversion ---------------------------------
     Entry("AxisError", note="an exception class"),
+    Entry("AxisTypeError", note="an exception class"),
     Entry("DeviceError", note="an exception class"),
     Entry("NamedTensor", note="the class; its methods have their own entries"),
     Entry("device", lambda: ((), {}), note=NO_TENSORS),
@@ -638,7 +639,10 @@ PROTOCOL = {
 def public_namespaces():
     """(prefix, module, exported names) for each public namespace of ntlib."""
     spaces = [("", nt, list(nt.__all__) + ["sum", "max", "min", "abs"])]
-    for sub in ("nn", "calculus", "examples", "models", "alternatives"):
+    # nt.testing and nt.exercises are the tools of tests and exercises, not
+    # functions of the book: no class of unusual input runs over them
+    for sub in ("nn",) + tuple(n for n in nt._NAMESPACES
+                               if n not in ("testing", "exercises")):
         mod = getattr(nt, sub)
         spaces.append((sub + ".", mod, list(mod.__all__)))
     return spaces

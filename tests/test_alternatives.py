@@ -195,62 +195,6 @@ def test_network_attention_and_draw():
 
 
 # --------------------------------------------------------------------------
-# exercises of chapter 6
-
-def test_exercise_solutions_pass():
-    ids = [i for i in nt.exercises.ids() if i.startswith("6.")]
-    assert len(ids) >= 3
-    for i in ids:
-        sol = nt.exercises.solution(i)
-        answer = sol() if nt.exercises.get(i).kind != "function" else sol
-        assert nt.exercises.check(i, answer)
-
-
-def _wrong_answers(ref):
-    def scaled(*a, **k):
-        return 2 * ref(*a, **k)
-
-    def renamed(*a, **k):
-        y = ref(*a, **k)
-        return nt.rename(y, {nt.names(y)[0]: "wrong"})
-
-    def raising(*a, **k):
-        raise nt.AxisError("no")
-    return scaled, renamed, raising
-
-
-@pytest.mark.parametrize("i", ["6.1", "6.2", "6.3"])
-def test_exercise_wrong_answers_rejected(i):
-    ref = nt.exercises.solution(i)
-    for bad in _wrong_answers(ref):
-        with pytest.raises(nt.exercises.ExerciseError):
-            nt.exercises.check(i, bad)
-
-
-def test_exercise_choice_rejects_wrong_keys():
-    ex = nt.exercises.get("6.4")
-    right = ex.reference()
-    for key in ex.choices:
-        if key != right:
-            with pytest.raises(nt.exercises.ExerciseError):
-                nt.exercises.check("6.4", key)
-
-
-def test_sql_query_scale_and_cte():
-    """A scaled contraction, used as a WITH step of a larger query."""
-    a = nt.randn(seed=7, dtype=torch.float64, batch=2, key=3)
-    k = nt.randn(seed=8, dtype=torch.float64, key=3, seq=4)
-    conn = sqlite3.connect(":memory:")
-    sizes = {**nt.alternatives.sql_load(conn, "A", a), **nt.alternatives.sql_load(conn, "K", k)}
-    inner = nt.alternatives.sql_contract_query({"A": ("batch", "key"), "K": ("key", "seq")},
-                                  "key", scale=0.25)
-    query = f"WITH S AS ({inner}) SELECT \"seq\", SUM(\"v\") AS \"v\" " \
-            f"FROM S GROUP BY \"seq\""
-    got = nt.alternatives.sql_read(conn, query, sizes)
-    assert_close(got, nt.sum(nt.contract(a, k, over="key"), "batch") * 0.25, **TOL)
-
-
-# --------------------------------------------------------------------------
 # relations as Boolean tensors (§6.3), against Python sets and sqlite3
 
 @st.composite

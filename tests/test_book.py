@@ -225,19 +225,19 @@ def _shown_functions():
 
 
 def test_shown_sources_read_like_the_formula():
-    """nt.source prints core's functions without the ``_core.`` prefix, and
-    breaks long lines without changing the program."""
-    import inspect
-
+    """nt.source breaks a listing's long lines to the book's column (the text
+    itself is the file's: tests/test_layout.py, test_listings_hold_no_plumbing)."""
     from ntlib import display
 
     fns = _shown_functions()
     assert fns
+    wide = {}
     for name, fn in fns.items():
         text = display.Source(fn).text
-        assert "_core." not in text, name
-        assert display._same_program(inspect.getsource(fn).rstrip(),
-                                     display._fit(inspect.getsource(fn).rstrip()))
+        over = [ln for ln in text.splitlines() if len(ln) > 79]
+        if over:
+            wide[name] = over
+    assert not wide, wide
     # the line breaking itself, on a made-up function
     src = ('def f(alpha, beta):\n'
            '    """A docstring that goes on and on, longer than the column of '
@@ -656,7 +656,7 @@ def test_reference_pages_cover_the_package():
     pages = ref.pages(nt)
     slugs = [slug for slug, _, _ in pages]
     assert slugs[0] == "nt"
-    for space in ref.NAMESPACES:
+    for space in nt._NAMESPACES:
         if hasattr(nt, space):
             assert f"nt.{space}" in slugs, f"no page for nt.{space}"
     documented = {id(obj) for _, _, groups in pages for _, entries in groups

@@ -107,3 +107,69 @@ def test_library_functions_use_them():
     ids = nt.tensor(torch.tensor([2, -1], dtype=torch.int8), "s")
     oh = nt.models.one_hot(ids, size=3)                        # int8 and -1: converted
     assert nt.positional(oh, ("s", "vocab")).tolist() == [[0, 0, 1], [0, 0, 1]]
+
+
+# ---------------------------------------------------------------------------
+# the declaration is checked when it is made (issue 28)
+
+
+def _block_check(x, ax):
+    pass
+
+
+def _block_fused(x, ax):
+    return x
+
+
+def _stale_check(x, axis):          # the block's parameter is called ax
+    pass
+
+
+def _stale_fused(x, ax, eps):       # requires a parameter the block lacks
+    return x
+
+
+@pytest.mark.parametrize("order", ["checked over fused_by", "fused_by over checked"])
+def test_a_check_or_kernel_that_disagrees_with_the_block_fails_at_decoration(order):
+    def block(x, ax: Axis = "a"):
+        return x
+
+    def make(check, fused):
+        if order == "checked over fused_by":
+            return checked(x="has ax", check=check)(nt.fused_by(fused)(block))
+        return nt.fused_by(fused)(checked(x="has ax", check=check)(block))
+
+    make(_block_check, _block_fused)               # agreeing: accepted
+    with pytest.raises(TypeError) as info:
+        make(_stale_check, _block_fused)
+    msg = str(info.value)
+    assert "block(x, ax" in msg and "_stale_check(x, axis)" in msg and "'ax'" in msg
+    with pytest.raises(TypeError) as info:
+        make(_block_check, _stale_fused)
+    msg = str(info.value)
+    assert "block(x, ax" in msg and "_stale_fused(x, ax, eps)" in msg and "'eps'" in msg
+    assert "fused kernel" in msg
+
+
+def test_every_block_of_the_library_passed_the_decoration_check():
+    """The library imports, so each declared check and kernel agrees with its
+    block; and each one recorded is one the check read."""
+    from public_api import TABLE, resolve
+    seen = 0
+    for e in TABLE:
+        if e.name.startswith("NamedTensor."):
+            continue
+        try:
+            fn = resolve(e.name)
+        except AttributeError:
+            continue
+        info = getattr(fn, "__ntlib__", None)
+        if info is None:
+            continue
+        import inspect
+        names = list(inspect.signature(fn.__wrapped__).parameters)
+        for other in (info["check"], info["fast"]):
+            if other is not None:
+                inspect.signature(other).bind(**{n: None for n in names})
+                seen += 1
+    assert seen > 40

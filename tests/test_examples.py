@@ -188,10 +188,12 @@ def test_sudoku_boxes_by_loops_and_lifting():
 
 def test_sudoku_printed_box_index():
     X = nt.examples.sudoku_one_hot(SOLVED.tolist())
-    printed = lambda hb, h, b: (3 * (hb + 1) + (h + 1) - 1) - 1   # 1-based 3h'+h-1, as 0-based
+    def printed(hb, h, b):
+        return (3 * (hb + 1) + (h + 1) - 1) - 1   # 1-based 3h'+h-1, as 0-based
     with pytest.raises(nt.AxisError, match="height@grid"):
         nt.examples.sudoku_check(X, rows=printed)
-    wrapped = lambda hb, h, b: printed(hb, h, b) % 9
+    def wrapped(hb, h, b):
+        return printed(hb, h, b) % 9
     G = np.roll(SOLVED, (2, 2), (0, 1))
     assert not valid_by_loops(G)
     assert ok(nt.examples.sudoku_one_hot(G.tolist()), rows=wrapped)      # misses the box violation
@@ -717,42 +719,6 @@ def test_belief_propagation_errors():
         nt.examples.belief_propagation([nt.rand(seed=1, a=2, b=3), nt.rand(seed=2, b=4)])
     with pytest.raises(ValueError, match="negative"):
         nt.examples.belief_propagation([nt.randn(seed=1, a=2, b=3)])
-
-
-# --------------------------------------------------------------------------
-# exercises of chapter 7
-
-CH07 = ["7.1", "7.2", "7.3", "7.4"]
-
-
-@pytest.mark.parametrize("id", CH07)
-def test_exercise_solutions_pass_and_wrong_answers_fail(id):
-    from ntlib.exercises import ExerciseError, check, solution
-    ref = solution(id)
-    assert check(id, ref)
-
-    def scaled(**kw):
-        return ref(**kw) * 2
-
-    def renamed(**kw):
-        y = ref(**kw)
-        first = [a for a in nt.names(y) if a not in ("batch", "runs")][0]
-        return nt.rename(y, {first: "z"})
-
-    def raising(**kw):
-        raise nt.AxisError("no")
-
-    def ignores_input(**kw):
-        return ref(**_first_case(id))
-
-    for wrong in (scaled, renamed, raising, ignores_input):
-        with pytest.raises(ExerciseError):
-            check(id, wrong)
-
-
-def _first_case(id):
-    from ntlib.exercises import get
-    return get(id).cases()[0][1]
 
 
 def test_belief_propagation_init_continues():

@@ -134,7 +134,6 @@ def test_results_built_without_funsors_constructor_pickle_and_copy():
 # --------------------------------------------------------------------------
 # contracting overlapping windows (unroll's view) without laying them out
 
-import contextlib  # noqa: E402
 
 import pytest  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

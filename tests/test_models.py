@@ -3,7 +3,8 @@
 The references below are written with ordinary positional torch (einsum over
 explicit dimension orders, F.layer_norm, F.conv2d, F.max_pool2d, F.linear) from
 the equations, and read the same weights through ``nt.positional`` with an
-explicit axis order.  ``benchmarks/bench_models.py`` times the same references.
+explicit axis order; they live in ntlib.testing, and ``benchmarks/bench_models.py``
+times the same references.
 """
 
 from __future__ import annotations
@@ -15,92 +16,16 @@ import torch
 import torch.nn.functional as F
 
 import ntlib as nt
+from ntlib.testing import (lenet_reference as ref_lenet_logits, lenet_weights,
+                           positional_encoding_reference as ref_positional_encoding,
+                           transformer_reference as ref_transformer_logits,
+                           transformer_weights)
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 
 
 # --------------------------------------------------------------------------
-# positional references
-
-def ref_positional_encoding(n, d, dtype=torch.float64):
-    """Vaswani et al.'s 0-based form: PE[p, 2k] = sin(p / 10000^(2k/d)), PE[p, 2k+1] = cos(same)."""
-    pe = torch.zeros(n, d, dtype=dtype)
-    p = torch.arange(n, dtype=dtype).unsqueeze(1)
-    div = 10000 ** (torch.arange(0, d, 2, dtype=dtype) / d)
-    pe[:, 0::2] = torch.sin(p / div)
-    pe[:, 1::2] = torch.cos(p / div[: d // 2])
-    return pe
-
-
-def transformer_weights(params):
-    """The parameter dict as positional tensors in fixed orders."""
-    L = len([k for k in params if k.endswith(".WQ")])
-    w = {"E": nt.positional(params["E"], ("vocab", "layer")), "layers": []}
-    for l in range(1, L + 1):
-        g = lambda k, order: nt.positional(params[f"{l}.{k}"], order)  # noqa: E731
-        w["layers"].append(dict(
-            WQ=g("WQ", ("heads", "layer", "key")), WK=g("WK", ("heads", "layer", "key")),
-            WV=g("WV", ("heads", "layer", "val")), WO=g("WO", ("heads", "val", "layer")),
-            g1=g("gamma", ("layer",)), b1n=g("beta", ("layer",)),
-            W1=g("W1", ("hidden", "layer")), b1=g("b1", ("hidden",)),
-            W2=g("W2", ("hidden", "layer")), b2=g("b2", ("layer",)),
-            g2=g("gamma'", ("layer",)), b2n=g("beta'", ("layer",))))
-    return w
-
-
-def ref_attention_block(x, p, mask):
-    """x: (batch, n, d) -> multi-head self-attention output (batch, n, d)."""
-    q = torch.einsum("bnd,hdk->bhnk", x, p["WQ"])
-    k = torch.einsum("bnd,hdk->bhnk", x, p["WK"])
-    v = torch.einsum("bnd,hdk->bhnk", x, p["WV"])
-    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        s = s + mask
-    a = torch.softmax(s, dim=-1) @ v
-    return torch.einsum("bhnv,hvd->bnd", a, p["WO"])
-
-
-def ref_transformer_logits(tokens, w, version="latest", causal=True, eps=1e-5):
-    """tokens: (batch, n) int64 -> logits (batch, n, vocab)."""
-    E = w["E"]
-    n, d = tokens.shape[1], E.shape[1]
-    x = E[tokens] * math.sqrt(d) + ref_positional_encoding(n, d, E.dtype).to(E.device)
-    mask = None
-    if causal:  # rows: queries j, columns: keys i; i > j is masked
-        mask = torch.full((n, n), -math.inf, dtype=E.dtype, device=E.device).triu(1)
-    for p in w["layers"]:
-        att = ref_attention_block(x, p, mask)
-        ln1 = lambda z: F.layer_norm(z, (d,), p["g1"], p["b1n"], eps)  # noqa: E731
-        ln2 = lambda z: F.layer_norm(z, (d,), p["g2"], p["b2n"], eps)  # noqa: E731
-        ff = lambda z: torch.relu(z @ p["W1"].T + p["b1"]) @ p["W2"] + p["b2"]  # noqa: E731
-        if version == "latest":
-            t = ln1(att + x)
-            x = ln2(ff(t) + t)
-        else:
-            t = ln1(att) + x
-            x = ln2(torch.relu(ff(t))) + t
-    return x @ E.T
-
-
-def lenet_weights(params):
-    g = lambda k, order: nt.positional(params[k], order)  # noqa: E731
-    conv = ("chans'", "chans", "kh", "kw")
-    return dict(W1=g("W1", conv), b1=g("b1", ("chans'",)), W2=g("W2", conv), b2=g("b2", ("chans'",)),
-                W3=g("W3", ("hidden", "layer")), b3=g("b3", ("hidden",)),
-                W4=g("W4", ("classes", "hidden")), b4=g("b4", ("classes",)))
-
-
-def ref_lenet_logits(x, w, pools=((2, 2), (2, 2))):
-    """x: (batch, chans, height, width) -> logits (batch, classes)."""
-    x = F.max_pool2d(torch.relu(F.conv2d(x, w["W1"], w["b1"])), pools[0])
-    x = F.max_pool2d(torch.relu(F.conv2d(x, w["W2"], w["b2"])), pools[1])
-    x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # flatten in (height, width, chans) order
-    x = torch.relu(F.linear(x, w["W3"], w["b3"]))
-    return F.linear(x, w["W4"], w["b4"])
-
-
-# --------------------------------------------------------------------------
-# Transformer
+# positional references: ntlib.testing's (the benchmarks time the same ones)
 
 def randomize(params, seed):
     """Replace the initial biases (0), γ (1) and β (0) by random non-zero values.

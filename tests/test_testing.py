@@ -235,3 +235,14 @@ def test_shapes_and_axis_orders(s, order):
     assert 1 <= len(s) <= 2 and set(s) <= set("abcd")
     assert all(1 <= v <= 3 for v in s.values())
     assert sorted(order) == ["x", "y", "z"] and isinstance(order, tuple)
+
+
+def test_same_reads_the_order_and_binds_a_tolerance():
+    from ntlib.testing import same
+    A = nt.tensor([[1.0, 2.0], [3.0, 4.0]], ("i", "j"))
+    near = torch.tensor([[1.0, 3.0], [2.0, 4.0 + 1e-9]], dtype=torch.float64)
+    assert same(A, ("j", "i"), near) is True            # torch's float64 tolerance
+    with pytest.raises(AssertionError):
+        same(A, ("j", "i"), near, tol=1e-12)
+    with pytest.raises(AssertionError):
+        same(A, ("i", "j"), near)                        # the order is read, not guessed

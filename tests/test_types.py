@@ -24,7 +24,7 @@ import ntlib as nt
 from ntlib._internal import Axes, Axis
 from ntlib.core import Named
 
-NAMESPACES = ("calculus", "examples", "models", "alternatives", "testing", "exercises")
+NAMESPACES = nt._NAMESPACES
 
 
 def _public_functions():
@@ -112,3 +112,18 @@ def test_make_test_runs_mypy_before_pytest():
     assert any(ln.split("#")[0].strip().startswith("mypy") for ln in reqs)
     config = root.joinpath("pyproject.toml").read_text()
     assert "[tool.mypy]" in config and 'files = ["ntlib"]' in config
+
+
+def test_make_test_runs_ruff_before_pytest():
+    """The Makefile's test target lints with ruff, configured in pyproject.toml,
+    and ruff is a requirement."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    lines = root.joinpath("Makefile").read_text().split("\ntest:", 1)[1].split("\n\n")[0]
+    recipe = [ln.strip() for ln in lines.splitlines()[1:] if ln.startswith("\t")]
+    ruff = [i for i, ln in enumerate(recipe) if "-m ruff check" in ln]
+    pytest_ = [i for i, ln in enumerate(recipe) if "-m pytest" in ln]
+    assert ruff and pytest_ and ruff[0] < pytest_[0], recipe
+    reqs = root.joinpath("requirements.txt").read_text().splitlines()
+    assert any(ln.split("#")[0].strip().startswith("ruff") for ln in reqs)
+    config = root.joinpath("pyproject.toml").read_text()
+    assert "[tool.ruff]" in config and "[tool.ruff.lint]" in config

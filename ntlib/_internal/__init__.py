@@ -13,9 +13,9 @@ never a private name of a public module (tests/test_layout.py checks this).
 from . import funsor_compat
 from .base import *  # noqa: F401,F403
 from .base import __all__ as _base_all
-from .checks import Axes, Axis, checked, compatible
+from .checks import Axes, Axis, Order, checked, compatible
 from .dispatch import PLAIN, STRICT, fused_by, fused_enabled, plain, strict_fused
 
-__all__ = list(_base_all) + ["funsor_compat", "Axes", "Axis", "checked", "compatible",
+__all__ = list(_base_all) + ["funsor_compat", "Axes", "Axis", "Order", "checked", "compatible",
                              "PLAIN", "STRICT", "fused_by", "fused_enabled", "plain",
                              "strict_fused"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, KeysView, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from ..core.named_tensor import Named
 
 __all__ = [
-    "AxisError", "DeviceError", "device", "on_device", "needs_values", "seeded_data",
+    "AxisError", "AxisTypeError", "DeviceError", "unordered", "refuse_unordered",
+    "values_readable", "torch_dtype", "count",
+    "device", "on_device", "needs_values", "seeded_data",
     "set_named_type", "named_type", "is_named",
     "make", "wrap", "as_named", "positional_error", "scalar_operand", "fmt", "sizes_of",
     "missing_axis", "require", "forbid", "axis_name", "axis_names", "axis_size",
@@ -51,6 +54,25 @@ class AxisError(ValueError):
     """
 
 
+class AxisTypeError(AxisError, TypeError):
+    """An axis argument of the wrong type: an int, None or a dict where an axis
+    name belongs, or a set where the order of the axes matters.
+
+    Both an AxisError (as every bad axis argument is) and a TypeError (as a
+    value of the wrong kind is in Python), so code catching either catches it.
+
+    Example:
+
+    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
+    >>> nt.sum(A, 0)
+    Traceback (most recent call last):
+        ...
+    ntlib.AxisTypeError: sum: argument 'axes' must be an axis name ...
+    >>> isinstance(nt.AxisTypeError("x"), TypeError)
+    True
+    """
+
+
 class DeviceError(ValueError):
     """Operands of one operation live on different devices; the message names both.
 
@@ -69,7 +91,7 @@ class DeviceError(ValueError):
     """
 
 
-AxisError.__module__ = DeviceError.__module__ = "ntlib"
+AxisError.__module__ = AxisTypeError.__module__ = DeviceError.__module__ = "ntlib"
 
 
 # --------------------------------------------------------------------------
@@ -135,6 +157,52 @@ class on_device:
     def __exit__(self, *exc):
         _FORCED.pop()
         return False
+
+
+def count(value: Any, what: str, param: str) -> int:
+    """A number of steps or rounds given as ``param``: a non-negative int
+    (TypeError for anything else, bools included; ValueError if negative)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what}: argument {param!r} must be a non-negative int, "
+                        f"got {_kind(value)}")
+    if value < 0:
+        raise ValueError(f"{what}: argument {param!r} must be a non-negative int, "
+                         f"got {value}")
+    return int(value)
+
+
+def torch_dtype(value: Any, what: str, param: str = "dtype") -> torch.dtype:
+    """``value`` as a torch.dtype: a torch.dtype itself, a numpy dtype or scalar
+    type (np.float32, np.dtype("int64")), a Python type (float, int, bool,
+    complex, as torch reads them) or a dtype's name ("float32",
+    "torch.float32"); TypeError naming the argument for anything else."""
+    if isinstance(value, torch.dtype):
+        return value
+    if value in (float, int, bool, complex):
+        return torch.empty(0, dtype=value).dtype
+    name = None
+    if isinstance(value, str):
+        name = value.removeprefix("torch.")
+    elif value is not None:
+        try:
+            name = np.dtype(value).name
+        except TypeError:
+            name = None
+    dt = getattr(torch, name, None) if name else None
+    if isinstance(dt, torch.dtype):
+        return dt
+    raise TypeError(f"{what}: argument {param!r} must be a dtype (torch.float32, "
+                    f"np.float32 or 'float32'), got {_kind(value)}")
+
+
+def values_readable(d: torch.Tensor) -> bool:
+    """Whether d's values can be read into Python (int(), .item()): not on the
+    meta device, and not a tensor wrapped by a torch.func transform (vmap,
+    grad), whose values are per-sample or traced."""
+    if d.device.type == "meta":
+        return False
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return wrapped is None or not wrapped(d)
 
 
 def needs_values(what: str, tensors: Sequence[Any]) -> None:
@@ -213,14 +281,17 @@ def make(data: torch.Tensor, names: tuple[str, ...]) -> Named:
 
 def wrap(data: torch.Tensor, names: Iterable[str], what: str = "tensor") -> Named:
     """A named tensor with axes ``names``, one per dimension of ``data`` (checked)."""
+    if names.__class__ is not tuple:
+        if isinstance(names, str):
+            names = (axis_name(names, what, "names"),)
+        refuse_unordered(names, what, "names")
     names = tuple(names)
     if len(names) != data.dim():
         raise AxisError(
             f"{data.dim()}-dimensional data of shape {tuple(data.shape)} needs "
             f"{data.dim()} axis names, got {len(names)}: {names}")
-    for a in names:
-        if a.__class__ is not str:
-            axis_name(a, what, "names")
+    if any(a.__class__ is not str for a in names):
+        names = tuple(axis_name(a, what, "names") for a in names)
     if len(set(names)) != len(names):
         dup = sorted({a for a in names if names.count(a) > 1})
         raise AxisError(f"axis names must be distinct; repeated: {dup}")
@@ -321,48 +392,79 @@ def _kind(value: object) -> str:
 
 
 def axis_name(value: Any, what: str, param: str) -> str:
-    """``value`` if it is an axis name (a str), else AxisError naming the argument."""
-    if value.__class__ is str or isinstance(value, str):
+    """``value`` if it is an axis name (a str), else AxisError naming the argument.
+
+    An instance of a subclass of str (a str-valued Enum, say) is an axis name
+    too, taken whole: the result is the plain str with its characters."""
+    if value.__class__ is str:
         return value
+    if isinstance(value, str):
+        return str.__str__(value)
     hint = ""
     if isinstance(value, int) and not isinstance(value, bool):
         hint = "; axes are named, not numbered: pass the axis name"
     elif value is None:
         hint = "; give the axis names"
-    raise AxisError(f"{what}: argument {param!r} must be an axis name (a str), "
-                    f"got {_kind(value)}{hint}")
+    raise AxisTypeError(f"{what}: argument {param!r} must be an axis name (a str), "
+                        f"got {_kind(value)}{hint}")
 
 
-_VALID: set = set()
+def unordered(value: Any) -> bool:
+    """Whether ``value`` is a set (or frozenset): a collection whose order is
+    its hash order, refused where the order of the axes matters (dict keys,
+    which keep their order, are not refused)."""
+    return isinstance(value, AbstractSet) and not isinstance(value, KeysView)
+
+
+def refuse_unordered(value: Any, what: str, param: str) -> None:
+    """AxisTypeError if ``value`` is a set where the axes' order matters."""
+    if unordered(value):
+        raise AxisTypeError(
+            f"{what}: argument {param!r} gives the axes in an order, and a "
+            f"{type(value).__name__} has none (its order is the hash order, which "
+            f"changes between runs): got {value!r}; give a tuple or list, e.g. "
+            f"{tuple(sorted(map(str, value)))!r}")
+
+
+_VALID: dict = {}
 
 
 def axis_names(value: Any, what: str, param: str,
-               owner: Named | None = None) -> tuple[str, ...]:
+               owner: Named | None = None, ordered: bool = False) -> tuple[str, ...]:
     """One axis name or a sequence of them, as a tuple (repeats refused; the
-    message names the axes of ``owner``, the tensor they belong to, if given)."""
+    message names the axes of ``owner``, the tensor they belong to, if given).
+    With ``ordered`` the order of the names is part of the meaning and a set
+    is refused (AxisTypeError); otherwise a set is as good as a tuple."""
     if value.__class__ is str:
         return (value,)
+    if isinstance(value, str):
+        return (str.__str__(value),)
     if value.__class__ is tuple:
         try:
-            if value in _VALID:
-                return value
+            hit = _VALID.get(value)
         except TypeError:
-            pass
+            hit = None
+        if hit is not None:
+            return hit
     if isinstance(value, (Mapping, bytes)) or not isinstance(value, Iterable) \
             or isinstance(value, torch.Tensor):
         axis_name(value, what, param)
+    if ordered:
+        refuse_unordered(value, what, param)
     names = tuple(value)
-    for a in names:
-        if a.__class__ is not str:
-            raise AxisError(f"{what}: argument {param!r} must be axis names (str), "
-                            f"got {_kind(a)} among {names!r}")
+    if any(a.__class__ is not str for a in names):
+        for a in names:
+            if not isinstance(a, str):
+                raise AxisTypeError(f"{what}: argument {param!r} must be axis names "
+                                    f"(str), got {_kind(a)} among {names!r}")
+        names = tuple(str.__str__(a) for a in names)
     if len(set(names)) != len(names):
         dup = sorted({a for a in names if names.count(a) > 1})
         of = f"; the tensor has {fmt(sizes_of(owner))}" if owner is not None else ""
         raise AxisError(f"{what}: axes {names} repeat a name; repeated: {dup}{of}")
     if len(_VALID) > 4096:
         _VALID.clear()
-    _VALID.add(names)
+    _VALID[names] = names
     return names
 
 

@@ -54,14 +54,15 @@ from typing import Annotated, Any, Callable, Sequence, TypeVar, Union, cast
 import torch
 
 from . import base
-from .base import AxisError
 
-__all__ = ["checked", "Axis", "Axes", "generate", "compatible"]
+__all__ = ["checked", "Axis", "Axes", "Order", "generate", "compatible"]
 
 #: an axis name (a str); as an annotation it marks an axis argument
 Axis = Annotated[str, "ntlib axis"]
 #: one axis name or several; the decorator passes them on as a tuple
 Axes = Annotated[Union[str, Sequence[str]], "ntlib axes"]
+#: several axis names whose order matters (a set is refused)
+Order = Annotated[Union[str, Sequence[str]], "ntlib axes, in order"]
 
 #: a function; the decorators below return it with its own signature (for mypy)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,8 +101,16 @@ def _annotation(fn, p):
 def _plural(fn, p):
     ann = _annotation(fn, p)
     if isinstance(ann, str):
-        return re.search(r"\bAxes\b", ann) is not None
+        return re.search(r"\b(Axes|Order)\b", ann) is not None
     return ann is not None and "ntlib axes" in repr(ann)
+
+
+def _ordered(fn, p):
+    """An axis argument whose order matters (annotated Order)."""
+    ann = _annotation(fn, p)
+    if isinstance(ann, str):
+        return re.search(r"\bOrder\b", ann) is not None
+    return ann is not None and "in order" in repr(ann)
 
 
 def _optional(fn, p):
@@ -147,6 +156,10 @@ def compatible(what, ts):
 def _convert_each(values, what, param, numbers):
     cls = base.named_type()
     if values.__class__ is not tuple and values.__class__ is not list:
+        if isinstance(values, (cls, str, bytes, base.Mapping, torch.Tensor)) \
+                or not isinstance(values, base.Iterable):
+            raise TypeError(f"{what}: argument {param!r} must be a list or tuple of "
+                            f"named tensors, got {base._kind(values)}")
         values = list(values)       # a generator, a dict's values: read once
     for v in values:
         if not isinstance(v, cls):
@@ -186,6 +199,36 @@ def _up(x):
 
 def _down(r, dt):
     return base.make(r.data.to(dt), r._names)
+
+
+def _agrees(fn: Callable[..., Any], names: list[str], role: str,
+            other: Callable[..., Any]) -> None:
+    """TypeError, at decoration time, unless ``other`` (a block's check= function
+    or fused kernel, which the wrapper calls with every parameter of the block
+    by keyword) accepts exactly those keywords: none missing, none unknown
+    without a default.  The message names both functions and their parameters."""
+    try:
+        sig = inspect.signature(other)
+    except (TypeError, ValueError):
+        return
+    ps = sig.parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in ps.values())
+    unknown = [] if takes_any else [n for n in names if n not in ps
+                                    or ps[n].kind is inspect.Parameter.POSITIONAL_ONLY]
+    missing = [n for n, p in ps.items() if n not in names and p.default is p.empty
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if unknown or missing:
+        problems = []
+        if unknown:
+            problems.append(f"it has no parameter {', '.join(map(repr, unknown))}")
+        if missing:
+            problems.append(f"it requires {', '.join(map(repr, missing))}, which "
+                            f"{fn.__name__} does not have")
+        raise TypeError(
+            f"{fn.__module__}.{fn.__qualname__}{inspect.signature(fn)}: its {role} "
+            f"{getattr(other, '__module__', '?')}.{getattr(other, '__qualname__', other)}"
+            f"{sig} is called with every parameter of the block by keyword, but "
+            f"{' and '.join(problems)}")
 
 
 def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
@@ -254,6 +297,9 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
     if clash:
         raise TypeError(f"checked: {name}: parameter names {sorted(clash)} clash with "
                         f"the wrapper's own names")
+    for role, other in (("check", check), ("fused kernel", fast)):
+        if other is not None:
+            _agrees(fn, names, role, other)
 
     # the signature, as text, with the defaults bound in the namespace
     head, call, kwcall, checkcall = [], [], [], []
@@ -339,10 +385,12 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
                 lines.append(f"    elif {a}.__class__ is str: {a} = ({a},)")
             else:
                 lines.append(f"    if {a}.__class__ is str: {a} = ({a},)")
-            lines.append(f"    else: {a} = axis_names({a}, {w}, {a!r}, {of or 'None'})")
+            order = ", True" if _ordered(fn, p) else ""
+            lines.append(f"    else: {a} = axis_names({a}, {w}, {a!r}, {of or 'None'}{order})")
         else:
             guard = f"{a} is not None and " if opt else ""
-            lines.append(f"    if {guard}{a}.__class__ is not str: axis_name({a}, {w}, {a!r})")
+            lines.append(f"    if {guard}{a}.__class__ is not str: "
+                         f"{a} = axis_name({a}, {w}, {a!r})")
     # 3. has / lacks
     for t, (has, lacks, each, numbers, _) in specs.items():
         w = repr(what(t))

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Union
 import numpy as np
 import torch
 
-from .._internal import (AxisError, Axes, Axis, axis_size, checked, data_in, device,
-                         fmt, needs_values, on_device, refuse_complex, seeded_data,
-                         set_named_type, sizes_of, wrap)
+from .._internal import (AxisError, AxisTypeError, Axes, Axis, Order, axis_size,
+                         checked, data_in, device, fmt, needs_values, on_device,
+                         refuse_complex, seeded_data, set_named_type, sizes_of, wrap)
 from .._internal import funsor_compat as fc
 
-__all__ = ["NamedTensor", "AxisError", "device", "on_device", "tensor", "randn", "rand", "randint",
-           "positional", "names", "shape", "dtype"]
+__all__ = ["NamedTensor", "AxisError", "AxisTypeError", "device", "on_device", "tensor",
+           "randn", "rand", "randint", "positional", "names", "shape", "dtype"]
 
 
 class _computed:
@@ -234,7 +234,7 @@ class NamedTensor(fc.Tensor):
         def rename(self, mapping: Mapping[str, str] | None = None, /,
                    **names: str) -> NamedTensor: ...
         def astype(self, dtype: torch.dtype) -> NamedTensor: ...
-        def positional(self, names: Axes) -> torch.Tensor: ...
+        def positional(self, names: Order) -> torch.Tensor: ...
 
     # -- what needs an axis order ------------------------------------------
     __lshift__ = __rshift__ = __rlshift__ = __rrshift__ = _no_positional(
@@ -320,7 +320,7 @@ def _not_named_yet(data, names, dtype):
 
 
 @checked(check=_not_named_yet)
-def tensor(data: Any, names: Axes, *, dtype: torch.dtype | None = None) -> Named:
+def tensor(data: Any, names: Order, *, dtype: torch.dtype | None = None) -> Named:
     """Make a named tensor whose axes are names, one per dimension of data.
 
     data may be nested lists, a numpy array or a torch tensor; it is moved to
@@ -456,7 +456,7 @@ def _each_axis_once(x, names):
 
 
 @checked("x", check=_each_axis_once)
-def positional(x: Named, names: Axes) -> torch.Tensor:
+def positional(x: Named, names: Order) -> torch.Tensor:
     """The data of x as a plain torch.Tensor with dimensions in the order names.
 
     names must list every axis of x exactly once.

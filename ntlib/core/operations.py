@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from .._internal import (AxisError, Axes, Axis, DeviceError, as_named, axis_name,
-                         axis_names, axis_size, checked, data_in, float_dtype, floating, fmt,
+from .._internal import (AxisError, Axes, Axis, Order, DeviceError, as_named, axis_name,
+                         axis_size, checked, data_in, float_dtype, floating, fmt,
                          fused_by, is_float, make, merged_sizes, missing_axis,
                          positional_error, promote, refuse_complex, same_device,
-                         scalar_operand, sizes_of, wrap)
+                         scalar_operand, sizes_of, torch_dtype, values_readable, wrap)
 from .._internal import funsor_compat as fc
 from .._internal import windowed
 from .named_tensor import Named, NamedTensor, positional, shape
@@ -376,9 +376,16 @@ def _invert(x):
     return _map(torch.bitwise_not, x)
 
 
-@checked("x")
+def _astype_check(x, dtype):
+    return {"dtype": torch_dtype(dtype, "astype")}
+
+
+@checked("x", check=_astype_check, replaces="dtype")
 def astype(x: Named, dtype: torch.dtype) -> Named:
     """x with its values converted to the torch dtype dtype (same axes).
+
+    dtype may also be given as numpy gives it (np.float32, np.dtype("int64"))
+    or by name ("float32", "torch.int64"); anything else is a TypeError.
 
     Example:
 
@@ -408,6 +415,21 @@ def reduce(fn: Callable[[torch.Tensor, list[int]], torch.Tensor], x: Named,
         return x
     dims, rest = _dims(x._names, axes)
     return make(fn(x.data, dims), rest)
+
+
+def _abs2(x: Named) -> Named:
+    """|X|^2 elementwise, as X * conj(X): its first and second derivatives are
+    right at 0 (through abs the second is 0 there instead of 2)."""
+    d = floating(x.data)
+    return make((d * d.conj()).real if d.is_complex() else d * d, x._names)
+
+
+def _root(x: Named, p: float) -> Named:
+    """X^(1/p) elementwise for X >= 0, with gradient 0 where X = 0 (torch's
+    subgradient for std and norm; the derivative of the root is infinite there)."""
+    d = x.data
+    pos = d > 0
+    return make(torch.where(pos, torch.where(pos, d, 1) ** (1.0 / p), 0), x._names)
 
 
 def _not_empty(what):
@@ -542,12 +564,14 @@ def var(x: Named, axes: Axes | None = None) -> Named:
     width[3]
     [1.   4.   6.25]
     """
-    return mean(abs(x - mean(x, axes)) ** 2, axes)
+    return mean(_abs2(x - mean(x, axes)), axes)
 
 
 @checked(x="has axes")
 def std(x: Named, axes: Axes | None = None) -> Named:
     """Population standard deviation: sqrt(var_ax X) (all axes if omitted).
+
+    Where X is constant along the axes the gradient is 0, as in torch.std.
 
     Example:
 
@@ -556,7 +580,7 @@ def std(x: Named, axes: Axes | None = None) -> Named:
     width[3]
     [1.  2.  2.5]
     """
-    return sqrt(var(x, axes))
+    return _root(var(x, axes), 2)
 
 
 @checked(x="has axes", accumulate=True)
@@ -564,7 +588,8 @@ def norm(x: Named, axes: Axes | None = None, p: float = 2) -> Named:
     """The p-norm over axes (all if omitted): (Σ_ax |X|^p)^(1/p).
 
     p = inf gives max |X|, p = -inf min |X|, and p = 0 the number of
-    non-zero entries (torch's values); booleans count as integers.
+    non-zero entries (torch's values); booleans count as integers.  Where
+    every entry is 0 the gradient is 0 (torch's subgradient).
 
     Example:
 
@@ -582,7 +607,9 @@ def norm(x: Named, axes: Axes | None = None, p: float = 2) -> Named:
         return min(abs(x), axes)
     if p == 0:
         return astype(sum(x != 0, axes), float_dtype(x))
-    return sum(abs(x) ** p, axes) ** (1.0 / p)
+    if p == 2:
+        return _root(sum(_abs2(x), axes), 2)
+    return _root(sum(abs(x) ** p, axes), p)
 
 
 # --------------------------------------------------------------------------
@@ -816,6 +843,12 @@ def _einsum_general(equation, operands):
 # --------------------------------------------------------------------------
 # functions from vectors to vectors
 
+def _shift(x, ax):
+    """max_ax X, the shift that keeps exp from overflowing (it cancels); over an
+    empty axis, which has no maximum, 0: the result has no entries either way."""
+    return max(x, ax) if x.data.shape[x._names.index(ax)] else 0
+
+
 def _softmax_fused(x, ax):
     return make(torch.softmax(floating(x.data), x._names.index(ax)), x._names)
 
@@ -826,7 +859,8 @@ def softmax(x: Named, ax: Axis) -> Named:
     """softmax_ax X = exp X / Σ_ax exp X.
 
     The maximum over ax is subtracted first; it cancels in the quotient and
-    keeps exp from overflowing.  (Outside "with nt.plain():" this runs as
+    keeps exp from overflowing.  Over an empty axis the result is empty too
+    (as in torch); where every entry is −∞ it is NaN (0/0, as in torch).  (Outside "with nt.plain():" this runs as
     torch.softmax along ax; see nt.fused_by.)
 
     Example:
@@ -840,7 +874,7 @@ def softmax(x: Named, ax: Axis) -> Named:
     height[2]
     [1. 1.]
     """
-    z = exp(x - max(x, ax))
+    z = exp(x - _shift(x, ax))
     return z / sum(z, ax)
 
 
@@ -861,7 +895,7 @@ def log_softmax(x: Named, ax: Axis) -> Named:
     [[-1.349  -3.349  -0.349 ]
      [-8.0185 -4.0185 -0.0185]]
     """
-    z = x - max(x, ax)
+    z = x - _shift(x, ax)
     return z - log(sum(exp(z), ax))
 
 
@@ -1048,7 +1082,7 @@ def _flatten_check(x, axes, new):
 
 
 @checked(x="has axes", check=_flatten_check)
-def flatten(x: Named, axes: Axes, new: Axis) -> Named:
+def flatten(x: Named, axes: Order, new: Axis) -> Named:
     """X_{(axes)→new}: merge axes into one axis new.
 
     Element order is row-major in the order axes is given: the first axis
@@ -1177,6 +1211,8 @@ def _in_range(d, n, ax, what):
     position lies in [-n, n)."""
     if not d.numel() or d.device.type == "meta":
         return d
+    if not values_readable(d):     # under vmap or grad: no values to read; torch checks
+        return torch.where(d < 0, d + n, d)
     lo, hi = (int(v) for v in torch.aminmax(d))
     if lo < -n or hi >= n:
         raise AxisError(f"{what}: indices into axis {ax!r}[{n}] must lie in "
@@ -1320,7 +1356,7 @@ def index(x: Named, ax: Axis, i: int | Named) -> Named:
     return select(x, {ax: i})
 
 
-def _call(self, *args, **indices):
+def _call(self, /, *args, **indices):
     """x(ax=i, ...) is nt.index(x, ax, i) for each axis given (at once)."""
     if args:
         raise TypeError("index a named tensor by axis name: x(height=0), or "
@@ -1340,6 +1376,10 @@ def _getitem(self, item):
 
 def _narrow_check(x, ax, start, length):
     n = x.data.shape[x._names.index(ax)]
+    for param, v in (("start", start), ("length", length)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"narrow: argument {param!r} must be an int (positions "
+                            f"on axis {ax!r}[{n}]), got {v!r} ({type(v).__name__})")
     if not (0 <= start and length >= 0 and start + length <= n):
         raise AxisError(f"narrow: positions {start} to {start + length - 1} do not fit "
                         f"axis {ax!r}[{n}]")

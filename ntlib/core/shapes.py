@@ -6,7 +6,7 @@ Shapes are dicts {axis: size}; an index record is a dict {axis: position}.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import torch
 

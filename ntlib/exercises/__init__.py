@@ -38,11 +38,16 @@ from typing import Any, Callable, Mapping, TypeVar
 
 import torch
 
-from .._internal import AxisError, as_named as _as_funsor
+from .._internal import AxisError, as_named
 from ..core import positional, shape
 
 __all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "solution",
            "get", "validate"]
+
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own functions, not the names it imports."""
+    return sorted(__all__)
 
 
 #: the reference answer a decorator registers (returned unchanged)
@@ -130,7 +135,7 @@ def _describe(x: Any) -> str:
     if isinstance(x, (bool, int, float)):
         return repr(x)
     try:
-        f = _as_funsor(x)
+        f = as_named(x)
     except TypeError:
         return f"{type(x).__name__} {x!r}"[:200]
     return "a named tensor with axes {" + ", ".join(f"{a}[{s}]" for a, s in shape(f).items()) + "}"
@@ -138,7 +143,7 @@ def _describe(x: Any) -> str:
 
 def _is_named(x: Any) -> bool:
     try:
-        _as_funsor(x)
+        as_named(x)
         return not isinstance(x, (int, float))
     except TypeError:
         return False
