@@ -326,28 +326,54 @@ def test_rule(rule, sz, v, perm):
 # --------------------------------------------------------------------------
 # exercises: the references against autograd; wrong answers rejected
 
-def _autograd_answers():
+def _rule_answers():
+    """The answers by the rules of §5, written by name (what a solution cell
+    writes); the references are computed positionally with autograd."""
     ex = nt.exercises
     for desc, kw in ex.get("5.1").cases():
-        yield "5.1", kw, d(lambda X: X * X, kw["X"], kw["H"])
+        yield "5.1", kw, 2 * kw["X"] * kw["H"]
     for desc, kw in ex.get("5.2").cases():
-        yield "5.2", kw, d(lambda X: nt.contract(X, X, over="d"), kw["X"], kw["H"])
+        yield "5.2", kw, 2 * nt.contract(kw["X"], kw["H"], over="d")
     for desc, kw in ex.get("5.3").cases():
-        yield "5.3", kw, nt.calculus.derivative(nt.sigmoid, kw["X"])
+        s = nt.sigmoid(kw["X"])
+        yield "5.3", kw, s * (1 - s) * nt.calculus.identity_like(kw["X"])
     for desc, kw in ex.get("5.4").cases():
-        yield "5.4", kw, d(lambda X: nt.log(nt.softmax(X, "ax")), kw["X"], kw["H"])
+        X, H = kw["X"], kw["H"]
+        yield "5.4", kw, H - nt.contract(nt.softmax(X, "ax"), H, over="ax")
     for desc, kw in ex.get("5.5").cases():
-        Q, V = kw["Q"], kw["V"]
-        yield "5.5", kw, d(lambda K: nt.calculus.attention_unscaled(Q, K, V), kw["K"], kw["H"])
+        Q, K, V, H = kw["Q"], kw["K"], kw["V"], kw["H"]
+        alpha = nt.softmax(nt.contract(Q, K, over="key"), "seq")
+        dS = nt.contract(Q, H, over="key")
+        yield "5.5", kw, nt.contract(V, alpha * (dS - nt.contract(alpha, dS, over="seq")),
+                                     over="seq")
 
 
-def test_exercise_references_match_autograd():
+def test_exercise_references_match_the_rules():
     seen = set()
-    for id, kw, expected in _autograd_answers():
+    for id, kw, expected in _rule_answers():
         got = nt.exercises.solution(id)(**kw)
         assert nt.calculus.max_difference(got, expected) < 1e-10, id
         seen.add(id)
     assert seen == {"5.1", "5.2", "5.3", "5.4", "5.5"}
+
+
+def test_exercise_references_match_nt_calculus():
+    # and nt.calculus's own autograd, named, on one case each
+    for id, f in (("5.1", lambda X: X * X),
+                  ("5.2", lambda X: nt.contract(X, X, over="d")),
+                  ("5.4", lambda X: nt.log(nt.softmax(X, "ax")))):
+        kw = nt.exercises.get(id).cases()[-1][1]
+        got = nt.exercises.solution(id)(**kw)
+        assert nt.calculus.max_difference(got, d(f, kw["X"], kw["H"])) < 1e-10, id
+
+
+def test_exercise_a_wrong_rule_is_rejected():
+    # the product rule with one term forgotten: X ⊙_d H instead of 2 X ⊙_d H
+    with pytest.raises(ExerciseError):
+        nt.exercises.check("5.2", lambda X, H: nt.contract(X, H, over="d"))
+    # the softmax differential without its correction term
+    with pytest.raises(ExerciseError):
+        nt.exercises.check("5.4", lambda X, H: H)
 
 
 @pytest.mark.parametrize("id", ["5.1", "5.2", "5.3", "5.4", "5.5"])
