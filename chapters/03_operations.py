@@ -840,8 +840,9 @@ print(nt.shape(gathered))
 # the answer. With `batch_dims=1` only the batch is matched: every position's
 # word id is looked up in every position's distribution, so the result has
 # shape batch × seq × seq, and the named result is only its diagonal. (With
-# $P$ stored (batch, seq, vocab) instead, axis 1 is $\seq$ itself, and the
-# call looks word ids up among positions.) Matching $\seq$ as well takes
+# $P$ stored (batch, seq, vocab) instead, axis 1 is $\seq$ itself: the call
+# uses word ids as positions, and here fails on an id beyond $|\seq|$.)
+# Matching $\seq$ as well takes
 # `batch_dims=2`, with the axis counted in that storage order:
 # `tf.gather(P, I, axis=2, batch_dims=2)`. Below, `tf_gather` is TensorFlow's
 # documented rule written in torch (the output's shape is
@@ -871,6 +872,14 @@ print("printed:   tf.gather(P, I, axis=1, batch_dims=1) has shape",
       tuple(printed.shape))
 assert tuple(printed.shape) == (2, 5, 5)            # batch x seq x seq
 same(want, ("batch", "seq"), torch.diagonal(printed, dim1=1, dim2=2))
+# as printed, with P stored (batch, seq, vocab): axis 1 is seq, so word ids
+# are used as positions
+try:
+    tf_gather(nt.positional(Pb, ("batch", "seq", "vocab")), Ibt,
+              axis=1, batch_dims=1)
+    print("printed, seq-first: ran, indexing positions by word ids")
+except IndexError:
+    print("printed, seq-first: IndexError, a word id beyond |seq| = 5")
 # corrected, with P stored (batch, seq, vocab)
 corrected = tf_gather(nt.positional(Pb, ("batch", "seq", "vocab")), Ibt,
                       axis=2, batch_dims=2)
