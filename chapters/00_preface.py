@@ -241,7 +241,7 @@ for what, (named, positional) in checks.items():
 # | Appendix A.2 | LeNet | [App. A.2](a2_lenet.ipynb) | every block and the whole model against torch; the pooling misprint; trained on digits | — |
 # | Appendix C | the LaTeX macros | [App. C](a4_writing_notation.ipynb) | every macro of `namedtensor.sty` and of the paper's preamble, compared with the book's MathJax definitions (only `\nmatrix` differs, on purpose); each shown rendered | `namedtensor.sty` itself is not compiled here |
 # | — | speed of `ntlib` (not in the paper) | [App. A.3](a3_performance.ipynb) | reads timings recorded by `benchmarks/` | the timings are of one machine, not rerun by the page |
-# | — | exercises (not in the paper) | end of each chapter | each written-out solution, by the checker | — |
+# | — | exercises (not in the paper) | end of each chapter | each written-out solution, by the checker, against a reference computed another way (positional torch, autograd, running the choices) | — |
 
 # %% [markdown]
 # ## Exercises
@@ -263,7 +263,11 @@ for what, (named, positional) in checks.items():
 # should lift over. It prints either `correct` or `not yet:` followed by the
 # first case that failed and what went wrong there (axes missing or unexpected,
 # or the first entry that differs). A function that only works for the example in
-# the prompt does not pass. The stub as given prints `not yet`.
+# the prompt does not pass. The stub as given prints `not yet`. The reference
+# answer is not the solution shown below the stub: it is computed another way,
+# with positional PyTorch (in chapter 5, with automatic differentiation), and
+# for a question with one answer by running the choices, searching the data or
+# counting, so a check compares two independent computations.
 #
 # **The solution.** Below each stub is a collapsed cell with one solution,
 # written out as you would write it (the same `def answer(...)`, filled in), then

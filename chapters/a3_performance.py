@@ -410,11 +410,11 @@ Markdown(f"""\
   adds a few microseconds of Python: about 2% of the 4 ms forward.
 - **The plain attention** ({att_f:.2f} forward, {att_b:.2f} with the
   backward, then {att_mem:.0f} times the memory; repeated runs 4.0 to 4.7
-  and 4.3 to 4.8) materialises the score matrix, 16 · 8 · 256 · 256 floats (32 MB),
-  and passes over it for the scale, the mask and each step of the softmax
-  (maximum, difference, exponential, sum, quotient), each pass writing
-  another 32 MB, where PyTorch's fused kernel works on blocks that stay in
-  the cache and never stores the matrix. With the softmax as one call
+  and 4.3 to 4.8) materialises the score matrix, 16 · 8 · 256 · 256 floats
+  (32 MB), and passes over it for the scale, the mask and each step of the
+  softmax (maximum, difference, exponential, sum, quotient), each pass
+  writing another 32 MB, where PyTorch's fused kernel works on blocks that
+  stay in the cache and never stores the matrix. With the softmax as one call
   (`nested=False`) it was 3.1 and 2.0.
 - **The plain layer norm** ({ln_f:.2f} forward, {ln_b:.2f} with the backward;
   {ln_mem_f:.0f} and {ln_mem_b:.0f} times the memory; repeated runs 3.6 to 5.1

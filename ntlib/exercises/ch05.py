@@ -2,7 +2,8 @@
 
 The reader derives each answer with the rules; the reference answers the
 checker compares with are computed the other way, positionally with torch's
-forward-mode automatic differentiation (``torch.func.jvp``) or its Jacobian.
+automatic differentiation (``torch.func.jvp`` and
+``torch.autograd.functional.jacobian``).
 The tests (tests/test_calculus.py) check each reference against the rules'
 formula written by name.
 """
@@ -16,7 +17,8 @@ from ._positional import extras, named, p
 
 
 def _jvp(f, x, h):
-    """The differential of positional ``f`` at ``x`` in direction ``h``."""
+    """The differential of positional ``f`` at ``x`` in direction ``h``
+    (forward mode, as the chapter's ``calc.differential`` uses it)."""
     return torch.func.jvp(f, (x,), (h,))[1]
 
 
