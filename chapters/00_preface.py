@@ -216,13 +216,13 @@ for what, (named, positional) in checks.items():
 # | paper | topic | book | run and checked | stated, not run |
 # | --- | --- | --- | --- | --- |
 # | §1 | attention, positional and named | [Ch. 1](01_introduction.ipynb) | both readings of the positional formula; named attention, lifted to queries, batches and heads, against positional torch; §1's sentence that gives the queries the keys' axis $\seq$, run: the positions are then matched, not lifted over | §1's list of software with named axes: compared, not all run, in Ch. 6's table |
-# | §2 | named tensors, by example and formally | [Ch. 2](02_named_tensors.ipynb) | the running example and its indexing; axes, records, shapes, restriction, named tensors as functions of records | §2.2's advice on choosing names (prose) |
-# | §3 | operations | [Ch. 3](03_operations.ipynb) | lifting, broadcasting, reductions, contraction, vector functions, renaming, reshaping, indexing, against positional torch; the printed $p$-norm beside ours; §3.7's misprinted entry formula, printed and corrected | — |
+# | §2 | named tensors, by example and formally | [Ch. 2](02_named_tensors.ipynb) | the running example and its indexing; axes, records, shapes, restriction, named tensors as functions of records | §2.2's advice on choosing names: words, wholes, plurals (prose) |
+# | §3 | operations | [Ch. 3](03_operations.ipynb) | lifting, broadcasting, reductions, contraction, vector functions, renaming, reshaping, indexing, against positional torch; the printed $p$-norm beside ours; §3.7's misprinted entry formula, printed and corrected; §3.7's `tf.gather` call for $P$, run as printed (batch × seq × seq) and corrected | — |
 # | §4 | neural networks | [Ch. 4](04_neural_networks.ipynb) | feedforward, RNN, attention, convolution, pooling, the three normalizations, against torch's layers | — |
 # | v1 §3.1.6 | GroupNorm | [Ch. 4](04_neural_networks.ipynb) | against `F.group_norm` | — |
-# | §5 | differential calculus | [Ch. 5](05_calculus.ipynb) | the definition of the derivative (§5.1), computed literally by finite differences, against autograd; each rule of §5.2, equations (9a)–(9j), against forward-mode autograd; the softmax differential (10) and derivative (14); the derivative of a lift (§5.4); the three derivatives of attention (§5.5), the one in $K^*$ also derived step by step; the misprints: (14)'s missing star, and every one-parenthesis repair of $\partial\text{Att}/\partial K^*$ evaluated | §5's remark on derivatives in index notation (prose) |
+# | §5 | differential calculus | [Ch. 5](05_calculus.ipynb) | the definition of the derivative (§5.1), computed literally by finite differences, against autograd; the Hessian with starred and daggered axes, against torch's `hessian`; the worked examples (8a) and (8b); each rule of §5.2, equations (9a)–(9j), against forward-mode autograd; the softmax differential (10) and derivative (14); the derivative of a lift (§5.4); the three derivatives of attention (§5.5), the one in $K^*$ also derived step by step; the misprints: (14)'s missing star, and every one-parenthesis repair of $\partial\text{Att}/\partial K^*$ evaluated | §5's opening: numerator and denominator layouts, and the convention index notation needs (prose) |
 # | Appendix B | formal definitions of differentiation | [Ch. 5](05_calculus.ipynb) | the definition of differentiability: the remainder $R(A, H)$ computed, $\lVert R \rVert / \lVert H \rVert \to 0$ for the true derivative, a positive limit for a wrong candidate, and no candidate for $\lVert X \rVert$ at $0$; the identification theorem in both directions, on attention in its keys, and the uniqueness of the derivative | the theorem is checked on examples, not proved (the paper states it, after Magnus and Neudecker, without proof) |
-# | §6 | alternative notations | [Ch. 6](06_alternatives.ipynb) | §6.1's index-notation attention, both readings of its sum, the reductions $\max_i A_i$ and $A_i B_i$ with and without a batch, and the fully indexed batched form, by `einsum`; §6.2's diagrams, drawn from the axis names; §6.3's relations as Boolean tensors in sqlite3: join as $\odot$, contraction as join then projection, renaming as $\rho$; §6.4's `Dropout2d`, in the installed torch, and dropout with named mask axes | `Dropout2d` in the torch versions §6.4 names (only the installed one runs); probabilistic relational algebras (§6.3, prose) |
+# | §6 | alternative notations | [Ch. 6](06_alternatives.ipynb) | §6.1's index-notation attention, both readings of its sum, the reductions $\max_i A_i$ and $A_i B_i$ with and without a batch, and the fully indexed batched form, by `einsum`; §6.2's diagrams, drawn from the axis names; §6.3's relations as Boolean tensors in sqlite3: join as $\odot$, contraction as join then projection, renaming as $\rho$; §6.4's `Dropout2d`, in the installed torch, and dropout with named mask axes | §6.1's verdict on index notation, §6.2's graphs of probability models and its assessment of diagrams (prose); `Dropout2d` in the torch versions §6.4 names (only the installed one runs); probabilistic relational algebras (§6.3, prose) |
 # | — | three formulas in seven notations (ours) | [Ch. 6](06_alternatives.ipynb) | named, positional, `einsum`, einops, xarray, SQL and diagrams, each asserted equal to the named result; the mistake each lets through; the systems table: each *yes* or *no* of the rows run here is a check | the systems of §1 not installed here (Nexus, tsalib, AxisArrays, NamedTensor, Dex, JAX): cited, not run |
 # | §7 | conclusions | — | — | not reproduced |
 #
@@ -241,7 +241,7 @@ for what, (named, positional) in checks.items():
 # | Appendix A.2 | LeNet | [App. A.2](a2_lenet.ipynb) | every block and the whole model against torch; the pooling misprint; trained on digits | — |
 # | Appendix C | the LaTeX macros | [App. C](a4_writing_notation.ipynb) | every macro of `namedtensor.sty` and of the paper's preamble, compared with the book's MathJax definitions (only `\nmatrix` differs, on purpose); each shown rendered | `namedtensor.sty` itself is not compiled here |
 # | — | speed of `ntlib` (not in the paper) | [App. A.3](a3_performance.ipynb) | reads timings recorded by `benchmarks/` | the timings are of one machine, not rerun by the page |
-# | — | exercises (not in the paper) | end of each chapter | each written-out solution, by the checker | — |
+# | — | exercises (not in the paper) | end of each chapter | each written-out solution, by the checker, against a reference computed another way (positional torch, autograd, running the choices) | — |
 
 # %% [markdown]
 # ## Exercises
@@ -263,7 +263,11 @@ for what, (named, positional) in checks.items():
 # should lift over. It prints either `correct` or `not yet:` followed by the
 # first case that failed and what went wrong there (axes missing or unexpected,
 # or the first entry that differs). A function that only works for the example in
-# the prompt does not pass. The stub as given prints `not yet`.
+# the prompt does not pass. The stub as given prints `not yet`. The reference
+# answer is not the solution shown below the stub: it is computed another way,
+# with positional PyTorch (in chapter 5, with automatic differentiation), and
+# for a question with one answer by running the choices, searching the data or
+# counting, so a check compares two independent computations.
 #
 # **The solution.** Below each stub is a collapsed cell with one solution,
 # written out as you would write it (the same `def answer(...)`, filled in), then

@@ -21,16 +21,23 @@ f64 = torch.float64
 # ## Attention, positionally
 #
 # In its usual form, the notation of vectors and matrices
-# {cite}`goodfellow2016deep`, attention is written
+# {cite}`goodfellow2016deep`, attention is written (with the parentheses
+# where the paper puts them)
 #
 # $$
-# \text{Attention}(Q, K, V) = \softmax\left(\frac{QK^\top}{\sqrt{d_k}}\right) V,
+# \text{Attention}(Q, K, V) = \left( \softmax \frac{QK^\top}{\sqrt{d_k}} \right) V,
 # $$
 #
 # where $Q$ holds one query vector per row, $K$ one key vector per row, $V$ one value
 # vector per row, and $d_k$ is the length of the key vectors. Several things are left
 # to the reader:
 #
+# - The paper's first question: **does the product $QK^\top$ sum over the
+#   sequence, or over the features?** A matrix product sums over columns, but
+#   nothing in the formula says what the columns of $Q$ and $K$ are. When the
+#   sequence is as long as a feature vector, $QK^\top$ and $Q^\top K$ are both
+#   square, both run, and they differ (checked below). (The intended answer:
+#   over the features.)
 # - $QK^\top$ is a matrix of scores, one row per query and one column per key.
 #   **Along which of the two does the softmax normalise?** Softmax is a function of
 #   vectors; applied to a matrix it has to be told which axis is the vector. The
@@ -65,6 +72,14 @@ print(
     "(other reading)",
 )
 assert not torch.allclose(over_keys @ Vt, over_queries @ Vt)
+
+# the first question: with n = d_k, summing over the features (QK^T) and
+# over the sequence (Q^T K) are both legal, and differ
+Qs, Ks = Qt[:d_k], Kt[:d_k]  # d_k queries and keys: square matrices
+over_features, over_sequence = Qs @ Ks.T, Qs.T @ Ks
+assert over_features.shape == over_sequence.shape == (d_k, d_k)
+assert not torch.allclose(over_features, over_sequence)
+print("QK^T and Q^TK: both", tuple(over_features.shape), "and different")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))

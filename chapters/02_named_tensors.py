@@ -137,14 +137,25 @@ print(nt.show(col3))
 # %% [markdown]
 # ## Choosing names
 #
-# A good axis name describes the axis as a whole — the quantity that runs along it —
-# rather than one of its entries. An image has a $\height$ and a $\width$ axis, not
-# a "row" and a "column" axis; a sentence has a $\seq$ axis rather than a "word" or
-# "token" axis; a minibatch has a $\batch$ axis rather than an "example" axis. The
-# reason is how the names read in formulas: $\nsum{\height} A$ sums *along the
-# height*, and $A_{\height(3)}$ is the slice at the third position of the height. A
-# name for one element would turn these into "sum over row", which describes a single
-# row rather than the direction of the sum.
+# Any string can name an axis, but the paper (§2.2) recommends two habits. First,
+# name axes with *words*, not single letters, so that a name says what the axis
+# means: $\seq$ and $\layer$ rather than $n$ and $d$.
+#
+# Second, and more subtly, a good axis name describes the axis as a whole — the
+# quantity that runs along it — rather than one of its entries. An image has a
+# $\height$ and a $\width$ axis, not a "row" and a "column" axis; a sentence has
+# a $\seq$ axis rather than a "word" or "token" axis; a minibatch has a $\batch$
+# axis rather than an "example" axis. The paper's reason is that the two cases
+# are not symmetric. Some wholes have a name while their parts have no
+# unambiguous one ($\height$ and $\width$: is a "row" a unit of height or of
+# width?); when only the part has a name, the plural of that name serves for the
+# whole. Red, green and blue are *channels*, so the axis of an RGB image is
+# $\chans$. A name for the whole is therefore always available.
+#
+# A further reason is how the names read in formulas: $\nsum{\height} A$ sums
+# *along the height*, and $A_{\height(3)}$ is the slice at the third position of
+# the height. A name for one element would turn these into "sum over row", which
+# describes a single row rather than the direction of the sum.
 #
 # Names are also reused: two tensors whose axes carry the same name are understood
 # to share that axis, and the operations of Chapter 3 pair up their entries along it.
@@ -171,8 +182,10 @@ print(nt.show(col3))
 # :::{prf:definition} Axes and shapes
 # :label: def-shape
 #
-# An axis $\ax[I]$ pairs a name with an index set $I$. A
-# *shape* is a set of axes with distinct names,
+# An axis $\ax[I]$ pairs a name with an index set $I$. Where only one
+# axis carries the name $\ax$, $\ax$ also stands for the axis; its index set
+# is then written $\ind(\ax)$, and its size $|\ax|$ is short for
+# $|\ind(\ax)|$. A *shape* is a set of axes with distinct names,
 # $\mathcal{S} = \{\ax_1[I_1], \dots, \ax_r[I_r]\}$.
 # :::
 #
@@ -277,8 +290,10 @@ assert restricted == {frozenset(r.items()) for r in nt.records(S)}
 # :::{prf:definition} Named tensors
 # :label: def-named-tensor
 #
-# A named tensor of shape $\mathcal{S}$ with entries in a set $F$
-# is a function from $\rec \mathcal{S}$ to $F$; the set of all of them is written
+# A named tensor of shape $\mathcal{S}$ over a field $F$ (the
+# paper's word: its entries are numbers that can be added, multiplied and
+# divided, usually $F = \reals$) is a function from $\rec \mathcal{S}$ to
+# $F$; the set of all of them is written
 # $F^{\mathcal{S}}$, and the shape of a tensor $X$ is $\shp X$. The entry at record
 # $r$ is $X_r$. Nothing in this definition orders the axes.
 # :::
@@ -413,7 +428,8 @@ for attempt in ("A + torch.ones(3, 3)", "A @ A", "A[0]", "A(depth=1)"):
 #
 # ### Exercise 2.1: the paper's indices in code
 #
-# The paper writes $A_{\height(2), \width(3)} = 9$. Give the positions to use in
+# Counting from 1, as the paper does, the running example has
+# $A_{\height(2), \width(3)} = 9$. Give the positions to use in
 # code, as a dict from axis names to positions, e.g.
 # `answer = {"height": 0, "width": 0}`.
 

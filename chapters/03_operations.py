@@ -57,7 +57,11 @@ nt.show(A, ("height", "width"))
 # For functions of two arguments $f \colon F^{\mathcal{S}} \times G^{\mathcal{T}} \to
 # H^{\mathcal{U}}$, each argument may carry its own extra axes, $X \in F^{\mathcal{S}
 # \cup \mathcal{S}'}$ and $Y \in G^{\mathcal{T} \cup \mathcal{T}'}$, where
-# $\mathcal{S}'$ and $\mathcal{T}'$ must be compatible (shared names, same sizes).
+# $\mathcal{S}'$ and $\mathcal{T}'$ must be compatible with each other (shared
+# names, same sizes), $\mathcal{S}'$ orthogonal to $\mathcal{S}$ and
+# $\mathcal{T}'$ orthogonal to $\mathcal{T}$ (an extra axis is not one the
+# function already uses), and $\mathcal{S}' \cup \mathcal{T}'$ orthogonal to
+# $\mathcal{U}$ (nor one its result has).
 # The result has the extra axes of both, and each argument sees only its own:
 #
 # $$
@@ -767,7 +771,11 @@ nt.show(looked_up, ("seq", "emb"))
 # $\seq$, the lift matches them along it:
 # $\nfun{\vocab}{index}(P, I) \in \reals^{\seq}$ with entry $P_{\seq(k),
 # \vocab(I_{\seq(k)})}$. Positionally this is `np.take_along_axis` or `torch.gather`,
-# which need the index reshaped to the rank of $P$ and then squeezed:
+# which need the index reshaped to the rank of $P$ and then squeezed. The paper
+# writes them with axis `0`, `numpy.take_along_axis(P, I, 0)` and
+# `torch.gather(P, 0, I)`, which is right when $P$ is stored vocabulary-first;
+# stored (seq, vocab), as here, the axis is `1`. A named tensor has no storage
+# order, so this is exactly the detail the positional call has to add:
 
 # %%
 P = nt.softmax(nt.randn(seed=11, seq=5, vocab=n), "vocab")
@@ -784,6 +792,8 @@ same(
     ),
 )
 same(picked, ("seq",), Pt[torch.arange(5, device=Pt.device), It])
+# the paper's axis 0, with P stored vocabulary-first
+same(picked, ("seq",), torch.gather(Pt.T, 0, It[None, :])[0])
 nt.show(picked)
 
 # %% [markdown]
@@ -794,7 +804,8 @@ nt.show(picked)
 # $\seq$ and $\name{emb}$. This is TensorFlow's `tf.gather(E, I, axis=1,
 # batch_dims=1)`, defined there as `out[b, s, :] = E[b, I[b, s], :]`; TensorFlow is
 # not a dependency of this book, so we check against that definition directly and
-# against PyTorch advanced indexing:
+# against PyTorch advanced indexing. (The paper states this correspondence for
+# $P$, not $E$: see the misprint below.)
 
 # %%
 Eb = nt.randn(seed=12, batch=2, vocab=n, emb=d)
@@ -813,6 +824,62 @@ same(
     Ebt[torch.arange(2, device=Ebt.device)[:, None], Ibt],
 )
 print(nt.shape(gathered))
+
+# %% [markdown]
+# **A misprint: `tf.gather` for $P$.** The paper's last example of the list
+# (§3.7) gives $P$ and $I$ a $\batch$ axis "before the other axes" and says
+# that $\nfun{\vocab}{index}(P, I)$ is then "the same as
+# `tensorflow.gather(P, I, axis=1, batch_dims=1)`". That call does not give
+# the answer. With `batch_dims=1` only the batch is matched: every position's
+# word id is looked up in every position's distribution, so the result has
+# shape batch × seq × seq, and the named result is only its diagonal. (With
+# $P$ stored (batch, seq, vocab) instead, axis 1 is $\seq$ itself: the call
+# uses word ids as positions, and here fails on an id beyond $|\seq|$.)
+# Matching $\seq$ as well takes
+# `batch_dims=2`, with the axis counted in that storage order:
+# `tf.gather(P, I, axis=2, batch_dims=2)`. Below, `tf_gather` is TensorFlow's
+# documented rule written in torch (the output's shape is
+# `params.shape[:axis] + indices.shape[batch_dims:] + params.shape[axis+1:]`),
+# run on the printed call and on the corrected one:
+
+# %%
+def tf_gather(params, indices, axis, batch_dims):
+    """tf.gather's rule: out[b, p, i, q] = params[b, p, indices[b, i], q],
+    b the first batch_dims axes (shared), p the axes before `axis`."""
+    lead = params.shape[:batch_dims]
+    outs = []
+    for b in np.ndindex(*lead):
+        x, idx = params[b], indices[b]
+        k = axis - batch_dims
+        picked = torch.index_select(x, k, idx.flatten())
+        outs.append(picked.reshape(x.shape[:k] + idx.shape + x.shape[k + 1:]))
+    return torch.stack(outs).reshape(*lead, *outs[0].shape)
+
+
+Pb = nt.softmax(nt.randn(seed=14, batch=2, seq=5, vocab=n), "vocab")
+want = nt.index(Pb, "vocab", Ib)                    # (batch, seq)
+# as printed, with P stored (batch, vocab, seq): axis 1 is vocab
+printed = tf_gather(nt.positional(Pb, ("batch", "vocab", "seq")), Ibt,
+                    axis=1, batch_dims=1)
+print("printed:   tf.gather(P, I, axis=1, batch_dims=1) has shape",
+      tuple(printed.shape))
+assert tuple(printed.shape) == (2, 5, 5)            # batch x seq x seq
+same(want, ("batch", "seq"), torch.diagonal(printed, dim1=1, dim2=2))
+# as printed, with P stored (batch, seq, vocab): axis 1 is seq, so word ids
+# are used as positions
+try:
+    tf_gather(nt.positional(Pb, ("batch", "seq", "vocab")), Ibt,
+              axis=1, batch_dims=1)
+    print("printed, seq-first: ran, indexing positions by word ids")
+except IndexError:
+    print("printed, seq-first: IndexError, a word id beyond |seq| = 5")
+# corrected, with P stored (batch, seq, vocab)
+corrected = tf_gather(nt.positional(Pb, ("batch", "seq", "vocab")), Ibt,
+                      axis=2, batch_dims=2)
+print("corrected: tf.gather(P, I, axis=2, batch_dims=2) has shape",
+      tuple(corrected.shape))
+same(want, ("batch", "seq"), corrected)
+nt.show(want, ("batch", "seq"))
 
 # %% [markdown]
 # **Double indexing.** Finally let $P \in \reals^{\seq[m] \times \vocab[n]}$ and pick

@@ -626,6 +626,22 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # %% [markdown]
 # ## Normalization
 #
+# The paper starts §4.6 from a complaint. Normalization layers appear in every
+# large model, and different architectures need different ones, yet how they
+# differ is seldom said clearly: the PyTorch documentation {cite}`pytorchdoc`
+# describes every one of them with one and the same equation,
+#
+# $$
+# Y = \frac{X - \operatorname{mean}(X)}{\sqrt{\operatorname{var}(X) + \epsilon}}
+#   \odot \gamma + \beta,
+# $$
+#
+# which does not say over what the mean and variance are taken, nor what shape
+# $\gamma$ and $\beta$ have. {cite:t}`wu+he:2018` write essentially the same
+# equation and convey the differences with words, formulas and pictures, but
+# not the differences in $\gamma$ and $\beta$. With names, both become part of
+# the formula.
+#
 # Normalization layers subtract a mean and divide by a standard deviation, computed
 # over some set of axes. The shared step is
 #
@@ -781,10 +797,12 @@ def groups(layer):
 
 
 fig, axes = plt.subplots(2, 2, figsize=(8, 5.6))
+counts = {}
 for ax, (title, layer) in zip(axes.flat, layers.items()):
     lab = groups(layer)
     _, ids = np.unique(lab, return_inverse=True)
     ids = ids.reshape(lab.shape)
+    counts[title.split(":")[0]] = int(ids.max()) + 1
     ax.imshow(ids, cmap="tab20", vmin=0, vmax=19, aspect="auto")
     for c in range(1, 4):
         ax.axvline(3 * c - 0.5, color="black", lw=1.5)
@@ -796,11 +814,17 @@ for ax, (title, layer) in zip(axes.flat, layers.items()):
     ax.set_xlabel("layer, within each channel")
 fig.tight_layout()
 plt.show()
+# the counts the text below reads off the figure, from the formulas' axes:
+# one group per chans (4), per (batch, chans) (12), per batch (3), per
+# (batch, pair of channels) (6)
+assert counts == {"BatchNorm": 4, "InstanceNorm": 3 * 4, "LayerNorm": 3,
+                  "GroupNorm (k=2)": 3 * 2}, counts
 
 # %% [markdown]
 # BatchNorm has one group per channel (across the whole batch), InstanceNorm one per
 # example and channel, LayerNorm one per example, and GroupNorm one per example and
-# pair of channels.
+# pair of channels: 4, 12, 3 and 6 groups for these sizes, which the cell above
+# asserts.
 #
 # ## Formulas and fused kernels
 #

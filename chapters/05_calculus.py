@@ -46,11 +46,24 @@ def agree(lhs, rhs, tol=1e-10):
 # %% [markdown]
 # ## Derivatives and starred axes
 #
+# The paper opens §5 with the trouble positional notation has here. The
+# partial derivatives of a function from vectors to vectors form a matrix, the
+# Jacobian, with one axis for the directions in which the input can change and
+# one for the directions in which the output can. Which comes first is a
+# convention, and both are in use: the output first is called *numerator
+# layout*, the input first *denominator layout*. A function from vectors to
+# matrices, or from matrices to vectors, has no matrix derivative at all until
+# the matrices are flattened into vectors. In index notation derivatives are
+# not hard {cite}`laue+:2018`, but again only by convention: the output's
+# indices come first and the input's after them, set off by a comma. Named
+# axes have no order, so there is nothing to remember about which comes first;
+# what must hold instead is that the input's axes and the output's axes have
+# different names. (PyTorch's `jacobian`, used below, puts the output's
+# dimensions first: numerator layout.)
+#
 # Take $X \in \reals^{\seq}$ and $f = \nfun{\seq}{softmax}$. The output also has
 # the axis $\seq$, and the derivative needs one axis for the output position and
-# one for the input position. Positionally one would say "rows are outputs,
-# columns are inputs" (or the other way round: both conventions are in use);
-# with names, both would be called $\seq$. Once $f$ is lifted over more axes
+# one for the input position; with names, both would be called $\seq$. Once $f$ is lifted over more axes
 # ($\batch$, $\heads$, ...), which dimension of a positional Jacobian is which is
 # only a convention of the code that produced it. The paper gives the input's
 # copy of each axis its own name, marked with a star.
@@ -95,7 +108,19 @@ nt.show(I_key, ("key", "key*"))
 # ```
 #
 # The definition needs $\mathcal{S}^*$ and $\mathcal{T}$ to be orthogonal
-# (no shared names); the star is there to make them so.
+# (no shared names); the star is there to make them so. Where it does not
+# suffice, the input's axes get yet another mark. The paper's example is the
+# second derivative, the Hessian, whose two input copies are starred and
+# daggered:
+#
+# $$
+# \frac{\partial^2 f(X)}{\partial X^* \, \partial X^\dagger} \in
+#   \reals^{\mathcal{S}^* \cup \mathcal{S}^\dagger \cup \mathcal{T}}, \qquad
+# \left[\frac{\partial^2 f(X)}{\partial X^* \, \partial X^\dagger}
+#   \right]_{r^*, s^\dagger, t} = \frac{\partial^2 f(X)_t}{\partial X_r \,
+#   \partial X_s}
+# \quad \text{for all } r, s \in \rec \mathcal{S},\ t \in \rec \mathcal{T}.
+# $$
 # `calc.partial_derivatives(f, X)` computes the definition literally, one
 # partial derivative at a time, as a central difference — no automatic
 # differentiation. `calc.derivative(f, X)` computes the same tensor by
@@ -141,6 +166,35 @@ print("forward mode:",
       agree(dY, nt.contract(D, calc.star(H), over=("batch*", "seq*"))))
 
 # %% [markdown]
+# The Hessian, run: $f(X) = \log \nsum{\seq} \exp X$ on
+# $X \in \reals^{\batch[2] \times \seq[3]}$, so $\mathcal{T} = \batch$. The
+# first derivative has axes $\batch^*, \seq^*, \batch$; renamed to daggers
+# and differentiated again, it gains $\batch^*, \seq^*$. Positionally,
+# `torch.autograd.functional.hessian` of each output entry $f(X)_t$ gives the
+# same numbers:
+
+# %%
+def log_sum_exp(X):
+    return nt.log(nt.sum(nt.exp(X), "seq"))
+
+
+def first_derivative_daggered(X):
+    D1 = calc.derivative(log_sum_exp, X)
+    return nt.rename(D1, {"batch*": "batch†", "seq*": "seq†"})
+
+
+Hess = calc.derivative(first_derivative_daggered, X)
+print(sorted(nt.shape(Hess).items()))
+per_t = torch.stack([
+    torch.autograd.functional.hessian(
+        lambda x, t=t: torch.logsumexp(x, 1)[t], x)
+    for t in range(2)])          # (t, r_batch, r_seq, s_batch, s_seq)
+hess_order = ("batch", "batch*", "seq*", "batch†", "seq†")
+assert torch.allclose(nt.positional(Hess, hess_order), per_t,
+                      rtol=1e-10, atol=1e-12)
+print("the Hessian by name equals torch's, entry by entry")
+
+# %% [markdown]
 # ## Differentials and their rules
 #
 # Near a point $X$, a differentiable $f$ is its value plus a linear function of
@@ -155,7 +209,42 @@ print("forward mode:",
 # "smaller than $H$" precise ({prf:ref}`def-differentiable` below). The paper
 # computes differentials by rules, as in one-variable calculus, writing
 # $\partial U$ for the differential of an expression $U$ in $X$ (so
-# $\partial X = H$). Each rule below is run on a test bed:
+# $\partial X = H$).
+#
+# Two worked examples come first in the paper (§5.2, equations (8a) and (8b)).
+# The identity: $\text{id}(X + H) = X + H$, so
+# $\partial\,\text{id}(X; H) = H$ (8a). A squared norm,
+# $f(X) = X \ndot{\ax} X$ for $X \in \reals^{\ax}$: expanding,
+# $f(X + H) = X \ndot{\ax} X + 2 X \ndot{\ax} H + H \ndot{\ax} H$, and the
+# part linear in $H$ is $\partial f(X; H) = 2 X \ndot{\ax} H$ (8b); written
+# with $\partial X$ in place of $H$, $\partial(X \ndot{\ax} X) = 2 X \ndot{\ax}
+# \partial X$. Both, run: the expansion holds exactly, what is left over is
+# quadratic in $H$ (a step ten times smaller leaves a remainder a hundred
+# times smaller), and forward-mode autograd agrees with each differential.
+
+# %%
+Xa = nt.randn(seed=30, ax=5)
+Ha = nt.randn(seed=31, ax=5)
+
+
+def sq_norm(X):
+    return nt.contract(X, X, over="ax")
+
+
+agree(calc.differential(lambda X: X, Xa, Ha), Ha)                     # (8a)
+agree(calc.differential(sq_norm, Xa, Ha), 2 * nt.contract(Xa, Ha, over="ax"))
+expansion = (sq_norm(Xa) + 2 * nt.contract(Xa, Ha, over="ax")
+             + sq_norm(Ha))
+agree(sq_norm(Xa + Ha), expansion)                                    # (8b)
+lin = nt.contract(Xa, Ha, over="ax")
+rest = [sq_norm(Xa + h * Ha) - sq_norm(Xa) - 2 * h * lin for h in (1e-1, 1e-2)]
+ratio = float(nt.positional(rest[0] / rest[1], ()))
+assert abs(ratio - 100) < 1e-6
+print("(8a) and (8b) hold; the remainder shrinks 100-fold for a 10-fold "
+      "smaller step")
+
+# %% [markdown]
+# Each rule below is run on a test bed:
 # $X, H \in \reals^{\batch[2] \times \seq[3] \times \key[4]}$ (stored in different
 # orders), $U = 1.5 \tanh X + W_1 \odot X$ with $W_1 \in \reals^{\seq \times \key}$
 # (axes $\batch, \seq, \key$), and $V = \sigma(X \ndot{\key} W_2) + 0.5$ with
@@ -1082,6 +1171,8 @@ assert nt.exercises.check("5.1", answer)
 #
 # For $X, H \in \reals^{\batch \times \dd}$, write `answer(X, H, *, d="d")`
 # returning $\partial (X \ndot{\dd} X)(X; H)$, an element of $\reals^{\batch}$.
+# This is the paper's worked example (8b), above, lifted over $\batch$: derive
+# it again with the contraction rule, (9e).
 
 # %%
 def answer(X, H, *, d="d"):

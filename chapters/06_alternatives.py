@@ -60,8 +60,9 @@ def bound(x):
 # %% [markdown]
 # ## Index notation (§6.1)
 #
-# In index notation {cite}`ricci+levi-civita:1901` every equation is written
-# for the components of tensors, an index that appears on both sides ranges over
+# In index notation {cite}`ricci+levi-civita:1901`, the notation of physics
+# (other fields use related ones {cite}`harshman:2001`), the axes are ordered
+# and every equation is written for the components of tensors, an index that appears on both sides ranges over
 # all its values, and Einstein's summation convention {cite}`einstein:1916`
 # sums over an index that appears twice on one side only. The paper writes
 # single-query attention this way, for $Q \in \reals^{d_k}$,
@@ -197,13 +198,42 @@ print("the positional version needed a transpose, a new softmax dimension")
 print("and a transpose back")
 
 # %% [markdown]
+# The cells above show the costs; the paper's verdict also credits index
+# notation. Once the softmax's bound index and the place of the sum are
+# settled, which the paper counts as correctable, the notation handles any
+# number of axes, and it is concise and unambiguous. What it does not do is
+# the thing named axes are for. Its indices act as names for the axes, and in
+# the *abstract* index notation of {cite:t}`penrose+rindler:1984` they are
+# symbols rather than variables, but they last for one equation only: the
+# next equation may call the same axis something else, and keeping the
+# letters consistent is left to the author's care. The axes are still ordered,
+# so the reader must still remember what each position means. In the cells
+# above, `einsum` spelled the query axis `p` in one string and `i` stood for
+# the keys in both, by our choice; nothing carried the meaning from one string
+# to the next. A named axis keeps its name in every formula.
+#
 # ## Graphical notations (§6.2)
 #
 # In the graphical notation of {cite:t}`penrose:1971` a tensor is a node and
 # each of its indices an edge; an edge between two nodes is a contraction.
 # The variant of {cite:t}`alsberg:1997` names the edges instead of ordering
-# them. The paper grants such diagrams real value for visualisation and notes
-# that they suit linear functions best. The second half of this chapter draws
+# them.
+#
+# Graphs also describe probability models {cite}`koller+friedman:2009`: there
+# a node is a random variable and an edge, or a hyperedge, a dependency among
+# variables. When the variables take finitely many values, a hyperedge joining
+# $r$ of them is an order-$r$ tensor (a factor, one axis per variable), and the
+# whole graph is the product of its factors contracted over the variables
+# summed out; chapter 7's belief propagation computes such contractions.
+# Extensions in which a graph chooses between two subgraphs, such as the gates
+# of {cite:t}`minka+winn:2008`, then amount to adding tensors.
+#
+# The paper's assessment has two sides. In favour: diagrams are obviously
+# useful for visualisation, and they can, at least in principle, treat the
+# indices as unordered. Against: they seem best suited to linear functions;
+# even there, a picture costs its author more effort than a formula, and the
+# way from a picture to code in most programming languages is less direct than
+# from an equation. The second half of this chapter draws
 # named contraction diagrams from the tensors' axis names
 # ({ref}`sec-diagrams`); attention shows the limitation: the
 # softmax is not a contraction, so the diagrams stop at the scores
@@ -286,17 +316,20 @@ assert alt.tuples(renamed, ("student", "class")) == rho
 print(nt.names(renamed), f"{len(rho)} tuples, the same as ρ in SQL")
 
 # %% [markdown]
-# The paper adds that probabilistic relational algebras, whose relations
-# carry probabilities, correspond to tensors of probabilities; chapter 7's
+# The paper adds that probabilistic relational algebras
+# {cite}`dey+sarkar:1996,fuhr+rolleke:1997`, whose relations carry
+# probabilities, correspond to tensors of probabilities; chapter 7's
 # random variables are such tensors. The SQL section of the second half
 # runs whole formulas this way, with real-valued tensors as tables.
 #
 # ## Specifications and code (§6.4)
 #
 # To the reply that papers should simply present models as code, the paper
-# answers that a specification must be distinct from any implementation — an
-# implementation that is its own specification cannot be wrong — and that
-# the meaning of a paper should not depend on the version of a library. Its
+# answers that a specification must be distinct from any implementation: it
+# is what makes an implementation, the original or a reimplementation, correct
+# or incorrect. An implementation that serves as its own specification can be
+# neither; in the paper's words it is "not even wrong". The paper also argues
+# that the meaning of a paper should not depend on the version of a library. Its
 # example is PyTorch's `Dropout2d` on order-3 tensors, which the paper says
 # has "one behavior in versions 1.11 and 1.13, but another behavior in 1.10,
 # 1.12, and future versions" (§6.4, with no citation). We cannot run old
@@ -319,12 +352,19 @@ print(f"torch {torch.__version__.split('+')[0]}: the mask varies along "
 print(f"so the input was read as {reading}")
 for w in caught:
     print(textwrap.fill(f"{w.category.__name__}: {w.message}", 79))
+announces = any("future release" in str(w.message) for w in caught)
+display(Markdown(
+    f"The torch this page was built with ({torch.__version__.split('+')[0]}) "
+    f"reads an order-3 input as {reading}"
+    + ("; its warning announces that a future release will read the same "
+       "input as one image (channels, height, width) and drop whole channels."
+       if announces else ".")))
 
 # %% [markdown]
-# The torch this book was built with (2.13) reads an order-3 input as
-# (batch, channels, length) and drops whole rows along the last dimension —
-# and its warning announces that a future release will read the same input
-# as one image (channels, height, width) and drop whole channels. The same line of code, two models. With
+# The sentence above is written from the mask the installed torch drew and
+# the warning it gave. Across the versions the paper lists, the same line of
+# code meant two models: whole channels of one image, or whole rows of a
+# batch of sequences. With
 # names the question does not arise: dropout is specified by the axes of its
 # mask, $\text{Dropout}_{\mathcal{M}}(X) = X \odot M / (1 - p)$ with
 # $M \in \{0, 1\}^{\mathcal{M}}$ drawn independently, equal to 1 with
@@ -963,10 +1003,31 @@ ran["xarray"] = dict(
     rename=Ax2.rename(b="c").dims == ("a", "c"),
     index=close(torch.from_numpy(Ax2.isel(b=0).values), a2[:, 0]))
 r_eo = einops.einsum(a2, cc2, "a b, a -> b")
-named_result = type(r_eo) is not torch.Tensor    # names outside a pattern?
+
+
+def attempt(f):
+    """Run an einops attempt; an error counts as "cannot"."""
+    try:
+        return f()
+    except (einops.EinopsError, RuntimeError):
+        return False
+
+
 ran["einops"] = dict(
-    broadcast=named_result, contract=close(r_eo, ref_dot),
-    lift=named_result, rename=named_result, index=named_result)
+    # A + c with each operand's names given in a pattern: do they align?
+    broadcast=attempt(lambda: close(
+        einops.rearrange(a2, "a b -> a b") + einops.rearrange(cc2, "a -> a"),
+        ref_bcast)),
+    contract=close(r_eo, ref_dot),
+    # a function lifted along the axis named b (a reduction: logsumexp)
+    lift=attempt(lambda: close(einops.reduce(
+        a2, "a b -> a", lambda x, axes: torch.logsumexp(x, axes)),
+        a2.logsumexp(1))),
+    # rename b to c: the output pattern names an axis the input lacks
+    rename=attempt(lambda: einops.rearrange(a2, "a b -> a c").shape == (2, 3)),
+    # index: the entries at b = 0, named in the pattern
+    index=attempt(lambda: close(einops.rearrange(a2, "a b -> a", b=0),
+                                a2[:, 0])))
 i_, j_ = dims(2)
 ran["torchdim"] = dict(
     broadcast=close((a2[i_, j_] + cc2[i_]).order(i_, j_), ref_bcast),
@@ -1010,10 +1071,12 @@ display(Markdown("\n".join(rows)))
 
 # %% [markdown]
 # *Run here* says whether the row was executed, and every *yes* and *no* is
-# the result of a check in the cell above; "—" means *not run*. For einops the
-# *no*s record that its names exist only inside one pattern: its results are
-# plain positional arrays, so there is nothing to broadcast, rename or index by
-# name, and its `...` lifts by position. torchdim's dimensions are objects
+# the result of a check in the cell above; "—" means *not run*. einops' names
+# exist only inside one pattern: its results are plain positional arrays. So
+# two arrays named in separate patterns are still added by position (here the
+# shapes (2, 3) and (2,) do not even broadcast), a pattern cannot rename an
+# axis or pick an index of one, while a reduction can be lifted along an axis
+# that its pattern names (`einops.reduce` with a function). torchdim's dimensions are objects
 # rather than names, so renaming has no direct counterpart to check there.
 # PyTorch's own named tensors are no longer accepted by the torch installed
 # here (`names=` raises `TypeError`; *unavailable*). The other systems are not
@@ -1021,7 +1084,8 @@ display(Markdown("\n".join(rows)))
 # abstractions in Scala {cite}`chen2017typesafe`; tsalib, a library of tensor
 # shape annotations {cite}`tsalib`; AxisArrays, arrays with named axes in
 # Julia {cite}`axisarrays`; NamedTensor, named dimensions for PyTorch
-# {cite}`namedtensor`; Dex, array programming with typed indices {cite}`dex`;
+# {cite}`namedtensor`; Dex, whose index sets make array programs
+# parallelism-preserving and differentiable {cite}`dex`;
 # and JAX's named axes for parallel maps {cite}`jax_xmap`.
 # %% [markdown]
 # ## Exercises

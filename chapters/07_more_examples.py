@@ -1264,13 +1264,15 @@ def answer(p_B_given_A, p_A):
 assert nt.exercises.check("7.2", answer)
 
 # %% [markdown]
-# ### Exercise 7.3: one named k-means step
+# ### Exercise 7.3: the k-means objective
 #
-# Given points `X` $\in \reals^{\batch \times \dd}$ and centroids
-# `C` $\in \reals^{\clusters \times \dd}$, return the centroids after one
-# round of assignment and update, using only named operations (no
-# `nt.examples.kmeans`). The checker also gives `C` an extra axis `runs`
-# (several sets of centroids at once).
+# Exercise 3.4 asked for one k-means step; this one asks for the quantity
+# those steps decrease. Given points `X` $\in \reals^{\batch \times \dd}$
+# and centroids `C` $\in \reals^{\clusters \times \dd}$, return the sum,
+# over the points, of the squared distance from each point to its nearest
+# centroid (scikit-learn calls it the inertia), as a named scalar. The checker
+# also gives `C` an extra axis `runs` (several sets of centroids at once, one
+# objective each).
 
 # %%
 def answer(X, C):
@@ -1281,8 +1283,8 @@ nt.exercises.report("7.3", answer)
 
 # %% tags=["hide-cell"]
 def answer(X, C):
-    Q = nt.argmin(nt.norm(C - X, "d"), "clusters")  # one-hot assignments
-    return nt.contract(Q, X, over="batch") / nt.sum(Q, "batch")
+    sq = nt.sum((C - X) ** 2, "d")  # squared distance, point to centroid
+    return nt.sum(nt.min(sq, "clusters"), "batch")
 
 
 assert nt.exercises.check("7.3", answer)

@@ -11,7 +11,9 @@
 # repository, is part of this book's repository:
 # {download}`namedtensor.sty <latex/namedtensor.sty>` (with its
 # {download}`licence <latex/LICENSE-namedtensor.txt>`), and so is a preamble
-# with every macro used in the paper: {download}`preamble.tex <latex/preamble.tex>`.
+# with the paper's notation macros: {download}`preamble.tex <latex/preamble.tex>`
+# (five typesetting helpers of the paper's source are left out; they are listed
+# at the end of the next section).
 #
 # ## The style file
 #
@@ -77,6 +79,19 @@
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
 # $$
+#
+# Five more macros of the paper's source are not in `preamble.tex` and have no
+# counterpart in this book, because they are layout helpers or abbreviations
+# used in one derivation rather than notation:
+#
+# - `\eqby{label}` (the paper's `defs.tex`) puts the number of the equation
+#   that justifies a step above its equals sign, as in §5's derivations;
+# - `\firsteq{...}` (also `defs.tex`) sets the first line of a long
+#   derivation in a box of fixed width and breaks the line after it (the
+#   paper's web version, `web.tex`, makes it do nothing);
+# - `\smseq{X}` for $\nfun{\seq}{softmax} X$, `\qk` for $Q \ndot{\key} K$
+#   and `\attwt` for $\alpha$, the attention weights, are defined in
+#   `calculus.tex` for §5.5's derivative of attention alone.
 #
 # ## The book's macros agree with the paper's
 #

@@ -2,8 +2,9 @@
 # # References
 #
 # The works this book cites. Where the paper cites the same work, the entry
-# follows the authors' own bibliography; the others follow each work's own
-# citation metadata. The paper itself: {cite}`chiang+:2023`, and its first
+# follows the authors' own bibliography, with one correction: their entry for
+# Einstein's 1916 article gives pages 769–880, and the article runs 769–822.
+# The others follow each work's own citation metadata. The paper itself: {cite}`chiang+:2023`, and its first
 # arXiv version, which has the examples of chapter 7: {cite}`chiang+:2021`.
 # The notation throughout the book — $A \ndot{\ax} B$,
 # $\nfun{\seq}{softmax} X$, $\partial f / \partial X^*$ — is theirs;

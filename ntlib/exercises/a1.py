@@ -2,9 +2,28 @@
 
 import math
 
+import torch
+import torch.nn.functional as F
+
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
+
+
+def _pe(n, d):
+    """The positional encoding, entry by entry from the 1-based formula."""
+    P = torch.zeros(n, d, dtype=torch.float64)
+    for pos in range(1, n + 1):
+        for i in range(1, d + 1):
+            P[pos - 1, i - 1] = (math.sin((pos - 1) / 10000 ** ((i - 1) / d)) if i % 2
+                                 else math.cos((pos - 1) / 10000 ** ((i - 2) / d)))
+    return P
+
+
+def _heads(x, W, out):
+    """x (..., seq, layer) and W[heads, layer, out] -> (..., heads, seq, out)."""
+    return torch.einsum("...sl,hlk->...hsk", x, p(W, [], "heads", "layer", out))
 
 
 def _cases_a1_1():
@@ -23,10 +42,13 @@ def _cases_a1_1():
 
 @exercise("A1.1", title="the input layer", cases=_cases_a1_1)
 def ex_a1_1(I, E, *, seq="seq", vocab="vocab", layer="layer"):
-    W = nt.models.embed(I, E, vocab=vocab, layer=layer)   # (E ⊙_vocab I) √|layer|
-    P = nt.models.positional_encoding(nt.shape(I)[seq], nt.shape(E)[layer],
-                                      seq=seq, layer=layer)
-    return W + P
+    # positionally: torch's embedding lookup, scaled, plus the encoding
+    X = extras(dict(I=I), (seq,))
+    ids = nt.positional(I, tuple(X) + (seq,))
+    emb = p(E, [], vocab, layer)
+    d = emb.shape[-1]
+    return named(F.embedding(ids, emb) * math.sqrt(d) + _pe(ids.shape[-1], d),
+                 X + [seq, layer])
 
 
 def _weights(seed, layer, heads, key):
@@ -56,8 +78,15 @@ def _cases_a1_2():
 
 @exercise("A1.2", title="a pre-norm attention sublayer", cases=_cases_a1_2)
 def ex_a1_2(X, WQ, WK, WV, WO, gamma, beta, *, layer="layer"):
-    N = nt.standardize(X, layer) * gamma + beta           # LayerNorm(X)
-    return X + nt.models.self_attention(N, WQ, WK, WV, WO, layer=layer)
+    # positionally: torch's layer_norm and scaled_dot_product_attention
+    E = extras(dict(X=X), ("seq", layer))
+    x = p(X, E, "seq", layer)
+    nx = F.layer_norm(x, (x.shape[-1],), p(gamma, [], layer), p(beta, [], layer),
+                      eps=1e-5)
+    att = F.scaled_dot_product_attention(_heads(nx, WQ, "key"), _heads(nx, WK, "key"),
+                                         _heads(nx, WV, "val"))
+    y = torch.einsum("...hsv,hvl->...sl", att, p(WO, [], "heads", "val", layer))
+    return named(x + y, E + ["seq", layer])
 
 
 def _qk(*args):
@@ -81,16 +110,23 @@ def _cases_a1_3():
           cases=_cases_a1_3)
 def ex_a1_3(X, WQ, WK, *, seq="seq", query="seq'", layer="layer",
             heads="heads", key="key"):
-    Q = nt.contract(WQ, nt.rename(X, {seq: query}), over=layer)
-    K = nt.contract(WK, X, over=layer)
-    M = nt.causal_mask(nt.shape(X)[seq], seq=seq, query=query)
-    scores = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key]) + M
-    return nt.mean(nt.softmax(scores, seq), heads)
+    # positionally: rows are queries, columns keys; a lower-triangular mask
+    E = extras(dict(X=X), (seq, layer))
+    x = p(X, E, seq, layer)
+    q, k = _heads(x, WQ, key), _heads(x, WK, key)        # (..., heads, seq, key)
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (..., heads, seq', seq)
+    n = s.shape[-1]
+    s = s.masked_fill(~torch.ones(n, n, dtype=torch.bool).tril(), -math.inf)
+    return named(torch.softmax(s, -1).mean(-3), E + [query, seq])
 
 
 @exercise("A1.4", title="the shape of the second FFN bias", kind="choice",
           choices={"a": "R^{hidden}", "b": "R^{layer}",
                    "c": "R^{heads x layer}"})
 def ex_a1_4():
-    # b^{l,2} is added to W^{l,2} ⊙_hidden X^1, which lies in R^{layer}
-    return "b"
+    # b^{l,2} is added to W^{l,2} ⊙_hidden X^1: compute that product for one
+    # position and read off its axes
+    W2 = nt.randn(seed=0, hidden=5, layer=3)
+    X1 = nt.randn(seed=1, hidden=5)
+    axes = nt.names(nt.contract(W2, X1, over="hidden"))
+    return {("hidden",): "a", ("layer",): "b", ("heads", "layer"): "c"}[axes]

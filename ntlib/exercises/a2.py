@@ -1,14 +1,21 @@
 """Exercises of Appendix A.2: LeNet's shapes, a stage, the flattening."""
 
+import torch
+import torch.nn.functional as F
+
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
 
 
 @exercise("A2.1", title="the size of layer for 32 x 32 images", kind="value")
 def ex_a2_1():
-    # 32 -conv 5x5-> 28 -pool 2-> 14 -conv 5x5-> 10 -pool 2-> 5; 16 channels
-    return 5 * 5 * 16
+    # run LeNet's two stages positionally on a 32 x 32 image and count
+    x = torch.zeros(1, 1, 32, 32)
+    for c_in, c_out in ((1, 6), (6, 16)):
+        x = F.max_pool2d(F.conv2d(x, torch.zeros(c_out, c_in, 5, 5)), 2)
+    return x.numel()
 
 
 def _stage(seed, c_in, c_out, k, **X):
@@ -31,8 +38,14 @@ def _cases_a2_2():
 
 @exercise("A2.2", title="one convolution stage", cases=_cases_a2_2)
 def ex_a2_2(X, W, b, *, chans="chans"):
-    T = nt.relu(nt.rename(nt.conv2d(X, W, b), {chans + "'": chans}))
-    return nt.max_pool2d(T, 2, 2)
+    # positionally: torch's conv2d, relu and max_pool2d
+    E = extras(dict(X=X), (chans, "height", "width"))
+    x = p(X, E, chans, "height", "width")
+    x = x.reshape(-1, *x.shape[-3:])
+    y = F.max_pool2d(torch.relu(F.conv2d(x, p(W, [], chans + "'", chans, "kh", "kw"),
+                                         p(b, [], chans + "'"))), 2)
+    lead = [nt.shape(X)[a] for a in E]
+    return named(y.reshape(*lead, *y.shape[-3:]), E + [chans, "height", "width"])
 
 
 def _cases_a2_3():
@@ -50,5 +63,8 @@ def _cases_a2_3():
 
 @exercise("A2.3", title="flatten, then the hidden layer", cases=_cases_a2_3)
 def ex_a2_3(X2, W3, b3, *, layer="layer"):
-    X = nt.flatten(X2, ("height", "width", "chans"), layer)
-    return nt.relu(nt.contract(W3, X, over=layer) + b3)
+    # positionally: flatten (height, width, chans) in that order, then linear
+    E = extras(dict(X2=X2), ("height", "width", "chans"))
+    x = p(X2, E, "height", "width", "chans").flatten(-3)
+    y = torch.relu(F.linear(x, p(W3, [], "hidden", layer), p(b3, [], "hidden")))
+    return named(y, E + ["hidden"])

@@ -5,6 +5,7 @@ import torch
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
 
 
 def _a(order=("height", "width")):
@@ -26,13 +27,24 @@ def _cases_0_1():
 
 @exercise("0.1", title="column sums", cases=_cases_0_1)
 def ex_0_1(A, *, height="height"):
-    return nt.sum(A, height)
+    # positionally: the other axes first, then (height, width); sum dim -2
+    E = extras(dict(A=A), (height, "width"))
+    return named(p(A, E, height, "width").sum(-2), E + ["width"])
+
+
+CHOICES_0_2 = {"a": "torch.softmax(At, dim=0)",
+               "b": "torch.softmax(At, dim=1)",
+               "c": "torch.softmax(At, dim=-1)"}
 
 
 @exercise("0.2", title="softmax along height, positionally", kind="choice",
-          choices={"a": "torch.softmax(At, dim=0)",
-                   "b": "torch.softmax(At, dim=1)",
-                   "c": "torch.softmax(At, dim=-1)"})
+          choices=CHOICES_0_2)
 def ex_0_2():
-    # At = nt.positional(A, ("height", "width")): dimension 0 is height
-    return "a"
+    # run each choice on the preface's A; the one that is softmax along height
+    A = _a()
+    At = nt.positional(A, ("height", "width"))
+    want = torch.exp(At) / torch.exp(At).sum(0, keepdim=True)
+    right = [k for k, code in CHOICES_0_2.items()
+             if torch.allclose(eval(code, {"torch": torch, "At": At}), want)]
+    assert len(right) == 1, right
+    return right[0]

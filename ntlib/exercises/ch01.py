@@ -2,9 +2,12 @@
 
 import math
 
+import torch
+
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
 
 
 def _cases_1_1():
@@ -23,8 +26,13 @@ def _cases_1_1():
 
 @exercise("1.1", title="the attention weights", cases=_cases_1_1)
 def ex_1_1(Q, K, *, seq="seq", key="key"):
-    scores = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key])
-    return nt.softmax(scores, seq)
+    # positionally: q (..., seq', key) @ k (..., seq, key)^T, softmax on the last
+    E = extras(dict(Q=Q, K=K), (seq, "seq'", key))
+    many = "seq'" in nt.names(Q)
+    q = p(Q, E, "seq'", key) if many else p(Q, E, key).unsqueeze(-2)
+    k = p(K, E, seq, key)
+    w = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(k.shape[-1]), dim=-1)
+    return named(w, E + ["seq'", seq]) if many else named(w.squeeze(-2), E + [seq])
 
 
 @exercise("1.2", title="which softmax is this?", kind="choice",
@@ -32,9 +40,18 @@ def ex_1_1(Q, K, *, seq="seq", key="key"):
                    "b": "softmax over seq' (the queries), for each key",
                    "c": "softmax over all entries of the score matrix"})
 def ex_1_2():
-    # scores has rows = queries (seq'), columns = keys (seq); dim=0 runs
-    # down the rows, i.e. along the queries
-    return "b"
+    # a score matrix: rows are queries (seq'), columns keys (seq); run
+    # torch.softmax(scores, dim=0) and see which named softmax it equals
+    scores = nt.randn(seed=0, **{"seq'": 3}, seq=4)
+    S = nt.positional(scores, ("seq'", "seq"))
+    got = torch.softmax(S, dim=0)
+    readings = {"a": nt.softmax(scores, "seq"), "b": nt.softmax(scores, "seq'"),
+                "c": nt.tensor(torch.softmax(S.flatten(), 0).reshape(S.shape),
+                               ("seq'", "seq"))}
+    right = [k for k, v in readings.items()
+             if torch.allclose(nt.positional(v, ("seq'", "seq")), got)]
+    assert len(right) == 1, right
+    return right[0]
 
 
 def _cases_1_3():
@@ -56,10 +73,11 @@ def _cases_1_3():
 
 @exercise("1.3", title="attention over an image", cases=_cases_1_3)
 def ex_1_3(Q, K, V, *, height="height", width="width", key="key"):
-    scores = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key])
-    # one softmax over all pixels: flatten the two axes into one, and back
-    s = nt.flatten(scores, (height, width), "pixel")
-    alpha = nt.unflatten(nt.softmax(s, "pixel"),
-                         "pixel", {height: nt.shape(K)[height],
-                                   width: nt.shape(K)[width]})
-    return nt.contract(alpha, V, over=(height, width))
+    # positionally: the pixels flattened into one dimension of length h*w
+    E = extras(dict(Q=Q, K=K, V=V), (height, width, key, "val"))
+    k = p(K, E, height, width, key).flatten(-3, -2)
+    v = p(V, E, height, width, "val").flatten(-3, -2)
+    q = p(Q, E, key)
+    s = (k @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(k.shape[-1])
+    a = torch.softmax(s, -1)
+    return named((a.unsqueeze(-2) @ v).squeeze(-2), E + ["val"])

@@ -9,8 +9,11 @@ from . import exercise
 
 @exercise("2.1", title="the paper's indices in code", kind="value")
 def ex_2_1():
-    # the paper's A_{height(2), width(3)}: positions count from 1 there
-    return {"height": 1, "width": 2}
+    # the 1-based A_{height(2), width(3)} of the running example is 9: find
+    # the (unique) 0-based record of the 9 by searching the positional data
+    A = torch.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]])
+    (h, w), = (A == 9).nonzero().tolist()
+    return {"height": h, "width": w}
 
 
 def _cases_2_2():
@@ -28,9 +31,13 @@ def _cases_2_2():
 
 @exercise("2.2", title="the union of two shapes", cases=_cases_2_2)
 def ex_2_2(S, T):
-    if not nt.compatible(S, T):
-        return None
-    return {**S, **T}
+    # written out, without nt.compatible: a shared name must have one size
+    for a in S:
+        if a in T and T[a] != S[a]:
+            return None
+    out = dict(S)
+    out.update(T)
+    return out
 
 
 def _cases_2_3():
@@ -49,17 +56,27 @@ def _cases_2_3():
 
 @exercise("2.3", title="a tensor is a function of records", cases=_cases_2_3)
 def ex_2_3(X, r):
-    for ax, i in r.items():
-        X = nt.index(X, ax, i)
-    return float(nt.positional(X, ()))
+    # positionally: read X in the record's order, then index with a tuple
+    return float(nt.positional(X, tuple(r))[tuple(r.values())])
+
+
+CHOICES_2_4 = {
+    "a": 'nt.tensor([[1., 2.], [3., 4.]], ("seq", "seq"))',
+    "b": 'nt.positional(A, ("width", "height"))',
+    "c": 'nt.index(A, "width", 2)',
+}
 
 
 @exercise("2.4", title="which of these raises AxisError?", kind="choice",
-          choices={
-              "a": 'nt.tensor([[1., 2.], [3., 4.]], ("seq", "seq"))',
-              "b": 'nt.positional(A, ("width", "height"))',
-              "c": 'nt.index(A, "width", 2)',
-          })
+          choices=CHOICES_2_4)
 def ex_2_4():
-    # a shape is a set of axes with distinct names; b and c are fine
-    return "a"
+    # run each choice on the running A; the one that raises AxisError
+    A = nt.tensor([[3., 1., 4.], [1., 5., 9.], [2., 6., 5.]], ("height", "width"))
+    raised = []
+    for key, code in CHOICES_2_4.items():
+        try:
+            eval(code, {"nt": nt, "A": A})
+        except nt.AxisError:
+            raised.append(key)
+    assert len(raised) == 1, raised
+    return raised[0]

@@ -1,8 +1,12 @@
 """Exercises of chapter 3: contraction, softmax, renaming, a k-means step."""
 
+import torch
+import torch.nn.functional as F
+
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
 
 
 def _cases_3_1():
@@ -24,7 +28,9 @@ def _cases_3_1():
 
 @exercise("3.1", title="a batched bilinear form", cases=_cases_3_1)
 def ex_3_1(x, A, y, *, height="height", width="width"):
-    return nt.contract(x, A, y, over=(height, width))
+    E = extras(dict(x=x, A=A, y=y), (height, width))
+    return named(torch.einsum("...h,...hw,...w->...", p(x, E, height),
+                              p(A, E, height, width), p(y, E, width)), E)
 
 
 def _cases_3_2():
@@ -39,8 +45,11 @@ def _cases_3_2():
 
 @exercise("3.2", title="softmax over two axes at once", cases=_cases_3_2)
 def ex_3_2(X, *, height="height", width="width"):
-    Z = nt.exp(X - nt.max(X, (height, width)))
-    return Z / nt.sum(Z, (height, width))
+    # positionally: flatten (height, width), torch.softmax, reshape back
+    E = extras(dict(X=X), (height, width))
+    x = p(X, E, height, width)
+    return named(torch.softmax(x.flatten(-2), -1).reshape(x.shape),
+                 E + [height, width])
 
 
 def _cases_3_3():
@@ -55,7 +64,9 @@ def _cases_3_3():
 @exercise("3.3", title="a positional snippet, by name", cases=_cases_3_3)
 def ex_3_3(X, *, seq="seq", layer="layer"):
     # positionally, with X stored (seq, layer): X @ X.T
-    return nt.contract(X, nt.rename(X, {seq: seq + "'"}), over=layer)
+    E = extras(dict(X=X), (seq, layer))
+    x = p(X, E, seq, layer)
+    return named(x @ x.transpose(-1, -2), E + [seq, seq + "'"])
 
 
 def _centres(X, k, seed):
@@ -79,5 +90,10 @@ def _cases_3_4():
 
 @exercise("3.4", title="one step of k-means", cases=_cases_3_4)
 def ex_3_4(X, C, *, batch="batch", d="d", clusters="clusters"):
-    Q = nt.argmin(nt.norm(C - X, d), clusters)      # one-hot assignments
-    return nt.contract(Q, X, over=batch) / nt.sum(Q, batch)
+    # positionally: torch.cdist for the distances, one_hot for the assignment
+    E = extras(dict(X=X, C=C), (batch, d, clusters))
+    x, c = p(X, E, batch, d), p(C, E, clusters, d)
+    x = x + torch.zeros_like(c[..., :1, :1])      # c's leading axes too
+    q = F.one_hot(torch.cdist(x, c).argmin(-1), c.shape[-2]).double()
+    return named((q.transpose(-1, -2) @ x) / q.sum(-2).unsqueeze(-1),
+                 E + [clusters, d])

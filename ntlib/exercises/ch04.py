@@ -3,10 +3,12 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
 
 _L = "layer'"
 
@@ -30,8 +32,11 @@ def _cases_4_1():
 
 @exercise("4.1", title="a fully connected layer with tanh", cases=_cases_4_1)
 def ex_4_1(x, W, b, *, layer="layer"):
-    y = nt.tanh(nt.contract(W, x, over=layer) + b)
-    return nt.rename(y, {layer + "'": layer})
+    # positionally: torch's linear layer, then tanh
+    E = extras(dict(x=x, W=W, b=b), (layer, layer + "'"))
+    y = torch.tanh(F.linear(p(x, E, layer), p(W, [], layer + "'", layer),
+                            p(b, [], layer + "'")))
+    return named(y, E + [layer])
 
 
 def _qkv(seed, n, key=3, val=2, **extra):
@@ -54,12 +59,16 @@ def _cases_4_2():
 @exercise("4.2", title="attention with a sliding-window mask",
           cases=_cases_4_2)
 def ex_4_2(Q, K, V, w, *, seq="seq", query="seq'"):
-    n = nt.shape(K)[seq]
-    i = torch.arange(n).reshape(n, 1)           # key positions (seq)
-    j = torch.arange(n).reshape(1, n)           # query positions (seq')
-    allowed = (i <= j) & (i > j - w)
-    M = torch.zeros(n, n, dtype=torch.float64).masked_fill(~allowed, -math.inf)
-    return nt.attention(Q, K, V, nt.tensor(M, (seq, query)), seq=seq)
+    # positionally: torch's scaled_dot_product_attention with a Boolean mask
+    # (rows are queries j, columns keys i; allowed where j - w < i <= j)
+    E = extras(dict(Q=Q, K=K, V=V), (seq, query, "key", "val"))
+    q, k = p(Q, E, query, "key"), p(K, E, seq, "key")
+    v = p(V, E, seq, "val")
+    n = k.shape[-2]
+    allowed = torch.tensor([[j - w < i <= j for i in range(n)]
+                            for j in range(n)])
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    return named(out, E + [query, "val"])
 
 
 def _cases_4_3():
@@ -76,9 +85,11 @@ def _cases_4_3():
 
 @exercise("4.3", title="average pooling in two dimensions", cases=_cases_4_3)
 def ex_4_3(X, kh, kw, *, height="height", width="width"):
-    P = nt.pool(nt.pool(X, kh, seq=height, kernel="kh"),
-                kw, seq=width, kernel="kw")
-    return nt.mean(P, ("kh", "kw"))
+    # positionally: torch's avg_pool2d over the last two dimensions
+    E = extras(dict(X=X), (height, width))
+    x = p(X, E, height, width)
+    y = F.avg_pool2d(x.reshape(-1, 1, *x.shape[-2:]), (kh, kw))
+    return named(y.reshape(*x.shape[:-2], *y.shape[-2:]), E + [height, width])
 
 
 def _cases_4_4():
@@ -96,4 +107,8 @@ def _cases_4_4():
 
 @exercise("4.4", title="RMS normalization", cases=_cases_4_4)
 def ex_4_4(X, gamma, *, layer="layer", eps=1e-5):
-    return X / (nt.mean(X * X, layer) + eps) ** 0.5 * gamma
+    # positionally: torch's rms_norm over the last dimension
+    E = extras(dict(X=X, gamma=gamma), (layer,))
+    x = p(X, E, layer)
+    return named(F.rms_norm(x, (x.shape[-1],), p(gamma, [], layer), eps=eps),
+                 E + [layer])

@@ -1,13 +1,25 @@
 """Exercises of chapter 5: differentials and derivatives by the rules of §5.
 
-Every reference answer is written with the rules, not with autograd; the
-tests (tests/test_calculus.py) check each one against ``nt.calculus.differential``
-or ``nt.calculus.derivative``, which use torch's automatic differentiation.
+The reader derives each answer with the rules; the reference answers the
+checker compares with are computed the other way, positionally with torch's
+automatic differentiation (``torch.func.jvp`` and
+``torch.autograd.functional.jacobian``).
+The tests (tests/test_calculus.py) check each reference against the rules'
+formula written by name.
 """
+
+import torch
 
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
+
+
+def _jvp(f, x, h):
+    """The differential of positional ``f`` at ``x`` in direction ``h``
+    (forward mode, as the chapter's ``calc.differential`` uses it)."""
+    return torch.func.jvp(f, (x,), (h,))[1]
 
 
 def _xh(seed, **sizes):
@@ -35,13 +47,15 @@ def _cases_ax():
 @exercise("5.1", title="the differential of X ⊙ X", cases=_cases_d)
 def ex_5_1(X, H):
     """∂(X ⊙ X) = X ⊙ ∂X + ∂X ⊙ X = 2 X ⊙ H (product rule)."""
-    return 2 * X * H
+    E = extras(dict(X=X, H=H), ())
+    return named(_jvp(lambda x: x * x, p(X, E), p(H, E)), E)
 
 
 @exercise("5.2", title="the differential of a squared norm", cases=_cases_d)
 def ex_5_2(X, H, *, d="d"):
     """∂(X ⊙_d X) = X ⊙_d ∂X + ∂X ⊙_d X = 2 X ⊙_d H (contraction rule)."""
-    return 2 * nt.contract(X, H, over=d)
+    E = extras(dict(X=X, H=H), (d,))
+    return named(_jvp(lambda x: (x * x).sum(-1), p(X, E, d), p(H, E, d)), E)
 
 
 @exercise("5.3", title="the derivative of an elementwise function",
@@ -51,8 +65,9 @@ def ex_5_3(X, H):
 
     (H is not needed: the derivative depends on X alone.)
     """
-    s = nt.sigmoid(X)
-    return s * (1 - s) * nt.calculus.identity_like(X)
+    E = extras(dict(X=X), ())
+    J = torch.autograd.functional.jacobian(torch.sigmoid, p(X, E))
+    return named(J, E + [a + "*" for a in E])
 
 
 @exercise("5.4", title="the differential of log-softmax", cases=_cases_ax)
@@ -61,7 +76,9 @@ def ex_5_4(X, H, *, ax="ax"):
 
     By the softmax differential this is H − softmax_ax X ⊙_ax H.
     """
-    return H - nt.contract(nt.softmax(X, ax), H, over=ax)
+    E = extras(dict(X=X, H=H), (ax,))
+    return named(_jvp(lambda x: torch.log_softmax(x, -1), p(X, E, ax),
+                      p(H, E, ax)), E + [ax])
 
 
 def _cases_att():
@@ -83,7 +100,13 @@ def _cases_att():
           cases=_cases_att)
 def ex_5_5(Q, K, V, H, *, key="key", seq="seq"):
     """∂Att(Q, K; H) in K: V ⊙_seq (α ⊙ (Q ⊙_key H − α ⊙_seq (Q ⊙_key H)))."""
-    alpha = nt.softmax(nt.contract(Q, K, over=key), seq)
-    dS = nt.contract(Q, H, over=key)
-    return nt.contract(V, alpha * (dS - nt.contract(alpha, dS, over=seq)),
-                       over=seq)
+    E = extras(dict(Q=Q, K=K, V=V, H=H), (key, seq, "val"))
+    q = p(Q, E, key).unsqueeze(-1)                       # (..., key, 1)
+    v = p(V, E, seq, "val")
+
+    def att(k):                                          # k: (..., seq, key)
+        alpha = torch.softmax((k @ q).squeeze(-1), -1)   # (..., seq)
+        return (alpha.unsqueeze(-2) @ v).squeeze(-2)     # (..., val)
+    k, h = p(K, E, seq, key), p(H, E, seq, key)
+    k, h = (t.expand(*q.shape[:-2], *t.shape[-2:]).contiguous() for t in (k, h))
+    return named(_jvp(att, k, h), E + ["val"])

@@ -7,6 +7,7 @@ import torch
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
 
 
 def _t(seed, **sizes):
@@ -31,7 +32,9 @@ def _cases_6_1():
 @exercise("6.1", title="An einsum string as a named contraction",
           cases=_cases_6_1)
 def ex_6_1(X, W, *, layer="layer"):
-    return nt.contract(X, W, over=layer)
+    # positionally: every other axis broadcast in front, layer last, summed
+    E = extras(dict(X=X, W=W), (layer,))
+    return named(torch.einsum("...l,...l->...", p(X, E, layer), p(W, E, layer)), E)
 
 
 # --------------------------------------------------------------------------
@@ -49,7 +52,10 @@ def _cases_6_2():
 
 @exercise("6.2", title="A SQL query as a named contraction", cases=_cases_6_2)
 def ex_6_2(X, W, *, layer="layer", out="out"):
-    return nt.rename(nt.contract(W, X, over=layer), {out: layer})
+    # positionally: W (out, layer) times the column x (layer, 1)
+    E = extras(dict(X=X, W=W), (layer, out))
+    y = p(W, E, out, layer) @ p(X, E, layer).unsqueeze(-1)
+    return named(y.squeeze(-1), E + [layer])
 
 
 # --------------------------------------------------------------------------
@@ -78,8 +84,11 @@ def _cases_6_3():
 @exercise("6.3", title="Masked attention weights from index notation",
           cases=_cases_6_3)
 def ex_6_3(Q, K, M, *, seq="seq", key="key"):
-    scores = nt.contract(Q, K, over=key) / math.sqrt(nt.shape(K)[key])
-    return nt.softmax(scores + M, seq)
+    # positionally: rows are queries (seq'), columns keys (seq)
+    E = extras(dict(Q=Q, K=K, M=M), (seq, "seq'", key))
+    q, k = p(Q, E, "seq'", key), p(K, E, seq, key)
+    s = q @ k.transpose(-1, -2) / math.sqrt(k.shape[-1]) + p(M, E, "seq'", seq)
+    return named(torch.softmax(s, -1), E + ["seq'", seq])
 
 
 # --------------------------------------------------------------------------
@@ -96,4 +105,14 @@ CHOICES_6_4 = {
 @exercise("6.4", title="Which mistake is caught?", kind="choice",
           choices=CHOICES_6_4)
 def ex_6_4():
-    return "c"
+    # run each choice on Q[batch, seq', key] and K[batch, seq, key]
+    Q = _t(31, batch=2, **{"seq'": 3}, key=4)
+    K = _t(32, batch=2, seq=3, key=4)
+    raised = []
+    for key, code in CHOICES_6_4.items():
+        try:
+            eval(code, {"nt": nt, "Q": Q, "K": K})
+        except nt.AxisError:
+            raised.append(key)
+    assert len(raised) == 1, raised
+    return raised[0]

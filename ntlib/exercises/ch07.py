@@ -5,6 +5,7 @@ import torch
 import ntlib as nt
 
 from . import exercise
+from ._positional import extras, named, p
 
 f64 = torch.float64
 
@@ -31,13 +32,21 @@ def _bayes_cases():
 
 @exercise("7.1", title="the marginal p(B)", cases=_bayes_cases)
 def ex_7_1(p_B_given_A, p_A):
-    return nt.contract(p_B_given_A, p_A, over="A")
+    # positionally: the row vector p(A) times the matrix p(B | A)[A, B]
+    E = extras(dict(p_B_given_A=p_B_given_A, p_A=p_A), ("A", "B"))
+    y = p(p_A, E, "A").unsqueeze(-2) @ p(p_B_given_A, E, "A", "B")
+    return named(y.squeeze(-2), E + ["B"])
 
 
 @exercise("7.2", title="Bayes' rule by name", cases=_bayes_cases)
 def ex_7_2(p_B_given_A, p_A):
-    joint = p_B_given_A * p_A
-    return joint / nt.sum(joint, "A")
+    # positionally, in log space: log p(A | B) = log p(B | A) + log p(A)
+    # - logsumexp over A
+    E = extras(dict(p_B_given_A=p_B_given_A, p_A=p_A), ("A", "B"))
+    log_joint = (torch.log(p(p_B_given_A, E, "A", "B"))
+                 + torch.log(p(p_A, E, "A")).unsqueeze(-1))
+    return named(torch.exp(log_joint - torch.logsumexp(log_joint, -2, keepdim=True)),
+                 E + ["A", "B"])
 
 
 def _kmeans_cases():
@@ -53,10 +62,14 @@ def _kmeans_cases():
             ("an extra axis 'runs' of C to lift over", case(3, 15, 2, 3, runs=2))]
 
 
-@exercise("7.3", title="one named k-means step", cases=_kmeans_cases)
+@exercise("7.3", title="the k-means objective", cases=_kmeans_cases)
 def ex_7_3(X, C):
-    Q = nt.argmin(nt.norm(C - X, "d"), "clusters")
-    return nt.contract(Q, X, over="batch") / nt.sum(Q, "batch")
+    # positionally: the squared distance from each point to its nearest
+    # centroid (torch.cdist), summed over the points
+    E = extras(dict(X=X, C=C), ("batch", "d", "clusters"))
+    x, c = p(X, E, "batch", "d"), p(C, E, "clusters", "d")
+    x = x + torch.zeros_like(c[..., :1, :1])      # c's leading axes too
+    return named((torch.cdist(x, c) ** 2).min(-1).values.sum(-1), E)
 
 
 def _message_cases():
@@ -71,5 +84,7 @@ def _message_cases():
 
 @exercise("7.4", title="a factor-to-variable message", cases=_message_cases)
 def ex_7_4(F, m):
-    msg = nt.contract(F, m, over="b")
-    return msg / nt.sum(msg, "a")
+    # positionally: the matrix F[a, b] times the column m[b], then normalised
+    E = extras(dict(F=F, m=m), ("a", "b"))
+    msg = (p(F, E, "a", "b") @ p(m, E, "b").unsqueeze(-1)).squeeze(-1)
+    return named(msg / msg.sum(-1, keepdim=True), E + ["a"])
