@@ -269,7 +269,8 @@ def built_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "--warningiserror", "--keep-going"],
+        [str(jb), "build", str(ROOT), "--path-output", str(out), "--warningiserror", "--nitpick",
+         "--keep-going"],
         capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     html = out / "_build" / "html"
@@ -597,14 +598,19 @@ def test_no_page_logs_a_console_error(rendered):
     assert not problems, "\n".join(problems[:20])
 
 
-def test_every_page_links_the_pdf_edition(rendered, built_book):
-    missing = [rel for rel, m in rendered[DESKTOP].items() if not m["pdf"]]
-    assert not missing, f"no link to ntn-book.pdf on {missing}"
+def test_every_page_links_the_pdf_edition_when_it_exists(rendered, built_book):
+    """With the PDF built, every page links it and the link works; without
+    it (make book alone) no page has a dead link to it."""
     if (built_book / "ntn-book.pdf").exists():
+        missing = [rel for rel, m in rendered[DESKTOP].items() if not m["pdf"]]
+        assert not missing, f"no link to ntn-book.pdf on {missing}"
         assert rendered["pdf_status"] == 200
-    elif os.environ.get("BOOK_PDF"):
-        pytest.fail("BOOK_PDF is set but the HTML build did not copy the PDF "
-                    "(_ext/book_html.py copies _build/latex/ntn-book.pdf)")
+    else:
+        if os.environ.get("BOOK_PDF"):
+            pytest.fail("BOOK_PDF is set but the HTML build did not copy the PDF "
+                        "(_ext/book_html.py copies _build/latex/ntn-book.pdf)")
+        dead = [rel for rel, m in rendered[DESKTOP].items() if m["pdf"]]
+        assert not dead, f"dead links to ntn-book.pdf (not built) on {dead[:5]}"
 
 
 def test_treescope_pictures_render_with_axis_names(rendered):
@@ -776,3 +782,57 @@ def test_setup_cell_says_what_to_install_when_ntlib_is_missing():
         assert any(line.startswith(f"ModuleNotFoundError: {says}") for line in last), proc.stderr
         assert "pip install -e '.[chapters]'" in proc.stderr and "make lab" in proc.stderr
         assert proc.stderr.count("Traceback") == 1, "no chained traceback"
+
+
+# --------------------------------------------------------------------------
+# the reference part links other projects' types offline (make book uses -n)
+
+def test_stored_inventories_are_what_the_table_makes():
+    """_ext/inventories/*.inv are tools/inventories.py's output (rerun it after
+    editing its table), and _config.yml's intersphinx_mapping reads them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("inventories", ROOT / "tools" / "inventories.py")
+    inv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inv)
+    for path, data in inv.files().items():
+        assert path.is_file() and path.read_bytes() == data, \
+            f"{path.relative_to(ROOT)} is stale: run python tools/inventories.py"
+    mapping = CONFIG["sphinx"]["config"]["intersphinx_mapping"]
+    for name, (url, _, _) in inv.INVENTORIES.items():
+        assert mapping[name] == [url, f"_ext/inventories/{name}.inv"], name
+    assert all("://" not in local for _, local in mapping.values()), "no download at build"
+
+
+# --------------------------------------------------------------------------
+# raw LaTeX on the page: a Markdown line inside $...$ that starts like a list
+# item, a heading or a quote ("+ K \ndot..." in chapter 5) is parsed as one,
+# and the formula is shown as its source
+
+def _lines_breaking_inline_math(text):
+    bad, inside = [], False
+    for k, line in enumerate(text.split("\n"), 1):
+        if not line.startswith("#"):
+            inside = False
+            continue
+        body = line[2:] if line.startswith("# ") else line[1:]
+        if not body.strip():
+            inside = False
+            continue
+        if inside and re.match(r"\s*([+*-]\s|\d+[.)]\s|>|#)", body):
+            bad.append(f"{k}: {body.strip()[:70]}")
+        if len(re.findall(r"(?<!\\)\$", body.replace("$$", ""))) % 2:
+            inside = not inside
+    return bad
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_no_line_of_a_formula_starts_like_markdown(path):
+    bad = _lines_breaking_inline_math(path.read_text())
+    assert not bad, f"inline math continued on a line Markdown reads as a block: {bad}"
+
+
+def test_the_math_line_check_can_fail():
+    src = "# A sum: $\\partial S = Q \\ndot{\\key} \\partial K\n# + K \\ndot{\\key} H$.\n"
+    assert _lines_breaking_inline_math(src) == ["2: + K \\ndot{\\key} H$."]
+    assert not _lines_breaking_inline_math(src.replace("K\n# + K", "K +\n# K"))
