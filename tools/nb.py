@@ -126,9 +126,11 @@ def set_repository(url: str) -> None:
     for path in sorted(CHAPTERS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         head = [_macro_cell(), _setup_cell()]
+        # the set-up cell ran first and printed nothing: it keeps its count
+        head[1].execution_count = 1
         body = [c for c in nb.cells if not _is_head(c)]
-        old = [c.source for c in nb.cells if _is_head(c)]
-        if old == [c.source for c in head]:
+        old = [(c.source, c.get("execution_count")) for c in nb.cells if _is_head(c)]
+        if old == [(c.source, c.get("execution_count")) for c in head]:
             continue
         nb.cells = head + body
         _stable_ids(nb)
