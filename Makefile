@@ -11,19 +11,30 @@ STAMP := $(VENV)/.installed
 # a second venv for the newest torch (make test-newest-torch)
 NEWEST_VENV ?= .venv-newest
 
-.PHONY: book pdf test test-meta test-perturbed test-newest-torch test-gpu install browser latex bench lab clean
+.PHONY: book pdf test test-installed test-meta test-perturbed test-newest-torch test-gpu install browser latex bench lab clean
 
+# -n (nitpicky): every type in the reference part's signatures resolves (other
+# projects' types through the inventories in _ext/inventories/).
+# REPO=https://github.com/OWNER/NAME sets the repository the book is published
+# from first (README, *Publishing*): _config.yml's repository.url, which the
+# Colab and repository buttons use, and every notebook's set-up cell.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+ifdef REPO
+	$(BIN)/python tools/nb.py repo "$(REPO)"
+endif
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "book: open _build/html/index.html"
+	@test -f _build/html/ntn-book.pdf || echo "book: no PDF edition in it (no page links one): make pdf builds it and adds the links"
 
 # The PDF edition: the whole book through Jupyter Book's LaTeX builder
 # (xelatex; the paper's macros come from _config.yml via _ext/pdf_edition.py).
 # Writes _build/latex/ntn-book.pdf and, when the HTML book is built, copies it
 # next to it (the HTML's download menu links to it).
+# The HTML pages link the PDF only when it exists (_ext/book_html.py): an
+# HTML book already built is built again (--all), with the links and the copy.
 pdf: $(STAMP) latex
-	$(BIN)/jupyter-book build . --builder pdflatex --warningiserror --keep-going
-	test ! -d _build/html || cp _build/latex/ntn-book.pdf _build/html/ntn-book.pdf
+	$(BIN)/jupyter-book build . --builder pdflatex --warningiserror --nitpick --keep-going
+	test ! -d _build/html || $(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "pdf: _build/latex/ntn-book.pdf"
 
 # mypy first: ntlib's annotations (settings in pyproject.toml's [tool.mypy]),
@@ -32,6 +43,13 @@ test: $(STAMP) browser
 	$(BIN)/python -m mypy
 	$(BIN)/python -m ruff check
 	$(BIN)/python -m pytest
+
+# Every chapter as Google Colab runs it: a wheel built from the tree, installed
+# into a fresh venv with only what ntlib[chapters] declares, the notebooks
+# copied elsewhere and executed there (tests/test_installed.py; about 4
+# minutes, once in .ci/run: not part of make test, which CI runs twice).
+test-installed: $(STAMP)
+	BOOK_INSTALLED=1 $(BIN)/python -m pytest tests/test_installed.py
 
 # The meta device (shapes only, no values): every public function of the
 # table in tests/public_api.py on meta, the models forward, loss and backward,

@@ -12,10 +12,11 @@
   colour mode from the template variable ``default_mode``, empty unless set, and logged "Got invalid
   theme mode" when a reader had never chosen one; it is set to ``auto`` (the
   mode the theme then fell back to).
-- **The PDF edition.**  Every page's header gets a link to ``ntn-book.pdf``
-  at the root of the HTML output (a book icon, and an entry in the download
-  menu); after the build the PDF made by ``make pdf``
-  (``_build/latex/ntn-book.pdf``) is copied there when it exists.
+- **The PDF edition.**  When ``make pdf`` has made the PDF
+  (``_build/latex/ntn-book.pdf``), every page's header gets a link to
+  ``ntn-book.pdf`` at the root of the HTML output (a book icon, and an entry
+  in the download menu) and after the build the PDF is copied there.  Without
+  it no page links it (no dead link); ``make book`` says how to get it.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _default_mode(app, config):
 
 def _pdf_buttons(app, pagename, templatename, context, doctree):
     buttons = context.get("header_buttons")
-    if buttons is None:
-        return
+    if buttons is None or built_pdf(app) is None:
+        return          # no PDF, no link (make book says how to get one)
     url = context["pathto"](PDF_NAME, 1)
     tip = "The whole book as a PDF"
     for group in buttons:

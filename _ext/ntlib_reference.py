@@ -35,6 +35,7 @@ import inspect
 import pkgutil
 import re
 import types
+import typing
 from pathlib import Path
 
 from docutils import nodes
@@ -351,8 +352,49 @@ def _link_code(app, pagename, templatename, context, doctree):
     context["body"] = _CODE_NAME.sub(link, body)
 
 
+# --------------------------------------------------------------------------
+# types in signatures that have no entry of their own (make book builds with
+# -n, so every type in a signature resolves or is named here)
+
+# an annotation's name inside ntlib -> the object it stands for in another
+# project's documentation (through the stored inventories, tools/inventories.py)
+EXTERNAL = {"ntlib.testing.SearchStrategy": "hypothesis.strategies.SearchStrategy"}
+# what nt.show and nt.source return: text with a rich display, described in
+# the entries of those two functions; shown as its name, without a link
+UNLINKED = {"ntlib.display.Pretty", "ntlib.display.Source"}
+
+
+def _signature_types(app, env, node, contnode):
+    """Resolve or plainly show the types of ntlib's signatures that have no
+    entry: a TypeVar (``F`` in ``Callable[[F], F]``) is shown as its name,
+    an alias of EXTERNAL links to the other project's documentation."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    if target in EXTERNAL:
+        from sphinx.ext import intersphinx
+
+        alias = node.deepcopy()
+        alias["reftarget"] = EXTERNAL[target]
+        return intersphinx.missing_reference(app, env, alias, contnode)
+    if target in UNLINKED:
+        return contnode
+    module, _, attr = target.rpartition(".")
+    if not module.startswith(PACKAGE):
+        return None
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return None
+    if isinstance(obj, typing.TypeVar):
+        return contnode
+    return None
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.autodoc")
+    app.setup_extension("sphinx.ext.intersphinx")
+    app.connect("missing-reference", _signature_types)
     # before sphinx-external-toc reads _toc.yml (its glob takes the pages)
     app.connect("config-inited", _generate, priority=100)
     app.connect("autodoc-process-docstring", _process_docstring)

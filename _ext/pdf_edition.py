@@ -64,6 +64,14 @@ _FALLBACK = {
 }
 _MATH_FIXES = r"""
 \AtBeginDocument{\renewcommand{\setminus}{\mathbin{\backslash}}}
+\usepackage{etoolbox}
+\makeatletter
+% room in the contents for the appendices' numbers (A.1, A.1.10)
+\renewcommand{\sphinxtableofcontentshook}{%
+  \renewcommand*\l@section{\@dottedtocline{1}{1.5em}{3.4em}}%
+  \renewcommand*\l@subsection{\@dottedtocline{2}{4.9em}{4.2em}}%
+  \patchcmd{\l@chapter}{1.5em}{2.4em}{}{}}
+\makeatother
 """
 
 _PREAMBLE_HEAD = r"""
@@ -113,8 +121,119 @@ def _numbers_as_in_html(app):
         app.config["numfig_secnum_depth"] = 1
 
 
+class LongTablesWrap(SphinxPostTransform):
+    """A table of more than LONG rows or TEXT characters (the preface's
+    cheat-sheet and map of the paper, the performance record) breaks across
+    pages (longtable), and
+    its columns get widths from their text, so that cells wrap inside the
+    text block: Sphinx's default for such a table, one unbreakable box with
+    ``l`` columns, printed over the footer and clipped the right-hand column."""
+
+    default_priority = 400
+    builders = ("latex",)
+    LONG = 12       # rows; or a table of more than TEXT characters
+    TEXT = 600
+    LINE = 100      # about the characters of a line of the text block
+    SHORT = 12      # a cell this short is not broken
+
+    @classmethod
+    def widths(cls, rows, n):
+        """Column widths (in hundredths of the line): each column first gets
+        its longest word, or its longest cell of at most SHORT characters (so
+        "v1 §3.1.6", "Ch. 4" and "differential" stay whole), then the rest of
+        the line goes to the columns in proportion to their text."""
+        words = [0] * n
+        total = [0] * n
+        for row in rows:
+            for k, entry in enumerate(e for e in row.children if isinstance(e, nodes.entry)):
+                if k < n:
+                    text = " ".join(entry.astext().split())
+                    # a short cell ("v1 §3.1.6", "Ch. 4") is kept on one line
+                    whole = [len(text)] if len(text) <= cls.SHORT else []
+                    words[k] = max([words[k]] + whole + [len(w) for w in text.split()])
+                    total[k] += len(text)
+        base = [w + 2 for w in words]
+        rest = max(0, cls.LINE - sum(base))
+        weight = sum(total) or 1
+        return [max(1, round(b + rest * t / weight)) for b, t in zip(base, total)]
+
+    def run(self, **kwargs):
+        for table in list(self.document.findall(nodes.table)):
+            rows = list(table.findall(nodes.row))
+            tgroup = next(iter(table.findall(nodes.tgroup)), None)
+            if tgroup is None or (len(rows) <= self.LONG and len(table.astext()) <= self.TEXT):
+                continue
+            specs = [c for c in tgroup.children if isinstance(c, nodes.colspec)]
+            for spec, w in zip(specs, self.widths(rows, len(specs))):
+                spec["colwidth"] = w
+            for cls in ("longtable", "colwidths-given"):
+                if cls not in table["classes"]:
+                    table["classes"].append(cls)
+
+
+# --------------------------------------------------------------------------
+# the .tex file, after Sphinx wrote it and before latexmk runs
+
+_APPENDIX_TITLE = re.compile(r"\\chapter\{Appendix ([A-Z](?:\.\d+)?): (.)([^}]*)\}")
+
+
+def appendices_and_bibliography(tex: str) -> str:
+    """The appendices lettered as the book names them, and the bibliography
+    in the References chapter.
+
+    - ``\\appendix`` after ``\\part{Appendices}``: a chapter "Appendix A.1:
+      the Transformer" is numbered A.1 (``\\thechapter``) and titled "The
+      Transformer" (the heading reads "Appendix A.1"), not "8 Appendix A.1: ...";
+    - the References chapter is unnumbered and holds the list itself, which
+      Sphinx puts at the very end of the book (after the reference part, 54
+      pages later), under a heading of its own.
+    """
+    start = tex.find("\\part{Appendices}")
+    end = tex.find("\\part{", start + 1) if start >= 0 else -1
+    if start < 0:
+        return tex
+    if end < 0:
+        end = tex.find("\\end{document}")
+    head, part, tail = tex[:start], tex[start:end], tex[end:]
+    part = part.replace("\\part{Appendices}", "\\part{Appendices}\n\\appendix", 1)
+    part = _APPENDIX_TITLE.sub(
+        lambda m: f"\\renewcommand{{\\thechapter}}{{{m.group(1)}}}"
+                  f"\\chapter{{{m.group(2).upper()}{m.group(3)}}}", part)
+    bib = re.search(r"\\begin\{sphinxthebibliography\}.*?\\end\{sphinxthebibliography\}\n",
+                    tail, re.S)
+    ref = part.find("\\chapter{References}")
+    if bib and ref >= 0:
+        tail = tail[:bib.start()] + tail[bib.end():]
+        part = (part[:ref]
+                + "\\chapter*{References}\\addcontentsline{toc}{chapter}{References}"
+                  "\\markboth{References}{References}"
+                + part[ref + len("\\chapter{References}"):].rstrip()
+                # the list without a heading of its own: thebibliography's
+                # \\chapter*{\\bibname} and its contents line are dropped
+                + "\n\\begingroup\\def\\chapter*#1{}\\renewcommand{\\addcontentsline}[3]{}"
+                  "\\let\\cleardoublepage\\relax\\let\\clearpage\\relax"
+                  "\\renewcommand{\\bibname}{References}\n"
+                + bib.group(0) + "\\endgroup\n\n")
+    # the reference part after them is unnumbered, as in the HTML
+    return head + part + "\\setcounter{secnumdepth}{-1}\n" + tail
+
+
+def _rewrite_tex(app, exception):
+    if exception is not None or app.builder.format != "latex":
+        return
+    from pathlib import Path
+
+    for tex in Path(app.outdir).glob("*.tex"):
+        text = tex.read_text(encoding="utf-8")
+        new = appendices_and_bibliography(text)
+        if new != text:
+            tex.write_text(new, encoding="utf-8")
+
+
 def setup(app):
     app.connect("config-inited", _preamble)
+    app.connect("build-finished", _rewrite_tex)
+    app.add_post_transform(LongTablesWrap)
     # after sphinx-jupyterbook-latex's builder-inited handler
     app.connect("builder-inited", _numbers_as_in_html, priority=900)
     app.add_post_transform(TreescopeInPdf)

@@ -91,8 +91,10 @@
 # make lab     # open the chapters in JupyterLab (installed on first use)
 # ```
 #
-# To use `ntlib` in your own environment instead, `pip install -e .` in the
-# repository root (add `-r requirements.txt` for the notebook and test tools).
+# To use `ntlib` in your own environment instead, `pip install -e ".[chapters]"`
+# in the repository root (`ntlib` with what the chapters import: matplotlib,
+# tqdm, scikit-learn, ...; add `-r requirements.txt` for the book and test
+# tools).
 #
 # **Tests.** `pytest` runs the unit tests (ntlib against positional torch, algebraic
 # laws with hypothesis, error messages) and, through the `--nbval` option set in

@@ -797,8 +797,8 @@ print(agree(alpha * (dS_auto - nt.contract(alpha, dS_auto, over="seq")),
             dalpha_auto))
 
 # %% [markdown]
-# **Step 3**, the contraction rule again: $\partial S = Q \ndot{\key} \partial K
-# + K \ndot{\key} \partial Q = Q \ndot{\key} H$.
+# **Step 3**, the contraction rule again:
+# $\partial S = Q \ndot{\key} \partial K + K \ndot{\key} \partial Q = Q \ndot{\key} H$.
 
 # %%
 print(agree(nt.contract(Q, H, over="key"), dS_auto))

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Performance
+# # Appendix A.3: performance
 #
 # `ntlib` is meant to be usable, not only readable: a named operation should cost
 # about what the positional PyTorch {cite}`pytorch` code costs. This appendix collects the
@@ -89,9 +89,12 @@ import ntlib as nt
 # no font-cache notice on stderr in a fresh environment
 logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
-# benchmarks/ sits beside the ntlib package in the repository (and in the clone
-# that Colab's set-up cell makes): independent of the working directory.
+# benchmarks/ sits beside the ntlib package in the repository; an installed
+# package (Colab's set-up cell) carries a copy: independent of the working
+# directory.
 RESULTS = Path(nt.__file__).resolve().parent.parent / "benchmarks" / "results"
+if not RESULTS.is_dir():
+    RESULTS = Path(nt.__file__).resolve().parent / "_book/benchmarks/results"
 results = {
     p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))
 }

@@ -112,7 +112,10 @@ import yaml
 
 import ntlib as nt
 
+# the repository beside ntlib, or the copy an installed package carries
 ROOT = Path(nt.__file__).resolve().parent.parent
+if not (ROOT / "_config.yml").is_file():
+    ROOT = Path(nt.__file__).resolve().parent / "_book"
 config = yaml.safe_load((ROOT / "_config.yml").read_text())
 book = config["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
 

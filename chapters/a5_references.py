@@ -22,7 +22,10 @@ from pathlib import Path
 
 import ntlib as nt
 
+# the repository beside ntlib, or the copy an installed package carries
 ROOT = Path(nt.__file__).resolve().parent.parent
+if not (ROOT / "references.bib").is_file():
+    ROOT = Path(nt.__file__).resolve().parent / "_book"
 bib = (ROOT / "references.bib").read_text()
 entries = set(re.findall(r"^@\w+\s*\{\s*([^,\s]+)\s*,", bib, re.M))
 pages = sorted((ROOT / "chapters").glob("*.py"))

@@ -269,7 +269,8 @@ def built_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "--warningiserror", "--keep-going"],
+        [str(jb), "build", str(ROOT), "--path-output", str(out), "--warningiserror", "--nitpick",
+         "--keep-going"],
         capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     html = out / "_build" / "html"
@@ -314,6 +315,13 @@ _MEASURE_JS = "() => {" + _VISIBLE_JS + """
             + `${Math.round(rect(c).width)} px box`);
   const tables = [...art.querySelectorAll('table')].filter(visible).map(t => ({
       rows: t.rows.length, height: Math.round(rect(t).height),
+      // inline code broken into lines of a few characters (the columns of a
+      // table squeezed to one character): the fewest characters per line
+      squeezed: [...t.querySelectorAll('code')].filter(c => c.textContent.length >= 12)
+        .map(c => { const lh = parseFloat(getComputedStyle(c).lineHeight) || 20;
+                    const lines = Math.max(1, Math.round(rect(c).height / lh));
+                    return {text: c.textContent.slice(0, 40), per: c.textContent.length / lines}; })
+        .filter(c => c.per < 6).slice(0, 3),
       over: t.parentElement.scrollWidth > t.parentElement.clientWidth + 1
             || rect(t).width > rect(art).width + 1}));
   const images = [...art.querySelectorAll('img')].filter(visible).map(i => ({
@@ -341,11 +349,29 @@ _MEASURE_JS = "() => {" + _VISIBLE_JS + """
         + `cut off in a ${box.tagName.toLowerCase()}.${box.className.split(' ')[0]} `
         + `(${getComputedStyle(box).overflowX}): ${c.textContent.slice(0, 60)}`);
   }
+  // a displayed formula that scrolls says so (_static/ntn.js + ntn.css)
+  const eqHidden = eqs.filter(c => c.scrollWidth > c.clientWidth + 1)
+    .filter(c => !c.classList.contains('ntn-scrolls')
+                 || getComputedStyle(c).backgroundImage === 'none')
+    .map(c => c.textContent.slice(0, 60));
+  const eqScrolls = eqs.filter(c => c.scrollWidth > c.clientWidth + 1).length;
+  // LaTeX source shown as text: a macro outside rendered math and code
+  const skip = 'mjx-container, pre, code, script, style, .highlight, kbd, samp, '
+             + 'mjx-assistive-mml, .MathJax_Preview, [class*="ansi"]';
+  const rawTex = [];
+  const walker = document.createTreeWalker(art, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip) || !visible(el)) continue;
+    const m = n.textContent.match(/\\\\[A-Za-z]{2,}|\\$[^$\\s][^$]*\\\\[^$]*\\$/);
+    if (m) rawTex.push(n.textContent.trim().slice(0, 80));
+  }
   const pdf = [...document.querySelectorAll('a')].filter(
       a => (a.getAttribute('href') || '').endsWith('ntn-book.pdf')).length;
   const proofs = [...art.querySelectorAll('div.proof')].filter(visible).map(
       d => (d.querySelector('.admonition-title, p.admonition-title') || d).textContent.trim().slice(0, 80));
-  return {code: code.length, codeOver, eqs: eqs.length, eqOver, tables, images, search,
+  return {code: code.length, codeOver, eqs: eqs.length, eqOver, eqHidden, eqScrolls, rawTex,
+          height: document.documentElement.scrollHeight, tables, images, search,
           pageWidth, width: innerWidth, unreachable, pdf, proofs,
           errors: [...document.querySelectorAll('mjx-merror')]
               .map(e => e.getAttribute('data-mjx-error') || e.textContent),
@@ -559,18 +585,53 @@ def test_long_tables_are_summarised(rendered):
 
 def test_figure_text_is_legible(rendered, built_book):
     """Text drawn at >= 10 pt (test_figures_are_sized_for_the_page) must still be
-    >= 9 px on screen at 1280 px, after the browser scales the image down."""
+    >= 9 px on screen at 1280 px and on a phone (390 px), after the browser
+    scales the image down (on a phone a wide figure scrolls sideways instead:
+    _static/ntn.js)."""
     seen = 0
-    for rel, m in rendered[DESKTOP].items():
-        for img in m["images"]:
-            if not img["src"].endswith(".png") or not img["natural"]:
-                continue
-            file = (built_book / rel).parent / img["src"]
-            dpi = _png_dpi(file) or 100.0
-            px = 10 * dpi / 72 * img["shown"] / img["natural"]
-            seen += 1
-            assert px >= 9, f"{rel}: {img['src']} shows 10-pt text at {px:.1f} px"
-    assert seen >= 5
+    problems = []
+    for size in (DESKTOP, PHONE):
+        for rel, m in rendered[size].items():
+            for img in m["images"]:
+                if not img["src"].endswith(".png") or not img["natural"]:
+                    continue
+                file = (built_book / rel).parent / img["src"]
+                dpi = _png_dpi(file) or 100.0
+                px = 10 * dpi / 72 * img["shown"] / img["natural"]
+                seen += 1
+                if px < 9:
+                    problems.append(f"{rel} at {size[0]} px: {img['src']} shows 10-pt text "
+                                    f"at {px:.1f} px")
+    assert seen >= 10
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_no_latex_source_outside_rendered_math(rendered):
+    """No page shows a macro (\\ndot, \\partial, ...) as text outside a rendered
+    formula and outside code: the sign of a formula that Markdown broke up."""
+    problems = [f"{rel}: {t}" for rel, m in rendered[DESKTOP].items() for t in m["rawTex"]]
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_phone_tables_formulas_and_landing_page(rendered):
+    """At 390 px: no inline code in a table broken into lines of fewer than 6
+    characters (the cheat-sheet's code went one character per line, in cells
+    1,100 px tall), the landing page at most 2.2 times as tall as at 1280 px
+    (it was 24,500 px), and every displayed formula wider than the screen
+    marked as scrolling (a shadow on the side where more of it lies)."""
+    problems, scrolls = [], 0
+    for rel, m in rendered[PHONE].items():
+        problems += [f"{rel}: code in a {t['rows']}-row table broken into lines of "
+                     f"{c['per']:.1f} characters: {c['text']}"
+                     for t in m["tables"] for c in t["squeezed"]]
+        problems += [f"{rel}: a display formula scrolls without a sign: {e}" for e in m["eqHidden"]]
+        scrolls += m["eqScrolls"]
+    landing = rendered[PHONE]["chapters/00_preface.html"]["height"]
+    desk = rendered[DESKTOP]["chapters/00_preface.html"]["height"]
+    if landing > 2.2 * desk:
+        problems.append(f"the landing page is {landing} px tall at 390 px, {desk} px at 1280 px")
+    assert not problems, "\n".join(problems[:30])
+    assert scrolls > 10, "the phone view has wide formulas to mark (the check would be empty)"
 
 
 # --------------------------------------------------------------------------
@@ -597,14 +658,19 @@ def test_no_page_logs_a_console_error(rendered):
     assert not problems, "\n".join(problems[:20])
 
 
-def test_every_page_links_the_pdf_edition(rendered, built_book):
-    missing = [rel for rel, m in rendered[DESKTOP].items() if not m["pdf"]]
-    assert not missing, f"no link to ntn-book.pdf on {missing}"
+def test_every_page_links_the_pdf_edition_when_it_exists(rendered, built_book):
+    """With the PDF built, every page links it and the link works; without
+    it (make book alone) no page has a dead link to it."""
     if (built_book / "ntn-book.pdf").exists():
+        missing = [rel for rel, m in rendered[DESKTOP].items() if not m["pdf"]]
+        assert not missing, f"no link to ntn-book.pdf on {missing}"
         assert rendered["pdf_status"] == 200
-    elif os.environ.get("BOOK_PDF"):
-        pytest.fail("BOOK_PDF is set but the HTML build did not copy the PDF "
-                    "(_ext/book_html.py copies _build/latex/ntn-book.pdf)")
+    else:
+        if os.environ.get("BOOK_PDF"):
+            pytest.fail("BOOK_PDF is set but the HTML build did not copy the PDF "
+                        "(_ext/book_html.py copies _build/latex/ntn-book.pdf)")
+        dead = [rel for rel, m in rendered[DESKTOP].items() if m["pdf"]]
+        assert not dead, f"dead links to ntn-book.pdf (not built) on {dead[:5]}"
 
 
 def test_treescope_pictures_render_with_axis_names(rendered):
@@ -743,14 +809,73 @@ def test_pdf_edition(built_pdf):
     text = subprocess.run(["pdftotext", "-layout", str(built_pdf), "-"], capture_output=True,
                           text=True, check=True).stdout
     flat = " ".join(text.split())
-    missing = [t for t in _toc_titles() if " ".join(t.split()) not in flat]
+
+    def in_pdf(title):
+        # an appendix is numbered by its name: "Appendix A.1: the Transformer"
+        # is chapter A.1, "The Transformer" (_ext/pdf_edition.py)
+        m = re.match(r"Appendix ([A-Z](?:\.\d+)?): (.)(.*)", title)
+        if m:
+            return f"{m.group(1)} {m.group(2).upper()}{m.group(3)}" in flat
+        return " ".join(title.split()) in flat
+
+    missing = [t for t in _toc_titles() if not in_pdf(t)]
     assert not missing, f"chapter titles missing from the PDF: {missing}"
+    assert not re.search(r"\b(8|9|10|11) Appendix ", flat), "appendices numbered as chapters"
+    # one citation style: the list's labels read as the citations in the text
+    assert "[Chiang et al., 2023]" in flat
+    alpha = re.findall(r"\[[A-Z][A-Za-z+]{1,4}\d\d[a-z]?\]", flat)
+    assert not alpha, f"alpha-style labels in the bibliography: {alpha[:5]}"
+    # the list is in the References chapter, not 50 pages after it
+    pages = text.split("\f")
+    intro = next(k for k, p in enumerate(pages) if "The works this book cites" in p)
+    first = next(k for k, p in enumerate(pages)
+                 if re.search(r"\[Alpaydin and Kaynak, 1998\]\s+E\. Alpaydin", p))
+    assert 0 <= first - intro <= 1, f"References on page {intro + 1}, the list on {first + 1}"
+    assert "v1 §3.1.6" in flat, "the preface's map keeps its section numbers whole"
     assert "The modules of ntlib" in flat and "contract(" in flat, "the reference part"
     assert "Definition 2.1" in flat, "the numbered definitions"
     log = built_pdf.with_suffix(".log").read_text(errors="replace")
     lost = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
     assert not lost, f"characters missing from the PDF's fonts: {lost}"
     assert "LaTeX Error" not in log
+
+
+def raw_tex_in_pdf(xml: str) -> list:
+    """(page, text) of each run of text set in a text font (not the code font,
+    DejaVu Sans Mono) that shows a LaTeX macro, from ``pdftohtml -xml``: a
+    formula that reached the PDF as its source."""
+    import html
+
+    fonts = {m.group(1): m.group(2)
+             for m in re.finditer(r'<fontspec id="(\d+)"[^>]*family="([^"]+)"', xml)}
+    found, page = [], 0
+    for m in re.finditer(r'<page number="(\d+)"|<text [^>]*font="(\d+)"[^>]*>(.*?)</text>', xml):
+        if m.group(1):
+            page = int(m.group(1))
+            continue
+        text = html.unescape(re.sub(r"<[^>]+>", "", m.group(3)))
+        if "Mono" not in fonts[m.group(2)] and re.search(r"\\[A-Za-z]{2,}", text):
+            found.append((page, text))
+    return found
+
+
+def test_pdf_shows_no_latex_source(built_pdf):
+    """Outside code, no text of the PDF is a macro: the PDF's side of the
+    browser test test_no_latex_source_outside_rendered_math."""
+    xml = subprocess.run(["pdftohtml", "-xml", "-i", "-q", "-stdout", str(built_pdf)],
+                         capture_output=True, text=True, check=True).stdout
+    assert xml.count("<text ") > 10000
+    found = raw_tex_in_pdf(xml)
+    assert not found, f"LaTeX source as text in the PDF: {found[:10]}"
+
+
+def test_raw_tex_check_can_fail():
+    xml = ('<fontspec id="1" size="10" family="AB+FreeSerif" color="#000"/>'
+           '<fontspec id="2" size="9" family="CD+DejaVuSansMono" color="#000"/>'
+           '<page number="7"><text top="1" left="1" width="9" height="9" font="1">'
+           '+ K \\ndot{\\key} \\partial Q</text>'
+           '<text top="2" left="1" width="9" height="9" font="2">A \\ndot{\\key} B</text></page>')
+    assert raw_tex_in_pdf(xml) == [(7, "+ K \\ndot{\\key} \\partial Q")]
 
 
 def test_setup_cell_says_what_to_install_when_ntlib_is_missing():
@@ -776,3 +901,92 @@ def test_setup_cell_says_what_to_install_when_ntlib_is_missing():
         assert any(line.startswith(f"ModuleNotFoundError: {says}") for line in last), proc.stderr
         assert "pip install -e '.[chapters]'" in proc.stderr and "make lab" in proc.stderr
         assert proc.stderr.count("Traceback") == 1, "no chained traceback"
+
+
+# --------------------------------------------------------------------------
+# the reference part links other projects' types offline (make book uses -n)
+
+def test_stored_inventories_are_what_the_table_makes():
+    """_ext/inventories/*.inv are tools/inventories.py's output (rerun it after
+    editing its table), and _config.yml's intersphinx_mapping reads them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("inventories", ROOT / "tools" / "inventories.py")
+    inv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inv)
+    for path, data in inv.files().items():
+        assert path.is_file() and path.read_bytes() == data, \
+            f"{path.relative_to(ROOT)} is stale: run python tools/inventories.py"
+    mapping = CONFIG["sphinx"]["config"]["intersphinx_mapping"]
+    for name, (url, _, _) in inv.INVENTORIES.items():
+        assert mapping[name] == [url, f"_ext/inventories/{name}.inv"], name
+    assert all("://" not in local for _, local in mapping.values()), "no download at build"
+
+
+# --------------------------------------------------------------------------
+# raw LaTeX on the page: a Markdown line inside $...$ that starts like a list
+# item, a heading or a quote ("+ K \ndot..." in chapter 5) is parsed as one,
+# and the formula is shown as its source
+
+def _lines_breaking_inline_math(text):
+    bad, inside = [], False
+    for k, line in enumerate(text.split("\n"), 1):
+        if not line.startswith("#"):
+            inside = False
+            continue
+        body = line[2:] if line.startswith("# ") else line[1:]
+        if not body.strip():
+            inside = False
+            continue
+        if inside and re.match(r"\s*([+*-]\s|\d+[.)]\s|>|#)", body):
+            bad.append(f"{k}: {body.strip()[:70]}")
+        if len(re.findall(r"(?<!\\)\$", body.replace("$$", ""))) % 2:
+            inside = not inside
+    return bad
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_no_line_of_a_formula_starts_like_markdown(path):
+    bad = _lines_breaking_inline_math(path.read_text())
+    assert not bad, f"inline math continued on a line Markdown reads as a block: {bad}"
+
+
+def test_the_math_line_check_can_fail():
+    src = "# A sum: $\\partial S = Q \\ndot{\\key} \\partial K\n# + K \\ndot{\\key} H$.\n"
+    assert _lines_breaking_inline_math(src) == ["2: + K \\ndot{\\key} H$."]
+    assert not _lines_breaking_inline_math(src.replace("K\n# + K", "K +\n# K"))
+
+
+def test_make_book_repo_sets_the_repository_everywhere(tmp_path):
+    """make book REPO=URL (tools/nb.py repo URL) writes the address into
+    _config.yml, which the launch and repository buttons read, and into every
+    notebook's set-up cell, keeping the rest of the notebook as it was."""
+    tool = _nbtool()
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "chapters").mkdir()
+    for name in ("00_preface.ipynb", "a5_references.ipynb"):
+        shutil.copy(ROOT / "chapters" / name, tmp_path / "chapters" / name)
+    tool.ROOT, tool.CHAPTERS = tmp_path, tmp_path / "chapters"
+    tool.set_repository("https://github.com/someone/fork.git")
+    cfg = yaml.safe_load((tmp_path / "_config.yml").read_text())
+    assert cfg["repository"]["url"] == "https://github.com/someone/fork"
+    assert cfg == {**CONFIG, "repository": {**CONFIG["repository"],
+                                            "url": "https://github.com/someone/fork"}}
+    for name in ("00_preface.ipynb", "a5_references.ipynb"):
+        new = nbformat.read(tmp_path / "chapters" / name, as_version=4)
+        old = nbformat.read(ROOT / "chapters" / name, as_version=4)
+        assert "git+https://github.com/someone/fork@main" in new.cells[1].source
+        assert new.cells[1].execution_count == 1
+        assert [c.source for c in new.cells[2:]] == [c.source for c in old.cells[2:]]
+        assert [c.get("outputs") for c in new.cells[2:]] == [c.get("outputs") for c in old.cells[2:]]
+
+
+def test_bibliography_labels_read_as_the_citations(built_book):
+    """The list's labels are author and year, as the citations in the text
+    ("Chiang et al., 2023"), not pybtex's alpha labels ("CRB23")."""
+    page = re.sub(r"<[^>]+>", "", (built_book / "chapters" / "a5_references.html").read_text())
+    assert "[Chiang et al., 2023]" in page and "[Hoyer and Hamman, 2017]" in page
+    alpha = re.findall(r"\[[A-Z][A-Za-z+]{1,4}\d\d[a-z]?\]", page)
+    assert not alpha, f"alpha-style labels: {alpha[:5]}"
+    intro = re.sub(r"<[^>]+>", "", (built_book / "chapters" / "01_introduction.html").read_text())
+    assert "Chiang et al., 2023" in intro

@@ -13,6 +13,7 @@ Commands::
     python tools/nb.py build --all                     # every chapter
     python tools/nb.py check                           # each notebook matches its text source (no run)
     python tools/nb.py export chapters/NAME.ipynb      # notebook -> text source (migration only)
+    python tools/nb.py repo URL                        # the book's repository (make book REPO=URL)
 
 ``build`` puts two standard cells first (both tagged ``remove-cell``, so the
 rendered book omits them): the paper's TeX macros as a Markdown cell, so that
@@ -61,24 +62,35 @@ def _macro_cell() -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(src, metadata={"tags": ["remove-cell", HEAD_TAG]})
 
 
-def _setup_cell() -> nbformat.NotebookNode:
+def repository() -> tuple:
+    """(url, branch) of the book's repository: the one setting in _config.yml
+    (``make book REPO=...`` rewrites it with ``tools/nb.py repo URL``)."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
-    url = cfg["repository"]["url"]
-    src = f'''# Set-up for Google Colab: fetch the book once and install ntlib with what the
-# chapters need (not the book-building and test tools).  Safe to run again.
+    return cfg["repository"]["url"], cfg["repository"].get("branch", "main")
+
+
+def install_requirement() -> str:
+    """What the set-up cell installs in Colab: the package, built from the
+    repository, with what the chapters import (it carries the book's files
+    they read: setup.py)."""
+    url, branch = repository()
+    return f"ntlib[chapters] @ git+{url}@{branch}"
+
+
+def _setup_cell() -> nbformat.NotebookNode:
+    url, _ = repository()
+    src = f'''# Set-up for Google Colab: install ntlib from the book's repository, with what
+# the chapters need (not the book-building and test tools).  Safe to run again.
 # Anywhere else this cell only checks that ntlib imports, and says what to
 # install if it does not; when it does (a local clone, the test suite) it
 # does nothing.
 import sys
 if "google.colab" in sys.modules:
-    import os, subprocess
-    if not os.path.isdir("/content/ntn-book/ntlib"):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", "{url}",
-                        "/content/ntn-book"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "-e", "/content/ntn-book[chapters]"], check=True)
-    if "/content/ntn-book" not in sys.path:
-        sys.path.insert(0, "/content/ntn-book")
+    import importlib.util, subprocess
+    if importlib.util.find_spec("ntlib") is None:
+        package = "{install_requirement()}"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", package],
+                       check=True)
 else:
     try:
         import ntlib
@@ -94,6 +106,36 @@ else:
             f"In Google Colab the set-up runs by itself.",
             name=err.name) from None'''
     return nbformat.v4.new_code_cell(src, metadata={"tags": ["remove-cell", HEAD_TAG]})
+
+
+def set_repository(url: str) -> None:
+    """Make ``url`` the book's repository: _config.yml's ``repository.url``
+    (the launch and repository buttons) and every notebook's set-up cell
+    (written again in place; the head cells have no outputs, nothing runs)."""
+    url = url.rstrip("/")
+    if url.endswith(".git"):
+        url = url[:-4]
+    cfg = ROOT / "_config.yml"
+    text, n = re.subn(r"(?m)^(repository:\n(?:  .*\n)*?  url: ).*$",
+                      lambda m: m.group(1) + url, cfg.read_text(), count=1)
+    if n != 1:
+        raise SystemExit("no repository.url line in _config.yml")
+    if text != cfg.read_text():
+        cfg.write_text(text)
+        print(f"_config.yml: repository.url = {url}")
+    for path in sorted(CHAPTERS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        head = [_macro_cell(), _setup_cell()]
+        # the set-up cell ran first and printed nothing: it keeps its count
+        head[1].execution_count = 1
+        body = [c for c in nb.cells if not _is_head(c)]
+        old = [(c.source, c.get("execution_count")) for c in nb.cells if _is_head(c)]
+        if old == [(c.source, c.get("execution_count")) for c in head]:
+            continue
+        nb.cells = head + body
+        _stable_ids(nb)
+        nbformat.write(nb, path)
+        print(f"{path.relative_to(ROOT)}: set-up cell installs from {url}")
 
 
 def _is_head(cell) -> bool:
@@ -241,6 +283,8 @@ def main(argv):
         bad = [m for m in (mismatch(s) for s in text_sources()) if m]
         print("\n".join(bad) if bad else f"{len(text_sources())} notebooks match their text sources")
         return 1 if bad else 0
+    elif len(argv) == 2 and argv[0] == "repo":
+        set_repository(argv[1])
     elif len(argv) >= 2 and argv[0] == "export":
         for p in argv[1:]:
             export(Path(p).resolve())
