@@ -39,7 +39,8 @@ __version__ = "0.1.0"
 # The namespaces reached as nt.NAME.f beside the notation of nt.* (ntlib.core and
 # ntlib.nn, re-exported there): the one list of them that the tests, the
 # benchmarks and the book's reference read.
-_NAMESPACES = ("calculus", "examples", "models", "alternatives", "testing", "exercises")
+_NAMESPACES = ("calculus", "examples", "models", "alternatives", "notation", "testing",
+               "exercises")
 
 
 def __getattr__(name):

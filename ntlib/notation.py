@@ -99,6 +99,12 @@ __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_la
            "Node", "Num", "Var", "Size", "Neg", "Add", "Mul", "Contract", "Cat", "Pow",
            "Reduce", "IndexFn", "Lift", "Call", "Select", "Rename", "Flatten", "Equation"]
 
+
+def __dir__() -> list[str]:
+    """dir() of the namespace: its own names, not the ones it imports."""
+    return sorted(__all__)
+
+
 # --------------------------------------------------------------------------
 # the paper's macros (a copy of _config.yml's sphinx.config.mathjax3_config
 # tex.macros, so that the module works installed without the book;
@@ -653,7 +659,7 @@ class _Parser:
             if name in _NFUNS and self.tok.text == "_" and self.is_sub_axes():
                 self.next()
                 return self.apply_nfun(name, self.sub_axes(), t, None)
-            if name in _LIFTED and not (self.tok.text in ("^", "_")):
+            if name in _LIFTED and self.tok.text not in ("^", "_"):
                 return self.lifted(_LIFTED[name])
             self.i = save
         if t.kind == "cmd" and t.text in _LIFTED_CMDS:

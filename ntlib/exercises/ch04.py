@@ -1,6 +1,5 @@
 """Exercises of chapter 4: a layer, a mask, a pooling and a normalization."""
 
-import math
 
 import torch
 import torch.nn.functional as F
