@@ -214,13 +214,13 @@ assert differ == ["nmatrix"]
 # `nt.notation.evaluate` computes it on named tensors with `ntlib`'s own
 # functions (a softmax in a formula is `nt.softmax`, a contraction
 # `nt.contract`). In a notebook, `%load_ext ntlib.notation` adds the cell
-# magic `%%ntn`: each line of such a cell is a formula, the notebook's
+# magic `%%ntn` (every chapter's set-up cell has run it, so `%%ntn` works in
+# any chapter of this book): each line of such a cell is a formula, the notebook's
 # variables are its bindings (`gamma` is read as `\gamma`, `W1` as `W^1`),
 # `Y = ...` binds `Y`, and the cell shows the formulas typeset and then the
 # value of the last one.
 
 # %%
-# %load_ext ntlib.notation
 import torch
 
 A = nt.tensor([[3., 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"))

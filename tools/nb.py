@@ -104,7 +104,9 @@ else:
             f"    pip install -e '.[chapters]'      (in the clone)\\n"
             f"    pip install 'ntlib[chapters] @ git+{url}'\\n"
             f"In Google Colab the set-up runs by itself.",
-            name=err.name) from None'''
+            name=err.name) from None
+# %%ntn: a cell of formulas in the paper's notation, run (Appendix C)
+get_ipython().run_line_magic("load_ext", "ntlib.notation")'''
     return nbformat.v4.new_code_cell(src, metadata={"tags": ["remove-cell", HEAD_TAG]})
 
 
