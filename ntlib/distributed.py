@@ -36,7 +36,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, Union
 
 import torch
 import torch.distributed as dist
@@ -68,7 +68,8 @@ class LayoutError(AxisError):
 
 LayoutError.__module__ = "ntlib.distributed"
 
-Rule = Mapping[str, str]
+#: a layout rule: {axis name: mesh dimension name} (or a sequence of such pairs)
+Rule = Union[Mapping[str, str], Sequence[tuple[str, str]]]
 
 
 def _mesh_dims(mesh: Any) -> dict[str, int]:
@@ -81,6 +82,29 @@ def _mesh_dims(mesh: Any) -> dict[str, int]:
         raise LayoutError("the DeviceMesh has no dimension names; make it with "
                           "init_device_mesh(..., mesh_dim_names=('dp', 'tp'))")
     return dict(zip(names, mesh.mesh.shape))
+
+
+def _pairs(rule: Any, what: str) -> list[tuple[str, str]]:
+    """The rule as (axis, mesh dim) pairs: a mapping, or a sequence of pairs
+    (where an axis given twice is refused)."""
+    if isinstance(rule, Mapping):
+        return list(rule.items())
+    try:
+        pairs = [tuple(p) for p in rule]
+    except TypeError:
+        pairs = []
+    if isinstance(rule, (str, bytes)) or not pairs and rule or \
+            any(len(p) != 2 for p in pairs):
+        raise TypeError(f"{what}: the layout rule must map axis names to mesh "
+                        f"dimension names, e.g. {{'batch': 'dp'}}; got {rule!r}")
+    seen: dict[Any, Any] = {}
+    for ax, md in pairs:
+        if ax in seen:
+            raise LayoutError(f"{what}: axis {ax!r} is mapped twice, to mesh "
+                              f"dimensions {seen[ax]!r} and {md!r}; a rule maps each "
+                              f"axis to one mesh dimension")
+        seen[ax] = md
+    return pairs
 
 
 def check_rule(sizes: Mapping[str, int], mesh: Any, rule: Rule, *,
@@ -103,13 +127,10 @@ def check_rule(sizes: Mapping[str, int], mesh: Any, rule: Rule, *,
     ntlib.distributed.LayoutError: shard: axis 'batch' of size 6 cannot be split ...
     """
     dims = _mesh_dims(mesh)
-    if not isinstance(rule, Mapping):
-        raise TypeError(f"{what}: the layout rule must map axis names to mesh "
-                        f"dimension names, e.g. {{'batch': 'dp'}}; got "
-                        f"{type(rule).__name__}")
+    pairs = _pairs(rule, what)
     used: dict[str, str] = {}
     out: dict[str, str] = {}
-    for ax, md in rule.items():
+    for ax, md in pairs:
         if not isinstance(ax, str) or not isinstance(md, str):
             raise LayoutError(f"{what}: the rule must map axis names (str) to mesh "
                               f"dimension names (str); got {ax!r}: {md!r}")
@@ -148,7 +169,7 @@ def placements(names: Sequence[str], mesh: Any, rule: Rule) -> tuple[Any, ...]:
     (Shard(dim=1), Replicate())
     """
     dims = list(_mesh_dims(mesh))
-    by_dim = {md: ax for ax, md in rule.items()}
+    by_dim = {md: ax for ax, md in _pairs(rule, "placements")}
     return tuple(Shard(list(names).index(by_dim[md])) if md in by_dim else Replicate()
                  for md in dims)
 
@@ -244,7 +265,23 @@ def shard_parameters(params: Mapping[str, Named], mesh: DeviceMesh,
     return {k: shard(p, mesh, rule, strict=False) for k, p in params.items()}
 
 
-LAID_OUT[0] = DTensor    # ntlib's fused kernels without a sharding strategy decline
+def _repr(x: Named) -> str:
+    """The repr of a laid-out named tensor: its global axes, its layout and
+    this process's block (no communication: one process may print it)."""
+    d = x.data
+    assert isinstance(d, DTensor)
+    dims = dict(zip(d.device_mesh.mesh_dim_names or (), d.device_mesh.mesh.shape))
+    lay = ", ".join(f"partial sums over {a[1:]}" if a.startswith("+") else f"{a} -> {md}"
+                    for a, md in layout(x).items()) or "replicated"
+    head = ("named tensor " + (" × ".join(f"{a}[{s}]" for a, s in x.shape.items())
+                               or "(no axes)")
+            + f", laid out on mesh {fmt(dims)}: {lay}")
+    return head + "\nthis process's block: " + repr(local(x))
+
+
+# ntlib's fused kernels without a sharding strategy decline DTensor data;
+# repr and nt.show know laid-out tensors
+LAID_OUT.update(type=DTensor, full=full, repr=_repr)
 
 
 def reduce_gradients(params: Mapping[str, Named]) -> None:

@@ -185,15 +185,16 @@ def set_named_type(cls: type) -> None:
     _CLASSES.clear()
 
 
-# DTensor, registered by ntlib.distributed when imported (None before: then no
-# named tensor is laid out on a device mesh)
-LAID_OUT: list[Any] = [None]
+# ntlib.distributed registers, when imported: "type" DTensor, "full" (a laid-out
+# named tensor's global value) and "repr" (its repr without communication).
+# Before, no named tensor is laid out on a device mesh.
+LAID_OUT: dict[str, Any] = {"type": None, "full": None, "repr": None}
 
 
 def laid_out(*tensors: Any) -> bool:
     """True when the data of a named tensor among ``tensors`` (None passed over)
     is laid out on a device mesh (a DTensor: ntlib.distributed)."""
-    cls = LAID_OUT[0]
+    cls = LAID_OUT["type"]
     return cls is not None and any(t is not None and isinstance(t.data, cls)
                                    for t in tensors)
 
