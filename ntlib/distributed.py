@@ -53,7 +53,7 @@ from .core import Named
 __all__ = [
     "LayoutError", "check_rule", "placements", "shard", "full", "local", "layout",
     "is_distributed", "on_mesh", "shard_parameters", "reduce_gradients", "communication", "memory_per_device",
-    "launch", "mesh", "training_run", "compare",
+    "launch", "mesh", "training_run", "training_runs", "compare",
 ]
 
 
@@ -160,7 +160,8 @@ def check_rule(sizes: Mapping[str, int], mesh: Any, rule: Rule, *,
 
 def placements(names: Sequence[str], mesh: Any, rule: Rule) -> tuple[Any, ...]:
     """DTensor's placements for a tensor stored with axes ``names``: for each
-    mesh dimension, Shard(position of the axis mapped to it) or Replicate().
+    mesh dimension, Shard(position of the axis mapped to it) or Replicate()
+    (the rule's axes that ``names`` lacks are passed over).
 
     Example:
 
@@ -169,8 +170,15 @@ def placements(names: Sequence[str], mesh: Any, rule: Rule) -> tuple[Any, ...]:
     (Shard(dim=1), Replicate())
     """
     dims = list(_mesh_dims(mesh))
-    by_dim = {md: ax for ax, md in _pairs(rule, "placements")}
-    return tuple(Shard(list(names).index(by_dim[md])) if md in by_dim else Replicate()
+    names = list(names)
+    by_dim: dict[str, str] = {}
+    for ax, md in _pairs(rule, "placements"):
+        if ax in names:
+            if md in by_dim:
+                raise LayoutError(f"placements: mesh dimension {md!r} would split two "
+                                  f"axes of one tensor, {by_dim[md]!r} and {ax!r}")
+            by_dim[md] = ax
+    return tuple(Shard(names.index(by_dim[md])) if md in by_dim else Replicate()
                  for md in dims)
 
 
@@ -479,6 +487,19 @@ def training_run(*, mesh_dims: Mapping[str, int] | None = None, rule: Rule | Non
     tensors on the CPU: the loss before each step, the gradients of the
     first step and the parameters after the last, each by name.
     """
+    with ExitStack() as stack:
+        m = None
+        if mesh_dims is not None:   # on the mesh's device (gloo: the CPU)
+            m = mesh(**mesh_dims)
+            stack.enter_context(_core.on_device(m.device_type))
+        return _training_run(m, rule, steps=steps, batch=batch, seq=seq, vocab=vocab,
+                             layers=layers, heads=heads, layer=layer, hidden=hidden, lr=lr,
+                             seed=seed, dtype=dtype, count=count)
+
+
+def _training_run(m: DeviceMesh | None, rule: Rule | None, *, steps: int, batch: int,
+                  seq: int, vocab: int, layers: int, heads: int, layer: int, hidden: int,
+                  lr: float, seed: int, dtype: torch.dtype, count: bool) -> dict[str, Any]:
     params = _models.init_transformer(vocab=vocab, layers=layers, heads=heads, layer=layer,
                                       hidden=hidden, seed=seed, dtype=dtype)
     # non-trivial scales and shifts, so that their gradients mean something
@@ -488,16 +509,16 @@ def training_run(*, mesh_dims: Mapping[str, int] | None = None, rule: Rule | Non
                 p.data.add_(0.1 * _core.randn(seed=seed + len(k), dtype=dtype,
                                               **p.shape).data)
     tokens = _core.randint(0, vocab, seed=seed + 1, batch=batch, seq=seq + 1)
-    I = _core.index(tokens, "seq", _core.tensor(torch.arange(seq), ("seq",)))
-    target = _core.index(tokens, "seq", _core.tensor(torch.arange(1, seq + 1), ("seq",)))
+    positions = torch.arange(seq + 1, device=tokens.data.device)
+    I = _core.index(tokens, "seq", _core.tensor(positions[:-1], ("seq",)))
+    target = _core.index(tokens, "seq", _core.tensor(positions[1:], ("seq",)))
     with ExitStack() as stack:
-        if mesh_dims is not None:
-            m = mesh(**mesh_dims)
+        if m is not None:
             params = shard_parameters(params, m, rule or {})
             I = shard(I, m, rule or {}, strict=False)
             target = shard(target, m, rule or {}, strict=False)
             stack.enter_context(on_mesh())
-        counter = communication(m) if count and mesh_dims is not None else None
+        counter = communication(m) if count and m is not None else None
         opt = torch.optim.Adam(_models.parameters(params), lr=lr)
         losses, grads = [], {}
         for step in range(steps):
@@ -523,6 +544,14 @@ def training_run(*, mesh_dims: Mapping[str, int] | None = None, rule: Rule | Non
     comm = counter.by_mesh_dim() if counter is not None else {}
     return {"losses": torch.stack(losses), "grads": grads, "params": final,
             "communication": comm}
+
+
+def training_runs(layouts: Mapping[str, tuple[Mapping[str, int], Rule]],
+                  **kw: Any) -> dict[str, dict[str, Any]]:
+    """:func:`training_run` once per layout, {name: (mesh dims, rule)}, in the
+    processes of one process group (each mesh over all of them)."""
+    return {name: training_run(mesh_dims=dims, rule=rule, **kw)
+            for name, (dims, rule) in layouts.items()}
 
 
 def _grad(p: Named) -> torch.Tensor:

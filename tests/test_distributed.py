@@ -77,6 +77,10 @@ def test_placements_follow_the_storage_order():
     assert D.placements(("heads", "seq", "batch"), mesh, rule) == (S(2), S(0))
     assert D.placements(("batch", "seq", "heads"), mesh, rule) == (S(0), S(2))
     assert D.placements(("seq", "batch"), mesh, {"batch": "tp"}) == (R, S(1))
+    whole = {"batch": "dp", "heads": "tp", "hidden": "tp"}      # a model's rule
+    assert D.placements(("hidden", "layer"), mesh, whole) == (R, S(0))
+    with pytest.raises(D.LayoutError, match="'heads' and 'hidden'"):
+        D.placements(("hidden", "heads"), mesh, whole)
 
 
 def test_memory_per_device_against_a_count_of_blocks():
