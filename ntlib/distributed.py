@@ -361,9 +361,9 @@ def memory_per_device(tensors: Mapping[str, Named], mesh: Mapping[str, int],
     Example:
 
     >>> from ntlib.distributed import memory_per_device
-    >>> W = nt.randn(seed=0, heads=8, layer=16)        # float32: 512 bytes
+    >>> W = nt.randn(seed=0, heads=8, layer=16)        # float64: 1024 bytes
     >>> memory_per_device({"W": W}, {"dp": 2, "tp": 4}, {"heads": "tp"})
-    {'W': 128}
+    {'W': 256}
     """
     out = {}
     for k, t in tensors.items():
