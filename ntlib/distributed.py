@@ -231,9 +231,10 @@ def local(x: Named) -> Named:
 
 
 def layout(x: Named) -> dict[str, str]:
-    """How x is laid out, by name: {axis: mesh dim} for split axes, and
-    {"partial": mesh dim} entries (key ``"+" + mesh dim``) where x holds
-    per-device partial sums not yet reduced.  {} for an x not laid out."""
+    """How x is laid out, by name: {axis: mesh dim} for each split axis, and
+    an entry {"+" + mesh dim: "partial sum (sum)"} for each mesh dimension
+    over which x holds per-device partial sums not yet reduced.  {} for an
+    x not laid out."""
     if not isinstance(x.data, DTensor):
         return {}
     spec = x.data.placements
