@@ -234,3 +234,65 @@ for dims in ({"dp": 1, "tp": 1}, {"dp": 64, "tp": 1}, {"dp": 8, "tp": 8},
 #   --rdzv-endpoint=HOST:29500 -m ntlib.distributed \
 #   --mesh dp=2,tp=4 --rule batch=dp,heads=tp,hidden=tp
 # ```
+
+# %% [markdown]
+# ## Exercises
+#
+# Replace the `...` in each stub with your answer and run the cell: the checker
+# tells you whether it is right (see the preface). Below each stub, a collapsed
+# cell shows one solution written out, and the checker's verdict on it.
+#
+# ### Exercise A2b.1: one device's block
+#
+# $X \in \reals^{\batch[8] \times \seq[5] \times \layer[16]}$ holds float32
+# numbers (4 bytes each) and is laid out on the mesh $\name{dp}[4]$ by
+# $\{\batch \mapsto \name{dp}\}$. How many bytes of $X$ does one device
+# hold? Answer with a number.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("A2b.1", answer)
+
+# %% tags=["hide-cell"]
+answer = 2 * 5 * 16 * 4  # batch 8 / 4 = 2 per device, seq and layer whole
+
+assert nt.exercises.check("A2b.1", answer)
+
+# %% [markdown]
+# ### Exercise A2b.2: a layout that is not valid
+#
+# On the mesh $\name{dp}[2] \times \name{tp}[4]$, which rule is not a valid
+# layout for $W^1 \in \reals^{\hidden[96] \times \layer[32]}$?
+# **a** $\{\hidden \mapsto \name{tp}\}$,
+# **b** $\{\hidden \mapsto \name{tp}, \layer \mapsto \name{dp}\}$,
+# **c** $\{\hidden \mapsto \name{tp}, \layer \mapsto \name{tp}\}$,
+# **d** $\{\layer \mapsto \name{dp}\}$. Answer with its letter.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("A2b.2", answer)
+
+# %% tags=["hide-cell"]
+answer = "c"  # hidden and layer, two axes of W^1, on one mesh axis
+
+assert nt.exercises.check("A2b.2", answer)
+
+# %% [markdown]
+# ### Exercise A2b.3: all-reduces of tensor parallelism
+#
+# A Transformer of 12 layers is laid out by
+# $\{\heads \mapsto \name{tp}, \hidden \mapsto \name{tp}\}$, as above.
+# How many all-reduces over $\name{tp}$ does one forward pass need? Answer
+# with a number.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("A2b.3", answer)
+
+# %% tags=["hide-cell"]
+answer = 2 * 12  # per layer: W^O over heads, W^2 over hidden
+
+assert nt.exercises.check("A2b.3", answer)
