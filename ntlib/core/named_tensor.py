@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from .._internal import (LAID_OUT, AxisError, Axes, Axis, axis_size, checked, data_in,
-                         device, fmt, laid_out, needs_values, on_device, refuse_complex, seeded_data,
-                         set_named_type, sizes_of, wrap)
+                         device, fmt, laid_out, needs_values, on_device, refuse_complex,
+                         seeded_data, set_named_type, sizes_of, wrap)
 from .._internal import funsor_compat as fc
 
 __all__ = ["NamedTensor", "AxisError", "device", "on_device", "tensor", "randn", "rand", "randint",
