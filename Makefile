@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # a second venv for the newest torch (make test-newest-torch)
 NEWEST_VENV ?= .venv-newest
 
-.PHONY: book pdf test test-installed test-meta test-perturbed test-newest-torch test-gpu install browser latex bench lab clean
+.PHONY: book pdf test test-installed test-meta test-dist test-perturbed test-newest-torch test-gpu install browser latex bench lab clean
 
 # -n (nitpicky): every type in the reference part's signatures resolves (other
 # projects' types through the inventories in _ext/inventories/).
@@ -58,6 +58,13 @@ test-installed: $(STAMP)
 # too; this runs just these (seconds).
 test-meta: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_meta.py tests/test_device_branches.py
+
+# nt.distributed alone: the layout rules, then gloo on the CPU with 2 and with 4
+# processes (each spawned once, every collective under a timeout), NCCL where
+# two or more GPUs exist (skipped otherwise, with the reason).  Part of
+# `make test` too.  For several hosts, see README (torchrun).
+test-dist: $(STAMP)
+	$(BIN)/python -m pytest -q -rs tests/test_distributed.py
 
 # nbval on every chapter as if on another device: each kernel multiplies the
 # floating results of reductions, matrix products, convolutions and

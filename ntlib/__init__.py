@@ -16,6 +16,8 @@ knows which file to open:
 - ntlib.exercises: the chapters' exercises and their checker (nt.exercises.check)
 - ntlib.testing: assert helpers and hypothesis strategies for tests
 - ntlib.display: showing sources and tensors in the book
+- ntlib.distributed: named tensors laid out on a device mesh by axis name
+  (torch.distributed; imported when first used)
 """
 
 import importlib as _importlib
@@ -44,11 +46,12 @@ _NAMESPACES = ("calculus", "examples", "models", "alternatives", "notation", "te
 
 
 def __getattr__(name):
-    # nt.testing is imported when first used (it needs hypothesis)
-    if name == "testing":
+    # nt.testing is imported when first used (it needs hypothesis), and so is
+    # nt.distributed (torch.distributed.tensor takes a second to import)
+    if name in ("testing", "distributed"):
         try:
-            return _importlib.import_module(".testing", __name__)
+            return _importlib.import_module("." + name, __name__)
         except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.testing":
+            if err.name != f"{__name__}.{name}":
                 raise
     raise AttributeError(f"module 'ntlib' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ._internal import Order, checked
+from ._internal import LAID_OUT, Order, checked, laid_out
 from .core import Named, positional, shape
 
 
@@ -307,6 +307,8 @@ def show(x: Named, order: Order | None = None, decimals: int = 4) -> Pretty:
     sizes = shape(x)
     if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
         assert order is not None
+    if laid_out(x):   # on a device mesh: the global value (every process shows it)
+        x = LAID_OUT["full"](x)
     data = positional(x, order).detach().cpu()
     if data.is_floating_point():
         arr = np.round(data.double().numpy(), decimals) + 0.0

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ._internal import (AxisError, Axes, Axis, axis_name, axis_size, checked, data_in, device,
                         float_dtype, fmt, fused_by, is_float, make, merged_sizes, promote,
-                        sizes_of, union_sizes)
+                        laid_out, sizes_of, union_sizes)
 from .core import (Named, contract, flatten, index, max, mean, rename, shape, sigmoid, softmax,
                    sqrt, unflatten)
 
@@ -193,6 +193,8 @@ def _query_positions(Q, K, V, M, key, seq):
 
 def _attention_fused(Q, K, V, M, key, seq):
     ops = [t for t in (Q, K, V, M) if t is not None]
+    if laid_out(*ops):   # SDPA has no DTensor sharding strategy on the CPU
+        return NotImplemented
     if key in V._names or (M is not None and key in M._names):
         return NotImplemented
     sizes = union_sizes(ops, "attention")

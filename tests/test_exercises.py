@@ -447,7 +447,7 @@ import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
-_HEADING = re.compile(r"^### Exercise ([0-9A-Z]+\.\d+): ", re.M)
+_HEADING = re.compile(r"^### Exercise ([0-9A-Za-z]+\.\d+): ", re.M)
 
 
 def _chapter_of(id):

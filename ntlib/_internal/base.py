@@ -29,7 +29,7 @@ __all__ = [
     "make", "wrap", "as_named", "positional_error", "scalar_operand", "fmt", "sizes_of",
     "missing_axis", "require", "forbid", "axis_name", "axis_names", "axis_size",
     "data_in", "align", "merged_sizes", "union_sizes", "same_device", "is_float", "promote",
-    "float_dtype", "floating", "refuse_complex", "real",
+    "float_dtype", "floating", "refuse_complex", "real", "laid_out", "LAID_OUT",
 ]
 
 
@@ -251,6 +251,20 @@ def set_named_type(cls: type) -> None:
     """Register the named-tensor class (done once, by ntlib.core.tensor)."""
     _NAMED[0] = cls
     _CLASSES.clear()
+
+
+# ntlib.distributed registers, when imported: "type" DTensor, "full" (a laid-out
+# named tensor's global value) and "repr" (its repr without communication).
+# Before, no named tensor is laid out on a device mesh.
+LAID_OUT: dict[str, Any] = {"type": None, "full": None, "repr": None}
+
+
+def laid_out(*tensors: Any) -> bool:
+    """True when the data of a named tensor among ``tensors`` (None passed over)
+    is laid out on a device mesh (a DTensor: ntlib.distributed)."""
+    cls = LAID_OUT["type"]
+    return cls is not None and any(t is not None and isinstance(t.data, cls)
+                                   for t in tensors)
 
 
 def named_type() -> Any:

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Union
 import numpy as np
 import torch
 
-from .._internal import (AxisError, AxisTypeError, Axes, Axis, Order, axis_size,
-                         checked, data_in, device, fmt, needs_values, on_device,
-                         refuse_complex, seeded_data, set_named_type, sizes_of, wrap)
+from .._internal import (LAID_OUT, AxisError, AxisTypeError, Axes, Axis, Order,
+                         axis_size, checked, data_in, device, fmt, laid_out,
+                         needs_values, on_device, refuse_complex, seeded_data,
+                         set_named_type, sizes_of, wrap)
 from .._internal import funsor_compat as fc
 
 __all__ = ["NamedTensor", "AxisError", "AxisTypeError", "device", "on_device", "tensor",
@@ -143,6 +144,8 @@ class NamedTensor(fc.Tensor):
         return self._names
 
     def __repr__(self) -> str:
+        if laid_out(self):   # on a device mesh: ntlib.distributed's repr
+            return LAID_OUT["repr"](self)
         d = self.data
         head = "named tensor " + (" × ".join(f"{a}[{s}]" for a, s in self.shape.items())
                                   or "(no axes)")

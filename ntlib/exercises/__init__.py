@@ -102,10 +102,12 @@ def _load_all():
         importlib.import_module(f"{__name__}.{mod.name}")
 
 
-def _order(id: str) -> tuple[bool, int, int]:
+def _order(id: str) -> tuple[bool, int, str, int]:
     chapter, _, number = id.partition(".")
     # chapters 0-9 first, then appendices A1, A2, ...
-    return (chapter[:1].isalpha(), int(re.sub(r"\D", "", chapter) or 0), int(number))
+    # (A2 before A2b: the chapter's name breaks a tie of numbers)
+    return (chapter[:1].isalpha(), int(re.sub(r"\D", "", chapter) or 0), chapter,
+            int(number))
 
 
 def ids() -> list[str]:
