@@ -106,6 +106,7 @@ plt.show()
 # V \in \reals^{\seq \times \val},
 # $$
 #
+# <!-- ntn: definition; Attention=nt.attention; Q[key]; K[seq,key]; V[seq,val] -->
 # $$
 # \text{Attention}(Q, K, V) = \left(\nfun{\seq}{softmax}
 #   \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
@@ -289,6 +290,7 @@ print("nt.nn.attention agrees (fused and plain paths)")
 #
 # Write the weights that attention puts on each key,
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=nt.exercises.solution("1.1")(V["Q"], V["K"]) -->
 # $$
 # \alpha = \nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}},
 # \qquad Q \in \reals^{\key},\; K \in \reals^{\seq \times \key},
@@ -345,6 +347,7 @@ assert nt.exercises.check("1.2", answer)
 # $Q \in \reals^{\key}$. The query should attend to all pixels at once: one
 # softmax over $\height$ and $\width$ together, then a weighted sum over both,
 #
+# <!-- ntn: definition; Attention=nt.exercises.solution("1.3"); Q[key]; K[height,width,key]; V[height,width,val] -->
 # $$
 # \begin{aligned}
 # S &= \frac{Q \ndot{\key} K}{\sqrt{|\key|}} \in \reals^{\height \times \width},\\

@@ -27,6 +27,7 @@ import ntlib as nt
 #
 # The paper's running example (TMLR §2.1, equation 1) is the matrix
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
 # \in \reals^{\height[3] \times \width[3]},
@@ -35,6 +36,7 @@ import ntlib as nt
 # drawn with $\height$ down the rows and $\width$ across the columns. Drawn the other
 # way round it is the same tensor:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{width}{height}{3 & 1 & 2 \\ 1 & 5 & 6 \\ 4 & 9 & 5}.
 # $$
@@ -90,6 +92,7 @@ print("same tensor:", nt.shape(A) == nt.shape(A_transposed_data))
 # Indexing a tensor picks positions by name. Fixing every axis gives a scalar: the
 # paper's (TMLR §2.1)
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A_{\height(1), \width(3)} = A_{\width(3), \height(1)} = 4
 # $$
@@ -115,6 +118,7 @@ nt.show(a13)
 # $A_{\height(1)} \in \reals^{\width[3]}$ and
 # $A_{\width(3)} \in \reals^{\height[3]}$:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A_{\height(1)} = \nmatrix{}{width}{3 & 1 & 4}, \qquad
 # A_{\width(3)} = \nmatrix{}{height}{4 & 9 & 5}.

@@ -56,6 +56,7 @@ nt.show(A, ("height", "width"))
 # $f^{\mathcal{S}'} \colon F^{\mathcal{S} \cup \mathcal{S}'} \to
 # G^{\mathcal{T} \cup \mathcal{S}'}$ is
 #
+# <!-- ntn: excluded; id=lift-unary; reason=lifting written with records: one call of f per record s' (run literally by nt.lift in the cell below) -->
 # $$
 # \left[f^{\mathcal{S}'}(X)\right]_{s'} = f(X_{s'}) \qquad
 # \text{for every } s' \in \rec \mathcal{S}'.
@@ -67,6 +68,7 @@ nt.show(A, ("height", "width"))
 # $\mathcal{S}'$ and $\mathcal{T}'$ must be compatible (shared names, same sizes).
 # The result has the extra axes of both, and each argument sees only its own:
 #
+# <!-- ntn: excluded; id=lift-binary; reason=lifting written with records, restricted to each argument's axes (run literally by nt.lift in the cell below) -->
 # $$
 # \left[f(X, Y)\right]_{r} = f\left(X_{\restrict{r}{\mathcal{S}'}},\,
 #   Y_{\restrict{r}{\mathcal{T}'}}\right) \qquad
@@ -132,6 +134,7 @@ print("automatic lifting agrees with the literal definition in all four cases")
 # A function $f \colon \reals \to \reals$ of one number lifts to every axis of its
 # argument. The logistic sigmoid and the rectified linear unit are
 #
+# <!-- ntn: definition; A[height,width]; relu=nt.relu -->
 # $$
 # \sigma(A) = \frac{1}{1 + \exp(-A)}, \qquad \operatorname{relu}(A) = \max(0, A),
 # $$
@@ -155,11 +158,13 @@ print(nt.show(nt.relu(B), ("height", "width")))
 # every entry of row $i$; adding $y \in \reals^{\width[3]}$ adds $y_{\width(j)}$ to
 # every entry of column $j$:
 #
+# <!-- ntn: example; A=running(); x=nt.tensor([2., 7., 1.], "height") -->
 # $$
 # x = \nmatrix{}{height}{2 & 7 & 1}, \qquad
 # A + x = \nmatrix{height}{width}{3+2 & 1+2 & 4+2 \\ 1+7 & 5+7 & 9+7 \\ 2+1 & 6+1 & 5+1};
 # $$
 #
+# <!-- ntn: example; A=running(); y=nt.tensor([1., 4., 1.], "width") -->
 # $$
 # y = \nmatrix{}{width}{1 & 4 & 1}, \qquad
 # A + y = \nmatrix{height}{width}{3+1 & 1+4 & 4+1 \\ 1+1 & 5+4 & 9+1 \\ 2+1 & 6+4 & 5+1}.
@@ -225,6 +230,7 @@ except nt.AxisError as err:
 #
 # Summing over an axis removes it:
 #
+# <!-- ntn: definition; X[ax,height] -->
 # $$
 # \nsum{\ax} X = \sum_{i} X_{\ax(i)},
 # $$
@@ -233,6 +239,7 @@ except nt.AxisError as err:
 # over several axes at once, $\nsum{\ax_1 \\ \ax_2} X$, is summing over each in turn.
 # On the example,
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # \nsum{\height} A = \nmatrix{}{width}{6 & 12 & 18}, \qquad
 # \nsum{\width} A = \nmatrix{}{height}{8 & 15 & 13}, \qquad
@@ -255,6 +262,7 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 # The other reductions are defined the same way, as functions of a vector along
 # $\ax$ lifted over the rest:
 #
+# <!-- ntn: definition; X[ax,height]; p=3 -->
 # $$
 # \begin{aligned}
 # \nfun{\ax}{norm} X &= \sqrt{\nsum{\ax} X^2}, &
@@ -345,6 +353,7 @@ assert nt.positional(printed_norm(Am5, "width", 3), "height").isnan().any()
 #
 # Contraction multiplies entry by entry and sums over the named axes:
 #
+# <!-- ntn: identity; X[ax,height]; Y[ax,width] -->
 # $$
 # X \ndot{\ax} Y = \nsum{\ax} X \odot Y .
 # $$
@@ -449,6 +458,7 @@ print(nt.show(left), "≠", nt.show(right))
 # :::{prf:theorem} Regrouping contractions
 # :label: thm-regrouping
 #
+# <!-- ntn: identity; X[height,width,batch]; Y[height,seq,key]; Z[width,seq,val]; ~\mathcal{S} \cup \mathcal{T}=\height \\ \width; ~\mathcal{T} \cup \mathcal{U}=\width \\ \seq; ~\mathcal{S}=\height; ~\mathcal{U}=\seq -->
 # $$
 # X \ndot{\mathcal{S} \cup \mathcal{T}} (Y \ndot{\mathcal{U}} Z)
 #   = (X \ndot{\mathcal{S}} Y) \ndot{\mathcal{T} \cup \mathcal{U}} Z
@@ -505,6 +515,7 @@ assert nt.shape(lhs) != nt.shape(rhs)
 # Softmax along an axis exponentiates and normalises so that the entries along that
 # axis sum to one:
 #
+# <!-- ntn: definition; X[ax,batch] -->
 # $$
 # \nfun{\ax}{softmax} X = \frac{\exp X}{\nsum{\ax} \exp X}.
 # $$
@@ -569,6 +580,7 @@ plt.show()
 # :::{prf:theorem} argmax and argmin as limits of softmax
 # :label: thm-argmax-limit
 #
+# <!-- ntn: excluded; id=argmax-limit; reason=a limit as alpha goes to infinity (the cell below evaluates softmax(alpha X) for growing alpha) -->
 # $$
 # \nfun{\ax}{argmax} X = \lim_{\alpha \to \infty} \nfun{\ax}{softmax} (\alpha X),
 # \qquad
@@ -667,6 +679,7 @@ print(nt.show(nt.softmax(t * 50, "width")))
 #
 # **Renaming** changes an axis's name and nothing else:
 #
+# <!-- ntn: identity; X[ax,height]; i=2 -->
 # $$
 # [X_{\ax \to \ax'}]_{\ax'(i)} = X_{\ax(i)} .
 # $$
@@ -727,6 +740,7 @@ print("unflatten(flatten(A)) == A in both orders")
 # `take_along_axis`, `gather`, and TensorFlow's `gather` with `batch_dims`. With
 # named axes they are all one function of a vector and a position,
 #
+# <!-- ntn: definition; X[ax,height]; i=3 -->
 # $$
 # \nfun{\ax}{index} \colon \reals^{\ax[n]} \times [n] \to \reals, \qquad
 # \nfun{\ax}{index}(X, i) = X_{\ax(i)},
@@ -826,6 +840,7 @@ print(nt.shape(gathered))
 # a list of pairs of positions, $I \in [m]^{\subseq}$ and $J \in [n]^{\subseq}$.
 # Indexing $\seq$ by $I$ and then $\vocab$ by $J$,
 #
+# <!-- ntn: identity; P[seq,vocab]; I=nt.tensor([1, 4, 2, 4], "subseq"); J=nt.tensor([6, 3, 3, 1], "subseq"); k=2; @seq=4 -->
 # $$
 # S = \nfun{\vocab}{index}\bigl(\nfun{\seq}{index}(P, I), J\bigr) \in
 # \reals^{\subseq}, \qquad
@@ -925,6 +940,7 @@ assert nt.dtype(nt.contract(A, A, over="width")) == torch.int64
 # For $x \in \reals^{\height}$, $A \in \reals^{\height \times \width}$ and
 # $y \in \reals^{\width}$, the bilinear form $x^\top A y$ is, by name,
 #
+# <!-- ntn: definition; x[height]; A[height,width]; y[width]; expect=nt.exercises.solution("3.1")(x=V["x"], A=V["A"], y=V["y"]) -->
 # $$
 # (x \ndot{\height} A) \ndot{\width} y \in \reals .
 # $$
@@ -952,6 +968,7 @@ assert nt.exercises.check("3.1", answer)
 # Write the softmax over $\height$ and $\width$ together, so that the entries of
 # each $\height \times \width$ slice sum to one:
 #
+# <!-- ntn: definition; X[height,width,batch]; expect=nt.exercises.solution("3.2")(V["X"]) -->
 # $$
 # \nfun{\height, \width}{softmax} X =
 # \frac{\exp X}{\nsum{\height \\ \width} \exp X}.
@@ -1007,6 +1024,7 @@ assert nt.exercises.check("3.3", answer)
 # $C \in \reals^{\clusters \times \dd}$. One step of k-means assigns each point to
 # its nearest centre and moves each centre to the mean of its points:
 #
+# <!-- ntn: definition; X[batch,d]; C[clusters,d]; expect=nt.exercises.solution("3.4")(V["X"], V["C"]) -->
 # $$
 # \begin{aligned}
 # Q &= \nfun{\clusters}{argmin} \nfun{\dd}{norm} (C - X)

@@ -146,6 +146,7 @@ print("forward mode:",
 # Near a point $X$, a differentiable $f$ is its value plus a linear function of
 # the step $H$ plus something smaller than $H$ (§5.2):
 #
+# <!-- ntn: excluded; id=first-order-approx; reason=an approximation (\approx) whose derivative is written as an operator on f (checked by finite differences in the cells) -->
 # $$
 # f(X + H) \approx f(X) + \frac{\partial f(X)}{\partial X^*}
 #   \ndot{\mathcal{S}^*} H^*, \qquad H \in \reals^{\mathcal{S}}.
@@ -315,6 +316,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # $\nfun{\ax}{softmax} X = \exp X / \nsum{\ax} \exp X$ and simplifies to its
 # equation (10):
 #
+# <!-- ntn: definition; ~\partial (\nfun{\ax}{softmax} X)=\mathrm{dS}(X); ~\partial X=H; X[ax,batch]; H[ax,batch]; dS=lambda X: N(torch.func.jvp(lambda x: torch.softmax(x, 0), (P(X, "ax", "batch"),), (P(V["H"], "ax", "batch"),))[1], "ax", "batch") -->
 # $$
 # \partial (\nfun{\ax}{softmax} X) = \nfun{\ax}{softmax} X \odot
 #   \left(\partial X - \nfun{\ax}{softmax} X \ndot{\ax} \partial X\right).
@@ -325,6 +327,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # reads the derivative off the result by the identification theorem
 # ({prf:ref}`thm-identification` below), for $X \in \reals^{\ax}$:
 #
+# <!-- ntn: definition; ~\frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X=\mathrm{D}(X); X[ax]; D=lambda X: N(torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 0), P(X, "ax")), "ax", "ax*") -->
 # $$
 # \frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X = \nfun{\ax}{softmax} X
 #   \odot \left(I_{\ax,\ax^*} - (\nfun{\ax}{softmax} X)^*\right).
@@ -524,6 +527,7 @@ treescope.figures.inline(
 # $V \in \reals^{\seq \times \val}$, leaving out the factor $1/\sqrt{|\key|}$ (it
 # only rescales $Q$):
 #
+# <!-- ntn: definition; Att=nt.calculus.attention_unscaled; Q[key]; K[seq,key]; V[seq,val]; \alpha=nt.softmax(nt.contract(V["Q"], V["K"], over="key"), "seq") -->
 # $$
 # \text{Att}(Q, K, V) = \alpha \ndot{\seq} V, \qquad
 # \alpha = \nfun{\seq}{softmax}(Q \ndot{\key} K).
@@ -532,6 +536,7 @@ treescope.figures.inline(
 # Its three derivatives, with the parentheses of the last one balanced (see the
 # erratum below):
 #
+# <!-- ntn: definition; ~\frac{\partial \text{Att}}{\partial V^*}=\mathrm{dV}(Q, K, V); ~\frac{\partial \text{Att}}{\partial Q^*}=\mathrm{dQ}(Q, K, V); ~\frac{\partial \text{Att}}{\partial K^*}=\mathrm{dK}(Q, K, V); dV=nt.calculus.attention_dV; dQ=nt.calculus.attention_dQ; dK=nt.calculus.attention_dK; Q[key]; K[seq,key]; V[seq,val]; \alpha=nt.softmax(nt.contract(V["Q"], V["K"], over="key"), "seq") -->
 # $$
 # \begin{aligned}
 # \frac{\partial \text{Att}}{\partial V^*} &= \alpha_{\seq \to \seq^*} \odot
@@ -810,6 +815,7 @@ print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
 # are a tensor $D(A) \in \reals^{\mathcal{S}^* \cup \mathcal{T}}$ and
 # $R(A, H) \in \reals^{\mathcal{T}}$ with
 #
+# <!-- ntn: excluded; id=derivative-definition; reason=the definition of the derivative: R(A, H) is whatever remains, so the equation holds by construction (the cells bound R by finite differences) -->
 # $$
 # f(A + H) = f(A) + D(A) \ndot{\mathcal{S}^*} H_{\mathcal{S} \to \mathcal{S}^*}
 #   + R(A, H)

@@ -116,6 +116,7 @@ assert gap > 0.1
 # Index notation also spends an index on every reduction and contraction, where
 # named notation writes the axis once (the paper's second point):
 #
+# <!-- ntn: excluded; id=index-vs-named; reason=index notation (\max_i A_i, A_i B_i) set beside the named form for comparison -->
 # $$
 # C = \max_i A_i \quad\text{vs.}\quad C = \nfun{\ax}{max} A, \qquad\qquad
 # C = A_i B_i \quad\text{vs.}\quad C = A \ndot{\ax} B.
@@ -368,6 +369,7 @@ assert alt.varying_axes(Y_img == 0) == ("chans",)
 # $K \in \reals^{\seq \times \key}$ and returns a mixture of values
 # $V \in \reals^{\seq \times \val}$:
 #
+# <!-- ntn: definition; Attention=nt.attention; q[key]; K[seq,key]; V[seq,val] -->
 # $$
 # \text{Attention}(q, K, V) = \nfun{\seq}{softmax}\left(
 #   \frac{q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V .
@@ -380,6 +382,7 @@ assert alt.varying_axes(Y_img == 0) == ("chans",)
 # $W^O \in \reals^{\heads \times \val \times \layer}$, the queries live on a
 # renamed copy $\name{seq'}$ of the sequence axis:
 #
+# <!-- ntn: definition; Attention=nt.attention; X[seq,layer]; W^Q[heads,layer,key]; W^K[heads,layer,key]; W^V[heads,layer,val]; W^O[heads,val,layer]; M=nt.causal_mask(5, query="seq'"); SelfAtt=lambda X: nt.models.self_attention(X, V["W^Q"], V["W^K"], V["W^V"], V["W^O"], V["M"]) -->
 # $$
 # \begin{aligned}
 # Q &= W^Q \ndot{\layer} X_{\seq \to \name{seq'}}, \\
@@ -399,6 +402,7 @@ assert alt.varying_axes(Y_img == 0) == ("chans",)
 # **FullConn** (§4), with $W \in \reals^{\out \times \layer}$ and
 # $b \in \reals^{\out}$:
 #
+# <!-- ntn: definition; FullConn=lambda x: nt.full_conn(x, V["W"], V["b"]); W[out,layer]; b[out]; x[layer,batch] -->
 # $$
 # \text{FullConn}(x) = \sigma\left(W \ndot{\layer} x + b\right)_{\out \to \layer}.
 # $$

@@ -67,6 +67,7 @@ def close(a, b, **kw):
 # probability that relate them are then a product, a contraction and a
 # quotient:
 #
+# <!-- ntn: identity; ~p(\name{A}, \name{B})=J; ~p(\name{B} \mid \name{A})=L; ~p(\name{A} \mid \name{B})=R; ~p(\name{A})=Z; ~p(\name{B})=Y; @A=3,B=4; L=(lambda t: t / nt.sum(t, "B"))(pos("B", "A")); Z=(lambda t: t / nt.sum(t, "A"))(pos("A")); J=nt.examples.joint(V["L"], V["Z"]); Y=nt.examples.marginal(V["L"], V["Z"]); R=nt.examples.bayes(V["L"], V["Z"]) -->
 # $$
 # \begin{aligned}
 # p(\name{A}, \name{B}) &= p(\name{B} \mid \name{A}) \odot p(\name{A})
@@ -129,6 +130,7 @@ print("chain rule, marginal and Bayes' rule agree with the loops")
 # $E \in \reals^{\vocab \times \emb}$ and class weights
 # $W \in \reals^{\classes \times \emb}$,
 #
+# <!-- ntn: definition; ~(X; E, W)=(X, E, W); CBOW=nt.examples.cbow; X=onehot("vocab", "seq"); E[vocab,emb]; W[classes,emb] -->
 # $$
 # \text{CBOW}(X; E, W) = \nfun{\classes}{softmax} \left(\nsum{\seq}
 #   W \ndot{\emb} E \ndot{\vocab} X\right).
@@ -288,6 +290,7 @@ plt.show()
 # every cell holds one digit and every box, column and row holds each digit
 # once:
 #
+# <!-- ntn: excluded; id=sudoku-check; reason=an indicator of a conjunction of equalities (\mathbb{I}[... \wedge ...]); nt.examples.sudoku_check runs it in the cell -->
 # $$
 # \text{check}(X) = \mathbb{I}\Big[\nsum{\assign} X = 1 \wedge
 #   \nsum{\height \\ \width} Y = 1 \wedge \nsum{\height} X = 1 \wedge
@@ -452,6 +455,7 @@ assert int(cpu(nt.examples.sudoku_check(C), ())) == 1
 # each point to its nearest centroid (one-hot), then move each centroid to
 # the mean of its points:
 #
+# <!-- ntn: definition; X[batch,d]; C[clusters,d]; C0=V["C"]; expect=nt.examples.kmeans_update(V["X"], nt.examples.kmeans_assign(V["X"], V["C0"])) -->
 # $$
 # \begin{aligned}
 # Q &= \nfun{\clusters}{argmin} \nfun{\dd}{norm} (C - X)
@@ -565,6 +569,7 @@ plt.show()
 # under the operator is the *new* axis that holds the winners. The two are
 # tied together by
 #
+# <!-- ntn: identity; ~\nfun{\ax,\name{k}}{argmaxk} A=\mathrm{argmaxk}(A); ~\nfun{\ax,\name{k}}{maxk} A=\mathrm{maxk}(A); A[ax,batch]; argmaxk=lambda A: nt.examples.argmaxk(A, "ax", 2); maxk=lambda A: nt.examples.maxk(A, "ax", 2) -->
 # $$
 # A \ndot{\ax} \nfun{\ax,\name{k}}{argmaxk} A = \nfun{\ax,\name{k}}{maxk} A.
 # $$
@@ -619,6 +624,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # state, lifted over $\beam$. §3.4.6 of the first version repeats this
 # update:
 #
+# <!-- ntn: excluded; id=beam-step; reason=a step of beam search, k-best over two axes into the beam, written as updates of the loop state; nt.examples.beam_search runs it against brute force -->
 # $$
 # \begin{aligned}
 # H' &= \nfun{\beam}{max} (H \odot f(S)),\\
@@ -651,6 +657,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # best, so several hypotheses may sit in the same state. That is `merge=False`, our
 # variant, not the paper's:
 #
+# <!-- ntn: excluded; id=beam-step-tuple; reason=k-best over the pair (beam, state) written as an axis tuple; nt.examples.beam_search runs it against brute force -->
 # $$
 # H \leftarrow \nfun{(\beam,\state),\beam}{maxk} (H + f(S)),\qquad
 # S \leftarrow \nsum{\beam} \nfun{(\beam,\state),\beam}{argmaxk}
@@ -884,6 +891,7 @@ for merge in (True, False):
 # ($|\dd| = |\name{d1}| = |\name{d2}|$) renames $X - \mu$ twice so that it
 # can meet both axes of the inverse:
 #
+# <!-- ntn: definition; ~\mathcal{N}(X; \mu, \Sigma) = {}=; ~\nfun{\name{d1},\name{d2}}{inv} \Sigma=\mathrm{inv}(\Sigma); ~\nfun{\name{d1},\name{d2}}{det} \Sigma=\mathrm{det}(\Sigma); ~\tfrac12=\frac{1}{2}; ~\Big/=/; ~\Big(=(; ~\Big)=); ~\big(=(; ~\big)=); inv=lambda S: nt.examples.inv(S, "d1", "d2"); det=lambda S: nt.examples.det(S, "d1", "d2"); X[d,batch]; \mu[d]; \Sigma=(lambda A: nt.contract(A, nt.rename(A, {"d1": "d2"}), over="d") + 3 * nt.tensor(torch.eye(3, dtype=torch.float64), ("d1", "d2")))(randn("d1", "d")); @d1=3,d2=3; expect=nt.exp(nt.examples.mvn_log_density(V["X"], V["\\mu"], V["\\Sigma"])) -->
 # $$
 # \begin{aligned}
 # \mathcal{N}(X; \mu, \Sigma) = {}&
@@ -960,6 +968,7 @@ print(nt.show(logp4, ("dist", "batch")))
 # in the number of variables; belief propagation computes every marginal at
 # once by passing small messages, each a vector over one variable:
 #
+# <!-- ntn: excluded; id=belief-propagation; reason=products over sets of a factor graph (\bigodot_{g \ni v, g \ne f}); nt.examples.belief_propagation runs it against brute-force marginals -->
 # $$
 # \begin{aligned}
 # m_{v \to f} &= \bigodot_{g \ni v,\ g \ne f} m_{g \to v},\\

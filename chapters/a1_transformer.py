@@ -104,6 +104,7 @@ nt.show(params["1.b2"], ("layer",))
 # $I \in \{0,1\}^{\seq \times \vocab}$ with $\nsum{\vocab} I = 1$. One embedding
 # matrix $E \in \reals^{\vocab \times \layer}$ turns tokens into vectors,
 #
+# <!-- ntn: definition; E[vocab,layer]; I=onehot("vocab", "seq"); expect=N(F.embedding(P(V["I"], "seq", "vocab").argmax(-1), P(V["E"], "vocab", "layer")) * math.sqrt(size["layer"]), "seq", "layer") -->
 # $$
 # W = (E \ndot{\vocab} I)\sqrt{|\layer|} \in \reals^{\seq \times \layer},
 # $$
@@ -181,6 +182,7 @@ nt.show(P, ("seq", "layer"))
 # projections of the same $X \in \reals^{\seq \times \layer}$; the queries' positions
 # are renamed to $\seq'$ so that they can be told apart from the keys':
 #
+# <!-- ntn: definition; Attention=nt.attention; X[seq,layer]; W^{l,Q}[heads,layer,key]; W^{l,K}[heads,layer,key]; W^{l,V}[heads,layer,val]; W^{l,O}[heads,val,layer]; M=nt.causal_mask(5, query="seq'"); expect=nt.models.self_attention(V["X"], V["W^{l,Q}"], V["W^{l,K}"], V["W^{l,V}"], V["W^{l,O}"], V["M"]) -->
 # $$
 # \begin{aligned}
 # Q &= W^{l,Q} \ndot{\layer} X_{\seq \rightarrow \seq'}, & W^{l,Q} &\in \reals^{\heads \times \layer \times \key}, \\
@@ -279,6 +281,7 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
 # The second sublayer is a two-layer network applied at every position,
 # $\mathrm{FFN}^l \colon \reals^{\layer} \rightarrow \reals^{\layer}$, with
 #
+# <!-- ntn: definition; X[seq,layer]; W^{l,1}[hidden,layer]; b^{l,1}[hidden]; W^{l,2}[layer,hidden]; b^{l,2}[layer]; expect=nt.models.ffn(V["X"], V["W^{l,1}"], V["b^{l,1}"], V["W^{l,2}"], V["b^{l,2}"]) -->
 # $$
 # \begin{aligned}
 # X^1 &= \mathrm{relu}(W^{l,1} \ndot{\layer} X + b^{l,1}), & W^{l,1} &\in \reals^{\hidden \times \layer}, & b^{l,1} &\in \reals^{\hidden}, \\
@@ -360,6 +363,7 @@ print(
 # Both sublayers are followed by layer normalization over $\layer$, with a learned
 # scale and shift per layer:
 #
+# <!-- ntn: definition; ~\mathrm{LayerNorm}^l=\mathrm{LayerNorm}; ~\gamma^l=\gamma; ~\beta^l=\beta; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); X[seq,layer]; \gamma[layer]; \beta[layer] -->
 # $$
 # \mathrm{LayerNorm}^l(X) = \nfun{\layer}{standardize}(X) \odot \gamma^l + \beta^l,
 # \qquad \gamma^l, \beta^l \in \reals^{\layer},
@@ -400,6 +404,7 @@ nt.source(nt.models.transformer_layer)
 # After $L$ layers, the embedding matrix maps each position back to the vocabulary
 # and a softmax over $\vocab$ gives a distribution over the next token:
 #
+# <!-- ntn: definition; W[seq,layer]; P=nt.models.positional_encoding(5, 4); E[vocab,layer]; X^L[seq,layer]; expect=N(torch.softmax(P(V["X^L"], "seq", "layer") @ P(V["E"], "vocab", "layer").T, -1), "seq", "vocab") -->
 # $$
 # X^0 = W + P, \qquad O = \nfun{\vocab}{softmax}(E \ndot{\layer} X^L) \in \reals^{\seq \times \vocab}.
 # $$
@@ -1070,6 +1075,7 @@ assert nt.exercises.check("A1.1", answer)
 # Many Transformers after the original normalize *before* the sublayer and add the
 # residual afterwards ("pre-norm"):
 #
+# <!-- ntn: definition; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); SelfAtt=lambda X: X; X[seq,layer]; \gamma[layer]; \beta[layer] -->
 # $$
 # X + \mathrm{SelfAtt}\bigl(\mathrm{LayerNorm}(X)\bigr), \qquad
 # \mathrm{LayerNorm}(X) = \nfun{\layer}{standardize}(X) \odot \gamma + \beta .
@@ -1099,6 +1105,7 @@ assert nt.exercises.check("A1.2", answer)
 #
 # The attention maps above show, for each head, the weights
 #
+# <!-- ntn: definition; Q[heads,seq',key]; K[heads,seq,key]; M=nt.causal_mask(5, query="seq'"); @seq'=5; expect=N(torch.softmax(torch.einsum("hqk,hsk->hqs", P(V["Q"], "heads", "seq'", "key"), P(V["K"], "heads", "seq", "key")) / math.sqrt(size["key"]) + P(V["M"], "seq'", "seq"), -1), "heads", "seq'", "seq") -->
 # $$
 # \alpha = \nfun{\seq}{softmax}\Bigl(\frac{Q \ndot{\key} K}{\sqrt{|\key|}} + M\Bigr)
 # \in \reals^{\heads \times \seq \times \seq'},

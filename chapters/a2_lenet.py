@@ -180,6 +180,7 @@ nt.show(O, ("batch", "classes"), decimals=3)
 # Appendix A.2 adds that the flattening can be avoided: "as an alternative",
 # $X^2$ keeps its three axes and $W^3$ gets them too,
 #
+# <!-- ntn: definition; X^2[height,width,chans,batch]; W^3[hidden,height,width,chans]; b^3[hidden]; expect=N(torch.relu(F.linear(P(V["X^2"], "batch", "height", "width", "chans").flatten(1), P(V["W^3"], "hidden", "height", "width", "chans").flatten(1), P(V["b^3"], "hidden"))), "batch", "hidden") -->
 # $$
 # X^3 = \mathrm{relu}\bigl(W^3 \ndot{\height \\ \width \\ \chans} X^2 + b^3\bigr),
 # \qquad W^3 \in \reals^{\hidden \times \height \times \width \times \chans}.
@@ -401,6 +402,7 @@ plt.show()
 # $Y \in \{0,1\}^{\batch \times \name{true}}$ and one-hot predictions
 # $\hat Y \in \{0,1\}^{\batch \times \name{pred}}$,
 #
+# <!-- ntn: definition; @true=3,pred=3; Y=onehot("true", "batch"); \hat Y=onehot("pred", "batch"); expect=N(P(V["Y"], "batch", "true").T @ P(V["\\hat Y"], "batch", "pred"), "true", "pred") -->
 # $$
 # C = Y \ndot{\batch} \hat Y \in \reals^{\name{true} \times \name{pred}}
 # $$
@@ -488,6 +490,7 @@ assert nt.exercises.check("A2.1", answer)
 #
 # Write one stage of the network,
 #
+# <!-- ntn: definition; ~(X; W, b)=(X, W, b); ~\mathrm{MaxPool2d}_{2,2}=\mathrm{MaxPool}; MaxPool=lambda X: nt.max_pool2d(X, 2, 2); Conv2d=nt.conv2d; relu=nt.relu; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans']; @height=6,width=8,kh=3,kw=3,chans=1,chans'=2; expect=nt.exercises.solution("A2.2")(V["X"], V["W"], V["b"]) -->
 # $$
 # \mathrm{MaxPool2d}_{2,2}\bigl(\mathrm{relu}(\mathrm{Conv2d}(X; W, b)_{\chans' \rightarrow \chans})\bigr),
 # $$

@@ -45,6 +45,7 @@
 #   \frac{Q \ndot{\key} K}{\sqrt{|\key|}} \right) \ndot{\seq} V
 # ```
 #
+# <!-- ntn: definition; Attention=nt.attention; Q[key]; K[seq,key]; V[seq,val] -->
 # $$
 # \text{Attention}(Q,K,V) = \left( \nfun{\seq}{softmax}
 #   \frac{Q \ndot{\key} K}{\sqrt{|\key|}} \right) \ndot{\seq} V
@@ -74,6 +75,7 @@
 # This book's web pages use a variant for MathJax with the same purpose that
 # takes the bare names, `\nmatrix{height}{width}{...}`:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
 # $$
