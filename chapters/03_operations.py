@@ -134,7 +134,7 @@ print("automatic lifting agrees with the literal definition in all four cases")
 # A function $f \colon \reals \to \reals$ of one number lifts to every axis of its
 # argument. The logistic sigmoid and the rectified linear unit are
 #
-# <!-- ntn: definition; A[height,width]; relu=nt.relu -->
+# <!-- ntn: definition; ~\max(0, A)=\mathrm{max0}(A); max0=lambda A: N(torch.clamp(P(A, "height", "width"), min=0), "height", "width"); A[height,width]; relu=nt.relu -->
 # $$
 # \sigma(A) = \frac{1}{1 + \exp(-A)}, \qquad \operatorname{relu}(A) = \max(0, A),
 # $$
@@ -230,7 +230,7 @@ except nt.AxisError as err:
 #
 # Summing over an axis removes it:
 #
-# <!-- ntn: definition; X[ax,height] -->
+# <!-- ntn: excluded; id=sum-by-index; reason=the sum written over an index variable (\sum_i X_{ax(i)}): the notation sums over axes, not index variables -->
 # $$
 # \nsum{\ax} X = \sum_{i} X_{\ax(i)},
 # $$
@@ -262,7 +262,7 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 # The other reductions are defined the same way, as functions of a vector along
 # $\ax$ lifted over the rest:
 #
-# <!-- ntn: definition; X[ax,height]; p=3 -->
+# <!-- ntn: definition; ~\nfun{\ax}{norm_{\mathit{p}}} X=\mathrm{normp}(X); ~\min_i X_{\ax(i)}=\mathrm{minpos}(X); ~\max_i X_{\ax(i)}=\mathrm{maxpos}(X); minpos=lambda X: N(P(X, "ax", "height").min(0).values, "height"); maxpos=lambda X: N(P(X, "ax", "height").max(0).values, "height"); normp=lambda X: nt.norm(X, "ax", p=3); X[ax,height]; p=3 -->
 # $$
 # \begin{aligned}
 # \nfun{\ax}{norm} X &= \sqrt{\nsum{\ax} X^2}, &
@@ -968,7 +968,7 @@ assert nt.exercises.check("3.1", answer)
 # Write the softmax over $\height$ and $\width$ together, so that the entries of
 # each $\height \times \width$ slice sum to one:
 #
-# <!-- ntn: definition; X[height,width,batch]; expect=nt.exercises.solution("3.2")(V["X"]) -->
+# <!-- ntn: definition; ~\nfun{\height, \width}{softmax} X=\mathrm{softmax2}(X); softmax2=nt.exercises.solution("3.2"); X[height,width,batch] -->
 # $$
 # \nfun{\height, \width}{softmax} X =
 # \frac{\exp X}{\nsum{\height \\ \width} \exp X}.

@@ -669,7 +669,7 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # $k$ consecutive channels with $\operatorname{pool}$, standardizes each group
 # together with $\layer$, and flattens the channels back:
 #
-# <!-- ntn: definition; ~\operatorname{pool}_{\chans,\kernel} X=\mathrm{pool}(X); ~\operatorname{standardize}_{\kernel,\layer}=\mathrm{standardize}; ~\operatorname{GroupNorm}_k(X; \gamma, \beta)=\mathrm{GroupNorm}(X, \gamma, \beta); pool=lambda X: nt.pool(X, 2, seq="chans"); standardize=lambda X: nt.standardize(X, ("kernel", "layer")); GroupNorm=lambda X, g, b: nt.group_norm(X, g, b, 2); X[batch,chans,layer]; \gamma[chans]; \beta[chans]; @chans=4 -->
+# <!-- ntn: definition; ~\operatorname{pool}_{\chans,\kernel} X=\mathrm{pool}(X); ~\operatorname{standardize}_{\kernel,\layer} \mathrm{pool}(X)=\mathrm{standardize}(\mathrm{pool}(X)); ~\operatorname{GroupNorm}_k(X; \gamma, \beta)=\mathrm{GroupNorm}(X, \gamma, \beta); pool=lambda X: nt.pool(X, 2, seq="chans"); standardize=lambda X: nt.standardize(X, ("kernel", "layer")); GroupNorm=lambda X, g, b: nt.group_norm(X, g, b, 2); X[batch,chans,layer]; \gamma[chans]; \beta[chans]; @chans=4 -->
 # $$
 # \operatorname{GroupNorm}_k(X; \gamma, \beta) =
 # \left[\operatorname{standardize}_{\kernel,\layer} \operatorname{pool}_{\chans,\kernel} X\right]_{(\chans,\kernel) \to \chans}

@@ -327,7 +327,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # reads the derivative off the result by the identification theorem
 # ({prf:ref}`thm-identification` below), for $X \in \reals^{\ax}$:
 #
-# <!-- ntn: definition; ~\frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X=\mathrm{D}(X); X[ax]; D=lambda X: N(torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 0), P(X, "ax")), "ax", "ax*") -->
+# <!-- ntn: definition; ~\frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X=\mathrm{D}(X); ~I_{\ax,\ax^*}=I; ~(\nfun{\ax}{softmax} X)^*=\mathrm{star}(\nfun{\ax}{softmax} X); star=nt.calculus.star; I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax*"); X[ax]; D=lambda X: N(torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 0), P(X, "ax")), "ax", "ax*") -->
 # $$
 # \frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X = \nfun{\ax}{softmax} X
 #   \odot \left(I_{\ax,\ax^*} - (\nfun{\ax}{softmax} X)^*\right).
@@ -536,7 +536,7 @@ treescope.figures.inline(
 # Its three derivatives, with the parentheses of the last one balanced (see the
 # erratum below):
 #
-# <!-- ntn: definition; ~\frac{\partial \text{Att}}{\partial V^*}=\mathrm{dV}(Q, K, V); ~\frac{\partial \text{Att}}{\partial Q^*}=\mathrm{dQ}(Q, K, V); ~\frac{\partial \text{Att}}{\partial K^*}=\mathrm{dK}(Q, K, V); dV=nt.calculus.attention_dV; dQ=nt.calculus.attention_dQ; dK=nt.calculus.attention_dK; Q[key]; K[seq,key]; V[seq,val]; \alpha=nt.softmax(nt.contract(V["Q"], V["K"], over="key"), "seq") -->
+# <!-- ntn: definition; ~\frac{\partial \text{Att}}{\partial V^*}=\mathrm{dV}(Q, K, V); ~\frac{\partial \text{Att}}{\partial Q^*}=\mathrm{dQ}(Q, K, V); ~\frac{\partial \text{Att}}{\partial K^*}=\mathrm{dK}(Q, K, V); dV=nt.calculus.attention_dV; dQ=nt.calculus.attention_dQ; dK=nt.calculus.attention_dK; ~I_{\val,\val^*}=I_v; ~I_{\seq,\seq^*}=I_s; I_v=N(torch.eye(size["val"], dtype=torch.float64), "val", "val*"); I_s=N(torch.eye(size["seq"], dtype=torch.float64), "seq", "seq*"); Q[key]; K[seq,key]; V[seq,val]; \alpha=nt.softmax(nt.contract(V["Q"], V["K"], over="key"), "seq"); Q^*=nt.calculus.star(V["Q"]) -->
 # $$
 # \begin{aligned}
 # \frac{\partial \text{Att}}{\partial V^*} &= \alpha_{\seq \to \seq^*} \odot

@@ -891,7 +891,7 @@ for merge in (True, False):
 # ($|\dd| = |\name{d1}| = |\name{d2}|$) renames $X - \mu$ twice so that it
 # can meet both axes of the inverse:
 #
-# <!-- ntn: definition; ~\mathcal{N}(X; \mu, \Sigma) = {}=; ~\nfun{\name{d1},\name{d2}}{inv} \Sigma=\mathrm{inv}(\Sigma); ~\nfun{\name{d1},\name{d2}}{det} \Sigma=\mathrm{det}(\Sigma); ~\tfrac12=\frac{1}{2}; ~\Big/=/; ~\Big(=(; ~\Big)=); ~\big(=(; ~\big)=); inv=lambda S: nt.examples.inv(S, "d1", "d2"); det=lambda S: nt.examples.det(S, "d1", "d2"); X[d,batch]; \mu[d]; \Sigma=(lambda A: nt.contract(A, nt.rename(A, {"d1": "d2"}), over="d") + 3 * nt.tensor(torch.eye(3, dtype=torch.float64), ("d1", "d2")))(randn("d1", "d")); @d1=3,d2=3; expect=nt.exp(nt.examples.mvn_log_density(V["X"], V["\\mu"], V["\\Sigma"])) -->
+# <!-- ntn: definition; ~\mathcal{N}(X; \mu, \Sigma)=Z; ~{}&=&; ~\nfun{\name{d1},\name{d2}}{inv} \Sigma=\mathrm{inv}(\Sigma); ~\nfun{\name{d1},\name{d2}}{det} \Sigma=\mathrm{det}(\Sigma); ~\tfrac12=\frac{1}{2}; ~\\ & \Big/=/; ~\Big=; ~\big=; inv=lambda S: nt.examples.inv(S, "d1", "d2"); det=lambda S: nt.examples.det(S, "d1", "d2"); X[d,batch]; \mu[d]; \Sigma=(lambda A: nt.contract(A, nt.rename(A, {"d1": "d2"}), over="d") + 3 * nt.tensor(torch.eye(3, dtype=torch.float64), ("d1", "d2")))(randn("d1", "d")); @d1=3,d2=3; expect=nt.exp(nt.examples.mvn_log_density(V["X"], V["\\mu"], V["\\Sigma"])) -->
 # $$
 # \begin{aligned}
 # \mathcal{N}(X; \mu, \Sigma) = {}&

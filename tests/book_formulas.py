@@ -205,9 +205,9 @@ def _split_top(text: str, seps: tuple[str, ...]) -> list[str]:
     parts, depth, cur, i = [], 0, [], 0
     while i < len(text):
         c = text[i]
-        if c == "{":
+        if c in "{(":
             depth += 1
-        elif c == "}":
+        elif c in "})":
             depth -= 1
         elif text.startswith("\\left", i) and not text.startswith("\\leftarrow", i):
             depth += 1
@@ -228,6 +228,31 @@ def _split_top(text: str, seps: tuple[str, ...]) -> list[str]:
     return parts
 
 
+def _is_statement(text: str) -> bool:
+    return len(_split_top(text, ("=", "\\in ", "\\leftarrow"))) > 1
+
+
+def _equations(clauses: list[str]) -> list[str]:
+    """Split a clause at the top-level commas that end a statement
+    (``X &= a, & Y &= b``; ``\\gamma, \\beta \\in ...`` stays one)."""
+    out: list[str] = []
+    for clause in clauses:
+        groups: list[str] = []
+        buf = ""
+        for piece in _split_top(clause, (",",)):
+            buf = buf + "," + piece if buf else piece
+            if _is_statement(piece):
+                groups.append(buf)
+                buf = ""
+        if buf:
+            if groups:
+                groups[-1] += "," + buf
+            else:
+                groups.append(buf)
+        out += groups
+    return out
+
+
 def parts(text: str) -> list[str]:
     text = re.sub(r"\\(begin|end)\{(aligned|align\*?|split)\}", " ", text)
     text = re.sub(r"\\tag\{[^}]*\}", " ", text)
@@ -235,7 +260,7 @@ def parts(text: str) -> list[str]:
     out = []
     for row in _split_top(text, ("\\\\",)):
         row = "".join(_split_top(row, ("&",)))   # alignment marks
-        for clause in _split_top(row, ("\\qquad", "\\quad", ",\\;")):
+        for clause in _equations(_split_top(row, ("\\qquad", "\\quad", ",\\;"))):
             clause = re.sub(r"\\[;,!]", " ", clause).strip()
             clause = re.sub(r"^\\text\{[^}]*\}\s*$", "", clause)
             clause = clause.strip().rstrip(".,;:").strip()
@@ -363,7 +388,7 @@ def _literals(text: str, env: dict[str, Any], order: int) -> str:
         else:
             value = _Data({}, order, 0)._store(data, (rname, cname))
         k += 1
-        var = f"\\mathtt{{lit{k}}}"
+        var = f"\\Lambda_{k}"
         env[var] = value
         text = text[:m.start()] + var + text[j:]
 
@@ -395,7 +420,7 @@ def close(a: Any, b: Any) -> str | None:
     return None
 
 
-_VAR = re.compile(r"^(\\?[A-Za-z]+|\\mathtt\{\w+\})('|\^\*)?(\^\{?[\w,]+\}?)?(_\{?\w\}?)?$")
+_VAR = re.compile(r"^(\\?[A-Za-z]+|\\hat [A-Za-z])('|\^\*)?(\^\{?[\w,]+\}?)?(_\{?\w\}?)?$")
 
 
 def _sides(text: str) -> list[str]:
@@ -410,7 +435,15 @@ def _declared_axes(decl: str) -> list[str] | None:
     for a in _split_top(m.group(1), ("\\times",)):
         a = re.sub(r"\[[^\]]*\]", "", a).strip()
         mm = re.fullmatch(r"\\name\{([^}]*)\}", a)
-        names.append(mm.group(1) if mm else a.lstrip("\\"))
+        if mm:
+            names.append(mm.group(1))
+        else:
+            from ntlib.notation import AXIS_MACROS
+
+            a = a.strip()
+            base = a.rstrip("'*^")
+            names.append(AXIS_MACROS.get(base.lstrip("\\"), base.lstrip("\\"))
+                         + a[len(base):].replace("^*", "*"))
     return names
 
 
@@ -449,6 +482,7 @@ def run(f: Formula, order: int) -> list[str]:
         else:
             name = None
         values = [evaluate(s, env) for s in sides]
+        declaration = len(sides) == 1 and bool(_VAR.match(sides[0])) and name is None
         for s, v in zip(sides[1:], values[1:]):
             d = close(values[0], v)
             if d:
@@ -461,12 +495,14 @@ def run(f: Formula, order: int) -> list[str]:
                                 f"says {sorted(axes)}")
         if name:
             env[name] = values[-1]
-        last = values[-1]
+        if not declaration:
+            last = values[-1]
     expect = f.item("expect")
     if expect is not None:
         import torch.nn.functional as F
 
         want = eval(expect, dict(nt=nt, torch=torch, math=math, F=F, V=env,   # noqa: S307
+                                 size=_sizes(f),
                                  P=lambda x, *axes: nt.positional(x, axes),
                                  N=lambda t, *axes: nt.tensor(t, axes)))
         d = close(want, last)
