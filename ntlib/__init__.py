@@ -15,11 +15,13 @@ knows which file to open:
 - ntlib.exercises: the chapters' exercises and their checker (nt.exercises.check)
 - ntlib.testing: assert helpers and hypothesis strategies for tests
 - ntlib.display: showing sources and tensors in the book
+- ntlib.notation: the notation itself, parsed and evaluated (Appendix C)
 """
 
 import importlib as _importlib
 
 from . import alternatives, calculus, core, display, examples, exercises, models, nn
+from . import notation
 from .core import *  # noqa: F401,F403
 # nt.sum, nt.max, nt.min, nt.abs: module attributes, kept out of __all__ so that
 # "from ntlib import *" does not shadow Python's built-ins.
