@@ -316,7 +316,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # $\nfun{\ax}{softmax} X = \exp X / \nsum{\ax} \exp X$ and simplifies to its
 # equation (10):
 #
-# <!-- ntn: definition; ~\partial (\nfun{\ax}{softmax} X)=\mathrm{dS}(X); ~\partial X=H; X[ax,batch]; H[ax,batch]; dS=lambda X: N(torch.func.jvp(lambda x: torch.softmax(x, 0), (P(X, "ax", "batch"),), (P(V["H"], "ax", "batch"),))[1], "ax", "batch") -->
+# <!-- ntn: definition; ~\partial (\nfun{\ax}{softmax} X)=\mathrm{dS}(X); ~\partial X=H; X[ax,batch]; H[ax,batch]; dS=lambda X: N(torch.func.jvp(lambda x: torch.softmax(x, 0), (P(X, "ax", "batch"),), (P(V["H"], "ax", "batch"),))[1], "ax", "batch"); ~\nfun{\ax}{softmax} X=(\nfun{\ax}{softmax} X) -->
 # $$
 # \partial (\nfun{\ax}{softmax} X) = \nfun{\ax}{softmax} X \odot
 #   \left(\partial X - \nfun{\ax}{softmax} X \ndot{\ax} \partial X\right).
@@ -327,7 +327,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # reads the derivative off the result by the identification theorem
 # ({prf:ref}`thm-identification` below), for $X \in \reals^{\ax}$:
 #
-# <!-- ntn: definition; ~\frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X=\mathrm{D}(X); ~I_{\ax,\ax^*}=I; ~(\nfun{\ax}{softmax} X)^*=\mathrm{star}(\nfun{\ax}{softmax} X); star=nt.calculus.star; I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax*"); X[ax]; D=lambda X: N(torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 0), P(X, "ax")), "ax", "ax*") -->
+# <!-- ntn: definition; ~\frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X=\mathrm{D}(X); ~I_{\ax,\ax^*}=I; ~(\nfun{\ax}{softmax} X)^*=\mathrm{star}(\nfun{\ax}{softmax} X); star=nt.calculus.star; I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax*"); X[ax]; D=lambda X: N(torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 0), P(X, "ax")), "ax", "ax*"); ~\nfun{\ax}{softmax} X=(\nfun{\ax}{softmax} X) -->
 # $$
 # \frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X = \nfun{\ax}{softmax} X
 #   \odot \left(I_{\ax,\ax^*} - (\nfun{\ax}{softmax} X)^*\right).

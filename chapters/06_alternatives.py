@@ -369,7 +369,7 @@ assert alt.varying_axes(Y_img == 0) == ("chans",)
 # $K \in \reals^{\seq \times \key}$ and returns a mixture of values
 # $V \in \reals^{\seq \times \val}$:
 #
-# <!-- ntn: definition; Attention=nt.attention; q[key]; K[seq,key]; V[seq,val] -->
+# <!-- ntn: definition; Attention=nt.attention; q[key]; K[seq,key]; V[seq,val]; ~\nfun{\seq}{softmax}\left( \frac{q \ndot{\key} K}{\sqrt{|\key|}}\right)=(\nfun{\seq}{softmax}\left( \frac{q \ndot{\key} K}{\sqrt{|\key|}}\right)) -->
 # $$
 # \text{Attention}(q, K, V) = \nfun{\seq}{softmax}\left(
 #   \frac{q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V .

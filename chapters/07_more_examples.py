@@ -290,7 +290,7 @@ plt.show()
 # every cell holds one digit and every box, column and row holds each digit
 # once:
 #
-# <!-- ntn: excluded; id=sudoku-check; reason=an indicator of a conjunction of equalities (\mathbb{I}[... \wedge ...]); nt.examples.sudoku_check runs it in the cell -->
+# <!-- ntn: excluded; id=sudoku-check; reason=an indicator of a conjunction of equalities (\mathbb{I}[... \wedge ...]): nt.examples.sudoku_check runs it in the cell -->
 # $$
 # \text{check}(X) = \mathbb{I}\Big[\nsum{\assign} X = 1 \wedge
 #   \nsum{\height \\ \width} Y = 1 \wedge \nsum{\height} X = 1 \wedge
@@ -624,7 +624,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # state, lifted over $\beam$. §3.4.6 of the first version repeats this
 # update:
 #
-# <!-- ntn: excluded; id=beam-step; reason=a step of beam search, k-best over two axes into the beam, written as updates of the loop state; nt.examples.beam_search runs it against brute force -->
+# <!-- ntn: excluded; id=beam-step; reason=a step of beam search, k-best over two axes into the beam, written as updates of the loop state: nt.examples.beam_search runs it against brute force -->
 # $$
 # \begin{aligned}
 # H' &= \nfun{\beam}{max} (H \odot f(S)),\\
@@ -657,7 +657,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # best, so several hypotheses may sit in the same state. That is `merge=False`, our
 # variant, not the paper's:
 #
-# <!-- ntn: excluded; id=beam-step-tuple; reason=k-best over the pair (beam, state) written as an axis tuple; nt.examples.beam_search runs it against brute force -->
+# <!-- ntn: excluded; id=beam-step-tuple; reason=k-best over the pair (beam, state) written as an axis tuple: nt.examples.beam_search runs it against brute force -->
 # $$
 # H \leftarrow \nfun{(\beam,\state),\beam}{maxk} (H + f(S)),\qquad
 # S \leftarrow \nsum{\beam} \nfun{(\beam,\state),\beam}{argmaxk}
@@ -968,7 +968,7 @@ print(nt.show(logp4, ("dist", "batch")))
 # in the number of variables; belief propagation computes every marginal at
 # once by passing small messages, each a vector over one variable:
 #
-# <!-- ntn: excluded; id=belief-propagation; reason=products over sets of a factor graph (\bigodot_{g \ni v, g \ne f}); nt.examples.belief_propagation runs it against brute-force marginals -->
+# <!-- ntn: excluded; id=belief-propagation; reason=products over sets of a factor graph (\bigodot_{g \ni v, g \ne f}): nt.examples.belief_propagation runs it against brute-force marginals -->
 # $$
 # \begin{aligned}
 # m_{v \to f} &= \bigodot_{g \ni v,\ g \ne f} m_{g \to v},\\

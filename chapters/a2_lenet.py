@@ -51,6 +51,7 @@ def same(named, order, expected, tol=1e-10):
 # $X^0 \in \reals^{\batch \times \chans[c_0] \times \height \times \width}$. The
 # network computes
 #
+# <!-- ntn: definition; pp=nt.models.init_lenet(chans=(1, 2, 3), kernels=((3, 3), (3, 3)), height=14, width=14, hidden=5, classes=4, dtype=torch.float64); Conv^1=lambda X: nt.rename(nt.conv2d(X, V["pp"]["W1"], V["pp"]["b1"]), {"chans'": "chans"}); Conv^2=lambda X: nt.rename(nt.conv2d(X, V["pp"]["W2"], V["pp"]["b2"]), {"chans'": "chans"}); MaxPool^1=lambda X: nt.max_pool2d(X, 2, 2); MaxPool^2=lambda X: nt.max_pool2d(X, 2, 2); relu=nt.relu; W^3=V["pp"]["W3"]; b^3=V["pp"]["b3"]; W^4=V["pp"]["W4"]; b^4=V["pp"]["b4"]; X^0=randn("chans", "height", "width", "batch"); @chans=1,height=14,width=14; expect=nt.softmax(nt.models.lenet_logits(V["X^0"], V["pp"]), "classes") -->
 # $$
 # \begin{aligned}
 # T^1 &= \mathrm{relu}(\mathrm{Conv}^1(X^0)), & X^1 &= \mathrm{MaxPool}^1(T^1), \\

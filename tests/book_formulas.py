@@ -64,7 +64,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 KINDS = ("definition", "identity", "condition", "example", "misprint", "excluded")
-COMPUTING_MACROS = re.compile(r"\\(ndot|nsum|nfun|nbin|ncat|softmax)(?![A-Za-z])")
+COMPUTING_MACROS = re.compile(r"\\(ndot|nsum|nfun|nbin|ncat)(?![A-Za-z])")
 MARK = re.compile(r"^# <!-- ntn: (.*?) -->\s*$")
 
 #: default size of each axis (chosen unequal, so a mixed-up axis shows)
@@ -97,9 +97,26 @@ class Formula:
 def _markdown_lines(path: Path):
     """(line number, text without '# ') of the markdown cells' lines."""
     md = False
+    fences: list[str] = []
     for k, raw in enumerate(path.read_text().splitlines(), 1):
         if raw.startswith("# %%"):
             md = "[markdown]" in raw
+            fences = []
+            continue
+        if md and re.match(r"# (```|~~~)", raw):
+            opener = raw[2:].strip().lstrip("`~")
+            if opener.startswith("{"):
+                fences.append("directive")    # {prf:definition}: text with formulas
+                yield k, ""
+                continue
+            if opener or not fences:
+                fences.append("code")
+            else:
+                fences.pop()
+            yield k, None
+            continue
+        if md and "code" in fences:
+            yield k, None      # a code block shows text; it holds no formula
             continue
         if md:
             if raw == "#":

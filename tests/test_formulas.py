@@ -42,6 +42,7 @@ def test_marks_are_well_formed():
         assert f.kind in bf.KINDS, f.where
         if f.kind == "excluded":
             assert f.item("id") and f.item("reason"), f"{f.where}: id= and reason="
+            assert len(f.items) == 2, f"{f.where}: an excluded mark has id= and reason= only"
         else:
             assert f.item("id") is None, f"{f.where}: only excluded formulas have an id"
     ids = [f.item("id") for f in FORMULAS if f.kind == "excluded"]
@@ -49,10 +50,9 @@ def test_marks_are_well_formed():
 
 
 def _appendix_table():
-    """{id: chapter} from Appendix C's table of the formulas left out."""
+    """{id: chapter stem} from Appendix C's table of the formulas left out."""
     text = (bf.CHAPTERS / "a4_writing_notation.py").read_text()
-    rows = re.findall(r"^# \| `([\w-]+)` \| \[?([^|\]]+?)\]?(?:\([^)]*\))? \|", text, re.M)
-    return {id_: where.strip() for id_, where in rows}
+    return dict(re.findall(r"^# \| `([\w-]+)` \| \[[^\]]*\]\((\w+)\.ipynb\) \|", text, re.M))
 
 
 def test_appendix_c_lists_every_excluded_formula():
@@ -63,9 +63,7 @@ def test_appendix_c_lists_every_excluded_formula():
         f"only in the table {sorted(set(table) - set(excluded))}, "
         f"only marked {sorted(set(excluded) - set(table))}")
     for id_, f in excluded.items():
-        chapter = f.chapter.split("_")[0]
-        assert chapter in table[id_].lower().replace("ch. ", "").replace("app. ", "") \
-            or table[id_].lower().endswith(chapter.lstrip("0")), (id_, table[id_], f.where)
+        assert table[id_] + ".py" == f.chapter, (id_, table[id_], f.where)
 
 
 def test_preface_states_the_count():
