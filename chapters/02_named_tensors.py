@@ -499,3 +499,23 @@ nt.exercises.report("2.4", answer)
 answer = "a"  # two axes named seq: a shape's names must be distinct
 
 assert nt.exercises.check("2.4", answer)
+
+# %% [markdown]
+# ### Exercise 2.5: a row of A, in the notation
+#
+# Some answers are formulas. Write, in the paper's notation, the second row of
+# $A$: the vector along $\width$ that $A$ holds at $\height$ 2 (counting from 1,
+# as the paper does). Give it as a Python string of LaTeX, e.g.
+# `answer = r"\nsum{\width} A"`; the checker evaluates your formula with
+# `ntlib.notation` on tensors of its own, so any formula equal to the right one
+# passes.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("2.5", answer)
+
+# %% tags=["hide-cell"]
+answer = r"A_{\height(2)}"  # fix height only: what is left runs along width
+
+assert nt.exercises.check("2.5", answer)

@@ -1052,3 +1052,23 @@ def answer(X, C, *, batch="batch", d="d", clusters="clusters"):
 
 
 assert nt.exercises.check("3.4", answer)
+
+# %% [markdown]
+# ### Exercise 3.5: centre the columns, in the notation
+#
+# Write a formula, in the paper's notation, for $A$ with each column centred:
+# from every entry subtract the mean of the column it sits in (a column of $A$
+# runs along $\height$). Answer with a string of LaTeX, e.g.
+# `answer = r"\nsum{\width} A"`; the checker evaluates it on tensors of its
+# own, including one with an extra axis, so any equivalent formula passes.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("3.5", answer)
+
+# %% tags=["hide-cell"]
+# the mean has no height axis; the subtraction broadcasts it down each column
+answer = r"A - \frac{1}{|\height|} \nsum{\height} A"
+
+assert nt.exercises.check("3.5", answer)

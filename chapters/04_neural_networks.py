@@ -1063,3 +1063,23 @@ def answer(X, gamma, *, layer="layer", eps=1e-5):
 
 
 assert nt.exercises.check("4.4", answer)
+
+# %% [markdown]
+# ### Exercise 4.5: a fully connected layer, in the notation
+#
+# Write, as a formula in the paper's notation, the layer that maps
+# $x \in \reals^{\layer}$ to $\reals^{\out}$ with weights
+# $W \in \reals^{\out \times \layer}$, a bias $b \in \reals^{\out}$ and the
+# logistic sigmoid $\sigma$ (no renaming: the result keeps the axis $\out$).
+# Answer with a string of LaTeX; the checker evaluates it with `ntlib.notation`
+# against `torch.nn.functional.linear`, for other sizes and a batch of inputs too.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("4.5", answer)
+
+# %% tags=["hide-cell"]
+answer = r"\sigma(x \ndot{\layer} W + b)"  # the contraction is symmetric
+
+assert nt.exercises.check("4.5", answer)

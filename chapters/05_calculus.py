@@ -1177,3 +1177,25 @@ def answer(Q, K, V, H, *, key="key", seq="seq"):
 
 
 assert nt.exercises.check("5.5", answer)
+
+# %% [markdown]
+# ### Exercise 5.6: the softmax differential, in the notation
+#
+# Write equation (10), the differential of $\nfun{\ax}{softmax} X$ at $X$ in
+# the direction $H$ (the $\partial X$ of the equation), as a formula in the
+# paper's notation with the variables $X$ and $H$. Put the softmax in
+# parentheses where it is a factor, $(\nfun{\ax}{softmax} X) \odot \ldots$:
+# `ntlib.notation` reads $\nfun{\ax}{softmax}$ as reaching to the end of the
+# product that follows it. The checker compares your formula with forward-mode
+# automatic differentiation of `torch.softmax`.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("5.6", answer)
+
+# %% tags=["hide-cell"]
+S = r"(\nfun{\ax}{softmax} X)"
+answer = S + r" \odot H - " + S + r" \odot (" + S + r" \ndot{\ax} H)"
+
+assert nt.exercises.check("5.6", answer)

@@ -1,5 +1,7 @@
 """Exercises of chapter 3: contraction, softmax, renaming, a k-means step."""
 
+import torch
+
 import ntlib as nt
 
 from . import exercise
@@ -81,3 +83,22 @@ def _cases_3_4():
 def ex_3_4(X, C, *, batch="batch", d="d", clusters="clusters"):
     Q = nt.argmin(nt.norm(C - X, d), clusters)      # one-hot assignments
     return nt.contract(Q, X, over=batch) / nt.sum(Q, batch)
+
+
+def _cases_3_5():
+    A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"),
+                  dtype=torch.float64)
+    return [("the running example A", {"A": A}),
+            ("a 4 x 5 tensor stored width-first",
+             {"A": nt.randn(seed=5, width=5, height=4)}),
+            ("a batch of 2 tensors", {"A": nt.randn(seed=6, height=3, batch=2, width=2)})]
+
+
+@exercise("3.5", title="centre the columns, in the notation", kind="formula",
+          cases=_cases_3_5, formula=r"A - \nfun{\height}{mean} A")
+def ex_3_5(env):
+    # positional reference: subtract the mean over the height dimension
+    A = env["A"]
+    extra = [a for a in nt.names(A) if a not in ("height", "width")]
+    a = nt.positional(A, (*extra, "height", "width"))
+    return nt.tensor(a - a.mean(dim=-2, keepdim=True), (*extra, "height", "width"))

@@ -87,3 +87,19 @@ def ex_5_5(Q, K, V, H, *, key="key", seq="seq"):
     dS = nt.contract(Q, H, over=key)
     return nt.contract(V, alpha * (dS - nt.contract(alpha, dS, over=seq)),
                        over=seq)
+
+
+@exercise("5.6", title="the softmax differential, in the notation", kind="formula",
+          cases=_cases_ax,
+          formula=r"(\nfun{\ax}{softmax} X) \odot \left(H - (\nfun{\ax}{softmax} X) "
+                  r"\ndot{\ax} H\right)")
+def ex_5_6(env):
+    # reference by forward-mode autograd on positional data: the directional
+    # derivative of torch.softmax along ax at X, in the direction H
+    import torch
+
+    X, H = env["X"], env["H"]
+    order = tuple(a for a in nt.names(X) if a != "ax") + ("ax",)
+    _, tangent = torch.func.jvp(lambda x: torch.softmax(x, dim=-1),
+                                (nt.positional(X, order),), (nt.positional(H, order),))
+    return nt.tensor(tangent, order)
