@@ -127,6 +127,7 @@
 # image, a matrix whose rows are indexed by $\height$ and whose columns by
 # $\width$:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
 # \in \reals^{\height[3] \times \width[3]}.

@@ -325,6 +325,7 @@ print(fA[frozenset({"height": 0, "width": 2}.items())])
 # %% [markdown]
 # The corrected shorthand, executed: for every record $\{\height(i), \width(j)\}$,
 #
+# <!-- ntn: identity; A[height,width]; B[height,width]; i=2; j=3 -->
 # $$
 # [A+B]_{\height(i), \width(j)} = A_{\height(i), \width(j)} +
 #   B_{\height(i), \width(j)},

@@ -277,6 +277,7 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 # Note that $\operatorname{var}$ divides by $|\ax|$: it is the population variance,
 # not the unbiased estimate that `torch.var` computes by default.
 #
+# <!-- ntn: misprint; ~\nfun{\ax}{norm_\mathit{p}} X=\mathrm{normp}(X); normp=lambda X: nt.norm(X, "ax", p=3); p=3; X[ax,height]; at=2 -->
 # The paper (TMLR §3.3, unnumbered display) prints the $p$-norm as
 # $\nfun{\ax}{norm_\mathit{p}} X = \bigl(\nsum{\ax} X^p\bigr)^{1/p}$, without
 # the absolute value. The two agree when $p$ is even or $X \ge 0$; `nt.norm` uses
@@ -423,6 +424,7 @@ for name, (named, order, positional) in products.items():
 # :::{prf:theorem} Contraction is commutative
 # :label: thm-commutative
 #
+# <!-- ntn: identity; ~\mathcal{S}=\height \\ \width; X[height,width,seq]; Y[height,width,key] -->
 # $X \ndot{\mathcal{S}} Y = Y \ndot{\mathcal{S}} X$:
 # the operands are not distinguished by position.
 # :::

@@ -65,6 +65,7 @@ def agree(lhs, rhs, tol=1e-10):
 # $X \in \reals^{\mathcal{S}}$ becomes $X^* = X_{\mathcal{S} \to \mathcal{S}^*}$.
 # ```
 #
+# <!-- ntn: identity; ~I_{\ax,\ax'}=I; I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax'"); A[ax,height]; at=2 -->
 # In `ntlib` the starred name of an axis is the name followed by `*`.
 # `calc.star` renames; `calc.identity` makes the identity tensor
 # $I_{\ax,\ax'} \in \reals^{\ax[n] \times \ax'[n]}$ (1 where the two indices
@@ -227,6 +228,7 @@ print(agree(lhs(lambda X: u(X) / v(X)), (V * dU - U * dV) / V**2))
 # ```{prf:proposition} Sum over an axis (§5.2, equation (9d))
 # :label: rule-nsum
 #
+# <!-- ntn: identity; ~\partial \nsum{\ax} U=\mathrm{dsum}(U); ~\partial U=H; U[ax,batch]; H[ax,batch]; dsum=lambda U: N(torch.func.jvp(lambda u: u.sum(0), (P(U, "ax", "batch"),), (P(V["H"], "ax", "batch"),))[1], "batch") -->
 # $\partial \nsum{\ax} U = \nsum{\ax} \partial U$.
 # ```
 
@@ -237,6 +239,7 @@ print(agree(lhs(lambda X: nt.sum(u(X), "seq")), nt.sum(dU, "seq")))
 # ```{prf:proposition} Contraction rule (§5.2, equation (9e))
 # :label: rule-contraction
 #
+# <!-- ntn: identity; ~\partial (U \ndot{\ax} V)=\mathrm{dprod}(U, V); ~\partial V=H; ~\partial U=G; U[ax,batch]; V[ax,height]; G[ax,batch]; H[ax,height]; dprod=lambda U, W: N(torch.func.jvp(lambda u, w: u.T @ w, (P(U, "ax", "batch"), P(W, "ax", "height")), (P(V["G"], "ax", "batch"), P(V["H"], "ax", "height")))[1], "batch", "height") -->
 # $\partial (U \ndot{\ax} V) = U \ndot{\ax} \partial V + V \ndot{\ax} \partial U$.
 # ```
 
@@ -312,6 +315,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # %% [markdown]
 # ## Softmax
 #
+# <!-- ntn: identity; X[ax,batch] -->
 # With the quotient, sum and exp rules, §5.2 differentiates
 # $\nfun{\ax}{softmax} X = \exp X / \nsum{\ax} \exp X$ and simplifies to its
 # equation (10):
@@ -322,6 +326,7 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 #   \left(\partial X - \nfun{\ax}{softmax} X \ndot{\ax} \partial X\right).
 # $$
 #
+# <!-- ntn: identity; ~\partial X^*=S; ~\partial X=H; ~I_{\ax,\ax^*}=I; H[ax,batch]; S=nt.calculus.star(V["H"], "ax"); I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax*") -->
 # §5.3 then writes $\partial X = I_{\ax,\ax^*} \ndot{\ax^*} \partial X^*$ (its
 # equation (13)), moves the contraction with $\partial X^*$ to the outside, and
 # reads the derivative off the result by the identification theorem
@@ -668,6 +673,7 @@ assert len(readings) == 2 and min(readings) < 1e-6 < max(readings)
 #
 # ### A derivation by the rules, step by step
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq"); at=7 -->
 # The paper derives $\partial\text{Att}/\partial Q^*$ in full and gives the
 # $K^*$ case in a single step ("Similarly, ..."). Here it is in full, each step a
 # cell that evaluates the step's expression at a random increment $H$ of $K$
@@ -704,6 +710,7 @@ dAtt_auto = calc.differential(attention_in_K, K, H)
 # %%
 print(agree(nt.contract(V, dalpha_auto, over="seq"), dAtt_auto))
 
+# <!-- ntn: identity; ~\partial\alpha=\mathrm{dA}(S); ~\partial S=dS; S[seq,batch]; dS[seq,batch]; \alpha=nt.softmax(V["S"], "seq"); dA=lambda S: N(torch.func.jvp(lambda s: torch.softmax(s, 0), (P(S, "seq", "batch"),), (P(V["dS"], "seq", "batch"),))[1], "seq", "batch"); at=2 -->
 # %% [markdown]
 # **Step 2**, the softmax differential (equation (10)) with $X = S$:
 # $\partial\alpha = \alpha \odot (\partial S - \alpha \ndot{\seq} \partial S)$.
@@ -733,6 +740,7 @@ print(agree(nt.contract(I_seq * I_key, Hs, over=stars), H))
 step4 = nt.contract(Q, nt.contract(I_seq * I_key, Hs, over=stars), over="key")
 print(agree(step4, dS_auto))
 
+# <!-- ntn: identity; ~I_{\key,\key^*}=I; Q[key,batch]; Q^*=nt.calculus.star(V["Q"], "key"); I=N(torch.eye(size["key"], dtype=torch.float64), "key", "key*"); at=7 -->
 # %% [markdown]
 # **Step 5**, the associative law for contractions (§3.4, equation (4)):
 # $X \ndot{\mathcal{S}} (Y \ndot{\mathcal{U}} Z) = (X \ndot{\mathcal{S}} Y)
@@ -800,6 +808,7 @@ print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
 # %% [markdown]
 # ## Appendix B: differentiability and identification
 #
+# <!-- ntn: definition; ~\lVert X \rVert=\mathrm{fro}(X); ~\mathcal{S}=\height, \width; X[height,width]; fro=lambda X: torch.linalg.norm(P(X, "height", "width")).item() -->
 # Appendix B of the paper puts §5 on a formal footing. Its definition and
 # theorem come, as it says, from {cite:t}`magnus+neudecker:1985`,
 # generalised to named tensors. It writes

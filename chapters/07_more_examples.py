@@ -277,6 +277,7 @@ plt.show()
 # digit $d$. To speak about the nine 3×3 boxes, index the grid a second way,
 # by box and by position in the box:
 #
+# <!-- ntn: identity; @height=9,width=9,assign=9; X=onehot("assign", "height", "width"); Y=nt.examples.sudoku_boxes(V["X"]); h'=2; h=1; w'=3; w=2 -->
 # $$
 # \begin{gathered}
 # Y \in \{0,1\}^{\height'[3] \times \width'[3] \times \height[3] \times
@@ -364,6 +365,7 @@ assert cpu(nt.examples.sudoku_check(Xs), "grids").tolist() == \
 # %% [markdown]
 # **Erratum.** The first version (§3.4.4) prints the box index as
 #
+# <!-- ntn: misprint; @height=9,width=9,assign=9; X=onehot("assign", "height", "width"); Y=nt.examples.sudoku_boxes(V["X"]); h'=2; h=1; w'=1; w=2 -->
 # $$
 # Y_{\height'(h'), \height(h), \width'(w'), \width(w)} =
 # X_{\height(3h' + h-1), \width(3w' + w-1)}.
@@ -417,6 +419,7 @@ assert not by_loops(shifted)
 assert constraints(shifted, rows=wrapped_rows)["box"] == 1   # missed
 assert constraints(shifted)["box"] == 0                       # caught
 
+# <!-- ntn: condition; @assign=9,height=9,width=9; C=onehot("assign", "height", "width"); at=4 -->
 # %% [markdown]
 # **Going further: solving by constraint propagation.** The same sums can
 # solve easy puzzles. Keep a tensor of candidates
@@ -618,6 +621,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # %% [markdown]
 # ### The update the first version prints
 #
+# <!-- ntn: condition; S=onehot("state", "beam"); @beam=3; at=3 -->
 # The hypotheses carry scores $H \in \reals^{\beam}$ and current states
 # $S \in \{0,1\}^{\beam \times \state}$ (one-hot, $\nsum{\state} S = 1$); a
 # model $f \colon \{0,1\}^{\state} \to \reals^{\state}$ scores each next
@@ -670,6 +674,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # %%
 nt.source(nt.examples.beam_search)
 
+# <!-- ntn: definition; S=onehot("state", "beam"); L[state,state']; @beam=3; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); at=2 -->
 # %% [markdown]
 # The model: a character bigram model estimated from the Zen of Python, with
 # 27 states (the letters and a space; everything else counts as a space) and

@@ -100,6 +100,7 @@ nt.show(params["1.b2"], ("layer",))
 # %% [markdown]
 # ## Input: embedding and positions
 #
+# <!-- ntn: condition; I=onehot("vocab", "seq"); at=2 -->
 # The input is a sequence of tokens, one-hot over the vocabulary,
 # $I \in \{0,1\}^{\seq \times \vocab}$ with $\nsum{\vocab} I = 1$. One embedding
 # matrix $E \in \reals^{\vocab \times \layer}$ turns tokens into vectors,
@@ -109,6 +110,7 @@ nt.show(params["1.b2"], ("layer",))
 # W = (E \ndot{\vocab} I)\sqrt{|\layer|} \in \reals^{\seq \times \layer},
 # $$
 #
+# <!-- ntn: identity; E[vocab,layer]; J=nt.tensor([2, 6, 1, 3, 3], "seq"); I=N(F.one_hot(P(V["J"], "seq") - 1, size["vocab"]).double(), "seq", "vocab"); at=4 -->
 # and the same $E$ will turn the last layer's vectors back into scores over the
 # vocabulary. Contracting with a one-hot vector picks a row: if $I$ is the one-hot
 # form of token ids $J \in [|\vocab|]^{\seq}$, then
@@ -147,6 +149,7 @@ print("W = F.embedding(J, E) · √|layer|, from one-hot I and from ids J:",
 # $W$: $X^0 = W + P$, which tells the model where each token is. In the paper's
 # 1-based indices (A.1's first display, with the embedding),
 #
+# <!-- ntn: excluded; id=positional-encoding; reason=an entry formula by cases on the parity of i (the cells compare nt.models.positional_encoding with it entry by entry) -->
 # $$
 # P_{\seq(p), \layer(i)} =
 # \begin{cases}
@@ -192,6 +195,7 @@ nt.show(P, ("seq", "layer"))
 # \end{aligned}
 # $$
 #
+# <!-- ntn: definition; Attention=nt.attention; Q[seq',key]; K[seq,key]; V[seq,val]; M=nt.causal_mask(5, query="seq'"); @seq'=5 -->
 # with $\mathrm{Attention}(Q, K, V, M) = \bigl(\nfun{\seq}{softmax}\bigl(\frac{Q \ndot{\key} K}{\sqrt{|\key|}} + M\bigr)\bigr) \ndot{\seq} V$
 # from §4.3. Nothing in these formulas mentions the heads except the last
 # contraction: $\heads$ is an axis of the weights, so $Q$, $K$ and $V$ have it too,
@@ -205,6 +209,7 @@ nt.source(nt.models.self_attention, nt.attention)
 # The mask makes the model causal: query position $j$ may look at key position $i$
 # only if $i \le j$,
 #
+# <!-- ntn: excluded; id=causal-mask-a1; reason=an entry formula by cases (as in Chapter 4; the cells compare nt.causal_mask with it) -->
 # $$
 # M \in \reals^{\seq \times \seq'}, \qquad
 # M_{\seq(i), \seq'(j)} = \begin{cases} 0 & i \le j \\ -\infty & \text{otherwise.} \end{cases}
@@ -289,6 +294,7 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
 # \end{aligned}
 # $$
 #
+# <!-- ntn: misprint; X^1[seq,hidden]; W^{l,2}[layer,hidden]; b^{l,2}[hidden]; b2[layer]; expect=nt.contract(V["W^{l,2}"], V["X^1"], over="hidden") + V["b2"]; at=2 -->
 # **Erratum.** In A.1's definition of the feedforward networks, the line for
 # $X^2$ reads $X^2 = W^{l,2} \ndot{\hidden} X^1 + b^{l,2}$,
 # $W^{l,2} \in \reals^{\layer \times \hidden}$, $b^{l,2} \in \reals^{\hidden}$
@@ -369,6 +375,7 @@ print(
 # \qquad \gamma^l, \beta^l \in \reals^{\layer},
 # $$
 #
+# <!-- ntn: definition; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); \epsilon=1e-5; X[layer,seq] -->
 # where $\nfun{\layer}{standardize}(X) = (X - \nfun{\layer}{mean} X) / \sqrt{\nfun{\layer}{var} X + \epsilon}$
 # (§4.6; the paper leaves $\epsilon > 0$ open, we take $\epsilon = 10^{-5}$ as
 # PyTorch does). This is `nt.layer_norm` with `chans=None`, so that it
@@ -382,6 +389,7 @@ nt.source(nt.layer_norm, nt.standardize)
 #
 # The latest version puts each normalization *after* the residual sum (post-norm):
 #
+# <!-- ntn: definition; X^{l-1}[seq,layer]; pp={"1." + k: v for k, v in dict(WQ=randn("heads", "layer", "key"), WK=randn("heads", "layer", "key"), WV=randn("heads", "layer", "val"), WO=randn("heads", "val", "layer"), gamma=randn("layer"), beta=randn("layer"), W1=randn("hidden", "layer"), b1=randn("hidden"), W2=randn("layer", "hidden"), b2=randn("layer"), **{"gamma'": randn("layer"), "beta'": randn("layer")}).items()}; SelfAtt^l=lambda X: nt.models.self_attention(X, V["pp"]["1.WQ"], V["pp"]["1.WK"], V["pp"]["1.WV"], V["pp"]["1.WO"]); FFN^l=lambda X: nt.models.ffn(X, V["pp"]["1.W1"], V["pp"]["1.b1"], V["pp"]["1.W2"], V["pp"]["1.b2"]); LayerNorm^l=lambda X: nt.layer_norm(X, V["pp"]["1.gamma"], V["pp"]["1.beta"], chans=None); LayerNorm^{l'}=lambda X: nt.layer_norm(X, V["pp"]["1.gamma'"], V["pp"]["1.beta'"], chans=None); expect=nt.models.transformer_layer(V["X^{l-1}"], V["pp"], 1) -->
 # $$
 # \begin{aligned}
 # T^l &= \mathrm{LayerNorm}^l\bigl(\mathrm{SelfAtt}^l(X^{l-1}) + X^{l-1}\bigr), \\
@@ -1111,6 +1119,8 @@ assert nt.exercises.check("A1.2", answer)
 # \in \reals^{\heads \times \seq \times \seq'},
 # $$
 #
+# <!-- ntn: definition; X[seq,layer]; W^K[heads,layer,key]; expect=N(torch.einsum("sl,hlk->hsk", P(V["X"], "seq", "layer"), P(V["W^K"], "heads", "layer", "key")), "heads", "seq", "key"); at=2 -->
+# <!-- ntn: definition; X[seq,layer]; W^Q[heads,layer,key]; expect=N(torch.einsum("sl,hlk->hsk", P(V["X"], "seq", "layer"), P(V["W^Q"], "heads", "layer", "key")), "heads", "seq'", "key") -->
 # with $Q = W^Q \ndot{\layer} X_{\seq \to \seq'}$, $K = W^K \ndot{\layer} X$ and
 # the causal mask $M$. Return their mean over $\heads$.
 

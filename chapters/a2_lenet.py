@@ -64,6 +64,7 @@ def same(named, order, expected, tol=1e-10):
 # $W^4 \in \reals^{\classes \times \hidden}$, $b^4 \in \reals^{\classes}$. The
 # convolution and pooling layers are the §4 blocks with their own parameters:
 #
+# <!-- ntn: definition; ~\mathrm{MaxPool2d}_{ph^l, pw^l}=\mathrm{MaxPool2d}; X[batch,chans,height,width]; W^l[chans',chans,kh,kw]; b^l[chans']; @height=8,width=9,kh=3,kw=2; Conv2d=nt.conv2d; MaxPool2d=lambda X: nt.max_pool2d(X, 2, 3); Conv^l=lambda X: N(F.conv2d(P(X, "batch", "chans", "height", "width"), P(V["W^l"], "chans'", "chans", "kh", "kw"), P(V["b^l"], "chans'")), "batch", "chans", "height", "width"); MaxPool^l=lambda X: N(F.max_pool2d(P(X, "batch", "chans", "height", "width"), (2, 3)), "batch", "chans", "height", "width") -->
 # $$
 # \begin{aligned}
 # \mathrm{Conv}^l(X) &= \mathrm{Conv2d}(X; W^l, b^l)_{\chans' \rightarrow \chans},

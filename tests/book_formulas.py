@@ -183,6 +183,8 @@ def formulas(path: Path) -> list[Formula]:
             continue
         # a mark above a paragraph: its at-th inline formula
         para, j = [], k + 1
+        while j < len(lines) and lines[j][1] and MARK.match("# " + lines[j][1]):
+            j += 1        # several marks above one paragraph
         while j < len(lines) and lines[j][1] and not MARK.match("# " + lines[j][1]):
             para.append(lines[j])
             j += 1
@@ -271,7 +273,7 @@ def _equations(clauses: list[str]) -> list[str]:
 
 
 def parts(text: str) -> list[str]:
-    text = re.sub(r"\\(begin|end)\{(aligned|align\*?|split)\}", " ", text)
+    text = re.sub(r"\\(begin|end)\{(aligned|align\*?|split|gathered)\}", " ", text)
     text = re.sub(r"\\tag\{[^}]*\}", " ", text)
     text = re.sub(r"\\text\{\([^}]*\)\}", " ", text)     # (chain rule), (marginal)
     out = []
@@ -425,8 +427,14 @@ def close(a: Any, b: Any) -> str | None:
         a = float(nt.positional(a, ()))
     if _is_named(b) and not nt.names(b):
         b = float(nt.positional(b, ()))
-    if _is_named(a) != _is_named(b):
-        return f"one side is a named tensor, the other a number: {a!r} vs {b!r}"
+    if _is_named(a) != _is_named(b):     # X = 1: every entry is the number
+        t, c = (a, b) if _is_named(a) else (b, a)
+        if c is None or not isinstance(c, (int, float)):
+            return f"one side is a named tensor, the other is {c!r}"
+        data = nt.positional(t, nt.names(t))
+        if torch.allclose(data, torch.full_like(data, float(c)), rtol=1e-9, atol=1e-9):
+            return None
+        return f"not every entry of the tensor is {c!r}: {t!r}"
     if not _is_named(a):
         return None if math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9) \
             else f"{float(a)!r} != {float(b)!r}"
@@ -478,6 +486,7 @@ def run(f: Formula, order: int) -> list[str]:
     text = _literals(text, env, order)
     problems: list[str] = []
     last: Any = None
+    compared = 0
     for part in parts(text) if f.display or True else [text]:
         if ("\\colon" in part or "\\text{for" in part or part.startswith("\\text{if")
                 or "\\dots" in part or "\\ldots" in part):
@@ -499,12 +508,15 @@ def run(f: Formula, order: int) -> list[str]:
         else:
             name = None
         values = [evaluate(s, env) for s in sides]
+        compared += len(values) - 1
         declaration = len(sides) == 1 and bool(_VAR.match(sides[0])) and name is None
         for s, v in zip(sides[1:], values[1:]):
             d = close(values[0], v)
             if d:
                 problems.append(f"{sides[0]!r} and {s!r} differ: {d}")
         axes = _declared_axes(decl) if decl else None
+        if axes is not None and not (len(sides) == 1 and _VAR.match(sides[0])):
+            compared += 1
         if axes is not None:
             got = nt.names(values[-1]) if _is_named(values[-1]) else ()
             if sorted(got) != sorted(axes):
@@ -523,8 +535,12 @@ def run(f: Formula, order: int) -> list[str]:
                                  P=lambda x, *axes: nt.positional(x, axes),
                                  N=lambda t, *axes: nt.tensor(t, axes)))
         d = close(want, last)
+        compared += 1
         if d:
             problems.append(f"the formula's value differs from expect=: {d}")
+    if not compared:
+        raise AssertionError(f"{f.where}: the mark checks nothing (no equation with two "
+                             f"sides, no declared axes of a result, no expect=)")
     return problems
 
 
