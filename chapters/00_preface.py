@@ -168,6 +168,15 @@ nt.show(row_sums)
 # a convention, which the named code does not need. Each entry is explained, and
 # checked, in Chapter 3.
 #
+# <!-- ntn: example; E[vocab,emb]; I=nt.tensor([2, 6, 1, 3], "seq"); expect=N(P(V["E"], "vocab", "emb")[P(V["I"], "seq") - 1], "seq", "emb"); at=11 -->
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width").reshape(-1), "layer"); at=10 -->
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width"), "height'", "width"); at=9 -->
+# <!-- ntn: example; A=running(); expect=N(torch.softmax(P(V["A"], "height", "width"), 1), "height", "width"); at=8 -->
+# <!-- ntn: example; A=running(); B[width,classes]; @width=3; expect=N(P(V["A"], "height", "width") @ P(V["B"], "width", "classes"), "height", "classes"); at=7 -->
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width").sum(0), "width"); at=6 -->
+# <!-- ntn: example; A=running(); x=nt.tensor([2., 7., 1.], "height"); expect=N(P(V["A"], "height", "width") + P(V["x"], "height")[:, None], "height", "width"); at=4 -->
+# <!-- ntn: example; A=running(); expect=N(torch.sigmoid(P(V["A"], "height", "width")), "height", "width"); at=3 -->
+# <!-- ntn: example; A=running(); expect=4.0; at=2 -->
 # | operation | paper | `ntlib` | positional `torch` |
 # | --- | --- | --- | --- |
 # | tensor with named axes | $A \in \reals^{\height[3] \times \width[3]}$ | `A = nt.tensor(data, ("height", "width"))` | `A = torch.tensor(data)` (dim 0 = height by convention) |

@@ -278,6 +278,7 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 # not the unbiased estimate that `torch.var` computes by default.
 #
 # <!-- ntn: misprint; ~\nfun{\ax}{norm_\mathit{p}} X=\mathrm{normp}(X); normp=lambda X: nt.norm(X, "ax", p=3); p=3; X[ax,height]; at=2 -->
+# <!-- ntn: definition; A[ax,height]; expect=N(P(V["A"], "ax", "height").norm(dim=0), "height"); at=9 -->
 # The paper (TMLR §3.3, unnumbered display) prints the $p$-norm as
 # $\nfun{\ax}{norm_\mathit{p}} X = \bigl(\nsum{\ax} X^p\bigr)^{1/p}$, without
 # the absolute value. The two agree when $p$ is even or $X \ge 0$; `nt.norm` uses
@@ -372,6 +373,13 @@ nt.source(nt.contract, nt.core.einsum_equation)
 # One operator covers all the familiar products. With $x, x' \in \reals^{\height}$,
 # $y \in \reals^{\width}$ and $B \in \reals^{\width \times \width'}$:
 #
+# <!-- ntn: definition; A[height,width]; expect=N(P(V["A"], "height", "width") ** 2, "height", "width"); at=7 -->
+# <!-- ntn: definition; A[height,width]; expect=(P(V["A"], "height", "width") ** 2).sum().item(); at=6 -->
+# <!-- ntn: definition; A[height,width]; B[width,width']; @width'=2; expect=N(P(V["A"], "height", "width") @ P(V["B"], "width", "width'"), "height", "width'"); at=5 -->
+# <!-- ntn: definition; x[height]; A[height,width]; expect=N(P(V["x"], "height") @ P(V["A"], "height", "width"), "width"); at=4 -->
+# <!-- ntn: definition; A[height,width]; y[width]; expect=N(P(V["A"], "height", "width") @ P(V["y"], "width"), "height"); at=3 -->
+# <!-- ntn: definition; x[height]; y[width]; expect=N(torch.outer(P(V["x"], "height"), P(V["y"], "width")), "height", "width"); at=2 -->
+# <!-- ntn: definition; x[height]; x'[height]; expect=(P(V["x"], "height") * P(V["x'"], "height")).sum().item() -->
 # | product | named | positional |
 # | --- | --- | --- |
 # | inner | $x \ndot{\height} x'$ | `x @ x2` |
@@ -439,6 +447,8 @@ for over in [(), "b", ("b", "c")]:
 print("X ⊙_S Y == Y ⊙_S X for S = ∅, {b}, {b, c}")
 
 # %% [markdown]
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["v"], "height") @ P(V["w"], "height")) * P(V["u"], "height")).sum().item(); at=6 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["u"], "height") @ P(V["v"], "height")) * P(V["w"], "height")).sum().item(); at=2 -->
 # It is **not associative**. With three vectors $u, v, w \in \reals^{\height}$,
 # $(u \ndot{\height} v) \ndot{\height} w$ multiplies the number $u \cdot v$ into $w$
 # and then sums $w$, while $u \ndot{\height} (v \ndot{\height} w)$ multiplies $v \cdot
@@ -495,6 +505,10 @@ same(rhs, ("e",), nt.positional(lhs, ("e",)))
 print(nt.show(lhs))
 
 # %% [markdown]
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=N((P(V["u"], "height") @ P(V["v"], "height")) * P(V["w"], "height"), "height"); at=14 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=(P(V["u"], "height") * P(V["v"], "height") * P(V["w"], "height")).sum().item(); at=13 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["u"], "height") @ P(V["v"], "height")) * P(V["w"], "height")).sum().item(); at=7 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["v"], "height") @ P(V["w"], "height")) * P(V["u"], "height")).sum().item(); at=6 -->
 # The non-associative example above is this law with $X = u$, $Y = v$, $Z = w$,
 # $\mathcal{S} = \mathcal{U} = \{\height\}$ and $\mathcal{T} = \emptyset$: the
 # left side is $u \ndot{\height} (v \ndot{\height} w)$, the right side
@@ -533,6 +547,8 @@ assert nt.shape(lhs) != nt.shape(rhs)
 nt.source(nt.softmax)
 
 # %% [markdown]
+# <!-- ntn: example; A=running(); expect=N(torch.softmax(P(V["A"], "height", "width"), 1), "height", "width"); at=2 -->
+# <!-- ntn: example; A=running(); expect=N(torch.softmax(P(V["A"], "height", "width"), 0), "height", "width") -->
 # On the example the choice of axis decides everything: $\nfun{\height}{softmax} A$
 # has columns that sum to one, $\nfun{\width}{softmax} A$ has rows that sum to one.
 
@@ -582,7 +598,7 @@ plt.show()
 # :::{prf:theorem} argmax and argmin as limits of softmax
 # :label: thm-argmax-limit
 #
-# <!-- ntn: excluded; id=argmax-limit; reason=a limit as alpha goes to infinity (the cell below evaluates softmax(alpha X) for growing alpha) -->
+# <!-- ntn: identity; ~\lim_{\alpha \to \infty} \nfun{\ax}{softmax} (\alpha X)=\nfun{\ax}{softmax} (\lambda X); ~\lim_{\alpha \to -\infty} \nfun{\ax}{softmax} (\alpha X)=\nfun{\ax}{softmax} (-\lambda X); \lambda=1e4; X[ax,height] -->
 # $$
 # \nfun{\ax}{argmax} X = \lim_{\alpha \to \infty} \nfun{\ax}{softmax} (\alpha X),
 # \qquad
@@ -619,6 +635,8 @@ print("argmax_width A:\n", nt.show(M_w, ("height", "width")), sep="")
 print("argmax_index(A, width):", nt.show(nt.argmax_index(A, "width")))
 
 # %% [markdown]
+# <!-- ntn: example; A=running(); expect=N(F.one_hot(P(V["A"], "height", "width").argmax(1), 3).double(), "height", "width"); at=2 -->
+# <!-- ntn: example; A=running(); \alpha=3.0; expect=N(torch.softmax(3.0 * P(V["A"], "height", "width"), 1), "height", "width") -->
 # The limit, numerically: the largest gap between $\nfun{\width}{softmax}(\alpha A)$
 # and the one-hot $\nfun{\width}{argmax} A$ shrinks like $e^{-\alpha \delta}$, where
 # $\delta = 1$ is the smallest gap between a row's maximum and its runner-up (row 1:
@@ -686,6 +704,7 @@ print(nt.show(nt.softmax(t * 50, "width")))
 # [X_{\ax \to \ax'}]_{\ax'(i)} = X_{\ax(i)} .
 # $$
 #
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width") @ P(V["A"], "height", "width").T, "height", "height'"); at=3 -->
 # It is how one says that two axes of the same kind should *not* be matched. The
 # Gram matrix of the rows of $A$, for instance, needs two $\height$ axes:
 # $A \ndot{\width} A_{\height \to \height'} \in \reals^{\height \times \height'}$,
@@ -756,6 +775,7 @@ print("unflatten(flatten(A)) == A in both orders")
 nt.source(nt.index)
 
 # %% [markdown]
+# <!-- ntn: example; E[vocab,emb]; i=3; expect=N(P(V["E"], "vocab", "emb")[2], "emb"); at=3 -->
 # **One position.** An embedding table $E \in \reals^{\vocab[n] \times \name{emb}}$
 # and a word $i \in [n]$: $\nfun{\vocab}{index}(E, i) \in \reals^{\name{emb}}$ is row
 # $i$, `E[i]`.
@@ -768,6 +788,7 @@ same(nt.index(E, "vocab", 3), ("emb",), Et[3])
 nt.show(nt.index(E, "vocab", 3))
 
 # %% [markdown]
+# <!-- ntn: example; E[vocab,emb]; I=nt.tensor([2, 6, 1, 3, 3], "seq"); expect=N(P(V["E"], "vocab", "emb")[P(V["I"], "seq") - 1], "seq", "emb"); at=3 -->
 # **A sequence of positions.** With $I \in [n]^{\seq}$, the lift over $\seq$ gives
 # $\nfun{\vocab}{index}(E, I) \in \reals^{\seq \times \name{emb}}$ — an embedding
 # lookup. Positionally this is `E[I]`, `np.take(E, I, axis=0)` or
@@ -784,6 +805,7 @@ same(looked_up, ("seq", "emb"),
 nt.show(looked_up, ("seq", "emb"))
 
 # %% [markdown]
+# <!-- ntn: example; P[seq,vocab]; I=nt.tensor([2, 6, 1, 3, 3], "seq"); expect=N(P(V["P"], "seq", "vocab").gather(1, (P(V["I"], "seq") - 1)[:, None])[:, 0], "seq"); at=6 -->
 # **One position per slice.** Now let $P \in \reals^{\seq \times \vocab[n]}$ hold,
 # say, a distribution over the vocabulary at each position of a sequence, and
 # $I \in [n]^{\seq}$ the observed word at each position. Since $P$ and $I$ share
@@ -976,6 +998,7 @@ assert nt.exercises.check("3.1", answer)
 # \frac{\exp X}{\nsum{\height \\ \width} \exp X}.
 # $$
 #
+# <!-- ntn: identity; X[height,width]; expect=N(torch.softmax(torch.softmax(P(V["X"], "height", "width"), 0), 1), "height", "width") -->
 # Subtract the maximum over both axes first, as `nt.softmax` does, so that large
 # inputs do not overflow. (Is $\nfun{\width}{softmax} \nfun{\height}{softmax} X$
 # the same thing? Try it on the checker.)
@@ -1036,6 +1059,7 @@ assert nt.exercises.check("3.3", answer)
 # \end{aligned}
 # $$
 #
+# <!-- ntn: misprint; X[batch,d]; C[clusters,d]; Q=nt.examples.kmeans_assign(V["X"], V["C"]); expect=nt.examples.kmeans_update(V["X"], V["Q"]); at=2 -->
 # Return $C'$. (The paper's v1, §3.4.5, prints the update as
 # $C \leftarrow \nsum{\batch} \frac{Q \odot X}{Q}$; the form above is the
 # corrected one, and chapter 7 runs both.)

@@ -710,8 +710,8 @@ dAtt_auto = calc.differential(attention_in_K, K, H)
 # %%
 print(agree(nt.contract(V, dalpha_auto, over="seq"), dAtt_auto))
 
-# <!-- ntn: identity; ~\partial\alpha=\mathrm{dA}(S); ~\partial S=dS; S[seq,batch]; dS[seq,batch]; \alpha=nt.softmax(V["S"], "seq"); dA=lambda S: N(torch.func.jvp(lambda s: torch.softmax(s, 0), (P(S, "seq", "batch"),), (P(V["dS"], "seq", "batch"),))[1], "seq", "batch"); at=2 -->
 # %% [markdown]
+# <!-- ntn: identity; ~\partial\alpha=\mathrm{dA}(S); ~\partial S=H; S[seq,batch]; H[seq,batch]; \alpha=nt.softmax(V["S"], "seq"); dA=lambda S: N(torch.func.jvp(lambda s: torch.softmax(s, 0), (P(S, "seq", "batch"),), (P(V["H"], "seq", "batch"),))[1], "seq", "batch"); at=2 -->
 # **Step 2**, the softmax differential (equation (10)) with $X = S$:
 # $\partial\alpha = \alpha \odot (\partial S - \alpha \ndot{\seq} \partial S)$.
 
@@ -740,8 +740,8 @@ print(agree(nt.contract(I_seq * I_key, Hs, over=stars), H))
 step4 = nt.contract(Q, nt.contract(I_seq * I_key, Hs, over=stars), over="key")
 print(agree(step4, dS_auto))
 
-# <!-- ntn: identity; ~I_{\key,\key^*}=I; Q[key,batch]; Q^*=nt.calculus.star(V["Q"], "key"); I=N(torch.eye(size["key"], dtype=torch.float64), "key", "key*"); at=7 -->
 # %% [markdown]
+# <!-- ntn: identity; ~I_{\key,\key^*}=I; Q[key,batch]; Q^*=nt.calculus.star(V["Q"], "key"); I=N(torch.eye(size["key"], dtype=torch.float64), "key", "key*"); at=7 -->
 # **Step 5**, the associative law for contractions (§3.4, equation (4)):
 # $X \ndot{\mathcal{S}} (Y \ndot{\mathcal{U}} Z) = (X \ndot{\mathcal{S}} Y)
 # \ndot{\mathcal{U}} Z$ if $\mathcal{S} \cap \shp Z = \mathcal{U} \cap \shp X =

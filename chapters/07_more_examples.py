@@ -419,8 +419,8 @@ assert not by_loops(shifted)
 assert constraints(shifted, rows=wrapped_rows)["box"] == 1   # missed
 assert constraints(shifted)["box"] == 0                       # caught
 
-# <!-- ntn: condition; @assign=9,height=9,width=9; C=onehot("assign", "height", "width"); at=4 -->
 # %% [markdown]
+# <!-- ntn: condition; @assign=9,height=9,width=9; C=onehot("assign", "height", "width"); at=4 -->
 # **Going further: solving by constraint propagation.** The same sums can
 # solve easy puzzles. Keep a tensor of candidates
 # $C \in \{0,1\}^{\height \times \width \times \assign}$ (digit $d$ is
@@ -628,7 +628,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # state, lifted over $\beam$. §3.4.6 of the first version repeats this
 # update:
 #
-# <!-- ntn: excluded; id=beam-step; reason=a step of beam search, k-best over two axes into the beam, written as updates of the loop state: nt.examples.beam_search runs it against brute force -->
+# <!-- ntn: definition; ~\nfun{\state,\beam}{maxk} H'=\mathrm{maxk}(H'); ~\nfun{\state,\beam}{argmaxk} H'=\mathrm{argmaxk}(H'); @beam=3,state=6,state'=6; H=pos("beam"); S=onehot("state", "beam"); L=pos("state", "state'"); H0=V["H"]; S0=V["S"]; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); maxk=lambda H: nt.examples.maxk(H, "state", 3, new="beam"); argmaxk=lambda H: nt.examples.argmaxk(H, "state", 3, new="beam"); expect=N(F.one_hot((P(V["H0"], "beam")[:, None] * P(V["f"](V["S0"]), "beam", "state")).max(0).values.topk(3).indices, 6).double(), "beam", "state") -->
 # $$
 # \begin{aligned}
 # H' &= \nfun{\beam}{max} (H \odot f(S)),\\
@@ -674,8 +674,8 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # %%
 nt.source(nt.examples.beam_search)
 
-# <!-- ntn: definition; S=onehot("state", "beam"); L[state,state']; @beam=3; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); at=2 -->
 # %% [markdown]
+# <!-- ntn: definition; S=onehot("state", "beam"); L[state,state']; @beam=3,state'=4; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); at=2 -->
 # The model: a character bigram model estimated from the Zen of Python, with
 # 27 states (the letters and a space; everything else counts as a space) and
 # add-one smoothing. $L_{\state(a), \state'(b)} = \log p(b \mid a)$ and

@@ -242,16 +242,16 @@ assert differ == ["nmatrix"]
 # | `lift-unary` | [Ch. 3](03_operations.ipynb) | $\left[f^{\mathcal{S}'}(X)\right]_{s'} = f(X_{s'})$ | lifting written with records: one call of $f$ per record (run literally by `nt.lift`) |
 # | `lift-binary` | [Ch. 3](03_operations.ipynb) | $\left[f(X, Y)\right]_{r} = f(X_{\restrict{r}{\mathcal{S}'}}, Y_{\restrict{r}{\mathcal{T}'}})$ | the same, with restriction of the record to each argument's axes |
 # | `sum-by-index` | [Ch. 3](03_operations.ipynb) | $\nsum{\ax} X = \sum_{i} X_{\ax(i)}$ | a sum over an index variable $i$: the notation sums over axes |
-# | `argmax-limit` | [Ch. 3](03_operations.ipynb) | $\nfun{\ax}{argmax} X = \lim_{\alpha \to \infty} \ldots$ | a limit (the chapter evaluates softmax of $\alpha X$ for growing $\alpha$) |
 # | `causal-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \query(j)} = 0$ or $-\infty$ | an entry formula by cases (compared with `nt.causal_mask` entry by entry) |
 # | `local-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ if $j - w < i \le j$ | an entry formula by cases (exercise 4.2 checks it against torch) |
 # | `first-order-approx` | [Ch. 5](05_calculus.ipynb) | $f(X + H) \approx \ldots$ | an approximation, with the derivative as an operator on $f$ (finite differences) |
 # | `derivative-definition` | [Ch. 5](05_calculus.ipynb) | $f(A + H) = f(A) + D(A) \ndot{\mathcal{S}^*} H^* + R(A, H)$ | the definition of the derivative: $R$ is whatever remains |
 # | `index-vs-named` | [Ch. 6](06_alternatives.ipynb) | $C = \max_i A_i$ vs. $C = \nfun{\ax}{max} A$ | index notation set beside the named form |
 # | `sudoku-check` | [Ch. 7](07_more_examples.ipynb) | $\mathbb{I}[\nsum{\assign} X = 1 \wedge \ldots]$ | an indicator of a conjunction of equalities (`nt.examples.sudoku_check`) |
-# | `beam-step` | [Ch. 7](07_more_examples.ipynb) | $H \leftarrow \nfun{\state,\beam}{maxk} H'$ | a loop's update, $k$-best into a new axis (`nt.examples.beam_search`, against brute force) |
 # | `beam-step-tuple` | [Ch. 7](07_more_examples.ipynb) | $\nfun{(\beam,\state),\beam}{maxk}$ | $k$-best over a pair of axes written as a tuple (the same check) |
 # | `belief-propagation` | [Ch. 7](07_more_examples.ipynb) | $m_{f \to v} = \phi_f \ndot{\mathcal{V}_f \setminus \{v\}} \bigodot_{u} m_{u \to f}$ | products over the sets of a factor graph (against brute-force marginals) |
+# | `positional-encoding` | [App. A.1](a1_transformer.ipynb) | $P_{\seq(p), \layer(i)} = \sin(\ldots)$ or $\cos(\ldots)$ | an entry formula by cases on the parity of $i$ (compared entry by entry) |
+# | `causal-mask-a1` | [App. A.1](a1_transformer.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ or $-\infty$ | an entry formula by cases, as in Chapter 4 |
 
 # %% [markdown]
 # ## Writing your own

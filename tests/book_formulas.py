@@ -189,7 +189,12 @@ def formulas(path: Path) -> list[Formula]:
             para.append(lines[j])
             j += 1
         at = int(next((i[3:] for i in items if i.startswith("at=")), "1"))
-        hits = [(ln, mm.group(1)) for ln, t in para for mm in _INLINE.finditer(t)]
+        joined, starts = "", []
+        for ln, t in para:          # an inline formula may run over a line break
+            starts.append((len(joined), ln))
+            joined += t + "\n"
+        hits = [(max(ln for off, ln in starts if off <= mm.start()), " ".join(mm.group(1).split()))
+                for mm in _INLINE.finditer(joined)]
         if len(hits) < at:
             raise ValueError(f"{path.name}:{n}: the paragraph below has no inline "
                              f"formula number {at}")
