@@ -113,6 +113,7 @@ plt.show()
 #   \;\in \reals^{\val}.
 # $$
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq") -->
 # The dot product $Q \ndot{\key} K$ sums over $\key$ and leaves a score for each
 # position of $\seq$; the softmax is explicitly along $\seq$; the weighted sum
 # $\ndot{\seq}$ combines the rows of $V$. Nothing needs transposing, because
@@ -169,6 +170,7 @@ assert torch.allclose(
 nt.show(out, ("seq'", "val"))
 
 # %% [markdown]
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq"); at=6 -->
 # The new axis needs a name of its own. §1 of the paper words this step
 # differently: it lets $Q$ have "three axes $\key$, $\seq$ and $\batch$
 # (corresponding to tokens of a sequence and examples in a minibatch,

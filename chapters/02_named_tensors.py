@@ -141,6 +141,7 @@ print(nt.show(col3))
 # %% [markdown]
 # ## Choosing names
 #
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width").sum(0), "width"); at=5 -->
 # A good axis name describes the axis as a whole — the quantity that runs along it —
 # rather than one of its entries. An image has a $\height$ and a $\width$ axis, not
 # a "row" and a "column" axis; a sentence has a $\seq$ axis rather than a "word" or

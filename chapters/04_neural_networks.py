@@ -288,6 +288,7 @@ print("lifted attention agrees with F.scaled_dot_product_attention")
 print("on (batch, heads, query, key)")
 
 # %% [markdown]
+# <!-- ntn: definition; Q[seq',key]; K[seq,key]; expect=N(torch.softmax(P(V["Q"], "seq'", "key") @ P(V["K"], "seq", "key").T / math.sqrt(size["key"]), -1), "seq'", "seq") -->
 # The attention weights of this call,
 # $\nfun{\seq}{softmax}(Q \ndot{\key} K / \sqrt{|\key|})$, have all four axes.
 # treescope draws them by name: one $\seq \times \query$ picture per head, side by
@@ -357,6 +358,7 @@ same(
 print("causal attention agrees with is_causal=True and with attn_mask")
 
 # %% [markdown]
+# <!-- ntn: definition; Q[query,key]; K[seq,key]; @query=5; M=nt.causal_mask(5); expect=N(torch.softmax(P(V["Q"], "query", "key") @ P(V["K"], "seq", "key").T / math.sqrt(size["key"]) + P(V["M"], "query", "seq"), -1), "query", "seq") -->
 # The attention weights $\nfun{\seq}{softmax}(Q \ndot{\key} K / \sqrt{|\key|} + M)$,
 # computed with `ntlib`, with and without the mask. Rows are key positions $i$
 # ($\seq$), columns query positions $j$ ($\query$). Each column (one query) sums to

@@ -204,6 +204,7 @@ print("and a transpose back")
 # %% [markdown]
 # ## Graphical notations (§6.2)
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq") -->
 # In the graphical notation of {cite:t}`penrose:1971` a tensor is a node and
 # each of its indices an edge; an edge between two nodes is a contraction.
 # The variant of {cite:t}`alsberg:1997` names the edges instead of ordering
@@ -261,6 +262,7 @@ assert join_tensor == join_sql
 print(f"R ⋈ S: {len(join_sql)} tuples, the same set from sqlite3 and R ⊙ S")
 
 # %% [markdown]
+# <!-- ntn: definition; R[student,course]; S[course,room]; @student=4,course=3,room=2; expect=N(P(V["R"], "student", "course") @ P(V["S"], "course", "room"), "student", "room") -->
 # **Contraction is join, then projection.** $R \ndot{\name{course}} S$ sums
 # over the course: its nonzero entries are the projection
 # $\pi_{\name{student}, \name{room}}(R \bowtie S)$, and its values count how
@@ -624,6 +626,7 @@ print("xarray: all three equal")
 nt.source(nt.alternatives.sql_contract_query)
 
 # %% [markdown]
+# <!-- ntn: definition; W[out,layer]; x[layer]; expect=N(P(V["W"], "out", "layer") @ P(V["x"], "layer"), "out") -->
 # FullConn in SQL: the contraction $W \ndot{\layer} x$, then the bias joined on
 # $\out$, the sigmoid, and the renaming $\out \to \layer$ as a column alias. The
 # query `alt.sql_contract_query` writes for the contraction:
@@ -769,6 +772,7 @@ print(attention2_sql)
 # (sec-diagrams)=
 # ### Tensor-network diagrams
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq"); at=2 -->
 # In graphical notation (§6.2) a tensor is a node and each of its axes a line
 # attached to it. A line joining two nodes is an axis they share and that is
 # summed over; a line with a free end is an axis of the result. The picture is

@@ -234,8 +234,12 @@ assert differ == ["nmatrix"]
 # or `\ncat` that has no mark, so a new formula cannot slip in unchecked; and the
 # preface's count of the formulas that run is compared with the marks.
 #
-# These formulas compute but are not run; each is checked in its chapter by
-# other means:
+# The preface's count is over the marked formulas: every display formula that
+# computes, and the inline formulas that the text works with as expressions of
+# their own (a fragment such as $\ndot{\seq}$ in a sentence is not counted). A
+# mark above a paragraph carries `at=k` to name its k-th inline formula. These
+# formulas compute but are not run; each is checked in its chapter by other
+# means:
 #
 # | id | where | formula | why it is left out |
 # |---|---|---|---|
