@@ -935,6 +935,37 @@ for k in range(0, len(cases), 5):
 # positional PyTorch are in the performance appendix.
 
 # %% [markdown]
+# ### The code, printed back as the formula
+#
+# The formula of a block can also be read off its code. `nt.notation.latex(fn,
+# *args)` runs `fn` once on the arguments, inside `nt.plain()`, while every `ntlib`
+# operation records what it computes; it then prints the result in the paper's
+# notation, with the variables named after `fn`'s parameters (`gamma` is
+# $\gamma$). For attention it prints the formula of this chapter's attention
+# section; for layer normalization, standardization written out ($\epsilon =
+# 10^{-5}$ appears as a number). Each printed formula is then parsed and
+# evaluated (`nt.notation.evaluate`, Appendix C) on the same tensors, and must
+# give the block's value back:
+
+# %%
+from IPython.display import Math, display
+
+blocks = {
+    r"\text{Attention}(Q, K, V)": (nt.attention, (Q, K, V)),
+    r"\text{LayerNorm}(X; \gamma, \beta)": (nt.layer_norm, (XN, g_cl, b_cl)),
+}
+for lhs, (block, args) in blocks.items():
+    formula = nt.notation.latex(block, *args)
+    display(Math(f"{lhs} = {formula}"))
+    _, bindings = nt.notation.trace(block, *args)
+    back = nt.notation.evaluate(formula, bindings)
+    with nt.plain():
+        value = block(*args)
+    gap = (back - value).abs().max().item()
+    print(f"{block.__name__}: evaluated back, max |formula - code| < 1e-12:",
+          gap < 1e-12)
+
+# %% [markdown]
 # ## Exercises
 #
 # Replace the `...` in each stub with your answer and run the cell: the checker

@@ -66,7 +66,11 @@ keyed by the name inside ``\text{}``, ``\mathrm{}`` or ``\operatorname{}``
 (``"Attention"``, ``"LayerNorm"``; with a superscript, ``"LayerNorm^l"`` is
 tried first) and are called with the arguments in order.  ``|ax|`` is the
 size of the axis in the named tensors of ``env``, or ``env["|ax|"]``.
-A variable that ``env`` does not bind raises ``UnboundError``, which is both a
+In a ``%%ntn`` cell and in ``latex()``, a Python name stands for the LaTeX the
+paper would write: ``gamma`` is ``\gamma``, ``W1`` is ``W^1``, ``WQ`` is
+``W^Q``, ``W_q`` is ``W_q``, any other longer name ``\mathit{name}``.
+``X^*``, unless bound itself, is ``X`` with every axis starred (the paper's
+section 5).  A variable that ``env`` does not bind raises ``UnboundError``, which is both a
 ``NotationError`` and a ``KeyError``; a malformed formula raises
 ``NotationError`` naming the token and its (1-based) column; an axis a
 tensor lacks raises ``nt.AxisError`` from the ntlib function that needs it.
@@ -79,15 +83,19 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence, cast
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, cast
 
 import torch
 
-from . import core
+from . import core, nn
 from ._internal import AxisError, is_named, make
 
 __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_latex",
-           "latex", "trace", "MACROS", "AXIS_MACROS", "load_ipython_extension", "Node"]
+           "latex", "trace", "canonical_name", "walk", "run_cell", "MACROS", "AXIS_MACROS",
+           "load_ipython_extension",
+           # the tree
+           "Node", "Num", "Var", "Size", "Neg", "Add", "Mul", "Contract", "Cat", "Pow",
+           "Reduce", "IndexFn", "Lift", "Call", "Select", "Rename", "Flatten", "Equation"]
 
 # --------------------------------------------------------------------------
 # the paper's macros (a copy of _config.yml's sphinx.config.mathjax3_config
@@ -209,6 +217,7 @@ class Contract(Node):
     axes: tuple[str, ...]
     left: Node
     right: Node
+    written_out: bool = dataclasses.field(default=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -285,8 +294,7 @@ class Equation(Node):
 # --------------------------------------------------------------------------
 # tokens
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str            # cmd num letter sym eof
     text: str
     col: int             # 1-based
@@ -295,53 +303,51 @@ class _Tok:
 _SKIP = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\displaystyle",
          "\\limits", "\\nolimits", "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl",
          "\\bigr", "\\Bigl", "\\Bigr", "\\biggl", "\\biggr", "\\middle", "&"}
-_TOKEN = re.compile(r"\\[A-Za-z]+\*?|\\.|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[A-Za-z]|\S",
-                    re.S)
+
+
+_ALL = re.compile(r"[\s~]+|\\[A-Za-z]+\*?|\\.|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[A-Za-z]|\S",
+                  re.S)
+_DELIMS = {"\\{": "{", "\\}": "}", "\\|": "|", "\\vert": "|", "\\lvert": "|",
+           "\\rvert": "|", "\\langle": "(", "\\rangle": ")", "\\lbrack": "[",
+           "\\rbrack": "]"}
 
 
 def _tokens(s: str) -> list[_Tok]:
     out: list[_Tok] = []
-    pos = 0
     n = len(s)
-    while pos < n:
-        c = s[pos]
-        if c.isspace() or c == "~":
-            pos += 1
-            continue
-        m = _TOKEN.match(s, pos)
-        if m is None:  # pragma: no cover - \S matches any non-space
-            raise NotationError(f"unreadable character {c!r} at column {pos + 1}",
-                                c, pos + 1)
+    pending = ""          # \left or \right waiting for its delimiter
+    pcol = 0
+    for m in _ALL.finditer(s):
         t = m.group()
-        col = pos + 1
-        pos = m.end()
+        c = t[0]
+        if c.isspace() or c == "~":
+            continue
+        col = m.start() + 1
+        if pending:
+            # \left( -> (, \left. -> nothing, \right| -> |
+            d = _DELIMS.get(t, t)
+            if d != ".":
+                if d not in ("(", ")", "[", "]", "|"):
+                    raise NotationError(f"{pending}{t}: unknown delimiter at column {pcol}",
+                                        pending + t, pcol)
+                out.append(_Tok("sym", d, pcol))
+            pending = ""
+            continue
         if t in _SKIP:
             continue
-        if t.startswith("\\") and len(t) > 1 and (t[1].isalpha()):
+        if c == "\\":
             kind = "cmd"
-        elif t.startswith("\\"):
-            kind = "cmd"
-        elif t[0].isdigit() or t[0] == ".":
+            if t == "\\left" or t == "\\right":
+                pending, pcol = t, col
+                continue
+        elif c in "0123456789.":
             kind = "num" if t != "." else "sym"
-        elif t.isalpha():
+        elif c.isalpha() and c.isascii():
             kind = "letter"
         else:
             kind = "sym"
-        if t in ("\\left", "\\right"):
-            # \left( -> (, \left. -> nothing, \right| -> |
-            m2 = re.compile(r"\s*(\\[{}|]|\\[A-Za-z]+|.)", re.S).match(s, pos)
-            if m2 is None:
-                raise NotationError(f"{t} without a delimiter at column {col}", t, col)
-            d = m2.group(1)
-            pos = m2.end()
-            d = {"\\{": "{", "\\}": "}", "\\|": "|", "\\vert": "|", "\\lvert": "|",
-                 "\\rvert": "|", "\\langle": "(", "\\rangle": ")", "\\lbrack": "[",
-                 "\\rbrack": "]"}.get(d, d)
-            if d == ".":
-                continue
-            if d not in "()[]|{}" or d in ("{", "}"):
-                raise NotationError(f"{t}{d}: unknown delimiter at column {col}", t + d, col)
-            out.append(_Tok("sym", d, col))
+        if kind != "cmd":
+            out.append(_Tok(kind, t, col))
             continue
         if t in ("\\lvert", "\\rvert", "\\vert", "\\mid"):
             out.append(_Tok("sym", "|", col))
@@ -363,6 +369,8 @@ def _tokens(s: str) -> list[_Tok]:
             out.append(_Tok("sym", "(" if t == "\\{" else ")", col))
             continue
         out.append(_Tok(kind, t, col))
+    if pending:
+        raise NotationError(f"{pending} without a delimiter at column {pcol}", pending, pcol)
     out.append(_Tok("eof", "end of formula", n + 1))
     return out
 
@@ -400,7 +408,8 @@ def _canon_group(text: str) -> str:
     text = re.sub(r"\s+", "", text)
     if len(text) >= 2 and text[0] == "{" and text[-1] == "}" and _balanced(text[1:-1]):
         text = text[1:-1]
-    if len(_tokens(text)) == 2:      # one token (and eof)
+    toks = _tokens(text)
+    if len(toks) == 2 and (len(text) == 1 or toks[0].kind == "cmd"):   # one token
         return text
     return "{" + text + "}"
 
@@ -437,18 +446,18 @@ class _Parser:
 
     def error(self, msg: str, tok: _Tok | None = None) -> NotationError:
         tok = tok or self.tok
-        return NotationError(f"{msg} at column {tok.col}: {tok.text!r} in "
-                             f"{self.src!r}", tok.text, tok.col)
+        return NotationError(f"{msg} at column {tok.col}: '{tok.text}' in "
+                             f"'{self.src}'", tok.text, tok.col)
 
     def unexpected(self, tok: _Tok | None = None, hint: str = "") -> NotationError:
         tok = tok or self.tok
-        return NotationError(f"unexpected {tok.text!r} at column {tok.col}"
-                             f"{': ' + hint if hint else ''} in {self.src!r}",
+        return NotationError(f"unexpected '{tok.text}' at column {tok.col}"
+                             f"{': ' + hint if hint else ''} in '{self.src}'",
                              tok.text, tok.col)
 
     def expect(self, text: str) -> _Tok:
         if self.tok.text != text:
-            raise self.unexpected(hint=f"expected {text!r}")
+            raise self.unexpected(hint=f"expected '{text}'")
         return self.next()
 
     def group_text(self) -> str:
@@ -469,7 +478,7 @@ class _Parser:
         if t.kind == "eof" or t.text in ("}", ")", "]"):
             raise self.unexpected(hint="expected a group")
         self.next()
-        if t.kind == "num" and len(t.text) > 1 and t.text.isdigit():
+        if t.kind == "num" and len(t.text) > 1:
             # X^12 is X^{1}2 in TeX; read it as X^{12} is unlikely to be meant
             return t.text
         return t.text
@@ -779,8 +788,9 @@ class _Parser:
                 ax = self.axis()
                 raise self.error(f"write the subscript in braces: _{{{ax}(...)}}", ut)
             self.next()
+            base = node
             while True:
-                node = self.sub_item(node)
+                node = self.sub_item(node, base)
                 if self.tok.text in (",", "\\\\"):
                     self.next()
                     continue
@@ -790,7 +800,9 @@ class _Parser:
             return Var(node.name + "_" + _canon_group(self.group_text()), node.column)
         raise self.unexpected(ut, "a subscript here must index or rename axes")
 
-    def sub_item(self, node: Node) -> Node:
+    def sub_item(self, node: Node, base: Node) -> Node:
+        """One item of a subscript; items of one subscript merge (a swap of
+        two axes is one renaming), those of the next subscript do not."""
         if self.tok.text == "(":
             self.next()
             axes = self.axes_list(")")
@@ -804,12 +816,12 @@ class _Parser:
             i = self.expr()
             self.bars = saved
             self.expect(")")
-            if isinstance(node, Select):
+            if isinstance(node, Select) and node is not base:
                 return Select(node.x, node.items + ((ax, i),))
             return Select(node, ((ax, i),))
         self.to_arrow()
         new = self.axis()
-        if isinstance(node, Rename):
+        if isinstance(node, Rename) and node is not base:
             return Rename(node.x, node.pairs + ((ax, new),))
         return Rename(node, ((ax, new),))
 
@@ -951,13 +963,13 @@ class _Parser:
             self.bars = saved
             self.expect("}")
             return x
-        if t.kind == "num" and len(t.text) > 1 and t.text[0].isdigit():
+        if t.kind == "num" and len(t.text) > 1 and t.text[1] != ".":
             # \frac12: TeX reads one digit
             self.toks[self.i] = _Tok("num", t.text[1:], t.col + 1)
             return Num(int(t.text[0]))
         if t.kind in ("num", "letter") or (t.kind == "cmd" and t.text[1:] in _GREEK):
             self.next()
-            return Num(int(t.text)) if t.kind == "num" and t.text.isdigit() else (
+            return Num(int(t.text)) if t.kind == "num" and "." not in t.text else (
                 Num(float(t.text)) if t.kind == "num" else Var(t.text, t.col))
         raise self.unexpected(hint="expected {...}")
 
@@ -1023,6 +1035,13 @@ class _Ctx:
         self.env = {canonical_name(k): v for k, v in env.items()}
         self._sizes: dict[str, int] | None = None
 
+    def size_ok(self, ax: str, x: Any) -> bool:
+        """Is |ax| (as the formula reads it) the size of ax in x?"""
+        try:
+            return self.size(ax) == x.inputs[ax].size
+        except AxisError:
+            return False
+
     def size(self, ax: str) -> int:
         for key in (f"|{ax}|", f"|\\name{{{ax}}}|", ax):
             if key in self.env and isinstance(self.env[key], int):
@@ -1046,12 +1065,22 @@ def _lookup(ctx: _Ctx, name: str, col: int) -> Value:
         return ctx.env[name]
     except KeyError:
         pass
+    if name.endswith("^*") and name[:-2] in ctx.env and is_named(ctx.env[name[:-2]]):
+        # the paper's section 5: X^* is X with every axis starred
+        x = cast(Any, ctx.env[name[:-2]])
+        return core.rename(x, {ax: ax + "*" for ax in x.inputs})
     if name == "\\pi":
         return math.pi
     if name == "e":
         return math.e
-    raise UnboundError(f"unbound variable {name!r} at column {col} (bound: "
-                       f"{', '.join(sorted(ctx.env)) or 'nothing'})", name, col)
+    raise UnboundError(f"unbound variable '{name}' at column {col} (bound: "
+                       f"{_some(ctx.env)})", name, col)
+
+
+def _some(env: Mapping[str, object]) -> str:
+    names = sorted(env)
+    more = f", ... {len(names) - 12} more" if len(names) > 12 else ""
+    return (", ".join(names[:12]) + more) or "nothing"
 
 
 def _is_tensor(x: Value) -> bool:
@@ -1157,6 +1186,9 @@ def _compile(node: Node) -> _Fn:
             return lambda c: fa(c) / fb(c)
         return lambda c: fa(c) * fb(c)
     if isinstance(node, Contract):
+        fused = None if node.written_out else _attention_pattern(node)
+        if fused is not None:
+            return fused
         fa, fb = _compile(node.left), _compile(node.right)
         axes = node.axes
         over = axes[0] if len(axes) == 1 else axes
@@ -1230,6 +1262,53 @@ def _compile(node: Node) -> _Fn:
     raise TypeError(f"not a notation node: {node!r}")  # pragma: no cover
 
 
+def _attention_pattern(node: Contract) -> _Fn | None:
+    r"""The paper's attention formula, evaluated by nt.attention (its own block).
+
+    (\nfun{seq}{softmax} (Q \ndot{key} K / \sqrt{|key|} [+ M])) \ndot{seq} V is
+    what nt.attention computes; calling it lets the formula use the block's
+    fused kernel (the same formula inside nt.plain()).  Where nt.attention
+    refuses the operands (say Q has the axis seq too), the formula is
+    evaluated operation by operation instead.
+    """
+    soft = node.left
+    if len(node.axes) != 1 or not isinstance(soft, Reduce) or soft.fn != "softmax" or \
+            soft.axes != node.axes:
+        return None
+    seq = node.axes[0]
+    scores, mask = soft.x, None
+    if isinstance(scores, Add) and scores.op == "+":
+        for a, b in ((scores.left, scores.right), (scores.right, scores.left)):
+            if isinstance(a, Mul) and a.op == "/":
+                scores, mask = a, b
+                break
+    if not (isinstance(scores, Mul) and scores.op == "/" and
+            isinstance(scores.left, Contract) and len(scores.left.axes) == 1 and
+            isinstance(scores.right, Lift) and scores.right.fn == "sqrt" and
+            isinstance(scores.right.x, Size) and
+            scores.right.x.axis == scores.left.axes[0]):
+        return None
+    key = scores.left.axes[0]
+    fa, fb = _compile(scores.left.left), _compile(scores.left.right)
+    fv = _compile(node.right)
+    fm = _compile(mask) if mask is not None else None
+    fallback = _compile(dataclasses.replace(node, written_out=True))
+    attention = nn.attention
+
+    def att(c: _Ctx) -> Value:
+        a, b, v = fa(c), fb(c), fv(c)
+        m = fm(c) if fm is not None else None
+        if is_named(a) and is_named(b) and is_named(v) and (m is None or is_named(m)):
+            if seq in a.inputs and seq not in b.inputs:
+                a, b = b, a
+            if key in a.inputs and key in b.inputs and seq in b.inputs and \
+                    seq not in a.inputs and seq in v.inputs and \
+                    a.inputs[key].size == b.inputs[key].size and c.size_ok(key, b):
+                return attention(a, b, v, m, key=key, seq=seq)
+        return fallback(c)
+    return att
+
+
 _BUILTIN_CALLS = {"relu": "relu", "ReLU": "relu", "exp": "exp", "log": "log",
                   "sigma": "sigma", "sigmoid": "sigma", "tanh": "tanh", "sqrt": "sqrt",
                   "abs": "abs"}
@@ -1253,8 +1332,8 @@ def _compile_call(node: Call, fargs: list[_Fn]) -> _Fn:
             return _lift(_BUILTIN_CALLS[plain])(args[0])
         if node.mul and len(args) == 1 and plain in ("e", "\\pi"):
             return _lookup(c, plain, col) * args[0]
-        raise UnboundError(f"unbound function {name!r} at column {col} (bound: "
-                           f"{', '.join(sorted(c.env)) or 'nothing'})", name, col)
+        raise UnboundError(f"unbound function '{name}' at column {col} (bound: "
+                           f"{_some(c.env)})", name, col)
     return call
 
 
@@ -1276,9 +1355,21 @@ def sides(formula: str | Node, env: Mapping[str, object]) -> list:
     """
     node = parse(formula) if isinstance(formula, str) else formula
     ctx = _Ctx(env)
-    if isinstance(node, Equation):
-        return [_result(_compile(s)(ctx)) for s in node.sides]
-    return [_result(_compile(node)(ctx))]
+    parts = node.sides if isinstance(node, Equation) else (node,)
+    return [_run(s, ctx) for s in parts]
+
+
+def _run(node: Node, ctx: _Ctx) -> Value:
+    try:
+        return _result(_compile(node)(ctx))
+    except UnboundError as err:
+        # compiled closures are shared by equal trees: take the column from this one
+        cols = [n.column for n in walk(node)
+                if isinstance(n, (Var, Call)) and err.token in (n.name, getattr(n, "plain", ""))]
+        if cols and cols[0] != err.column:
+            msg = str(err).replace(f"at column {err.column}", f"at column {cols[0]}")
+            raise UnboundError(msg, err.token, cols[0]) from None
+        raise
 
 
 def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
@@ -1298,7 +1389,7 @@ def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
     node = parse(formula) if isinstance(formula, str) else formula
     if isinstance(node, Equation):
         node = node.sides[-1]
-    return _result(_compile(node)(_Ctx(env)))
+    return _run(node, _Ctx(env))
 
 
 # --------------------------------------------------------------------------
@@ -1366,7 +1457,7 @@ def to_latex(node: Node) -> str:
 
     >>> t = nt.notation.parse(r"\nfun{\seq}{softmax}(Q \ndot{\key} K)")
     >>> nt.notation.to_latex(t)
-    '\\nfun{\\seq}{softmax} \\left(Q \\ndot{\\key} K\\right)'
+    '\\nfun{\\seq}{softmax} Q \\ndot{\\key} K'
     """
     if isinstance(node, Num):
         return _num_tex(node.value)
@@ -1420,7 +1511,9 @@ def to_latex(node: Node) -> str:
         if node.fn == "sqrt":
             return f"\\sqrt{{{to_latex(node.x)}}}"
         if node.fn == "abs":
-            return f"\\left|{to_latex(node.x)}\\right|"
+            inner = to_latex(node.x)
+            return f"\\left|{inner}\\right|" if "|" not in inner else \
+                f"\\text{{abs}}\\left({inner}\\right)"
         return f"{name}\\left({to_latex(node.x)}\\right)"
     if isinstance(node, Call):
         return f"\\text{{{node.plain}}}" + (node.name[len(node.plain):]) + \
@@ -1467,15 +1560,23 @@ _GREEK_WORDS = _GREEK - {"pi"}
 
 
 def _var_tex(name: str) -> str:
-    """The LaTeX of a Python parameter name: gamma -> \\gamma, W1 -> W_1, W_q -> W_q."""
+    r"""The LaTeX of a Python name, as the paper writes such names.
+
+    gamma -> \gamma; W1 -> W^1, b2 -> b^2 (the paper numbers layers with a
+    superscript); WQ -> W^Q; W_q -> W_q; gamma1 -> \gamma^1; any other name
+    -> \mathit{name}.
+    """
     if name in _GREEK_WORDS:
         return "\\" + name
-    m = re.fullmatch(r"([A-Za-z])_?([0-9]+|[A-Za-z])?", name)
+    m = re.fullmatch(r"([A-Za-z]|" + "|".join(sorted(_GREEK_WORDS)) +
+                     r")(?:_([A-Za-z0-9]+)|([0-9]+|[A-Z]+))?", name)
     if m:
-        return m.group(1) + ("_" + m.group(2) if m.group(2) else "")
-    m = re.fullmatch(r"([A-Za-z]+)_?([0-9]+)", name)
-    if m and m.group(1) in _GREEK_WORDS:
-        return f"\\{m.group(1)}_{m.group(2)}"
+        base = ("\\" + m.group(1)) if m.group(1) in _GREEK_WORDS else m.group(1)
+        if m.group(2):
+            return base + "_" + _canon_group(m.group(2))
+        if m.group(3):
+            return base + "^" + _canon_group(m.group(3))
+        return base
     return f"\\mathit{{{name}}}"
 
 
@@ -1705,12 +1806,100 @@ def latex(fn: Callable[..., Any], *args: Any) -> str:
     >>> K = nt.randn(seed=1, seq=3, key=4)
     >>> V = nt.randn(seed=2, seq=3, val=5)
     >>> print(nt.notation.latex(nt.attention, Q, K, V))
-    \nfun{\seq}{softmax} \left(\frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
+    \left(\nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
     """
     return to_latex(trace(fn, *args)[0])
 
 
-def load_ipython_extension(ip: Any) -> None:
-    """Not yet."""
-    raise NotImplementedError
+def _user_env(ns: Mapping[str, Any]) -> dict[str, object]:
+    r"""A notebook's names as formula keys: A, \gamma for gamma, W_1 for W1, ..."""
+    env: dict[str, object] = {}
+    for k, v in ns.items():
+        if k.startswith("_") or not isinstance(k, str) or k in ("In", "Out") or not (
+                is_named(v) or isinstance(v, (int, float, torch.Tensor)) or (
+                    callable(v) and not isinstance(v, type) and k not in (
+                        "exit", "quit", "get_ipython", "open"))):
+            continue
+        env[k] = v
+        tex = _var_tex(k)
+        env.setdefault(tex, v)
+    return env
 
+
+_TARGET = re.compile(r"^\s*(\\?[A-Za-z][A-Za-z0-9_]*)\s*(?:=|:=|\\coloneqq)(?!=)\s*(.+)$",
+                     re.S)
+
+
+def run_cell(cell: str, ns: dict[str, Any]) -> Any:
+    r"""Evaluate the formulas of a ``%%ntn`` cell in the namespace ns.
+
+    One formula per line (a line inside an unclosed brace or ``\left``
+    continues on the next, and so does a line that starts with a binary
+    operator other than ``-``, or with ``=``); ``%`` starts a comment; ``Y = formula``
+    binds ``Y`` (``\gamma = ...`` binds ``gamma``).  Returns the last value.
+    """
+    value: Any = None
+    for text in _cell_lines(cell):
+        m = _TARGET.match(text)
+        env = _user_env(ns)
+        if m:
+            target, formula = m.group(1).lstrip("\\"), m.group(2)
+            value = evaluate(formula, env)
+            ns[target] = value
+        else:
+            value = evaluate(text, env)
+    return value
+
+
+def _cell_lines(cell: str) -> list[str]:
+    out: list[str] = []
+    buf = ""
+    for line in cell.splitlines():
+        line = re.sub(r"(?<!\\)%.*$", "", line).rstrip()
+        if line.endswith("\\\\"):
+            line = line[:-2]
+        line = line.strip()
+        if not line:
+            continue
+        if out and not buf and line.startswith(_CONTINUES):
+            buf = out.pop()
+        buf = (buf + " " + line).strip() if buf else line
+        if _balanced(buf) and buf.count("\\left") <= buf.count("\\right"):
+            out.append(buf)
+            buf = ""
+    if buf:
+        out.append(buf)
+    return out
+
+
+#: a line of a %%ntn cell that starts with one of these continues the formula above
+_CONTINUES = ("\\ndot", "\\odot", "\\nbin", "\\ncat", "\\cdot", "\\times", "*", "/",
+              "+", "=", "\\right", "}")
+
+
+def _ntn_magic(line: str, cell: str) -> Any:
+    from IPython import get_ipython
+    from IPython.display import Math, display
+    ip = get_ipython()
+    ns = ip.user_ns if ip is not None else {}
+    value = run_cell(cell, ns)
+    formulas = _cell_lines(cell)
+    if formulas and "quiet" not in line.split():
+        display(Math(" \\\\ ".join(formulas) if len(formulas) == 1 else
+                     "\\begin{aligned}" + " \\\\ ".join(formulas) + "\\end{aligned}"))
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        # shown as a named tensor without axes: its repr is the same on any device
+        return make(value, ())
+    return value
+
+
+def load_ipython_extension(ip: Any) -> None:
+    """``%load_ext ntlib.notation``: the ``%%ntn`` cell magic.
+
+    Each line of the cell is a formula in the paper's notation, read with
+    the notebook's variables as bindings (``gamma`` is ``\\gamma``, ``W1``
+    is ``W_1``); ``Y = formula`` binds ``Y``.  The cell shows the formulas
+    typeset, then the last value (a named tensor is shown by treescope where
+    it is installed).  ``%%ntn quiet`` leaves the formulas out.
+    """
+    ip.register_magic_function(_ntn_magic, magic_kind="cell", magic_name="ntn")
