@@ -477,11 +477,37 @@ def _declared_axes(decl: str) -> list[str] | None:
     return names
 
 
+def _op_by_op(node: Any) -> Any:
+    """The tree with every contraction marked written out: ntlib.notation
+    evaluates the paper's attention formula through nt.attention (to use its
+    fused kernel), which would make a check of that formula against
+    nt.attention compare the block with itself.  Here each formula is
+    evaluated operation by operation, as written."""
+    import dataclasses
+
+    from ntlib.notation import Contract, Node
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, Node):
+            changes = {fl.name: walk(getattr(x, fl.name)) for fl in dataclasses.fields(x)}
+            if isinstance(x, Contract):
+                changes["written_out"] = True
+            return dataclasses.replace(x, **changes)
+        if isinstance(x, tuple):
+            return tuple(walk(y) for y in x)
+        return x
+    return walk(node)
+
+
+def _evaluate(text: str, env: dict[str, Any]) -> Any:
+    from ntlib.notation import evaluate, parse
+
+    return evaluate(_op_by_op(parse(text)), env)
+
+
 def run(f: Formula, order: int) -> list[str]:
     """Evaluate a marked formula in one storage order: the list of problems
     (empty when the formula holds; for a misprint, when it does NOT hold)."""
-    from ntlib.notation import evaluate
-
     import ntlib as nt
 
     env, subs = bindings(f, order)
@@ -503,7 +529,7 @@ def run(f: Formula, order: int) -> list[str]:
             decl = ""     # \in a set of indices, {0, 1}^..., ...: not checked
         if "\\leftarrow" in expr:
             name, _, rhs = expr.partition("\\leftarrow")
-            env[name.strip()] = last = evaluate(rhs, env)
+            env[name.strip()] = last = _evaluate(rhs, env)
             continue
         sides = _sides(expr)
         if len(sides) == 1 and _VAR.match(sides[0]) and sides[0] not in env:
@@ -512,7 +538,7 @@ def run(f: Formula, order: int) -> list[str]:
             name, sides = sides[0], sides[1:]
         else:
             name = None
-        values = [evaluate(s, env) for s in sides]
+        values = [_evaluate(s, env) for s in sides]
         compared += len(values) - 1
         declaration = len(sides) == 1 and bool(_VAR.match(sides[0])) and name is None
         for s, v in zip(sides[1:], values[1:]):
