@@ -461,7 +461,6 @@ import ntlib as nt
 # %% [markdown]
 # ### Exercise A3.1: a named contraction as one einsum
 #
-# <!-- ntn: definition; X[batch,seq,layer]; W[layer,hidden]; expect=N(P(V["X"], "batch", "seq", "layer") @ P(V["W"], "layer", "hidden"), "batch", "seq", "hidden"); at=4 -->
 # The default path of every contraction is a single torch call: `torch.einsum`,
 # or, for two operands, the matrix product einsum would make. Write the einsum
 # yourself: given named tensors $X$ and $W$ that share the axis $\layer$, return
