@@ -5,7 +5,11 @@ cached), against ``nt.attention`` at the shapes of the blocks benchmark
 (batch 16, heads 8, seq 256, key = val 64, float32): forward and
 forward+backward, on the default path and inside ``nt.plain()``, timed
 alternately in one process (median of --repeat runs).  The ratio
-evaluate / nt.attention is the figure of merit (target: ≤ 1.2).  A small case
+evaluate / nt.attention is the figure of merit (target: ≤ 1.2); evaluate
+finds the attention formula and calls nt.attention for it.  The rows with
+path "as_written" time evaluate(..., as_written=True), the formula operation
+by operation (contract, softmax, contract), against nt.attention's fused
+kernel: what the shortcut saves.  A small case
 (batch 2, heads 2, seq 16, key 8) shows the fixed cost of walking the tree.
 
     BENCH_THREADS=1 .venv/bin/python benchmarks/bench_notation.py \
@@ -56,6 +60,9 @@ def make(shape, pass_, path, which):
     if which == "notation":
         def f():
             return notation.evaluate(tree, env)
+    elif which == "as_written":
+        def f():
+            return notation.evaluate(tree, env, as_written=True)
     else:
         def f():
             return nt.attention(env["Q"], env["K"], env["V"])
@@ -112,6 +119,18 @@ def main():
                 r = common.row("notation", desc, pass_, path, t_nt, t_ref)
                 rows.append(r)
                 print(f"{shape:6s} {pass_:17s} {path:6s} {t_nt * 1e3:9.3f} ms / "
+                      f"{t_ref * 1e3:9.3f} ms = {r['ratio']:6.2f}x", flush=True)
+            if shape == "large":
+                # the formula operation by operation (as_written=True), against
+                # the block on its default (fused) path
+                fn = make(shape, pass_, "fused", "as_written")
+                ref = make(shape, pass_, "fused", "hand")
+                t_nt, t_ref = common.timed_pair(fn, ref, repeat=args.repeat,
+                                                min_time=args.min_time)
+                r = common.row("notation", desc.replace("evaluate(", "evaluate(as_written, "),
+                               pass_, "as_written", t_nt, t_ref)
+                rows.append(r)
+                print(f"{shape:6s} {pass_:17s} as_written {t_nt * 1e3:9.3f} ms / "
                       f"{t_ref * 1e3:9.3f} ms = {r['ratio']:6.2f}x", flush=True)
     if args.out:
         common.write_results(args.out, rows)

@@ -954,6 +954,7 @@ blocks = {
     r"\text{Attention}(Q, K, V)": (nt.attention, (Q, K, V)),
     r"\text{LayerNorm}(X; \gamma, \beta)": (nt.layer_norm, (XN, g_cl, b_cl)),
 }
+checks = []
 for lhs, (block, args) in blocks.items():
     formula = nt.notation.latex(block, *args)
     display(Math(f"{lhs} = {formula}"))
@@ -962,8 +963,9 @@ for lhs, (block, args) in blocks.items():
     with nt.plain():
         value = block(*args)
     gap = (back - value).abs().max().item()
-    print(f"{block.__name__}: evaluated back, max |formula - code| < 1e-12:",
-          gap < 1e-12)
+    checks.append(f"{block.__name__}: evaluated back, "
+                  f"max |formula - code| < 1e-12: {gap < 1e-12}")
+print("\n".join(checks))
 
 # %% [markdown]
 # ## Exercises

@@ -336,6 +336,23 @@ print("FFN = nn.Linear, relu, nn.Linear:",
       same(nt.models.ffn(X, *p1), order, torch_ffn(x)))
 
 # %% [markdown]
+# The same code printed back in the notation by `nt.notation.latex` (Appendix C),
+# which runs `ffn` once and records what each operation computes: it is the
+# formula for $X^2$ above with $X^1$ substituted, the layer's $l$ left out of the
+# names ($W^1$ is the parameter `W1`). Parsed and evaluated on the same
+# tensors, it gives `ffn`'s value back:
+
+# %%
+from IPython.display import Math, display
+
+ffn_tex = nt.notation.latex(nt.models.ffn, X, *p1)
+display(Math(r"\mathrm{FFN}(X) = " + ffn_tex))
+_, bindings = nt.notation.trace(nt.models.ffn, X, *p1)
+back = nt.notation.evaluate(ffn_tex, bindings)
+gap = (back - nt.models.ffn(X, *p1)).abs().max().item()
+print("evaluated back, max |formula - code| < 1e-12:", gap < 1e-12)
+
+# %% [markdown]
 # Read as printed, with $b^{l,2} \in \reals^{\hidden}$, the sum is still defined
 # (named broadcasting adds the two over the union of their axes), but the
 # result is not the $\reals^{\layer}$ that $\mathrm{FFN}^l$ must return: it gains

@@ -266,3 +266,166 @@ assert differ == ["nmatrix"]
 # `X \nbin{\seq}{\oplus} Y` for $X \nbin{\seq}{\oplus} Y$. Renaming and
 # indexing need no macro: `X_{\seq \to \seq'}` gives $X_{\seq \to \seq'}$ and
 # `A_{\height(1), \width(3)}` gives $A_{\height(1), \width(3)}$.
+
+# %% [markdown]
+# ## The notation, executed
+#
+# The macros above only print. The module `ntlib.notation` also *reads* them:
+# `nt.notation.parse` turns a formula written with them into a small tree, and
+# `nt.notation.evaluate` computes it on named tensors with `ntlib`'s own
+# functions (a softmax in a formula is `nt.softmax`, a contraction
+# `nt.contract`). In a notebook, `%load_ext ntlib.notation` adds the cell
+# magic `%%ntn`: each line of such a cell is a formula, the notebook's
+# variables are its bindings (`gamma` is read as `\gamma`, `W1` as `W^1`),
+# `Y = ...` binds `Y`, and the cell shows the formulas typeset and then the
+# value of the last one.
+
+# %%
+# %load_ext ntlib.notation
+import torch
+
+A = nt.tensor([[3., 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"))
+x = nt.tensor([2., 7, 1], "height")
+y = nt.tensor([1., 4, 1], "width")
+
+# %%
+# %%ntn
+A_{\height(1), \width(3)}
+
+# %% [markdown]
+# ### The grammar
+#
+# What the parser accepts, in EBNF. It is the module's docstring, printed
+# here so that the two cannot differ:
+
+# %%
+doc = nt.notation.__doc__
+print(doc[doc.index("    formula  ="):doc.index("``\\left``")].rstrip())
+
+# %% [markdown]
+# ### Every macro, and what it computes
+#
+# | macro | meaning when evaluated |
+# |---|---|
+# | `\name{ax}`, `\height`, `\seq`, ... | the axis named *ax* (`\inp` is *input*, `\dd` is *d*); `'` and `\inax` (`^*`) add to the name |
+# | `X \ndot{\ax} Y`, `\ndot{\height \\ \width}` | `nt.contract(X, Y, over=...)`; `\ndot{}` and `\odot` multiply entry by entry |
+# | `\nsum{\ax} X` | `nt.sum(X, ...)`; `\sum_{\ax}` too |
+# | `\nfun{\ax}{f} X` | f along the axes: softmax, argmax, argmin, max, min, mean, var, std, norm, `norm_p`, logsumexp, prod; `\nfun{\ax}{index}(X, i)` |
+# | `\softmax_{\ax} X`, `\max_{\ax} X`, `\text{mean}_{\ax} X` | the same as `\nfun` |
+# | `X \nbin{\ax}{\odot} Y`, `X \nbin{\ax}{\oplus} Y` | contraction; concatenation |
+# | `X \ncat{\ax} Y` | `nt.cat([X, Y], ax)` |
+# | `\restrict{X}{\ax(i)}` | indexing, as `X_{\ax(i)}` |
+# | `\exp`, `\log`, `\sigma`, `\tanh`, `\text{relu}`, `\sqrt{}`, `\lvert \rvert` | lifted to every entry (`nt.exp`, ..., `nt.abs`) |
+# | `\frac{a}{b}`, `a b`, `a^{p}`, `\lvert\ax\rvert` | division, product, power, the size of an axis |
+# | `X_{\ax(i)}`, `X_{\ax \to \ax'}`, `X_{(\height, \width) \to \layer}` | indexing (from 1), renaming, flattening |
+# | `\text{Name}(...)`, `\mathrm{Name}(...)` | the function the bindings give the name `Name` |
+# | `\reals`, `\rec`, `\shp`, `\ind`, `\ddx`, `\nmatrix` | sets, derivatives and layout: printed, not evaluated |
+#
+# Each of them at work, on the paper's running example $A$ and the vectors
+# $x \in \reals^{\height}$, $y \in \reals^{\width}$ of its section 3:
+
+# %%
+# %%ntn
+\nsum{\height \\ \width} A
+A \ndot{\width} y
+\nfun{\width}{max} A + x
+
+# %%
+# %%ntn
+S = \softmax_{\width} A
+\restrict{S}{\height(2)} \ndot{\width} y
+
+# %%
+# %%ntn
+G = A_{\height \to \height'} \ndot{\width} A
+\left(\nfun{\height}{argmax} A\right) \ncat{\height} G_{\height' \to \width}
+
+# %%
+# %%ntn
+\sigma(A - 5) \odot \text{relu}\left(\sqrt{A} - 2\right) + |\width| \log A
+
+# %%
+# %%ntn
+A_{(\height, \width) \to \layer}
+    \nbin{\layer}{\odot} A_{(\width, \height) \to \layer}
+
+# %% [markdown]
+# ### Rules that running the formulas forces
+#
+# The paper leaves a few readings to its reader. Executing the formulas needs
+# one answer for each; these are the ones the parser takes, each with the
+# place in the paper that asks for it.
+#
+# 1. **A subscript after a function's parentheses applies to the result.**
+#    The paper writes $\text{FullConn}(x) = \sigma(W \ndot{\layer} x +
+#    b)_{\layer' \to \layer}$ in its section 4 and
+#    $\text{MaxPool}^2(T^2)_{(\height, \width, \chans) \to \layer}$ in
+#    Appendix A: in both the renaming must act on the output.
+# 2. **`\nfun` and `\nsum` reach to the end of the product they start, so a
+#    power after the operand applies to the operand.** The paper defines
+#    $\nfun{\ax}{var} X = \nfun{\ax}{mean} (X - \nfun{\ax}{mean} X)^2$ and
+#    writes $\nfun{\ax}{softmax} \alpha X$ for the softmax of $\alpha X$
+#    when it introduces argmax as a limit.
+# 3. **Indices are 1-based.** The paper's index sets are
+#    $\ind(\ax) = \{1, \ldots, n\}$, and its running example reads
+#    $A_{\height(1), \width(3)} = 4$.
+# 4. **A name can mean another shape in another place.** The paper's
+#    $Q \in \reals^{\key}$ of section 1 gains $\seq'$ in Appendix A (the
+#    queries), which chapter 4 of this book calls $\name{query}$;
+#    $\layer$ is the model width in the Transformer and the flattened image
+#    in LeNet; and $W$ is a weight in section 4 but the embedded input in
+#    Appendix A. A formula is read with the bindings of its own cell, so the
+#    same letters may be bound to other shapes elsewhere.
+#
+# Each rule, executed (the first two lines of the next cell are the same
+# value; so are the last two):
+
+# %%
+W = nt.tensor([[1., -2, 0], [3, 1, -1]], ("out", "height"))
+b = nt.tensor([0.5, -1], "out")
+alpha = 2.0
+
+# %%
+# %%ntn quiet
+F1 = \sigma(W \ndot{\height} x + b)_{\out \to \height}
+F2 = \left(\sigma(W \ndot{\height} x + b)\right)_{\out \to \height}
+V1 = \nfun{\width}{var} A
+V2 = \nfun{\width}{mean} (A - \nfun{\width}{mean} A)^2
+
+# %%
+assert nt.allclose(F1, F2) and nt.allclose(V1, V2)
+print("F1 == F2 and V1 == V2")
+print(nt.names(F1), nt.names(V1))
+
+# %%
+# %%ntn
+\nfun{\width}{softmax} \alpha A = \nfun{\width}{softmax} (\alpha A)
+
+# %% [markdown]
+# A formula that the grammar cannot read is refused with `NotationError`
+# (a `ValueError`), which names the token and its column; an axis that a
+# tensor lacks is an `nt.AxisError`; a variable that nothing binds is an
+# `UnboundError` (both a `NotationError` and a `KeyError`):
+
+# %%
+import textwrap
+
+for bad in [r"A \ndot{\width}", r"\nsum{\seq} A", r"A \odot B"]:
+    try:
+        nt.notation.evaluate(bad, {"A": A, "y": y})
+    except (nt.notation.NotationError, nt.AxisError) as err:
+        print(textwrap.fill(f"{type(err).__name__}: {err}", 78,
+                            subsequent_indent="    "))
+
+# %% [markdown]
+# The other direction is `nt.notation.latex(fn, *args)`: it runs a function
+# made of `ntlib` operations once, records what each operation computes, and
+# prints it in the notation, the blocks as their formulas (as
+# `with nt.plain():` runs them) and the variables named after the function's
+# parameters. Chapter 4 and Appendix A.1 print their blocks this way.
+
+# %%
+Q = nt.randn(seed=0, key=4)
+K = nt.randn(seed=1, seq=3, key=4)
+V = nt.randn(seed=2, seq=3, val=5)
+print(nt.notation.latex(nt.attention, Q, K, V))

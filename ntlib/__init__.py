@@ -12,10 +12,10 @@ knows which file to open:
 - ntlib.alternatives: other notations (section 6): xarray, SQL, tensor-network diagrams
 - ntlib.examples: the first version's other examples and belief propagation
 - ntlib.models: the Transformer and LeNet (Appendix A)
+- ntlib.notation: the notation itself, parsed and evaluated (Appendix C)
 - ntlib.exercises: the chapters' exercises and their checker (nt.exercises.check)
 - ntlib.testing: assert helpers and hypothesis strategies for tests
 - ntlib.display: showing sources and tensors in the book
-- ntlib.notation: the notation itself, parsed and evaluated (Appendix C)
 """
 
 import importlib as _importlib

@@ -32,7 +32,8 @@ Grammar (EBNF; ``{ }`` repetition, ``[ ]`` option, terminals quoted)::
     primary  = number | variable | "(" expr ")" | "[" expr "]"
              | "\frac" group group | "\sqrt" group | "|" axis "|"
              | "|" expr "|" | call | "\restrict{" expr "}{" subscript "}" ;
-    call     = fname_text [ "^" group ] [ "_" group ] "(" expr { ("," | ";") expr } ")" ;
+    call     = (fname_text [ "^" group ] [ "_" group ] | macro)
+               "(" expr { ("," | ";") expr } ")" ;
     subscript = item { ("," | "\\") item } ;
     item     = axis "(" expr ")"                     (* X_{\height(1)}: 1-based *)
              | axis "\to" axis                       (* renaming *)
@@ -64,14 +65,15 @@ A superscript on a variable is part of its name when ``env`` binds the
 decorated name (``X^0``), and a power otherwise (``X^2``).  Functions are
 keyed by the name inside ``\text{}``, ``\mathrm{}`` or ``\operatorname{}``
 (``"Attention"``, ``"LayerNorm"``; with a superscript, ``"LayerNorm^l"`` is
-tried first) and are called with the arguments in order.  ``|ax|`` is the
+tried first), or by a macro written with parentheses (``\softmax(X)`` is
+``env["\\softmax"]``), and are called with the arguments in order.  ``|ax|`` is the
 size of the axis in the named tensors of ``env``, or ``env["|ax|"]``.
 In a ``%%ntn`` cell and in ``latex()``, a Python name stands for the LaTeX the
 paper would write: ``gamma`` is ``\gamma``, ``W1`` is ``W^1``, ``WQ`` is
 ``W^Q``, ``W_q`` is ``W_q``, any other longer name ``\mathit{name}``.
 ``X^*``, unless bound itself, is ``X`` with every axis starred (the paper's
-section 5).  A variable that ``env`` does not bind raises ``UnboundError``, which is both a
-``NotationError`` and a ``KeyError``; a malformed formula raises
+section 5).  A variable that ``env`` does not bind raises ``UnboundError``,
+which is both a ``NotationError`` and a ``KeyError``; a malformed formula raises
 ``NotationError`` naming the token and its (1-based) column; an axis a
 tensor lacks raises ``nt.AxisError`` from the ntlib function that needs it.
 """
@@ -931,6 +933,11 @@ class _Parser:
             return Num(math.inf)
         if t.text in ("\\nfun", "\\nsum"):
             return self.unary()
+        if self.peek().text == "(" and t.text[1:] not in AXIS_MACROS and t.text not in (
+                "\\to", "\\rightarrow", "\\in"):
+            # \Phi(X), \softmax(X): a function the bindings give under that key
+            self.next()
+            return Call(t.text, self.args(), t.text, t.col)
         raise self.unexpected(hint="unknown command")
 
     def call_like(self) -> bool:
@@ -1343,7 +1350,26 @@ def _result(v: Value) -> Value:
     return v
 
 
-def sides(formula: str | Node, env: Mapping[str, object]) -> list:
+@functools.lru_cache(maxsize=1024)
+def _as_written(node: Node) -> Node:
+    """The tree with every contraction marked written out (no block shortcut)."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(node):
+        v = getattr(node, f.name)
+        if isinstance(v, Node):
+            changes[f.name] = _as_written(v)
+        elif isinstance(v, tuple):
+            changes[f.name] = tuple(
+                _as_written(x) if isinstance(x, Node) else
+                tuple(_as_written(y) if isinstance(y, Node) else y for y in x)
+                if isinstance(x, tuple) else x for x in v)
+    if isinstance(node, Contract):
+        changes["written_out"] = True
+    return dataclasses.replace(node, **changes)
+
+
+def sides(formula: str | Node, env: Mapping[str, object], *,
+          as_written: bool = False) -> list:
     r"""The value of each side of an equation (a one-item list for an expression).
 
     Example:
@@ -1354,6 +1380,8 @@ def sides(formula: str | Node, env: Mapping[str, object]) -> list:
     (4.0, 4)
     """
     node = parse(formula) if isinstance(formula, str) else formula
+    if as_written:
+        node = _as_written(node)
     ctx = _Ctx(env)
     parts = node.sides if isinstance(node, Equation) else (node,)
     return [_run(s, ctx) for s in parts]
@@ -1372,12 +1400,16 @@ def _run(node: Node, ctx: _Ctx) -> Value:
         raise
 
 
-def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
+def evaluate(formula: str | Node, env: Mapping[str, object], *,
+             as_written: bool = False) -> Value:
     r"""The value of a formula on the named tensors (and functions) of ``env``.
 
     The result is a named tensor, or a number (a Python number or a torch
     scalar) where the formula has no axes.  For an equation, the value of
-    its last side.
+    its last side.  The paper's attention formula is computed by
+    nt.attention, the block it defines (and so by its fused kernel);
+    ``as_written=True`` computes every formula operation by operation, as a
+    check of a block against its formula needs.
 
     Example:
 
@@ -1389,6 +1421,8 @@ def evaluate(formula: str | Node, env: Mapping[str, object]) -> Value:
     node = parse(formula) if isinstance(formula, str) else formula
     if isinstance(node, Equation):
         node = node.sides[-1]
+    if as_written:
+        node = _as_written(node)
     return _run(node, _Ctx(env))
 
 
@@ -1802,11 +1836,11 @@ def latex(fn: Callable[..., Any], *args: Any) -> str:
 
     Example:
 
-    >>> Q = nt.randn(seed=0, key=4)
-    >>> K = nt.randn(seed=1, seq=3, key=4)
-    >>> V = nt.randn(seed=2, seq=3, val=5)
-    >>> print(nt.notation.latex(nt.attention, Q, K, V))
-    \left(\nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
+    >>> x = nt.randn(seed=0, layer=4)
+    >>> W = nt.randn(seed=1, out=3, layer=4)
+    >>> b = nt.randn(seed=2, out=3)
+    >>> print(nt.notation.latex(nt.full_conn, x, W, b))
+    \sigma\left(W \ndot{\layer} x + b\right)_{\out \to \layer}
     """
     return to_latex(trace(fn, *args)[0])
 
@@ -1898,8 +1932,12 @@ def load_ipython_extension(ip: Any) -> None:
 
     Each line of the cell is a formula in the paper's notation, read with
     the notebook's variables as bindings (``gamma`` is ``\\gamma``, ``W1``
-    is ``W_1``); ``Y = formula`` binds ``Y``.  The cell shows the formulas
-    typeset, then the last value (a named tensor is shown by treescope where
-    it is installed).  ``%%ntn quiet`` leaves the formulas out.
+    is ``W^1``); ``Y = formula`` binds ``Y``.  The cell shows the formulas
+    typeset (IPython's Math display, in Jupyter and Colab alike), then
+    returns the last value, which the notebook displays as it displays any
+    value: by treescope where the notebook has made treescope its display
+    (``treescope.basic_interactive_setup()``), else by its repr.  A value
+    without axes is returned as a named tensor without axes, whose repr is
+    the same on every device.  ``%%ntn quiet`` leaves the formulas out.
     """
     ip.register_magic_function(_ntn_magic, magic_kind="cell", magic_name="ntn")

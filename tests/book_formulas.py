@@ -477,32 +477,14 @@ def _declared_axes(decl: str) -> list[str] | None:
     return names
 
 
-def _op_by_op(node: Any) -> Any:
-    """The tree with every contraction marked written out: ntlib.notation
-    evaluates the paper's attention formula through nt.attention (to use its
-    fused kernel), which would make a check of that formula against
-    nt.attention compare the block with itself.  Here each formula is
-    evaluated operation by operation, as written."""
-    import dataclasses
-
-    from ntlib.notation import Contract, Node
-
-    def walk(x: Any) -> Any:
-        if isinstance(x, Node):
-            changes = {fl.name: walk(getattr(x, fl.name)) for fl in dataclasses.fields(x)}
-            if isinstance(x, Contract):
-                changes["written_out"] = True
-            return dataclasses.replace(x, **changes)
-        if isinstance(x, tuple):
-            return tuple(walk(y) for y in x)
-        return x
-    return walk(node)
-
-
 def _evaluate(text: str, env: dict[str, Any]) -> Any:
-    from ntlib.notation import evaluate, parse
+    """The formula's value, operation by operation (``as_written=True``):
+    ntlib.notation otherwise evaluates the paper's attention formula through
+    nt.attention, for its fused kernel, and a check of that formula against
+    nt.attention would compare the block with itself."""
+    from ntlib.notation import evaluate
 
-    return evaluate(_op_by_op(parse(text)), env)
+    return evaluate(text, env, as_written=True)
 
 
 def run(f: Formula, order: int) -> list[str]:

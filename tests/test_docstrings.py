@@ -28,7 +28,7 @@ import torch
 import ntlib as nt
 
 PKG = pathlib.Path(nt.__file__).resolve().parent
-NAMESPACES = ("calculus", "examples", "models", "alternatives", "testing", "notation")
+NAMESPACES = ("calculus", "examples", "models", "alternatives", "testing")
 
 
 def _modules():

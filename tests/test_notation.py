@@ -8,6 +8,7 @@ the sizes are all different, so an axis mix-up cannot cancel out.
 """
 
 import itertools
+import json
 import math
 import pathlib
 import subprocess
@@ -176,6 +177,22 @@ def test_construct_against_positional_torch(formula, order, ref, storage):
         assert torch.allclose(torch.as_tensor(got, dtype=torch.float64), want)
 
 
+def test_attention_shortcut_and_as_written_agree(monkeypatch):
+    pos, env = _env(2)
+    f = CASES[-1][0]
+    fast, slow = N.evaluate(f, env), N.evaluate(f, env, as_written=True)
+    assert_close(fast, slow)
+    # as_written never calls the block; the default does
+    calls = []
+    monkeypatch.setattr(nt.nn, "attention", lambda *a, **k: calls.append(a))
+    N._compile.cache_clear()
+    N.evaluate(f, env, as_written=True)
+    assert calls == []
+    N.evaluate(f, env)
+    assert len(calls) == 1
+    N._compile.cache_clear()
+
+
 def test_a_broken_definition_is_caught():
     # the check can fail: population vs sample variance differ on this data
     pos, env = _env(0)
@@ -226,6 +243,10 @@ def test_names_superscripts_primes_and_functions():
     assert N.evaluate(r"\text{Attention}(1, 2; 3)", env2) == 7.0 and called == [(1, 2, 3)]
     assert N.evaluate(r"\mathrm{LayerNorm}^l(1)", env2) == 2
     assert N.evaluate(r"f(2)", {"f": lambda v: v * 10}) == 20
+    assert N.evaluate(r"\Phi(2) + \mathrm{g}(1)", {"\\Phi": lambda v: v * 10,
+                                                    "g": lambda v: -v}) == 19
+    assert N.evaluate(r"\softmax(3) - \Attn(1, 2)", {"\\softmax": lambda v: v + 1,
+                                                     "\\Attn": max}) == 2
     assert N.evaluate(r"c(2)", {"c": 3}) == 6                 # not a function: a product
 
 
@@ -286,10 +307,13 @@ def test_macro_table_is_the_books():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     macros = config["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
     assert N.MACROS == macros
-    shared = ROOT.parent.parent / "shared" / "paper" / "mathjax-macros.json"
     assert N.AXIS_MACROS["inp"] == "input" and N.AXIS_MACROS["dd"] == "d"
     assert set(N.AXIS_MACROS) >= {"height", "width", "seq", "key", "val", "layer"}
-    del shared
+    # the paper's own set, where this checkout has it beside the repository
+    shared = ROOT.parent.parent / "shared" / "paper" / "mathjax-macros.json"
+    if shared.exists():
+        paper = json.loads(shared.read_text())
+        assert {k: N.MACROS[k] for k in paper} == paper
 
 
 # --------------------------------------------------------------------------
@@ -347,7 +371,7 @@ def test_latex_self_attention_and_a_lambda():
 # --------------------------------------------------------------------------
 # properties: printed trees parse back to the same values; parse never crashes
 
-_AX = {"height": 3, "width": 4}
+_AX = {"height": 3, "width": 4, "layer": 12}
 _ENV = {"A": nt.randn(seed=11, height=3, width=4),
         "B": named(torch.randn(4, 3, generator=torch.Generator().manual_seed(12),
                                dtype=torch.float64), ("width", "height"),
@@ -376,6 +400,11 @@ def _extend(children):
                 lambda i: (N.Select(node, ((a, N.Num(i)),)), axes - {a})))] if axes else []),
             *([st.just((N.Rename(N.Rename(node, (("height", "seq"),)), (("seq", "height"),)),
                         axes))] if "height" in axes else []),
+            *([st.sampled_from(sorted(axes)).flatmap(lambda a: st.integers(1, _AX[a]).map(
+                lambda i: (N.IndexFn(a, node, N.Num(i)), axes - {a})))] if axes else []),
+            *([st.just((N.Flatten(node, ("height", "width"), "layer"),
+                        axes - {"height", "width"} | {"layer"}))]
+              if {"height", "width"} <= axes and "layer" not in axes else []),
         )
 
     def binary(pair):
