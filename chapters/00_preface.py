@@ -24,6 +24,14 @@
 # only states. The explanations are ours;
 # for the ideas, please cite the paper.
 #
+# The formulas are checked as well as the code. Each formula that computes
+# something (every such display, and the inline formulas the text works with)
+# carries a mark, invisible on the page, that says what it is and binds it to
+# the code beside it; the test suite reads the formula itself with
+# `ntlib.notation` and evaluates it on random data against that code
+# (Appendix C, *Which formulas run*). 135 of 148 formulas in this book run; the
+# others are listed there, each with the reason.
+#
 # ## How to read it
 #
 # The book has three parts and a few pages around them.
@@ -122,6 +130,7 @@
 # image, a matrix whose rows are indexed by $\height$ and whose columns by
 # $\width$:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
 # \in \reals^{\height[3] \times \width[3]}.
@@ -162,6 +171,15 @@ nt.show(row_sums)
 # a convention, which the named code does not need. Each entry is explained, and
 # checked, in Chapter 3.
 #
+# <!-- ntn: example; E[vocab,emb]; I=nt.tensor([2, 6, 1, 3], "seq"); expect=N(P(V["E"], "vocab", "emb")[P(V["I"], "seq") - 1], "seq", "emb"); at=11 -->
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width").reshape(-1), "layer"); at=10 -->
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width"), "height'", "width"); at=9 -->
+# <!-- ntn: example; A=running(); expect=N(torch.softmax(P(V["A"], "height", "width"), 1), "height", "width"); at=8 -->
+# <!-- ntn: example; A=running(); B[width,classes]; @width=3; expect=N(P(V["A"], "height", "width") @ P(V["B"], "width", "classes"), "height", "classes"); at=7 -->
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width").sum(0), "width"); at=6 -->
+# <!-- ntn: example; A=running(); x=nt.tensor([2., 7., 1.], "height"); expect=N(P(V["A"], "height", "width") + P(V["x"], "height")[:, None], "height", "width"); at=4 -->
+# <!-- ntn: example; A=running(); expect=N(torch.sigmoid(P(V["A"], "height", "width")), "height", "width"); at=3 -->
+# <!-- ntn: example; A=running(); expect=4.0; at=2 -->
 # | operation | paper | `ntlib` | positional `torch` |
 # | --- | --- | --- | --- |
 # | tensor with named axes | $A \in \reals^{\height[3] \times \width[3]}$ | `A = nt.tensor(data, ("height", "width"))` | `A = torch.tensor(data)` (dim 0 = height by convention) |

@@ -121,12 +121,14 @@ plt.show()
 # V \in \reals^{\seq \times \val},
 # $$
 #
+# <!-- ntn: definition; Attention=nt.attention; Q[key]; K[seq,key]; V[seq,val] -->
 # $$
 # \text{Attention}(Q, K, V) = \left(\nfun{\seq}{softmax}
 #   \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
 #   \;\in \reals^{\val}.
 # $$
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq") -->
 # The dot product $Q \ndot{\key} K$ sums over $\key$ and leaves a score for each
 # position of $\seq$; the softmax is explicitly along $\seq$; the weighted sum
 # $\ndot{\seq}$ combines the rows of $V$. Nothing needs transposing, because
@@ -183,6 +185,7 @@ assert torch.allclose(
 nt.show(out, ("seq'", "val"))
 
 # %% [markdown]
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq"); at=6 -->
 # The new axis needs a name of its own. §1 of the paper words this step
 # differently: it lets $Q$ have "three axes $\key$, $\seq$ and $\batch$
 # (corresponding to tokens of a sequence and examples in a minibatch,
@@ -304,6 +307,7 @@ print("nt.nn.attention agrees (fused and plain paths)")
 #
 # Write the weights that attention puts on each key,
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=nt.exercises.solution("1.1")(V["Q"], V["K"]) -->
 # $$
 # \alpha = \nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}},
 # \qquad Q \in \reals^{\key},\; K \in \reals^{\seq \times \key},
@@ -360,6 +364,7 @@ assert nt.exercises.check("1.2", answer)
 # $Q \in \reals^{\key}$. The query should attend to all pixels at once: one
 # softmax over $\height$ and $\width$ together, then a weighted sum over both,
 #
+# <!-- ntn: definition; Attention=nt.exercises.solution("1.3"); Q[key]; K[height,width,key]; V[height,width,val] -->
 # $$
 # \begin{aligned}
 # S &= \frac{Q \ndot{\key} K}{\sqrt{|\key|}} \in \reals^{\height \times \width},\\

@@ -27,6 +27,7 @@ import ntlib as nt
 #
 # The paper's running example (TMLR §2.1, equation 1) is the matrix
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
 # \in \reals^{\height[3] \times \width[3]},
@@ -35,6 +36,7 @@ import ntlib as nt
 # drawn with $\height$ down the rows and $\width$ across the columns. Drawn the other
 # way round it is the same tensor:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{width}{height}{3 & 1 & 2 \\ 1 & 5 & 6 \\ 4 & 9 & 5}.
 # $$
@@ -90,6 +92,7 @@ print("same tensor:", nt.shape(A) == nt.shape(A_transposed_data))
 # Indexing a tensor picks positions by name. Fixing every axis gives a scalar: the
 # paper's (TMLR §2.1)
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A_{\height(1), \width(3)} = A_{\width(3), \height(1)} = 4
 # $$
@@ -115,6 +118,7 @@ nt.show(a13)
 # $A_{\height(1)} \in \reals^{\width[3]}$ and
 # $A_{\width(3)} \in \reals^{\height[3]}$:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A_{\height(1)} = \nmatrix{}{width}{3 & 1 & 4}, \qquad
 # A_{\width(3)} = \nmatrix{}{height}{4 & 9 & 5}.
@@ -152,6 +156,7 @@ print(nt.show(col3))
 # whole. Red, green and blue are *channels*, so the axis of an RGB image is
 # $\chans$. A name for the whole is therefore always available.
 #
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width").sum(0), "width"); at=1 -->
 # A further reason is how the names read in formulas: $\nsum{\height} A$ sums
 # *along the height*, and $A_{\height(3)}$ is the slice at the third position of
 # the height. A name for one element would turn these into "sum over row", which
@@ -336,6 +341,7 @@ print(fA[frozenset({"height": 0, "width": 2}.items())])
 # %% [markdown]
 # The corrected shorthand, executed: for every record $\{\height(i), \width(j)\}$,
 #
+# <!-- ntn: identity; A[height,width]; B[height,width]; i=2; j=3 -->
 # $$
 # [A+B]_{\height(i), \width(j)} = A_{\height(i), \width(j)} +
 #   B_{\height(i), \width(j)},
@@ -511,3 +517,23 @@ nt.exercises.report("2.4", answer)
 answer = "a"  # two axes named seq: a shape's names must be distinct
 
 assert nt.exercises.check("2.4", answer)
+
+# %% [markdown]
+# ### Exercise 2.5: a row of A, in the notation
+#
+# Some answers are formulas. Write, in the paper's notation, the second row of
+# $A$: the vector along $\width$ that $A$ holds at $\height$ 2 (counting from 1,
+# as the paper does). Give it as a Python string of LaTeX, e.g.
+# `answer = r"\nsum{\width} A"`; the checker evaluates your formula with
+# `ntlib.notation` on tensors of its own, so any formula equal to the right one
+# passes.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("2.5", answer)
+
+# %% tags=["hide-cell"]
+answer = r"A_{\height(2)}"  # fix height only: what is left runs along width
+
+assert nt.exercises.check("2.5", answer)

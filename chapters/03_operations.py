@@ -49,6 +49,7 @@ nt.show(A, ("height", "width"))
 # $f^{\mathcal{S}'} \colon F^{\mathcal{S} \cup \mathcal{S}'} \to
 # G^{\mathcal{T} \cup \mathcal{S}'}$ is
 #
+# <!-- ntn: excluded; id=lift-unary; reason=lifting written with records: one call of f per record s' (run literally by nt.lift in the cell below) -->
 # $$
 # \left[f^{\mathcal{S}'}(X)\right]_{s'} = f(X_{s'}) \qquad
 # \text{for every } s' \in \rec \mathcal{S}'.
@@ -64,6 +65,7 @@ nt.show(A, ("height", "width"))
 # $\mathcal{U}$ (nor one its result has).
 # The result has the extra axes of both, and each argument sees only its own:
 #
+# <!-- ntn: excluded; id=lift-binary; reason=lifting written with records, restricted to each argument's axes (run literally by nt.lift in the cell below) -->
 # $$
 # \left[f(X, Y)\right]_{r} = f\left(X_{\restrict{r}{\mathcal{S}'}},\,
 #   Y_{\restrict{r}{\mathcal{T}'}}\right) \qquad
@@ -129,6 +131,7 @@ print("automatic lifting agrees with the literal definition in all four cases")
 # A function $f \colon \reals \to \reals$ of one number lifts to every axis of its
 # argument. The logistic sigmoid and the rectified linear unit are
 #
+# <!-- ntn: definition; ~\max(0, A)=\mathrm{max0}(A); max0=lambda A: N(torch.clamp(P(A, "height", "width"), min=0), "height", "width"); A[height,width]; relu=nt.relu -->
 # $$
 # \sigma(A) = \frac{1}{1 + \exp(-A)}, \qquad \operatorname{relu}(A) = \max(0, A),
 # $$
@@ -152,11 +155,13 @@ print(nt.show(nt.relu(B), ("height", "width")))
 # every entry of row $i$; adding $y \in \reals^{\width[3]}$ adds $y_{\width(j)}$ to
 # every entry of column $j$:
 #
+# <!-- ntn: example; A=running(); x=nt.tensor([2., 7., 1.], "height") -->
 # $$
 # x = \nmatrix{}{height}{2 & 7 & 1}, \qquad
 # A + x = \nmatrix{height}{width}{3+2 & 1+2 & 4+2 \\ 1+7 & 5+7 & 9+7 \\ 2+1 & 6+1 & 5+1};
 # $$
 #
+# <!-- ntn: example; A=running(); y=nt.tensor([1., 4., 1.], "width") -->
 # $$
 # y = \nmatrix{}{width}{1 & 4 & 1}, \qquad
 # A + y = \nmatrix{height}{width}{3+1 & 1+4 & 4+1 \\ 1+1 & 5+4 & 9+1 \\ 2+1 & 6+4 & 5+1}.
@@ -222,6 +227,7 @@ except nt.AxisError as err:
 #
 # Summing over an axis removes it:
 #
+# <!-- ntn: excluded; id=sum-by-index; reason=the sum written over an index variable (\sum_i X_{ax(i)}): the notation sums over axes, not index variables -->
 # $$
 # \nsum{\ax} X = \sum_{i} X_{\ax(i)},
 # $$
@@ -230,6 +236,7 @@ except nt.AxisError as err:
 # over several axes at once, $\nsum{\ax_1 \\ \ax_2} X$, is summing over each in turn.
 # On the example,
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # \nsum{\height} A = \nmatrix{}{width}{6 & 12 & 18}, \qquad
 # \nsum{\width} A = \nmatrix{}{height}{8 & 15 & 13}, \qquad
@@ -252,6 +259,7 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 # The other reductions are defined the same way, as functions of a vector along
 # $\ax$ lifted over the rest:
 #
+# <!-- ntn: definition; ~\nfun{\ax}{norm_{\mathit{p}}} X=\mathrm{normp}(X); ~\min_i X_{\ax(i)}=\mathrm{minpos}(X); ~\max_i X_{\ax(i)}=\mathrm{maxpos}(X); minpos=lambda X: N(P(X, "ax", "height").min(0).values, "height"); maxpos=lambda X: N(P(X, "ax", "height").max(0).values, "height"); normp=lambda X: nt.norm(X, "ax", p=3); X[ax,height]; p=3 -->
 # $$
 # \begin{aligned}
 # \nfun{\ax}{norm} X &= \sqrt{\nsum{\ax} X^2}, &
@@ -266,6 +274,8 @@ print(nt.show(nt.sum(A, ("height", "width"))))
 # Note that $\operatorname{var}$ divides by $|\ax|$: it is the population variance,
 # not the unbiased estimate that `torch.var` computes by default.
 #
+# <!-- ntn: misprint; ~\nfun{\ax}{norm_\mathit{p}} X=\mathrm{normp}(X); normp=lambda X: nt.norm(X, "ax", p=3); p=3; X[ax,height]; at=2 -->
+# <!-- ntn: definition; A[ax,height]; expect=N(P(V["A"], "ax", "height").norm(dim=0), "height"); at=9 -->
 # The paper (TMLR §3.3, unnumbered display) prints the $p$-norm as
 # $\nfun{\ax}{norm_\mathit{p}} X = \bigl(\nsum{\ax} X^p\bigr)^{1/p}$, without
 # the absolute value. The two agree when $p$ is even or $X \ge 0$; `nt.norm` uses
@@ -342,6 +352,7 @@ assert nt.positional(printed_norm(Am5, "width", 3), "height").isnan().any()
 #
 # Contraction multiplies entry by entry and sums over the named axes:
 #
+# <!-- ntn: identity; X[ax,height]; Y[ax,width] -->
 # $$
 # X \ndot{\ax} Y = \nsum{\ax} X \odot Y .
 # $$
@@ -359,6 +370,13 @@ nt.source(nt.contract, nt.core.einsum_equation)
 # One operator covers all the familiar products. With $x, x' \in \reals^{\height}$,
 # $y \in \reals^{\width}$ and $B \in \reals^{\width \times \width'}$:
 #
+# <!-- ntn: definition; A[height,width]; expect=N(P(V["A"], "height", "width") ** 2, "height", "width"); at=7 -->
+# <!-- ntn: definition; A[height,width]; expect=(P(V["A"], "height", "width") ** 2).sum().item(); at=6 -->
+# <!-- ntn: definition; A[height,width]; B[width,width']; @width'=2; expect=N(P(V["A"], "height", "width") @ P(V["B"], "width", "width'"), "height", "width'"); at=5 -->
+# <!-- ntn: definition; x[height]; A[height,width]; expect=N(P(V["x"], "height") @ P(V["A"], "height", "width"), "width"); at=4 -->
+# <!-- ntn: definition; A[height,width]; y[width]; expect=N(P(V["A"], "height", "width") @ P(V["y"], "width"), "height"); at=3 -->
+# <!-- ntn: definition; x[height]; y[width]; expect=N(torch.outer(P(V["x"], "height"), P(V["y"], "width")), "height", "width"); at=2 -->
+# <!-- ntn: definition; x[height]; x'[height]; expect=(P(V["x"], "height") * P(V["x'"], "height")).sum().item() -->
 # | product | named | positional |
 # | --- | --- | --- |
 # | inner | $x \ndot{\height} x'$ | `x @ x2` |
@@ -411,6 +429,7 @@ for name, (named, order, positional) in products.items():
 # :::{prf:theorem} Contraction is commutative
 # :label: thm-commutative
 #
+# <!-- ntn: identity; ~\mathcal{S}=\height \\ \width; X[height,width,seq]; Y[height,width,key] -->
 # $X \ndot{\mathcal{S}} Y = Y \ndot{\mathcal{S}} X$:
 # the operands are not distinguished by position.
 # :::
@@ -425,6 +444,8 @@ for over in [(), "b", ("b", "c")]:
 print("X ⊙_S Y == Y ⊙_S X for S = ∅, {b}, {b, c}")
 
 # %% [markdown]
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["v"], "height") @ P(V["w"], "height")) * P(V["u"], "height")).sum().item(); at=6 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["u"], "height") @ P(V["v"], "height")) * P(V["w"], "height")).sum().item(); at=2 -->
 # It is **not associative**. With three vectors $u, v, w \in \reals^{\height}$,
 # $(u \ndot{\height} v) \ndot{\height} w$ multiplies the number $u \cdot v$ into $w$
 # and then sums $w$, while $u \ndot{\height} (v \ndot{\height} w)$ multiplies $v \cdot
@@ -446,6 +467,7 @@ print(nt.show(left), "≠", nt.show(right))
 # :::{prf:theorem} Regrouping contractions
 # :label: thm-regrouping
 #
+# <!-- ntn: identity; X[height,width,batch]; Y[height,seq,key]; Z[width,seq,val]; ~\mathcal{S} \cup \mathcal{T}=\height \\ \width; ~\mathcal{T} \cup \mathcal{U}=\width \\ \seq; ~\mathcal{S}=\height; ~\mathcal{U}=\seq -->
 # $$
 # X \ndot{\mathcal{S} \cup \mathcal{T}} (Y \ndot{\mathcal{U}} Z)
 #   = (X \ndot{\mathcal{S}} Y) \ndot{\mathcal{T} \cup \mathcal{U}} Z
@@ -480,6 +502,10 @@ same(rhs, ("e",), nt.positional(lhs, ("e",)))
 print(nt.show(lhs))
 
 # %% [markdown]
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=N((P(V["u"], "height") @ P(V["v"], "height")) * P(V["w"], "height"), "height"); at=14 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=(P(V["u"], "height") * P(V["v"], "height") * P(V["w"], "height")).sum().item(); at=13 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["u"], "height") @ P(V["v"], "height")) * P(V["w"], "height")).sum().item(); at=7 -->
+# <!-- ntn: identity; u[height]; v[height]; w[height]; expect=((P(V["v"], "height") @ P(V["w"], "height")) * P(V["u"], "height")).sum().item(); at=6 -->
 # The non-associative example above is this law with $X = u$, $Y = v$, $Z = w$,
 # $\mathcal{S} = \mathcal{U} = \{\height\}$ and $\mathcal{T} = \emptyset$: the
 # left side is $u \ndot{\height} (v \ndot{\height} w)$, the right side
@@ -502,6 +528,7 @@ assert nt.shape(lhs) != nt.shape(rhs)
 # Softmax along an axis exponentiates and normalises so that the entries along that
 # axis sum to one:
 #
+# <!-- ntn: definition; X[ax,batch] -->
 # $$
 # \nfun{\ax}{softmax} X = \frac{\exp X}{\nsum{\ax} \exp X}.
 # $$
@@ -517,6 +544,8 @@ assert nt.shape(lhs) != nt.shape(rhs)
 nt.source(nt.softmax)
 
 # %% [markdown]
+# <!-- ntn: example; A=running(); expect=N(torch.softmax(P(V["A"], "height", "width"), 1), "height", "width"); at=2 -->
+# <!-- ntn: example; A=running(); expect=N(torch.softmax(P(V["A"], "height", "width"), 0), "height", "width") -->
 # On the example the choice of axis decides everything: $\nfun{\height}{softmax} A$
 # has columns that sum to one, $\nfun{\width}{softmax} A$ has rows that sum to one.
 
@@ -566,6 +595,7 @@ plt.show()
 # :::{prf:theorem} argmax and argmin as limits of softmax
 # :label: thm-argmax-limit
 #
+# <!-- ntn: identity; ~\lim_{\alpha \to \infty} \nfun{\ax}{softmax} (\alpha X)=\nfun{\ax}{softmax} (\lambda X); ~\lim_{\alpha \to -\infty} \nfun{\ax}{softmax} (\alpha X)=\nfun{\ax}{softmax} (-\lambda X); \lambda=1e4; X[ax,height] -->
 # $$
 # \nfun{\ax}{argmax} X = \lim_{\alpha \to \infty} \nfun{\ax}{softmax} (\alpha X),
 # \qquad
@@ -602,6 +632,8 @@ print("argmax_width A:\n", nt.show(M_w, ("height", "width")), sep="")
 print("argmax_index(A, width):", nt.show(nt.argmax_index(A, "width")))
 
 # %% [markdown]
+# <!-- ntn: example; A=running(); expect=N(F.one_hot(P(V["A"], "height", "width").argmax(1), 3).double(), "height", "width"); at=2 -->
+# <!-- ntn: example; A=running(); \alpha=3.0; expect=N(torch.softmax(3.0 * P(V["A"], "height", "width"), 1), "height", "width") -->
 # The limit, numerically: the largest gap between $\nfun{\width}{softmax}(\alpha A)$
 # and the one-hot $\nfun{\width}{argmax} A$ shrinks like $e^{-\alpha \delta}$, where
 # $\delta = 1$ is the smallest gap between a row's maximum and its runner-up (row 1:
@@ -664,10 +696,12 @@ print(nt.show(nt.softmax(t * 50, "width")))
 #
 # **Renaming** changes an axis's name and nothing else:
 #
+# <!-- ntn: identity; X[ax,height]; i=2 -->
 # $$
 # [X_{\ax \to \ax'}]_{\ax'(i)} = X_{\ax(i)} .
 # $$
 #
+# <!-- ntn: example; A=running(); expect=N(P(V["A"], "height", "width") @ P(V["A"], "height", "width").T, "height", "height'"); at=3 -->
 # It is how one says that two axes of the same kind should *not* be matched. The
 # Gram matrix of the rows of $A$, for instance, needs two $\height$ axes:
 # $A \ndot{\width} A_{\height \to \height'} \in \reals^{\height \times \height'}$,
@@ -724,6 +758,7 @@ print("unflatten(flatten(A)) == A in both orders")
 # `take_along_axis`, `gather`, and TensorFlow's `gather` with `batch_dims`. With
 # named axes they are all one function of a vector and a position,
 #
+# <!-- ntn: definition; X[ax,height]; i=3 -->
 # $$
 # \nfun{\ax}{index} \colon \reals^{\ax[n]} \times [n] \to \reals, \qquad
 # \nfun{\ax}{index}(X, i) = X_{\ax(i)},
@@ -737,6 +772,7 @@ print("unflatten(flatten(A)) == A in both orders")
 nt.source(nt.index)
 
 # %% [markdown]
+# <!-- ntn: example; E[vocab,emb]; i=3; expect=N(P(V["E"], "vocab", "emb")[2], "emb"); at=3 -->
 # **One position.** An embedding table $E \in \reals^{\vocab[n] \times \name{emb}}$
 # and a word $i \in [n]$: $\nfun{\vocab}{index}(E, i) \in \reals^{\name{emb}}$ is row
 # $i$, `E[i]`.
@@ -749,6 +785,7 @@ same(nt.index(E, "vocab", 3), ("emb",), Et[3])
 nt.show(nt.index(E, "vocab", 3))
 
 # %% [markdown]
+# <!-- ntn: example; E[vocab,emb]; I=nt.tensor([2, 6, 1, 3, 3], "seq"); expect=N(P(V["E"], "vocab", "emb")[P(V["I"], "seq") - 1], "seq", "emb"); at=3 -->
 # **A sequence of positions.** With $I \in [n]^{\seq}$, the lift over $\seq$ gives
 # $\nfun{\vocab}{index}(E, I) \in \reals^{\seq \times \name{emb}}$ — an embedding
 # lookup. Positionally this is `E[I]`, `np.take(E, I, axis=0)` or
@@ -765,6 +802,7 @@ same(looked_up, ("seq", "emb"),
 nt.show(looked_up, ("seq", "emb"))
 
 # %% [markdown]
+# <!-- ntn: example; P[seq,vocab]; I=nt.tensor([2, 6, 1, 3, 3], "seq"); expect=N(P(V["P"], "seq", "vocab").gather(1, (P(V["I"], "seq") - 1)[:, None])[:, 0], "seq"); at=6 -->
 # **One position per slice.** Now let $P \in \reals^{\seq \times \vocab[n]}$ hold,
 # say, a distribution over the vocabulary at each position of a sequence, and
 # $I \in [n]^{\seq}$ the observed word at each position. Since $P$ and $I$ share
@@ -886,6 +924,7 @@ nt.show(want, ("batch", "seq"))
 # a list of pairs of positions, $I \in [m]^{\subseq}$ and $J \in [n]^{\subseq}$.
 # Indexing $\seq$ by $I$ and then $\vocab$ by $J$,
 #
+# <!-- ntn: identity; P[seq,vocab]; I=nt.tensor([1, 4, 2, 4], "subseq"); J=nt.tensor([6, 3, 3, 1], "subseq"); k=2; @seq=4 -->
 # $$
 # S = \nfun{\vocab}{index}\bigl(\nfun{\seq}{index}(P, I), J\bigr) \in
 # \reals^{\subseq}, \qquad
@@ -985,6 +1024,7 @@ assert nt.dtype(nt.contract(A, A, over="width")) == torch.int64
 # For $x \in \reals^{\height}$, $A \in \reals^{\height \times \width}$ and
 # $y \in \reals^{\width}$, the bilinear form $x^\top A y$ is, by name,
 #
+# <!-- ntn: definition; x[height]; A[height,width]; y[width]; expect=nt.exercises.solution("3.1")(x=V["x"], A=V["A"], y=V["y"]) -->
 # $$
 # (x \ndot{\height} A) \ndot{\width} y \in \reals .
 # $$
@@ -1012,11 +1052,13 @@ assert nt.exercises.check("3.1", answer)
 # Write the softmax over $\height$ and $\width$ together, so that the entries of
 # each $\height \times \width$ slice sum to one:
 #
+# <!-- ntn: definition; ~\nfun{\height, \width}{softmax} X=\mathrm{softmax2}(X); softmax2=nt.exercises.solution("3.2"); X[height,width,batch] -->
 # $$
 # \nfun{\height, \width}{softmax} X =
 # \frac{\exp X}{\nsum{\height \\ \width} \exp X}.
 # $$
 #
+# <!-- ntn: identity; X[height,width]; expect=N(torch.softmax(torch.softmax(P(V["X"], "height", "width"), 0), 1), "height", "width") -->
 # Subtract the maximum over both axes first, as `nt.softmax` does, so that large
 # inputs do not overflow. (Is $\nfun{\width}{softmax} \nfun{\height}{softmax} X$
 # the same thing? Try it on the checker.)
@@ -1067,6 +1109,7 @@ assert nt.exercises.check("3.3", answer)
 # $C \in \reals^{\clusters \times \dd}$. One step of k-means assigns each point to
 # its nearest centre and moves each centre to the mean of its points:
 #
+# <!-- ntn: definition; X[batch,d]; C[clusters,d]; expect=nt.exercises.solution("3.4")(V["X"], V["C"]) -->
 # $$
 # \begin{aligned}
 # Q &= \nfun{\clusters}{argmin} \nfun{\dd}{norm} (C - X)
@@ -1076,6 +1119,7 @@ assert nt.exercises.check("3.3", answer)
 # \end{aligned}
 # $$
 #
+# <!-- ntn: misprint; X[batch,d]; C[clusters,d]; Q=nt.examples.kmeans_assign(V["X"], V["C"]); expect=nt.examples.kmeans_update(V["X"], V["Q"]); at=2 -->
 # Return $C'$. (The paper's v1, §3.4.5, prints the update as
 # $C \leftarrow \nsum{\batch} \frac{Q \odot X}{Q}$; the form above is the
 # corrected one, and chapter 7 runs both.)
@@ -1094,3 +1138,23 @@ def answer(X, C, *, batch="batch", d="d", clusters="clusters"):
 
 
 assert nt.exercises.check("3.4", answer)
+
+# %% [markdown]
+# ### Exercise 3.5: centre the columns, in the notation
+#
+# Write a formula, in the paper's notation, for $A$ with each column centred:
+# from every entry subtract the mean of the column it sits in (a column of $A$
+# runs along $\height$). Answer with a string of LaTeX, e.g.
+# `answer = r"\nsum{\width} A"`; the checker evaluates it on tensors of its
+# own, including one with an extra axis, so any equivalent formula passes.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("3.5", answer)
+
+# %% tags=["hide-cell"]
+# the mean has no height axis; the subtraction broadcasts it down each column
+answer = r"A - \frac{1}{|\height|} \nsum{\height} A"
+
+assert nt.exercises.check("3.5", answer)

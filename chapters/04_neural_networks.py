@@ -50,6 +50,7 @@ def r(seed, **sizes):
 # the paper writes a three-layer network as follows (TMLR §4.1, first display; the
 # first version has the same in §3.1.1), each layer with axes of its own:
 #
+# <!-- ntn: definition; X^0[batch,input]; W^1[input,hidden_1]; b^1[hidden_1]; W^2[hidden_2,hidden_1]; b^2[hidden_2]; W^3[hidden_2,out]; b^3[out]; @hidden_1=5,hidden_2=3,out=2; expect=N(torch.sigmoid(F.linear(torch.sigmoid(F.linear(torch.sigmoid(F.linear(P(V["X^0"],"batch","input"), P(V["W^1"],"hidden_1","input"), P(V["b^1"],"hidden_1"))), P(V["W^2"],"hidden_2","hidden_1"), P(V["b^2"],"hidden_2"))), P(V["W^3"],"out","hidden_2"), P(V["b^3"],"out"))), "batch", "out") -->
 # $$
 # \begin{aligned}
 # X^1 &= \sigma(W^1 \ndot{\inp} X^0 + b^1), & W^1 &\in \reals^{\name{hidden_1} \times \inp}, & b^1 &\in \reals^{\name{hidden_1}},\\
@@ -91,6 +92,7 @@ nt.show(X3, ("batch", "out"))
 # vector in $\reals^{\layer[n_{l-1}]}$: contract with the weights over $\layer$, add
 # the bias, apply $\sigma$, and rename the output axis back to $\layer$:
 #
+# <!-- ntn: definition; ~\operatorname{FullConn}^l=\operatorname{FullConn}; FullConn=lambda x: nt.full_conn(x, V["W^l"], V["b^l"], out="layer'"); x[layer,batch]; W^l[layer',layer]; b^l[layer'] -->
 # $$
 # \operatorname{FullConn}^l(x) = \sigma\left(W^l \ndot{\layer} x + b^l\right)_{\layer' \to \layer},
 # \qquad W^l \in \reals^{\layer'[n_l] \times \layer[n_{l-1}]}, \quad b^l \in \reals^{\layer'[n_l]}.
@@ -168,6 +170,7 @@ nt.show(Y, ("batch", "layer"))
 # keeps a hidden state $h^t \in \reals^{\hidden}$. Each step mixes the previous state
 # and the current input:
 #
+# <!-- ntn: definition; h^{t-1}[hidden,batch]; x^t[input,batch]; W^{h}[hidden',hidden]; W^{i}[hidden',input]; b[hidden']; @hidden'=5; expect=N(torch.sigmoid(F.linear(P(V["h^{t-1}"],"batch","hidden"), P(V["W^{h}"],"hidden'","hidden")) + F.linear(P(V["x^t"],"batch","input"), P(V["W^{i}"],"hidden'","input"), P(V["b"],"hidden'"))), "batch", "hidden") -->
 # $$
 # h^t = \sigma\left(W^{h} \ndot{\hidden} h^{t-1} + W^{i} \ndot{\inp} x^t + b\right)_{\hidden' \to \hidden},
 # \qquad t = 1, \dots, n,
@@ -218,6 +221,7 @@ print("rnn agrees with the positional loop")
 # {cite}`vaswani+:2017`. For one query $Q \in \reals^{\key}$,
 # keys $K \in \reals^{\seq \times \key}$ and values $V \in \reals^{\seq \times \val}$,
 #
+# <!-- ntn: definition; Attention=nt.attention; Q[seq',key]; K[seq,key]; V[seq,val] -->
 # $$
 # \operatorname{Attention}(Q, K, V) = \left(\nfun{\seq}{softmax} \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V .
 # $$
@@ -281,6 +285,7 @@ print("lifted attention agrees with F.scaled_dot_product_attention")
 print("on (batch, heads, query, key)")
 
 # %% [markdown]
+# <!-- ntn: definition; Q[seq',key]; K[seq,key]; expect=N(torch.softmax(P(V["Q"], "seq'", "key") @ P(V["K"], "seq", "key").T / math.sqrt(size["key"]), -1), "seq'", "seq") -->
 # The attention weights of this call,
 # $\nfun{\seq}{softmax}(Q \ndot{\key} K / \sqrt{|\key|})$, have all four axes.
 # treescope draws them by name: one $\seq \times \query$ picture per head, side by
@@ -304,6 +309,7 @@ treescope.render_array(W, rows=["seq"], columns=["query", "heads"],
 # A decoder must not look ahead, so the query at position $j$ may use only the keys at
 # positions $i \le j$. With the keys on $\seq$ and the queries on $\query$, the mask is
 #
+# <!-- ntn: excluded; id=causal-mask; reason=an entry formula by cases (the cell compares nt.causal_mask with it entry by entry) -->
 # $$
 # M \in \reals^{\seq[n] \times \query[n]}, \qquad
 # M_{\seq(i), \query(j)} = \begin{cases} 0 & i \le j \\ -\infty & \text{otherwise.} \end{cases}
@@ -349,6 +355,7 @@ same(
 print("causal attention agrees with is_causal=True and with attn_mask")
 
 # %% [markdown]
+# <!-- ntn: definition; Q[query,key]; K[seq,key]; @query=5; M=nt.causal_mask(5); expect=N(torch.softmax(P(V["Q"], "query", "key") @ P(V["K"], "seq", "key").T / math.sqrt(size["key"]) + P(V["M"], "query", "seq"), -1), "query", "seq") -->
 # The attention weights $\nfun{\seq}{softmax}(Q \ndot{\key} K / \sqrt{|\key|} + M)$,
 # computed with `ntlib`, with and without the mask. Rows are key positions $i$
 # ($\seq$), columns query positions $j$ ($\query$). Each column (one query) sums to
@@ -385,6 +392,7 @@ plt.show()
 # turns the sequence into a tensor of windows, with a new axis $\kernel$ for the
 # position inside a window,
 #
+# <!-- ntn: identity; X[seq,batch]; Y=nt.unroll(V["X"], 3); i=2; j=3 -->
 # $$
 # \operatorname{unroll}_{\seq,\kernel} \colon \reals^{\seq[n]} \to \reals^{\seq[n - |\kernel| + 1] \times \kernel},
 # \qquad Y_{\seq(i), \kernel(j)} = X_{\seq(i + j - 1)} ,
@@ -466,6 +474,7 @@ plt.show()
 # $\chans'$ contracts the unrolled input with the kernel weights over the channel and
 # window axes:
 #
+# <!-- ntn: definition; ~\operatorname{unroll}_{\seq,\kernel} X=\mathrm{unroll}(X); ~(X; W, b)=(X, W, b); unroll=lambda X: nt.unroll(X, 3); Conv1d=nt.conv1d; X[chans,seq,batch]; W[chans',chans,kernel]; b[chans']; @kernel=3 -->
 # $$
 # \operatorname{Conv1d}(X; W, b) = W \ndot{\chans \\ \kernel} \operatorname{unroll}_{\seq,\kernel} X + b,
 # $$
@@ -503,6 +512,7 @@ print("conv1d agrees with F.conv1d")
 # Two-dimensional convolution unrolls both spatial axes, $\height$ with kernel axis
 # $\kh$ and $\width$ with $\kw$, and contracts over all three:
 #
+# <!-- ntn: definition; ~\operatorname{unroll}_{\width,\kw} X=\mathrm{unrollw}(X); ~\operatorname{unroll}_{\height,\kh} \mathrm{unrollw}(X)=\mathrm{unrollh}(\mathrm{unrollw}(X)); ~(X; W, b)=(X, W, b); unrollw=lambda X: nt.unroll(X, 2, seq="width", kernel="kw"); unrollh=lambda X: nt.unroll(X, 2, seq="height", kernel="kh"); Conv2d=nt.conv2d; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans'] -->
 # $$
 # \operatorname{Conv2d}(X; W, b) = W \ndot{\chans \\ \kh \\ \kw}
 # \operatorname{unroll}_{\height,\kh} \operatorname{unroll}_{\width,\kw} X + b,
@@ -545,6 +555,7 @@ print("conv2d agrees with F.conv2d")
 # Pooling cuts a sequence into consecutive, non-overlapping blocks of $|\kernel|$
 # positions and summarizes each block. The cutting is a reshape:
 #
+# <!-- ntn: identity; X[seq,batch]; Y=nt.pool(V["X"], 2); i=2; j=2; @seq=6 -->
 # $$
 # \operatorname{pool}_{\seq,\kernel} \colon \reals^{\seq[n]} \to \reals^{\seq[n/|\kernel|] \times \kernel},
 # \qquad Y_{\seq(i), \kernel(j)} = X_{\seq((i-1)|\kernel| + j)} ,
@@ -576,6 +587,7 @@ plt.show()
 # Max pooling takes the maximum over $\kernel$; in two dimensions both spatial axes
 # are pooled and the maximum is over both kernel axes:
 #
+# <!-- ntn: definition; ~\operatorname{pool}_{\seq,\kernel} X=\mathrm{pool}(X); ~\operatorname{pool}_{\width,\kw} X=\mathrm{poolw}(X); ~\operatorname{pool}_{\height,\kh} \mathrm{poolw}(X)=\mathrm{poolh}(\mathrm{poolw}(X)); ~\operatorname{MaxPool1d}_{k}=\mathrm{MaxPool1d}; ~\operatorname{MaxPool2d}_{kh,kw}=\mathrm{MaxPool2d}; pool=lambda X: nt.pool(X, 3); poolw=lambda X: nt.pool(X, 2, seq="width", kernel="kw"); poolh=lambda X: nt.pool(X, 2, seq="height", kernel="kh"); MaxPool1d=lambda X: nt.max_pool1d(X, 3); MaxPool2d=lambda X: nt.max_pool2d(X, 2, 2); X[seq,height,width]; @seq=6,height=4,width=4 -->
 # $$
 # \begin{aligned}
 # \operatorname{MaxPool1d}_{k}(X) &= \nfun{\kernel}{max} \operatorname{pool}_{\seq,\kernel} X, \\
@@ -645,6 +657,7 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # Normalization layers subtract a mean and divide by a standard deviation, computed
 # over some set of axes. The shared step is
 #
+# <!-- ntn: definition; ~\operatorname{standardize}_{\ax}(X)=\mathrm{standardize}(X); standardize=lambda X: nt.standardize(X, "ax"); X[ax,batch]; \epsilon=1e-5 -->
 # $$
 # \operatorname{standardize}_{\ax}(X) = \frac{X - \nfun{\ax}{mean} X}{\sqrt{\nfun{\ax}{var} X + \epsilon}},
 # $$
@@ -655,6 +668,7 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # the learned scale $\gamma$ and shift $\beta$. For $X \in \reals^{\batch \times
 # \chans \times \layer}$:
 #
+# <!-- ntn: definition; ~\operatorname{standardize}_{\batch,\layer}(X)=\mathrm{stdBL}(X); ~\operatorname{standardize}_{\layer}(X)=\mathrm{stdL}(X); ~\operatorname{standardize}_{\layer,\chans}(X)=\mathrm{stdLC}(X); ~(X; \gamma, \beta)=(X, \gamma, \beta); stdBL=lambda X: nt.standardize(X, ("batch", "layer")); stdL=lambda X: nt.standardize(X, "layer"); stdLC=lambda X: nt.standardize(X, ("layer", "chans")); BatchNorm=nt.batch_norm; InstanceNorm=nt.instance_norm; LayerNorm=nt.layer_norm; X[batch,chans,layer]; \gamma[chans]; \beta[chans] -->
 # $$
 # \begin{aligned}
 # \operatorname{BatchNorm}(X; \gamma, \beta) &= \operatorname{standardize}_{\batch,\layer}(X) \odot \gamma + \beta, & \gamma, \beta &\in \reals^{\chans},\\
@@ -670,6 +684,7 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # $k$ consecutive channels with $\operatorname{pool}$, standardizes each group
 # together with $\layer$, and flattens the channels back:
 #
+# <!-- ntn: definition; ~\operatorname{pool}_{\chans,\kernel} X=\mathrm{pool}(X); ~\operatorname{standardize}_{\kernel,\layer} \mathrm{pool}(X)=\mathrm{standardize}(\mathrm{pool}(X)); ~\operatorname{GroupNorm}_k(X; \gamma, \beta)=\mathrm{GroupNorm}(X, \gamma, \beta); pool=lambda X: nt.pool(X, 2, seq="chans"); standardize=lambda X: nt.standardize(X, ("kernel", "layer")); GroupNorm=lambda X, g, b: nt.group_norm(X, g, b, 2); X[batch,chans,layer]; \gamma[chans]; \beta[chans]; @chans=4 -->
 # $$
 # \operatorname{GroupNorm}_k(X; \gamma, \beta) =
 # \left[\operatorname{standardize}_{\kernel,\layer} \operatorname{pool}_{\chans,\kernel} X\right]_{(\chans,\kernel) \to \chans}
@@ -1017,6 +1032,7 @@ print("\n".join(checks))
 #
 # Write the layer
 #
+# <!-- ntn: definition; FullConn=lambda x: nt.exercises.solution("4.1")(x, V["W"], V["b"]); x[layer,batch]; W[layer',layer]; b[layer'] -->
 # $$
 # \operatorname{FullConn}(x) = \tanh\left(W \ndot{\layer} x + b\right)_{\layer' \to \layer},
 # \qquad W \in \reals^{\layer' \times \layer},\; b \in \reals^{\layer'}:
@@ -1047,6 +1063,7 @@ assert nt.exercises.check("4.1", answer)
 # *local* attention, the query at position $j$ sees only the $w$ most recent keys,
 # itself included:
 #
+# <!-- ntn: excluded; id=local-mask; reason=an entry formula by cases (exercise 4.2 checks the mask against F.scaled_dot_product_attention) -->
 # $$
 # M_{\seq(i), \seq'(j)} = \begin{cases} 0 & j - w < i \le j, \\
 #   -\infty & \text{otherwise,} \end{cases}
@@ -1082,6 +1099,7 @@ assert nt.exercises.check("4.2", answer)
 #
 # Write $\operatorname{AvgPool2d}_{kh,kw}$, the average over each $kh \times kw$ block:
 #
+# <!-- ntn: definition; ~\operatorname{pool}_{\width,\kw} X=\mathrm{poolw}(X); ~\operatorname{pool}_{\height,\kh} \mathrm{poolw}(X)=\mathrm{poolh}(\mathrm{poolw}(X)); ~\operatorname{AvgPool2d}_{kh,kw}(X)=\mathrm{AvgPool}(X); poolw=lambda X: nt.pool(X, 2, seq="width", kernel="kw"); poolh=lambda X: nt.pool(X, 3, seq="height", kernel="kh"); AvgPool=lambda X: nt.exercises.solution("4.3")(X, 3, 2); X[height,width,batch]; @height=6,width=4 -->
 # $$
 # \operatorname{AvgPool2d}_{kh,kw}(X) = \nfun{\kh \\ \kw}{mean}
 #   \operatorname{pool}_{\height,\kh} \operatorname{pool}_{\width,\kw} X .
@@ -1112,6 +1130,7 @@ assert nt.exercises.check("4.3", answer)
 # A lighter relative of LayerNorm divides by the root mean square over $\layer$
 # and does not subtract the mean:
 #
+# <!-- ntn: definition; ~(X; \gamma)=(X, \gamma); RMSNorm=nt.exercises.solution("4.4"); X[layer,batch]; \gamma[layer]; \epsilon=1e-5 -->
 # $$
 # \operatorname{RMSNorm}(X; \gamma) =
 #   \frac{X}{\sqrt{\nfun{\layer}{mean} (X \odot X) + \epsilon}} \odot \gamma,
@@ -1132,3 +1151,23 @@ def answer(X, gamma, *, layer="layer", eps=1e-5):
 
 
 assert nt.exercises.check("4.4", answer)
+
+# %% [markdown]
+# ### Exercise 4.5: a fully connected layer, in the notation
+#
+# Write, as a formula in the paper's notation, the layer that maps
+# $x \in \reals^{\layer}$ to $\reals^{\out}$ with weights
+# $W \in \reals^{\out \times \layer}$, a bias $b \in \reals^{\out}$ and the
+# logistic sigmoid $\sigma$ (no renaming: the result keeps the axis $\out$).
+# Answer with a string of LaTeX; the checker evaluates it with `ntlib.notation`
+# against `torch.nn.functional.linear`, for other sizes and a batch of inputs too.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("4.5", answer)
+
+# %% tags=["hide-cell"]
+answer = r"\sigma(x \ndot{\layer} W + b)"  # the contraction is symmetric
+
+assert nt.exercises.check("4.5", answer)

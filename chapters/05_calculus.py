@@ -78,6 +78,7 @@ def agree(lhs, rhs, tol=1e-10):
 # $X \in \reals^{\mathcal{S}}$ becomes $X^* = X_{\mathcal{S} \to \mathcal{S}^*}$.
 # ```
 #
+# <!-- ntn: identity; ~I_{\ax,\ax'}=I; I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax'"); A[ax,height]; at=2 -->
 # In `ntlib` the starred name of an axis is the name followed by `*`.
 # `calc.star` renames; `calc.identity` makes the identity tensor
 # $I_{\ax,\ax'} \in \reals^{\ax[n] \times \ax'[n]}$ (1 where the two indices
@@ -200,6 +201,7 @@ print("the Hessian by name equals torch's, entry by entry")
 # Near a point $X$, a differentiable $f$ is its value plus a linear function of
 # the step $H$ plus something smaller than $H$ (§5.2):
 #
+# <!-- ntn: excluded; id=first-order-approx; reason=an approximation (\approx) whose derivative is written as an operator on f (checked by finite differences in the cells) -->
 # $$
 # f(X + H) \approx f(X) + \frac{\partial f(X)}{\partial X^*}
 #   \ndot{\mathcal{S}^*} H^*, \qquad H \in \reals^{\mathcal{S}}.
@@ -315,6 +317,7 @@ print(agree(lhs(lambda X: u(X) / v(X)), (V * dU - U * dV) / V**2))
 # ```{prf:proposition} Sum over an axis (§5.2, equation (9d))
 # :label: rule-nsum
 #
+# <!-- ntn: identity; ~\partial \nsum{\ax} U=\mathrm{dsum}(U); ~\partial U=H; U[ax,batch]; H[ax,batch]; dsum=lambda U: N(torch.func.jvp(lambda u: u.sum(0), (P(U, "ax", "batch"),), (P(V["H"], "ax", "batch"),))[1], "batch") -->
 # $\partial \nsum{\ax} U = \nsum{\ax} \partial U$.
 # ```
 
@@ -325,6 +328,7 @@ print(agree(lhs(lambda X: nt.sum(u(X), "seq")), nt.sum(dU, "seq")))
 # ```{prf:proposition} Contraction rule (§5.2, equation (9e))
 # :label: rule-contraction
 #
+# <!-- ntn: identity; ~\partial (U \ndot{\ax} V)=\mathrm{dprod}(U, V); ~\partial V=H; ~\partial U=G; U[ax,batch]; V[ax,height]; G[ax,batch]; H[ax,height]; dprod=lambda U, W: N(torch.func.jvp(lambda u, w: u.T @ w, (P(U, "ax", "batch"), P(W, "ax", "height")), (P(V["G"], "ax", "batch"), P(V["H"], "ax", "height")))[1], "batch", "height") -->
 # $\partial (U \ndot{\ax} V) = U \ndot{\ax} \partial V + V \ndot{\ax} \partial U$.
 # ```
 
@@ -400,20 +404,24 @@ print(agree(lhs(lambda X: nt.exp(u(X))), nt.exp(U) * dU))
 # %% [markdown]
 # ## Softmax
 #
+# <!-- ntn: identity; X[ax,batch] -->
 # With the quotient, sum and exp rules, §5.2 differentiates
 # $\nfun{\ax}{softmax} X = \exp X / \nsum{\ax} \exp X$ and simplifies to its
 # equation (10):
 #
+# <!-- ntn: definition; ~\partial (\nfun{\ax}{softmax} X)=\mathrm{dS}(X); ~\partial X=H; X[ax,batch]; H[ax,batch]; dS=lambda X: N(torch.func.jvp(lambda x: torch.softmax(x, 0), (P(X, "ax", "batch"),), (P(V["H"], "ax", "batch"),))[1], "ax", "batch"); ~\nfun{\ax}{softmax} X=(\nfun{\ax}{softmax} X) -->
 # $$
 # \partial (\nfun{\ax}{softmax} X) = \nfun{\ax}{softmax} X \odot
 #   \left(\partial X - \nfun{\ax}{softmax} X \ndot{\ax} \partial X\right).
 # $$
 #
+# <!-- ntn: identity; ~\partial X^*=S; ~\partial X=H; ~I_{\ax,\ax^*}=I; H[ax,batch]; S=nt.calculus.star(V["H"], "ax"); I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax*") -->
 # §5.3 then writes $\partial X = I_{\ax,\ax^*} \ndot{\ax^*} \partial X^*$ (its
 # equation (13)), moves the contraction with $\partial X^*$ to the outside, and
 # reads the derivative off the result by the identification theorem
 # ({prf:ref}`thm-identification` below), for $X \in \reals^{\ax}$:
 #
+# <!-- ntn: definition; ~\frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X=\mathrm{D}(X); ~I_{\ax,\ax^*}=I; ~(\nfun{\ax}{softmax} X)^*=\mathrm{star}(\nfun{\ax}{softmax} X); star=nt.calculus.star; I=N(torch.eye(size["ax"], dtype=torch.float64), "ax", "ax*"); X[ax]; D=lambda X: N(torch.autograd.functional.jacobian(lambda x: torch.softmax(x, 0), P(X, "ax")), "ax", "ax*"); ~\nfun{\ax}{softmax} X=(\nfun{\ax}{softmax} X) -->
 # $$
 # \frac{\partial}{\partial X^*} \nfun{\ax}{softmax} X = \nfun{\ax}{softmax} X
 #   \odot \left(I_{\ax,\ax^*} - (\nfun{\ax}{softmax} X)^*\right).
@@ -613,6 +621,7 @@ treescope.figures.inline(
 # $V \in \reals^{\seq \times \val}$, leaving out the factor $1/\sqrt{|\key|}$ (it
 # only rescales $Q$):
 #
+# <!-- ntn: definition; Att=nt.calculus.attention_unscaled; Q[key]; K[seq,key]; V[seq,val]; \alpha=nt.softmax(nt.contract(V["Q"], V["K"], over="key"), "seq") -->
 # $$
 # \text{Att}(Q, K, V) = \alpha \ndot{\seq} V, \qquad
 # \alpha = \nfun{\seq}{softmax}(Q \ndot{\key} K).
@@ -621,6 +630,7 @@ treescope.figures.inline(
 # Its three derivatives, with the parentheses of the last one balanced (see the
 # erratum below):
 #
+# <!-- ntn: definition; ~\frac{\partial \text{Att}}{\partial V^*}=\mathrm{dV}(Q, K, V); ~\frac{\partial \text{Att}}{\partial Q^*}=\mathrm{dQ}(Q, K, V); ~\frac{\partial \text{Att}}{\partial K^*}=\mathrm{dK}(Q, K, V); dV=nt.calculus.attention_dV; dQ=nt.calculus.attention_dQ; dK=nt.calculus.attention_dK; ~I_{\val,\val^*}=I_v; ~I_{\seq,\seq^*}=I_s; I_v=N(torch.eye(size["val"], dtype=torch.float64), "val", "val*"); I_s=N(torch.eye(size["seq"], dtype=torch.float64), "seq", "seq*"); Q[key]; K[seq,key]; V[seq,val]; \alpha=nt.softmax(nt.contract(V["Q"], V["K"], over="key"), "seq"); Q^*=nt.calculus.star(V["Q"]) -->
 # $$
 # \begin{aligned}
 # \frac{\partial \text{Att}}{\partial V^*} &= \alpha_{\seq \to \seq^*} \odot
@@ -752,6 +762,7 @@ assert len(readings) == 2 and min(readings) < 1e-6 < max(readings)
 #
 # ### A derivation by the rules, step by step
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq"); at=7 -->
 # The paper derives $\partial\text{Att}/\partial Q^*$ in full and gives the
 # $K^*$ case in a single step ("Similarly, ..."). Here it is in full, each step a
 # cell that evaluates the step's expression at a random increment $H$ of $K$
@@ -789,6 +800,7 @@ dAtt_auto = calc.differential(attention_in_K, K, H)
 print(agree(nt.contract(V, dalpha_auto, over="seq"), dAtt_auto))
 
 # %% [markdown]
+# <!-- ntn: identity; ~\partial\alpha=\mathrm{dA}(S); ~\partial S=H; S[seq,batch]; H[seq,batch]; \alpha=nt.softmax(V["S"], "seq"); dA=lambda S: N(torch.func.jvp(lambda s: torch.softmax(s, 0), (P(S, "seq", "batch"),), (P(V["H"], "seq", "batch"),))[1], "seq", "batch"); at=2 -->
 # **Step 2**, the softmax differential (equation (10)) with $X = S$:
 # $\partial\alpha = \alpha \odot (\partial S - \alpha \ndot{\seq} \partial S)$.
 
@@ -818,6 +830,7 @@ step4 = nt.contract(Q, nt.contract(I_seq * I_key, Hs, over=stars), over="key")
 print(agree(step4, dS_auto))
 
 # %% [markdown]
+# <!-- ntn: identity; ~I_{\key,\key^*}=I; Q[key,batch]; Q^*=nt.calculus.star(V["Q"], "key"); I=N(torch.eye(size["key"], dtype=torch.float64), "key", "key*"); at=7 -->
 # **Step 5**, the associative law for contractions (§3.4, equation (4)):
 # $X \ndot{\mathcal{S}} (Y \ndot{\mathcal{U}} Z) = (X \ndot{\mathcal{S}} Y)
 # \ndot{\mathcal{U}} Z$ if $\mathcal{S} \cap \shp Z = \mathcal{U} \cap \shp X =
@@ -884,6 +897,7 @@ print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
 # %% [markdown]
 # ## Appendix B: differentiability and identification
 #
+# <!-- ntn: definition; ~\lVert X \rVert=\mathrm{fro}(X); ~\mathcal{S}=\height, \width; X[height,width]; fro=lambda X: torch.linalg.norm(P(X, "height", "width")).item() -->
 # Appendix B of the paper puts §5 on a formal footing. Its definition and
 # theorem come, as it says, from {cite:t}`magnus+neudecker:1985`,
 # generalised to named tensors. It writes
@@ -899,6 +913,7 @@ print("attention_dK:     ", agree(D_K, calc.attention_dK(Q, K, V)))
 # are a tensor $D(A) \in \reals^{\mathcal{S}^* \cup \mathcal{T}}$ and
 # $R(A, H) \in \reals^{\mathcal{T}}$ with
 #
+# <!-- ntn: excluded; id=derivative-definition; reason=the definition of the derivative: R(A, H) is whatever remains, so the equation holds by construction (the cells bound R by finite differences) -->
 # $$
 # f(A + H) = f(A) + D(A) \ndot{\mathcal{S}^*} H_{\mathcal{S} \to \mathcal{S}^*}
 #   + R(A, H)
@@ -1262,3 +1277,25 @@ def answer(Q, K, V, H, *, key="key", seq="seq"):
 
 
 assert nt.exercises.check("5.5", answer)
+
+# %% [markdown]
+# ### Exercise 5.6: the softmax differential, in the notation
+#
+# Write equation (10), the differential of $\nfun{\ax}{softmax} X$ at $X$ in
+# the direction $H$ (the $\partial X$ of the equation), as a formula in the
+# paper's notation with the variables $X$ and $H$. Put the softmax in
+# parentheses where it is a factor, $(\nfun{\ax}{softmax} X) \odot \ldots$:
+# `ntlib.notation` reads $\nfun{\ax}{softmax}$ as reaching to the end of the
+# product that follows it. The checker compares your formula with forward-mode
+# automatic differentiation of `torch.softmax`.
+
+# %%
+answer = ...  # your answer
+
+nt.exercises.report("5.6", answer)
+
+# %% tags=["hide-cell"]
+S = r"(\nfun{\ax}{softmax} X)"
+answer = S + r" \odot H - " + S + r" \odot (" + S + r" \ndot{\ax} H)"
+
+assert nt.exercises.check("5.6", answer)

@@ -113,6 +113,7 @@ assert gap > 0.1
 # Index notation also spends an index on every reduction and contraction, where
 # named notation writes the axis once (the paper's second point):
 #
+# <!-- ntn: excluded; id=index-vs-named; reason=index notation (\max_i A_i, A_i B_i) set beside the named form for comparison -->
 # $$
 # C = \max_i A_i \quad\text{vs.}\quad C = \nfun{\ax}{max} A, \qquad\qquad
 # C = A_i B_i \quad\text{vs.}\quad C = A \ndot{\ax} B.
@@ -214,6 +215,7 @@ print("and a transpose back")
 #
 # ## Graphical notations (§6.2)
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq") -->
 # In the graphical notation of {cite:t}`penrose:1971` a tensor is a node and
 # each of its indices an edge; an edge between two nodes is a contraction.
 # The variant of {cite:t}`alsberg:1997` names the edges instead of ordering
@@ -286,6 +288,7 @@ assert join_tensor == join_sql
 print(f"R ⋈ S: {len(join_sql)} tuples, the same set from sqlite3 and R ⊙ S")
 
 # %% [markdown]
+# <!-- ntn: definition; R[student,course]; S[course,room]; @student=4,course=3,room=2; expect=N(P(V["R"], "student", "course") @ P(V["S"], "course", "room"), "student", "room") -->
 # **Contraction is join, then projection.** $R \ndot{\name{course}} S$ sums
 # over the course: its nonzero entries are the projection
 # $\pi_{\name{student}, \name{room}}(R \bowtie S)$, and its values count how
@@ -404,6 +407,7 @@ assert alt.varying_axes(Y_img == 0) == ("chans",)
 # $K \in \reals^{\seq \times \key}$ and returns a mixture of values
 # $V \in \reals^{\seq \times \val}$:
 #
+# <!-- ntn: definition; Attention=nt.attention; q[key]; K[seq,key]; V[seq,val]; ~\nfun{\seq}{softmax}\left( \frac{q \ndot{\key} K}{\sqrt{|\key|}}\right)=(\nfun{\seq}{softmax}\left( \frac{q \ndot{\key} K}{\sqrt{|\key|}}\right)) -->
 # $$
 # \text{Attention}(q, K, V) = \nfun{\seq}{softmax}\left(
 #   \frac{q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V .
@@ -416,6 +420,7 @@ assert alt.varying_axes(Y_img == 0) == ("chans",)
 # $W^O \in \reals^{\heads \times \val \times \layer}$, the queries live on a
 # renamed copy $\name{seq'}$ of the sequence axis:
 #
+# <!-- ntn: definition; Attention=nt.attention; X[seq,layer]; W^Q[heads,layer,key]; W^K[heads,layer,key]; W^V[heads,layer,val]; W^O[heads,val,layer]; M=nt.causal_mask(5, query="seq'"); SelfAtt=lambda X: nt.models.self_attention(X, V["W^Q"], V["W^K"], V["W^V"], V["W^O"], V["M"]) -->
 # $$
 # \begin{aligned}
 # Q &= W^Q \ndot{\layer} X_{\seq \to \name{seq'}}, \\
@@ -435,6 +440,7 @@ assert alt.varying_axes(Y_img == 0) == ("chans",)
 # **FullConn** (§4), with $W \in \reals^{\out \times \layer}$ and
 # $b \in \reals^{\out}$:
 #
+# <!-- ntn: definition; FullConn=lambda x: nt.full_conn(x, V["W"], V["b"]); W[out,layer]; b[out]; x[layer,batch] -->
 # $$
 # \text{FullConn}(x) = \sigma\left(W \ndot{\layer} x + b\right)_{\out \to \layer}.
 # $$
@@ -656,6 +662,7 @@ print("xarray: all three equal")
 nt.source(nt.alternatives.sql_contract_query)
 
 # %% [markdown]
+# <!-- ntn: definition; W[out,layer]; x[layer]; expect=N(P(V["W"], "out", "layer") @ P(V["x"], "layer"), "out") -->
 # FullConn in SQL: the contraction $W \ndot{\layer} x$, then the bias joined on
 # $\out$, the sigmoid, and the renaming $\out \to \layer$ as a column alias. The
 # query `alt.sql_contract_query` writes for the contraction:
@@ -801,6 +808,7 @@ print(attention2_sql)
 # (sec-diagrams)=
 # ### Tensor-network diagrams
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq"); at=2 -->
 # In graphical notation (§6.2) a tensor is a node and each of its axes a line
 # attached to it. A line joining two nodes is an axis they share and that is
 # summed over; a line with a free end is an axis of the result. The picture is

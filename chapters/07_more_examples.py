@@ -67,6 +67,7 @@ def close(a, b, **kw):
 # probability that relate them are then a product, a contraction and a
 # quotient:
 #
+# <!-- ntn: identity; ~p(\name{A}, \name{B})=J; ~p(\name{B} \mid \name{A})=L; ~p(\name{A} \mid \name{B})=R; ~p(\name{A})=Z; ~p(\name{B})=Y; @A=3,B=4; L=(lambda t: t / nt.sum(t, "B"))(pos("B", "A")); Z=(lambda t: t / nt.sum(t, "A"))(pos("A")); J=nt.examples.joint(V["L"], V["Z"]); Y=nt.examples.marginal(V["L"], V["Z"]); R=nt.examples.bayes(V["L"], V["Z"]) -->
 # $$
 # \begin{aligned}
 # p(\name{A}, \name{B}) &= p(\name{B} \mid \name{A}) \odot p(\name{A})
@@ -129,6 +130,7 @@ print("chain rule, marginal and Bayes' rule agree with the loops")
 # $E \in \reals^{\vocab \times \emb}$ and class weights
 # $W \in \reals^{\classes \times \emb}$,
 #
+# <!-- ntn: definition; ~(X; E, W)=(X, E, W); CBOW=nt.examples.cbow; X=onehot("vocab", "seq"); E[vocab,emb]; W[classes,emb] -->
 # $$
 # \text{CBOW}(X; E, W) = \nfun{\classes}{softmax} \left(\nsum{\seq}
 #   W \ndot{\emb} E \ndot{\vocab} X\right).
@@ -275,6 +277,7 @@ plt.show()
 # digit $d$. To speak about the nine 3×3 boxes, index the grid a second way,
 # by box and by position in the box:
 #
+# <!-- ntn: identity; @height=9,width=9,assign=9; X=onehot("assign", "height", "width"); Y=nt.examples.sudoku_boxes(V["X"]); h'=2; h=1; w'=3; w=2 -->
 # $$
 # \begin{gathered}
 # Y \in \{0,1\}^{\height'[3] \times \width'[3] \times \height[3] \times
@@ -288,6 +291,7 @@ plt.show()
 # every cell holds one digit and every box, column and row holds each digit
 # once:
 #
+# <!-- ntn: excluded; id=sudoku-check; reason=an indicator of a conjunction of equalities (\mathbb{I}[... \wedge ...]): nt.examples.sudoku_check runs it in the cell -->
 # $$
 # \text{check}(X) = \mathbb{I}\Big[\nsum{\assign} X = 1 \wedge
 #   \nsum{\height \\ \width} Y = 1 \wedge \nsum{\height} X = 1 \wedge
@@ -361,6 +365,7 @@ assert cpu(nt.examples.sudoku_check(Xs), "grids").tolist() == \
 # %% [markdown]
 # **Erratum.** The first version (§3.4.4) prints the box index as
 #
+# <!-- ntn: misprint; @height=9,width=9,assign=9; X=onehot("assign", "height", "width"); Y=nt.examples.sudoku_boxes(V["X"]); h'=2; h=1; w'=1; w=2 -->
 # $$
 # Y_{\height'(h'), \height(h), \width'(w'), \width(w)} =
 # X_{\height(3h' + h-1), \width(3w' + w-1)}.
@@ -415,6 +420,7 @@ assert constraints(shifted, rows=wrapped_rows)["box"] == 1   # missed
 assert constraints(shifted)["box"] == 0                       # caught
 
 # %% [markdown]
+# <!-- ntn: condition; @assign=9,height=9,width=9; C=onehot("assign", "height", "width"); at=4 -->
 # **Going further: solving by constraint propagation.** The same sums can
 # solve easy puzzles. Keep a tensor of candidates
 # $C \in \{0,1\}^{\height \times \width \times \assign}$ (digit $d$ is
@@ -452,6 +458,7 @@ assert int(cpu(nt.examples.sudoku_check(C), ())) == 1
 # each point to its nearest centroid (one-hot), then move each centroid to
 # the mean of its points:
 #
+# <!-- ntn: definition; X[batch,d]; C[clusters,d]; C0=V["C"]; expect=nt.examples.kmeans_update(V["X"], nt.examples.kmeans_assign(V["X"], V["C0"])) -->
 # $$
 # \begin{aligned}
 # Q &= \nfun{\clusters}{argmin} \nfun{\dd}{norm} (C - X)
@@ -565,6 +572,7 @@ plt.show()
 # under the operator is the *new* axis that holds the winners. The two are
 # tied together by
 #
+# <!-- ntn: identity; ~\nfun{\ax,\name{k}}{argmaxk} A=\mathrm{argmaxk}(A); ~\nfun{\ax,\name{k}}{maxk} A=\mathrm{maxk}(A); A[ax,batch]; argmaxk=lambda A: nt.examples.argmaxk(A, "ax", 2); maxk=lambda A: nt.examples.maxk(A, "ax", 2) -->
 # $$
 # A \ndot{\ax} \nfun{\ax,\name{k}}{argmaxk} A = \nfun{\ax,\name{k}}{maxk} A.
 # $$
@@ -613,12 +621,14 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # %% [markdown]
 # ### The update the first version prints
 #
+# <!-- ntn: condition; S=onehot("state", "beam"); @beam=3; at=3 -->
 # The hypotheses carry scores $H \in \reals^{\beam}$ and current states
 # $S \in \{0,1\}^{\beam \times \state}$ (one-hot, $\nsum{\state} S = 1$); a
 # model $f \colon \{0,1\}^{\state} \to \reals^{\state}$ scores each next
 # state, lifted over $\beam$. §3.4.6 of the first version repeats this
 # update:
 #
+# <!-- ntn: definition; ~\nfun{\state,\beam}{maxk} H'=\mathrm{maxk}(H'); ~\nfun{\state,\beam}{argmaxk} H'=\mathrm{argmaxk}(H'); @beam=3,state=6,state'=6; H=pos("beam"); S=onehot("state", "beam"); L=pos("state", "state'"); H0=V["H"]; S0=V["S"]; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); maxk=lambda H: nt.examples.maxk(H, "state", 3, new="beam"); argmaxk=lambda H: nt.examples.argmaxk(H, "state", 3, new="beam"); expect=N(F.one_hot((P(V["H0"], "beam")[:, None] * P(V["f"](V["S0"]), "beam", "state")).max(0).values.topk(3).indices, 6).double(), "beam", "state") -->
 # $$
 # \begin{aligned}
 # H' &= \nfun{\beam}{max} (H \odot f(S)),\\
@@ -651,6 +661,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # best, so several hypotheses may sit in the same state. That is `merge=False`, our
 # variant, not the paper's:
 #
+# <!-- ntn: excluded; id=beam-step-tuple; reason=k-best over the pair (beam, state) written as an axis tuple: nt.examples.beam_search runs it against brute force -->
 # $$
 # H \leftarrow \nfun{(\beam,\state),\beam}{maxk} (H + f(S)),\qquad
 # S \leftarrow \nsum{\beam} \nfun{(\beam,\state),\beam}{argmaxk}
@@ -664,6 +675,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 nt.source(nt.examples.beam_search)
 
 # %% [markdown]
+# <!-- ntn: definition; S=onehot("state", "beam"); L[state,state']; @beam=3,state'=4; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); at=2 -->
 # The model: a character bigram model estimated from the Zen of Python, with
 # 27 states (the letters and a space; everything else counts as a space) and
 # add-one smoothing. $L_{\state(a), \state'(b)} = \log p(b \mid a)$ and
@@ -884,6 +896,7 @@ for merge in (True, False):
 # ($|\dd| = |\name{d1}| = |\name{d2}|$) renames $X - \mu$ twice so that it
 # can meet both axes of the inverse:
 #
+# <!-- ntn: definition; ~\mathcal{N}(X; \mu, \Sigma)=Z; ~{}&=&; ~\nfun{\name{d1},\name{d2}}{inv} \Sigma=\mathrm{inv}(\Sigma); ~\nfun{\name{d1},\name{d2}}{det} \Sigma=\mathrm{det}(\Sigma); ~\tfrac12=\frac{1}{2}; ~\\ & \Big/=/; ~\Big=; ~\big=; inv=lambda S: nt.examples.inv(S, "d1", "d2"); det=lambda S: nt.examples.det(S, "d1", "d2"); X[d,batch]; \mu[d]; \Sigma=(lambda A: nt.contract(A, nt.rename(A, {"d1": "d2"}), over="d") + 3 * nt.tensor(torch.eye(3, dtype=torch.float64), ("d1", "d2")))(randn("d1", "d")); @d1=3,d2=3; expect=nt.exp(nt.examples.mvn_log_density(V["X"], V["\\mu"], V["\\Sigma"])) -->
 # $$
 # \begin{aligned}
 # \mathcal{N}(X; \mu, \Sigma) = {}&
@@ -960,6 +973,7 @@ print(nt.show(logp4, ("dist", "batch")))
 # in the number of variables; belief propagation computes every marginal at
 # once by passing small messages, each a vector over one variable:
 #
+# <!-- ntn: excluded; id=belief-propagation; reason=products over sets of a factor graph (\bigodot_{g \ni v, g \ne f}): nt.examples.belief_propagation runs it against brute-force marginals -->
 # $$
 # \begin{aligned}
 # m_{v \to f} &= \bigodot_{g \ni v,\ g \ne f} m_{g \to v},\\

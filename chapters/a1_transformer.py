@@ -96,14 +96,17 @@ nt.show(params["1.b2"], ("layer",))
 # %% [markdown]
 # ## Input: embedding and positions
 #
+# <!-- ntn: condition; I=onehot("vocab", "seq"); at=2 -->
 # The input is a sequence of tokens, one-hot over the vocabulary,
 # $I \in \{0,1\}^{\seq \times \vocab}$ with $\nsum{\vocab} I = 1$. One embedding
 # matrix $E \in \reals^{\vocab \times \layer}$ turns tokens into vectors,
 #
+# <!-- ntn: definition; E[vocab,layer]; I=onehot("vocab", "seq"); expect=N(F.embedding(P(V["I"], "seq", "vocab").argmax(-1), P(V["E"], "vocab", "layer")) * math.sqrt(size["layer"]), "seq", "layer") -->
 # $$
 # W = (E \ndot{\vocab} I)\sqrt{|\layer|} \in \reals^{\seq \times \layer},
 # $$
 #
+# <!-- ntn: identity; E[vocab,layer]; J=nt.tensor([2, 6, 1, 3, 3], "seq"); I=N(F.one_hot(P(V["J"], "seq") - 1, size["vocab"]).double(), "seq", "vocab"); at=4 -->
 # and the same $E$ will turn the last layer's vectors back into scores over the
 # vocabulary. Contracting with a one-hot vector picks a row: if $I$ is the one-hot
 # form of token ids $J \in [|\vocab|]^{\seq}$, then
@@ -142,6 +145,7 @@ print("W = F.embedding(J, E) · √|layer|, from one-hot I and from ids J:",
 # $W$: $X^0 = W + P$, which tells the model where each token is. In the paper's
 # 1-based indices (A.1's first display, with the embedding),
 #
+# <!-- ntn: excluded; id=positional-encoding; reason=an entry formula by cases on the parity of i (the cells compare nt.models.positional_encoding with it entry by entry) -->
 # $$
 # P_{\seq(p), \layer(i)} =
 # \begin{cases}
@@ -177,6 +181,7 @@ nt.show(P, ("seq", "layer"))
 # projections of the same $X \in \reals^{\seq \times \layer}$; the queries' positions
 # are renamed to $\seq'$ so that they can be told apart from the keys':
 #
+# <!-- ntn: definition; Attention=nt.attention; X[seq,layer]; W^{l,Q}[heads,layer,key]; W^{l,K}[heads,layer,key]; W^{l,V}[heads,layer,val]; W^{l,O}[heads,val,layer]; M=nt.causal_mask(5, query="seq'"); expect=nt.models.self_attention(V["X"], V["W^{l,Q}"], V["W^{l,K}"], V["W^{l,V}"], V["W^{l,O}"], V["M"]) -->
 # $$
 # \begin{aligned}
 # Q &= W^{l,Q} \ndot{\layer} X_{\seq \rightarrow \seq'}, & W^{l,Q} &\in \reals^{\heads \times \layer \times \key}, \\
@@ -186,6 +191,7 @@ nt.show(P, ("seq", "layer"))
 # \end{aligned}
 # $$
 #
+# <!-- ntn: definition; Attention=nt.attention; Q[seq',key]; K[seq,key]; V[seq,val]; M=nt.causal_mask(5, query="seq'"); @seq'=5 -->
 # with $\mathrm{Attention}(Q, K, V, M) = \bigl(\nfun{\seq}{softmax}\bigl(\frac{Q \ndot{\key} K}{\sqrt{|\key|}} + M\bigr)\bigr) \ndot{\seq} V$
 # from §4.3. Nothing in these formulas mentions the heads except the last
 # contraction: $\heads$ is an axis of the weights, so $Q$, $K$ and $V$ have it too,
@@ -199,6 +205,7 @@ nt.source(nt.models.self_attention, nt.attention)
 # The mask makes the model causal: query position $j$ may look at key position $i$
 # only if $i \le j$,
 #
+# <!-- ntn: excluded; id=causal-mask-a1; reason=an entry formula by cases (as in Chapter 4; the cells compare nt.causal_mask with it) -->
 # $$
 # M \in \reals^{\seq \times \seq'}, \qquad
 # M_{\seq(i), \seq'(j)} = \begin{cases} 0 & i \le j \\ -\infty & \text{otherwise.} \end{cases}
@@ -275,6 +282,7 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
 # The second sublayer is a two-layer network applied at every position,
 # $\mathrm{FFN}^l \colon \reals^{\layer} \rightarrow \reals^{\layer}$, with
 #
+# <!-- ntn: definition; X[seq,layer]; W^{l,1}[hidden,layer]; b^{l,1}[hidden]; W^{l,2}[layer,hidden]; b^{l,2}[layer]; expect=nt.models.ffn(V["X"], V["W^{l,1}"], V["b^{l,1}"], V["W^{l,2}"], V["b^{l,2}"]) -->
 # $$
 # \begin{aligned}
 # X^1 &= \mathrm{relu}(W^{l,1} \ndot{\layer} X + b^{l,1}), & W^{l,1} &\in \reals^{\hidden \times \layer}, & b^{l,1} &\in \reals^{\hidden}, \\
@@ -282,6 +290,7 @@ with nt.plain():  # the formulas themselves, not torch's fused attention kernel
 # \end{aligned}
 # $$
 #
+# <!-- ntn: misprint; X^1[seq,hidden]; W^{l,2}[layer,hidden]; b^{l,2}[hidden]; b2[layer]; expect=nt.contract(V["W^{l,2}"], V["X^1"], over="hidden") + V["b2"]; at=2 -->
 # **Erratum.** In A.1's definition of the feedforward networks, the line for
 # $X^2$ reads $X^2 = W^{l,2} \ndot{\hidden} X^1 + b^{l,2}$,
 # $W^{l,2} \in \reals^{\layer \times \hidden}$, $b^{l,2} \in \reals^{\hidden}$
@@ -373,11 +382,13 @@ print(
 # Both sublayers are followed by layer normalization over $\layer$, with a learned
 # scale and shift per layer:
 #
+# <!-- ntn: definition; ~\mathrm{LayerNorm}^l=\mathrm{LayerNorm}; ~\gamma^l=\gamma; ~\beta^l=\beta; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); X[seq,layer]; \gamma[layer]; \beta[layer] -->
 # $$
 # \mathrm{LayerNorm}^l(X) = \nfun{\layer}{standardize}(X) \odot \gamma^l + \beta^l,
 # \qquad \gamma^l, \beta^l \in \reals^{\layer},
 # $$
 #
+# <!-- ntn: definition; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); \epsilon=1e-5; X[layer,seq] -->
 # where $\nfun{\layer}{standardize}(X) = (X - \nfun{\layer}{mean} X) / \sqrt{\nfun{\layer}{var} X + \epsilon}$
 # (§4.6; the paper leaves $\epsilon > 0$ open, we take $\epsilon = 10^{-5}$ as
 # PyTorch does). This is `nt.layer_norm` with `chans=None`, so that it
@@ -391,6 +402,7 @@ nt.source(nt.layer_norm, nt.standardize)
 #
 # The latest version puts each normalization *after* the residual sum (post-norm):
 #
+# <!-- ntn: definition; X^{l-1}[seq,layer]; pp={"1." + k: v for k, v in dict(WQ=randn("heads", "layer", "key"), WK=randn("heads", "layer", "key"), WV=randn("heads", "layer", "val"), WO=randn("heads", "val", "layer"), gamma=randn("layer"), beta=randn("layer"), W1=randn("hidden", "layer"), b1=randn("hidden"), W2=randn("layer", "hidden"), b2=randn("layer"), **{"gamma'": randn("layer"), "beta'": randn("layer")}).items()}; SelfAtt^l=lambda X: nt.models.self_attention(X, V["pp"]["1.WQ"], V["pp"]["1.WK"], V["pp"]["1.WV"], V["pp"]["1.WO"]); FFN^l=lambda X: nt.models.ffn(X, V["pp"]["1.W1"], V["pp"]["1.b1"], V["pp"]["1.W2"], V["pp"]["1.b2"]); LayerNorm^l=lambda X: nt.layer_norm(X, V["pp"]["1.gamma"], V["pp"]["1.beta"], chans=None); LayerNorm^{l'}=lambda X: nt.layer_norm(X, V["pp"]["1.gamma'"], V["pp"]["1.beta'"], chans=None); expect=nt.models.transformer_layer(V["X^{l-1}"], V["pp"], 1) -->
 # $$
 # \begin{aligned}
 # T^l &= \mathrm{LayerNorm}^l\bigl(\mathrm{SelfAtt}^l(X^{l-1}) + X^{l-1}\bigr), \\
@@ -413,6 +425,7 @@ nt.source(nt.models.transformer_layer)
 # After $L$ layers, the embedding matrix maps each position back to the vocabulary
 # and a softmax over $\vocab$ gives a distribution over the next token:
 #
+# <!-- ntn: definition; W[seq,layer]; P=nt.models.positional_encoding(5, 4); E[vocab,layer]; X^L[seq,layer]; expect=N(torch.softmax(P(V["X^L"], "seq", "layer") @ P(V["E"], "vocab", "layer").T, -1), "seq", "vocab") -->
 # $$
 # X^0 = W + P, \qquad O = \nfun{\vocab}{softmax}(E \ndot{\layer} X^L) \in \reals^{\seq \times \vocab}.
 # $$
@@ -1104,6 +1117,7 @@ assert nt.exercises.check("A1.1", answer)
 # Many Transformers after the original normalize *before* the sublayer and add the
 # residual afterwards ("pre-norm"):
 #
+# <!-- ntn: definition; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); SelfAtt=lambda X: X; X[seq,layer]; \gamma[layer]; \beta[layer] -->
 # $$
 # X + \mathrm{SelfAtt}\bigl(\mathrm{LayerNorm}(X)\bigr), \qquad
 # \mathrm{LayerNorm}(X) = \nfun{\layer}{standardize}(X) \odot \gamma + \beta .
@@ -1133,11 +1147,14 @@ assert nt.exercises.check("A1.2", answer)
 #
 # The attention maps above show, for each head, the weights
 #
+# <!-- ntn: definition; Q[heads,seq',key]; K[heads,seq,key]; M=nt.causal_mask(5, query="seq'"); @seq'=5; expect=N(torch.softmax(torch.einsum("hqk,hsk->hqs", P(V["Q"], "heads", "seq'", "key"), P(V["K"], "heads", "seq", "key")) / math.sqrt(size["key"]) + P(V["M"], "seq'", "seq"), -1), "heads", "seq'", "seq") -->
 # $$
 # \alpha = \nfun{\seq}{softmax}\Bigl(\frac{Q \ndot{\key} K}{\sqrt{|\key|}} + M\Bigr)
 # \in \reals^{\heads \times \seq \times \seq'},
 # $$
 #
+# <!-- ntn: definition; X[seq,layer]; W^K[heads,layer,key]; expect=N(torch.einsum("sl,hlk->hsk", P(V["X"], "seq", "layer"), P(V["W^K"], "heads", "layer", "key")), "heads", "seq", "key"); at=2 -->
+# <!-- ntn: definition; X[seq,layer]; W^Q[heads,layer,key]; expect=N(torch.einsum("sl,hlk->hsk", P(V["X"], "seq", "layer"), P(V["W^Q"], "heads", "layer", "key")), "heads", "seq'", "key") -->
 # with $Q = W^Q \ndot{\layer} X_{\seq \to \seq'}$, $K = W^K \ndot{\layer} X$ and
 # the causal mask $M$. Return their mean over $\heads$.
 

@@ -47,6 +47,7 @@ same = functools.partial(nt.testing.same, tol=1e-10)
 # $X^0 \in \reals^{\batch \times \chans[c_0] \times \height \times \width}$. The
 # network computes
 #
+# <!-- ntn: definition; pp=nt.models.init_lenet(chans=(1, 2, 3), kernels=((3, 3), (3, 3)), height=14, width=14, hidden=5, classes=4, dtype=torch.float64); Conv^1=lambda X: nt.rename(nt.conv2d(X, V["pp"]["W1"], V["pp"]["b1"]), {"chans'": "chans"}); Conv^2=lambda X: nt.rename(nt.conv2d(X, V["pp"]["W2"], V["pp"]["b2"]), {"chans'": "chans"}); MaxPool^1=lambda X: nt.max_pool2d(X, 2, 2); MaxPool^2=lambda X: nt.max_pool2d(X, 2, 2); relu=nt.relu; W^3=V["pp"]["W3"]; b^3=V["pp"]["b3"]; W^4=V["pp"]["W4"]; b^4=V["pp"]["b4"]; X^0=randn("chans", "height", "width", "batch"); @chans=1,height=14,width=14; expect=nt.softmax(nt.models.lenet_logits(V["X^0"], V["pp"]), "classes") -->
 # $$
 # \begin{aligned}
 # T^1 &= \mathrm{relu}(\mathrm{Conv}^1(X^0)), & X^1 &= \mathrm{MaxPool}^1(T^1), \\
@@ -59,6 +60,7 @@ same = functools.partial(nt.testing.same, tol=1e-10)
 # $W^4 \in \reals^{\classes \times \hidden}$, $b^4 \in \reals^{\classes}$. The
 # convolution and pooling layers are the §4 blocks with their own parameters:
 #
+# <!-- ntn: definition; ~\mathrm{MaxPool2d}_{ph^l, pw^l}=\mathrm{MaxPool2d}; X[batch,chans,height,width]; W^l[chans',chans,kh,kw]; b^l[chans']; @height=8,width=9,kh=3,kw=2; Conv2d=nt.conv2d; MaxPool2d=lambda X: nt.max_pool2d(X, 2, 3); Conv^l=lambda X: N(F.conv2d(P(X, "batch", "chans", "height", "width"), P(V["W^l"], "chans'", "chans", "kh", "kw"), P(V["b^l"], "chans'")), "batch", "chans", "height", "width"); MaxPool^l=lambda X: N(F.max_pool2d(P(X, "batch", "chans", "height", "width"), (2, 3)), "batch", "chans", "height", "width") -->
 # $$
 # \begin{aligned}
 # \mathrm{Conv}^l(X) &= \mathrm{Conv2d}(X; W^l, b^l)_{\chans' \rightarrow \chans},
@@ -78,6 +80,8 @@ same = functools.partial(nt.testing.same, tol=1e-10)
 nt.source(nt.models.lenet_logits, nt.models.lenet)
 
 # %% [markdown]
+# <!-- ntn: definition; ~\mathrm{MaxPool2d}_{kh,kw}(X)=\mathrm{MP}(X); ~\nfun{\height,\kh}{pool} \nfun{\width,\kw}{pool} X=\mathrm{ph}(\mathrm{pw}(X)); MP=lambda X: nt.max_pool2d(X, 3, 2); pw=lambda X: nt.pool(X, 2, seq="width", kernel="kw"); ph=lambda X: nt.pool(X, 3, seq="height", kernel="kh"); X[chans,height,width]; @height=6,width=4; at=2 -->
+# <!-- ntn: definition; ~\nfun{\height \\ \kh}{unroll} \nfun{\width \\ \kw}{unroll} X=\mathrm{uh}(\mathrm{uw}(X)); uw=lambda X: nt.unroll(X, 2, seq="width", kernel="kw"); uh=lambda X: nt.unroll(X, 3, seq="height", kernel="kh"); Conv2d=nt.conv2d; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans']; @height=6,width=5,kh=3,kw=2 -->
 # The two blocks it uses come from §4.4 and §4.5 (see that chapter for their
 # derivation):
 # $\mathrm{Conv2d}(X; W, b) = W \ndot{\chans \\ \kh, \kw} \nfun{\height \\ \kh}{unroll} \nfun{\width \\ \kw}{unroll} X + b$
@@ -176,6 +180,7 @@ nt.show(O, ("batch", "classes"), decimals=3)
 # Appendix A.2 adds that the flattening can be avoided: "as an alternative",
 # $X^2$ keeps its three axes and $W^3$ gets them too,
 #
+# <!-- ntn: definition; X^2[height,width,chans,batch]; W^3[hidden,height,width,chans]; b^3[hidden]; expect=N(torch.relu(F.linear(P(V["X^2"], "batch", "height", "width", "chans").flatten(1), P(V["W^3"], "hidden", "height", "width", "chans").flatten(1), P(V["b^3"], "hidden"))), "batch", "hidden") -->
 # $$
 # X^3 = \mathrm{relu}\bigl(W^3 \ndot{\height \\ \width \\ \chans} X^2 + b^3\bigr),
 # \qquad W^3 \in \reals^{\hidden \times \height \times \width \times \chans}.
@@ -397,6 +402,7 @@ plt.show()
 # $Y \in \{0,1\}^{\batch \times \name{true}}$ and one-hot predictions
 # $\hat Y \in \{0,1\}^{\batch \times \name{pred}}$,
 #
+# <!-- ntn: definition; @true=3,pred=3; Y=onehot("true", "batch"); \hat Y=onehot("pred", "batch"); expect=N(P(V["Y"], "batch", "true").T @ P(V["\\hat Y"], "batch", "pred"), "true", "pred") -->
 # $$
 # C = Y \ndot{\batch} \hat Y \in \reals^{\name{true} \times \name{pred}}
 # $$
@@ -484,6 +490,7 @@ assert nt.exercises.check("A2.1", answer)
 #
 # Write one stage of the network,
 #
+# <!-- ntn: definition; ~(X; W, b)=(X, W, b); ~\mathrm{MaxPool2d}_{2,2}=\mathrm{MaxPool}; MaxPool=lambda X: nt.max_pool2d(X, 2, 2); Conv2d=nt.conv2d; relu=nt.relu; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans']; @height=6,width=8,kh=3,kw=3,chans=1,chans'=2; expect=nt.exercises.solution("A2.2")(V["X"], V["W"], V["b"]) -->
 # $$
 # \mathrm{MaxPool2d}_{2,2}\bigl(\mathrm{relu}(\mathrm{Conv2d}(X; W, b)_{\chans' \rightarrow \chans})\bigr),
 # $$
@@ -510,6 +517,7 @@ assert nt.exercises.check("A2.2", answer)
 # %% [markdown]
 # ### Exercise A2.3: flatten, then the hidden layer
 #
+# <!-- ntn: definition; X^2[height,width,chans,batch]; W^3[hidden,layer]; b^3[hidden]; @layer=24; expect=N(torch.relu(F.linear(P(V["X^2"], "batch", "height", "width", "chans").flatten(1), P(V["W^3"], "hidden", "layer"), P(V["b^3"], "hidden"))), "batch", "hidden"); at=5 -->
 # Given $X^2 \in \reals^{\height \times \width \times \chans}$ (maybe with a
 # $\batch$ axis), $W^3 \in \reals^{\hidden \times \layer}$ and
 # $b^3 \in \reals^{\hidden}$, return

@@ -47,6 +47,7 @@
 #   \frac{Q \ndot{\key} K}{\sqrt{|\key|}} \right) \ndot{\seq} V
 # ```
 #
+# <!-- ntn: definition; Attention=nt.attention; Q[key]; K[seq,key]; V[seq,val] -->
 # $$
 # \text{Attention}(Q,K,V) = \left( \nfun{\seq}{softmax}
 #   \frac{Q \ndot{\key} K}{\sqrt{|\key|}} \right) \ndot{\seq} V
@@ -76,6 +77,7 @@
 # This book's web pages use a variant for MathJax with the same purpose that
 # takes the bare names, `\nmatrix{height}{width}{...}`:
 #
+# <!-- ntn: example; A=running() -->
 # $$
 # A = \nmatrix{height}{width}{3 & 1 & 4 \\ 1 & 5 & 9 \\ 2 & 6 & 5}
 # $$
@@ -195,6 +197,83 @@ for source, macros in (("namedtensor.sty", sty), ("preamble.tex", pre)):
     print(f"{source}: {len(same)} macros print the same in this book")
 print("different:", differ)
 assert differ == ["nmatrix"]
+
+# %% [markdown]
+# ## Which formulas run
+#
+# The book's formulas are not only typeset: the test suite reads them with
+# `ntlib.notation` and evaluates them. To know what a formula should equal, each
+# display formula that computes something carries a *mark*, an HTML comment on
+# the line directly above it. Jupyter, the HTML book and the PDF all drop HTML
+# comments, so the mark never shows; it lives in the chapter's text source:
+#
+# ```text
+# <!-- ntn: definition; Attention=nt.attention; Q[key]; K[seq,key]; V[seq,val] -->
+# $$
+# \text{Attention}(Q, K, V) = \left(\nfun{\seq}{softmax}
+#   \frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right) \ndot{\seq} V
+# $$
+# ```
+#
+# The first word says what the formula is:
+#
+# | kind | what it is | what the test checks |
+# |---|---|---|
+# | `definition` | defines a function the book implements | every side equals every other, with the function's name bound to its code |
+# | `identity` | a law that holds for all data | every side equals every other, on random data |
+# | `condition` | a condition on the data | it holds on data built to satisfy it |
+# | `example` | a worked example on the book's numbers | it holds on those numbers (`\nmatrix` literals are read as data) |
+# | `misprint` | a formula quoted as the paper prints it | it does *not* hold: its sides differ, or it names an axis that is not there |
+# | `excluded` | a formula that computes but that the notation does not read | nothing; it is listed in the table below with the reason |
+#
+# The items after it, separated by `;`, say what the formula is bound to:
+#
+# - `X[height,width]`: the variable written $X$ is random data with these axes
+#   (sizes from a table, unequal so that a mixed-up axis shows; `@seq=7` sets
+#   one);
+# - `Attention=nt.attention`, `I=onehot("vocab", "seq")`, `A=running()`: a
+#   variable or a function, as written in the formula, bound to a Python value
+#   (`V["Q"]` is what is bound so far; `P` and `N` turn named tensors into
+#   positional ones and back, for references in plain torch);
+# - `expect=...`: the value that the formula's last line must have, for an
+#   expression or for a definition whose code is elsewhere (an exercise's
+#   reference, a model);
+# - `~TEXT=REPLACEMENT`: text replaced before reading, to instantiate a general
+#   shape ($\mathcal{S}$ as $\height$) or to bind a function written with its
+#   axes as a subscript ($\operatorname{unroll}_{\seq,\kernel} X$) to its code.
+#
+# A display is read line by line (the rows of `aligned`, and the clauses
+# separated by `\qquad`): $Y = \ldots$ binds $Y$ for the lines after it,
+# $X \in \reals^{\height \times \width}$ checks the axes of $X$, and an equation
+# with several sides checks that they agree. Each formula is evaluated in three
+# storage orders of its random data (as given, reversed, rotated), and compared by
+# name with `ntlib.testing.assert_close`. A failure names the chapter and line.
+# A test also refuses a display written with `\ndot`, `\nsum`, `\nfun`, `\nbin`
+# or `\ncat` that has no mark, so a new formula cannot slip in unchecked; and the
+# preface's count of the formulas that run is compared with the marks.
+#
+# The preface's count is over the marked formulas: every display formula that
+# computes, and the inline formulas that the text works with as expressions of
+# their own (a fragment such as $\ndot{\seq}$ in a sentence is not counted). A
+# mark above a paragraph carries `at=k` to name its k-th inline formula. These
+# formulas compute but are not run; each is checked in its chapter by other
+# means:
+#
+# | id | where | formula | why it is left out |
+# |---|---|---|---|
+# | `lift-unary` | [Ch. 3](03_operations.ipynb) | $\left[f^{\mathcal{S}'}(X)\right]_{s'} = f(X_{s'})$ | lifting written with records: one call of $f$ per record (run literally by `nt.lift`) |
+# | `lift-binary` | [Ch. 3](03_operations.ipynb) | $\left[f(X, Y)\right]_{r} = f(X_{\restrict{r}{\mathcal{S}'}}, Y_{\restrict{r}{\mathcal{T}'}})$ | the same, with restriction of the record to each argument's axes |
+# | `sum-by-index` | [Ch. 3](03_operations.ipynb) | $\nsum{\ax} X = \sum_{i} X_{\ax(i)}$ | a sum over an index variable $i$: the notation sums over axes |
+# | `causal-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \query(j)} = 0$ or $-\infty$ | an entry formula by cases (compared with `nt.causal_mask` entry by entry) |
+# | `local-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ if $j - w < i \le j$ | an entry formula by cases (exercise 4.2 checks it against torch) |
+# | `first-order-approx` | [Ch. 5](05_calculus.ipynb) | $f(X + H) \approx \ldots$ | an approximation, with the derivative as an operator on $f$ (finite differences) |
+# | `derivative-definition` | [Ch. 5](05_calculus.ipynb) | $f(A + H) = f(A) + D(A) \ndot{\mathcal{S}^*} H^* + R(A, H)$ | the definition of the derivative: $R$ is whatever remains |
+# | `index-vs-named` | [Ch. 6](06_alternatives.ipynb) | $C = \max_i A_i$ vs. $C = \nfun{\ax}{max} A$ | index notation set beside the named form |
+# | `sudoku-check` | [Ch. 7](07_more_examples.ipynb) | $\mathbb{I}[\nsum{\assign} X = 1 \wedge \ldots]$ | an indicator of a conjunction of equalities (`nt.examples.sudoku_check`) |
+# | `beam-step-tuple` | [Ch. 7](07_more_examples.ipynb) | $\nfun{(\beam,\state),\beam}{maxk}$ | $k$-best over a pair of axes written as a tuple (the same check) |
+# | `belief-propagation` | [Ch. 7](07_more_examples.ipynb) | $m_{f \to v} = \phi_f \ndot{\mathcal{V}_f \setminus \{v\}} \bigodot_{u} m_{u \to f}$ | products over the sets of a factor graph (against brute-force marginals) |
+# | `positional-encoding` | [App. A.1](a1_transformer.ipynb) | $P_{\seq(p), \layer(i)} = \sin(\ldots)$ or $\cos(\ldots)$ | an entry formula by cases on the parity of $i$ (compared entry by entry) |
+# | `causal-mask-a1` | [App. A.1](a1_transformer.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ or $-\infty$ | an entry formula by cases, as in Chapter 4 |
 
 # %% [markdown]
 # ## Writing your own

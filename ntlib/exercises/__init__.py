@@ -25,6 +25,13 @@ Kinds of exercise:
   compared with the reference function's return value.
 - ``"choice"``: the answer is one of the keys of ``choices`` (e.g. which of
   these raises AxisError?); the reference returns the right key.
+- ``"formula"``: the answer is a formula, a string in the paper's notation;
+  each case is a dict of bindings (variables as written, ``"X"``,
+  ``"\\gamma"``), the formula is evaluated on them with
+  :func:`ntlib.notation.evaluate`, and its value is compared with the
+  reference's, a function of the bindings written in positional torch; so any
+  formula equal to the reference passes.  ``formula`` is one right answer (for
+  the tests; the chapters write their own).
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ class Exercise:
     choices: dict = field(default_factory=dict)
     rtol: float = 1e-6
     atol: float = 1e-8
+    formula: str | None = None
 
 
 _REGISTRY: dict = {}
@@ -75,7 +83,8 @@ _REGISTRY: dict = {}
 
 def exercise(id: str, *, title: str, kind: str = "function",
              cases: Callable[[], list] | None = None, choices: Mapping[str, str] | None = None,
-             rtol: float = 1e-6, atol: float = 1e-8) -> Callable[[F], F]:
+             rtol: float = 1e-6, atol: float = 1e-8,
+             formula: str | None = None) -> Callable[[F], F]:
     """Decorator: register the decorated function as the reference answer of exercise ``id``.
 
     ``cases`` (for kind ``"function"``) is a function of no arguments that
@@ -84,15 +93,18 @@ def exercise(id: str, *, title: str, kind: str = "function",
     extra axis the answer should lift over.  For ``"value"`` and ``"choice"``
     the reference takes no arguments and returns the expected value or key.
     """
-    if kind not in ("function", "value", "choice"):
+    if kind not in ("function", "value", "choice", "formula"):
         raise ValueError(f"unknown exercise kind {kind!r}")
-    if kind == "function" and cases is None:
-        raise ValueError(f"exercise {id}: a function exercise needs cases")
+    if kind in ("function", "formula") and cases is None:
+        raise ValueError(f"exercise {id}: a {kind} exercise needs cases")
+    if kind == "formula" and not formula:
+        raise ValueError(f"exercise {id}: a formula exercise needs one right formula")
 
     def register(ref: F) -> F:
         if id in _REGISTRY and _REGISTRY[id].reference.__qualname__ != ref.__qualname__:
             raise ValueError(f"exercise {id} is registered twice")
-        _REGISTRY[id] = Exercise(id, title, ref, kind, cases, dict(choices or {}), rtol, atol)
+        _REGISTRY[id] = Exercise(id, title, ref, kind, cases, dict(choices or {}), rtol, atol,
+                                 formula)
         return ref
     return register
 
@@ -212,6 +224,8 @@ def _axis_hint(es: Mapping[str, int], gs: Mapping[str, int]) -> str:
 def check(id: str, answer: Any) -> bool:
     """Check ``answer`` for exercise ``id``: True (and one line saying so) or ExerciseError."""
     ex = get(id)
+    if ex.kind == "formula":
+        return _check_formula(ex, answer)
     if ex.kind == "function":
         if not callable(answer):
             raise ExerciseError(f"exercise {id}: the answer should be a function, got {_describe(answer)}")
@@ -246,6 +260,35 @@ def check(id: str, answer: Any) -> bool:
     return True
 
 
+def _check_formula(ex: Exercise, answer: Any) -> bool:
+    from ..notation import NotationError, evaluate
+
+    if answer is ex.reference:   # solution(id): one right formula
+        answer = ex.formula
+    if answer is Ellipsis or answer is None:
+        raise ExerciseError(f"exercise {ex.id}: no answer yet (replace the ... with your "
+                            f"formula, a string such as r\"\\nsum{{\\width}} A\")")
+    if not isinstance(answer, str):
+        raise ExerciseError(f"exercise {ex.id}: the answer should be a formula, a string in "
+                            f"the paper's notation, got {_describe(answer)}")
+    cases = _cases(ex)
+    for desc, env in cases:
+        expected = ex.reference(env)
+        try:
+            got = evaluate(answer, env)
+        except NotationError as err:    # unreadable, or a variable the case does not bind
+            raise ExerciseError(f"exercise {ex.id}, case {desc!r}: your formula could not "
+                                f"be evaluated: {err}") from None
+        except Exception as err:   # an axis that is not there, sizes that differ, ...
+            raise ExerciseError(f"exercise {ex.id}, case {desc!r}: your formula raised "
+                                f"{type(err).__name__}: {err}") from None
+        problem = compare(expected, got, rtol=ex.rtol, atol=ex.atol)
+        if problem:
+            raise ExerciseError(f"exercise {ex.id}, case {desc!r}: {problem}")
+    _say(f"exercise {ex.id} ({ex.title}): correct on all {len(cases)} cases.")
+    return True
+
+
 def _cases(ex: Exercise) -> list:
     if ex.cases is None:   # (exercise() refuses a function exercise without cases)
         raise ValueError(f"exercise {ex.id} has no cases")
@@ -277,7 +320,16 @@ def validate(id: str) -> None:
     not all the same (so an answer that ignores its input fails), and a choice
     exercise's answer is one of its choices."""
     ex = get(id)
-    if ex.kind == "function":
+    if ex.kind == "formula":
+        cases = _cases(ex)
+        if len(cases) < 3:
+            raise ValueError(f"exercise {id}: needs at least 3 cases, has {len(cases)}")
+        outs = [ex.reference(env) for _, env in cases]
+        for i, out in enumerate(outs):   # a constant answer must fail somewhere
+            if all(compare(o, out, rtol=ex.rtol, atol=ex.atol) is None for o in outs):
+                raise ValueError(f"exercise {id}: the answer of case {cases[i][0]!r} "
+                                 f"fits every case")
+    elif ex.kind == "function":
         cases = _cases(ex)
         if len(cases) < 3:
             raise ValueError(f"exercise {id}: needs at least 3 cases, has {len(cases)}")

@@ -80,3 +80,23 @@ def ex_2_4():
             raised.append(key)
     assert len(raised) == 1, raised
     return raised[0]
+
+
+def _cases_2_5():
+    A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"),
+                  dtype=torch.float64)
+    B = nt.randn(seed=3, width=5, height=4)            # stored width first
+    C = nt.randn(seed=4, batch=2, width=3, height=2)   # an extra axis
+    return [("the running example A", {"A": A}),
+            ("a 4 x 5 tensor stored width-first", {"A": B}),
+            ("a batch of 2 tensors", {"A": C})]
+
+
+@exercise("2.5", title="a row of A, in the notation", kind="formula", cases=_cases_2_5,
+          formula=r"A_{\height(2)}")
+def ex_2_5(env):
+    # positional reference: the second row (index 1 from 0) of the height axis
+    A = env["A"]
+    extra = [a for a in nt.names(A) if a not in ("height", "width")]
+    data = nt.positional(A, (*extra, "height", "width"))[..., 1, :]
+    return nt.tensor(data, (*extra, "width"))

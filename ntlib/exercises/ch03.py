@@ -97,3 +97,22 @@ def ex_3_4(X, C, *, batch="batch", d="d", clusters="clusters"):
     q = F.one_hot(torch.cdist(x, c).argmin(-1), c.shape[-2]).double()
     return named((q.transpose(-1, -2) @ x) / q.sum(-2).unsqueeze(-1),
                  E + [clusters, d])
+
+
+def _cases_3_5():
+    A = nt.tensor([[3, 1, 4], [1, 5, 9], [2, 6, 5]], ("height", "width"),
+                  dtype=torch.float64)
+    return [("the running example A", {"A": A}),
+            ("a 4 x 5 tensor stored width-first",
+             {"A": nt.randn(seed=5, width=5, height=4)}),
+            ("a batch of 2 tensors", {"A": nt.randn(seed=6, height=3, batch=2, width=2)})]
+
+
+@exercise("3.5", title="centre the columns, in the notation", kind="formula",
+          cases=_cases_3_5, formula=r"A - \nfun{\height}{mean} A")
+def ex_3_5(env):
+    # positional reference: subtract the mean over the height dimension
+    A = env["A"]
+    extra = [a for a in nt.names(A) if a not in ("height", "width")]
+    a = nt.positional(A, (*extra, "height", "width"))
+    return nt.tensor(a - a.mean(dim=-2, keepdim=True), (*extra, "height", "width"))

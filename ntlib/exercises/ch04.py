@@ -111,3 +111,30 @@ def ex_4_4(X, gamma, *, layer="layer", eps=1e-5):
     x = p(X, E, layer)
     return named(F.rms_norm(x, (x.shape[-1],), p(gamma, [], layer), eps=eps),
                  E + [layer])
+
+
+def _cases_4_5():
+    def case(seed, n_in, n_out, batch=None, storage=("out", "layer")):
+        g = torch.Generator().manual_seed(seed)
+        W = torch.randn(n_out, n_in, generator=g, dtype=torch.float64)
+        sizes = {"batch": batch} if batch else {}
+        x = nt.randn(seed=seed + 1, **sizes, layer=n_in)
+        b = nt.randn(seed=seed + 2, out=n_out)
+        Wn = nt.tensor(W, ("out", "layer"))
+        if storage != ("out", "layer"):
+            Wn = nt.tensor(W.T, ("layer", "out"))
+        return {"x": x, "W": Wn, "b": b}
+    return [("layer[3] to out[2]", case(40, 3, 2)),
+            ("layer[5] to out[4], W stored layer-first", case(41, 5, 4, storage=("layer", "out"))),
+            ("a batch of 3 inputs", case(42, 4, 3, batch=3))]
+
+
+@exercise("4.5", title="a fully connected layer, in the notation", kind="formula",
+          cases=_cases_4_5, formula=r"\sigma(W \ndot{\layer} x + b)")
+def ex_4_5(env):
+    # positional reference: torch.nn.functional.linear computes x W^T + b
+    x, W, b = env["x"], env["W"], env["b"]
+    extra = [a for a in nt.names(x) if a != "layer"]
+    y = F.linear(nt.positional(x, (*extra, "layer")), nt.positional(W, ("out", "layer")),
+                 nt.positional(b, "out"))
+    return nt.tensor(torch.sigmoid(y), (*extra, "out"))

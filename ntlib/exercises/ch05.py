@@ -110,3 +110,19 @@ def ex_5_5(Q, K, V, H, *, key="key", seq="seq"):
     k, h = p(K, E, seq, key), p(H, E, seq, key)
     k, h = (t.expand(*q.shape[:-2], *t.shape[-2:]).contiguous() for t in (k, h))
     return named(_jvp(att, k, h), E + ["val"])
+
+
+@exercise("5.6", title="the softmax differential, in the notation", kind="formula",
+          cases=_cases_ax,
+          formula=r"(\nfun{\ax}{softmax} X) \odot \left(H - (\nfun{\ax}{softmax} X) "
+                  r"\ndot{\ax} H\right)")
+def ex_5_6(env):
+    # reference by forward-mode autograd on positional data: the directional
+    # derivative of torch.softmax along ax at X, in the direction H
+    import torch
+
+    X, H = env["X"], env["H"]
+    order = tuple(a for a in nt.names(X) if a != "ax") + ("ax",)
+    _, tangent = torch.func.jvp(lambda x: torch.softmax(x, dim=-1),
+                                (nt.positional(X, order),), (nt.positional(H, order),))
+    return nt.tensor(tangent, order)
