@@ -215,7 +215,6 @@ print("and a transpose back")
 #
 # ## Graphical notations (§6.2)
 #
-# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq") -->
 # In the graphical notation of {cite:t}`penrose:1971` a tensor is a node and
 # each of its indices an edge; an edge between two nodes is a contraction.
 # The variant of {cite:t}`alsberg:1997` names the edges instead of ordering
@@ -230,6 +229,7 @@ print("and a transpose back")
 # Extensions in which a graph chooses between two subgraphs, such as the gates
 # of {cite:t}`minka+winn:2008`, then amount to adding tensors.
 #
+# <!-- ntn: definition; Q[key]; K[seq,key]; expect=N(P(V["K"], "seq", "key") @ P(V["Q"], "key"), "seq") -->
 # The paper's assessment has two sides. In favour: diagrams are obviously
 # useful for visualisation, and they can, at least in principle, treat the
 # indices as unordered. Against: they seem best suited to linear functions;

@@ -56,6 +56,7 @@ import ntlib.distributed as ntd
 #   contracts its own blocks, and the result is the sum over the devices
 #   along $m$,
 #
+#   <!-- ntn: excluded; id=partial-sum-blocks; reason=a sum over the blocks B_i of a split axis , an index variable over sets of indices (the training runs check the partial sums against one process) -->
 #   $$
 #   X \ndot{\ax} Y = \nsum{i} X|_{\ax(B_i)} \ndot{\ax} Y|_{\ax(B_i)},
 #   $$

@@ -274,6 +274,7 @@ assert differ == ["nmatrix"]
 # | `belief-propagation` | [Ch. 7](07_more_examples.ipynb) | $m_{f \to v} = \phi_f \ndot{\mathcal{V}_f \setminus \{v\}} \bigodot_{u} m_{u \to f}$ | products over the sets of a factor graph (against brute-force marginals) |
 # | `positional-encoding` | [App. A.1](a1_transformer.ipynb) | $P_{\seq(p), \layer(i)} = \sin(\ldots)$ or $\cos(\ldots)$ | an entry formula by cases on the parity of $i$ (compared entry by entry) |
 # | `causal-mask-a1` | [App. A.1](a1_transformer.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ or $-\infty$ | an entry formula by cases, as in Chapter 4 |
+# | `partial-sum-blocks` | [App. A.2b](a2b_distributed.ipynb) | $X \ndot{\ax} Y = \nsum{i} X|_{\ax(B_i)} \ndot{\ax} Y|_{\ax(B_i)}$ | a sum over the blocks $B_i$ of a split axis, an index variable over sets of indices (the chapter's training runs check the partial sums against one process) |
 
 # %% [markdown]
 # ## Writing your own

@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 KINDS = ("definition", "identity", "condition", "example", "misprint", "excluded")
 COMPUTING_MACROS = re.compile(r"\\(ndot|nsum|nfun|nbin|ncat)(?![A-Za-z])")
-MARK = re.compile(r"^# <!-- ntn: (.*?) -->\s*$")
+MARK = re.compile(r"^#\s+<!-- ntn: (.*?) -->\s*$")   # indented in a list item too
 
 #: default size of each axis (chosen unequal, so a mixed-up axis shows)
 SIZES = {"height": 3, "width": 4, "seq": 5, "seq'": 4, "key": 3, "val": 2, "layer": 4,
