@@ -1236,12 +1236,13 @@ def _take(data, names_, ax, i, d, what):
     k = names_.index(ax)
     n = data.shape[k]
     flat = d if d.dim() == 1 else d.reshape(-1)
-    if _bounds_checked_by_torch(d.device):
+    if _bounds_checked_by_torch(d.device) and not torch.compiler.is_compiling():
         try:      # torch checks the bounds on the CPU; negative positions need a second go
             out = data.index_select(k, flat)
         except (IndexError, RuntimeError):
             out = data.index_select(k, _in_range(flat, n, ax, what))
-    else:         # on an accelerator an index out of bounds is fatal: check first
+    else:         # on an accelerator an index out of bounds is fatal (and a compiled
+        # graph cannot catch an error): check first
         out = data.index_select(k, _in_range(flat, n, ax, what))
     if d.dim() != 1:
         shape_ = data.shape
