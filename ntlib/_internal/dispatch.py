@@ -128,6 +128,11 @@ class plain(_Mode):
       their formulas, wherever they are called (inside another block's
       formula too); every other block runs its fused kernel.
 
+    The mode belongs to the thread or asyncio task that enters it (a context
+    variable).  Under torch.compile it is read when the function is traced:
+    enter it inside the compiled function, or compile one function per mode
+    (a graph keeps the mode it was traced in).
+
     Example:
 
     >>> x = nt.randn(seed=0, batch=2, seq=3)
