@@ -23,6 +23,8 @@ from ntlib._internal import bounded_cache, plain_mode, strict_mode
 from ntlib._internal.cache import every_cache
 
 dynamo = pytest.importorskip("torch._dynamo")
+if not hasattr(torch.compiler, "is_dynamo_compiling"):
+    pytest.skip("torch.compile of ntlib needs torch 2.3 or later", allow_module_level=True)
 from torch._dynamo.testing import CompileCounter  # noqa: E402
 
 F32 = dict(rtol=1e-5, atol=1e-6)

@@ -88,7 +88,9 @@ except AttributeError:  # pragma: no cover (not CPython's os.environ)
 _FORCED: contextvars.ContextVar[torch.device | None] = contextvars.ContextVar(
     "ntlib_device", default=None)
 _TRACED_DEVICE: list = []
-_tracing = torch.compiler.is_dynamo_compiling
+# torch.compiler.is_dynamo_compiling: torch 2.3 on; older torch has no fullgraph
+# support for ntlib anyway
+_tracing = getattr(torch.compiler, "is_dynamo_compiling", None) or (lambda: False)
 
 
 @torch.compiler.assume_constant_result

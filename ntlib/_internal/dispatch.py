@@ -46,7 +46,9 @@ _STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar(
 # traced function was called in is read once, at trace time, through
 # _entry_index (a constant of the graph; see nt.compile for a compiled
 # function that follows the mode it is called in).
-_tracing = torch.compiler.is_dynamo_compiling
+# torch.compiler.is_dynamo_compiling: torch 2.3 on; older torch has no fullgraph
+# support for ntlib anyway
+_tracing = getattr(torch.compiler, "is_dynamo_compiling", None) or (lambda: False)
 _TRACED_PLAIN: list = []
 _TRACED_STRICT: list = []
 _SEEN: list = []     # every mode value read at trace time; a graph holds its index
