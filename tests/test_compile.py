@@ -369,6 +369,9 @@ def test_every_ntlib_cache_is_bounded():
     for c in caches:
         assert c.cache_info().maxsize is not None and c.cache_info().maxsize <= 4096
     # the arange tensors of indexing too: many sizes, a bounded number kept
-    for n in range(1, 300):
-        nt.randn(seed=0, a=n)(a=nt.tensor([0], "b"))
+    arange = next(c for c in caches if c.__wrapped__.__name__ == "_arange")
+    for n in range(1, 300):   # the index shares axis b: the positions of b are an arange
+        nt.randn(seed=0, a=2, b=n)(a=nt.tensor([0] * n, "b"))
+    info = arange.cache_info()
+    assert info.misses >= 299 - 256 and info.currsize == info.maxsize == 256
     assert all(c.cache_info().currsize <= c.cache_info().maxsize for c in caches)
