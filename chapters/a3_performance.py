@@ -429,12 +429,14 @@ if plain:
 # function should cost what the compiled positional function costs, on the plain
 # path as well: the formula as written becomes fast code.
 #
-# `benchmarks/bench_compile.py` times each case four ways: eager and compiled
+# `benchmarks/bench_compile.py` times each case (its sizes are in the script's
+# docstring) four ways: eager and compiled
 # (inductor, `fullgraph=True`, compiled in the benchmark's process without an eager
 # warm-up), named and positional, the two contenders of a mode alternately as
 # above. Targets: compiled named within 1.10x of compiled positional for the two
 # models on the default path, within 1.2x for attention and layer norm on the plain
-# path. The last column is the first call of the compiled named function (tracing
+# path. Times are named/positional in milliseconds; the last column is the first
+# call of the compiled named function (tracing
 # and code generation, in seconds; shorter where inductor's on-disk cache already
 # held the generated code), paid once per shape. Without `--full` the models'
 # plain path and the blocks' default path are timed forward only.
@@ -454,23 +456,24 @@ if plain:
 # %% tags=["hide-input"]
 compiled_rows = [r for res in results.values() for r in res["rows"]
                  if r.get("suite") == "compile"]
-head = ["case", "pass", "path", "eager named ms", "eager positional ms",
-        "eager ratio", "compiled named ms", "compiled positional ms",
-        "compiled ratio", "target", "first call s"]
+head = ["case", "pass", "path", "eager ms", "ratio", "compiled ms", "ratio",
+        "target", "1st call s"]
 lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
 for r in compiled_rows:
     text = f"{r['compiled_ratio']:.2f}"
     if r.get("target") is not None and r["compiled_ratio"] > r["target"]:
         text = f"**{text}**"
     lines.append("| " + " | ".join([
-        short(r["case"]), r["pass"], r["path"],
-        f"{r['eager_ntlib_s'] * 1e3:.2f}", f"{r['eager_reference_s'] * 1e3:.2f}",
+        r.get("key", short(r["case"])),
+        {"forward": "fwd"}.get(r["pass"], "fwd+bwd"), r["path"],
+        f"{r['eager_ntlib_s'] * 1e3:.2f}/{r['eager_reference_s'] * 1e3:.2f}",
         f"{r['eager_ratio']:.2f}",
-        f"{r['compiled_ntlib_s'] * 1e3:.2f}",
+        f"{r['compiled_ntlib_s'] * 1e3:.2f}/"
         f"{r['compiled_reference_s'] * 1e3:.2f}", text,
         "" if r.get("target") is None else f"≤ {r['target']}",
         f"{r['compile_ntlib_s']:.0f}"]) + " |")
-Markdown("\n".join(lines) if compiled_rows else "(no compile results recorded)")
+Markdown("\n".join(lines) if compiled_rows
+         else "(no compile results recorded)")
 
 # %%
 with_target = [r for r in compiled_rows if r.get("target") is not None]
@@ -478,13 +481,14 @@ missed = [r for r in with_target if r["compiled_ratio"] > r["target"]]
 print(f"compiled: {len(with_target) - len(missed)} of {len(with_target)} "
       "ratios within their targets")
 for r in missed:
-    print(f"  above target: {short(r['case'])} · {r['pass']} · {r['path']}: "
+    print(f"  above target: {r.get('key', short(r['case']))} · {r['pass']} · "
+          f"{r['path']}: "
           f"{r['compiled_ratio']:.2f}x > {r['target']}x")
 if compiled_rows:
-    print(f"named / positional: eager {min(r['eager_ratio'] for r in compiled_rows):.2f}"
-          f" to {max(r['eager_ratio'] for r in compiled_rows):.2f}x, compiled "
-          f"{min(r['compiled_ratio'] for r in compiled_rows):.2f} to "
-          f"{max(r['compiled_ratio'] for r in compiled_rows):.2f}x")
+    eager = [r["eager_ratio"] for r in compiled_rows]
+    comp = [r["compiled_ratio"] for r in compiled_rows]
+    print(f"named / positional: eager {min(eager):.2f} to {max(eager):.2f}x, "
+          f"compiled {min(comp):.2f} to {max(comp):.2f}x")
 
 # %% [markdown]
 # Where a compiled ratio misses its target, the graphs differ, not the
