@@ -15,7 +15,8 @@ sys.path.insert(0, str(HERE))
 from common import nt  # noqa: E402
 
 SUITES = [("ops", "bench_ops.py"), ("contract", "bench_contract.py"),
-          ("blocks", "bench_blocks.py"), ("models", "bench_models.py")]
+          ("blocks", "bench_blocks.py"), ("models", "bench_models.py"),
+          ("compile", "bench_compile.py")]
 
 SUITES.append(("notation", "bench_notation.py"))  # issue 24
 

@@ -100,6 +100,7 @@ results = {
 }
 rows = [
     dict(r, file=name) for name, res in results.items() for r in res["rows"]
+    if r.get("suite") != "compile"   # torch.compile: its own section below
 ]
 print(f"{len(rows)} rows from {len(results)} files: {', '.join(results)}")
 assert rows, f"no benchmark results found in {RESULTS}"
@@ -454,6 +455,88 @@ Markdown(f"""\
 #
 # The plain-path items are the costs of executing the formulas as written; the
 # default path hands each block to the fused kernel.
+
+# %% [markdown]
+# ## Compiled: `torch.compile`
+#
+# PyTorch's compiler traces a Python function into one graph of torch operations
+# and generates fused code for it. Everything ntlib does with names (checking
+# axes, choosing an einsum equation, laying data out) happens while the function
+# is traced; the graph holds only the torch operations. So a compiled named
+# function should cost what the compiled positional function costs, on the plain
+# path as well: the formula as written becomes fast code.
+#
+# `benchmarks/bench_compile.py` times each case (its sizes are in the script's
+# docstring) four ways: eager and compiled
+# (inductor, `fullgraph=True`, compiled in the benchmark's process without an eager
+# warm-up), named and positional, the two contenders of a mode alternately as
+# above. Targets: compiled named within 1.10x of compiled positional for the two
+# models on the default path, within 1.2x for attention and layer norm on the plain
+# path. Times are named/positional in milliseconds; the last column is the first
+# call of the compiled named function (tracing
+# and code generation, in seconds; shorter where inductor's on-disk cache already
+# held the generated code), paid once per shape. Without `--full` the models'
+# plain path and the blocks' default path are timed forward only.
+#
+# ```
+# BENCH_THREADS=1 .venv/bin/python benchmarks/bench_compile.py \
+#     --out benchmarks/results/compile-cpu.json
+# ```
+#
+# Under the compiler the modes of `nt.plain()` and `nt.strict_fused()` are read
+# when the function is traced: entered inside the compiled function they are
+# traced like any other code, and a mode entered around the call is the one the
+# graph keeps (dynamo cannot read a context variable, so it cannot re-check the
+# mode at each call). Token ids and index positions are checked in the graph
+# (a failed check raises at run time), and eagerly as before.
+
+# %% tags=["hide-input"]
+compiled_rows = [r for res in results.values() for r in res["rows"]
+                 if r.get("suite") == "compile"]
+head = ["case", "pass", "path", "eager ms", "ratio", "compiled ms", "ratio",
+        "target", "1st call s"]
+lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+for r in compiled_rows:
+    text = f"{r['compiled_ratio']:.2f}"
+    if r.get("target") is not None and r["compiled_ratio"] > r["target"]:
+        text = f"**{text}**"
+    lines.append("| " + " | ".join([
+        r.get("key", short(r["case"])),
+        {"forward": "fwd"}.get(r["pass"], "fwd+bwd"), r["path"],
+        f"{r['eager_ntlib_s'] * 1e3:.2f}/{r['eager_reference_s'] * 1e3:.2f}",
+        f"{r['eager_ratio']:.2f}",
+        f"{r['compiled_ntlib_s'] * 1e3:.2f}/"
+        f"{r['compiled_reference_s'] * 1e3:.2f}", text,
+        "" if r.get("target") is None else f"≤ {r['target']}",
+        f"{r['compile_ntlib_s']:.0f}"]) + " |")
+Markdown("\n".join(lines) if compiled_rows
+         else "(no compile results recorded)")
+
+# %%
+with_target = [r for r in compiled_rows if r.get("target") is not None]
+missed = [r for r in with_target if r["compiled_ratio"] > r["target"]]
+print(f"compiled: {len(with_target) - len(missed)} of {len(with_target)} "
+      "ratios within their targets")
+for r in missed:
+    print(f"  above target: {r.get('key', short(r['case']))} · {r['pass']} · "
+          f"{r['path']}: "
+          f"{r['compiled_ratio']:.2f}x > {r['target']}x")
+if compiled_rows:
+    eager = [r["eager_ratio"] for r in compiled_rows]
+    comp = [r["compiled_ratio"] for r in compiled_rows]
+    print(f"named / positional: eager {min(eager):.2f} to {max(eager):.2f}x, "
+          f"compiled {min(comp):.2f} to {max(comp):.2f}x")
+
+# %% [markdown]
+# Where a compiled ratio misses its target, the graphs differ, not the
+# bookkeeping (which the graph does not hold). Layer norm's formula computes a
+# mean, then the mean of the squared deviations, then the result: three passes
+# over the data, where the compiled positional layer norm makes two (mean and
+# variance in one). The Transformer's named graph computes the projections and
+# attention as separate matrix products with reshapes between them, and calls
+# the fused attention kernel, where the positional reference is a handful of
+# einsums; the compiler fuses the elementwise work around them but not the
+# products themselves.
 
 # %% [markdown]
 # ## All measurements

@@ -339,7 +339,7 @@ def kmeans(X: Named, C0: Named, *, steps: int, batch: Axis = "batch", d: Axis = 
 def _topk(x, ax, k, new, what):
     axes = (ax,) if isinstance(ax, str) else tuple(ax)
     have = shape(x)
-    n = math.prod(have[a] for a in axes)
+    n = math.prod([have[a] for a in axes])
     if not 1 <= k <= n:
         raise AxisError(f"{what}: k = {k} must lie in [1, {n}], the size of "
                         f"axes {list(axes)} "

@@ -81,7 +81,11 @@ def _ids(ids, n, what, role, vocab):
         raise TypeError(f"{what}: {role} must hold integer token ids, got {dt} values "
                         f"(a {str(dt).replace('torch.', '')} tensor is not an index)")
     data = ids.data.to(torch.int64)
-    if data.numel() and values_readable(data) \
+    if torch.compiler.is_compiling():   # no int() while traced: a check in the graph
+        torch._assert_async(((data >= -n) & (data < n)).all(),
+                            f"{what}: {role} must lie in [-{n}, {n}) to index axis "
+                            f"{vocab!r}[{n}]")
+    elif data.numel() and values_readable(data) \
             and (int(data.min()) < -n or int(data.max()) >= n):   # meta, vmap: no values
         raise AxisError(f"{what}: {role} must lie in [-{n}, {n}) to index axis "
                         f"{vocab!r}[{n}]; got ids from {int(data.min())} to "

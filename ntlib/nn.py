@@ -207,7 +207,7 @@ def _attention_fused(Q, K, V, M, key, seq):
     E = [a for a in V._names if a != seq and a not in qs | ks | ms]
     B = [a for a in sizes if a not in (key, seq) and a not in L and a not in E]
     bs = [sizes[a] for a in B]
-    nL, nE = math.prod(sizes[a] for a in L), math.prod(sizes[a] for a in E)
+    nL, nE = math.prod([sizes[a] for a in L]), math.prod([sizes[a] for a in E])
     q = _pos(Q, B + L + [key], sizes, dt).reshape(bs + [nL, sizes[key]])
     k = _pos(K, B + [seq, key], sizes, dt)
     v = _pos(V, B + [seq] + E, sizes, dt).reshape(bs + [sizes[seq], nE])

@@ -52,10 +52,9 @@ parts must have all their sides equal.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

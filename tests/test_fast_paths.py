@@ -149,8 +149,8 @@ def window_route(monkeypatch):
     (True: it computed, False: it declined at run time)."""
     monkeypatch.setattr(windowed, "MIN_ELEMENTS", 0)
     monkeypatch.setattr(windowed, "MIN_WORK", 0)
-    operations._MATMUL.clear()
-    windowed._PLANS.clear()
+    operations._matmul_plan.cache_clear()
+    windowed._plan.cache_clear()
     taken = []
     real = windowed._run
 
@@ -160,8 +160,8 @@ def window_route(monkeypatch):
         return out
     monkeypatch.setattr(windowed, "_run", spy)
     yield taken
-    operations._MATMUL.clear()
-    windowed._PLANS.clear()
+    operations._matmul_plan.cache_clear()
+    windowed._plan.cache_clear()
 
 
 def _g(*shape, seed, grad=False):
@@ -296,8 +296,8 @@ def test_window_route_against_einsum_on_the_laid_out_windows(case):
     axes, sizes, storage, kernels, extra, seed = case
     saved = windowed.MIN_ELEMENTS, windowed.MIN_WORK
     windowed.MIN_ELEMENTS = windowed.MIN_WORK = 0
-    operations._MATMUL.clear()
-    windowed._PLANS.clear()
+    operations._matmul_plan.cache_clear()
+    windowed._plan.cache_clear()
     try:
         g = torch.Generator().manual_seed(seed)
         X = named(torch.randn([sizes[a] for a in axes], generator=g, dtype=torch.float64),
@@ -321,5 +321,5 @@ def test_window_route_against_einsum_on_the_laid_out_windows(case):
         assert_close(got, want, order=tuple(keep), rtol=1e-12, atol=1e-12)
     finally:
         windowed.MIN_ELEMENTS, windowed.MIN_WORK = saved
-        operations._MATMUL.clear()
-        windowed._PLANS.clear()
+        operations._matmul_plan.cache_clear()
+        windowed._plan.cache_clear()

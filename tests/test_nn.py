@@ -569,19 +569,22 @@ def test_plain_softmax_called_directly_runs_its_formula(monkeypatch):
 
 
 def test_plain_mode_restored_after_an_error_in_a_formula():
-    from ntlib._internal import PLAIN
+    from ntlib._internal import plain_mode
 
     def boom(x):
         """A formula that fails."""
         raise RuntimeError("inside the formula")
     block = nt.fused_by(lambda x: x)(boom)
-    depth = len(PLAIN)
     assert block(1) == 1                       # the fused half
+    with nt.plain(nested=False):
+        with pytest.raises(RuntimeError, match="inside the formula"):
+            block(1)                           # outer_formula sets, then restores
+        assert plain_mode() is not False and not nt.fused_enabled()
     with nt.plain():
         with pytest.raises(RuntimeError, match="inside the formula"):
             block(1)
-        assert not nt.fused_enabled() and len(PLAIN) == depth + 1
-    assert nt.fused_enabled() and len(PLAIN) == depth
+        assert plain_mode() is True
+    assert nt.fused_enabled() and plain_mode() is False
 
 
 def test_plain_refuses_what_is_not_a_block():

@@ -13,9 +13,11 @@ never a private name of a public module (tests/test_layout.py checks this).
 from . import funsor_compat
 from .base import *  # noqa: F401,F403
 from .base import __all__ as _base_all
+from .cache import bounded_cache
 from .checks import Axes, Axis, Order, checked, compatible
-from .dispatch import PLAIN, STRICT, fused_by, fused_enabled, plain, strict_fused
+from .dispatch import fused_by, fused_enabled, plain, plain_mode, strict_fused, strict_mode
 
-__all__ = list(_base_all) + ["funsor_compat", "Axes", "Axis", "Order", "checked", "compatible",
-                             "PLAIN", "STRICT", "fused_by", "fused_enabled", "plain",
+__all__ = list(_base_all) + ["funsor_compat", "bounded_cache", "Axes", "Axis", "Order", "checked",
+                             "compatible", "fused_by", "fused_enabled", "plain", "plain_mode",
+                             "strict_mode",
                              "strict_fused"]

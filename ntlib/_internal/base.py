@@ -7,6 +7,7 @@ Nothing here is part of the notation; the public modules import it as
 
 from __future__ import annotations
 
+import contextvars
 import operator
 import os
 from collections.abc import Iterable, KeysView, Mapping, Sequence
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from . import funsor_compat as fc
+from .cache import bounded_cache
 
 if TYPE_CHECKING:
     from ..core.named_tensor import Named
@@ -103,8 +105,19 @@ try:
     _ENV, _KEY = getattr(os.environ, "_data"), os.environ.encodekey("NTLIB_DEVICE")
 except AttributeError:  # pragma: no cover (not CPython's os.environ)
     _ENV, _KEY = os.environ, "NTLIB_DEVICE"
-_DEVICES: dict = {}
-_FORCED: list = [None]   # the innermost "with nt.on_device(...)", if any
+# the innermost "with nt.on_device(...)", if any: per thread and per asyncio
+# task; while torch.compile traces, as ntlib._internal.dispatch keeps its modes
+_FORCED: contextvars.ContextVar[torch.device | None] = contextvars.ContextVar(
+    "ntlib_device", default=None)
+_TRACED_DEVICE: list = []
+# torch.compiler.is_dynamo_compiling: torch 2.3 on; older torch has no fullgraph
+# support for ntlib anyway
+_tracing = getattr(torch.compiler, "is_dynamo_compiling", None) or (lambda: False)
+
+
+@torch.compiler.assume_constant_result
+def _entry_device() -> torch.device | None:
+    return _FORCED.get()
 
 
 def device() -> torch.device:
@@ -120,19 +133,24 @@ def device() -> torch.device:
     >>> x.data.device == nt.device()
     True
     """
-    forced = _FORCED[-1]
+    forced = _FORCED.get() if not _tracing() else \
+        _TRACED_DEVICE[-1] if _TRACED_DEVICE else _entry_device()
     if forced is not None:
         return forced
-    raw = _ENV.get(_KEY)
-    dev = _DEVICES.get(raw)
-    if dev is None:
-        name = (raw.decode() if isinstance(raw, bytes) else raw or "").strip()
-        if name:
-            dev = torch.device(name)
-        else:
-            dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        _DEVICES[raw] = dev
-    return dev
+    return _default_device(_ENV.get(_KEY)) if not _tracing() else _entry_default_device()
+
+
+@bounded_cache(maxsize=16)
+def _default_device(raw: Any) -> torch.device:
+    name = (raw.decode() if isinstance(raw, bytes) else raw or "").strip()
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.compiler.assume_constant_result
+def _entry_default_device() -> torch.device:   # NTLIB_DEVICE read when traced
+    return _default_device(_ENV.get(_KEY))
 
 
 class on_device:
@@ -149,13 +167,22 @@ class on_device:
 
     def __init__(self, dev):
         self.device = dev if isinstance(dev, torch.device) else torch.device(dev)
+        self._tokens = []
 
     def __enter__(self):
-        _FORCED.append(self.device)
+        if _tracing():
+            _TRACED_DEVICE.append(self.device)
+            self._tokens.append(None)
+        else:
+            self._tokens.append(_FORCED.set(self.device))
         return self.device
 
     def __exit__(self, *exc):
-        _FORCED.pop()
+        token = self._tokens.pop()
+        if token is None:
+            _TRACED_DEVICE.pop()
+        else:
+            _FORCED.reset(token)
         return False
 
 
@@ -243,14 +270,30 @@ def seeded_data(kind: str, shape_: tuple, seed: int, dtype: torch.dtype | None,
 # making named tensors
 
 _NAMED: list[Any] = [None]   # the NamedTensor class, registered by ntlib.core.tensor
-_CLASSES: dict = {}
+_CLASSES: list = []    # the classes for torch.Tensor data, by number of axes
 _new = object.__new__
 
 
 def set_named_type(cls: type) -> None:
     """Register the named-tensor class (done once, by ntlib.core.tensor)."""
     _NAMED[0] = cls
-    _CLASSES.clear()
+    _typed_class_of.cache_clear()
+    # the classes of torch.Tensor data up to rank 12 made now, so that the first
+    # call at a new rank does not run funsor's type machinery while
+    # torch.compile traces (it cannot)
+    _CLASSES[:] = [fc.typed_class(cls, torch.Tensor, ndim) for ndim in range(13)]
+
+
+@bounded_cache(maxsize=256)
+def _typed_class_of(data_class: type, ndim: int) -> Any:
+    return fc.typed_class(_NAMED[0], data_class, ndim)
+
+
+def _typed_class(data_class: type, ndim: int) -> Any:
+    """The funsor class of a named tensor with ndim axes over data of data_class."""
+    if data_class is torch.Tensor and ndim < 13:
+        return _CLASSES[ndim]
+    return _typed_class_of(data_class, ndim)
 
 
 # ntlib.distributed registers, when imported: "type" DTensor, "full" (a laid-out
@@ -283,11 +326,7 @@ def make(data: torch.Tensor, names: tuple[str, ...]) -> Named:
     constructor's checks and cons cache; funsor's attributes (inputs, output,
     ...) are computed from the names when first read (ntlib.core.tensor).
     """
-    key = (data.__class__, len(names))
-    cls = _CLASSES.get(key)
-    if cls is None:
-        cls = _CLASSES[key] = fc.typed_class(_NAMED[0], data, len(names))
-    x = _new(cls)
+    x = _new(_typed_class(data.__class__, len(names)))
     x.data = data
     x._names = names
     return x
@@ -440,7 +479,11 @@ def refuse_unordered(value: Any, what: str, param: str) -> None:
             f"{tuple(sorted(map(str, value)))!r}")
 
 
-_VALID: dict = {}
+
+@bounded_cache
+def _distinct_str(names: tuple) -> bool:
+    """Whether names (a tuple) are distinct str (remembered per tuple)."""
+    return all(a.__class__ is str for a in names) and len(set(names)) == len(names)
 
 
 def axis_names(value: Any, what: str, param: str,
@@ -455,11 +498,10 @@ def axis_names(value: Any, what: str, param: str,
         return (str.__str__(value),)
     if value.__class__ is tuple:
         try:
-            hit = _VALID.get(value)
-        except TypeError:
-            hit = None
-        if hit is not None:
-            return hit
+            if _distinct_str(value):
+                return value
+        except TypeError:   # unhashable: the checks below say what is wrong
+            pass
     if isinstance(value, (Mapping, bytes)) or not isinstance(value, Iterable) \
             or isinstance(value, torch.Tensor):
         axis_name(value, what, param)
@@ -476,9 +518,6 @@ def axis_names(value: Any, what: str, param: str,
         dup = sorted({a for a in names if names.count(a) > 1})
         of = f"; the tensor has {fmt(sizes_of(owner))}" if owner is not None else ""
         raise AxisError(f"{what}: axes {names} repeat a name; repeated: {dup}{of}")
-    if len(_VALID) > 4096:
-        _VALID.clear()
-    _VALID[names] = names
     return names
 
 
@@ -498,6 +537,11 @@ def real(what: str, **tensors: Any) -> None:
 
 def axis_size(value: Any, what: str, ax: str) -> int:
     """A size given as ``name=size``: a non-negative int (bools refused)."""
+    if _tracing() and isinstance(value, int) and not isinstance(value, bool):
+        # perhaps a dynamic size (a SymInt, which dynamo shows as an int):
+        # operator.index would make it a constant
+        torch._check(value >= 0)
+        return value
     if not isinstance(value, bool):
         try:
             n = operator.index(value)
@@ -545,19 +589,23 @@ def merged_sizes(operands: Iterable[Named], what: str) -> dict[str, int]:
     return sizes
 
 
-_UNIONS: dict = {}
+@bounded_cache
+def _union(signature: tuple) -> dict[str, int] | None:
+    """The union of the shapes in signature ((names, shape) per operand), or
+    None on a size clash."""
+    sizes: dict[str, int] = {}
+    for names, shape in signature:
+        for a, n in zip(names, shape):
+            if sizes.setdefault(a, n) != n:
+                return None
+    return sizes
 
 
 def union_sizes(operands: Sequence[Named], what: str) -> dict[str, int]:
     """merged_sizes, remembered per signature of names and shapes (do not
     modify the dict it returns)."""
-    key = tuple((t._names, t.data.shape) for t in operands)
-    sizes = _UNIONS.get(key)
-    if sizes is None:
-        if len(_UNIONS) > 4096:
-            _UNIONS.clear()
-        sizes = _UNIONS[key] = merged_sizes(operands, what)
-    return sizes
+    sizes = _union(tuple([(t._names, t.data.shape) for t in operands]))
+    return merged_sizes(operands, what) if sizes is None else sizes
 
 
 def same_device(operands: Iterable[Named], what: str) -> None:

@@ -54,6 +54,7 @@ from typing import Annotated, Any, Callable, Sequence, TypeVar, Union, cast
 import torch
 
 from . import base
+from .cache import bounded_cache
 
 __all__ = ["checked", "Axis", "Axes", "Order", "generate", "compatible"]
 
@@ -129,7 +130,17 @@ def _annotated_axis(fn, p):
 
 
 _SEQ = itertools.count()
-_OK: set = set()
+
+
+@bounded_cache
+def _agree(signature: tuple) -> bool:
+    """Whether shared axes have one size across signature ((names, shape), ...)."""
+    sizes: dict = {}
+    for names, shape in signature:
+        for a, n in zip(names, shape):
+            if sizes.setdefault(a, n) != n:
+                return False
+    return True
 
 
 def compatible(what, ts):
@@ -143,14 +154,9 @@ def compatible(what, ts):
         d = t.data
         if d.device != dev:
             base.same_device(ts, what)
-        key.append(t._names)
-        key.append(d.shape)
-    key = tuple(key)
-    if key not in _OK:
+        key.append((t._names, d.shape))
+    if not _agree(tuple(key)):
         base.merged_sizes(ts, what)
-        if len(_OK) > 4096:
-            _OK.clear()
-        _OK.add(key)
 
 
 def _convert_each(values, what, param, numbers):
@@ -279,7 +285,8 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
           "as_named_each": _convert_each, "axis_name": base.axis_name,
           "axis_names": base.axis_names, "missing_axis": base.missing_axis,
           "forbid": base.forbid, "compatible": compatible, "formula": fn, "fused": fast,
-          "check": check, "PLAIN": dispatch.PLAIN, "STRICT": dispatch.STRICT,
+          "check": check, "plain_mode": dispatch.plain_mode,
+          "strict_mode": dispatch.strict_mode,
           "OUTER": dispatch.OUTER, "outer_formula": dispatch.outer_formula,
           "declined": _declined, "in_float32": _up, "back_to": _down,
           "refuse_complex": base.refuse_complex, "needs_values": base.needs_values,
@@ -467,12 +474,12 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
         lines.append(f"        dtype_, {t} = {t}.data.dtype, in_float32({t})")
         lines.append(f"        return back_to(formula({', '.join(call)}), dtype_)")
     if fast is not None:   # the modes of nt.plain: see ntlib._internal.dispatch
-        lines.append("    mode_ = PLAIN[-1]")
+        lines.append("    mode_ = plain_mode()")
         lines.append("    if mode_ is False or mode_.__class__ is frozenset "
                      "and formula not in mode_:")
         lines.append(f"        result = fused({', '.join(kwcall)})")
         lines.append("        if result is not NotImplemented: return result")
-        lines.append(f"        if STRICT[-1]: raise declined({name!r})")
+        lines.append(f"        if strict_mode(): raise declined({name!r})")
         lines.append("    elif mode_ is OUTER:   # nested=False: the blocks it calls as by default")
         lines.append(f"        return outer_formula(formula, {', '.join(call)})")
     lines.append(f"    return formula({', '.join(call)})")

@@ -7,13 +7,17 @@ fused one runs by default; ``with nt.plain():`` runs the formula.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from typing import Any, Callable, cast
+
+import torch
 
 from . import checks
 from .checks import F
 
-__all__ = ["plain", "strict_fused", "fused_enabled", "fused_by", "PLAIN", "STRICT", "OUTER"]
+__all__ = ["plain", "strict_fused", "fused_enabled", "fused_by", "plain_mode", "strict_mode",
+           "OUTER"]
 
 
 class _Outer:
@@ -25,14 +29,89 @@ class _Outer:
 
 
 OUTER = _Outer()
-# The dispatch mode, innermost last: False (fused kernels), OUTER, True (every
-# block at every depth runs its formula), or a frozenset of the formulas (the
-# ``.plain`` functions) of the blocks that run their formulas wherever called.
-PLAIN: list = [False]
-STRICT = [os.environ.get("NTLIB_STRICT_FUSED", "") not in ("", "0")]
+
+# The modes live in context variables, so that each thread and each asyncio
+# task has its own: nt.plain() in one request handler leaves every other
+# handler on the fused kernels.  The dispatch mode is False (fused kernels),
+# OUTER, True (every block at every depth runs its formula), or a frozenset of
+# the formulas (the ``.plain`` functions) of the blocks that run their
+# formulas wherever called.
+_PLAIN: contextvars.ContextVar[Any] = contextvars.ContextVar("ntlib_plain", default=False)
+_STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "ntlib_strict_fused", default=os.environ.get("NTLIB_STRICT_FUSED", "") not in ("", "0"))
+
+# torch.compile (torch 2.13) cannot trace ContextVar.get or .set.  While dynamo
+# traces, a mode entered inside the traced function is kept on these stacks
+# (dynamo tracks a list's changes like any side effect), and the mode the
+# traced function was called in is read once, at trace time, through
+# _entry_index (a constant of the graph; see nt.compile for a compiled
+# function that follows the mode it is called in).
+# torch.compiler.is_dynamo_compiling: torch 2.3 on; older torch has no fullgraph
+# support for ntlib anyway
+_tracing = getattr(torch.compiler, "is_dynamo_compiling", None) or (lambda: False)
+_TRACED_PLAIN: list = []
+_TRACED_STRICT: list = []
+_SEEN: list = []     # every mode value read at trace time; a graph holds its index
 
 
-class plain:
+def _index(value: Any) -> int:
+    for i, v in enumerate(_SEEN):
+        if v is value or (v.__class__ is value.__class__ and v == value):
+            return i
+    _SEEN.append(value)
+    return len(_SEEN) - 1
+
+
+@torch.compiler.assume_constant_result
+def _entry_plain() -> int:
+    return _index(_PLAIN.get())
+
+
+@torch.compiler.assume_constant_result
+def _entry_strict() -> int:
+    return _index(_STRICT.get())
+
+
+def plain_mode() -> Any:
+    """The dispatch mode here (see the mode values above)."""
+    if _tracing():
+        return _TRACED_PLAIN[-1] if _TRACED_PLAIN else _SEEN[_entry_plain()]
+    return _PLAIN.get()
+
+
+def strict_mode() -> bool:
+    """True inside "with nt.strict_fused():" (or with NTLIB_STRICT_FUSED=1)."""
+    if _tracing():
+        return _TRACED_STRICT[-1] if _TRACED_STRICT else _SEEN[_entry_strict()]
+    return _STRICT.get()
+
+
+class _Mode:
+    """A context manager that sets a context variable (or, while traced, pushes on
+    a stack) and restores it; reentrant."""
+
+    var: contextvars.ContextVar[Any]
+    traced: list
+    value: Any
+    _tokens: list
+
+    def __enter__(self) -> Any:
+        if _tracing():
+            self.traced.append(self.value)
+            self._tokens.append(None)
+        else:
+            self._tokens.append(self.var.set(self.value))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        token = self._tokens.pop()
+        if token is None:
+            self.traced.pop()
+        else:
+            self.var.reset(token)
+
+
+class plain(_Mode):
     """Context manager: run blocks as their formulas, not as fused kernels.
 
     Blocks such as attention or convolution are written in ntlib exactly as
@@ -50,6 +129,11 @@ class plain:
     - "with nt.plain(nt.attention, nt.softmax):" exactly the blocks named run
       their formulas, wherever they are called (inside another block's
       formula too); every other block runs its fused kernel.
+
+    The mode belongs to the thread or asyncio task that enters it (a context
+    variable).  Under torch.compile it is read when the function is traced:
+    enter it inside the compiled function, or compile one function per mode
+    (a graph keeps the mode it was traced in).
 
     Example:
 
@@ -70,18 +154,13 @@ class plain:
                                 f"with a formula and a fused kernel (made by nt.fused_by)")
         if blocks and nested is not None:
             raise TypeError("plain: give blocks or nested=..., not both")
-        self.mode = frozenset(getattr(b, "plain") for b in blocks) if blocks else \
-            (OUTER if nested is False else True)
-
-    def __enter__(self) -> plain:
-        PLAIN.append(self.mode)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        PLAIN.pop()
+        self.mode = self.value = frozenset(getattr(b, "plain") for b in blocks) if blocks \
+            else (OUTER if nested is False else True)
+        self.var, self.traced = _PLAIN, _TRACED_PLAIN
+        self._tokens = []
 
 
-class strict_fused:
+class strict_fused(_Mode):
     """Context manager: a fused kernel that declines raises instead of falling back.
 
     For tests: inside "with nt.strict_fused():" a block whose fused kernel
@@ -102,12 +181,9 @@ class strict_fused:
     RuntimeError: full_conn: the fused kernel declined these inputs ...
     """
 
-    def __enter__(self) -> strict_fused:
-        STRICT.append(True)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        STRICT.pop()
+    def __init__(self) -> None:
+        self.value, self.var, self.traced = True, _STRICT, _TRACED_STRICT
+        self._tokens = []
 
 
 def fused_enabled() -> bool:
@@ -122,17 +198,23 @@ def fused_enabled() -> bool:
     ...     nt.fused_enabled()
     False
     """
-    return PLAIN[-1] is False
+    return plain_mode() is False
 
 
 def outer_formula(formula: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """formula(*args, **kwargs) with the blocks it calls at their default (the
     mode of nt.plain(nested=False))."""
-    PLAIN.append(False)
+    if _tracing():
+        _TRACED_PLAIN.append(False)
+        try:
+            return formula(*args, **kwargs)
+        finally:
+            _TRACED_PLAIN.pop()
+    token = _PLAIN.set(False)
     try:
         return formula(*args, **kwargs)
     finally:
-        PLAIN.pop()
+        _PLAIN.reset(token)
 
 
 def fused_by(fast: Callable[..., Any],

@@ -77,25 +77,23 @@ else:
     from funsor.tensor import Tensor
     from funsor.terms import Funsor, Number
 
+from .cache import bounded_cache
+
 __all__ = ["funsor", "ops", "Tensor", "Funsor", "Number", "Real", "bint", "typed_class",
            "funsor_tensor", "register_named_binary", "subs"]
 
-_BINT: dict = {}
-
-
+@bounded_cache
 def bint(size: int) -> Any:
     """funsor's Bint[size], cached (the domain lookup is slow next to a small op)."""
-    dom = _BINT.get(size)
-    if dom is None:
-        dom = _BINT[size] = Bint[size]
-    return dom
+    return Bint[size]
 
 
-def typed_class(cls: type, data: Any, ndim: int) -> Any:
+def typed_class(cls: type, data_class: type, ndim: int) -> Any:
     """The class funsor's constructor would instantiate for cls(data, inputs) with
-    ``ndim`` inputs: get_origin(cls)[deep_type((data, inputs, "real"))]."""
+    data of data_class and ``ndim`` inputs: get_origin(cls)[deep_type((data,
+    inputs, "real"))], where deep_type(data) is data's class."""
     inputs = tuple(("a%d" % k, bint(1)) for k in range(ndim))
-    return get_origin(cls)[tuple(map(deep_type, (data, inputs, "real")))]
+    return get_origin(cls)[(data_class, deep_type(inputs), deep_type("real"))]
 
 
 def funsor_tensor(data, inputs, dtype="real"):

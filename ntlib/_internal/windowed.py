@@ -41,6 +41,8 @@ import math
 
 import torch
 
+from .cache import bounded_cache
+
 __all__ = ["contract", "MIN_ELEMENTS"]
 
 #: the smallest window tensor (entries of U) worth the route; smaller ones are
@@ -53,7 +55,6 @@ MIN_WORK = 1 << 16
 MAX_POSITIONS = 64
 MAX_WASTE = 1.5
 
-_PLANS: dict = {}
 # view operations whose backward nodes may stand between U and the tensor it is a view of
 _VIEW_NODES = frozenset({
     "UnfoldBackward0", "PermuteBackward0", "ViewBackward0", "SliceBackward0",
@@ -81,6 +82,11 @@ def _merge(dims, sizes, strides):
             return None
         n *= sizes[d]
     return n, t
+
+
+@bounded_cache(maxsize=1024)
+def _plan(equation, wshape, ushape, ustride, swap):
+    return plan(equation, wshape, ushape, ustride, swap)
 
 
 def plan(equation, wshape, ushape, ustride, swap):
@@ -133,10 +139,10 @@ def plan(equation, wshape, ushape, ustride, swap):
             return None
         span += (usize[a] - 1) * ustr[a]
     L = span // t0 + 1
-    npos = math.prod(usize[a] for a in partners)
+    npos = math.prod([usize[a] for a in partners])
     if L > MAX_WASTE * npos:
         return None
-    nwin = math.prod(usize[a] for a in windows)
+    nwin = math.prod([usize[a] for a in windows])
     if nwin > MAX_POSITIONS or math.prod(ushape) < MIN_ELEMENTS:
         return None
     b = _merge(sorted(batch, key=lambda a: -ustr[a]), usize, ustr)
@@ -147,7 +153,7 @@ def plan(equation, wshape, ushape, ustride, swap):
     chans = sorted(chans, key=lambda a: -ustr[a])
     nb, tb = b
     nc, tc = c
-    no = math.prod(wsize[a] for a in outs)
+    no = math.prod([wsize[a] for a in outs])
     if no * nc * L < MIN_WORK:
         return None
     # W laid out as [windows, outs, chans] -> [nwin, no, nc], each W[j] a
@@ -198,12 +204,7 @@ def contract(equation, x, y):
     for swap, (w, u) in ((True, (y, x)), (False, (x, y))):
         if u.is_contiguous():
             continue
-        key = (equation, w.shape, u.shape, u.stride(), swap)
-        p = _PLANS.get(key, False)
-        if p is False:
-            if len(_PLANS) > 1024:
-                _PLANS.clear()
-            p = _PLANS[key] = plan(equation, w.shape, u.shape, u.stride(), swap)
+        p = _plan(equation, w.shape, u.shape, u.stride(), swap)
         if p is not None:
             return _run(p, w, u)
     return None

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .._internal import (LAID_OUT, AxisError, AxisTypeError, Axes, Axis, Order,
-                         axis_size, checked, data_in, device, fmt, laid_out,
+                         axis_size, bounded_cache, checked, data_in, device, fmt, laid_out,
                          needs_values, on_device, refuse_complex, seeded_data,
                          set_named_type, sizes_of, wrap)
 from .._internal import funsor_compat as fc
@@ -46,7 +46,9 @@ class _computed:
         return value
 
 
-_INPUTS: dict = {}
+@bounded_cache
+def _inputs(names: tuple[str, ...], shape: torch.Size) -> OrderedDict:
+    return OrderedDict((a, fc.bint(s)) for a, s in zip(names, shape))
 
 
 def _no_positional(what: str, hint: str) -> Callable[..., NoReturn]:
@@ -107,14 +109,7 @@ class NamedTensor(fc.Tensor):
     # -- funsor's attributes, from the axis names ----------------------------
     @_computed
     def inputs(self):
-        key = (self._names, self.data.shape)
-        inputs = _INPUTS.get(key)
-        if inputs is None:
-            if len(_INPUTS) > 4096:
-                _INPUTS.clear()
-            inputs = _INPUTS[key] = OrderedDict(
-                (a, fc.bint(s)) for a, s in zip(self._names, self.data.shape))
-        return inputs
+        return _inputs(self._names, self.data.shape)
 
     @_computed
     def output(self):

@@ -21,7 +21,6 @@ Indices are 0-based (Python's convention); the paper counts from 1.
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
@@ -30,7 +29,8 @@ import numpy as np
 import torch
 
 from .._internal import (AxisError, Axes, Axis, Order, DeviceError, as_named, axis_name,
-                         axis_size, checked, data_in, float_dtype, floating, fmt,
+                         axis_size, bounded_cache, checked, data_in, float_dtype,
+                         floating, fmt,
                          fused_by, is_float, make, merged_sizes, missing_axis,
                          positional_error, promote, refuse_complex, same_device,
                          scalar_operand, sizes_of, torch_dtype, values_readable, wrap)
@@ -73,7 +73,7 @@ def _viewer(perm, shape_, has):
     return lambda d: d.permute(perm).reshape(shape_)
 
 
-@functools.lru_cache(maxsize=4096)
+@bounded_cache
 def layout(what: str, x_axes: tuple[str, ...], x_shape: Sequence[int],
            y_axes: tuple[str, ...], y_shape: Sequence[int]
            ) -> tuple[tuple[str, ...], Viewer, Viewer]:
@@ -402,7 +402,7 @@ def astype(x: Named, dtype: torch.dtype) -> Named:
 # --------------------------------------------------------------------------
 # reductions (no axes given: over all axes)
 
-@functools.lru_cache(maxsize=4096)
+@bounded_cache
 def _dims(axes, over):
     return [axes.index(a) for a in over], tuple(a for a in axes if a not in over)
 
@@ -548,7 +548,7 @@ def mean(x: Named, axes: Axes | None = None) -> Named:
     """
     if TYPE_CHECKING:  # None reaches the body as all of x's axes (@checked)
         assert axes is not None
-    return sum(x, axes) / math.prod(x.shape[a] for a in axes)
+    return sum(x, axes) / math.prod([x.shape[a] for a in axes])
 
 
 @checked(x="has axes", accumulate=True)
@@ -618,7 +618,17 @@ def norm(x: Named, axes: Axes | None = None, p: float = 2) -> Named:
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-_CONTRACTIBLE: set = set()
+@bounded_cache
+def _contractible_signature(signature: tuple, over: tuple) -> bool:
+    """Whether the named operands' signature ((names, shape), ...) can be
+    contracted over ``over``: shared axes of equal size, at most as many axes
+    as einsum has letters, every axis of over an axis of some operand."""
+    sizes: dict = {}
+    for names_, shape_ in signature:
+        for a, n in zip(names_, shape_):
+            if sizes.setdefault(a, n) != n:
+                return False
+    return len(sizes) <= len(_LETTERS) and all(a in sizes for a in over)
 
 
 def _contractible(tensors, over):
@@ -630,7 +640,7 @@ def _contractible(tensors, over):
             xd, yd = x.data, y.data
             if xd.device != yd.device:
                 same_device(tensors, "contract")
-            if (x._names, xd.shape, y._names, yd.shape, over) in _CONTRACTIBLE:
+            if _contractible_signature(((x._names, xd.shape), (y._names, yd.shape)), over):
                 return
     if len(tensors) < 2:
         raise TypeError("contract needs at least two operands")
@@ -641,8 +651,7 @@ def _contractible(tensors, over):
     for t in named:
         if t.data.device != dev:
             same_device(named, "contract")
-    key = (tuple((t._names, t.data.shape) for t in named), over)
-    if key in _CONTRACTIBLE:
+    if _contractible_signature(tuple([(t._names, t.data.shape) for t in named]), over):
         return
     sizes = merged_sizes(named, "contract")
     if len(sizes) > len(_LETTERS):
@@ -651,15 +660,9 @@ def _contractible(tensors, over):
         if a not in sizes:
             raise AxisError(f"contract: no operand has axis {a!r} to contract over; "
                             f"the operands' axes are {fmt(sizes)}")
-    if len(_CONTRACTIBLE) > 4096:
-        _CONTRACTIBLE.clear()
-    _CONTRACTIBLE.add(key)
-    if len(named) == 2 == len(tensors):
-        x, y = named
-        _CONTRACTIBLE.add((x._names, x.data.shape, y._names, y.data.shape, over))
 
 
-@functools.lru_cache(maxsize=4096)
+@bounded_cache
 def einsum_equation(axes: tuple[tuple[str, ...], ...],
                     over: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """The torch.einsum equation of X ⊙_over Y ⊙_over ... from the operands'
@@ -711,6 +714,7 @@ def contract(*tensors: Named | float, over: Axes = ()) -> Named:
     return make(einsum(equation, tensors), keep)
 
 
+@bounded_cache
 def _matmul_plan(equation, shapes):
     """How a two-operand equation is one (batched) matrix product: the axes
     split into batch (in both and kept), m (only in X), k (in both, summed) and
@@ -759,7 +763,6 @@ def _matmul_plan(equation, shapes):
             None if outperm == sorted(outperm) else outperm, large)
 
 
-_MATMUL: dict = {}
 
 
 def einsum(equation: str, operands: Sequence[Named | float]) -> torch.Tensor:
@@ -776,12 +779,7 @@ def einsum(equation: str, operands: Sequence[Named | float]) -> torch.Tensor:
         dtype = x.dtype
         if y.dtype is not dtype or dtype is torch.bool or not is_float(dtype):
             return _einsum_general(equation, operands)
-        key = (equation, x.shape, y.shape)
-        plan = _MATMUL.get(key, False)
-        if plan is False:
-            if len(_MATMUL) > 4096:
-                _MATMUL.clear()
-            plan = _MATMUL[key] = _matmul_plan(equation, key[1:])
+        plan = _matmul_plan(equation, (x.shape, y.shape))
         if plan is None:
             return torch.einsum(equation, x, y)
         if plan[6]:   # a large operand: overlapping windows are not laid out
@@ -830,12 +828,7 @@ def _einsum_general(equation, operands):
         datas = [d.cpu() for d in datas]
     plan = None
     if len(datas) == 2:
-        key = (equation, datas[0].shape, datas[1].shape)
-        plan = _MATMUL.get(key, False)
-        if plan is False:
-            if len(_MATMUL) > 4096:
-                _MATMUL.clear()
-            plan = _MATMUL[key] = _matmul_plan(equation, key[1:])
+        plan = _matmul_plan(equation, (datas[0].shape, datas[1].shape))
     data = torch.einsum(equation, *datas) if plan is None else _matmul(plan, *datas)
     return data.to(dev) if off_cpu else data
 
@@ -1121,12 +1114,12 @@ def _unflatten_check(x, ax, sizes):
         raise AxisError(f"unflatten: sizes must be positive (or one -1); "
                         f"got {sizes}")
     if unknown:
-        known = math.prod(s for s in sizes.values() if s != -1)
+        known = math.prod([s for s in sizes.values() if s != -1])
         if known == 0 or have[ax] % known:
             raise AxisError(
                 f"unflatten: axis {ax!r} has size {have[ax]}, which is not "
                 f"divisible by the product {known} of the sizes {sizes}")
-    elif math.prod(sizes.values()) != have[ax]:
+    elif math.prod(list(sizes.values())) != have[ax]:
         raise AxisError(f"unflatten: axis {ax!r} has size {have[ax]}, which is not "
                         f"the product of the sizes {dict(sizes)}")
     rest = [a for a in have if a != ax]
@@ -1163,7 +1156,6 @@ def unflatten(x: Named, ax: Axis, sizes: Mapping[str, int]) -> Named:
 
 _INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
                  torch.uint16, torch.uint32, torch.uint64)
-_ARANGE: dict = {}
 
 
 def _position(i, n, ax, what):
@@ -1209,6 +1201,11 @@ def _index_data(i, ax, what, x):
 def _in_range(d, n, ax, what):
     """d with negative positions counted from the end; AxisError unless every
     position lies in [-n, n)."""
+    if torch.compiler.is_compiling():   # no int() while traced: a check in the graph
+        torch._assert_async(((d >= -n) & (d < n)).all(),
+                            f"{what}: indices into axis {ax!r}[{n}] must lie in "
+                            f"[{-n}, {n})")
+        return torch.where(d < 0, d + n, d)
     if not d.numel() or d.device.type == "meta":
         return d
     if not values_readable(d):     # under vmap or grad: no values to read; torch checks
@@ -1220,11 +1217,9 @@ def _in_range(d, n, ax, what):
     return torch.where(d < 0, d + n, d) if lo < 0 else d
 
 
+@bounded_cache(maxsize=256)
 def _arange(n, dev):
-    r = _ARANGE.get((n, dev))
-    if r is None:
-        r = _ARANGE[(n, dev)] = torch.arange(n, device=dev)
-    return r
+    return torch.arange(n, device=dev)
 
 
 def select(x: Named, indices: Mapping[str, int | Named], what: str = "index") -> Named:
@@ -1277,12 +1272,13 @@ def _take(data, names_, ax, i, d, what):
     k = names_.index(ax)
     n = data.shape[k]
     flat = d if d.dim() == 1 else d.reshape(-1)
-    if _bounds_checked_by_torch(d.device):
+    if _bounds_checked_by_torch(d.device) and not torch.compiler.is_compiling():
         try:      # torch checks the bounds on the CPU; negative positions need a second go
             out = data.index_select(k, flat)
         except (IndexError, RuntimeError):
             out = data.index_select(k, _in_range(flat, n, ax, what))
-    else:         # on an accelerator an index out of bounds is fatal: check first
+    else:         # on an accelerator an index out of bounds is fatal (and a compiled
+        # graph cannot catch an error): check first
         out = data.index_select(k, _in_range(flat, n, ax, what))
     if d.dim() != 1:
         shape_ = data.shape
