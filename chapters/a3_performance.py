@@ -100,7 +100,8 @@ results = {
 }
 rows = [
     dict(r, file=name) for name, res in results.items() for r in res["rows"]
-    if r.get("suite") != "compile"   # torch.compile: its own section below
+    # torch.compile and the notation's evaluator: their own sections below
+    if r.get("suite") not in ("compile", "notation")
 ]
 print(f"{len(rows)} rows from {len(results)} files: {', '.join(results)}")
 assert rows, f"no benchmark results found in {RESULTS}"
@@ -537,6 +538,52 @@ if compiled_rows:
 # the fused attention kernel, where the positional reference is a handful of
 # einsums; the compiler fuses the elementwise work around them but not the
 # products themselves.
+
+# %% [markdown]
+# ## Evaluating the notation
+#
+# `nt.notation.evaluate` runs a formula written in the paper's macros
+# (Appendix C). A parsed formula is compiled once into a tree of closures that
+# call ntlib's own functions, so evaluating it should cost about what the
+# hand-written call costs. The benchmark times the attention formula
+# $\nfun{\seq}{softmax}\left(\frac{Q \ndot{\key} K}{\sqrt{|\key|}}\right)
+# \ndot{\seq} V$ against `nt.attention` on the same tensors, at this
+# appendix's attention shape and at a small one; the target at the appendix's
+# shape is 1.2x. The evaluator recognises this formula and calls
+# `nt.attention` with it, so the default path gets the fused kernel as the
+# hand-written call does; the rows marked `as_written` evaluate it one
+# operation at a time (`evaluate(..., as_written=True)`, what the book's
+# formula checks use), which is what the formula costs without that
+# recognition.
+#
+# ```
+# BENCH_THREADS=1 .venv/bin/python benchmarks/bench_notation.py \
+#     --out benchmarks/results/notation-cpu.json
+# ```
+
+# %% tags=["hide-input"]
+notation_rows = [r for res in results.values() for r in res["rows"]
+                 if r.get("suite") == "notation"]
+head = ["case", "pass", "path", "evaluate ms", "nt.attention ms", "ratio"]
+lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+for r in notation_rows:
+    case = r["case"].replace("evaluate(as_written, attention formula)",
+                             "evaluate(attention formula)")
+    lines.append("| " + " | ".join([
+        case.split(" vs nt.attention, ")[-1], r["pass"], r["path"],
+        fmt(r["ntlib_s"] * 1e3, ".3f"), fmt(r["reference_s"] and r["reference_s"] * 1e3,
+                                             ".3f"),
+        fmt(r["ratio"], ".2f")]) + " |")
+Markdown("\n".join(lines) if notation_rows else "(no notation results recorded)")
+
+# %%
+big = [r for r in notation_rows if r["ratio"] is not None and "seq 256" in r["case"]]
+met = [r for r in big if r["path"] != "as_written" and r["ratio"] <= 1.2]
+print(f"at the appendix's attention shape: {len(met)} of "
+      f"{sum(r['path'] != 'as_written' for r in big)} evaluate/nt.attention ratios "
+      "within 1.2x")
+print("operation by operation (as_written): " + ", ".join(
+    f"{r['pass']} {r['ratio']:.2f}x" for r in big if r["path"] == "as_written"))
 
 # %% [markdown]
 # ## All measurements

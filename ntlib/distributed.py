@@ -418,7 +418,7 @@ def _worker(rank: int, world_size: int, init_file: str, backend: str, timeout: f
 
 def launch(fn: Callable[..., Any], world_size: int, *args: Any, timeout: float = 60.0,
            backend: str = "gloo", **kwargs: Any) -> list[Any]:
-    """fn(*args, **kwargs) in ``world_size`` new processes on this machine,
+    """``fn(*args, **kwargs)`` in ``world_size`` new processes on this machine,
     each in one process group (``backend`` gloo on the CPU, nccl with one GPU
     per process); the list of their results, by rank.
 

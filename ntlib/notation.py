@@ -110,6 +110,8 @@ def __dir__() -> list[str]:
 # tex.macros, so that the module works installed without the book;
 # tests/test_notation.py checks the two are equal)
 
+#: the paper's macros, name -> body or [body, number of arguments] (as in
+#: ``_config.yml``)
 MACROS: dict[str, Any] = {
     "name": ["\\mathsf{\\vphantom{fg}#1}", 1],
     "nbin": ["\\mathbin{\\underset{\\substack{#1}}{\\vphantom{fg}#2}}", 2],
@@ -1776,7 +1778,7 @@ def _class_tree(cls: type) -> list[type]:
 
 
 def trace(fn: Callable[..., Any], *args: Any) -> tuple[Node, dict[str, object]]:
-    """The tree of fn(*args) in the notation and the bindings it reads.
+    """The tree of ``fn(*args)`` in the notation and the bindings it reads.
 
     fn is run once on args inside ``nt.plain()`` (blocks run their formulas),
     with ntlib's operations recording what they compute; a named tensor that
@@ -1834,7 +1836,7 @@ def trace(fn: Callable[..., Any], *args: Any) -> tuple[Node, dict[str, object]]:
 
 
 def latex(fn: Callable[..., Any], *args: Any) -> str:
-    r"""fn(*args) printed in the paper's notation (blocks expanded to formulas).
+    r"""``fn(*args)`` printed in the paper's notation (blocks expanded to formulas).
 
     Variables are named after fn's parameters (gamma is \gamma, W1 is W_1,
     a longer name \mathit{name}); ``evaluate(latex(fn, *args), env)`` with

@@ -56,6 +56,8 @@ INVENTORIES = {
         "torch.Size": ("py:class", "size.html#torch.Size"),
         "torch.Generator": ("py:class", "generated/torch.Generator.html#torch.Generator"),
         "torch.nn.Module": ("py:class", "generated/torch.nn.Module.html#torch.nn.Module"),
+        "torch.distributed.device_mesh.DeviceMesh":
+            ("py:class", "distributed.html#torch.distributed.device_mesh.DeviceMesh"),
     }),
     "numpy": ("https://numpy.org/doc/stable", "stable", {
         "numpy.ndarray": ("py:class", "reference/generated/numpy.ndarray.html#numpy.ndarray"),
