@@ -311,7 +311,9 @@ def _as_data(data, dtype, dev):
 
 
 def _not_named_yet(data, names, dtype):
-    if isinstance(data, fc.Funsor):
+    # a torch tensor is never a funsor; asked first, so that torch.compile
+    # (2.15 on) need not trace funsor's metaclass __instancecheck__
+    if not isinstance(data, torch.Tensor) and isinstance(data, fc.Funsor):
         raise TypeError("tensor: data is already a named tensor; use "
                         "nt.rename to change its names or nt.astype to "
                         "change its dtype")
