@@ -1838,9 +1838,10 @@ def trace(fn: Callable[..., Any], *args: Any) -> tuple[Node, dict[str, object]]:
 def latex(fn: Callable[..., Any], *args: Any) -> str:
     r"""``fn(*args)`` printed in the paper's notation (blocks expanded to formulas).
 
-    Variables are named after fn's parameters (gamma is \gamma, W1 is W_1,
-    a longer name \mathit{name}); ``evaluate(latex(fn, *args), env)`` with
-    env binding those names (``trace(fn, *args)[1]``) equals fn(*args).
+    Variables are named after fn's parameters (``gamma`` is ``\gamma``,
+    ``W1`` is ``W^1``, a longer name ``\mathit{name}``);
+    ``evaluate(latex(fn, *args), env)`` with env binding those names
+    (``trace(fn, *args)[1]``) equals ``fn(*args)``.
 
     Example:
 
