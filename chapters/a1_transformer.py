@@ -1004,10 +1004,10 @@ mirror_heads = [hd for hd in range(4)
                 if torch.equal(top[2][hd, n:2 * n], 2 * n - 1 - queries)]
 separator_heads = [hd for hd in range(4)
                    if bool((top[1][hd, n + 1:2 * n] == n).all())]
-print(f"layer 2: {len(mirror_heads)} of 4 heads put their largest weight on "
-      "the mirror digit at every output position")
-print(f"layer 1: {len(separator_heads)} head(s) put their largest weight on "
-      "the separator from every later position")
+print(f"layer 2: {len(mirror_heads)} of 4 heads put their largest weight\n"
+      "  on the mirror digit at every output position")
+print(f"layer 1: {len(separator_heads)} head(s) put their largest weight\n"
+      "  on the separator from every later position")
 assert len(mirror_heads) >= 3 and len(separator_heads) >= 1
 
 # %% [markdown]

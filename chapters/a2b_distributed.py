@@ -20,6 +20,8 @@
 # checked against one process. `nt.distributed` holds the code.
 
 # %%
+import textwrap
+
 import torch
 
 import ntlib as nt
@@ -80,7 +82,7 @@ print(ntd.placements(("seq", "batch", "heads"), mesh, rule))
 try:
     ntd.check_rule({"heads": 3, "key": 8}, mesh, rule, strict=False)
 except ntd.LayoutError as err:
-    print("LayoutError:", err)
+    print("LayoutError:", textwrap.fill(str(err), 60, subsequent_indent="  "))
 
 # %% [markdown]
 # ## A.1's Transformer on three layouts

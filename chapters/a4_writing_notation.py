@@ -262,7 +262,7 @@ assert differ == ["nmatrix"]
 # | id | where | formula | why it is left out |
 # |---|---|---|---|
 # | `lift-unary` | [Ch. 3](03_operations.ipynb) | $\left[f^{\mathcal{S}'}(X)\right]_{s'} = f(X_{s'})$ | lifting written with records: one call of $f$ per record (run literally by `nt.lift`) |
-# | `lift-binary` | [Ch. 3](03_operations.ipynb) | $\left[f(X, Y)\right]_{r} = f(X_{\restrict{r}{\mathcal{S}'}}, Y_{\restrict{r}{\mathcal{T}'}})$ | the same, with restriction of the record to each argument's axes |
+# | `lift-binary` | [Ch. 3](03_operations.ipynb) | $\left[f(X, Y)\right]_{r} = f(X_{\restrict{r}{\mathcal{S}'}}, Y_{\restrict{r}{\mathcal{T}'}})$ | the same, each argument's record restricted |
 # | `sum-by-index` | [Ch. 3](03_operations.ipynb) | $\nsum{\ax} X = \sum_{i} X_{\ax(i)}$ | a sum over an index variable $i$: the notation sums over axes |
 # | `causal-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \query(j)} = 0$ or $-\infty$ | an entry formula by cases (compared with `nt.causal_mask` entry by entry) |
 # | `local-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ if $j - w < i \le j$ | an entry formula by cases (exercise 4.2 checks it against torch) |
@@ -271,10 +271,10 @@ assert differ == ["nmatrix"]
 # | `index-vs-named` | [Ch. 6](06_alternatives.ipynb) | $C = \max_i A_i$ vs. $C = \nfun{\ax}{max} A$ | index notation set beside the named form |
 # | `sudoku-check` | [Ch. 7](07_more_examples.ipynb) | $\mathbb{I}[\nsum{\assign} X = 1 \wedge \ldots]$ | an indicator of a conjunction of equalities (`nt.examples.sudoku_check`) |
 # | `beam-step-tuple` | [Ch. 7](07_more_examples.ipynb) | $\nfun{(\beam,\state),\beam}{maxk}$ | $k$-best over a pair of axes written as a tuple (the same check) |
-# | `belief-propagation` | [Ch. 7](07_more_examples.ipynb) | $m_{f \to v} = \phi_f \ndot{\mathcal{V}_f \setminus \{v\}} \bigodot_{u} m_{u \to f}$ | products over the sets of a factor graph (against brute-force marginals) |
-# | `positional-encoding` | [App. A.1](a1_transformer.ipynb) | $P_{\seq(p), \layer(i)} = \sin(\ldots)$ or $\cos(\ldots)$ | an entry formula by cases on the parity of $i$ (compared entry by entry) |
+# | `belief-propagation` | [Ch. 7](07_more_examples.ipynb) | $m_{f \to v} = \phi_f \ndot{\mathcal{V}_f \setminus \{v\}} \bigodot_{u} m_{u \to f}$ | products over the sets of a factor graph (brute force checks it) |
+# | `positional-encoding` | [App. A.1](a1_transformer.ipynb) | $P_{\seq(p), \layer(i)} = \sin(\ldots)$ or $\cos(\ldots)$ | an entry formula by cases on the parity of $i$ |
 # | `causal-mask-a1` | [App. A.1](a1_transformer.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ or $-\infty$ | an entry formula by cases, as in Chapter 4 |
-# | `partial-sum-blocks` | [App. A.2b](a2b_distributed.ipynb) | $X \ndot{\ax} Y = \nsum{i} X|_{\ax(B_i)} \ndot{\ax} Y|_{\ax(B_i)}$ | a sum over the blocks $B_i$ of a split axis, an index variable over sets of indices (the chapter's training runs check the partial sums against one process) |
+# | `partial-sum-blocks` | [App. A.2b](a2b_distributed.ipynb) | $\nsum{i} X\vert_{\ax(B_i)} \ndot{\ax} Y\vert_{\ax(B_i)}$ | a sum over the blocks $B_i$ of a split axis (the training runs check it) |
 
 # %% [markdown]
 # ## Writing your own
@@ -447,4 +447,6 @@ for bad in [r"A \ndot{\width}", r"\nsum{\seq} A", r"A \odot B"]:
 Q = nt.randn(seed=0, key=4)
 K = nt.randn(seed=1, seq=3, key=4)
 V = nt.randn(seed=2, seq=3, val=5)
-print(nt.notation.latex(nt.attention, Q, K, V))
+att = nt.notation.latex(nt.attention, Q, K, V)
+# TeX reads a line break as a space: the formula wrapped at 60 columns
+print(textwrap.fill(att, 60, break_long_words=False))

@@ -42,7 +42,8 @@ Grammar (EBNF; ``{ }`` repetition, ``[ ]`` option, terminals quoted)::
     axis     = ("\name{" text "}" | axis_macro) { "'" | "^*" | "\inax" } ;
     fname    = "softmax" | "argmax" | "argmin" | "max" | "min" | "mean"
              | "var" | "std" | "sum" | "norm" ["_" p] | "logsumexp" | "index" ;
-    lifted   = "\exp" | "\log" | "\sigma" | "\tanh" | "\sqrt" | "\text{relu}" ... ;
+    lifted   = "\exp" | "\log" | "\sigma" | "\tanh" | "\sqrt"
+             | "\text{relu}" ... ;
 
 ``\left`` and ``\right`` are read as the bracket they qualify; spacing
 (``\,``, ``\;``, ``\quad``...) is skipped.

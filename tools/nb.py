@@ -106,7 +106,8 @@ else:
             f"In Google Colab the set-up runs by itself.",
             name=err.name) from None
 # %%ntn: a cell of formulas in the paper's notation, run (Appendix C)
-get_ipython().run_line_magic("load_ext", "ntlib.notation")'''
+if "get_ipython" in globals():   # Jupyter, Colab, IPython
+    get_ipython().run_line_magic("load_ext", "ntlib.notation")'''
     return nbformat.v4.new_code_cell(src, metadata={"tags": ["remove-cell", HEAD_TAG]})
 
 
