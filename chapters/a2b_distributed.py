@@ -160,12 +160,14 @@ for name, run in runs[0].items():
 # %% [markdown]
 # Read by axis name:
 #
-# - $\batch \mapsto \name{dp}$: the forward pass needs nothing (each device
+# - $\batch \mapsto \name{dp}$: the forward pass reduces nothing (each device
 #   runs its sequences); the loss, a mean over $\batch$, and then every
 #   parameter's gradient are partial sums over $\name{dp}$, reduced once
 #   after the backward pass (`ntd.reduce_gradients`): an all-reduce of all
 #   $P$ parameters per step, whatever the batch. (The all-gathers are
-#   DTensor's own, in the backward pass; the table shows them as they come.)
+#   DTensor's own choice, and differ between torch versions, as does whether
+#   the loss is all-reduced in the same phase; the table shows them as they
+#   come.)
 # - $\heads \mapsto \name{tp}$: $W^O \ndot{\heads,\val} \cdots$ contracts
 #   over the split axis, so each layer's attention output is a partial sum, an
 #   all-reduce of $|\batch| \cdot |\seq| \cdot |\layer|$ numbers;
@@ -190,7 +192,8 @@ P = sum(p.numel() for p in nt.models.parameters(
                                hidden=24, dtype=torch.float64)))
 dp = runs[0]["data parallel"]["communication"]
 n, b = dp[("dp", "backward", "all_reduce")]
-assert b == 8 * P + 8                  # every gradient, and the loss
+# every gradient (8 bytes a number); some torch versions add the loss's 8
+assert b - 8 * P in (0, 8), (b, P)
 tp = runs[0]["tensor parallel"]["communication"]
 n, b = tp[("tp", "forward", "all_reduce")]
 assert (n, b) == (2, 2 * 8 * 4 * 6 * 16)   # heads and hidden: B·S·L each
