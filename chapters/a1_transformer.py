@@ -1000,25 +1000,29 @@ with torch.no_grad():
                             ("heads", "seq'", "seq")).argmax(-1).cpu()
            for l in (1, 2)}
 queries = torch.arange(n, 2 * n)
-mirror_heads = [hd for hd in range(4)
-                if torch.equal(top[2][hd, n:2 * n], 2 * n - 1 - queries)]
-separator_heads = [hd for hd in range(4)
-                   if bool((top[1][hd, n + 1:2 * n] == n).all())]
-print(f"layer 2: {len(mirror_heads)} of 4 heads put their largest weight\n"
-      "  on the mirror digit at every output position")
-print(f"layer 1: {len(separator_heads)} head(s) put their largest weight\n"
-      "  on the separator from every later position")
-assert len(mirror_heads) >= 3 and len(separator_heads) >= 1
+# per head of layer 2: how many of the n output positions put their
+# largest weight on the mirror digit (a count, not "every position": a
+# near-tie flips with the rounding of another device); per head of
+# layer 1: how many of the n - 1 later positions put it on the separator
+mirror = (top[2][:, n:2 * n] == 2 * n - 1 - queries).sum(-1)
+separator = (top[1][:, n + 1:2 * n] == n).sum(-1)
+print("layer 2: every head puts its largest weight on the mirror digit\n"
+      "  at three quarters or more of the output positions")
+print("layer 1: a head puts its largest weight on the separator\n"
+      "  from three quarters or more of the later positions")
+assert 4 * mirror.min() >= 3 * n          # every head, >= 3/4
+assert 20 * mirror.sum() >= 17 * 4 * n    # all heads together, >= 85%
+assert 4 * separator.max() >= 3 * (n - 1)
 
 # %% [markdown]
 # One row of panels per head, the first layer on the left and the second on the
 # right. In each panel, rows are query positions and columns key positions; the
-# causal mask leaves the upper triangle empty. In this run most heads of the
-# second layer (three or four; the cell above counts them) have solved the task:
-# from the separator $\mathtt{|}$ on, each query attends to a position that moves one
+# causal mask leaves the upper triangle empty. In this run the heads of the
+# second layer have solved the task at three quarters or more of the output
+# positions (the cell above checks this): from the separator $\mathtt{|}$ on, each query attends to a position that moves one
 # step back as the query moves one step forward, the anti-diagonal that picks out
 # exactly the digit to be emitted next. In the first layer, one head attends to the
-# separator from every later position. (The cell above checks both readings on
+# separator from almost every later position. (The cell above checks both readings on
 # the maps: the largest weight of each query.) A plausible reading, which
 # nothing here tests, is that this head marks where the second half begins,
 # which the second layer needs in order to find each position's mirror image.
