@@ -29,7 +29,7 @@
 # carries a mark, invisible on the page, that says what it is and binds it to
 # the code beside it; the test suite reads the formula itself with
 # `ntlib.notation` and evaluates it on random data against that code
-# (Appendix C, *Which formulas run*). 135 of 149 formulas in this book run; the
+# (Appendix C, *Which formulas run*). 142 of 149 formulas in this book run; the
 # others are listed there, each with the reason.
 #
 # ## How to read it

@@ -227,7 +227,7 @@ except nt.AxisError as err:
 #
 # Summing over an axis removes it:
 #
-# <!-- ntn: excluded; id=sum-by-index; reason=the sum written over an index variable (\sum_i X_{ax(i)}): the notation sums over axes, not index variables -->
+# <!-- ntn: identity; X[height,ax,width] -->
 # $$
 # \nsum{\ax} X = \sum_{i} X_{\ax(i)},
 # $$

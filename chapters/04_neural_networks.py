@@ -309,7 +309,7 @@ treescope.render_array(W, rows=["seq"], columns=["query", "heads"],
 # A decoder must not look ahead, so the query at position $j$ may use only the keys at
 # positions $i \le j$. With the keys on $\seq$ and the queries on $\query$, the mask is
 #
-# <!-- ntn: excluded; id=causal-mask; reason=an entry formula by cases (the cell compares nt.causal_mask with it entry by entry) -->
+# <!-- ntn: definition; @seq=5,query=5; M=nt.causal_mask(5) -->
 # $$
 # M \in \reals^{\seq[n] \times \query[n]}, \qquad
 # M_{\seq(i), \query(j)} = \begin{cases} 0 & i \le j \\ -\infty & \text{otherwise.} \end{cases}
@@ -1063,7 +1063,7 @@ assert nt.exercises.check("4.1", answer)
 # *local* attention, the query at position $j$ sees only the $w$ most recent keys,
 # itself included:
 #
-# <!-- ntn: excluded; id=local-mask; reason=an entry formula by cases (exercise 4.2 checks the mask against F.scaled_dot_product_attention) -->
+# <!-- ntn: definition; @seq=6,seq'=6; Q[seq',key]; K[seq,key]; V[seq,val]; w=3; Attention=nt.attention; expect=nt.exercises.solution("4.2")(V["Q"], V["K"], V["V"], 3) -->
 # $$
 # M_{\seq(i), \seq'(j)} = \begin{cases} 0 & j - w < i \le j, \\
 #   -\infty & \text{otherwise,} \end{cases}

@@ -291,7 +291,7 @@ plt.show()
 # every cell holds one digit and every box, column and row holds each digit
 # once:
 #
-# <!-- ntn: excluded; id=sudoku-check; reason=an indicator of a conjunction of equalities (\mathbb{I}[... \wedge ...]): nt.examples.sudoku_check runs it in the cell -->
+# <!-- ntn: definition; @height=9,width=9,assign=9; X=nt.examples.sudoku_one_hot([[(r + c) % 9 + 1 for c in range(9)] for r in range(9)]); Y=nt.examples.sudoku_boxes(V["X"]); check=nt.examples.sudoku_check -->
 # $$
 # \text{check}(X) = \mathbb{I}\Big[\nsum{\assign} X = 1 \wedge
 #   \nsum{\height \\ \width} Y = 1 \wedge \nsum{\height} X = 1 \wedge

@@ -145,7 +145,7 @@ print("W = F.embedding(J, E) · √|layer|, from one-hot I and from ids J:",
 # $W$: $X^0 = W + P$, which tells the model where each token is. In the paper's
 # 1-based indices (A.1's first display, with the embedding),
 #
-# <!-- ntn: excluded; id=positional-encoding; reason=an entry formula by cases on the parity of i (the cells compare nt.models.positional_encoding with it entry by entry) -->
+# <!-- ntn: definition; P=nt.models.positional_encoding(7, 6) -->
 # $$
 # P_{\seq(p), \layer(i)} =
 # \begin{cases}
@@ -205,7 +205,7 @@ nt.source(nt.models.self_attention, nt.attention)
 # The mask makes the model causal: query position $j$ may look at key position $i$
 # only if $i \le j$,
 #
-# <!-- ntn: excluded; id=causal-mask-a1; reason=an entry formula by cases (as in Chapter 4; the cells compare nt.causal_mask with it) -->
+# <!-- ntn: definition; @seq=5,seq'=5; M=nt.causal_mask(5, query="seq'") -->
 # $$
 # M \in \reals^{\seq \times \seq'}, \qquad
 # M_{\seq(i), \seq'(j)} = \begin{cases} 0 & i \le j \\ -\infty & \text{otherwise.} \end{cases}

@@ -41,7 +41,7 @@ import ntlib.distributed as ntd
 #
 # $$
 # X^{(i)} = X|_{\batch(B_i)}, \qquad
-# B_i = \{\, i\,b, \dots, (i+1)\,b - 1 \,\}, \quad b = |\batch| / |\name{dp}|,
+# B_i = \{\, (i-1)\,b + 1, \dots, i\,b \,\}, \quad b = |\batch| / |\name{dp}|,
 # $$
 #
 # the same block for every $j$: the axes $\lambda$ does not name are
@@ -58,13 +58,17 @@ import ntlib.distributed as ntd
 #   contracts its own blocks, and the result is the sum over the devices
 #   along $m$,
 #
-#   <!-- ntn: excluded; id=partial-sum-blocks; reason=a sum over the blocks B_i of a split axis , an index variable over sets of indices (the training runs check the partial sums against one process) -->
+#   <!-- ntn: identity; @ax=6; X[ax,height]; Y[width,ax]; B=N(torch.arange(1, 7).reshape(2, 3), "m", "blk"); b=3 -->
 #   $$
-#   X \ndot{\ax} Y = \nsum{i} X|_{\ax(B_i)} \ndot{\ax} Y|_{\ax(B_i)},
+#   X \ndot{\ax} Y = \nsum{\name{m}} X_{\ax(B)} \ndot{\name{blk}} Y_{\ax(B)},
+#   \qquad B_{\name{m}(i), \name{blk}(k)} = (i - 1)\, b + k,
 #   $$
 #
-#   a *partial sum* on each device until an all-reduce over $m$ adds them
-#   up; it is done only when something needs the total (DTensor's `Partial`
+#   with $b = |\ax| / |\name{m}|$: the index tensor $B$ (§3's indexing by a
+#   named tensor) holds along $\name{blk}$ the indices $B_i$ of device $i$'s
+#   block, so that $X_{\ax(B)}$ is every device's block side by side. Each
+#   device's contraction over $\name{blk}$ is a *partial sum* until an
+#   all-reduce over $m$ adds them up; it is done only when something needs the total (DTensor's `Partial`
 #   placement).
 # - **A split axis that must be whole** (a softmax over it, say): an
 #   all-gather over $m$ first.

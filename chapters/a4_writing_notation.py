@@ -263,18 +263,11 @@ assert differ == ["nmatrix"]
 # |---|---|---|---|
 # | `lift-unary` | [Ch. 3](03_operations.ipynb) | $\left[f^{\mathcal{S}'}(X)\right]_{s'} = f(X_{s'})$ | lifting written with records: one call of $f$ per record (run literally by `nt.lift`) |
 # | `lift-binary` | [Ch. 3](03_operations.ipynb) | $\left[f(X, Y)\right]_{r} = f(X_{\restrict{r}{\mathcal{S}'}}, Y_{\restrict{r}{\mathcal{T}'}})$ | the same, each argument's record restricted |
-# | `sum-by-index` | [Ch. 3](03_operations.ipynb) | $\nsum{\ax} X = \sum_{i} X_{\ax(i)}$ | a sum over an index variable $i$: the notation sums over axes |
-# | `causal-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \query(j)} = 0$ or $-\infty$ | an entry formula by cases (compared with `nt.causal_mask` entry by entry) |
-# | `local-mask` | [Ch. 4](04_neural_networks.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ if $j - w < i \le j$ | an entry formula by cases (exercise 4.2 checks it against torch) |
 # | `first-order-approx` | [Ch. 5](05_calculus.ipynb) | $f(X + H) \approx \ldots$ | an approximation, with the derivative as an operator on $f$ (finite differences) |
 # | `derivative-definition` | [Ch. 5](05_calculus.ipynb) | $f(A + H) = f(A) + D(A) \ndot{\mathcal{S}^*} H^* + R(A, H)$ | the definition of the derivative: $R$ is whatever remains |
 # | `index-vs-named` | [Ch. 6](06_alternatives.ipynb) | $C = \max_i A_i$ vs. $C = \nfun{\ax}{max} A$ | index notation set beside the named form |
-# | `sudoku-check` | [Ch. 7](07_more_examples.ipynb) | $\mathbb{I}[\nsum{\assign} X = 1 \wedge \ldots]$ | an indicator of a conjunction of equalities (`nt.examples.sudoku_check`) |
-# | `beam-step-tuple` | [Ch. 7](07_more_examples.ipynb) | $\nfun{(\beam,\state),\beam}{maxk}$ | $k$-best over a pair of axes written as a tuple (the same check) |
+# | `beam-step-tuple` | [Ch. 7](07_more_examples.ipynb) | $\nfun{(\beam,\state),\beam}{maxk}$ | $k$-best over a pair of axes written as a tuple (`nt.examples.beam_search` against brute force) |
 # | `belief-propagation` | [Ch. 7](07_more_examples.ipynb) | $m_{f \to v} = \phi_f \ndot{\mathcal{V}_f \setminus \{v\}} \bigodot_{u} m_{u \to f}$ | products over the sets of a factor graph (brute force checks it) |
-# | `positional-encoding` | [App. A.1](a1_transformer.ipynb) | $P_{\seq(p), \layer(i)} = \sin(\ldots)$ or $\cos(\ldots)$ | an entry formula by cases on the parity of $i$ |
-# | `causal-mask-a1` | [App. A.1](a1_transformer.ipynb) | $M_{\seq(i), \seq'(j)} = 0$ or $-\infty$ | an entry formula by cases, as in Chapter 4 |
-# | `partial-sum-blocks` | [App. A.2b](a2b_distributed.ipynb) | $\nsum{i} X\vert_{\ax(B_i)} \ndot{\ax} Y\vert_{\ax(B_i)}$ | a sum over the blocks $B_i$ of a split axis (the training runs check it) |
 
 # %% [markdown]
 # ## Writing your own
@@ -338,6 +331,9 @@ print(doc[doc.index("    formula  ="):doc.index("``\\left``")].rstrip())
 # | `\frac{a}{b}`, `a b`, `a^{p}`, `\lvert\ax\rvert` | division, product, power, the size of an axis |
 # | `X_{\ax(i)}`, `X_{\ax \to \ax'}`, `X_{(\height, \width) \to \layer}` | indexing (from 1), renaming, flattening |
 # | `\text{Name}(...)`, `\mathrm{Name}(...)` | the function the bindings give the name `Name` |
+# | `X_{\ax(i)}` with `i` bound to nothing | an index variable: `i` is every index of $\ax$ at once (rule 5); `\sum_{i}` sums over $\ax$ |
+# | `\begin{cases} a & i \le j \\ b & \text{otherwise} \end{cases}` | entry by entry, the first value whose condition holds (`<`, `\le`, `\ne`, `=`, `\wedge`, `\vee`, `\text{odd}`) |
+# | `\mathbb{I}[\ldots]` | 1 if the statement holds at every entry, else 0 (rule 6) |
 # | `\reals`, `\rec`, `\shp`, `\ind`, `\ddx`, `\nmatrix` | sets, derivatives and layout: printed, not evaluated |
 #
 # Each of them at work, on the paper's running example $A$ and the vectors
@@ -368,6 +364,13 @@ G = A_{\height \to \height'} \ndot{\width} A
 A_{(\height, \width) \to \layer}
     \nbin{\layer}{\odot} A_{(\width, \height) \to \layer}
 
+# %%
+# %%ntn
+T_{\height(i), \width(j)} = \begin{cases}
+    A_{\height(i), \width(j)} & i \le j \\
+    0 & \text{otherwise} \end{cases}
+\mathbb{I}[\nsum{\width} T \le \nsum{\width} A]
+
 # %% [markdown]
 # ### Rules that running the formulas forces
 #
@@ -395,6 +398,21 @@ A_{(\height, \width) \to \layer}
 #    in LeNet; and $W$ is a weight in section 4 but the embedded input in
 #    Appendix A. A formula is read with the bindings of its own cell, so the
 #    same letters may be bound to other shapes elsewhere.
+# 5. **A letter that nothing binds, written as an index, is an index
+#    variable, and it stands for every index at once.** The paper defines
+#    tensors entry by entry, $M_{\seq(i), \seq'(j)} = 0$ if $i \le j$ (the
+#    causal mask) and $P_{\seq(p), \layer(i)}$ by the parity of $i$ (the
+#    positional encoding), and sums over an index, $\nsum{\ax} X =
+#    \sum_{i} X_{\ax(i)}$. Read literally, each needs a loop over the
+#    entries; executed, $i$ is the named tensor $1, \ldots, |\ax|$ along
+#    its axis, so the formula computes every entry together (a condition
+#    of `\begin{cases}` is tested entry by entry, and $\sum_i$ sums over
+#    the axis $i$ indexes).
+# 6. **An indicator of a statement about tensors is one number.** The
+#    paper's first version checks a Sudoku grid with
+#    $\mathbb{I}[\nsum{\assign} X = 1 \wedge \ldots]$: an equation
+#    between tensors holds when it holds at every entry, so the indicator
+#    is 1 for a solved grid and 0 otherwise, not a tensor of 0s and 1s.
 #
 # Each rule, executed (the first two lines of the next cell are the same
 # value; so are the last two):
@@ -415,6 +433,30 @@ V2 = \nfun{\width}{mean} (A - \nfun{\width}{mean} A)^2
 assert nt.allclose(F1, F2) and nt.allclose(V1, V2)
 print("F1 == F2 and V1 == V2")
 print(nt.names(F1), nt.names(V1))
+
+# %% [markdown]
+# Rules 5 and 6, executed: Chapter 4's causal mask from its entry formula
+# (the letters $i$ and $j$ are bound by nothing, so they are index
+# variables), compared with `nt.causal_mask`; and the Sudoku check of
+# Chapter 7 on a solved 4 × 4 grid and on one with two 1s in a box.
+
+# %%
+left, right = nt.notation.sides(
+    r"M_{\seq(i), \name{query}(j)} = \begin{cases} 0 & i \le j \\"
+    r" -\infty & \text{otherwise} \end{cases}", {"M": nt.causal_mask(4)})
+assert nt.allclose(left, right)
+nt.show(right, ("seq", "query"))
+
+# %%
+check = (r"\mathbb{I}[\nsum{\assign} X = 1 \wedge \nsum{\height \\ \width} Y"
+         r" = 1 \wedge \nsum{\height} X = 1 \wedge \nsum{\width} X = 1]")
+grid = [[1, 2, 3, 4], [3, 4, 1, 2], [2, 1, 4, 3], [4, 3, 2, 1]]
+for g in (grid, grid[:3] + [[4, 3, 1, 2]]):
+    X = nt.examples.sudoku_one_hot(g)
+    env = {"X": X, "Y": nt.examples.sudoku_boxes(X)}
+    value = nt.notation.evaluate(check, env)
+    print(g[3], "->", value)
+    assert value == float(nt.examples.sudoku_check(X))
 
 # %%
 # %%ntn

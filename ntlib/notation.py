@@ -20,6 +20,7 @@ Grammar (EBNF; ``{ }`` repetition, ``[ ]`` option, terminals quoted)::
     unary    = "-" unary | "+" unary
              | "\nfun{" axes "}{" fname "}" ["_" group] operand
              | "\nsum{" axes "}" operand | "\sum_" group operand
+             | "\sum_" letter operand              (* an index variable *)
              | named "_" group operand                (* \softmax_{\seq} X *)
              | lifted ( "(" expr ")" { post } | unary )
              | postfix ;
@@ -31,7 +32,13 @@ Grammar (EBNF; ``{ }`` repetition, ``[ ]`` option, terminals quoted)::
              | "'" | "|_" group ;        (* prime; restriction *)
     primary  = number | variable | "(" expr ")" | "[" expr "]"
              | "\frac" group group | "\sqrt" group | "|" axis "|"
-             | "|" expr "|" | call | "\restrict{" expr "}{" subscript "}" ;
+             | "|" expr "|" | call | "\restrict{" expr "}{" subscript "}"
+             | "\begin{cases}" case { "\\" case } "\end{cases}"
+             | "\mathbb{I}[" condition "]" ;
+    case     = expr "&" ( condition | "\text{otherwise}" ) ;
+    condition = conj { "\vee" conj } ;  conj = relation { "\wedge" relation } ;
+    relation = expr { relop expr } [ "\text{odd}" | "\text{even}" ] ;
+    relop    = "<" | ">" | "\le" | "\ge" | "\ne" | "=" ;
     call     = (fname_text [ "^" group ] [ "_" group ] | macro)
                "(" expr { ("," | ";") expr } ")" ;
     subscript = item { ("," | "\\") item } ;
@@ -57,7 +64,15 @@ Rules that execution forces (the paper leaves them implicit):
   them, and a subscript after its parentheses applies to the result
   (``\text{MaxPool}(X)_{...}``, ``\sigma(W \ndot{\layer} x + b)_{\out\to\layer}``);
 - indices in subscripts are 1-based, as the paper's ind(ax) = {1, ..., n};
-- operators of one level group to the left: ``A / B C`` is (A / B) C.
+- operators of one level group to the left: ``A / B C`` is (A / B) C;
+- a letter that ``env`` does not bind, written as the index of an axis
+  (``M_{\seq(i), \seq'(j)}``), is an index variable: it stands for every
+  index of that axis at once (the named tensor 1, ..., n along it), so an
+  entry formula computes every entry together; ``\begin{cases}`` picks,
+  entry by entry, the first value whose condition holds, and ``\sum_{i}``
+  sums over the axis that ``i`` indexes;
+- ``\mathbb{I}[statement]`` is one number: 1 when the statement holds at
+  every entry (as an equation between tensors does), else 0.
 
 Environment keys (``env``) are the variables as written, with braces around a
 single token dropped and spaces removed: ``"A"``, ``"\\gamma"``, ``"W^Q"``
@@ -91,14 +106,15 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, cast
 import torch
 
 from . import core, nn
-from ._internal import AxisError, is_named, make
+from ._internal import AxisError, align, device, is_named, make, merged_sizes
 
 __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_latex",
            "latex", "trace", "canonical_name", "walk", "run_cell", "MACROS", "AXIS_MACROS",
            "load_ipython_extension",
            # the tree
            "Node", "Num", "Var", "Size", "Neg", "Add", "Mul", "Contract", "Cat", "Pow",
-           "Reduce", "IndexFn", "Lift", "Call", "Select", "Rename", "Flatten", "Equation"]
+           "Reduce", "IndexFn", "Lift", "Call", "Select", "Rename", "Flatten", "Equation",
+           "Compare", "Logic", "Parity", "Cases", "Indicator", "IndexSum"]
 
 
 def __dir__() -> list[str]:
@@ -302,6 +318,49 @@ class Equation(Node):
     sides: tuple[Node, ...]
 
 
+@dataclass(frozen=True)
+class Compare(Node):
+    """A chain of comparisons, ``a < b \\le c``: true where every link holds."""
+    ops: tuple[str, ...]          # "<", "<=", ">", ">=", "=", "!="
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Logic(Node):
+    """``a \\wedge b`` (op "and") or ``a \\vee b`` (op "or")."""
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Parity(Node):
+    """``i \\text{ odd}`` / ``i \\text{ even}``: a condition on an integer."""
+    x: Node
+    odd: bool
+
+
+@dataclass(frozen=True)
+class Cases(Node):
+    """``\\begin{cases} a & c_1 \\\\ b & \\text{otherwise} \\end{cases}``:
+    entry by entry, the value of the first branch whose condition holds
+    (condition None: otherwise)."""
+    branches: tuple[tuple[Node, Node | None], ...]
+
+
+@dataclass(frozen=True)
+class Indicator(Node):
+    """``\\mathbb{I}[c]``: 1 if the statement c holds at every entry, else 0."""
+    cond: Node
+
+
+@dataclass(frozen=True)
+class IndexSum(Node):
+    """``\\sum_{i} x``: the sum over the axis that the index variable i ranges over."""
+    var: str
+    x: Node
+
+
 # --------------------------------------------------------------------------
 # tokens
 
@@ -316,8 +375,8 @@ _SKIP = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\displaystyle
          "\\bigr", "\\Bigl", "\\Bigr", "\\biggl", "\\biggr", "\\middle", "&"}
 
 
-_ALL = re.compile(r"[\s~]+|\\[A-Za-z]+\*?|\\.|[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[A-Za-z]|\S",
-                  re.S)
+_ALL = re.compile(r"[\s~]+|\\(?:begin|end)\{cases\}|\\[A-Za-z]+\*?|\\.|"
+                  r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+|[A-Za-z]|\S", re.S)
 _DELIMS = {"\\{": "{", "\\}": "}", "\\|": "|", "\\vert": "|", "\\lvert": "|",
            "\\rvert": "|", "\\langle": "(", "\\rangle": ")", "\\lbrack": "[",
            "\\rbrack": "]"}
@@ -328,6 +387,7 @@ def _tokens(s: str) -> list[_Tok]:
     n = len(s)
     pending = ""          # \left or \right waiting for its delimiter
     pcol = 0
+    cases = 0             # inside \begin{cases}: & separates value and condition
     for m in _ALL.finditer(s):
         t = m.group()
         c = t[0]
@@ -344,7 +404,14 @@ def _tokens(s: str) -> list[_Tok]:
                 out.append(_Tok("sym", d, pcol))
             pending = ""
             continue
+        if t == "&" and cases:
+            out.append(_Tok("sym", "&", m.start() + 1))
+            continue
         if t in _SKIP:
+            continue
+        if t in ("\\begin{cases}", "\\end{cases}"):
+            cases += 1 if t[1] == "b" else -1
+            out.append(_Tok("cmd", t, m.start() + 1))
             continue
         if c == "\\":
             kind = "cmd"
@@ -413,6 +480,13 @@ _EQ = {"=", "\\coloneqq", "\\eqqcolon"}
 _MULOPS = {"\\ndot", "\\odot", "\\nbin", "\\ncat", "\\cdot", "\\times", "*", "/",
            "\\oplus"}
 _STOP = {"eof"}
+#: comparisons (in a condition: cases, an indicator) and what each tests
+_RELOPS = {"<": "<", "\\lt": "<", ">": ">", "\\gt": ">", "\\le": "<=", "\\leq": "<=",
+           "\\leqslant": "<=", "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=",
+           "\\ne": "!=", "\\neq": "!=", "=": "="}
+_LOGIC = {"\\wedge": "and", "\\land": "and", "\\vee": "or", "\\lor": "or"}
+#: words of a condition written in text: i \text{ odd}, \text{otherwise}
+_COND_WORDS = {"odd", "even", "otherwise", "else", "if"}
 
 
 def _canon_group(text: str) -> str:
@@ -440,6 +514,7 @@ class _Parser:
         self.toks = _tokens(src)
         self.i = 0
         self.bars = 0           # inside | ... |: a bar closes, it does not open
+        self.in_cond = 0        # inside a condition: brackets may hold conditions
 
     # token helpers
     @property
@@ -522,8 +597,11 @@ class _Parser:
         if t.kind in ("letter", "num"):
             return True
         if t.kind == "cmd":
+            if t.text in _TEXT and self.text_word() in _COND_WORDS:
+                return False     # i \text{ odd}: the end of an operand
             return t.text not in _MULOPS and t.text not in _EQ and t.text not in (
-                "\\to", "\\rightarrow", "\\\\", "\\in", "\\mapsto")
+                "\\to", "\\rightarrow", "\\\\", "\\in", "\\mapsto", "\\end{cases}") \
+                and t.text not in _RELOPS and t.text not in _LOGIC
         if t.text == "|":
             return self.bars == 0
         return t.text in ("(", "[")
@@ -565,6 +643,87 @@ class _Parser:
                 node = Mul("*", node, self.unary(), " ")
             else:
                 return node
+
+    # conditions (inside cases and an indicator)
+    def text_word(self, k: int = 0) -> str:
+        """The word of a \\text{...} at the cursor (+k), lower case, without
+        spaces and punctuation ('' if there is none)."""
+        if self.peek(k + 1).text != "{":
+            return ""
+        word, j = "", k + 2
+        while self.peek(j).text != "}" and self.peek(j).kind != "eof":
+            word += self.peek(j).text
+            j += 1
+        return word.strip(" ,.;:").lower()
+
+    def skip_text(self) -> None:
+        self.next()
+        self.group_text()
+
+    def condition(self) -> Node:
+        """condition = conj { "\\vee" conj } ; conj = relation { "\\wedge" relation }
+        (and binds tighter than or)."""
+        self.in_cond += 1
+        try:
+            node = self.conjunction()
+            while _LOGIC.get(self.tok.text) == "or":
+                self.next()
+                node = Logic("or", node, self.conjunction())
+        finally:
+            self.in_cond -= 1
+        return node
+
+    def conjunction(self) -> Node:
+        node = self.relation()
+        while _LOGIC.get(self.tok.text) == "and":
+            self.next()
+            node = Logic("and", node, self.relation())
+        return node
+
+    def relation(self) -> Node:
+        """relation = expr { relop expr } [ \\text{odd} | \\text{even} ]"""
+        operands = [self.expr()]
+        ops: list[str] = []
+        while self.tok.text in _RELOPS:
+            ops.append(_RELOPS[self.next().text])
+            operands.append(self.expr())
+        node: Node = Compare(tuple(ops), tuple(operands)) if ops else operands[0]
+        if self.tok.text in _TEXT and self.text_word() in ("odd", "even"):
+            odd = self.text_word() == "odd"
+            self.skip_text()
+            node = Parity(node, odd)
+        return node
+
+    def cases(self) -> Node:
+        """\\begin{cases} value & condition \\\\ ... \\end{cases}; the last
+        condition may be \\text{otherwise}."""
+        start = self.next()
+        branches: list[tuple[Node, Node | None]] = []
+        while True:
+            value = self.expr()
+            self.expect("&")
+            cond: Node | None
+            if self.tok.text in ("\\text", "\\mathrm", "\\textrm") and \
+                    self.text_word() in ("otherwise", "else"):
+                self.skip_text()
+                cond = None
+            else:
+                if self.tok.text in _TEXT and self.text_word() == "if":
+                    self.skip_text()
+                cond = self.condition()
+            branches.append((value, cond))
+            while self.tok.text in (",", ".", ";"):
+                self.next()
+            if self.tok.text == "\\\\":
+                self.next()
+                if self.tok.text != "\\end{cases}":
+                    if cond is None:
+                        raise self.error("'otherwise' must be the last case")
+                    continue
+            self.expect("\\end{cases}")
+            if not branches:
+                raise self.error("empty cases", start)
+            return Cases(tuple(branches))
 
     # axes
     def axis(self) -> str:
@@ -649,6 +808,15 @@ class _Parser:
             self.next()
             axes = self.axes_group()
             return Reduce("sum", axes, self.operand())
+        if t.text == "\\sum" and self.peek().text == "_" and (
+                self.peek(2).kind == "letter" or (
+                    self.peek(2).text == "{" and self.peek(3).kind == "letter" and
+                    self.peek(4).text == "}")):
+            # \sum_{i} X_{\ax(i)}: a sum over an index variable
+            self.next()
+            self.next()
+            var = self.group_text().strip("{}")
+            return IndexSum(var, self.operand())
         if t.text in ("\\sum", "\\softmax", "\\max", "\\min", "\\argmax", "\\argmin") \
                 and self.peek().text == "_":
             self.next()
@@ -756,7 +924,7 @@ class _Parser:
     def paren(self) -> Node:
         close = {"(": ")", "[": "]"}[self.next().text]
         saved, self.bars = self.bars, 0
-        x = self.expr()
+        x = self.condition() if self.in_cond else self.expr()
         self.bars = saved
         self.expect(close)
         return x
@@ -850,7 +1018,7 @@ class _Parser:
         # parse the superscript as an expression
         end = self.i
         sub = _Parser.__new__(_Parser)
-        sub.src, sub.bars = self.src, 0
+        sub.src, sub.bars, sub.in_cond = self.src, 0, 0
         sub.toks = self.toks[start:end] + [_Tok("eof", "end of superscript",
                                                 self.toks[end - 1].col)]
         if sub.toks[0].text == "{":
@@ -924,12 +1092,19 @@ class _Parser:
             if self.tok.text != "(":
                 raise self.unexpected(hint=f"expected '(' after {fname}")
             return Call(key, self.args(), fname, t.col)
+        if t.text == "\\begin{cases}":
+            return self.cases()
         if name in _GREEK or t.text in _FONTS:
             self.next()
             if t.text in _FONTS:
                 text = t.text + _canon_group(self.group_text())
-                if text == "\\mathbb{I}" or text == "\\mathbb{1}":
-                    pass
+                if text in ("\\mathbbI", "\\mathbb1") and self.tok.text == "[":
+                    self.next()
+                    saved, self.bars = self.bars, 0
+                    cond = self.condition()
+                    self.bars = saved
+                    self.expect("]")
+                    return Indicator(cond)
             else:
                 text = t.text
             if self.tok.text == "(" and self.call_like():
@@ -1044,12 +1219,48 @@ Value = Any
 _Fn = Callable[["_Ctx"], Value]
 
 
+@functools.lru_cache(maxsize=1024)
+def _index_candidates(node: Node) -> tuple[tuple[tuple[str, str, int], ...],
+                                           tuple[str, ...]]:
+    """(name, axis, column) of each variable written as the index of an axis,
+    and the variables of the \\sum_{i} in the tree."""
+    subs = tuple((i.name, ax, i.column) for n in walk(node) if isinstance(n, Select)
+                 for ax, i in n.items if isinstance(i, Var))
+    sums = tuple(n.var for n in walk(node) if isinstance(n, IndexSum))
+    return subs, sums
+
+
 class _Ctx:
-    __slots__ = ("env", "_sizes")
+    __slots__ = ("env", "_sizes", "index_axes")
 
     def __init__(self, env: Mapping[str, object]) -> None:
         self.env = {canonical_name(k): v for k, v in env.items()}
         self._sizes: dict[str, int] | None = None
+        self.index_axes: dict[str, str] = {}
+
+    def bind_indices(self, node: Node) -> None:
+        """Bind the formula's index variables: a letter that ``env`` does not
+        bind, written as the index of an axis (``M_{\\seq(i), \\seq'(j)}``),
+        stands for every index of that axis at once: the named tensor
+        1, ..., |ax| along ax (float64, so that arithmetic on it is exact)."""
+        subscripts, sums = _index_candidates(node)
+        if not subscripts and not sums:
+            return
+        found: dict[str, str] = {}
+        for name, ax, col in subscripts:
+            if name not in self.env and found.setdefault(name, ax) != ax:
+                raise NotationError(f"index variable '{name}' indexes two axes, "
+                                    f"{found[name]!r} and {ax!r}", name, col)
+        for var in sums:
+            if var not in found and var not in self.env:
+                raise NotationError(f"\\sum_{{{var}}}: the index variable "
+                                    f"'{var}' is the index of no axis (write "
+                                    f"X_{{\\name{{ax}}({var})}} in the summand)", var, 0)
+        for var, ax in found.items():
+            n_ax = self.size(ax)
+            idx = torch.arange(1, n_ax + 1, dtype=torch.float64, device=device())
+            self.env[var] = make(idx, (ax,))
+            self.index_axes[var] = ax
 
     def size_ok(self, ax: str, x: Any) -> bool:
         """Is |ax| (as the formula reads it) the size of ax in x?"""
@@ -1149,6 +1360,10 @@ def _index_value(i: Value, ax: str) -> Value:
         if bool((i.data < 1).any()):
             raise AxisError(f"index along {ax!r}: the paper's indices start at 1, "
                             f"got {int(i.data.min())}")
+        if i.data.is_floating_point():       # an index variable (float64)
+            if not bool((i.data == i.data.round()).all()):
+                raise TypeError(f"index along {ax!r}: expected integers")
+            return make((i.data - 1).long(), tuple(i.inputs))
         return i - 1
     if _is_tensor(i):
         i = int(i)
@@ -1174,6 +1389,55 @@ def _contract(a: Value, b: Value, axes: tuple[str, ...]) -> Value:
         raise AxisError(f"contraction over {', '.join(axes)}: an operand is a scalar "
                         f"with no axes")
     return core.contract(a, b, over=axes[0] if len(axes) == 1 else axes)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b, "=": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+def _compare(op: str, a: Value, b: Value) -> Value:
+    if is_named(b) and not is_named(a):          # 1 = X: the named side first
+        a, b, op = b, a, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
+    return _COMPARE[op](a, b)
+
+
+def _logic(op: str, a: Value, b: Value) -> Value:
+    """a and b / a or b, entry by entry; a Python bool on one side decides or passes."""
+    if not is_named(a):
+        a, b = b, a
+    if not is_named(b):
+        if op == "and":
+            return a if bool(b) else False
+        return True if bool(b) else a
+    return (a & b) if op == "and" else (a | b)
+
+
+def _where(c: Value, a: Value, b: Value) -> Value:
+    """a where c holds, else b, entry by entry over the union of the axes."""
+    if not is_named(c):
+        return a if bool(c) else b
+    named = [x for x in (c, a, b) if is_named(x)]
+    sizes = merged_sizes(named, "cases")
+    order = tuple(sizes)
+    dts = [(x.data if is_named(x) else x).dtype for x in (a, b)
+           if is_named(x) or _is_tensor(x)]
+    dtype = functools.reduce(torch.promote_types, dts) if dts else torch.float64
+    if not dtype.is_floating_point and any(isinstance(x, float) for x in (a, b)):
+        dtype = torch.float64
+
+    def data(x: Value) -> torch.Tensor:
+        if is_named(x):
+            return align(x, order, sizes).to(dtype)
+        return torch.as_tensor(x, dtype=dtype, device=c.data.device)
+    return make(torch.where(align(c, order, sizes).bool(), data(a), data(b)), order)
+
+
+def _indicator(c: Value) -> float:
+    """1 if the statement holds at every entry, else 0."""
+    if is_named(c):
+        return 1.0 if bool(c.data.bool().all()) else 0.0
+    return 1.0 if bool(c) else 0.0
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1275,6 +1539,51 @@ def _compile(node: Node) -> _Fn:
     if isinstance(node, Equation):
         fs = [_compile(s) for s in node.sides]
         return lambda c: [f(c) for f in fs]
+    if isinstance(node, Compare):
+        fs = [_compile(x) for x in node.operands]
+        ops = node.ops
+
+        def compare(c: _Ctx) -> Value:
+            vals = [f(c) for f in fs]
+            out: Value = True
+            for op, a, b in zip(ops, vals, vals[1:]):
+                out = _logic("and", out, _compare(op, a, b))
+            return out
+        return compare
+    if isinstance(node, Logic):
+        fa, fb = _compile(node.left), _compile(node.right)
+        op = node.op
+        return lambda c: _logic(op, fa(c), fb(c))
+    if isinstance(node, Parity):
+        fx = _compile(node.x)
+        rest = 1 if node.odd else 0
+        return lambda c: fx(c) % 2 == rest
+    if isinstance(node, Cases):
+        branches = [(_compile(v), None if k is None else _compile(k))
+                    for v, k in node.branches]
+
+        def cases(c: _Ctx) -> Value:
+            fv, fk = branches[-1]
+            out = fv(c) if fk is None else _where(fk(c), fv(c), math.nan)
+            for fv, fk in reversed(branches[:-1]):
+                assert fk is not None          # the parser keeps otherwise last
+                out = _where(fk(c), fv(c), out)
+            return out
+        return cases
+    if isinstance(node, Indicator):
+        fc = _compile(node.cond)
+        return lambda c: _indicator(fc(c))
+    if isinstance(node, IndexSum):
+        fx = _compile(node.x)
+        var = node.var
+
+        def index_sum(c: _Ctx) -> Value:
+            ax = c.index_axes[var]
+            x = fx(c)
+            if is_named(x) and ax in x.inputs:
+                return core.sum(x, ax)
+            return x * c.size(ax)
+        return index_sum
     raise TypeError(f"not a notation node: {node!r}")  # pragma: no cover
 
 
@@ -1392,6 +1701,7 @@ def sides(formula: str | Node, env: Mapping[str, object], *,
     if as_written:
         node = _as_written(node)
     ctx = _Ctx(env)
+    ctx.bind_indices(node)
     parts = node.sides if isinstance(node, Equation) else (node,)
     return [_run(s, ctx) for s in parts]
 
@@ -1428,11 +1738,13 @@ def evaluate(formula: str | Node, env: Mapping[str, object], *,
     [4. 9. 6.]
     """
     node = parse(formula) if isinstance(formula, str) else formula
+    ctx = _Ctx(env)
+    ctx.bind_indices(node)
     if isinstance(node, Equation):
         node = node.sides[-1]
     if as_written:
         node = _as_written(node)
-    return _run(node, _Ctx(env))
+    return _run(node, ctx)
 
 
 # --------------------------------------------------------------------------
@@ -1471,8 +1783,10 @@ def _prec(node: Node) -> int:
     if isinstance(node, (Mul, Contract, Cat)):
         return _PREC_POST if isinstance(node, Mul) and node.written == "\\frac" \
             else _PREC_MUL
-    if isinstance(node, Reduce):
+    if isinstance(node, (Reduce, IndexSum)):
         return _PREC_PREFIX
+    if isinstance(node, (Compare, Logic, Parity)):
+        return _PREC_EQ
     if isinstance(node, Neg):
         return _PREC_UNARY
     if isinstance(node, Lift) and not node.parens:
@@ -1572,6 +1886,30 @@ def to_latex(node: Node) -> str:
         return f"{_wrap(node.x, _PREC_POST + 1)}_{{({axes}) \\to {_axis_tex(node.new)}}}"
     if isinstance(node, Equation):
         return " = ".join(to_latex(s) for s in node.sides)
+    if isinstance(node, Compare):
+        tex = {"<": "<", "<=": "\\le", ">": ">", ">=": "\\ge", "=": "=", "!=": "\\ne"}
+        out = to_latex(node.operands[0])
+        for op, x in zip(node.ops, node.operands[1:]):
+            out += f" {tex[op]} {to_latex(x)}"
+        return out
+    if isinstance(node, Logic):
+        op = "\\wedge" if node.op == "and" else "\\vee"
+        left, right = to_latex(node.left), to_latex(node.right)
+        if isinstance(node.right, Logic) and (node.op == "and" or node.right.op == "or"):
+            right = f"\\left({right}\\right)"
+        if isinstance(node.left, Logic) and node.op == "and" and node.left.op == "or":
+            left = f"\\left({left}\\right)"
+        return f"{left} {op} {right}"
+    if isinstance(node, Parity):
+        return f"{to_latex(node.x)} \\text{{ {'odd' if node.odd else 'even'}}}"
+    if isinstance(node, Cases):
+        rows = [f"{to_latex(v)} & " + ("\\text{otherwise}" if k is None else to_latex(k))
+                for v, k in node.branches]
+        return "\\begin{cases} " + " \\\\ ".join(rows) + " \\end{cases}"
+    if isinstance(node, Indicator):
+        return f"\\mathbb{{I}}\\left[{to_latex(node.cond)}\\right]"
+    if isinstance(node, IndexSum):
+        return f"\\sum_{{{node.var}}} {_wrap(node.x, _PREC_MUL)}"
     raise TypeError(f"not a notation node: {node!r}")
 
 
@@ -1880,7 +2218,9 @@ def run_cell(cell: str, ns: dict[str, Any]) -> Any:
     One formula per line (a line inside an unclosed brace or ``\left``
     continues on the next, and so does a line that starts with a binary
     operator other than ``-``, or with ``=``); ``%`` starts a comment; ``Y = formula``
-    binds ``Y`` (``\gamma = ...`` binds ``gamma``).  Returns the last value.
+    binds ``Y`` (``\gamma = ...`` binds ``gamma``), and so does an entry formula
+    ``Y_{\height(i), \width(j)} = ...`` whose ``i`` and ``j`` are bound to
+    nothing.  Returns the last value.
     """
     value: Any = None
     for text in _cell_lines(cell):
@@ -1891,8 +2231,26 @@ def run_cell(cell: str, ns: dict[str, Any]) -> Any:
             value = evaluate(formula, env)
             ns[target] = value
         else:
-            value = evaluate(text, env)
+            node = parse(text)
+            value = evaluate(node, env)
+            target = _entry_target(node, env)
+            if target:
+                ns[target] = value
     return value
+
+
+def _entry_target(node: Node, env: Mapping[str, object]) -> str | None:
+    """``T_{\\height(i), \\width(j)} = ...`` with T, i and j bound to nothing:
+    an entry formula that defines T."""
+    if not (isinstance(node, Equation) and len(node.sides) == 2):
+        return None
+    lhs = node.sides[0]
+    if not (isinstance(lhs, Select) and isinstance(lhs.x, Var) and lhs.x.name not in env
+            and re.fullmatch(r"[A-Za-z]", lhs.x.name)):
+        return None
+    if all(isinstance(i, Var) and i.name not in env for _, i in lhs.items):
+        return lhs.x.name
+    return None
 
 
 def _cell_lines(cell: str) -> list[str]:
@@ -1900,7 +2258,9 @@ def _cell_lines(cell: str) -> list[str]:
     buf = ""
     for line in cell.splitlines():
         line = re.sub(r"(?<!\\)%.*$", "", line).rstrip()
-        if line.endswith("\\\\"):
+        open_cases = (buf + line).count("\\begin{cases}") > \
+            (buf + line).count("\\end{cases}")
+        if line.endswith("\\\\") and not open_cases:   # a row break ends a formula
             line = line[:-2]
         line = line.strip()
         if not line:
@@ -1908,7 +2268,8 @@ def _cell_lines(cell: str) -> list[str]:
         if out and not buf and line.startswith(_CONTINUES):
             buf = out.pop()
         buf = (buf + " " + line).strip() if buf else line
-        if _balanced(buf) and buf.count("\\left") <= buf.count("\\right"):
+        if _balanced(buf) and buf.count("\\left") <= buf.count("\\right") and \
+                buf.count("\\begin{cases}") <= buf.count("\\end{cases}"):
             out.append(buf)
             buf = ""
     if buf:

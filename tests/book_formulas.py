@@ -234,6 +234,10 @@ def _split_top(text: str, seps: tuple[str, ...]) -> list[str]:
             depth -= 1
         elif text.startswith("\\left", i) and not text.startswith("\\leftarrow", i):
             depth += 1
+        elif text.startswith("\\begin{cases}", i):
+            depth += 1      # the rows and & of cases belong to the expression
+        elif text.startswith("\\end{cases}", i):
+            depth -= 1
         elif text.startswith("\\right", i) and not text.startswith("\\rightarrow", i):
             depth -= 1
         if depth == 0:
@@ -452,6 +456,12 @@ def close(a: Any, b: Any) -> str | None:
 _VAR = re.compile(r"^(\\?[A-Za-z]+|\\hat [A-Za-z])('|\^\*)?(\^\{?[\w,]+\}?)?(_\{?\w\}?)?$")
 
 
+_AXIS_TEX = r"(?:\\name\{[^}]*\}|\\[A-Za-z]+)'*"
+#: X_{\ax(i), \ax'(j)}: a tensor written entry by entry with index variables
+_ENTRY = re.compile(r"([A-Za-z])_\{\s*" + _AXIS_TEX + r"\s*\(\s*[a-z]\s*\)"
+                    r"(?:\s*,\s*" + _AXIS_TEX + r"\s*\(\s*[a-z]\s*\))*\s*\}")
+
+
 def _sides(text: str) -> list[str]:
     return [s.strip() for s in _split_top(text, ("=",))]
 
@@ -486,6 +496,16 @@ def _evaluate(text: str, env: dict[str, Any]) -> Any:
     return evaluate(text, env, as_written=True)
 
 
+def _evaluate_sides(sides: list[str], env: dict[str, Any]) -> list[Any]:
+    """The value of each side, read as one equation: an index variable
+    written in one side (M_{\\seq(i), \\seq'(j)}) is bound in all of them."""
+    from ntlib.notation import sides as values
+
+    if len(sides) == 1:
+        return [_evaluate(sides[0], env)]
+    return values(" = ".join(sides), env, as_written=True)
+
+
 def run(f: Formula, order: int) -> list[str]:
     """Evaluate a marked formula in one storage order: the list of problems
     (empty when the formula holds; for a misprint, when it does NOT hold)."""
@@ -513,13 +533,21 @@ def run(f: Formula, order: int) -> list[str]:
             env[name.strip()] = last = _evaluate(rhs, env)
             continue
         sides = _sides(expr)
+        entry = _ENTRY.fullmatch(sides[0]) if len(sides) == 2 else None
+        if entry and entry.group(1) not in env:
+            # an entry formula defines the tensor (M_{\seq(i), \seq'(j)} = ...):
+            # its index variables range over every entry at once
+            from ntlib.notation import evaluate
+
+            env[entry.group(1)] = last = evaluate(expr, env, as_written=True)
+            continue
         if len(sides) == 1 and _VAR.match(sides[0]) and sides[0] not in env:
             continue      # a declaration: X \in \reals^{...}
         if len(sides) > 1 and _VAR.match(sides[0]) and sides[0] not in env:
             name, sides = sides[0], sides[1:]
         else:
             name = None
-        values = [_evaluate(s, env) for s in sides]
+        values = _evaluate_sides(sides, env)
         compared += len(values) - 1
         declaration = len(sides) == 1 and bool(_VAR.match(sides[0])) and name is None
         for s, v in zip(sides[1:], values[1:]):
