@@ -474,7 +474,7 @@ plt.show()
 # $\chans'$ contracts the unrolled input with the kernel weights over the channel and
 # window axes:
 #
-# <!-- ntn: definition; ~\operatorname{unroll}_{\seq,\kernel} X=\mathrm{unroll}(X); ~(X; W, b)=(X, W, b); unroll=lambda X: nt.unroll(X, 3); Conv1d=nt.conv1d; X[chans,seq,batch]; W[chans',chans,kernel]; b[chans']; @kernel=3 -->
+# <!-- ntn: definition; ~(X; W, b)=(X, W, b); unroll=lambda X, seq, kernel: nt.unroll(X, size[kernel], seq=seq, kernel=kernel); Conv1d=nt.conv1d; X[chans,seq,batch]; W[chans',chans,kernel]; b[chans']; @kernel=3 -->
 # $$
 # \operatorname{Conv1d}(X; W, b) = W \ndot{\chans \\ \kernel} \operatorname{unroll}_{\seq,\kernel} X + b,
 # $$
@@ -512,7 +512,7 @@ print("conv1d agrees with F.conv1d")
 # Two-dimensional convolution unrolls both spatial axes, $\height$ with kernel axis
 # $\kh$ and $\width$ with $\kw$, and contracts over all three:
 #
-# <!-- ntn: definition; ~\operatorname{unroll}_{\width,\kw} X=\mathrm{unrollw}(X); ~\operatorname{unroll}_{\height,\kh} \mathrm{unrollw}(X)=\mathrm{unrollh}(\mathrm{unrollw}(X)); ~(X; W, b)=(X, W, b); unrollw=lambda X: nt.unroll(X, 2, seq="width", kernel="kw"); unrollh=lambda X: nt.unroll(X, 2, seq="height", kernel="kh"); Conv2d=nt.conv2d; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans'] -->
+# <!-- ntn: definition; ~(X; W, b)=(X, W, b); unroll=lambda X, seq, kernel: nt.unroll(X, size[kernel], seq=seq, kernel=kernel); Conv2d=nt.conv2d; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans'] -->
 # $$
 # \operatorname{Conv2d}(X; W, b) = W \ndot{\chans \\ \kh \\ \kw}
 # \operatorname{unroll}_{\height,\kh} \operatorname{unroll}_{\width,\kw} X + b,
@@ -587,7 +587,7 @@ plt.show()
 # Max pooling takes the maximum over $\kernel$; in two dimensions both spatial axes
 # are pooled and the maximum is over both kernel axes:
 #
-# <!-- ntn: definition; ~\operatorname{pool}_{\seq,\kernel} X=\mathrm{pool}(X); ~\operatorname{pool}_{\width,\kw} X=\mathrm{poolw}(X); ~\operatorname{pool}_{\height,\kh} \mathrm{poolw}(X)=\mathrm{poolh}(\mathrm{poolw}(X)); ~\operatorname{MaxPool1d}_{k}=\mathrm{MaxPool1d}; ~\operatorname{MaxPool2d}_{kh,kw}=\mathrm{MaxPool2d}; pool=lambda X: nt.pool(X, 3); poolw=lambda X: nt.pool(X, 2, seq="width", kernel="kw"); poolh=lambda X: nt.pool(X, 2, seq="height", kernel="kh"); MaxPool1d=lambda X: nt.max_pool1d(X, 3); MaxPool2d=lambda X: nt.max_pool2d(X, 2, 2); X[seq,height,width]; @seq=6,height=4,width=4 -->
+# <!-- ntn: definition; ~\operatorname{MaxPool1d}_{k}=\mathrm{MaxPool1d}; ~\operatorname{MaxPool2d}_{kh,kw}=\mathrm{MaxPool2d}; pool=lambda X, seq, kernel: nt.pool(X, size[kernel], seq=seq, kernel=kernel); MaxPool1d=lambda X: nt.max_pool1d(X, 3); MaxPool2d=lambda X: nt.max_pool2d(X, 2, 2); X[seq,height,width]; @seq=6,height=4,width=4 -->
 # $$
 # \begin{aligned}
 # \operatorname{MaxPool1d}_{k}(X) &= \nfun{\kernel}{max} \operatorname{pool}_{\seq,\kernel} X, \\
@@ -657,7 +657,7 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # Normalization layers subtract a mean and divide by a standard deviation, computed
 # over some set of axes. The shared step is
 #
-# <!-- ntn: definition; ~\operatorname{standardize}_{\ax}(X)=\mathrm{standardize}(X); standardize=lambda X: nt.standardize(X, "ax"); X[ax,batch]; \epsilon=1e-5 -->
+# <!-- ntn: definition; standardize=lambda X, *axes: nt.standardize(X, axes); X[ax,batch]; \epsilon=1e-5 -->
 # $$
 # \operatorname{standardize}_{\ax}(X) = \frac{X - \nfun{\ax}{mean} X}{\sqrt{\nfun{\ax}{var} X + \epsilon}},
 # $$
@@ -668,7 +668,7 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # the learned scale $\gamma$ and shift $\beta$. For $X \in \reals^{\batch \times
 # \chans \times \layer}$:
 #
-# <!-- ntn: definition; ~\operatorname{standardize}_{\batch,\layer}(X)=\mathrm{stdBL}(X); ~\operatorname{standardize}_{\layer}(X)=\mathrm{stdL}(X); ~\operatorname{standardize}_{\layer,\chans}(X)=\mathrm{stdLC}(X); ~(X; \gamma, \beta)=(X, \gamma, \beta); stdBL=lambda X: nt.standardize(X, ("batch", "layer")); stdL=lambda X: nt.standardize(X, "layer"); stdLC=lambda X: nt.standardize(X, ("layer", "chans")); BatchNorm=nt.batch_norm; InstanceNorm=nt.instance_norm; LayerNorm=nt.layer_norm; X[batch,chans,layer]; \gamma[chans]; \beta[chans] -->
+# <!-- ntn: definition; ~(X; \gamma, \beta)=(X, \gamma, \beta); standardize=lambda X, *axes: nt.standardize(X, axes); BatchNorm=nt.batch_norm; InstanceNorm=nt.instance_norm; LayerNorm=nt.layer_norm; X[batch,chans,layer]; \gamma[chans]; \beta[chans] -->
 # $$
 # \begin{aligned}
 # \operatorname{BatchNorm}(X; \gamma, \beta) &= \operatorname{standardize}_{\batch,\layer}(X) \odot \gamma + \beta, & \gamma, \beta &\in \reals^{\chans},\\
@@ -684,7 +684,7 @@ print("max_pool2d and max_pool1d agree with F.max_pool2d and F.max_pool1d")
 # $k$ consecutive channels with $\operatorname{pool}$, standardizes each group
 # together with $\layer$, and flattens the channels back:
 #
-# <!-- ntn: definition; ~\operatorname{pool}_{\chans,\kernel} X=\mathrm{pool}(X); ~\operatorname{standardize}_{\kernel,\layer} \mathrm{pool}(X)=\mathrm{standardize}(\mathrm{pool}(X)); ~\operatorname{GroupNorm}_k(X; \gamma, \beta)=\mathrm{GroupNorm}(X, \gamma, \beta); pool=lambda X: nt.pool(X, 2, seq="chans"); standardize=lambda X: nt.standardize(X, ("kernel", "layer")); GroupNorm=lambda X, g, b: nt.group_norm(X, g, b, 2); X[batch,chans,layer]; \gamma[chans]; \beta[chans]; @chans=4 -->
+# <!-- ntn: definition; ~\operatorname{GroupNorm}_k(X; \gamma, \beta)=\mathrm{GroupNorm}(X, \gamma, \beta); pool=lambda X, seq, kernel: nt.pool(X, size[kernel], seq=seq, kernel=kernel); standardize=lambda X, *axes: nt.standardize(X, axes); GroupNorm=lambda X, g, b: nt.group_norm(X, g, b, 2); X[batch,chans,layer]; \gamma[chans]; \beta[chans]; @chans=4,kernel=2 -->
 # $$
 # \operatorname{GroupNorm}_k(X; \gamma, \beta) =
 # \left[\operatorname{standardize}_{\kernel,\layer} \operatorname{pool}_{\chans,\kernel} X\right]_{(\chans,\kernel) \to \chans}
@@ -1099,7 +1099,7 @@ assert nt.exercises.check("4.2", answer)
 #
 # Write $\operatorname{AvgPool2d}_{kh,kw}$, the average over each $kh \times kw$ block:
 #
-# <!-- ntn: definition; ~\operatorname{pool}_{\width,\kw} X=\mathrm{poolw}(X); ~\operatorname{pool}_{\height,\kh} \mathrm{poolw}(X)=\mathrm{poolh}(\mathrm{poolw}(X)); ~\operatorname{AvgPool2d}_{kh,kw}(X)=\mathrm{AvgPool}(X); poolw=lambda X: nt.pool(X, 2, seq="width", kernel="kw"); poolh=lambda X: nt.pool(X, 3, seq="height", kernel="kh"); AvgPool=lambda X: nt.exercises.solution("4.3")(X, 3, 2); X[height,width,batch]; @height=6,width=4 -->
+# <!-- ntn: definition; ~\operatorname{AvgPool2d}_{kh,kw}(X)=\mathrm{AvgPool}(X); pool=lambda X, seq, kernel: nt.pool(X, size[kernel], seq=seq, kernel=kernel); AvgPool=lambda X: nt.exercises.solution("4.3")(X, 3, 2); X[height,width,batch]; @height=6,width=4,kh=3,kw=2 -->
 # $$
 # \operatorname{AvgPool2d}_{kh,kw}(X) = \nfun{\kh \\ \kw}{mean}
 #   \operatorname{pool}_{\height,\kh} \operatorname{pool}_{\width,\kw} X .

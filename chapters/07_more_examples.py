@@ -572,7 +572,7 @@ plt.show()
 # under the operator is the *new* axis that holds the winners. The two are
 # tied together by
 #
-# <!-- ntn: identity; ~\nfun{\ax,\name{k}}{argmaxk} A=\mathrm{argmaxk}(A); ~\nfun{\ax,\name{k}}{maxk} A=\mathrm{maxk}(A); A[ax,batch]; argmaxk=lambda A: nt.examples.argmaxk(A, "ax", 2); maxk=lambda A: nt.examples.maxk(A, "ax", 2) -->
+# <!-- ntn: identity; A[ax,batch]; argmaxk=lambda A, ax, k: nt.examples.argmaxk(A, ax, size[k], new=k); maxk=lambda A, ax, k: nt.examples.maxk(A, ax, size[k], new=k); @k=2 -->
 # $$
 # A \ndot{\ax} \nfun{\ax,\name{k}}{argmaxk} A = \nfun{\ax,\name{k}}{maxk} A.
 # $$
@@ -628,7 +628,7 @@ print("corrected identity: lhs - maxk = 0 for every entry")
 # state, lifted over $\beam$. §3.4.6 of the first version repeats this
 # update:
 #
-# <!-- ntn: definition; ~\nfun{\state,\beam}{maxk} H'=\mathrm{maxk}(H'); ~\nfun{\state,\beam}{argmaxk} H'=\mathrm{argmaxk}(H'); @beam=3,state=6,state'=6; H=pos("beam"); S=onehot("state", "beam"); L=pos("state", "state'"); H0=V["H"]; S0=V["S"]; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); maxk=lambda H: nt.examples.maxk(H, "state", 3, new="beam"); argmaxk=lambda H: nt.examples.argmaxk(H, "state", 3, new="beam"); expect=N(F.one_hot((P(V["H0"], "beam")[:, None] * P(V["f"](V["S0"]), "beam", "state")).max(0).values.topk(3).indices, 6).double(), "beam", "state") -->
+# <!-- ntn: definition; @beam=3,state=6,state'=6; H=pos("beam"); S=onehot("state", "beam"); L=pos("state", "state'"); H0=V["H"]; S0=V["S"]; f=lambda S: N(P(S, "beam", "state") @ P(V["L"], "state", "state'"), "beam", "state"); maxk=lambda H, ax, new: nt.examples.maxk(H, ax, size[new], new=new); argmaxk=lambda H, ax, new: nt.examples.argmaxk(H, ax, size[new], new=new); expect=N(F.one_hot((P(V["H0"], "beam")[:, None] * P(V["f"](V["S0"]), "beam", "state")).max(0).values.topk(3).indices, 6).double(), "beam", "state") -->
 # $$
 # \begin{aligned}
 # H' &= \nfun{\beam}{max} (H \odot f(S)),\\
@@ -896,7 +896,7 @@ for merge in (True, False):
 # ($|\dd| = |\name{d1}| = |\name{d2}|$) renames $X - \mu$ twice so that it
 # can meet both axes of the inverse:
 #
-# <!-- ntn: definition; ~\mathcal{N}(X; \mu, \Sigma)=Z; ~{}&=&; ~\nfun{\name{d1},\name{d2}}{inv} \Sigma=\mathrm{inv}(\Sigma); ~\nfun{\name{d1},\name{d2}}{det} \Sigma=\mathrm{det}(\Sigma); ~\tfrac12=\frac{1}{2}; ~\\ & \Big/=/; ~\Big=; ~\big=; inv=lambda S: nt.examples.inv(S, "d1", "d2"); det=lambda S: nt.examples.det(S, "d1", "d2"); X[d,batch]; \mu[d]; \Sigma=(lambda A: nt.contract(A, nt.rename(A, {"d1": "d2"}), over="d") + 3 * nt.tensor(torch.eye(3, dtype=torch.float64), ("d1", "d2")))(randn("d1", "d")); @d1=3,d2=3; expect=nt.exp(nt.examples.mvn_log_density(V["X"], V["\\mu"], V["\\Sigma"])) -->
+# <!-- ntn: definition; ~\mathcal{N}(X; \mu, \Sigma)=Z; ~{}&=&; ~\tfrac12=\frac{1}{2}; ~\\ & \Big/=/; ~\Big=; ~\big=; inv=nt.examples.inv; det=nt.examples.det; X[d,batch]; \mu[d]; \Sigma=(lambda A: nt.contract(A, nt.rename(A, {"d1": "d2"}), over="d") + 3 * nt.tensor(torch.eye(3, dtype=torch.float64), ("d1", "d2")))(randn("d1", "d")); @d1=3,d2=3; expect=nt.exp(nt.examples.mvn_log_density(V["X"], V["\\mu"], V["\\Sigma"])) -->
 # $$
 # \begin{aligned}
 # \mathcal{N}(X; \mu, \Sigma) = {}&

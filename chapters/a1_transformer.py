@@ -382,13 +382,13 @@ print(
 # Both sublayers are followed by layer normalization over $\layer$, with a learned
 # scale and shift per layer:
 #
-# <!-- ntn: definition; ~\mathrm{LayerNorm}^l=\mathrm{LayerNorm}; ~\gamma^l=\gamma; ~\beta^l=\beta; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); X[seq,layer]; \gamma[layer]; \beta[layer] -->
+# <!-- ntn: definition; ~\mathrm{LayerNorm}^l=\mathrm{LayerNorm}; ~\gamma^l=\gamma; ~\beta^l=\beta; standardize=lambda X, *axes: nt.standardize(X, axes); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); X[seq,layer]; \gamma[layer]; \beta[layer] -->
 # $$
 # \mathrm{LayerNorm}^l(X) = \nfun{\layer}{standardize}(X) \odot \gamma^l + \beta^l,
 # \qquad \gamma^l, \beta^l \in \reals^{\layer},
 # $$
 #
-# <!-- ntn: definition; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); \epsilon=1e-5; X[layer,seq] -->
+# <!-- ntn: definition; standardize=lambda X, *axes: nt.standardize(X, axes); \epsilon=1e-5; X[layer,seq] -->
 # where $\nfun{\layer}{standardize}(X) = (X - \nfun{\layer}{mean} X) / \sqrt{\nfun{\layer}{var} X + \epsilon}$
 # (§4.6; the paper leaves $\epsilon > 0$ open, we take $\epsilon = 10^{-5}$ as
 # PyTorch does). This is `nt.layer_norm` with `chans=None`, so that it
@@ -1121,7 +1121,7 @@ assert nt.exercises.check("A1.1", answer)
 # Many Transformers after the original normalize *before* the sublayer and add the
 # residual afterwards ("pre-norm"):
 #
-# <!-- ntn: definition; ~\nfun{\layer}{standardize}(X)=\mathrm{std}(X); std=lambda X: nt.standardize(X, "layer"); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); SelfAtt=lambda X: X; X[seq,layer]; \gamma[layer]; \beta[layer] -->
+# <!-- ntn: definition; standardize=lambda X, *axes: nt.standardize(X, axes); LayerNorm=lambda X: nt.layer_norm(X, V["\\gamma"], V["\\beta"], chans=None); SelfAtt=lambda X: X; X[seq,layer]; \gamma[layer]; \beta[layer] -->
 # $$
 # X + \mathrm{SelfAtt}\bigl(\mathrm{LayerNorm}(X)\bigr), \qquad
 # \mathrm{LayerNorm}(X) = \nfun{\layer}{standardize}(X) \odot \gamma + \beta .

@@ -80,8 +80,8 @@ same = functools.partial(nt.testing.same, tol=1e-10)
 nt.source(nt.models.lenet_logits, nt.models.lenet)
 
 # %% [markdown]
-# <!-- ntn: definition; ~\mathrm{MaxPool2d}_{kh,kw}(X)=\mathrm{MP}(X); ~\nfun{\height,\kh}{pool} \nfun{\width,\kw}{pool} X=\mathrm{ph}(\mathrm{pw}(X)); MP=lambda X: nt.max_pool2d(X, 3, 2); pw=lambda X: nt.pool(X, 2, seq="width", kernel="kw"); ph=lambda X: nt.pool(X, 3, seq="height", kernel="kh"); X[chans,height,width]; @height=6,width=4; at=2 -->
-# <!-- ntn: definition; ~\nfun{\height \\ \kh}{unroll} \nfun{\width \\ \kw}{unroll} X=\mathrm{uh}(\mathrm{uw}(X)); uw=lambda X: nt.unroll(X, 2, seq="width", kernel="kw"); uh=lambda X: nt.unroll(X, 3, seq="height", kernel="kh"); Conv2d=nt.conv2d; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans']; @height=6,width=5,kh=3,kw=2 -->
+# <!-- ntn: definition; ~\mathrm{MaxPool2d}_{kh,kw}(X)=\mathrm{MP}(X); MP=lambda X: nt.max_pool2d(X, 3, 2); pool=lambda X, seq, kernel: nt.pool(X, size[kernel], seq=seq, kernel=kernel); X[chans,height,width]; @height=6,width=4,kh=3,kw=2; at=2 -->
+# <!-- ntn: definition; unroll=lambda X, seq, kernel: nt.unroll(X, size[kernel], seq=seq, kernel=kernel); Conv2d=nt.conv2d; X[chans,height,width,batch]; W[chans',chans,kh,kw]; b[chans']; @height=6,width=5,kh=3,kw=2 -->
 # The two blocks it uses come from §4.4 and §4.5 (see that chapter for their
 # derivation):
 # $\mathrm{Conv2d}(X; W, b) = W \ndot{\chans \\ \kh, \kw} \nfun{\height \\ \kh}{unroll} \nfun{\width \\ \kw}{unroll} X + b$

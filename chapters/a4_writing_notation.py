@@ -239,8 +239,12 @@ assert differ == ["nmatrix"]
 #   expression or for a definition whose code is elsewhere (an exercise's
 #   reference, a model);
 # - `~TEXT=REPLACEMENT`: text replaced before reading, to instantiate a general
-#   shape ($\mathcal{S}$ as $\height$) or to bind a function written with its
-#   axes as a subscript ($\operatorname{unroll}_{\seq,\kernel} X$) to its code.
+#   shape ($\mathcal{S}$ as $\height$) or to read what the notation does not
+#   (a derivative written with $\partial$, a function subscripted with numbers
+#   such as $\operatorname{MaxPool2d}_{kh,kw}$). A function of axes needs none:
+#   $\operatorname{unroll}_{\seq,\kernel} X$ calls the bound `unroll` as
+#   `unroll(X, "seq", "kernel")`, so the axes the formula writes are the axes
+#   the code gets.
 #
 # A display is read line by line (the rows of `aligned`, and the clauses
 # separated by `\qquad`): $Y = \ldots$ binds $Y$ for the lines after it,
@@ -322,7 +326,7 @@ print(doc[doc.index("    formula  ="):doc.index("``\\left``")].rstrip())
 # | `\name{ax}`, `\height`, `\seq`, ... | the axis named *ax* (`\inp` is *input*, `\dd` is *d*); `'` and `\inax` (`^*`) add to the name |
 # | `X \ndot{\ax} Y`, `\ndot{\height \\ \width}` | `nt.contract(X, Y, over=...)`; `\ndot{}` and `\odot` multiply entry by entry |
 # | `\nsum{\ax} X` | `nt.sum(X, ...)`; `\sum_{\ax}` too |
-# | `\nfun{\ax}{f} X` | f along the axes: softmax, argmax, argmin, max, min, mean, var, std, norm, `norm_p`, logsumexp, prod; `\nfun{\ax}{index}(X, i)` |
+# | `\nfun{\ax}{f} X` | f along the axes: softmax, argmax, argmin, max, min, mean, var, std, norm, `norm_p`, logsumexp, prod; `\nfun{\ax}{index}(X, i)`; any other `f` (also `\operatorname{f}_{\ax} X`) is the bound function, called `f(X, "ax")` |
 # | `\softmax_{\ax} X`, `\max_{\ax} X`, `\text{mean}_{\ax} X` | the same as `\nfun` |
 # | `X \nbin{\ax}{\odot} Y`, `X \nbin{\ax}{\oplus} Y` | contraction; concatenation |
 # | `X \ncat{\ax} Y` | `nt.cat([X, Y], ax)` |
@@ -413,6 +417,14 @@ T_{\height(i), \width(j)} = \begin{cases}
 #    $\mathbb{I}[\nsum{\assign} X = 1 \wedge \ldots]$: an equation
 #    between tensors holds when it holds at every entry, so the indicator
 #    is 1 for a solved grid and 0 otherwise, not a tensor of 0s and 1s.
+# 7. **A function of axes that is not built in is the bound function, and
+#    the axes are its arguments.** The paper writes
+#    $\nfun{\layer}{standardize}(X) \odot \gamma + \beta$ for layer
+#    normalization and $\operatorname{unroll}_{\seq,\kernel} X$,
+#    $\operatorname{pool}_{\height,\kh}$ for convolution and pooling: the
+#    function is called with its arguments and then the axes' names
+#    (`standardize(X, "layer")`), and, written with parentheses, takes only
+#    them (standardize $X$, then scale, not standardize $X \odot \gamma$).
 #
 # Each rule, executed (the first two lines of the next cell are the same
 # value; so are the last two):
@@ -457,6 +469,27 @@ for g in (grid, grid[:3] + [[4, 3, 1, 2]]):
     value = nt.notation.evaluate(check, env)
     print(g[3], "->", value)
     assert value == float(nt.examples.sudoku_check(X))
+
+# %% [markdown]
+# Rule 7: layer normalization over $\width$ as the paper writes it, with
+# `standardize` bound to a Python function that receives the axis by name.
+
+# %%
+def standardize(X, *axes):
+    """The bound function of \\nfun{...}{standardize}: axes arrive as names."""
+    return nt.standardize(X, axes)
+
+
+gamma = nt.tensor([2., 1, 0.5], "width")
+beta = nt.tensor([0., 1, -1], "width")
+
+# %%
+# %%ntn quiet
+L = \nfun{\width}{standardize}(A) \odot \gamma + \beta
+
+# %%
+assert nt.allclose(L, nt.layer_norm(A, gamma, beta, layer="width", chans=None))
+nt.show(L, ("height", "width"), decimals=3)
 
 # %%
 # %%ntn

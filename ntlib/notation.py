@@ -48,7 +48,8 @@ Grammar (EBNF; ``{ }`` repetition, ``[ ]`` option, terminals quoted)::
     axes     = axis { ("\\" | ",") axis } ;
     axis     = ("\name{" text "}" | axis_macro) { "'" | "^*" | "\inax" } ;
     fname    = "softmax" | "argmax" | "argmin" | "max" | "min" | "mean"
-             | "var" | "std" | "sum" | "norm" ["_" p] | "logsumexp" | "index" ;
+             | "var" | "std" | "sum" | "norm" ["_" p] | "logsumexp" | "index"
+             | name ;   (* any other: env[name](args..., *axes) *)
     lifted   = "\exp" | "\log" | "\sigma" | "\tanh" | "\sqrt"
              | "\text{relu}" ... ;
 
@@ -71,6 +72,11 @@ Rules that execution forces (the paper leaves them implicit):
   entry formula computes every entry together; ``\begin{cases}`` picks,
   entry by entry, the first value whose condition holds, and ``\sum_{i}``
   sums over the axis that ``i`` indexes;
+- a function of axes that is not built in (``\nfun{\layer}{standardize}``,
+  ``\operatorname{pool}_{\seq,\kernel}``) is the function ``env`` binds to
+  its name, called with its arguments and then the axes' names
+  (``pool(X, "seq", "kernel")``); written with parentheses it takes only
+  them, as a named function does;
 - ``\mathbb{I}[statement]`` is one number: 1 when the statement holds at
   every entry (as an equation between tensors does), else 0.
 
@@ -114,7 +120,7 @@ __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_la
            # the tree
            "Node", "Num", "Var", "Size", "Neg", "Add", "Mul", "Contract", "Cat", "Pow",
            "Reduce", "IndexFn", "Lift", "Call", "Select", "Rename", "Flatten", "Equation",
-           "Compare", "Logic", "Parity", "Cases", "Indicator", "IndexSum"]
+           "Compare", "Logic", "Parity", "Cases", "Indicator", "IndexSum", "AxisCall"]
 
 
 def __dir__() -> list[str]:
@@ -316,6 +322,18 @@ class Flatten(Node):
 @dataclass(frozen=True)
 class Equation(Node):
     sides: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AxisCall(Node):
+    """A function of axes that the bindings give, not one of the built-in
+    reductions: ``\\nfun{\\ax}{f} X`` or ``\\operatorname{f}_{\\ax} X`` calls
+    ``env["f"](X, "ax")``, the arguments first, then the axes' names."""
+    name: str
+    axes: tuple[str, ...]
+    args: tuple[Node, ...]
+    column: int = dataclasses.field(default=0, compare=False, repr=False)
+    parens: bool = False     # written f(X): the parentheses are its arguments
 
 
 @dataclass(frozen=True)
@@ -830,6 +848,10 @@ class _Parser:
             if name in _NFUNS and self.tok.text == "_" and self.is_sub_axes():
                 self.next()
                 return self.apply_nfun(name, self.sub_axes(), t, None)
+            if name not in _LIFTED and self.tok.text == "_" and self.is_sub_axes() and \
+                    re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                self.next()
+                return self.axis_call(name, self.sub_axes(), t)
             if name in _LIFTED and self.tok.text not in ("^", "_"):
                 return self.lifted(_LIFTED[name])
             self.i = save
@@ -899,8 +921,11 @@ class _Parser:
         if fname == "logsoftmax":
             fname = "log_softmax"
         if fname not in _NFUNS:
-            raise self.error(f"unknown function of axes {fname!r} (known: "
-                             f"{', '.join(sorted(_NFUNS))})", ft)
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", fname):
+                raise self.error(f"unknown function of axes {fname!r} (known: "
+                                 f"{', '.join(sorted(_NFUNS))}, or a name the "
+                                 f"bindings give)", ft)
+            return self.axis_call(fname, axes, ft)
         if not axes:
             raise self.error(f"{fname} needs an axis", ft)
         if fname in _ONE_AXIS and len(axes) != 1:
@@ -915,6 +940,16 @@ class _Parser:
             self.expect(")")
             return self.postfix_ops(IndexFn(axes[0], x, i))
         return Reduce("sum" if fname == "sum" else fname, axes, self.operand(), p)
+
+    def axis_call(self, fname: str, axes: tuple[str, ...], ft: _Tok) -> Node:
+        """A function of axes from the bindings: written f(...), the
+        parentheses hold its arguments (and a subscript after them applies
+        to the result); otherwise it reaches to the end of the product."""
+        if not axes:
+            raise self.error(f"{fname} needs an axis", ft)
+        if self.tok.text == "(":
+            return self.postfix_ops(AxisCall(fname, axes, self.args(), ft.col, True))
+        return AxisCall(fname, axes, (self.operand(),), ft.col)
 
     def operand(self) -> Node:
         if not self.starts_primary() and self.tok.text not in ("-", "+"):
@@ -1573,6 +1608,22 @@ def _compile(node: Node) -> _Fn:
     if isinstance(node, Indicator):
         fc = _compile(node.cond)
         return lambda c: _indicator(fc(c))
+    if isinstance(node, AxisCall):
+        fargs = [_compile(a) for a in node.args]
+        name, axes, col = node.name, node.axes, node.column
+
+        def axis_call(c: _Ctx) -> Value:
+            fn = c.env.get(name)
+            if fn is None:
+                raise UnboundError(f"unbound function of axes '{name}' at column {col}: "
+                                   f"not one of {', '.join(sorted(_NFUNS))}, and the "
+                                   f"bindings give none (bound: {_some(c.env)})",
+                                   name, col)
+            if not callable(fn) or is_named(fn):
+                raise TypeError(f"{name!r} at column {col} is applied to axes but is "
+                                f"bound to {type(fn).__name__}, not a function")
+            return cast(Any, fn)(*[f(c) for f in fargs], *axes)
+        return axis_call
     if isinstance(node, IndexSum):
         fx = _compile(node.x)
         var = node.var
@@ -1783,7 +1834,8 @@ def _prec(node: Node) -> int:
     if isinstance(node, (Mul, Contract, Cat)):
         return _PREC_POST if isinstance(node, Mul) and node.written == "\\frac" \
             else _PREC_MUL
-    if isinstance(node, (Reduce, IndexSum)):
+    if isinstance(node, (Reduce, IndexSum)) or (isinstance(node, AxisCall) and
+                                                  not node.parens):
         return _PREC_PREFIX
     if isinstance(node, (Compare, Logic, Parity)):
         return _PREC_EQ
@@ -1910,6 +1962,12 @@ def to_latex(node: Node) -> str:
         return f"\\mathbb{{I}}\\left[{to_latex(node.cond)}\\right]"
     if isinstance(node, IndexSum):
         return f"\\sum_{{{node.var}}} {_wrap(node.x, _PREC_MUL)}"
+    if isinstance(node, AxisCall):
+        head = f"\\nfun{{{_axes_tex(node.axes)}}}{{{node.name}}}"
+        if node.parens:
+            return head + "\\left(" + ", ".join(to_latex(a) for a in node.args) + \
+                "\\right)"
+        return f"{head} {_wrap(node.args[0], _PREC_MUL)}"
     raise TypeError(f"not a notation node: {node!r}")
 
 

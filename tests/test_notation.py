@@ -268,7 +268,7 @@ def test_sizes():
 
 @pytest.mark.parametrize("formula,token,column", [
     (r"A + * B", "*", 5),
-    (r"\nfun{\ax}{foo} A", "{", 11),
+    (r"\nfun{\ax}{1} A", "{", 11),
     (r"A_{\height(1)", "end of formula", 14),
     (r"\frac{A}", "end of formula", 9),
     (r"A \ndot{\nope} B", "\\nope", 9),
@@ -285,6 +285,30 @@ def test_notation_errors_name_token_and_column(formula, token, column):
     assert isinstance(err, ValueError)
     assert (err.token, err.column) == (token, column)
     assert f"'{token}'" in str(err) and f"column {column}" in str(err)
+
+
+def test_a_function_of_axes_from_the_bindings():
+    X = nt.randn(seed=0, layer=4, seq=3)
+    g, b = nt.randn(seed=1, layer=4), nt.randn(seed=2, layer=4)
+    seen = []
+
+    def standardize(x, *axes):
+        seen.append(axes)
+        return nt.standardize(x, axes)
+    env = {"X": X, "\\gamma": g, "\\beta": b, "standardize": standardize}
+    want = nt.layer_norm(X, g, b, chans=None)
+    for f in (r"\nfun{\layer}{standardize}(X) \odot \gamma + \beta",
+              r"\operatorname{standardize}_{\layer}(X) \odot \gamma + \beta"):
+        assert_close(N.evaluate(f, env), want)    # the parentheses take only X
+    assert seen == [("layer",), ("layer",)]
+    # without parentheses it reaches to the end of the product, like \nfun
+    got = N.evaluate(r"\nfun{\layer \\ \seq}{standardize} 2 X", env)
+    assert_close(got, nt.standardize(2 * X, ("layer", "seq")))
+    with pytest.raises(N.UnboundError) as info:
+        N.evaluate(r"\nfun{\layer}{foo} X", env)
+    assert (info.value.token, info.value.column) == ("foo", 14)
+    with pytest.raises(TypeError, match="'X'.*not a function"):
+        N.evaluate(r"\nfun{\layer}{X} X", env)
 
 
 def test_absent_axis_and_unbound_variable():
