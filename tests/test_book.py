@@ -412,7 +412,7 @@ _TREESCOPE_JS = """async () => {
   const out = [];
   for (const c of document.querySelectorAll('treescope-container')) {
     let text = '';
-    for (let k = 0; k < 600; k++) {     // up to a minute on a busy machine
+    for (let k = 0; k < 1800; k++) {    // up to three minutes on a busy machine
       c.scrollIntoView();
       text = c.shadowRoot ? shown(c.shadowRoot) : '';
       if (text.trim() && !text.includes('Loading...') && !text.includes('Rendering array')) break;
