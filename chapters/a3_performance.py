@@ -444,7 +444,7 @@ Markdown(f"""\
   contraction with such a view is computed one window position at a time,
   each a matrix product read straight from the input's memory, with the same
   products and only their order of addition changed (the module
-  `ntlib._internal.windowed`); the listing stays the formula.
+  `ntlib.core._windowed`); the listing stays the formula.
 """)
 
 # %% [markdown]

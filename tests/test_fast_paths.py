@@ -138,7 +138,7 @@ def test_results_built_without_funsors_constructor_pickle_and_copy():
 import pytest  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from ntlib._internal import windowed  # noqa: E402
+from ntlib.core import _windowed as windowed  # noqa: E402
 from ntlib.core import operations  # noqa: E402
 from ntlib.testing import assert_close, named  # noqa: E402
 

@@ -35,7 +35,7 @@ from .._internal import (AxisError, Axes, Axis, Order, DeviceError, as_named, ax
                          positional_error, promote, refuse_complex, same_device,
                          scalar_operand, sizes_of, torch_dtype, values_readable, wrap)
 from .._internal import funsor_compat as fc
-from .._internal import windowed
+from . import _windowed as windowed
 from .named_tensor import Named, NamedTensor, positional, shape
 
 __all__ = [
@@ -723,7 +723,7 @@ def _matmul_plan(equation, shapes):
     for m and n, none) and torch.matmul broadcasts over batch.  Returns the
     permutations and reshapes to apply (None where there is nothing to do)
     and whether an operand is large enough for the window route
-    (ntlib._internal.windowed), or None if the equation is not a matrix
+    (ntlib.core._windowed), or None if the equation is not a matrix
     product."""
     ins, out = equation.split("->")
     xs, ys = ins.split(",")
@@ -772,7 +772,7 @@ def einsum(equation: str, operands: Sequence[Named | float]) -> torch.Tensor:
     which is what einsum would call, without einsum's own set-up; a large
     operand that is a view of overlapping windows (unroll's) is contracted
     window position by window position instead of being copied
-    (ntlib._internal.windowed)."""
+    (ntlib.core._windowed)."""
     if len(operands) == 2 and isinstance(operands[0], NamedTensor) \
             and isinstance(operands[1], NamedTensor):
         x, y = operands[0].data, operands[1].data

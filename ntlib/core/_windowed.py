@@ -41,7 +41,7 @@ import math
 
 import torch
 
-from .cache import bounded_cache
+from .._internal import bounded_cache
 
 __all__ = ["contract", "MIN_ELEMENTS"]
 
