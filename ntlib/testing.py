@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 import ntlib as _nt
 
+from ._internal import fmt as _fmt
 from .core import Named
 
 if TYPE_CHECKING:
@@ -82,12 +83,6 @@ def default_tolerances(*dtypes: torch.dtype) -> tuple:
     """
     tols = [_TOLERANCES.get(d, (0.0, 0.0)) for d in dtypes]
     return max(t[0] for t in tols), max(t[1] for t in tols)
-
-
-def _fmt(sizes: Mapping[str, int]) -> str:
-    if not sizes:
-        return "{} (no axes)"
-    return "{" + ", ".join(f"{a}[{s}]" for a, s in sizes.items()) + "}"
 
 
 def _is_named(x: Any) -> bool:

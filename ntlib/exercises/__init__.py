@@ -46,6 +46,7 @@ from typing import Any, Callable, Mapping, TypeVar
 import torch
 
 from .._internal import AxisError, as_named
+from .._internal import fmt as _fmt_shape
 from ..core import positional, shape
 
 __all__ = ["ExerciseError", "Exercise", "exercise", "ids", "check", "report", "solution",
@@ -204,10 +205,6 @@ def compare(expected: Any, got: Any, *, rtol: float = 1e-6,
     if not same:
         return f"got {_describe(got)}, which is not right"
     return None
-
-
-def _fmt_shape(s: Mapping[str, int]) -> str:
-    return "{" + ", ".join(f"{a}[{n}]" for a, n in s.items()) + "}"
 
 
 def _axis_hint(es: Mapping[str, int], gs: Mapping[str, int]) -> str:
