@@ -489,7 +489,7 @@ L = \nfun{\width}{standardize}(A) \odot \gamma + \beta
 
 # %%
 assert nt.allclose(L, nt.layer_norm(A, gamma, beta, layer="width", chans=None))
-nt.show(L, ("height", "width"), decimals=3)
+nt.show(L, ("height", "width"), decimals=2)
 
 # %%
 # %%ntn
