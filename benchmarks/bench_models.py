@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, peak_in_subprocess, print_peak, row, timed_pair, write_results  # noqa: E402
+from common import finish, peak_in_subprocess, print_peak, row, timed_pair  # noqa: E402
 import ntlib as nt  # noqa: E402
 from ntlib.testing import (lenet_reference as ref_lenet_logits, lenet_weights,  # noqa: E402
                            transformer_reference as ref_transformer_logits,
@@ -76,11 +76,14 @@ def _all_leaves(w):
     return [w]
 
 
-def setup(case):
-    """(ntlib forward, ntlib loss, reference forward, reference loss, parameter leaves of each)."""
+def setup(case, batch=None):
+    """(ntlib forward, ntlib loss, reference forward, reference loss, parameter leaves of each);
+    batch, if given, replaces the case's batch size."""
     dt = torch.float32
     if case.startswith("transformer"):
         tf = TF_SMALL if case == "transformer_small" else TF
+        if batch is not None:
+            tf = dict(tf, batch=batch)
         params = nt.models.init_transformer(vocab=tf["vocab"], layers=tf["layers"],
                                             heads=tf["heads"], layer=tf["layer"],
                                             hidden=tf["hidden"], seed=0, dtype=dt)
@@ -103,7 +106,7 @@ def setup(case):
     else:
         params = nt.models.init_lenet(chans=LN["chans"], height=LN["height"], width=LN["width"],
                                hidden=LN["hidden"], classes=LN["classes"], seed=0, dtype=dt)
-        nb = {"lenet256": 256, "lenet1": 1}.get(case, LN["batch"])
+        nb = batch or {"lenet256": 256, "lenet1": 1}.get(case, LN["batch"])
         X = nt.randn(seed=2, dtype=dt, batch=nb, chans=1, height=LN["height"], width=LN["width"])
         y = nt.randint(0, LN["classes"], seed=3, batch=nb)
         x, yd = nt.positional(X, ("batch", "chans", "height", "width")), nt.positional(y, "batch")
@@ -199,11 +202,7 @@ def main():
                 mem = (f"   peak {pk_nt:7.1f} MB vs {pk_ref:7.1f} MB" if pk_nt is not None else "")
                 print(f"{case:12s} {pass_:17s} {path:6s} ntlib {t_nt * 1e3:8.2f} ms   "
                       f"reference {t_ref * 1e3:8.2f} ms   ratio {r['ratio']:5.2f}x{mem}", flush=True)
-    if args.out:
-        write_results(ROOT / args.out if not Path(args.out).is_absolute() else args.out, rows)
-        print(f"wrote {args.out}")
-    print("targets met" if not missed else "missed: " + "; ".join(missed))
-    return 1 if missed else 0
+    return finish(args.out, rows, missed)
 
 
 if __name__ == "__main__":

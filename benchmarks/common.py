@@ -213,3 +213,14 @@ def write_results(path, rows) -> None:
     with open(path, "w") as f:
         json.dump({"machine": machine(), "rows": rows}, f, indent=1)
         f.write("\n")
+
+
+def finish(out, rows, missed) -> int:
+    """The end of a benchmark with targets: write the rows to ``out`` (a
+    relative path is taken from the repository's root), say which targets
+    were missed, and return the exit status (1 if any was)."""
+    if out:
+        write_results(ROOT / out if not Path(out).is_absolute() else out, rows)
+        print(f"wrote {out}")
+    print("targets met" if not missed else "missed: " + "; ".join(missed))
+    return 1 if missed else 0
