@@ -537,9 +537,7 @@ def run(f: Formula, order: int) -> list[str]:
         if entry and entry.group(1) not in env:
             # an entry formula defines the tensor (M_{\seq(i), \seq'(j)} = ...):
             # its index variables range over every entry at once
-            from ntlib.notation import evaluate
-
-            env[entry.group(1)] = last = evaluate(expr, env, as_written=True)
+            env[entry.group(1)] = last = _evaluate(expr, env)
             continue
         if len(sides) == 1 and _VAR.match(sides[0]) and sides[0] not in env:
             continue      # a declaration: X \in \reals^{...}

@@ -100,30 +100,28 @@ def test_py_typed_is_in_the_package():
     assert (pathlib.Path(nt.__file__).parent / "py.typed").exists()
 
 
-def test_make_test_runs_mypy_before_pytest():
-    """The Makefile's test target type-checks ntlib, and mypy is a requirement."""
+def _tool_before_pytest(command: str, requirement: str) -> str:
+    """Check that the Makefile's test target runs ``command`` before pytest and
+    that ``requirement`` is in requirements.txt; return pyproject.toml's text."""
     root = pathlib.Path(__file__).resolve().parents[1]
     lines = root.joinpath("Makefile").read_text().split("\ntest:", 1)[1].split("\n\n")[0]
     recipe = [ln.strip() for ln in lines.splitlines()[1:] if ln.startswith("\t")]
-    mypy = [i for i, ln in enumerate(recipe) if "-m mypy" in ln]
+    tool = [i for i, ln in enumerate(recipe) if command in ln]
     pytest_ = [i for i, ln in enumerate(recipe) if "-m pytest" in ln]
-    assert mypy and pytest_ and mypy[0] < pytest_[0], recipe
+    assert tool and pytest_ and tool[0] < pytest_[0], recipe
     reqs = root.joinpath("requirements.txt").read_text().splitlines()
-    assert any(ln.split("#")[0].strip().startswith("mypy") for ln in reqs)
-    config = root.joinpath("pyproject.toml").read_text()
+    assert any(ln.split("#")[0].strip().startswith(requirement) for ln in reqs)
+    return root.joinpath("pyproject.toml").read_text()
+
+
+def test_make_test_runs_mypy_before_pytest():
+    """The Makefile's test target type-checks ntlib, and mypy is a requirement."""
+    config = _tool_before_pytest("-m mypy", "mypy")
     assert "[tool.mypy]" in config and 'files = ["ntlib"]' in config
 
 
 def test_make_test_runs_ruff_before_pytest():
     """The Makefile's test target lints with ruff, configured in pyproject.toml,
     and ruff is a requirement."""
-    root = pathlib.Path(__file__).resolve().parents[1]
-    lines = root.joinpath("Makefile").read_text().split("\ntest:", 1)[1].split("\n\n")[0]
-    recipe = [ln.strip() for ln in lines.splitlines()[1:] if ln.startswith("\t")]
-    ruff = [i for i, ln in enumerate(recipe) if "-m ruff check" in ln]
-    pytest_ = [i for i, ln in enumerate(recipe) if "-m pytest" in ln]
-    assert ruff and pytest_ and ruff[0] < pytest_[0], recipe
-    reqs = root.joinpath("requirements.txt").read_text().splitlines()
-    assert any(ln.split("#")[0].strip().startswith("ruff") for ln in reqs)
-    config = root.joinpath("pyproject.toml").read_text()
+    config = _tool_before_pytest("-m ruff check", "ruff")
     assert "[tool.ruff]" in config and "[tool.ruff.lint]" in config
