@@ -47,39 +47,6 @@ pytestmark = pytest.mark.skipif(
     reason="runs every chapter from an installed wheel: make test-installed")
 
 
-def _setup_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("book_setup", ROOT / "setup.py")
-    mod = importlib.util.module_from_spec(spec)
-    # setup.py calls setup() at import: read its table without running it
-    src = (ROOT / "setup.py").read_text().replace(
-        'setup(cmdclass={"build_py": BuildPyWithBook})', "")
-    exec(compile(src, str(ROOT / "setup.py"), "exec"), mod.__dict__)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    """The wheel pip builds from a checkout (only what git tracks is copied)."""
-    src = tmp_path_factory.mktemp("checkout")
-    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
-        shutil.copy(ROOT / name, src)
-    shutil.copytree(ROOT / "ntlib", src / "ntlib",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for rel in _setup_module().book_files(ROOT):
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / rel, src / rel)
-    out = tmp_path_factory.mktemp("wheel")
-    run = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps",
-         "--no-build-isolation", "--no-index", "-q", "-w", str(out)],
-        capture_output=True, text=True, cwd=src)
-    assert run.returncode == 0, run.stdout + run.stderr
-    (whl,) = out.glob("ntlib-*.whl")
-    return whl
-
-
 def _requirements(lines, extras):
     from packaging.requirements import Requirement
 

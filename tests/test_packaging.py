@@ -3,25 +3,21 @@
 The editable install of the development venv reads ntlib/ in place, so a
 package that pyproject.toml forgot (a new subpackage such as ntlib.core or
 ntlib._internal) or a missing data file (py.typed) would go unnoticed there.
-This test builds a wheel from a copy of pyproject.toml, README.md and ntlib/
-(offline: ``pip wheel --no-deps --no-build-isolation``), checks that it holds
+This test takes the wheel of conftest.py's ``wheel`` fixture (built from a
+copy of the tracked files pip needs, offline), checks that it holds
 every module of the source tree and the py.typed marker, then unpacks it into
 a temporary folder and imports every module from there, with Python's site
 machinery off (``-S``), so that the editable install cannot fill a gap.
 """
 
 import pathlib
-import shutil
 import subprocess
 import sys
 import sysconfig
 import zipfile
 
-import pytest
-
 import ntlib
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 PKG = pathlib.Path(ntlib.__file__).resolve().parent
 
 
@@ -47,24 +43,6 @@ def _modules(files):
             parts = parts[:-1]
         mods.append(".".join(parts))
     return mods
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    src = tmp_path_factory.mktemp("src")
-    shutil.copy(ROOT / "pyproject.toml", src)
-    shutil.copy(ROOT / "README.md", src)
-    shutil.copytree(PKG, src / "ntlib",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    out = tmp_path_factory.mktemp("wheel")
-    run = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps",
-         "--no-build-isolation", "--no-index", "-q", "-w", str(out)],
-        capture_output=True, text=True, cwd=src)
-    assert run.returncode == 0, run.stdout + run.stderr
-    wheels = list(out.glob("ntlib-*.whl"))
-    assert len(wheels) == 1, wheels
-    return wheels[0]
 
 
 def test_wheel_holds_every_module_and_py_typed(wheel):
