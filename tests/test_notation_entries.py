@@ -31,10 +31,6 @@ SUDOKU = (r"\mathbb{I}\Big[\nsum{\assign} X = 1 \wedge \nsum{\height \\ \width} 
           r" \wedge \nsum{\height} X = 1 \wedge \nsum{\width} X = 1\Big]")
 
 
-def entries(x, order):
-    return nt.positional(x, order)
-
-
 # --------------------------------------------------------------------------
 # parsing
 
@@ -100,7 +96,7 @@ def test_malformed_cases_raise_a_notation_error(formula, token, message):
 def test_causal_mask_entry_formula_equals_the_block(n):
     left, right = sides(CAUSAL, {"M": nt.causal_mask(n)})
     want = [[0.0 if i <= j else -math.inf for j in range(n)] for i in range(n)]
-    got = entries(right, ("seq", "query")).tolist()
+    got = nt.positional(right, ("seq", "query")).tolist()
     assert got == want
     assert_close(left, right)
 
@@ -112,7 +108,7 @@ def test_local_mask_against_loops(n, w):
     value = evaluate(LOCAL, {"w": w, "K": K, "Q": Q})
     want = [[0.0 if j - w < i <= j else -math.inf for j in range(1, n + 1)]
             for i in range(1, n + 1)]
-    assert entries(value, ("seq", "seq'")).tolist() == want
+    assert nt.positional(value, ("seq", "seq'")).tolist() == want
 
 
 @pytest.mark.parametrize("n, d", [(7, 6), (3, 10)])
@@ -123,7 +119,7 @@ def test_positional_encoding_against_loops_and_the_block(n, d):
                           math.cos((p - 1) / 10000 ** ((i - 2) / d))
                           for i in range(1, d + 1)] for p in range(1, n + 1)],
                         dtype=torch.float64)
-    torch.testing.assert_close(entries(right, ("seq", "layer")), want)
+    torch.testing.assert_close(nt.positional(right, ("seq", "layer")), want)
     assert_close(left, right)
 
 
@@ -133,16 +129,16 @@ def test_index_variables_with_the_storage_order_reversed():
     value = evaluate(r"\begin{cases} X_{\name{a}(i), \name{b}(j)} & i < j \\"
                      r" 0 & \text{otherwise} \end{cases}", {"X": X})
     want = torch.where(torch.arange(4)[:, None] < torch.arange(3)[None, :], data, 0.0)
-    torch.testing.assert_close(entries(value, ("a", "b")), want)
+    torch.testing.assert_close(nt.positional(value, ("a", "b")), want)
 
 
 def test_sum_over_an_index_variable_is_the_sum_over_its_axis():
     data = torch.randn(5, 3, dtype=torch.float64)
     X = nt.tensor(data, ("ax", "height"))
     left, right = sides(r"\nsum{\ax} X = \sum_{i} X_{\ax(i)}", {"X": X})
-    torch.testing.assert_close(entries(right, ("height",)), data.sum(0))
+    torch.testing.assert_close(nt.positional(right, ("height",)), data.sum(0))
     weighted = evaluate(r"\sum_{i} i X_{\ax(i)}", {"X": X})
-    torch.testing.assert_close(entries(weighted, ("height",)),
+    torch.testing.assert_close(nt.positional(weighted, ("height",)),
                                (torch.arange(1, 6, dtype=torch.float64)[:, None]
                                 * data).sum(0))
 
@@ -155,7 +151,7 @@ def test_an_index_variable_bound_in_env_is_an_index():
 def test_cases_without_otherwise_leave_nan_where_nothing_holds():
     X = nt.tensor([-1.0, 0.0, 2.0], "ax")
     value = evaluate(r"\begin{cases} X & X > 0 \\ -X & X < 0 \end{cases}", {"X": X})
-    got = entries(value, ("ax",))
+    got = nt.positional(value, ("ax",))
     assert got[0] == 1.0 and math.isnan(got[1]) and got[2] == 2.0
 
 
@@ -163,7 +159,7 @@ def test_the_first_condition_that_holds_wins():
     X = nt.tensor([1.0, 2.0, 3.0, 4.0], "ax")
     value = evaluate(r"\begin{cases} 10 & X > 1 \\ 20 & X > 2 \\ 30 & \text{otherwise}"
                      r" \end{cases}", {"X": X})
-    assert entries(value, ("ax",)).tolist() == [30.0, 10.0, 10.0, 10.0]
+    assert nt.positional(value, ("ax",)).tolist() == [30.0, 10.0, 10.0, 10.0]
 
 
 @pytest.mark.parametrize("a, b, want", [(2, 3, 1.0), (2, 2, 1.0), (-1, 3, 0.0),
@@ -235,8 +231,8 @@ def test_an_entry_formula_in_a_cell_binds_its_tensor():
                      "    A_{\\height(i), \\width(j)} & i \\le j \\\\\n"
                      "    0 & \\text{otherwise} \\end{cases}\n"
                      "\\nsum{\\width} T", ns)
-    torch.testing.assert_close(entries(ns["T"], ("height", "width")), data.triu())
-    torch.testing.assert_close(entries(value, ("height",)), data.triu().sum(1))
+    torch.testing.assert_close(nt.positional(ns["T"], ("height", "width")), data.triu())
+    torch.testing.assert_close(nt.positional(value, ("height",)), data.triu().sum(1))
 
 
 def test_an_entry_formula_of_a_bound_tensor_binds_nothing():
