@@ -44,7 +44,7 @@ def _pos(t, order, sizes, dtype=None):
     With dtype, the data is converted to it (the fused kernels compute in the
     dtype the plain formula's promotion gives, see float_dtype).
     """
-    names = t._names
+    names = t.names
     have = tuple(a for a in order if a in names)
     data = data_in(t, have)
     if dtype is not None and data.dtype != dtype:
@@ -56,12 +56,12 @@ def _pos(t, order, sizes, dtype=None):
 
 
 def _axes_of(t):
-    return set(t._names)
+    return set(t.names)
 
 
 def _stack(ts, ax):
     """Stack named tensors with equal axes along a new axis ax (first)."""
-    order = ts[0]._names
+    order = ts[0].names
     return make(torch.stack([data_in(t, order) for t in ts]), (ax,) + order)
 
 
@@ -72,7 +72,7 @@ def _full_conn_fused(x, W, b, layer, out):
     if _axes_of(W) != {out, layer} or _axes_of(b) != {out}:
         return NotImplemented
     dt = float_dtype(x, W, b)
-    rest = tuple(a for a in x._names if a != layer)
+    rest = tuple(a for a in x.names if a != layer)
     y = F.linear(data_in(x, rest + (layer,)).to(dt), data_in(W, (out, layer)).to(dt),
                  b.data.to(dt))
     return make(torch.sigmoid(y), rest + (layer,))
@@ -125,7 +125,7 @@ def _rnn_check(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
 
 def _rnn_fused(x, h0, Wh, Wi, b, time, hidden, hidden_out, input):
     if (_axes_of(Wh) != {hidden, hidden_out} or _axes_of(Wi) != {input, hidden_out}
-            or _axes_of(b) != {hidden_out} or hidden in x._names or input in h0._names):
+            or _axes_of(b) != {hidden_out} or hidden in x.names or input in h0.names):
         return NotImplemented
     sizes = union_sizes((x, h0, Wh, Wi, b), "rnn")
     dt = float_dtype(x, h0, Wh, Wi, b)
@@ -185,7 +185,7 @@ def rnn(x: Named, h0: Named, Wh: Named, Wi: Named, b: Named, *, time: Axis = "ti
 # attention
 
 def _query_positions(Q, K, V, M, key, seq):
-    if seq in Q._names:
+    if seq in Q.names:
         raise AxisError(f"attention: Q must not have the key-position axis {seq!r}; "
                         f"name its query positions differently (e.g. {seq + chr(39)!r}); "
                         f"Q's axes are {fmt(sizes_of(Q))}")
@@ -195,7 +195,7 @@ def _attention_fused(Q, K, V, M, key, seq):
     ops = [t for t in (Q, K, V, M) if t is not None]
     if laid_out(*ops):   # SDPA has no DTensor sharding strategy on the CPU
         return NotImplemented
-    if key in V._names or (M is not None and key in M._names):
+    if key in V.names or (M is not None and key in M.names):
         return NotImplemented
     sizes = union_sizes(ops, "attention")
     if sizes[seq] == 0:         # torch's versions disagree; the formula gives 0
@@ -203,8 +203,8 @@ def _attention_fused(Q, K, V, M, key, seq):
     dt = float_dtype(*ops)
     qs, ks, vs = _axes_of(Q), _axes_of(K), _axes_of(V)
     ms = _axes_of(M) if M is not None else set()
-    L = [a for a in Q._names if a != key and a not in ks | vs]
-    E = [a for a in V._names if a != seq and a not in qs | ks | ms]
+    L = [a for a in Q.names if a != key and a not in ks | vs]
+    E = [a for a in V.names if a != seq and a not in qs | ks | ms]
     B = [a for a in sizes if a not in (key, seq) and a not in L and a not in E]
     bs = [sizes[a] for a in B]
     nL, nE = math.prod([sizes[a] for a in L]), math.prod([sizes[a] for a in E])
@@ -282,7 +282,7 @@ def causal_mask(n: int, *, seq: Axis = "seq", query: Axis = "query",
 # convolution
 
 def _kernel_fits(X, k, seq, kernel):
-    n = X.data.shape[X._names.index(seq)]
+    n = X.data.shape[X.names.index(seq)]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
         raise AxisError(f"unroll: kernel size {k} does not fit axis {seq!r}[{n}]")
 
@@ -302,7 +302,7 @@ def unroll(X: Named, k: int, *, seq: Axis = "seq", kernel: Axis = "kernel") -> N
      [2 3]
      [3 4]]
     """
-    return make(X.data.unfold(X._names.index(seq), k, 1), X._names + (kernel,))
+    return make(X.data.unfold(X.names.index(seq), k, 1), X.names + (kernel,))
 
 
 def _kernels_fit(X, W, b, spatial, kernels, what):
@@ -314,14 +314,14 @@ def _kernels_fit(X, W, b, spatial, kernels, what):
 
 
 def _conv_fused(X, W, b, chans, spatial, kernels, conv):
-    outs = [a for a in W._names if a not in (chans,) + kernels]
-    if any(a in X._names for a in outs) or not _axes_of(b) <= set(outs):
+    outs = [a for a in W.names if a not in (chans,) + kernels]
+    if any(a in X.names for a in outs) or not _axes_of(b) <= set(outs):
         return NotImplemented
     dt = promote((X, W, b))
     if not is_float(dt):
         return NotImplemented   # integer convolution: the plain formula computes it exactly
     sizes = union_sizes((X, W, b), "conv")
-    rest = [a for a in X._names if a not in (chans,) + spatial]
+    rest = [a for a in X.names if a not in (chans,) + spatial]
     x = _pos(X, rest + [chans] + list(spatial), sizes, dt)
     if len(rest) > 1:          # torch convolves a batch of one axis, or none
         x = x.reshape([-1, sizes[chans]] + [sizes[a] for a in spatial])
@@ -400,7 +400,7 @@ def conv2d(X: Named, W: Named, b: Named, *, chans: Axis = "chans",
 # pooling
 
 def _divides(X, k, ax, what):
-    n = X.data.shape[X._names.index(ax)]
+    n = X.data.shape[X.names.index(ax)]
     if isinstance(k, bool) or not isinstance(k, int) or k < 1 or n % k:
         raise AxisError(f"{what}: axis {ax!r}[{n}] is not divisible by the pool size {k}")
 
@@ -443,7 +443,7 @@ def _max_pool1d_fused(X, k, seq, kernel):
     if not is_float(X.data.dtype):
         return NotImplemented   # torch pools floats only; the plain max is exact
     sizes = sizes_of(X)
-    rest = tuple(a for a in X._names if a != seq)
+    rest = tuple(a for a in X.names if a != seq)
     x = data_in(X, rest + (seq,)).reshape(-1, 1, sizes[seq])
     y = F.max_pool1d(x, k)
     return make(y.reshape([sizes[a] for a in rest] + [sizes[seq] // k]), rest + (seq,))
@@ -471,7 +471,7 @@ def _max_pool2d_check(X, kh, kw, height, width):
 def _max_pool2d_fused(X, kh, kw, height, width):
     if not is_float(X.data.dtype):
         return NotImplemented   # torch pools floats only; the plain max is exact
-    rest = tuple(a for a in X._names if a not in (height, width))
+    rest = tuple(a for a in X.names if a not in (height, width))
     x = data_in(X, rest + (height, width))
     lead = x.shape[:len(rest)]
     if len(rest) not in (1, 2):     # torch pools [C, H, W] or [N, C, H, W]
@@ -508,7 +508,7 @@ def _standardize_fused(X, over, eps):
     x = X.data
     if not x.dtype.is_floating_point or isinstance(eps, torch.Tensor) or x.numel() == 0:
         return NotImplemented   # integers promote, complex and empty stay with the formula
-    rest = tuple(a for a in X._names if a not in over)
+    rest = tuple(a for a in X.names if a not in over)
     x = data_in(X, rest + over)
     y = F.layer_norm(x, x.shape[len(rest):], None, None, float(eps))
     return make(y, rest + over)
@@ -539,7 +539,7 @@ def _params(gamma, beta, allowed):
 
 def _batch_norm_fused(X, gamma, beta, batch, chans, layer, eps):
     sizes = sizes_of(X)
-    extra = [a for a in X._names if a not in (batch, chans, layer)]
+    extra = [a for a in X.names if a not in (batch, chans, layer)]
     if not _params(gamma, beta, extra + [chans]) or sizes[batch] * sizes[layer] == 1:
         return NotImplemented
     dt = float_dtype(X, gamma, beta)
@@ -574,7 +574,7 @@ def _instance_norm_fused(X, gamma, beta, chans, layer, eps):
     if not _params(gamma, beta, [chans]) or sizes[layer] == 1:
         return NotImplemented
     dt = float_dtype(X, gamma, beta)
-    rest = [a for a in X._names if a not in (chans, layer)]
+    rest = [a for a in X.names if a not in (chans, layer)]
     order = rest + [chans, layer]
     x = data_in(X, tuple(order)).to(dt).reshape(-1, sizes[chans], sizes[layer])
     w, bb = _pos(gamma, [chans], sizes, dt), _pos(beta, [chans], sizes, dt)
@@ -613,7 +613,7 @@ def _layer_norm_fused(X, gamma, beta, layer, chans, eps):
         return NotImplemented
     sizes = sizes_of(X)
     dt = float_dtype(X, gamma, beta)
-    rest = [a for a in X._names if a not in over]
+    rest = [a for a in X.names if a not in over]
     x = data_in(X, tuple(rest + over)).to(dt)
     w = _pos(gamma, over, sizes, dt).contiguous()
     bb = _pos(beta, over, sizes, dt).contiguous()
@@ -655,7 +655,7 @@ def _group_norm_fused(X, gamma, beta, k, chans, layer, kernel, eps):
         return NotImplemented
     sizes = sizes_of(X)
     dt = float_dtype(X, gamma, beta)
-    rest = [a for a in X._names if a not in (chans, layer)]
+    rest = [a for a in X.names if a not in (chans, layer)]
     order = rest + [chans, layer]
     x = data_in(X, tuple(order)).to(dt).reshape(-1, sizes[chans], sizes[layer])
     w, bb = _pos(gamma, [chans], sizes, dt), _pos(beta, [chans], sizes, dt)

@@ -370,7 +370,6 @@ TABLE = [
     Entry("NamedTensor.__repr__", unary(), complex=True),
     Entry("NamedTensor.__str__", unary(), complex=True),
     Entry("NamedTensor.shape", note="a property"),
-    Entry("NamedTensor.names", note="a property"),
     *[Entry(f"NamedTensor.{a}", note="funsor's attribute, computed from the axis names "
                                       "when first read (tests/test_fast_paths.py)")
       for a in ("inputs", "output", "fresh", "bound")],

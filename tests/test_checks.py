@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import ntlib as nt
+from ntlib import _internal
 from ntlib._internal import Axis, base, checked
 from robust import expect_own_error
 
@@ -89,8 +90,8 @@ def test_an_unknown_spec_word_is_refused_when_declared():
 
 
 def test_real_helper_for_dicts_of_parameters():
-    base.real("f", a=nt.randn(seed=0, a=2), b=None, c=3.0)     # passes over non-tensors
-    expect_own_error(lambda: base.real("f", p=_c(a=2)), TypeError, "f: p", "complex")
+    _internal.real("f", a=nt.randn(seed=0, a=2), b=None, c=3.0)     # passes over non-tensors
+    expect_own_error(lambda: _internal.real("f", p=_c(a=2)), TypeError, "f: p", "complex")
 
 
 @pytest.mark.parametrize("bad", [2.5, -1, True, "3", None])

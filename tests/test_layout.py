@@ -1,5 +1,8 @@
 """The package's layout: one declared internal layer, a narrow public face.
 
+- the named-tensor type lives with the functions that build it, in the
+  internal layer, registered nowhere; no other module reads a private
+  attribute of it; no module imports one that imports it back;
 - public modules import from ntlib._internal and the public names of other
   modules, never a private name of a public module (checked by reading every
   import with ast);
@@ -131,6 +134,148 @@ def test_type_only_imports_are_told_apart(tmp_path):
     assert _type_only_imports(path) == {(4, 4)}
 
 
+# --------------------------------------------------------------------------
+# one layer owns the named tensor (issue 28)
+
+def _module_imports(name, path, local):
+    """The ntlib modules that module ``name`` imports when it is imported (with
+    ``local``, in its functions too), type-only imports left out.  An import
+    of a submodule from its own package ("from . import base") depends on the
+    submodule, not on the package, which is being imported already."""
+    known = dict(_modules())
+    type_only = _type_only_imports(path)
+    tree = ast.parse(path.read_text())
+    in_functions = {(n.lineno, n.col_offset) for f in ast.walk(tree)
+                    if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    is_package = path.name == "__init__.py"
+    out = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        key = (node.lineno, node.col_offset)
+        if key in type_only or (key in in_functions and not local):
+            continue
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in known)
+            continue
+        mod = _resolve(node.module, node.level, name, is_package)
+        for alias in node.names:
+            sub = f"{mod}.{alias.name}"
+            if sub in known:
+                out.add(sub)
+            elif mod in known and not name.startswith(mod + "."):
+                out.add(mod)
+            elif mod in known:   # a name from the importer's own package: a cycle
+                out.add(mod)
+    out.discard(name)
+    return out
+
+
+def _cycles(graph):
+    """The import cycles of graph {module: imported modules}: its strongly
+    connected components of more than one module."""
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle():
+    """No module imports, while it is being imported, a module that imports it
+    back; within the internal layer not even from inside a function."""
+    mods = dict(_modules())
+    graph = {n: _module_imports(n, p, local=False) for n, p in mods.items()}
+    assert not _cycles(graph), _cycles(graph)
+    layer = {n: {m for m in _module_imports(n, p, local=True) if m.startswith("ntlib._internal")}
+             for n, p in mods.items() if n.startswith("ntlib._internal")}
+    assert not _cycles(layer), _cycles(layer)
+    # the graph is read, not empty: the type's module stands on base, checks on both
+    assert "ntlib._internal.base" in graph["ntlib._internal.tensor"]
+    assert {"ntlib._internal.base", "ntlib._internal.tensor"} <= graph["ntlib._internal.checks"]
+
+
+def test_the_cycle_scan_can_fail(tmp_path):
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+    path = tmp_path / "m.py"
+    path.write_text("from . import base\nfrom ..core import shape\n"
+                    "def f():\n    from .tensor import make\n")
+    assert _module_imports("ntlib._internal.m", path, local=False) == {
+        "ntlib._internal.base", "ntlib.core"}
+    assert "ntlib._internal.tensor" in _module_imports("ntlib._internal.m", path, local=True)
+
+
+def test_the_type_and_its_construction_live_in_one_module():
+    """NamedTensor is defined beside the functions that build every named tensor,
+    and nothing registers it anywhere (no registry: is_named and make name the
+    class itself)."""
+    from ntlib import _internal
+    home = nt.NamedTensor.__module__
+    assert home == "ntlib._internal.tensor"
+    for fn in (_internal.make, _internal.wrap, _internal.as_named, _internal.is_named):
+        assert fn.__module__ == home, fn
+    assert "NamedTensor" in _internal.make.__globals__ and \
+        "NamedTensor" in _internal.is_named.__code__.co_names
+    for name, path in _modules():
+        text = path.read_text()
+        for word in ("set_named_type", "named_type()", "_NAMED"):
+            assert word not in text, f"{name} still has a registry of the type: {word}"
+
+
+def _private_attributes_of_the_type():
+    x = nt.randn(seed=0, a=2, b=3)
+    x.inputs, x.fresh   # the computed attributes, so that they are in its dict
+    found = {n for n in [*vars(nt.NamedTensor), *vars(x)]
+             if n.startswith("_") and not n.endswith("__")}
+    return found | {"_names"}   # the attribute it had before the names were public
+
+
+def _private_reads(path, private):
+    tree = ast.parse(path.read_text())
+    return [(node.lineno, node.attr) for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in private]
+
+
+def test_no_private_attribute_of_the_type_is_read_elsewhere():
+    private = _private_attributes_of_the_type()
+    assert {"_scalar", "_ast_values"} <= private, private
+    home = pathlib.Path(sys.modules[nt.NamedTensor.__module__].__file__).resolve()
+    found = {name: reads for name, path in _modules() if path.resolve() != home
+             and (reads := _private_reads(path, private))}
+    assert not found, found
+
+
+def test_the_private_read_scan_can_fail(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("def f(x):\n    return x._names, x.names, x._scalar('a')\n")
+    assert _private_reads(path, _private_attributes_of_the_type()) == [
+        (2, "_names"), (2, "_scalar")]
+
+
 def test_public_face_is_narrow():
     public = [n for n in dir(nt) if not n.startswith("_")]
     assert len(public) <= 90, len(public)
@@ -203,12 +348,11 @@ def _shown():
 # match axes by name and refuse a size clash
 CHECKING_IS_THE_POINT = {"nt.core.layout"}
 
-# listings that still build results with make(data, names) or read x._names:
-# ntlib has no public constructor that keeps the data's device (nt.tensor moves
-# it to nt.device()) and no public read of the names as cheap as the attribute.
-# They go when the type and its construction live in one module (issue 28,
-# "one layer owns the named tensor", after the torch.compile work merges); no
-# listing may join them.
+# listings that build their results with make(data, names), the unchecked
+# constructor of ntlib._internal.tensor: nt.tensor checks its arguments and
+# moves the data to nt.device(), which costs microseconds per operation (and
+# would gather a DTensor); make keeps the data where it is.  No listing may
+# join them.
 CONSTRUCTS = {"nt.attention.fused", "nt.calculus.derivative", "nt.calculus.differential",
               "nt.calculus.identity", "nt.calculus.partial_derivatives", "nt.causal_mask",
               "nt.contract", "nt.core.elementwise", "nt.core.reduce", "nt.flatten",
@@ -228,7 +372,7 @@ def test_listings_hold_no_plumbing():
         body = "\n".join(line for line in text.splitlines()
                          if not line.lstrip().startswith(("@", "#")))
         found = [p for p in PLUMBING if p in body
-                 and not (n in CONSTRUCTS and p in ("make(", "._names"))]
+                 and not (n in CONSTRUCTS and p == "make(")]
         if found:
             bad.append(f"{n}: {found}")
         added = _not_in_file(fn, text)
@@ -236,8 +380,7 @@ def test_listings_hold_no_plumbing():
             bad.append(f"{n}: the listing shows {added}, which the file does not hold")
     assert not bad, "\n".join(bad)
     stale = sorted(n for n in CONSTRUCTS if n not in shown
-                   or not any(p in nt.source(eval(n, {"nt": nt})).text
-                              for p in ("make(", "._names")))
+                   or "make(" not in nt.source(eval(n, {"nt": nt})).text)
     assert not stale, f"CONSTRUCTS lists listings that no longer need it: {stale}"
 
 

@@ -21,17 +21,16 @@ from . import funsor_compat as fc
 from .cache import bounded_cache
 
 if TYPE_CHECKING:
-    from ..core.named_tensor import Named
+    from .tensor import Named
 
 __all__ = [
     "AxisError", "AxisTypeError", "DeviceError", "unordered", "refuse_unordered",
     "values_readable", "torch_dtype", "count",
     "device", "on_device", "needs_values", "seeded_data",
-    "set_named_type", "named_type", "is_named",
-    "make", "wrap", "as_named", "positional_error", "scalar_operand", "fmt", "sizes_of",
+    "positional_error", "scalar_operand", "fmt", "sizes_of",
     "missing_axis", "require", "forbid", "axis_name", "axis_names", "axis_size",
     "data_in", "align", "merged_sizes", "union_sizes", "same_device", "is_float", "promote",
-    "float_dtype", "floating", "refuse_complex", "real", "laid_out", "LAID_OUT",
+    "float_dtype", "floating", "refuse_complex", "laid_out", "LAID_OUT",
 ]
 
 
@@ -106,7 +105,7 @@ try:
 except AttributeError:  # pragma: no cover (not CPython's os.environ)
     _ENV, _KEY = os.environ, "NTLIB_DEVICE"
 # the innermost "with nt.on_device(...)", if any: per thread and per asyncio
-# task; while torch.compile traces, as ntlib._internal.dispatch keeps its modes
+# task; while torch.compile traces, as ntlib._internal.modes keeps its modes
 _FORCED: contextvars.ContextVar[torch.device | None] = contextvars.ContextVar(
     "ntlib_device", default=None)
 _TRACED_DEVICE: list = []
@@ -267,34 +266,7 @@ def seeded_data(kind: str, shape_: tuple, seed: int, dtype: torch.dtype | None,
 
 
 # --------------------------------------------------------------------------
-# making named tensors
-
-_NAMED: list[Any] = [None]   # the NamedTensor class, registered by ntlib.core.tensor
-_CLASSES: list = []    # the classes for torch.Tensor data, by number of axes
-_new = object.__new__
-
-
-def set_named_type(cls: type) -> None:
-    """Register the named-tensor class (done once, by ntlib.core.tensor)."""
-    _NAMED[0] = cls
-    _typed_class_of.cache_clear()
-    # the classes of torch.Tensor data up to rank 12 made now, so that the first
-    # call at a new rank does not run funsor's type machinery while
-    # torch.compile traces (it cannot)
-    _CLASSES[:] = [fc.typed_class(cls, torch.Tensor, ndim) for ndim in range(13)]
-
-
-@bounded_cache(maxsize=256)
-def _typed_class_of(data_class: type, ndim: int) -> Any:
-    return fc.typed_class(_NAMED[0], data_class, ndim)
-
-
-def _typed_class(data_class: type, ndim: int) -> Any:
-    """The funsor class of a named tensor with ndim axes over data of data_class."""
-    if data_class is torch.Tensor and ndim < 13:
-        return _CLASSES[ndim]
-    return _typed_class_of(data_class, ndim)
-
+# named tensors laid out on a device mesh
 
 # ntlib.distributed registers, when imported: "type" DTensor, "full" (a laid-out
 # named tensor's global value) and "repr" (its repr without communication).
@@ -308,74 +280,6 @@ def laid_out(*tensors: Any) -> bool:
     cls = LAID_OUT["type"]
     return cls is not None and any(t is not None and isinstance(t.data, cls)
                                    for t in tensors)
-
-
-def named_type() -> Any:
-    return _NAMED[0]
-
-
-def is_named(x: object) -> bool:
-    return isinstance(x, _NAMED[0])
-
-
-def make(data: torch.Tensor, names: tuple[str, ...]) -> Named:
-    """A named tensor with ``data`` and axes ``names`` (a tuple of distinct str,
-    one per dimension of data; not checked: for results ntlib computes).
-
-    An instance of the class funsor's constructor would make, without the
-    constructor's checks and cons cache; funsor's attributes (inputs, output,
-    ...) are computed from the names when first read (ntlib.core.tensor).
-    """
-    x = _new(_typed_class(data.__class__, len(names)))
-    x.data = data
-    x._names = names
-    return x
-
-
-def wrap(data: torch.Tensor, names: Iterable[str], what: str = "tensor") -> Named:
-    """A named tensor with axes ``names``, one per dimension of ``data`` (checked)."""
-    if names.__class__ is not tuple:
-        if isinstance(names, str):
-            names = (axis_name(names, what, "names"),)
-        refuse_unordered(names, what, "names")
-    names = tuple(names)
-    if len(names) != data.dim():
-        raise AxisError(
-            f"{data.dim()}-dimensional data of shape {tuple(data.shape)} needs "
-            f"{data.dim()} axis names, got {len(names)}: {names}")
-    if any(a.__class__ is not str for a in names):
-        names = tuple(axis_name(a, what, "names") for a in names)
-    if len(set(names)) != len(names):
-        dup = sorted({a for a in names if names.count(a) > 1})
-        raise AxisError(f"axis names must be distinct; repeated: {dup}")
-    return make(data, names)
-
-
-def as_named(x: Any, what: str = "expected a named tensor",
-             param: str | None = None) -> Named:
-    """x as a named tensor: a NamedTensor itself; a funsor Tensor of scalars or a
-    funsor Number with the same data; a Python number as a tensor without axes.
-    A positional torch tensor or numpy array is refused (TypeError saying how to
-    name it), and so is anything else."""
-    cls = _NAMED[0]
-    if isinstance(x, cls):
-        return x
-    if isinstance(x, fc.Tensor):
-        if x.output.shape:
-            raise TypeError(
-                f"a funsor Tensor whose values are arrays of shape {x.output.shape} "
-                f"is not a named tensor; name every dimension with nt.tensor(data, names)")
-        return make(x.data, tuple(x.inputs))
-    if isinstance(x, fc.Number):
-        return make(torch.as_tensor(x.data, device=device()), ())
-    if isinstance(x, (bool, int, float)):
-        return make(torch.as_tensor(x, device=device()), ())
-    if isinstance(x, (torch.Tensor, np.ndarray)):
-        raise positional_error(x, what)
-    where = f" for argument {param!r}" if param else ""
-    raise TypeError(
-        f"{what}: expected a named tensor{where} (make one with nt.tensor), "
-        f"got {type(x).__name__}")
 
 
 def positional_error(x: Any, where: str) -> TypeError:
@@ -417,7 +321,7 @@ def fmt(sizes: Mapping[str, int]) -> str:
 
 def sizes_of(x: Named) -> dict[str, int]:
     """{axis: size} of a named tensor."""
-    return dict(zip(x._names, x.data.shape))
+    return dict(zip(x.names, x.data.shape))
 
 
 def missing_axis(what: str, ax: str, x: Named) -> AxisError:
@@ -427,7 +331,7 @@ def missing_axis(what: str, ax: str, x: Named) -> AxisError:
 
 def require(x: Named, axes: Iterable[str], what: str) -> None:
     """Raise AxisError unless every axis in ``axes`` is an axis of ``x``."""
-    have = x._names
+    have = x.names
     for a in axes:
         if a not in have:
             raise missing_axis(what, a, x)
@@ -435,7 +339,7 @@ def require(x: Named, axes: Iterable[str], what: str) -> None:
 
 def forbid(x: Named, ax: str, what: str, role: str) -> None:
     """Raise AxisError if ``x`` (called ``role`` in the message) has the axis ``ax``."""
-    if ax in x._names:
+    if ax in x.names:
         raise AxisError(f"{what}: {role} must not have an axis {ax!r}; its axes are "
                         f"{fmt(sizes_of(x))}")
 
@@ -527,14 +431,6 @@ def refuse_complex(what: str, role: str, x: Named) -> None:
                     f"{fmt(sizes_of(x))} (complex input is not supported here)")
 
 
-def real(what: str, **tensors: Any) -> None:
-    """TypeError unless each named tensor given (by role) holds real data;
-    None and values that are not named tensors are passed over."""
-    for role, x in tensors.items():
-        if is_named(x) and x.data.dtype.is_complex:
-            refuse_complex(what, role, x)
-
-
 def axis_size(value: Any, what: str, ax: str) -> int:
     """A size given as ``name=size``: a non-negative int (bools refused)."""
     if _tracing() and isinstance(value, int) and not isinstance(value, bool):
@@ -558,7 +454,7 @@ def axis_size(value: Any, what: str, ax: str) -> int:
 
 def data_in(x: Named, order: Sequence[str]) -> torch.Tensor:
     """x's data with dims permuted into ``order`` (all of x's axes), as a view."""
-    have = x._names
+    have = x.names
     if have == order:
         return x.data
     return x.data.permute([have.index(a) for a in order])
@@ -566,7 +462,7 @@ def data_in(x: Named, order: Sequence[str]) -> torch.Tensor:
 
 def align(x: Named, order: Sequence[str], sizes: Mapping[str, int]) -> torch.Tensor:
     """x's data with dims in ``order`` (a superset of x's axes); missing axes have size 1."""
-    names = x._names
+    names = x.names
     have = tuple(a for a in order if a in names)
     d = data_in(x, have)
     if len(have) == len(order):
@@ -579,7 +475,7 @@ def merged_sizes(operands: Iterable[Named], what: str) -> dict[str, int]:
     sizes: dict[str, int] = {}
     where: dict[str, int] = {}
     for k, t in enumerate(operands):
-        for a, n in zip(t._names, t.data.shape):
+        for a, n in zip(t.names, t.data.shape):
             m = sizes.setdefault(a, n)
             if m != n:
                 raise AxisError(
@@ -604,7 +500,7 @@ def _union(signature: tuple) -> dict[str, int] | None:
 def union_sizes(operands: Sequence[Named], what: str) -> dict[str, int]:
     """merged_sizes, remembered per signature of names and shapes (do not
     modify the dict it returns)."""
-    sizes = _union(tuple([(t._names, t.data.shape) for t in operands]))
+    sizes = _union(tuple([(t.names, t.data.shape) for t in operands]))
     return merged_sizes(operands, what) if sizes is None else sizes
 
 

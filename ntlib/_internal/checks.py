@@ -30,7 +30,7 @@ signature binding per call) that
    its reductions);
 8. calls the function, or, for a block paired with a fused kernel by
    ntlib.fused_by, the kernel unless ``with nt.plain(...):`` asks for the
-   formula (ntlib._internal.dispatch describes the modes).
+   formula (ntlib._internal.modes describes the modes).
 
 Spec words: parameter names of axis arguments; ``has`` and ``lacks`` switch
 between the two lists (``has`` is the default); ``each`` says the argument is a
@@ -53,7 +53,7 @@ from typing import Annotated, Any, Callable, Sequence, TypeVar, Union, cast
 
 import torch
 
-from . import base
+from . import base, modes, tensor
 from .cache import bounded_cache
 
 __all__ = ["checked", "Axis", "Axes", "Order", "generate", "compatible"]
@@ -154,13 +154,13 @@ def compatible(what, ts):
         d = t.data
         if d.device != dev:
             base.same_device(ts, what)
-        key.append((t._names, d.shape))
+        key.append((t.names, d.shape))
     if not _agree(tuple(key)):
         base.merged_sizes(ts, what)
 
 
 def _convert_each(values, what, param, numbers):
-    cls = base.named_type()
+    cls = tensor.NamedTensor
     if values.__class__ is not tuple and values.__class__ is not list:
         if isinstance(values, (cls, str, bytes, base.Mapping, torch.Tensor)) \
                 or not isinstance(values, base.Iterable):
@@ -181,7 +181,7 @@ def _convert_each(values, what, param, numbers):
         elif numbers and isinstance(v, base.fc.Number):
             out.append(v.data)
         else:
-            out.append(base.as_named(v, what, param))
+            out.append(tensor.as_named(v, what, param))
     return out
 
 
@@ -200,11 +200,11 @@ def _declined(name):
 
 
 def _up(x):
-    return base.make(x.data.float(), x._names)
+    return tensor.make(x.data.float(), x.names)
 
 
 def _down(r, dt):
-    return base.make(r.data.to(dt), r._names)
+    return tensor.make(r.data.to(dt), r.names)
 
 
 def _agrees(fn: Callable[..., Any], names: list[str], role: str,
@@ -247,8 +247,6 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
     registered with linecache, so tracebacks show it).  The wrapper carries
     fn's name, docstring and annotations, and ``__wrapped__`` = fn, so that
     help(), inspect.signature and the book's reference show fn's signature."""
-    from . import dispatch
-
     requirements = dict(requirements or {})
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
@@ -281,18 +279,17 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
     if compat is None:
         compat = multi
 
-    ns = {"NamedTensor": base.named_type(), "as_named": base.as_named,
+    ns: dict[str, Any] = {
+          "NamedTensor": tensor.NamedTensor, "as_named": tensor.as_named,
           "as_named_each": _convert_each, "axis_name": base.axis_name,
           "axis_names": base.axis_names, "missing_axis": base.missing_axis,
           "forbid": base.forbid, "compatible": compatible, "formula": fn, "fused": fast,
-          "check": check, "plain_mode": dispatch.plain_mode,
-          "strict_mode": dispatch.strict_mode,
-          "OUTER": dispatch.OUTER, "outer_formula": dispatch.outer_formula,
+          "check": check, "plain_mode": modes.plain_mode,
+          "strict_mode": modes.strict_mode,
+          "OUTER": modes.OUTER, "outer_formula": modes.outer_formula,
           "declined": _declined, "in_float32": _up, "back_to": _down,
           "refuse_complex": base.refuse_complex, "needs_values": base.needs_values,
           "HALF": (torch.float16, torch.bfloat16)}
-    if ns["NamedTensor"] is None:
-        raise RuntimeError("checked: the named-tensor type is not registered yet")
     clash = set(names) & (set(ns) | {"result", "dtype_", "each", "axis", "ts", "each_i",
                                      "new_", "mode_"})
     replaces = tuple(re.split(r"[\s,;]+", replaces.strip())) if isinstance(replaces, str) \
@@ -385,7 +382,7 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
             if of is not None and byname[of].default is None:
                 of = None
             if opt and owner is not None:
-                lines.append(f"    if {a} is None: {a} = {owner}._names")
+                lines.append(f"    if {a} is None: {a} = {owner}.names")
                 lines.append(f"    elif {a}.__class__ is str: {a} = ({a},)")
             elif opt:
                 lines.append(f"    if {a} is None: pass")
@@ -425,10 +422,10 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
             if plural:
                 normalised = not each and opt_a and a in specs[t][0]
                 lines.append(f"{ind}for axis in {a}{' or ()' if opt_a and not normalised else ''}:")
-                lines.append(f"{ind}    if axis not in {tv}._names: "
+                lines.append(f"{ind}    if axis not in {tv}.names: "
                              f"raise missing_axis({w}, axis, {tv})")
             else:
-                lines.append(f"{ind}if {a} not in {tv}._names: "
+                lines.append(f"{ind}if {a} not in {tv}.names: "
                              f"raise missing_axis({w}, {a}, {tv})")
         for a in lacks:
             plural = _plural(fn, byname[a])
@@ -441,7 +438,7 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
                 lines.append(f"    for axis in {a} or (): forbid({t}, axis, {name!r}, {role})")
             else:
                 pre = f"{t} is not None and " if opt_t else ""
-                lines.append(f"    if {pre}{a} is not None and {a} in {t}._names: "
+                lines.append(f"    if {pre}{a} is not None and {a} in {t}.names: "
                              f"forbid({t}, {a}, {name!r}, {role})")
     # 4. sizes and devices
     fixed, extra = [], []
@@ -473,7 +470,7 @@ def generate(fn: Callable[..., Any], tensors: Sequence[str] = (),
         lines.append(f"    if {t}.data.dtype in HALF:")
         lines.append(f"        dtype_, {t} = {t}.data.dtype, in_float32({t})")
         lines.append(f"        return back_to(formula({', '.join(call)}), dtype_)")
-    if fast is not None:   # the modes of nt.plain: see ntlib._internal.dispatch
+    if fast is not None:   # the modes of nt.plain: see ntlib._internal.modes
         lines.append("    mode_ = plain_mode()")
         lines.append("    if mode_ is False or mode_.__class__ is frozenset "
                      "and formula not in mode_:")

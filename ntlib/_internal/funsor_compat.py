@@ -1,7 +1,7 @@
 """Everything ntlib knows about funsor's internals, in one place.
 
 ntlib's named tensor is a subclass of funsor.tensor.Tensor (see
-ntlib.core.tensor.NamedTensor), so its .data and .inputs are funsor's and
+ntlib._internal.tensor.NamedTensor), so its .data and .inputs are funsor's and
 code written for funsor Tensors keeps working.  Beyond funsor's public
 constructor, ntlib relies on the following internals; each is checked by a
 test in tests/test_core.py (test_funsor_*), and the funsor versions they
@@ -10,7 +10,7 @@ were tested with are pinned in requirements.txt and pyproject.toml
 import with current pyro-ppl):
 
 1. What a funsor Tensor is made of (typed_class, and the attributes that
-   NamedTensor computes from its axis names; see ntlib.core.tensor):
+   NamedTensor computes from its axis names; see ntlib._internal.tensor):
    funsor builds a Tensor through its reflect interpretation, which finds
    the class parametrised by the argument types,
    get_origin(cls)[deep_type(args)], calls type.__call__ on it (Tensor.__init__

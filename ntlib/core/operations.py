@@ -167,9 +167,9 @@ def _binary(fn, name, arithmetic, ordered=False):
         if arithmetic and ((xn and xd.dtype is torch.bool) or (yn and yd.dtype is torch.bool)):
             xd, yd = _bools_as_ints(xd, yd)
             if xn:
-                x = make(xd, x._names)
+                x = make(xd, x.names)
             if yn:
-                y = make(yd, y._names)
+                y = make(yd, y.names)
         if xn and yn:
             if xd.device != yd.device:
                 raise DeviceError(f"{what}: operand 0 is on device {xd.device} but "
@@ -177,14 +177,14 @@ def _binary(fn, name, arithmetic, ordered=False):
                                   f"one device first")
             return elementwise(fn, x, y, what)
         if xn:
-            return make(fn(xd, yd), x._names)
-        return make(fn(xd, yd), y._names)
+            return make(fn(xd, yd), x.names)
+        return make(fn(xd, yd), y.names)
 
     def method(self, other):
         c = other.__class__
         if (c is float or c is int) and not (arithmetic and self.data.dtype is torch.bool) \
                 and not (ordered and self.data.is_complex()):
-            return make(fn(self.data, other), self._names)
+            return make(fn(self.data, other), self.names)
         if not isinstance(other, NamedTensor):
             other = _operand(other, what)
         return apply(self, other)
@@ -193,7 +193,7 @@ def _binary(fn, name, arithmetic, ordered=False):
         c = other.__class__
         if (c is float or c is int) and not (arithmetic and self.data.dtype is torch.bool) \
                 and not (ordered and self.data.is_complex()):
-            return make(fn(other, self.data), self._names)
+            return make(fn(other, self.data), self.names)
         if not isinstance(other, NamedTensor):
             other = _operand(other, what)
         return apply(other, self)
@@ -240,7 +240,7 @@ fc.register_named_binary(NamedTensor, _funsor_binary)
 def _map(fn: Callable[[torch.Tensor], torch.Tensor], x: Named,
          real: bool = False) -> Named:
     """fn applied to x's data; real: integer input is made float first."""
-    return make(fn(floating(x.data) if real else x.data), x._names)
+    return make(fn(floating(x.data) if real else x.data), x.names)
 
 
 @checked("x")
@@ -396,7 +396,7 @@ def astype(x: Named, dtype: torch.dtype) -> Named:
     a[2]
     [0 2]
     """
-    return make(x.data.to(dtype), x._names)
+    return make(x.data.to(dtype), x.names)
 
 
 # --------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def reduce(fn: Callable[[torch.Tensor, list[int]], torch.Tensor], x: Named,
     which the result keeps."""
     if not axes:
         return x
-    dims, rest = _dims(x._names, axes)
+    dims, rest = _dims(x.names, axes)
     return make(fn(x.data, dims), rest)
 
 
@@ -421,7 +421,7 @@ def _abs2(x: Named) -> Named:
     """|X|^2 elementwise, as X * conj(X): its first and second derivatives are
     right at 0 (through abs the second is 0 there instead of 2)."""
     d = floating(x.data)
-    return make((d * d.conj()).real if d.is_complex() else d * d, x._names)
+    return make((d * d.conj()).real if d.is_complex() else d * d, x.names)
 
 
 def _root(x: Named, p: float) -> Named:
@@ -429,14 +429,14 @@ def _root(x: Named, p: float) -> Named:
     subgradient for std and norm; the derivative of the root is infinite there)."""
     d = x.data
     pos = d > 0
-    return make(torch.where(pos, torch.where(pos, d, 1) ** (1.0 / p), 0), x._names)
+    return make(torch.where(pos, torch.where(pos, d, 1) ** (1.0 / p), 0), x.names)
 
 
 def _not_empty(what):
     """A check: the axes (or the axis ax) to take an extreme value over are not empty."""
     def check(x, axes=(), ax=None):
         for a in (axes if ax is None else (ax,)):
-            if x.data.shape[x._names.index(a)] == 0:
+            if x.data.shape[x.names.index(a)] == 0:
                 raise AxisError(f"{what}: axis {a!r} has size 0, and no values have "
                                 f"an extreme; the tensor has {fmt(sizes_of(x))}")
     return check
@@ -640,7 +640,7 @@ def _contractible(tensors, over):
             xd, yd = x.data, y.data
             if xd.device != yd.device:
                 same_device(tensors, "contract")
-            if _contractible_signature(((x._names, xd.shape), (y._names, yd.shape)), over):
+            if _contractible_signature(((x.names, xd.shape), (y.names, yd.shape)), over):
                 return
     if len(tensors) < 2:
         raise TypeError("contract needs at least two operands")
@@ -651,7 +651,7 @@ def _contractible(tensors, over):
     for t in named:
         if t.data.device != dev:
             same_device(named, "contract")
-    if _contractible_signature(tuple([(t._names, t.data.shape) for t in named]), over):
+    if _contractible_signature(tuple([(t.names, t.data.shape) for t in named]), over):
         return
     sizes = merged_sizes(named, "contract")
     if len(sizes) > len(_LETTERS):
@@ -839,11 +839,11 @@ def _einsum_general(equation, operands):
 def _shift(x, ax):
     """max_ax X, the shift that keeps exp from overflowing (it cancels); over an
     empty axis, which has no maximum, 0: the result has no entries either way."""
-    return max(x, ax) if x.data.shape[x._names.index(ax)] else 0
+    return max(x, ax) if x.data.shape[x.names.index(ax)] else 0
 
 
 def _softmax_fused(x, ax):
-    return make(torch.softmax(floating(x.data), x._names.index(ax)), x._names)
+    return make(torch.softmax(floating(x.data), x.names.index(ax)), x.names)
 
 
 @checked(x="has ax", real=True)
@@ -872,7 +872,7 @@ def softmax(x: Named, ax: Axis) -> Named:
 
 
 def _log_softmax_fused(x, ax):
-    return make(torch.log_softmax(floating(x.data), x._names.index(ax)), x._names)
+    return make(torch.log_softmax(floating(x.data), x.names.index(ax)), x.names)
 
 
 @checked(x="has ax", real=True)
@@ -903,13 +903,13 @@ def one_hot_limit(x: Named, ax: str,
 def _equals(x, m):
     """1 where x equals m (broadcast by name; NaN equals NaN), else 0, in x's
     float dtype."""
-    shape_m = [x.data.shape[k] if a in m._names else 1 for k, a in enumerate(x._names)]
-    md = data_in(m, tuple(a for a in x._names if a in m._names)).reshape(shape_m)
+    shape_m = [x.data.shape[k] if a in m.names else 1 for k, a in enumerate(x.names)]
+    md = data_in(m, tuple(a for a in x.names if a in m.names)).reshape(shape_m)
     hit = x.data == md
     if x.data.is_floating_point():
         hit = hit | (torch.isnan(x.data) & torch.isnan(md))
     dt = x.data.dtype if x.data.is_floating_point() else torch.float64
-    return make(hit.to(dt), x._names)
+    return make(hit.to(dt), x.names)
 
 
 @checked(x="has ax", check=_not_empty("argmax"), real=True)
@@ -952,8 +952,8 @@ def _arg_index(fn, x, ax):
     d = x.data
     if d.dtype is torch.bool:    # booleans count as integers
         d = d.to(torch.uint8)
-    k = x._names.index(ax)
-    return make(fn(d, dim=k), x._names[:k] + x._names[k + 1:])
+    k = x.names.index(ax)
+    return make(fn(d, dim=k), x.names[:k] + x.names[k + 1:])
 
 
 @checked(x="has ax", check=_not_empty("argmax_index"), real=True)
@@ -1019,8 +1019,8 @@ def topk(x: Named, ax: Axis, k: int, *, new: Axis = "k",
     [[2 0]
      [2 1]]
     """
-    vals, idx = torch.topk(x.data, k, dim=x._names.index(ax), largest=largest)
-    out = tuple(new if a == ax else a for a in x._names)
+    vals, idx = torch.topk(x.data, k, dim=x.names.index(ax), largest=largest)
+    out = tuple(new if a == ax else a for a in x.names)
     return make(vals, out), make(idx, out)
 
 
@@ -1062,7 +1062,7 @@ def rename(x: Named, mapping: Mapping[str, str] | None = None, /,
     ('height', 'w')
     """
     new = {**(mapping or {}), **names}
-    return make(x.data, tuple(new.get(a, a) for a in x._names))
+    return make(x.data, tuple(new.get(a, a) for a in x.names))
 
 
 def _flatten_check(x, axes, new):
@@ -1092,7 +1092,7 @@ def flatten(x: Named, axes: Order, new: Axis) -> Named:
     layer[6]
     [3. 1. 1. 5. 4. 9.]
     """
-    rest = tuple(a for a in x._names if a not in axes)
+    rest = tuple(a for a in x.names if a not in axes)
     data = data_in(x, rest + tuple(axes))
     return make(data.reshape(data.shape[:len(rest)] + (-1,)), rest + (new,))
 
@@ -1145,7 +1145,7 @@ def unflatten(x: Named, ax: Axis, sizes: Mapping[str, int]) -> Named:
     [[1 2 3]
      [4 5 6]]
     """
-    rest = tuple(a for a in x._names if a != ax)
+    rest = tuple(a for a in x.names if a != ax)
     data = data_in(x, rest + (ax,))
     return make(data.reshape(data.shape[:len(rest)] + tuple(sizes.values())),
                 rest + tuple(sizes))
@@ -1230,7 +1230,7 @@ def select(x: Named, indices: Mapping[str, int | Named], what: str = "index") ->
     (not multiplied out).  Computed by torch: select for ints, index_select
     or one advanced indexing for tensors.
     """
-    names_, data = x._names, x.data
+    names_, data = x.names, x.data
     tensors = {}
     for ax, i in indices.items():
         if ax.__class__ is not str:
@@ -1250,7 +1250,7 @@ def select(x: Named, indices: Mapping[str, int | Named], what: str = "index") ->
         return make(data, names_)
     if len(tensors) == 1:
         (ax, (i, d)), = tensors.items()
-        for a in i._names:
+        for a in i.names:
             if a in names_:
                 break
         else:
@@ -1283,7 +1283,7 @@ def _take(data, names_, ax, i, d, what):
     if d.dim() != 1:
         shape_ = data.shape
         out = out.reshape(shape_[:k] + d.shape + shape_[k + 1:])
-    return make(out, names_[:k] + i._names + names_[k + 1:])
+    return make(out, names_[:k] + i.names + names_[k + 1:])
 
 
 def _advanced(x, tensors, what):
@@ -1291,8 +1291,8 @@ def _advanced(x, tensors, what):
     all at once: [indexed axes] replaced by the union of the indices' axes."""
     idx = [t for t, _ in tensors.values()]
     sizes, where = {}, {}
-    operands = [[(a, n) for a, n in zip(x._names, x.data.shape) if a not in tensors]]
-    operands += [list(zip(t._names, t.data.shape)) for t in idx]
+    operands = [[(a, n) for a, n in zip(x.names, x.data.shape) if a not in tensors]]
+    operands += [list(zip(t.names, t.data.shape)) for t in idx]
     for k, axes in enumerate(operands):
         for a, n in axes:
             m = sizes.setdefault(a, n)
@@ -1300,9 +1300,9 @@ def _advanced(x, tensors, what):
                 raise AxisError(f"{what}: axis {a!r} has size {m} in operand {where[a]} "
                                 f"but size {n} in operand {k}")
             where.setdefault(a, k)
-    union = tuple(dict.fromkeys(a for t in idx for a in t._names))
-    shared = [a for a in union if a in x._names and a not in tensors]
-    rest = [a for a in x._names if a not in tensors and a not in shared]
+    union = tuple(dict.fromkeys(a for t in idx for a in t.names))
+    shared = [a for a in union if a in x.names and a not in tensors]
+    rest = [a for a in x.names if a not in tensors and a not in shared]
     data = data_in(x, tuple(shared) + tuple(tensors) + tuple(rest))
     ushape = [sizes[a] for a in union]
     keys = []
@@ -1311,12 +1311,12 @@ def _advanced(x, tensors, what):
         s[union.index(a)] = sizes[a]
         keys.append(_arange(sizes[a], data.device).reshape(s))
     for ax, (t, d) in tensors.items():
-        d = _in_range(d, x.data.shape[x._names.index(ax)], ax, what)
-        order = tuple(a for a in union if a in t._names)
-        perm = [t._names.index(a) for a in order]
+        d = _in_range(d, x.data.shape[x.names.index(ax)], ax, what)
+        order = tuple(a for a in union if a in t.names)
+        perm = [t.names.index(a) for a in order]
         if perm != sorted(perm):
             d = d.permute(perm)
-        keys.append(d.reshape([sizes[a] if a in t._names else 1 for a in union]))
+        keys.append(d.reshape([sizes[a] if a in t.names else 1 for a in union]))
     out = data[tuple(keys)]
     if out.dim() != len(union) + len(rest):   # every index without axes
         out = out.reshape(ushape + [sizes[a] for a in rest])
@@ -1366,12 +1366,12 @@ def _getitem(self, item):
         return select(self, item)
     raise TypeError(
         f"index a named tensor with a dict of axis names, e.g. "
-        f"x[{{{next(iter(self._names), 'ax')!r}: 0}}], not with {item!r}: its axes "
+        f"x[{{{next(iter(self.names), 'ax')!r}: 0}}], not with {item!r}: its axes "
         f"{fmt(self.shape)} have no order")
 
 
 def _narrow_check(x, ax, start, length):
-    n = x.data.shape[x._names.index(ax)]
+    n = x.data.shape[x.names.index(ax)]
     for param, v in (("start", start), ("length", length)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"narrow: argument {param!r} must be an int (positions "
@@ -1393,7 +1393,7 @@ def narrow(x: Named, ax: Axis, start: int, length: int) -> Named:
     [[1. 4.]
      [5. 9.]]
     """
-    return make(x.data.narrow(x._names.index(ax), start, length), x._names)
+    return make(x.data.narrow(x.names.index(ax), start, length), x.names)
 
 
 def _same_axes(ts, what, except_=None):
@@ -1433,7 +1433,7 @@ def cat(tensors: Sequence[Named], ax: Axis) -> Named:
     [[3. 1. 4. 2.]
      [1. 5. 9. 6.]]
     """
-    order = tensors[0]._names
+    order = tensors[0].names
     dt = promote(tensors)
     return make(torch.cat([data_in(t, order).to(dt) for t in tensors], order.index(ax)),
                 order)
@@ -1463,7 +1463,7 @@ def stack(tensors: Sequence[Named], ax: Axis) -> Named:
     [[ 2.  7.]
      [20. 70.]]
     """
-    order = tensors[0]._names
+    order = tensors[0].names
     dt = promote(tensors)
     return make(torch.stack([data_in(t, order).to(dt) for t in tensors]), (ax,) + order)
 
@@ -1482,8 +1482,8 @@ def unbind(x: Named, ax: Axis) -> list[Named]:
     >>> nt.equal(nt.stack([top, bottom], "height"), A)
     True
     """
-    k = x._names.index(ax)
-    rest = x._names[:k] + x._names[k + 1:]
+    k = x.names.index(ax)
+    rest = x.names[:k] + x.names[k + 1:]
     return [make(d, rest) for d in torch.unbind(x.data, k)]
 
 
@@ -1494,7 +1494,7 @@ def _comparable(x, y, what):
     same_device((x, y), what)
     if sizes_of(x) != sizes_of(y):
         return None
-    order = x._names
+    order = x.names
     dt = promote((x, y))
     return data_in(x, order).to(dt), data_in(y, order).to(dt)
 
@@ -1539,7 +1539,7 @@ def allclose(x: Named, y: Named, *, rtol: float = 1e-5, atol: float = 1e-8,
 
 
 def _no_axes(loss):
-    if loss._names:
+    if loss.names:
         raise AxisError(f"backward: the loss must have no axes; it has "
                         f"{fmt(sizes_of(loss))} (reduce them first, e.g. nt.sum(loss) "
                         f"or nt.mean(loss))")
@@ -1580,7 +1580,7 @@ def grad(x: Named) -> Named | None:
     [3. 3. 3.]
     """
     g = x.data.grad
-    return None if g is None else make(g, x._names)
+    return None if g is None else make(g, x.names)
 
 
 # --------------------------------------------------------------------------
