@@ -1,7 +1,8 @@
 """The paths that differ on CUDA, run on the CPU by forcing their branch (issue 18).
 
 ntlib takes another path on an accelerator in two places, each behind one
-predicate of ntlib.core.operations:
+predicate (of the contraction planner, ntlib.core._contraction, and of the
+indexing engine, ntlib.core._indexing):
 
 - ``_int_products_on(device)``: torch has no integer matrix products on
   CUDA, so an integer (or boolean) contraction there is computed on the CPU
@@ -24,7 +25,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 import ntlib as nt
-from ntlib.core import operations as ops
+from ntlib.core import _contraction as contraction, _indexing as indexing
 from ntlib.testing import assert_equal
 
 
@@ -51,17 +52,17 @@ def on_the_cpu():
 @pytest.fixture
 def as_on_cuda(monkeypatch):
     """Make both predicates answer as they do on a CUDA device."""
-    monkeypatch.setattr(ops, "_int_products_on", lambda dev: False)
-    monkeypatch.setattr(ops, "_bounds_checked_by_torch", lambda dev: False)
+    monkeypatch.setattr(contraction, "_int_products_on", lambda dev: False)
+    monkeypatch.setattr(indexing, "_bounds_checked_by_torch", lambda dev: False)
 
 
 def test_the_predicates_on_each_device():
     cpu, meta, cuda = (torch.device(d) for d in ("cpu", "meta", "cuda"))
-    assert ops._int_products_on(cpu) and ops._int_products_on(meta)
-    assert not ops._int_products_on(cuda)
-    assert ops._bounds_checked_by_torch(cpu)
-    assert not ops._bounds_checked_by_torch(meta)
-    assert not ops._bounds_checked_by_torch(cuda)
+    assert contraction._int_products_on(cpu) and contraction._int_products_on(meta)
+    assert not contraction._int_products_on(cuda)
+    assert indexing._bounds_checked_by_torch(cpu)
+    assert not indexing._bounds_checked_by_torch(meta)
+    assert not indexing._bounds_checked_by_torch(cuda)
 
 
 def _contractions():
@@ -89,7 +90,7 @@ def _spied(fn):
 def test_integer_contract_through_the_cpu_fallback(monkeypatch):
     normal, calls = _spied(_contractions)
     assert "cpu" not in calls
-    monkeypatch.setattr(ops, "_int_products_on", lambda dev: False)
+    monkeypatch.setattr(contraction, "_int_products_on", lambda dev: False)
     forced, calls = _spied(_contractions)
     assert calls.count("cpu") >= 2 * len(forced), calls    # each operand sent over
     assert "to" in calls                                    # and the result back
@@ -100,7 +101,7 @@ def test_integer_contract_through_the_cpu_fallback(monkeypatch):
 
 
 def test_float_contract_never_takes_the_fallback(monkeypatch):
-    monkeypatch.setattr(ops, "_int_products_on", lambda dev: False)
+    monkeypatch.setattr(contraction, "_int_products_on", lambda dev: False)
     x, y = nt.randn(seed=1, a=3, b=4), nt.randn(seed=2, b=4, c=2)
     _, calls = _spied(lambda: nt.contract(x, y, over="b"))
     assert "cpu" not in calls
@@ -135,17 +136,17 @@ BAD = {
 def test_index_checked_first_as_on_an_accelerator(monkeypatch):
     normal = _indexings()
     seen = []
-    in_range = ops._in_range
+    in_range = indexing._in_range
 
     def spy(d, n, ax, what):
         seen.append(ax)
         return in_range(d, n, ax, what)
 
-    monkeypatch.setattr(ops, "_in_range", spy)
+    monkeypatch.setattr(indexing, "_in_range", spy)
     _indexings()
     unchecked = len(seen)            # CPU: only negatives (second try) and 2-axis
     seen.clear()
-    monkeypatch.setattr(ops, "_bounds_checked_by_torch", lambda dev: False)
+    monkeypatch.setattr(indexing, "_bounds_checked_by_torch", lambda dev: False)
     forced = _indexings()
     assert len(seen) > unchecked     # every single-axis index checked first now
     for what, r in forced.items():
@@ -157,7 +158,7 @@ def test_out_of_range_raises_the_same_error_on_both_branches(what, monkeypatch):
     x = nt.randn(seed=1, a=3, b=5)
     with pytest.raises(nt.AxisError) as normal:
         BAD[what](x)
-    monkeypatch.setattr(ops, "_bounds_checked_by_torch", lambda dev: False)
+    monkeypatch.setattr(indexing, "_bounds_checked_by_torch", lambda dev: False)
     with pytest.raises(nt.AxisError) as forced:
         BAD[what](x)
     assert str(forced.value) == str(normal.value)
@@ -172,8 +173,8 @@ def test_a_model_step_on_the_cuda_branches(as_on_cuda):
     forced = nt.models.cross_entropy(nt.models.transformer_logits(I, P), I)
     counts = nt.contract(nt.models.one_hot(I, size=7) > 0, I, over="seq")
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(ops, "_int_products_on", lambda dev: dev.type in ("cpu", "meta"))
-        m.setattr(ops, "_bounds_checked_by_torch", lambda dev: dev.type == "cpu")
+        m.setattr(contraction, "_int_products_on", lambda dev: dev.type in ("cpu", "meta"))
+        m.setattr(indexing, "_bounds_checked_by_torch", lambda dev: dev.type == "cpu")
         normal = nt.models.cross_entropy(nt.models.transformer_logits(I, P), I)
         counts_normal = nt.contract(nt.models.one_hot(I, size=7) > 0, I, over="seq")
     assert_equal(forced, normal)

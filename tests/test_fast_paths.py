@@ -139,7 +139,7 @@ import pytest  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from ntlib.core import _windowed as windowed  # noqa: E402
-from ntlib.core import operations  # noqa: E402
+from ntlib.core import _contraction as contraction  # noqa: E402
 from ntlib.testing import assert_close, named  # noqa: E402
 
 
@@ -149,7 +149,7 @@ def window_route(monkeypatch):
     (True: it computed, False: it declined at run time)."""
     monkeypatch.setattr(windowed, "MIN_ELEMENTS", 0)
     monkeypatch.setattr(windowed, "MIN_WORK", 0)
-    operations._matmul_plan.cache_clear()
+    contraction._matmul_plan.cache_clear()
     windowed._plan.cache_clear()
     taken = []
     real = windowed._run
@@ -160,7 +160,7 @@ def window_route(monkeypatch):
         return out
     monkeypatch.setattr(windowed, "_run", spy)
     yield taken
-    operations._matmul_plan.cache_clear()
+    contraction._matmul_plan.cache_clear()
     windowed._plan.cache_clear()
 
 
@@ -296,7 +296,7 @@ def test_window_route_against_einsum_on_the_laid_out_windows(case):
     axes, sizes, storage, kernels, extra, seed = case
     saved = windowed.MIN_ELEMENTS, windowed.MIN_WORK
     windowed.MIN_ELEMENTS = windowed.MIN_WORK = 0
-    operations._matmul_plan.cache_clear()
+    contraction._matmul_plan.cache_clear()
     windowed._plan.cache_clear()
     try:
         g = torch.Generator().manual_seed(seed)
@@ -321,5 +321,5 @@ def test_window_route_against_einsum_on_the_laid_out_windows(case):
         assert_close(got, want, order=tuple(keep), rtol=1e-12, atol=1e-12)
     finally:
         windowed.MIN_ELEMENTS, windowed.MIN_WORK = saved
-        operations._matmul_plan.cache_clear()
+        contraction._matmul_plan.cache_clear()
         windowed._plan.cache_clear()

@@ -1,5 +1,7 @@
 """The package's layout: one declared internal layer, a narrow public face.
 
+- core/operations.py holds the formulas of section 3; broadcasting, the
+  contraction planner and the indexing engine are modules of their own;
 - the named-tensor type lives with the functions that build it, in the
   internal layer, registered nowhere; no other module reads a private
   attribute of it; no module imports one that imports it back;
@@ -14,6 +16,7 @@
 
 import ast
 import builtins
+import inspect
 import pathlib
 import subprocess
 import sys
@@ -274,6 +277,24 @@ def test_the_private_read_scan_can_fail(tmp_path):
     path.write_text("def f(x):\n    return x._names, x.names, x._scalar('a')\n")
     assert _private_reads(path, _private_attributes_of_the_type()) == [
         (2, "_names"), (2, "_scalar")]
+
+
+def test_each_room_has_one_job():
+    """The operations of section 3 are formulas over three engines, each in a
+    module of its own: broadcasting by name, the contraction planner, the
+    indexing engine; every public operation is defined with the formulas."""
+    from ntlib.core import _contraction, _indexing, _layouts, operations
+    homes = {nt.core.layout: _layouts, nt.core.elementwise: _layouts,
+             nt.core.einsum: _contraction, nt.core.einsum_equation: _contraction,
+             nt.core.select: _indexing}
+    for fn, mod in homes.items():
+        assert fn.__module__ == mod.__name__, (fn, fn.__module__)
+    for name in operations.__all__:
+        fn = getattr(operations, name)
+        assert inspect.unwrap(fn).__module__ == operations.__name__, name
+    # no room holds the whole floor again
+    for path in (PKG / "core").glob("*.py"):
+        assert len(path.read_text().splitlines()) < 1200, path.name
 
 
 def test_public_face_is_narrow():

@@ -3,7 +3,10 @@
 Elementwise functions and binary operations (lifted over every axis),
 reductions, contraction, functions from vectors to vectors (softmax,
 argmax), renaming and reshaping, indexing, and the methods of NamedTensor,
-installed from one table (METHODS) so that x.sum is nt.sum.
+installed from one table (METHODS) so that x.sum is nt.sum.  The formulas
+are here; the machinery they stand on is beside them: broadcasting by name
+and the arithmetic operators (ntlib.core._layouts), the contraction planner
+(ntlib.core._contraction) and the indexing engine (ntlib.core._indexing).
 
 dtypes.  Every operation follows one rule, torch's type promotion
 (torch.result_type): mixing float32 and float64 gives float64, integers with
@@ -22,20 +25,20 @@ Indices are 0-based (Python's convention); the paper counts from 1.
 from __future__ import annotations
 
 import math
-import operator
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from .._internal import (AxisError, Axes, Axis, Order, DeviceError, as_named, axis_name,
+from .._internal import (AxisError, Axes, Axis, Order, axis_name,
                          axis_size, bounded_cache, checked, data_in, float_dtype,
                          floating, fmt,
-                         fused_by, is_float, make, merged_sizes, missing_axis,
-                         positional_error, promote, refuse_complex, same_device,
-                         scalar_operand, sizes_of, torch_dtype, values_readable, wrap)
-from .._internal import funsor_compat as fc
-from . import _windowed as windowed
+                         fused_by, is_float, make, missing_axis,
+                         promote, same_device,
+                         sizes_of, torch_dtype, wrap)
+from ._contraction import contractible, einsum, einsum_equation
+from ._indexing import call, getitem, select
+from ._layouts import OPERATORS
 from .named_tensor import Named, NamedTensor, positional, shape
 
 __all__ = [
@@ -47,191 +50,6 @@ __all__ = [
 ]
 
 _builtin_sum, _builtin_max, _builtin_abs = sum, max, abs
-#: a function laying a tensor's data out in a common axis order (see layout)
-Viewer = Callable[[torch.Tensor], torch.Tensor]
-
-
-# --------------------------------------------------------------------------
-# elementwise binary operations, lifted over the union of the axes
-
-def _as_is(data):
-    return data
-
-
-def _viewer(perm, shape_, has):
-    """A function laying data out in the common order: its dims permuted by perm,
-    and reshaped to shape_ unless the axes it lacks all come first (torch's
-    broadcasting aligns dimensions from the right)."""
-    permute = perm != sorted(perm)
-    reshape = not all(has[len(has) - len(perm):])
-    if not permute and not reshape:
-        return _as_is
-    if not permute:
-        return lambda d: d.reshape(shape_)
-    if not reshape:
-        return lambda d: d.permute(perm)
-    return lambda d: d.permute(perm).reshape(shape_)
-
-
-@bounded_cache
-def layout(what: str, x_axes: tuple[str, ...], x_shape: Sequence[int],
-           y_axes: tuple[str, ...], y_shape: Sequence[int]
-           ) -> tuple[tuple[str, ...], Viewer, Viewer]:
-    """One axis order for two named tensors (x's axes, then those only y has),
-    and for each a function laying its data out in that order, with a
-    dimension of size 1 for an axis it lacks, so that torch broadcasts.
-    Shared axes must have equal sizes.  Remembered per signature."""
-    sizes = dict(zip(x_axes, x_shape))
-    for a, n in zip(y_axes, y_shape):
-        if sizes.setdefault(a, n) != n:
-            raise AxisError(f"{what}: axis {a!r} has size {sizes[a]} in "
-                            f"operand 0 but size {n} in operand 1")
-    order = tuple(sizes)
-
-    def view(axes):
-        perm = [axes.index(a) for a in order if a in axes]
-        return _viewer(perm, [sizes[a] if a in axes else 1 for a in order],
-                       [a in axes for a in order])
-
-    return order, view(x_axes), view(y_axes)
-
-
-def elementwise(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: Named,
-                y: Named, what: str = "binary operation") -> Named:
-    """fn(X, Y) entry by entry, lifted over the union of the axes:
-
-    [fn(X, Y)]_s = fn(X_{s|shp X}, Y_{s|shp Y}).
-
-    The operands' data are laid out in one axis order (see layout) and
-    torch broadcasts.
-
-    Example:
-
-    >>> A = nt.tensor([[3., 1, 4], [1, 5, 9]], ("height", "width"))
-    >>> x = nt.tensor([2., 7], "height")
-    >>> nt.show(nt.core.elementwise(torch.mul, A, x), ("height", "width"))
-    height[2] × width[3]   (rows: height, columns: width)
-    [[ 6.  2.  8.]
-     [ 7. 35. 63.]]
-    """
-    order, x_view, y_view = layout(what, x.names, x.data.shape,
-                                   y.names, y.data.shape)
-    return make(fn(x_view(x.data), y_view(y.data)), order)
-
-
-_HALF = (torch.float16, torch.bfloat16)
-
-
-def _bools_as_ints(a, b):
-    """Booleans count as integers in arithmetic: bool operands take the dtype
-    torch.result_type gives (int64 if both are booleans)."""
-    dt = torch.result_type(a, b)
-    if dt is torch.bool:
-        dt = torch.int64
-
-    def conv(v):
-        if isinstance(v, torch.Tensor) and v.dtype is torch.bool:
-            return v.to(dt)
-        if isinstance(v, bool):
-            return int(v)
-        return v
-    return conv(a), conv(b)
-
-
-def _operand(other, what):
-    if isinstance(other, NamedTensor):
-        return other
-    if isinstance(other, fc.Tensor):
-        return as_named(other, what)
-    s = scalar_operand(other, what)
-    if s is None:
-        raise TypeError(f"{what}: cannot combine a named tensor with "
-                        f"{type(other).__name__}; use a number or a named tensor")
-    return s
-
-
-def _binary(fn, name, arithmetic, ordered=False):
-    """x name y as a method, its reflection and a function of two operands;
-    ordered: an operation that orders values (<, //, %), which complex numbers
-    do not have (refused with a TypeError)."""
-    what = f"binary operation {name}"
-
-    def apply(x, y):
-        xn, yn = isinstance(x, NamedTensor), isinstance(y, NamedTensor)
-        xd = x.data if xn else x
-        yd = y.data if yn else y
-        if ordered:
-            for k, (n, d) in enumerate(((xn, xd), (yn, yd))):
-                if n and d.is_complex():
-                    refuse_complex(what, f"operand {k}", x if k == 0 else y)
-        if arithmetic and ((xn and xd.dtype is torch.bool) or (yn and yd.dtype is torch.bool)):
-            xd, yd = _bools_as_ints(xd, yd)
-            if xn:
-                x = make(xd, x.names)
-            if yn:
-                y = make(yd, y.names)
-        if xn and yn:
-            if xd.device != yd.device:
-                raise DeviceError(f"{what}: operand 0 is on device {xd.device} but "
-                                  f"operand 1 is on device {yd.device}; move them to "
-                                  f"one device first")
-            return elementwise(fn, x, y, what)
-        if xn:
-            return make(fn(xd, yd), x.names)
-        return make(fn(xd, yd), y.names)
-
-    def method(self, other):
-        c = other.__class__
-        if (c is float or c is int) and not (arithmetic and self.data.dtype is torch.bool) \
-                and not (ordered and self.data.is_complex()):
-            return make(fn(self.data, other), self.names)
-        if not isinstance(other, NamedTensor):
-            other = _operand(other, what)
-        return apply(self, other)
-
-    def reflected(self, other):
-        c = other.__class__
-        if (c is float or c is int) and not (arithmetic and self.data.dtype is torch.bool) \
-                and not (ordered and self.data.is_complex()):
-            return make(fn(other, self.data), self.names)
-        if not isinstance(other, NamedTensor):
-            other = _operand(other, what)
-        return apply(other, self)
-
-    method.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
-    method.__doc__ = reflected.__doc__ = (
-        f"x {name} y entry by entry, axes matched by name (see nt.core.elementwise).")
-    return method, reflected, apply
-
-
-def _funsor_binary(op, lhs, rhs):
-    """funsor's Binary(op, ., .) with a named operand: the named operation."""
-    apply = _APPLY.get(op.__name__)
-    if apply is None:
-        apply = _APPLY[op.__name__] = _binary(op, op.__name__, False)[2]
-    return apply(as_named(lhs), as_named(rhs))
-
-
-_APPLY: dict = {}
-_OPERATORS = {}
-for _name, _fn, _arith in [
-        ("add", torch.add, True), ("sub", torch.sub, True), ("mul", torch.mul, True),
-        ("truediv", torch.true_divide, True), ("floordiv", torch.floor_divide, True),
-        ("mod", torch.remainder, True), ("pow", torch.pow, True),
-        ("and", operator.and_, False), ("or", operator.or_, False),
-        ("xor", operator.xor, False), ("lt", torch.lt, False), ("le", torch.le, False),
-        ("gt", torch.gt, False), ("ge", torch.ge, False), ("eq", torch.eq, False),
-        ("ne", torch.ne, False)]:
-    _m, _r, _APPLY[_name] = _binary(_fn, _name, _arith,
-                                    _name in ("floordiv", "mod", "lt", "le", "gt", "ge"))
-    _OPERATORS[f"__{_name}__"] = _m
-    if _name not in ("lt", "le", "gt", "ge", "eq", "ne"):
-        _OPERATORS[f"__r{_name}__"] = _r
-_APPLY["div"] = _APPLY["truediv"]
-_APPLY["max"], _APPLY["min"] = _binary(torch.maximum, "max", False)[2], \
-    _binary(torch.minimum, "min", False)[2]
-
-fc.register_named_binary(NamedTensor, _funsor_binary)
 
 
 # --------------------------------------------------------------------------
@@ -613,79 +431,9 @@ def norm(x: Named, axes: Axes | None = None, p: float = 2) -> Named:
 
 
 # --------------------------------------------------------------------------
-# contraction
+# contraction (one einsum: the planner is ntlib.core._contraction)
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-@bounded_cache
-def _contractible_signature(signature: tuple, over: tuple) -> bool:
-    """Whether the named operands' signature ((names, shape), ...) can be
-    contracted over ``over``: shared axes of equal size, at most as many axes
-    as einsum has letters, every axis of over an axis of some operand."""
-    sizes: dict = {}
-    for names_, shape_ in signature:
-        for a, n in zip(names_, shape_):
-            if sizes.setdefault(a, n) != n:
-                return False
-    return len(sizes) <= len(_LETTERS) and all(a in sizes for a in over)
-
-
-def _contractible(tensors, over):
-    """At least two operands, one named; one device; shared axes of equal size;
-    every axis of over an axis of some operand (remembered per signature)."""
-    if len(tensors) == 2:
-        x, y = tensors
-        if isinstance(x, NamedTensor) and isinstance(y, NamedTensor):
-            xd, yd = x.data, y.data
-            if xd.device != yd.device:
-                same_device(tensors, "contract")
-            if _contractible_signature(((x.names, xd.shape), (y.names, yd.shape)), over):
-                return
-    if len(tensors) < 2:
-        raise TypeError("contract needs at least two operands")
-    named = [t for t in tensors if isinstance(t, NamedTensor)]
-    if not named:
-        raise TypeError("contract needs a named tensor among its operands")
-    dev = named[0].data.device
-    for t in named:
-        if t.data.device != dev:
-            same_device(named, "contract")
-    if _contractible_signature(tuple([(t.names, t.data.shape) for t in named]), over):
-        return
-    sizes = merged_sizes(named, "contract")
-    if len(sizes) > len(_LETTERS):
-        raise AxisError(f"contract: too many distinct axes ({len(sizes)})")
-    for a in over:
-        if a not in sizes:
-            raise AxisError(f"contract: no operand has axis {a!r} to contract over; "
-                            f"the operands' axes are {fmt(sizes)}")
-
-
-@bounded_cache
-def einsum_equation(axes: tuple[tuple[str, ...], ...],
-                    over: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    """The torch.einsum equation of X ⊙_over Y ⊙_over ... from the operands'
-    axes (a tuple of name tuples): a letter per axis name, the output keeping
-    the axes not in over, in the order they first appear.  Returns
-    (equation, kept axes); remembered per signature.
-
-    Example:
-
-    >>> nt.core.einsum_equation((("height", "width"), ("height",)),
-    ...                          ("height",))
-    ('ab,a->b', ('width',))
-    """
-    letter: dict[str, str] = {}
-    for names_ in axes:
-        for a in names_:
-            letter.setdefault(a, _LETTERS[len(letter)])
-    keep = tuple(a for a in letter if a not in over)
-    ins = ",".join("".join(letter[a] for a in names_) for names_ in axes)
-    return ins + "->" + "".join(letter[a] for a in keep), keep
-
-
-@checked(tensors="numbers", check=_contractible, compatible=False)
+@checked(tensors="numbers", check=contractible, compatible=False)
 def contract(*tensors: Named | float, over: Axes = ()) -> Named:
     """The paper's contraction X ⊙_over Y ⊙_over ...
 
@@ -712,125 +460,6 @@ def contract(*tensors: Named | float, over: Axes = ()) -> Named:
     axes = tuple(getattr(t, "names", ()) for t in tensors)
     equation, keep = einsum_equation(axes, over)
     return make(einsum(equation, tensors), keep)
-
-
-@bounded_cache
-def _matmul_plan(equation, shapes):
-    """How a two-operand equation is one (batched) matrix product: the axes
-    split into batch (in both and kept), m (only in X), k (in both, summed) and
-    n (only in Y); X is laid out as [batch..., m, k], Y as [batch..., k, n],
-    each group merged into one dimension only where it has several axes (or,
-    for m and n, none) and torch.matmul broadcasts over batch.  Returns the
-    permutations and reshapes to apply (None where there is nothing to do)
-    and whether an operand is large enough for the window route
-    (ntlib.core._windowed), or None if the equation is not a matrix
-    product."""
-    ins, out = equation.split("->")
-    xs, ys = ins.split(",")
-    shared = [a for a in xs if a in ys]
-    k = [a for a in shared if a not in out]
-    if not k or any(a not in out and a not in shared for a in xs + ys):
-        return None
-    b = [a for a in shared if a in out]
-    m = [a for a in xs if a not in ys]
-    n = [a for a in ys if a not in xs]
-    size = dict(zip(xs, shapes[0]))
-    size.update(zip(ys, shapes[1]))
-
-    def sizes(g):
-        return [size[a] for a in g]
-
-    def prod(g):
-        return math.prod(sizes(g))
-    one_m, one_k, one_n = len(m) == 1, len(k) == 1, len(n) == 1
-    if b:
-        xshape = None if one_m and one_k else sizes(b) + [prod(m), prod(k)]
-        yshape = None if one_k and one_n else sizes(b) + [prod(k), prod(n)]
-        got = sizes(b) + [prod(m), prod(n)]
-    else:         # no batch: X may keep its m axes, torch.matmul treats them as batch
-        xshape = None if one_k else [prod(m), prod(k)]
-        yshape = None if one_k and one_n else [prod(k), prod(n)]
-        got = (sizes(m) if xshape is None else [prod(m)]) + [prod(n)]
-    want = sizes(b + m + n)
-    outshape = None if got == want else want
-    xperm = [xs.index(a) for a in b + m + k]
-    yperm = [ys.index(a) for a in b + k + n]
-    outperm = [(b + m + n).index(a) for a in out]
-    # an operand this large may be a view of overlapping windows (unroll's)
-    large = _builtin_max(math.prod(shapes[0]), math.prod(shapes[1])) >= windowed.MIN_ELEMENTS
-    return (None if xperm == sorted(xperm) else xperm,
-            None if yperm == sorted(yperm) else yperm, xshape, yshape, outshape,
-            None if outperm == sorted(outperm) else outperm, large)
-
-
-
-
-def einsum(equation: str, operands: Sequence[Named | float]) -> torch.Tensor:
-    """torch.einsum(equation, ...) on the operands' data, promoted to one dtype
-    (booleans as int64; a number becomes a factor in that dtype).  Two
-    operands whose equation is a matrix product go to torch.matmul directly,
-    which is what einsum would call, without einsum's own set-up; a large
-    operand that is a view of overlapping windows (unroll's) is contracted
-    window position by window position instead of being copied
-    (ntlib.core._windowed)."""
-    if len(operands) == 2 and isinstance(operands[0], NamedTensor) \
-            and isinstance(operands[1], NamedTensor):
-        x, y = operands[0].data, operands[1].data
-        dtype = x.dtype
-        if y.dtype is not dtype or dtype is torch.bool or not is_float(dtype):
-            return _einsum_general(equation, operands)
-        plan = _matmul_plan(equation, (x.shape, y.shape))
-        if plan is None:
-            return torch.einsum(equation, x, y)
-        if plan[6]:   # a large operand: overlapping windows are not laid out
-            data = windowed.contract(equation, x, y)
-            if data is not None:
-                return data
-        return _matmul(plan, x, y)
-    return _einsum_general(equation, operands)
-
-
-def _matmul(plan, x, y):
-    xperm, yperm, xshape, yshape, outshape, outperm, _ = plan
-    if xperm is not None:
-        x = x.permute(xperm)
-    if yperm is not None:
-        y = y.permute(yperm)
-    if xshape is not None:
-        x = x.reshape(xshape)
-    if yshape is not None:
-        y = y.reshape(yshape)
-    data = torch.matmul(x, y)
-    if outshape is not None:
-        data = data.reshape(outshape)
-    return data if outperm is None else data.permute(outperm)
-
-
-def _int_products_on(dev: torch.device) -> bool:
-    """Whether torch multiplies integer matrices on dev: on the CPU, and on the
-    meta device (shapes only); not on CUDA, where integer contractions go
-    to the CPU and back (exact there).  One predicate, so that a test can
-    force the CUDA branch on the CPU."""
-    return dev.type in ("cpu", "meta")
-
-
-def _einsum_general(equation, operands):
-    named = [t for t in operands if isinstance(t, NamedTensor)]
-    dev = named[0].data.device
-    dtype = promote(operands)
-    if dtype is torch.bool:
-        dtype = torch.int64
-    datas = [(t.data if t.data.dtype is dtype else t.data.to(dtype))
-             if isinstance(t, NamedTensor) else torch.tensor(t, dtype=dtype, device=dev)
-             for t in operands]
-    off_cpu = not is_float(dtype) and not _int_products_on(dev)
-    if off_cpu:  # integer matrix products exist on the CPU only: exact there
-        datas = [d.cpu() for d in datas]
-    plan = None
-    if len(datas) == 2:
-        plan = _matmul_plan(equation, (datas[0].shape, datas[1].shape))
-    data = torch.einsum(equation, *datas) if plan is None else _matmul(plan, *datas)
-    return data.to(dev) if off_cpu else data
 
 
 # --------------------------------------------------------------------------
@@ -1152,176 +781,7 @@ def unflatten(x: Named, ax: Axis, sizes: Mapping[str, int]) -> Named:
 
 
 # --------------------------------------------------------------------------
-# indexing, through torch (select, advanced indexing)
-
-_INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
-                 torch.uint16, torch.uint32, torch.uint64)
-
-
-def _position(i, n, ax, what):
-    """An int position on an axis of size n (negative counts from the end)."""
-    if i.__class__ is not int:
-        if isinstance(i, fc.Number):
-            i = i.data
-        if isinstance(i, (torch.Tensor, np.ndarray)) and i.ndim > 0:
-            raise positional_error(i, what)
-        if isinstance(i, (torch.Tensor, np.ndarray, np.generic)):
-            dt = i.dtype
-            if isinstance(i, torch.Tensor) and (dt.is_floating_point or dt.is_complex
-                                                or dt is torch.bool) \
-                    or not isinstance(i, torch.Tensor) and not np.issubdtype(dt, np.integer):
-                raise TypeError(f"{what}: position must be an integer, got {i!r}")
-            i = int(i.item())
-        if isinstance(i, bool) or not isinstance(i, int):
-            raise TypeError(f"{what}: position must be an integer, got {i!r}")
-    if not -n <= i < n:
-        raise AxisError(f"{what}: position {i} is out of range for axis {ax!r}[{n}]")
-    return i
-
-
-def _index_data(i, ax, what, x):
-    """The int64 data of an index tensor i for axis ax of x (any integer dtype)."""
-    d = i.data
-    if d.dtype is torch.int64:
-        pass
-    elif d.dtype in _INDEX_DTYPES:
-        d = d.long()   # uint8 would be read as a mask; int8/int16/uint16 as nothing
-    else:
-        kind = "a boolean mask, not positions" if d.dtype is torch.bool else \
-            f"of dtype {d.dtype}"
-        raise TypeError(f"{what}: the index tensor for axis {ax!r} must hold integer "
-                        f"positions; it is {kind} (convert with nt.astype(i, "
-                        f"torch.int64), or select with a mask by multiplying)")
-    if d.device != x.data.device:
-        raise DeviceError(f"{what}: the tensor is on device {x.data.device} but the "
-                          f"index tensor for axis {ax!r} is on device {d.device}")
-    return d
-
-
-def _in_range(d, n, ax, what):
-    """d with negative positions counted from the end; AxisError unless every
-    position lies in [-n, n)."""
-    if torch.compiler.is_compiling():   # no int() while traced: a check in the graph
-        torch._assert_async(((d >= -n) & (d < n)).all(),
-                            f"{what}: indices into axis {ax!r}[{n}] must lie in "
-                            f"[{-n}, {n})")
-        return torch.where(d < 0, d + n, d)
-    if not d.numel() or d.device.type == "meta":
-        return d
-    if not values_readable(d):     # under vmap or grad: no values to read; torch checks
-        return torch.where(d < 0, d + n, d)
-    lo, hi = (int(v) for v in torch.aminmax(d))
-    if lo < -n or hi >= n:
-        raise AxisError(f"{what}: indices into axis {ax!r}[{n}] must lie in "
-                        f"[{-n}, {n}); got values from {lo} to {hi}")
-    return torch.where(d < 0, d + n, d) if lo < 0 else d
-
-
-@bounded_cache(maxsize=256)
-def _arange(n, dev):
-    return torch.arange(n, device=dev)
-
-
-def select(x: Named, indices: Mapping[str, int | Named], what: str = "index") -> Named:
-    """X_{ax1(i1), ax2(i2), ...}: x at the given positions of several axes at once.
-
-    An int removes its axis; an integer named tensor I puts its own axes in
-    the axis' place, and an axis that I shares with x is matched by name
-    (not multiplied out).  Computed by torch: select for ints, index_select
-    or one advanced indexing for tensors.
-    """
-    names_, data = x.names, x.data
-    tensors = {}
-    for ax, i in indices.items():
-        if ax.__class__ is not str:
-            axis_name(ax, what, "axis")
-        if ax not in names_:
-            raise missing_axis(what, ax, x)
-        k = names_.index(ax)
-        n = data.shape[k]
-        if isinstance(i, fc.Tensor):
-            i = i if isinstance(i, NamedTensor) else as_named(i, what)
-            tensors[ax] = (i, _index_data(i, ax, what, x))
-        else:
-            p = _position(i, n, ax, what)
-            data = data.select(k, p)
-            names_ = names_[:k] + names_[k + 1:]
-    if not tensors:
-        return make(data, names_)
-    if len(tensors) == 1:
-        (ax, (i, d)), = tensors.items()
-        for a in i.names:
-            if a in names_:
-                break
-        else:
-            return _take(data, names_, ax, i, d, what)
-    return _advanced(make(data, names_), tensors, what)
-
-
-def _bounds_checked_by_torch(dev: torch.device) -> bool:
-    """Whether index_select checks its positions on dev (the CPU: a bad one
-    raises, and we check only then); elsewhere an index out of bounds is a
-    fatal device error, so ntlib checks first (on meta no values: no check).
-    One predicate, so that a test can force the accelerator branch on the CPU."""
-    return dev.type == "cpu"
-
-
-def _take(data, names_, ax, i, d, what):
-    """data (axes names_) at the positions d (the data of i) of axis ax, when i
-    shares no axis with it: i's axes take ax's place (torch.index_select)."""
-    k = names_.index(ax)
-    n = data.shape[k]
-    flat = d if d.dim() == 1 else d.reshape(-1)
-    if _bounds_checked_by_torch(d.device) and not torch.compiler.is_compiling():
-        try:      # torch checks the bounds on the CPU; negative positions need a second go
-            out = data.index_select(k, flat)
-        except (IndexError, RuntimeError):
-            out = data.index_select(k, _in_range(flat, n, ax, what))
-    else:         # on an accelerator an index out of bounds is fatal (and a compiled
-        # graph cannot catch an error): check first
-        out = data.index_select(k, _in_range(flat, n, ax, what))
-    if d.dim() != 1:
-        shape_ = data.shape
-        out = out.reshape(shape_[:k] + d.shape + shape_[k + 1:])
-    return make(out, names_[:k] + i.names + names_[k + 1:])
-
-
-def _advanced(x, tensors, what):
-    """x indexed at its axes ax by the integer tensors tensors[ax] = (I, data),
-    all at once: [indexed axes] replaced by the union of the indices' axes."""
-    idx = [t for t, _ in tensors.values()]
-    sizes, where = {}, {}
-    operands = [[(a, n) for a, n in zip(x.names, x.data.shape) if a not in tensors]]
-    operands += [list(zip(t.names, t.data.shape)) for t in idx]
-    for k, axes in enumerate(operands):
-        for a, n in axes:
-            m = sizes.setdefault(a, n)
-            if m != n:
-                raise AxisError(f"{what}: axis {a!r} has size {m} in operand {where[a]} "
-                                f"but size {n} in operand {k}")
-            where.setdefault(a, k)
-    union = tuple(dict.fromkeys(a for t in idx for a in t.names))
-    shared = [a for a in union if a in x.names and a not in tensors]
-    rest = [a for a in x.names if a not in tensors and a not in shared]
-    data = data_in(x, tuple(shared) + tuple(tensors) + tuple(rest))
-    ushape = [sizes[a] for a in union]
-    keys = []
-    for a in shared:
-        s = [1] * len(union)
-        s[union.index(a)] = sizes[a]
-        keys.append(_arange(sizes[a], data.device).reshape(s))
-    for ax, (t, d) in tensors.items():
-        d = _in_range(d, x.data.shape[x.names.index(ax)], ax, what)
-        order = tuple(a for a in union if a in t.names)
-        perm = [t.names.index(a) for a in order]
-        if perm != sorted(perm):
-            d = d.permute(perm)
-        keys.append(d.reshape([sizes[a] if a in t.names else 1 for a in union]))
-    out = data[tuple(keys)]
-    if out.dim() != len(union) + len(rest):   # every index without axes
-        out = out.reshape(ushape + [sizes[a] for a in rest])
-    return make(out, union + tuple(rest))
-
+# indexing (the engine is ntlib.core._indexing)
 
 @checked(x="has ax")
 def index(x: Named, ax: Axis, i: int | Named) -> Named:
@@ -1350,24 +810,6 @@ def index(x: Named, ax: Axis, i: int | Named) -> Named:
     scalar: 9.
     """
     return select(x, {ax: i})
-
-
-def _call(self, /, *args, **indices):
-    """x(ax=i, ...) is nt.index(x, ax, i) for each axis given (at once)."""
-    if args:
-        raise TypeError("index a named tensor by axis name: x(height=0), or "
-                        "x[{'height': 0}]; positional arguments have no meaning")
-    return select(self, indices)
-
-
-def _getitem(self, item):
-    """x[{"ax": i, ...}] is nt.index(x, ax, i) for each axis given (at once)."""
-    if isinstance(item, Mapping):
-        return select(self, item)
-    raise TypeError(
-        f"index a named tensor with a dict of axis names, e.g. "
-        f"x[{{{next(iter(self.names), 'ax')!r}: 0}}], not with {item!r}: its axes "
-        f"{fmt(self.shape)} have no order")
 
 
 def _narrow_check(x, ax, start, length):
@@ -1600,9 +1042,9 @@ _all.__name__, _any.__name__ = "all", "any"
 _all, _any = checked(x="has axes")(_all), checked(x="has axes")(_any)
 
 METHODS = {
-    **_OPERATORS,
+    **OPERATORS,
     "__neg__": _neg, "__pos__": _pos, "__abs__": abs, "__invert__": _invert,
-    "__call__": _call, "__getitem__": _getitem,
+    "__call__": call, "__getitem__": getitem,
     "sum": sum, "mean": mean, "max": max, "min": min, "prod": prod, "var": var,
     "std": std, "logsumexp": logsumexp, "all": _all, "any": _any, "norm": norm,
     "softmax": softmax, "log_softmax": log_softmax, "argmax": argmax, "argmin": argmin,
