@@ -5,7 +5,11 @@ For each id: the reference solution passes; the exercise is well posed (at
 least three cases, and an answer that ignores its input fails); wrong answers
 derived automatically from the reference are rejected with an ExerciseError
 whose message names the case; report() prints "not yet" for a stub and never
-raises.
+raises.  Then, by kind: the function exercises' named formulas and plausible
+mistakes, the stubs and solution cells in the chapters, chapter 5's
+references against autograd and against the rules of section 5, and the
+exercises whose answer is a formula, checked with ntlib.notation.  (One file
+for every exercise test.)
 """
 
 import itertools
@@ -15,11 +19,11 @@ import pytest
 import torch
 
 import ntlib as nt
-from ntlib.exercises import ExerciseError, check, get, ids, report, solution
+from ntlib.exercises import ExerciseError, check, get, ids, report, solution, validate
 
 IDS = ids()
 FUNCTION_IDS = [i for i in IDS if get(i).kind == "function"]
-OTHER_IDS = [i for i in IDS if get(i).kind in ("value", "choice")]   # formulas: test_formula_exercises.py
+OTHER_IDS = [i for i in IDS if get(i).kind in ("value", "choice")]   # formulas: below
 
 
 def _is_named(x):
@@ -301,7 +305,7 @@ def _unflattened(id, got, kw):
 
 
 def test_every_function_exercise_has_a_named_formula():
-    # chapter 5's references are checked against the rules in test_calculus.py
+    # chapter 5's references are checked against the rules of section 5 below
     mine = [i for i in FUNCTION_IDS if not i.startswith("5.")]
     assert sorted(mine) == sorted(NAMED)
 
@@ -608,7 +612,7 @@ AUTOGRAD = {
 
 def test_chapter_5_is_covered_by_autograd():
     # 5.6's answer is a formula; its reference is forward-mode autograd too
-    # (tests/test_formula_exercises.py)
+    # (the formula exercises below)
     assert sorted(AUTOGRAD) == sorted(i for i in IDS if i.startswith("5.")
                                       and get(i).kind == "function")
 
@@ -628,3 +632,145 @@ def test_exercise_cases_differ():
         assert len(outs) >= 3
         for a, b in itertools.combinations(outs, 2):
             assert nt.shape(a) != nt.shape(b) or nt.calculus.max_difference(a, b) > 1e-3
+
+
+# --------------------------------------------------------------------------
+# exercises whose answer is a formula (kind "formula", chapters 2-5)
+#
+# The reader types a formula in the paper's notation; the checker evaluates it
+# with ntlib.notation on each case's bindings and compares it with a reference
+# written in positional torch.  So an equivalent formula written differently
+# passes, and wrong formulas (another axis, a scale, a missing term, a variable
+# the case does not bind, text that is not a formula) fail with a message
+# naming the case.  The generic tests of test_exercises.py (the stub's "not
+# yet", the chapter's cells, the stored verdicts) cover these ids too.
+
+FORMULA_IDS = [i for i in ids() if get(i).kind == "formula"]
+
+# another way to write each right answer, and wrong answers a reader might write
+EQUIVALENT_FORMULAS = {
+    "2.5": [r"\nfun{\height}{index}(A, 2)",
+            r"A_{\height(2)} + 0"],
+    "3.5": [r"A - \frac{1}{|\height|} \nsum{\height} A",
+            r"A - \frac{\nsum{\height} A}{|\height|}"],
+    "4.5": [r"\frac{1}{1 + \exp(-(x \ndot{\layer} W + b))}",
+            r"\sigma(b + x \ndot{\layer} W)"],
+    "5.6": [r"(\nfun{\ax}{softmax} X) \odot H - (\nfun{\ax}{softmax} X) \odot "
+            r"((\nfun{\ax}{softmax} X) \ndot{\ax} H)"],
+}
+WRONG_FORMULAS = {
+    "2.5": [r"A_{\height(1)}", r"A_{\width(2)}", r"A", r"\nsum{\height} A"],
+    "3.5": [r"A - \nfun{\width}{mean} A", r"A - \nfun{\height}{max} A",
+            r"\nfun{\height}{mean} A", r"A - \frac{1}{|\width|} \nsum{\height} A"],
+    "4.5": [r"\tanh(W \ndot{\layer} x + b)", r"\sigma(W \ndot{\layer} x)",
+            r"W \ndot{\layer} x + b", r"\sigma(W \ndot{\layer} x - b)"],
+    "5.6": [r"(\nfun{\ax}{softmax} X) \odot H",
+            r"(\nfun{\ax}{softmax} X) \odot \left(H - X \ndot{\ax} H\right)",
+            r"H - (\nfun{\ax}{softmax} X) \ndot{\ax} H"],
+}
+NOT_FORMULAS = ["x +", r"\nsum{\nope} A", "Y", r"\frac{A}", 42, lambda **kw: None]
+
+
+def test_chapters_2_to_5_each_have_a_formula_exercise():
+    assert {i.split(".")[0] for i in FORMULA_IDS} >= {"2", "3", "4", "5"}
+    assert sorted(EQUIVALENT_FORMULAS) == sorted(FORMULA_IDS) == sorted(WRONG_FORMULAS)
+
+
+@pytest.mark.parametrize("id", FORMULA_IDS)
+def test_well_posed_and_the_model_formula_passes(id, capsys):
+    validate(id)
+    assert check(id, get(id).formula) is True
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("id", FORMULA_IDS)
+def test_an_equivalent_formula_passes(id, capsys):
+    for formula in EQUIVALENT_FORMULAS[id]:
+        assert formula != get(id).formula
+        assert check(id, formula) is True, formula
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("id", FORMULA_IDS)
+def test_a_wrong_formula_fails_naming_the_case(id):
+    cases = [desc for desc, _ in get(id).cases()]
+    for formula in WRONG_FORMULAS[id]:
+        with pytest.raises(ExerciseError) as err:
+            check(id, formula)
+        msg = str(err.value)
+        assert f"exercise {id}, case " in msg and any(repr(c) in msg for c in cases), msg
+
+
+@pytest.mark.parametrize("id", FORMULA_IDS)
+def test_not_a_formula_is_refused_and_reported(id, capsys):
+    for odd in NOT_FORMULAS:
+        with pytest.raises(ExerciseError, match=f"exercise {id}"):
+            check(id, odd)
+        assert report(id, odd) is None
+        assert capsys.readouterr().out.startswith("not yet: ")
+
+
+@pytest.mark.parametrize("id", FORMULA_IDS)
+def test_reference_is_positional(id):
+    """The oracle is positional torch, not the notation or ntlib's named ops:
+    it must not call ntlib.notation, nt.contract, nt.softmax, nt.mean, ..."""
+    import inspect
+
+    src = inspect.getsource(get(id).reference)
+    src = src[src.index("\ndef "):]          # the body, not the decorator's title
+    for banned in ("notation", "evaluate(", "nt.contract", "nt.softmax", "nt.mean",
+                   "nt.sigmoid", "nt.index", "nt.sum"):
+        assert banned not in src, (id, banned)
+
+
+def test_reference_against_the_data_by_hand():
+    """Spot values computed by hand on the running example."""
+    A = nt.tensor([[3., 1., 4.], [1., 5., 9.], [2., 6., 5.]], ("height", "width"))
+    row = get("2.5").reference({"A": A})
+    assert nt.positional(row, "width").tolist() == [1., 5., 9.]
+    centred = get("3.5").reference({"A": A})
+    assert nt.positional(centred, ("height", "width"))[:, 0].tolist() == [1., -1., 0.]
+
+
+# --------------------------------------------------------------------------
+# chapter 5: the references against the rules of section 5, written by name
+# (what a solution cell writes); a rule with a term forgotten is rejected
+
+def _rule_answers():
+    """The answers by the rules of §5, written by name (what a solution cell
+    writes); the references are computed positionally with autograd."""
+    ex = nt.exercises
+    for desc, kw in ex.get("5.1").cases():
+        yield "5.1", kw, 2 * kw["X"] * kw["H"]
+    for desc, kw in ex.get("5.2").cases():
+        yield "5.2", kw, 2 * nt.contract(kw["X"], kw["H"], over="d")
+    for desc, kw in ex.get("5.3").cases():
+        s = nt.sigmoid(kw["X"])
+        yield "5.3", kw, s * (1 - s) * nt.calculus.identity_like(kw["X"])
+    for desc, kw in ex.get("5.4").cases():
+        X, H = kw["X"], kw["H"]
+        yield "5.4", kw, H - nt.contract(nt.softmax(X, "ax"), H, over="ax")
+    for desc, kw in ex.get("5.5").cases():
+        Q, K, V, H = kw["Q"], kw["K"], kw["V"], kw["H"]
+        alpha = nt.softmax(nt.contract(Q, K, over="key"), "seq")
+        dS = nt.contract(Q, H, over="key")
+        yield "5.5", kw, nt.contract(V, alpha * (dS - nt.contract(alpha, dS, over="seq")),
+                                     over="seq")
+
+
+def test_exercise_references_match_the_rules():
+    seen = set()
+    for id, kw, expected in _rule_answers():
+        got = solution(id)(**kw)
+        assert nt.calculus.max_difference(got, expected) < 1e-10, id
+        seen.add(id)
+    assert seen == {"5.1", "5.2", "5.3", "5.4", "5.5"}
+
+
+def test_exercise_a_wrong_rule_is_rejected():
+    # the product rule with one term forgotten: X ⊙_d H instead of 2 X ⊙_d H
+    with pytest.raises(ExerciseError):
+        check("5.2", lambda X, H: nt.contract(X, H, over="d"))
+    # the softmax differential without its correction term
+    with pytest.raises(ExerciseError):
+        check("5.4", lambda X, H: H)
