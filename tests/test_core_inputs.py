@@ -1,4 +1,4 @@
-"""Inputs nobody tuned for, in the core (issue 16, core side), each class over the
+"""Inputs nobody tuned for, in the core: each class over the
 functions it applies to, against torch or a direct computation:
 
 - index tensors of every integer dtype index by value (uint8 is not a mask),
