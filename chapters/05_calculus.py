@@ -29,18 +29,10 @@ import numpy as np
 import torch
 
 import ntlib as nt
-from ntlib.testing import assert_close
+from ntlib.testing import agree
 
 f64 = torch.float64
 calc = nt.calculus
-
-
-def agree(lhs, rhs, tol=1e-10):
-    """Assert that two named tensors have the same axes and values (by
-    name, ntlib.testing's assert_close)."""
-    assert_close(lhs, rhs, rtol=0, atol=tol, check_dtype=False)
-    axes = ", ".join(f"{a}[{n}]" for a, n in sorted(nt.shape(lhs).items()))
-    return f"agree on {{{axes}}} (max difference < {tol:g})"
 
 
 # %% [markdown]

@@ -42,6 +42,7 @@ from funsor.domains import Bint
 from IPython.display import Markdown, display
 
 import ntlib as nt
+from ntlib.testing import allclose
 
 f64 = torch.float64
 alt = nt.alternatives
@@ -977,39 +978,33 @@ ref_bcast, ref_dot = a2 + cc2[:, None], cc2 @ a2
 ref_soft = torch.softmax(a2, 1)
 
 
-def close(t, ref):
-    return torch.allclose(torch.as_tensor(t).cpu(), ref.cpu())
-
-
 ran = {}
 ran["ntlib"] = dict(
-    broadcast=close(P(A2 + c2, ["a", "b"]), ref_bcast),
-    contract=close(P(nt.contract(A2, c2, over="a"), "b"), ref_dot),
-    lift=close(P(nt.softmax(A2, "b"), ["a", "b"]), ref_soft),
+    broadcast=allclose(P(A2 + c2, ["a", "b"]), ref_bcast),
+    contract=allclose(P(nt.contract(A2, c2, over="a"), "b"), ref_dot),
+    lift=allclose(P(nt.softmax(A2, "b"), ["a", "b"]), ref_soft),
     rename=nt.names(nt.rename(A2, {"b": "c"})) == ("a", "c"),
-    index=close(P(nt.index(A2, "b", 0), "a"), a2[:, 0]))
+    index=allclose(P(nt.index(A2, "b", 0), "a"), a2[:, 0]))
 fA = funsor.Tensor(a2, OrderedDict(a=Bint[2], b=Bint[3]))
 fc = funsor.Tensor(cc2, OrderedDict(a=Bint[2]))
 fb = fA + fc
 ran["funsor"] = dict(
-    broadcast=close(fb.data, ref_bcast) and list(fb.inputs) == ["a", "b"],
-    contract=close((fA * fc).reduce(ops.add, "a").data, ref_dot),
-    lift=close(fA.reduce(ops.logaddexp, "b").data, a2.logsumexp(1)),
+    broadcast=allclose(fb.data, ref_bcast) and list(fb.inputs) == ["a", "b"],
+    contract=allclose((fA * fc).reduce(ops.add, "a").data, ref_dot),
+    lift=allclose(fA.reduce(ops.logaddexp, "b").data, a2.logsumexp(1)),
     rename=list(fA(b="c").inputs) == ["a", "c"],
-    index=close(fA(b=0).data, a2[:, 0]))
+    index=allclose(fA(b=0).data, a2[:, 0]))
 Ax2, cx2 = xa(A2), xa(c2)
 ran["xarray"] = dict(
-    broadcast=close(torch.from_numpy((Ax2 + cx2).transpose("a", "b").values),
-                    ref_bcast),
-    contract=close(torch.from_numpy(xr.dot(Ax2, cx2, dim="a").values),
-                   ref_dot),
-    lift=close(torch.from_numpy(
+    broadcast=allclose((Ax2 + cx2).transpose("a", "b").values, ref_bcast),
+    contract=allclose(xr.dot(Ax2, cx2, dim="a").values, ref_dot),
+    lift=allclose(
         xr.apply_ufunc(lambda v: torch.softmax(torch.from_numpy(v), -1)
                        .numpy(), Ax2, input_core_dims=[["b"]],
-                       output_core_dims=[["b"]]).transpose("a", "b").values),
+                       output_core_dims=[["b"]]).transpose("a", "b").values,
         ref_soft),
     rename=Ax2.rename(b="c").dims == ("a", "c"),
-    index=close(torch.from_numpy(Ax2.isel(b=0).values), a2[:, 0]))
+    index=allclose(Ax2.isel(b=0).values, a2[:, 0]))
 r_eo = einops.einsum(a2, cc2, "a b, a -> b")
 
 
@@ -1023,26 +1018,26 @@ def attempt(f):
 
 ran["einops"] = dict(
     # A + c with each operand's names given in a pattern: do they align?
-    broadcast=attempt(lambda: close(
+    broadcast=attempt(lambda: allclose(
         einops.rearrange(a2, "a b -> a b") + einops.rearrange(cc2, "a -> a"),
         ref_bcast)),
-    contract=close(r_eo, ref_dot),
+    contract=allclose(r_eo, ref_dot),
     # a function lifted along the axis named b (a reduction: logsumexp)
-    lift=attempt(lambda: close(einops.reduce(
+    lift=attempt(lambda: allclose(einops.reduce(
         a2, "a b -> a", lambda x, axes: torch.logsumexp(x, axes)),
         a2.logsumexp(1))),
     # rename b to c: the output pattern names an axis the input lacks
     rename=attempt(lambda: einops.rearrange(a2, "a b -> a c").shape == (2, 3)),
     # index: the entries at b = 0, named in the pattern
-    index=attempt(lambda: close(einops.rearrange(a2, "a b -> a", b=0),
-                                a2[:, 0])))
+    index=attempt(lambda: allclose(einops.rearrange(a2, "a b -> a", b=0),
+                                   a2[:, 0])))
 i_, j_ = dims(2)
 ran["torchdim"] = dict(
-    broadcast=close((a2[i_, j_] + cc2[i_]).order(i_, j_), ref_bcast),
-    contract=close((a2[i_, j_] * cc2[i_]).sum(i_).order(j_), ref_dot),
-    lift=close(a2[i_, j_].softmax(j_).order(i_, j_), ref_soft),
+    broadcast=allclose((a2[i_, j_] + cc2[i_]).order(i_, j_), ref_bcast),
+    contract=allclose((a2[i_, j_] * cc2[i_]).sum(i_).order(j_), ref_dot),
+    lift=allclose(a2[i_, j_].softmax(j_).order(i_, j_), ref_soft),
     rename=None,
-    index=close(a2[i_, j_].index(j_, 0).order(i_), a2[:, 0]))
+    index=allclose(a2[i_, j_].index(j_, 0).order(i_), a2[:, 0]))
 try:
     torch.zeros(2, 3, names=("a", "b"))
     named_ok = True

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 import ntlib as nt
+from ntlib.testing import allclose
 
 f64 = torch.float64
 
@@ -52,9 +53,6 @@ def cpu(x, order):
     return nt.positional(x, order).detach().cpu()
 
 
-def close(a, b, **kw):
-    return torch.allclose(torch.as_tensor(a, dtype=f64).cpu(),
-                          torch.as_tensor(b, dtype=f64).cpu(), **kw)
 
 # %% [markdown]
 # ## Discrete random variables
@@ -116,9 +114,9 @@ P = cpu(post, ("disease", "test"))
 for t in range(2):
     evidence = sum(pt[a, t] * pd[a] for a in range(2))
     for a in range(2):
-        assert close(J[a, t], pt[a, t] * pd[a])
-        assert close(P[a, t], pt[a, t] * pd[a] / evidence)
-assert close(cpu(nt.sum(post, "disease"), "test"), [1.0, 1.0])
+        assert allclose(J[a, t], pt[a, t] * pd[a])
+        assert allclose(P[a, t], pt[a, t] * pd[a] / evidence)
+assert allclose(cpu(nt.sum(post, "disease"), "test"), [1.0, 1.0])
 print("chain rule, marginal and Bayes' rule agree with the loops")
 
 # %% [markdown]
@@ -157,8 +155,8 @@ W = nt.randn(seed=2, classes=K, emb=m, dtype=f64)
 bag = torch.nn.EmbeddingBag(V, m, mode="sum").double()
 bag.weight.data = cpu(E, ("vocab", "emb")).clone()
 ref = torch.softmax(bag(ids) @ cpu(W, ("classes", "emb")).T, -1)
-assert close(cpu(nt.examples.cbow(X, E, W), ("batch", "classes")),
-             ref.detach())
+assert allclose(cpu(nt.examples.cbow(X, E, W), ("batch", "classes")),
+                ref.detach())
 print(nt.show(nt.examples.cbow(X, E, W), ("batch", "classes")))
 
 # %% [markdown]
@@ -541,8 +539,8 @@ corrected = cpu(nt.examples.kmeans_update(X, Q), ("clusters", "d"))
 q = cpu(Q, ("batch", "clusters"))
 means = torch.stack([Xi[q[:, j] == 1].mean(0) for j in range(3)])
 assert torch.isnan(pr).all()
-assert not close(as_zero, means)
-assert close(corrected, means)
+assert not allclose(as_zero, means)
+assert allclose(corrected, means)
 print("0/0 read as 0 gives sums, e.g.", as_zero[0].numpy().round(1))
 print("corrected gives means, e.g.", corrected[0].numpy().round(4))
 
@@ -594,10 +592,10 @@ arg = nt.examples.argmaxk(A, "width", 2)
 print(nt.show(top, ("height", "k")))
 print(nt.show(arg, ("height", "width", "k")))
 vals, idx = torch.topk(cpu(A, ("height", "width")), 2, dim=-1)
-assert close(cpu(top, ("height", "k")), vals)
+assert allclose(cpu(top, ("height", "k")), vals)
 assert torch.equal(cpu(nt.argmax_index(arg, "width"),
                                  ("height", "k")), idx)
-assert close(cpu(nt.contract(A, arg, over="width"),
+assert allclose(cpu(nt.contract(A, arg, over="width"),
                            ("height", "k")), vals)
 
 # %% [markdown]
@@ -613,9 +611,9 @@ lhs = nt.contract(A, arg, over="width")
 printed_rhs = nt.max(A, "width")            # broadcast along k
 diff = cpu(lhs - printed_rhs, ("height", "k"))
 print("printed identity, lhs - rhs:\n", diff.numpy())
-assert not close(diff, torch.zeros_like(diff))
-assert close(cpu(lhs - nt.examples.maxk(A, "width", 2), ("height", "k")),
-             torch.zeros(3, 2))
+assert not allclose(diff, torch.zeros_like(diff))
+assert allclose(cpu(lhs - nt.examples.maxk(A, "width", 2), ("height", "k")),
+                torch.zeros(3, 2))
 print("corrected identity: lhs - maxk = 0 for every entry")
 
 # %% [markdown]
@@ -754,7 +752,7 @@ def score(s):
 
 
 for merge in (True, False):
-    assert all(close(score(s), h) for s, h in zip(*results[merge]))
+    assert all(allclose(score(s), h) for s, h in zip(*results[merge]))
 assert len({s[-1] for s in results[True][0]}) == 5     # one per state
 assert results[True][1][0] > results[False][1][0]
 
@@ -764,8 +762,8 @@ for _ in range(10):
     best = (best[:, None] + Lp).max(dim=0).values     # best into each state
 H27, Y27 = nt.examples.beam_search(bigram(L), H0, start(" "), steps=10, k=27)
 print(f"k = 27: {strings(Y27)[0]!r}  log p = {cpu(H27, 'beam')[0]:.3f}")
-assert close(cpu(H27, "beam"), best.sort(descending=True).values)
-assert close(score(strings(Y27)[0]), best.max())
+assert allclose(cpu(H27, "beam"), best.sort(descending=True).values)
+assert allclose(score(strings(Y27)[0]), best.max())
 
 # %% [markdown]
 # The first version adds that a $\batch$ axis on $H$ and $S$ leaves the
@@ -776,8 +774,8 @@ assert close(score(strings(Y27)[0]), best.max())
 Hb, Yb = nt.examples.beam_search(bigram(L), H0, start("tsb"), steps=6, k=3)
 for b, ch in enumerate("tsb"):
     H1, Y1 = nt.examples.beam_search(bigram(L), H0, start(ch), steps=6, k=3)
-    assert close(cpu(Hb, ("batch", "beam"))[b],
-                 cpu(H1, "beam"))
+    assert allclose(cpu(Hb, ("batch", "beam"))[b],
+                    cpu(H1, "beam"))
     assert strings(Yb, ("batch", "beam", "time"))[3 * b:3 * b + 3] == \
         strings(Y1)
 found = strings(Yb, ("batch", "beam", "time"))
@@ -883,7 +881,7 @@ for merge in (True, False):
         p = float(torch.exp(cpu(Hk, "beam")[0]))
         print(f"merge = {merge!s:5}, k = {k}: {strings(Yk, letters='ab^')[0]}"
               f"  p = {p:.2f}")
-        assert close(p, [0.30, 0.38][k - 1], atol=1e-6)
+        assert allclose(p, [0.30, 0.38][k - 1], atol=1e-6)
 
 # %% [markdown]
 # ## The multivariate normal
@@ -926,22 +924,22 @@ M = torch.randn(4, 3, 3, generator=torch.Generator().manual_seed(3),
                 dtype=f64)
 Sig = M @ M.transpose(-1, -2) + torch.eye(3, dtype=f64)
 Mn = nt.tensor(M, ("batch", "d1", "d2"))
-assert close(cpu(nt.examples.det(Mn, "d1", "d2"), "batch"),
-             torch.linalg.det(M))
-assert close(cpu(nt.examples.inv(Mn, "d1", "d2"), ("batch", "d1", "d2")),
-             torch.linalg.inv(M))
+assert allclose(cpu(nt.examples.det(Mn, "d1", "d2"), "batch"),
+                torch.linalg.det(M))
+assert allclose(cpu(nt.examples.inv(Mn, "d1", "d2"), ("batch", "d1", "d2")),
+                torch.linalg.inv(M))
 I3 = nt.contract(nt.rename(nt.examples.inv(Mn, "d1", "d2"), {"d2": "c"}),
                  nt.rename(Mn, {"d1": "c"}), over="c")
-assert close(cpu(I3, ("batch", "d1", "d2")),
-             torch.eye(3, dtype=f64).expand(4, 3, 3))
+assert allclose(cpu(I3, ("batch", "d1", "d2")),
+                torch.eye(3, dtype=f64).expand(4, 3, 3))
 
 mu = nt.randn(seed=4, d=3, dtype=f64)
 Sigma = nt.tensor(Sig[0], ("d1", "d2"))
 Xn = nt.randn(seed=5, batch=6, d=3, dtype=f64)
 logp = nt.examples.mvn_log_density(Xn, mu, Sigma)
 mvn = torch.distributions.MultivariateNormal(cpu(mu, "d"), Sig[0])
-assert close(cpu(logp, "batch"),
-             mvn.log_prob(cpu(Xn, ("batch", "d"))))
+assert allclose(cpu(logp, "batch"),
+                mvn.log_prob(cpu(Xn, ("batch", "d"))))
 print(nt.show(logp, ("batch",)))
 
 # %% [markdown]
@@ -954,7 +952,7 @@ logp4 = nt.examples.mvn_log_density(Xn, mu, Sigmas)
 ref = torch.stack([torch.distributions.MultivariateNormal(
     cpu(mu, "d"), Sig[i]).log_prob(cpu(Xn, ("batch", "d")))
     for i in range(4)])
-assert close(cpu(logp4, ("dist", "batch")), ref)
+assert allclose(cpu(logp4, ("dist", "batch")), ref)
 print(nt.show(logp4, ("dist", "batch")))
 
 # %% [markdown]
@@ -1053,8 +1051,8 @@ def funsor_marginals(factors):
 exact = exact_marginals(list(tree.values()))
 via_funsor = funsor_marginals(list(tree.values()))
 for v in exact:
-    assert close(cpu(beliefs[v], v), exact[v], atol=1e-12)
-    assert close(via_funsor[v], exact[v], atol=1e-12)
+    assert allclose(cpu(beliefs[v], v), exact[v], atol=1e-12)
+    assert allclose(via_funsor[v], exact[v], atol=1e-12)
 print("belief propagation = brute force = funsor's sum_product on the tree")
 
 # %% [markdown]
@@ -1163,7 +1161,7 @@ for rounds in range(1, D // 2 + 2):
                                              return_messages=True)
     msgs = step["factor_to_variable"]
     done = all(nt.equal(msgs[e], final[e]) for e in final)
-    right = all(close(cpu(b[v], v), exact[v], atol=1e-12) for v in exact)
+    right = all(allclose(cpu(b[v], v), exact[v], atol=1e-12) for v in exact)
     print(f"round {rounds}: messages final {done!s:5}  beliefs exact {right}")
     assert done == right == (rounds >= -(-D // 2))
 print(f"D = {D}; rounds needed ceil(D/2) = {-(-D // 2)}; "
@@ -1204,7 +1202,7 @@ for v in exact:
 assert info["change"] < 1e-10
 rain_bp = float(cpu(b["rain"], "rain")[1])
 assert abs(rain_bp - exact["rain"][1]) > 0.05
-assert all(close(funsor_marginals(list(loopy.values()))[v], exact[v])
+assert all(allclose(funsor_marginals(list(loopy.values()))[v], exact[v])
            for v in exact)
 
 # %% tags=["hide-input"]

@@ -51,7 +51,7 @@ else:
             return cls
 
 __all__ = ["assert_close", "assert_equal", "named", "positional_reference", "to_device",
-           "default_tolerances", "same", "shapes", "axis_orders", "named_tensors",
+           "default_tolerances", "same", "agree", "allclose", "shapes", "axis_orders", "named_tensors",
            "positional_encoding_reference", "transformer_weights", "transformer_reference",
            "lenet_weights", "lenet_reference"]
 
@@ -239,6 +239,49 @@ def same(named: Named, order: Sequence[str] | str, expected: Any,
     """
     assert_close(named, expected, order=order, rtol=tol, atol=tol, check_dtype=False)
     return True
+
+
+def agree(lhs: Named, rhs: Named, tol: float = 1e-10) -> str:
+    """The chapters' check of an identity between named tensors: ``lhs`` and
+    ``rhs`` have the same axes (by name) and values within the absolute
+    tolerance ``tol`` (dtypes not compared), or AssertionError
+    (assert_close's message).  Returns a line for the page that says what
+    was checked.
+
+    Example:
+
+    >>> from ntlib.testing import agree
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> agree(A + A, 2 * A)
+    'agree on {i[2], j[2]} (max difference < 1e-10)'
+    """
+    assert_close(lhs, rhs, rtol=0, atol=tol, check_dtype=False)
+    axes = ", ".join(f"{a}[{n}]" for a, n in sorted(lhs.shape.items()))
+    return f"agree on {{{axes}}} (max difference < {tol:g})"
+
+
+def allclose(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    """Whether two positional arrays (torch tensors on any device, numpy arrays,
+    nested lists, numbers) have the same shape and the same values within
+    tolerance, compared on the CPU in float64: for the chapters' tables that
+    check a named result, made positional, against another library.
+
+    Unlike torch.allclose, shapes are not broadcast (a (3,) array is not
+    close to a (2, 3) one) and dtypes and devices may differ.
+
+    Example:
+
+    >>> from ntlib.testing import allclose
+    >>> A = nt.tensor([[1., 2], [3, 4]], ("i", "j"))
+    >>> allclose(nt.positional(A, ("j", "i")), [[1, 3], [2, 4]])
+    True
+    >>> row = nt.positional(A, ("i", "j"))[0]
+    >>> allclose(row, [[1, 2], [1, 2]])         # not broadcast
+    False
+    """
+    a = torch.as_tensor(actual).detach().cpu().to(torch.float64)
+    b = torch.as_tensor(expected).detach().cpu().to(torch.float64)
+    return a.shape == b.shape and torch.allclose(a, b, rtol=rtol, atol=atol)
 
 
 def assert_equal(actual: Named, expected: Any, *, order: Sequence[str] | str | None = None,
