@@ -519,12 +519,10 @@ def _standardize_fused(X, over, eps):
 def standardize(X: Named, over: Axes, eps: float = 1e-5) -> Named:
     """standardize_over(X) = (X − mean_over X) / sqrt(var_over X + ε).
 
-    With D = X − mean_over X, var_over X = mean_over D², so D is computed once;
-    and dividing by sqrt(var_over X + ε) is multiplying by its reciprocal,
-    computed once for each position of the other axes (a division per row,
-    not per entry: compiled with torch.compile, this is as fast as
-    torch's own layer_norm).  (float16 and bfloat16 data are standardized
-    in float32, as torch does.)
+    With D = X − mean_over X, var_over X = mean_over D², so D is computed once,
+    and D is multiplied by the reciprocal of the scale: a division per row,
+    not per entry (compiled, as fast as torch's layer_norm).  float16 and
+    bfloat16 data are standardized in float32, as torch does.
 
     Example:
 
