@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ._internal import (AxisError, Axes, Axis, axis_name, axis_size, checked, data_in, device,
+from ._internal import (AxisError, Axes, Axis, align, axis_name, axis_size, checked, data_in, device,
                         float_dtype, fmt, fused_by, is_float, make, merged_sizes, promote,
                         laid_out, sizes_of, union_sizes)
 from .core import (Named, contract, flatten, index, max, mean, rename, shape, sigmoid, softmax,
@@ -215,9 +215,11 @@ def _attention_fused(Q, K, V, M, key, seq):
     if M is not None:
         m = _pos(M, B + L + [seq], sizes, dt).reshape(bs + [nL, sizes[seq]])
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
-    if m is not None:           # every key masked: softmax is 0/0, NaN as in the formula
-        y = y.masked_fill(torch.isneginf(m).all(-1, keepdim=True), math.nan)
     y = y.reshape(bs + [sizes[a] for a in L] + [sizes[a] for a in E])
+    if M is not None:   # every key masked: softmax is 0/0, NaN as in the formula
+        j = M.names.index(seq)        # (read on M itself, not on m, its broadcast)
+        dead = make(torch.isneginf(M.data).all(j), M.names[:j] + M.names[j + 1:])
+        y = y.masked_fill(align(dead, B + L + E, sizes), math.nan)
     return make(y, tuple(B + L + E))
 
 

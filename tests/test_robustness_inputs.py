@@ -335,6 +335,25 @@ def test_attention_with_every_key_masked_is_nan_on_both_paths():
     torch.testing.assert_close(a[2], nt.positional(V, ("seq", "val"))[4])
 
 
+def test_attention_with_dead_rows_in_a_mask_with_more_axes():
+    """The dead rows are found on the mask's own axes, stored in any order, and
+    placed by name among the output's axes (heads on Q only, a batch axis on
+    the mask, a value axis on V)."""
+    Q = nt.randn(seed=1, heads=2, batch=3, query=4, key=5)
+    K, V = nt.randn(seed=2, batch=3, seq=6, key=5), nt.randn(seed=3, seq=6, val=2)
+    m = torch.zeros(6, 3, 4, dtype=F64)       # (seq, batch, query)
+    m[:, 0, 2] = -math.inf                    # batch 0, query 2: every key masked
+    m[:5, 2, 0] = -math.inf                   # batch 2, query 0: one key left
+    M = nt.tensor(m, ("seq", "batch", "query"))
+    out, ref = _both(nt.attention, Q, K, V, M)
+    order = ("heads", "batch", "query", "val")
+    a, b = nt.positional(out, order), nt.positional(ref, order)
+    dead = a.isnan().all(-1)
+    assert dead[:, 0, 2].all() and dead.sum() == 2            # both heads, nothing else
+    assert not a.isnan().any(-1)[:, [1, 2]].any()
+    torch.testing.assert_close(a, b, equal_nan=True)
+
+
 def test_softmax_and_attention_over_an_empty_axis_agree():
     x = nt.randn(seed=1, a=0, b=3)
     for fn in (nt.softmax, nt.log_softmax):
