@@ -208,7 +208,12 @@ def row(suite, case, pass_, path, ntlib_s, reference_s, ntlib_peak_mb=None,
 
 
 def write_results(path, rows) -> None:
+    """Write the rows, with the machine's description, to ``path`` (a relative
+    path is taken from the repository's root, whatever the working directory:
+    every benchmark's ``--out`` means the same file)."""
     path = Path(path)
+    if not path.is_absolute():
+        path = ROOT / path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         json.dump({"machine": machine(), "rows": rows}, f, indent=1)
@@ -220,7 +225,7 @@ def finish(out, rows, missed) -> int:
     relative path is taken from the repository's root), say which targets
     were missed, and return the exit status (1 if any was)."""
     if out:
-        write_results(ROOT / out if not Path(out).is_absolute() else out, rows)
+        write_results(out, rows)
         print(f"wrote {out}")
     print("targets met" if not missed else "missed: " + "; ".join(missed))
     return 1 if missed else 0
