@@ -114,8 +114,8 @@ import torch
 from . import core, nn
 from ._internal import AxisError, align, device, is_named, make, merged_sizes
 
-__all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "to_latex",
-           "latex", "trace", "canonical_name", "walk", "run_cell", "MACROS", "AXIS_MACROS",
+__all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "defines",
+           "to_latex", "latex", "trace", "canonical_name", "walk", "run_cell", "MACROS", "AXIS_MACROS",
            "load_ipython_extension",
            # the tree
            "Node", "Num", "Var", "Size", "Neg", "Add", "Mul", "Contract", "Cat", "Pow",
@@ -2295,6 +2295,29 @@ def run_cell(cell: str, ns: dict[str, Any]) -> Any:
             if target:
                 ns[target] = value
     return value
+
+
+def defines(formula: str | Node, env: Mapping[str, object] | None = None) -> str | None:
+    r"""The name of the tensor that ``formula`` defines entry by entry, or None.
+
+    An entry formula writes, on its left, a one-letter tensor indexed by index
+    variables, none of them bound in ``env``: ``M_{\seq(i), \seq'(j)} = ...``
+    defines M at every entry at once (Appendix C, rule 5); the ``%%ntn`` magic
+    and the book's formula checks bind M to its value.
+
+    Example:
+
+    >>> mask = (r"M_{\seq(i), \seq'(j)} = \begin{cases} 0 & i \le j"
+    ...         r" \\ -\infty & \text{otherwise} \end{cases}")
+    >>> nt.notation.defines(mask)
+    'M'
+    >>> nt.notation.defines(r"Y = X + 1") is None
+    True
+    >>> nt.notation.defines(mask, {"M": 1}) is None      # M is bound already
+    True
+    """
+    node = parse(formula) if isinstance(formula, str) else formula
+    return _entry_target(node, env or {})
 
 
 def _entry_target(node: Node, env: Mapping[str, object]) -> str | None:

@@ -456,10 +456,6 @@ def close(a: Any, b: Any) -> str | None:
 _VAR = re.compile(r"^(\\?[A-Za-z]+|\\hat [A-Za-z])('|\^\*)?(\^\{?[\w,]+\}?)?(_\{?\w\}?)?$")
 
 
-_AXIS_TEX = r"(?:\\name\{[^}]*\}|\\[A-Za-z]+)'*"
-#: X_{\ax(i), \ax'(j)}: a tensor written entry by entry with index variables
-_ENTRY = re.compile(r"([A-Za-z])_\{\s*" + _AXIS_TEX + r"\s*\(\s*[a-z]\s*\)"
-                    r"(?:\s*,\s*" + _AXIS_TEX + r"\s*\(\s*[a-z]\s*\))*\s*\}")
 
 
 def _sides(text: str) -> list[str]:
@@ -506,6 +502,17 @@ def _evaluate_sides(sides: list[str], env: dict[str, Any]) -> list[Any]:
     return values(" = ".join(sides), env, as_written=True)
 
 
+def _defines(expr: str, env: dict) -> str | None:
+    """The tensor an entry formula defines, read on its tree as %%ntn reads it
+    (nt.notation.defines); None for a formula that does not parse."""
+    from ntlib.notation import NotationError, defines
+
+    try:
+        return defines(expr, env)
+    except NotationError:
+        return None
+
+
 def run(f: Formula, order: int) -> list[str]:
     """Evaluate a marked formula in one storage order: the list of problems
     (empty when the formula holds; for a misprint, when it does NOT hold)."""
@@ -533,11 +540,11 @@ def run(f: Formula, order: int) -> list[str]:
             env[name.strip()] = last = _evaluate(rhs, env)
             continue
         sides = _sides(expr)
-        entry = _ENTRY.fullmatch(sides[0]) if len(sides) == 2 else None
-        if entry and entry.group(1) not in env:
+        defined = _defines(expr, env) if len(sides) == 2 else None
+        if defined is not None:
             # an entry formula defines the tensor (M_{\seq(i), \seq'(j)} = ...):
             # its index variables range over every entry at once
-            env[entry.group(1)] = last = _evaluate(expr, env)
+            env[defined] = last = _evaluate(expr, env)
             continue
         if len(sides) == 1 and _VAR.match(sides[0]) and sides[0] not in env:
             continue      # a declaration: X \in \reals^{...}

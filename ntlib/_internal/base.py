@@ -1,5 +1,7 @@
-"""What every ntlib module shares: errors, the device, making and reading named
-tensors, axis arguments, error messages and the dtype rule.
+"""What every ntlib module shares: errors, the device, axes and dtypes.
+
+The errors, the device, axis arguments and their messages, reading a named
+tensor's axes and sizes, and the dtype rule.
 
 Nothing here is part of the notation; the public modules import it as
 ``from .._internal import ...`` (or ``from ._internal import ...``).

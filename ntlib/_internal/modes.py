@@ -1,5 +1,8 @@
-"""The modes: ``nt.plain()`` (formulas instead of fused kernels) and
-``nt.strict_fused()`` (a declining kernel raises), per thread and per task.
+"""The modes ``nt.plain()`` and ``nt.strict_fused()``, per thread and task.
+
+``nt.plain()`` runs formulas instead of fused kernels; inside
+``nt.strict_fused()`` a declining kernel raises.  Each thread and each
+asyncio task has its own.
 
 A block is written once as its formula (the plain definition, which the book
 shows) and paired with a fused implementation that calls torch's kernel

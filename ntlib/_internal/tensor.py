@@ -1,4 +1,4 @@
-"""The named-tensor type, and making and reading named tensors: one module.
+"""The named-tensor type, with the functions that build every named tensor.
 
 A named tensor is a NamedTensor: a funsor Tensor whose inputs are the axes
 (x.inputs maps each axis name to Bint[size]) and whose value at each index

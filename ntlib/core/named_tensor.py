@@ -1,5 +1,7 @@
-"""Named tensors (paper section 2): making them from data, drawing them at
-random, reading their names, shape and dtype, and leaving for positional torch.
+"""Named tensors (paper section 2): making, drawing and reading them.
+
+From data (nt.tensor) or at random (nt.randn, nt.rand, nt.randint); their
+names, shape and dtype; and leaving for positional torch (nt.positional).
 
 The type itself, NamedTensor, is defined with the two functions that build
 every named tensor (make and wrap) in ntlib._internal.tensor, the layer all of
