@@ -115,8 +115,8 @@ from . import core, nn
 from ._internal import AxisError, align, device, is_named, make, merged_sizes
 
 __all__ = ["NotationError", "UnboundError", "parse", "evaluate", "sides", "defines",
-           "to_latex", "latex", "trace", "canonical_name", "walk", "run_cell", "MACROS", "AXIS_MACROS",
-           "load_ipython_extension",
+           "to_latex", "latex", "trace", "canonical_name", "walk", "run_cell", "MACROS",
+           "AXIS_MACROS", "load_ipython_extension",
            # the tree
            "Node", "Num", "Var", "Size", "Neg", "Add", "Mul", "Contract", "Cat", "Pow",
            "Reduce", "IndexFn", "Lift", "Call", "Select", "Rename", "Flatten", "Equation",
@@ -2291,7 +2291,7 @@ def run_cell(cell: str, ns: dict[str, Any]) -> Any:
         else:
             node = parse(text)
             value = evaluate(node, env)
-            target = _entry_target(node, env)
+            target = defines(node, env)
             if target:
                 ns[target] = value
     return value
@@ -2317,12 +2317,7 @@ def defines(formula: str | Node, env: Mapping[str, object] | None = None) -> str
     True
     """
     node = parse(formula) if isinstance(formula, str) else formula
-    return _entry_target(node, env or {})
-
-
-def _entry_target(node: Node, env: Mapping[str, object]) -> str | None:
-    """``T_{\\height(i), \\width(j)} = ...`` with T, i and j bound to nothing:
-    an entry formula that defines T."""
+    env = env or {}
     if not (isinstance(node, Equation) and len(node.sides) == 2):
         return None
     lhs = node.sides[0]

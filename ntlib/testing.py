@@ -51,7 +51,8 @@ else:
             return cls
 
 __all__ = ["assert_close", "assert_equal", "named", "positional_reference", "to_device",
-           "default_tolerances", "same", "agree", "allclose", "shapes", "axis_orders", "named_tensors",
+           "default_tolerances", "same", "agree", "allclose", "shapes", "axis_orders",
+           "named_tensors",
            "positional_encoding_reference", "transformer_weights", "transformer_reference",
            "lenet_weights", "lenet_reference"]
 
@@ -256,8 +257,7 @@ def agree(lhs: Named, rhs: Named, tol: float = 1e-10) -> str:
     'agree on {i[2], j[2]} (max difference < 1e-10)'
     """
     assert_close(lhs, rhs, rtol=0, atol=tol, check_dtype=False)
-    axes = ", ".join(f"{a}[{n}]" for a, n in sorted(lhs.shape.items()))
-    return f"agree on {{{axes}}} (max difference < {tol:g})"
+    return f"agree on {_fmt(dict(sorted(lhs.shape.items())))} (max difference < {tol:g})"
 
 
 def allclose(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

@@ -739,18 +739,17 @@ def test_reference_against_the_data_by_hand():
 def _rule_answers():
     """The answers by the rules of §5, written by name (what a solution cell
     writes); the references are computed positionally with autograd."""
-    ex = nt.exercises
-    for desc, kw in ex.get("5.1").cases():
+    for desc, kw in get("5.1").cases():
         yield "5.1", kw, 2 * kw["X"] * kw["H"]
-    for desc, kw in ex.get("5.2").cases():
+    for desc, kw in get("5.2").cases():
         yield "5.2", kw, 2 * nt.contract(kw["X"], kw["H"], over="d")
-    for desc, kw in ex.get("5.3").cases():
+    for desc, kw in get("5.3").cases():
         s = nt.sigmoid(kw["X"])
         yield "5.3", kw, s * (1 - s) * nt.calculus.identity_like(kw["X"])
-    for desc, kw in ex.get("5.4").cases():
+    for desc, kw in get("5.4").cases():
         X, H = kw["X"], kw["H"]
         yield "5.4", kw, H - nt.contract(nt.softmax(X, "ax"), H, over="ax")
-    for desc, kw in ex.get("5.5").cases():
+    for desc, kw in get("5.5").cases():
         Q, K, V, H = kw["Q"], kw["K"], kw["V"], kw["H"]
         alpha = nt.softmax(nt.contract(Q, K, over="key"), "seq")
         dS = nt.contract(Q, H, over="key")

@@ -167,9 +167,7 @@ def _module_imports(name, path, local):
             sub = f"{mod}.{alias.name}"
             if sub in known:
                 out.add(sub)
-            elif mod in known and not name.startswith(mod + "."):
-                out.add(mod)
-            elif mod in known:   # a name from the importer's own package: a cycle
+            elif mod in known:   # a name from a package (the importer's own: a cycle)
                 out.add(mod)
     out.discard(name)
     return out

@@ -23,7 +23,6 @@ from .checks import Axes, Axis, Order, checked, compatible
 from .dispatch import fused_by
 from .modes import fused_enabled, plain, plain_mode, strict_fused, strict_mode
 
-__all__ = list(_base_all) + list(_tensor_all) + ["funsor_compat", "bounded_cache", "Axes", "Axis", "Order", "checked",
-                             "compatible", "fused_by", "fused_enabled", "plain", "plain_mode",
-                             "strict_mode",
-                             "strict_fused"]
+__all__ = list(_base_all) + list(_tensor_all) + [
+    "funsor_compat", "bounded_cache", "Axes", "Axis", "Order", "checked", "compatible",
+    "fused_by", "fused_enabled", "plain", "plain_mode", "strict_mode", "strict_fused"]

@@ -17,8 +17,8 @@ from typing import Sequence
 
 import torch
 
-from .._internal import (AxisError, bounded_cache, fmt,
-                         is_float, merged_sizes, promote, same_device)
+from .._internal import (AxisError, bounded_cache, fmt, is_float, merged_sizes, promote,
+                         same_device)
 from . import _windowed as windowed
 from .named_tensor import Named, NamedTensor
 

@@ -17,10 +17,8 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from .._internal import (AxisError, DeviceError, as_named, axis_name,
-                         bounded_cache, data_in, fmt,
-                         make, missing_axis,
-                         positional_error, values_readable)
+from .._internal import (AxisError, DeviceError, as_named, axis_name, bounded_cache, data_in,
+                         fmt, make, missing_axis, positional_error, values_readable)
 from .._internal import funsor_compat as fc
 from .named_tensor import Named, NamedTensor
 

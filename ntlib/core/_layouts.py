@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from .._internal import (AxisError, DeviceError, as_named, bounded_cache, make, refuse_complex, scalar_operand)
+from .._internal import (AxisError, DeviceError, as_named, bounded_cache, make, refuse_complex,
+                         scalar_operand)
 from .._internal import funsor_compat as fc
 from .named_tensor import Named, NamedTensor
 

@@ -30,16 +30,13 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from .._internal import (AxisError, Axes, Axis, Order, axis_name,
-                         axis_size, bounded_cache, checked, data_in, float_dtype,
-                         floating, fmt,
-                         fused_by, is_float, make, missing_axis,
-                         promote, same_device,
-                         sizes_of, torch_dtype, wrap)
+from .._internal import (AxisError, Axes, Axis, Order, axis_name, axis_size, bounded_cache,
+                         checked, data_in, float_dtype, floating, fmt, fused_by, is_float, make,
+                         missing_axis, promote, same_device, sizes_of, torch_dtype)
 from ._contraction import contractible, einsum, einsum_equation
 from ._indexing import call, getitem, select
 from ._layouts import OPERATORS
-from .named_tensor import Named, NamedTensor, positional, shape
+from .named_tensor import Named, NamedTensor, positional
 
 __all__ = [
     "contract", "sum", "mean", "var", "std", "prod", "max", "min", "logsumexp", "norm",
@@ -48,9 +45,6 @@ __all__ = [
     "flatten", "unflatten", "index", "narrow", "cat", "stack", "unbind",
     "astype", "equal", "allclose", "backward", "grad",
 ]
-
-_builtin_sum, _builtin_max, _builtin_abs = sum, max, abs
-
 
 # --------------------------------------------------------------------------
 # elementwise functions (lifted to every axis automatically)
@@ -1055,5 +1049,3 @@ METHODS = {
 for _name, _fn in METHODS.items():
     setattr(NamedTensor, _name, _fn)
 del _name, _fn
-
-_ = (Sequence, shape, wrap, _builtin_sum, _builtin_max, _builtin_abs)

@@ -11,7 +11,7 @@ from typing import Callable, Iterator, Mapping
 import torch
 
 from .._internal import AxisError, Axes, checked, fmt, make, merged_sizes
-from .operations import select
+from ._indexing import select
 from .named_tensor import Named, NamedTensor, positional, shape
 
 __all__ = ["compatible", "orthogonal", "records", "restrict", "lift"]
