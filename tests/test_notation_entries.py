@@ -240,3 +240,16 @@ def test_an_entry_formula_of_a_bound_tensor_binds_nothing():
     ns = {"A": A}
     run_cell("A_{\\height(i), \\width(j)} = A_{\\height(i), \\width(j)}", ns)
     assert ns["A"] is A and set(ns) == {"A"}
+
+
+@pytest.mark.parametrize("formula, env, want", [
+    (CAUSAL, {}, "M"),
+    (CAUSAL, {"M": 1}, None),                                  # M is bound already
+    (r"M_{\seq(i), \seq'(j)} = 0", {"i": 2}, None),             # i is an index
+    (r"M_{\seq(i)} = i", {}, "M"),
+    (r"MM_{\seq(i)} = i", {}, None),                             # not one letter
+    (r"M_{\seq(i)}", {}, None),                                  # not an equation
+    (r"Y = X + 1", {}, None),
+])
+def test_defines_names_the_tensor_an_entry_formula_defines(formula, env, want):
+    assert nt.notation.defines(formula, env) == want

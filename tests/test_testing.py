@@ -246,3 +246,30 @@ def test_same_reads_the_order_and_binds_a_tolerance():
         same(A, ("j", "i"), near, tol=1e-12)
     with pytest.raises(AssertionError):
         same(A, ("i", "j"), near)                        # the order is read, not guessed
+
+
+# --------------------------------------------------------------------------
+# the chapters' comparisons: agree and allclose
+
+def test_allclose_against_numpy_and_never_broadcasts():
+    import numpy as np
+
+    from ntlib.testing import allclose
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    for b in (a + 1e-9, a + 1e-3, a.T):
+        assert allclose(torch.tensor(a, dtype=torch.float32), b.tolist()) == bool(
+            np.allclose(a.astype(np.float32).astype(np.float64), b))
+    assert not allclose(a[0], a)              # (2,) against (2, 2): numpy would broadcast
+    assert np.allclose(a[0], a[[0, 0]])
+    assert not allclose(a[0], a[[0, 0]])
+    assert allclose(torch.tensor(3.0), 3)     # numbers and 0-dim tensors
+
+
+def test_agree_says_what_it_checked_and_fails_on_a_difference():
+    from ntlib.testing import agree
+    A = nt.randn(seed=0, b=3, a=2)
+    assert agree(A, A + 1e-12) == "agree on {a[2], b[3]} (max difference < 1e-10)"
+    with pytest.raises(AssertionError):
+        agree(A, A + 1e-6)
+    with pytest.raises(AssertionError):
+        agree(A, nt.rename(A, b="c"))
